@@ -12,7 +12,7 @@ is planned, so a host that retries never refunds twice.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
@@ -30,6 +30,7 @@ __all__ = [
     "Charge",
     "Deprovision",
     "Effect",
+    "EFFECT_RULES",
     "EffectRule",
     "Hooks",
     "Notice",
@@ -44,6 +45,7 @@ __all__ = [
     "StopUsageBilling",
     "derive_flag_effects",
     "dispatch",
+    "register_effect_rule",
 ]
 
 
@@ -151,12 +153,38 @@ class EffectRule(Protocol):
     """Declares effects on a transition: called while planning, returns effect values.
 
     Rules must be pure (no I/O): they run on every ``plan`` too. Keys are assigned by
-    the workflow, so rules return effects without one.
+    the workflow, so rules return effects without one. A rule is a value (an attrs
+    frozen class is ideal): ``name`` is its registry name and ``kwargs`` the arguments
+    that rebuild it through :data:`EFFECT_RULES`, so workflow files can name it.
     """
 
-    name: str
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def kwargs(self) -> dict[str, Any]: ...
 
     def __call__(self, ctx: GuardContext, source: Status, dest: Status) -> Iterable[Effect]: ...
+
+
+EFFECT_RULES: dict[str, Callable[..., EffectRule]] = {}
+"""Effect-rule factories by name; workflow files name rules from here."""
+
+
+def register_effect_rule(name: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Class or factory decorator: make an effect rule available to workflow files.
+
+    Raises:
+        InvalidArgument: the name is already taken.
+    """
+
+    def add(factory: Callable[..., Any]) -> Callable[..., Any]:
+        if name in EFFECT_RULES and EFFECT_RULES[name] is not factory:
+            raise InvalidArgument("name", name, "an effect-rule name not registered yet")
+        EFFECT_RULES[name] = factory
+        return factory
+
+    return add
 
 
 _FLAG_CACHE: dict[tuple[bool, bool, bool, bool, bool, bool], tuple[type[Effect], ...]] = {}

@@ -64,8 +64,10 @@ def _guard_tuple(value: object) -> tuple[Guard, ...]:
 def _rule_tuple(value: object) -> tuple[EffectRule, ...]:
     out: tuple[Any, ...] = tuple(value)  # type: ignore[arg-type]
     for r in out:
-        if not callable(r) or not isinstance(getattr(r, "name", None), str):
-            raise InvalidArgument("effects", r, "EffectRule values (callables with a name)")
+        if not isinstance(r, EffectRule):
+            raise InvalidArgument(
+                "effects", r, "EffectRule values (callables with a name and kwargs)"
+            )
     return out
 
 
