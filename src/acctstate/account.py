@@ -65,6 +65,17 @@ class Account:
         account_class: the account class its automation policy belongs to (seed 002).
         timezone: the customer's billing time zone (IANA name).
         period_end: end of the paid service period.
+        currency: ISO 4217 code of the account's money.
+        batch_id: the batch the account belongs to (seed 001 batch updates).
+        unpaid_invoices: how many invoices are unpaid.
+        oldest_unpaid_at: due date of the earliest unpaid invoice.
+        trial_ends_at: end of the trial period.
+        contract_ends_at: end of the fixed contract period.
+        activated_at: activation date (seed 001).
+        expires_at: expiration date (seed 001).
+        first_used_at: first successful use (seed 001 "started").
+        availability_days: days the account stays usable after first use (seed 001).
+        funds: prepaid funds left (seed 001 "depleted" below the product threshold).
         history: the account's history.
 
     >>> Account(id="A-1", status=1, balance=1.5)
@@ -81,4 +92,15 @@ class Account:
     account_class: str | None = None
     timezone: str = "UTC"
     period_end: dt.datetime | None = attrs.field(default=None, validator=_aware_or_none)
+    currency: str = "USD"
+    batch_id: str | None = None
+    unpaid_invoices: int = 0
+    oldest_unpaid_at: dt.datetime | None = attrs.field(default=None, validator=_aware_or_none)
+    trial_ends_at: dt.datetime | None = attrs.field(default=None, validator=_aware_or_none)
+    contract_ends_at: dt.datetime | None = attrs.field(default=None, validator=_aware_or_none)
+    activated_at: dt.datetime | None = attrs.field(default=None, validator=_aware_or_none)
+    expires_at: dt.datetime | None = attrs.field(default=None, validator=_aware_or_none)
+    first_used_at: dt.datetime | None = attrs.field(default=None, validator=_aware_or_none)
+    availability_days: int | None = None
+    funds: Decimal | None = attrs.field(default=None, validator=_money_or_none)
     history: History = attrs.field(factory=History, eq=False, repr=False)
