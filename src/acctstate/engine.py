@@ -16,12 +16,14 @@ from typing import Any
 from transitions import Machine, MachineError
 
 from acctstate.graph import Edge
+from acctstate.guards import GuardContext, Refusal
 
-__all__ = ["CompiledTable", "Engine"]
+__all__ = ["CompiledTable", "Engine", "Outcome"]
 
 
 class _Carrier:
-    """What ``transitions`` sees as the model for one firing."""
+    """What ``transitions`` sees as the model for one firing: the edges that passed are
+    given in advance."""
 
     __slots__ = ("passed", "state")
 
@@ -29,9 +31,48 @@ class _Carrier:
         self.state = state
         self.passed = passed
 
+    def allows(self, index: int) -> bool:
+        return index in self.passed
 
-class _Passed:
-    """Condition callable: did edge ``index``'s guards pass for this firing?"""
+
+class _GuardedCarrier:
+    """A carrier whose edges' guards are evaluated by the ``transitions`` conditions
+    themselves, collecting every refusal on the way.
+
+    Kept minimal: one is made per firing, and refusals are only gathered on a "no".
+    """
+
+    __slots__ = ("ctx", "denied", "edges", "refusals", "state", "taken")
+
+    def __init__(self, state: str, ctx: GuardContext, edges: Sequence[Edge]) -> None:
+        self.state = state
+        self.ctx = ctx
+        self.edges = edges
+        self.taken = -1
+
+    def allows(self, index: int) -> bool:
+        edge = self.edges[index]
+        if edge.permission is not None:
+            actor = self.ctx.actor
+            if actor is None or not actor.can(edge.permission):
+                if not hasattr(self, "denied"):
+                    self.denied = edge
+                return False
+        ok = True
+        for guard in edge.guards:
+            refusal = guard(self.ctx)
+            if refusal is not None:
+                if not hasattr(self, "refusals"):
+                    self.refusals: list[Refusal] = []
+                self.refusals.append(refusal)
+                ok = False
+        if ok:
+            self.taken = index
+        return ok
+
+
+class _Allows:
+    """Condition callable: may edge ``index`` be taken for this firing?"""
 
     __slots__ = ("index",)
 
@@ -39,7 +80,12 @@ class _Passed:
         self.index = index
 
     def __call__(self, event: Any) -> bool:
-        return self.index in event.model.passed
+        return event.model.allows(self.index)  # type: ignore[no-any-return]
+
+
+Outcome = tuple[Edge | None, list[Refusal], Edge | None]
+"""What :meth:`Engine.run` found: ``(edge taken, refusals, edge denied for permission)``.
+A plain tuple: one is made per firing."""
 
 
 class Engine:
@@ -50,7 +96,7 @@ class Engine:
         edges: the resolved edges; an edge's index is its position here.
     """
 
-    __slots__ = ("_events", "_machine")
+    __slots__ = ("_codes", "_edges", "_events", "_machine", "_names")
 
     def __init__(self, codes: Sequence[int], edges: Sequence[Edge]) -> None:
         machine = Machine(
@@ -63,10 +109,14 @@ class Engine:
         )
         for i, e in enumerate(edges):
             machine.add_transition(
-                e.trigger, str(e.source.code), str(e.dest.code), conditions=[_Passed(i)]
+                e.trigger, str(e.source.code), str(e.dest.code), conditions=[_Allows(i)]
             )
         self._machine = machine
         self._events = machine.events
+        self._edges = tuple(edges)
+        # transitions names states by str; keep both directions to avoid str()/int() per fire
+        self._names = {c: str(c) for c in codes}
+        self._codes = {str(c): c for c in codes}
 
     def fire(self, source: int, trigger: str, passed: Collection[int]) -> int | None:
         """Fire ``trigger`` from ``source`` given the indices of edges whose guards passed.
@@ -77,12 +127,39 @@ class Engine:
         event = self._events.get(trigger)
         if event is None:
             return None
-        carrier = _Carrier(str(source), passed)
+        name = self._names.get(source)
+        if name is None:
+            return None
+        carrier = _Carrier(name, passed)
         try:
             moved = event.trigger(carrier)
         except MachineError:
             return None
-        return int(carrier.state) if moved else None
+        return self._codes[carrier.state] if moved else None
+
+    def run(self, source: int, trigger: str, ctx: GuardContext) -> Outcome:
+        """Fire ``trigger`` from ``source``, the conditions evaluating each candidate
+        edge's permission and guards against ``ctx`` in declaration order.
+
+        The first edge whose guards all allow is taken; when none does, every refusal
+        of every candidate is returned.
+        """
+        event = self._events.get(trigger)
+        name = self._names.get(source)
+        if event is None or name is None:
+            return None, [], None
+        carrier = _GuardedCarrier(name, ctx, self._edges)
+        try:
+            moved = event.trigger(carrier)
+        except MachineError:
+            return None, [], None
+        if not moved:
+            return (
+                None,
+                getattr(carrier, "refusals", []),
+                getattr(carrier, "denied", None),
+            )
+        return self._edges[carrier.taken], [], None
 
     @property
     def triggers(self) -> frozenset[str]:
@@ -97,7 +174,7 @@ class CompiledTable:
     the first whose guards pass is taken, exactly as ``transitions`` does.
     """
 
-    __slots__ = ("_rows", "allowed")
+    __slots__ = ("_by_trigger", "_rows", "allowed")
 
     def __init__(self, edges: Sequence[Edge]) -> None:
         rows: dict[tuple[int, str], list[tuple[int, int, Edge]]] = {}
@@ -109,6 +186,10 @@ class CompiledTable:
                 names.append(e.trigger)
         self._rows = {k: tuple(v) for k, v in rows.items()}
         self.allowed: dict[int, tuple[str, ...]] = {k: tuple(sorted(v)) for k, v in allowed.items()}
+        by_trigger: dict[str, dict[int, tuple[tuple[int, int, Edge], ...]]] = {}
+        for (source, trigger), found in self._rows.items():
+            by_trigger.setdefault(trigger, {})[source] = found
+        self._by_trigger = by_trigger
 
     def candidates(self, source: int, trigger: str) -> tuple[tuple[int, int, Edge], ...]:
         """The candidate edges for ``trigger`` from ``source`` (empty when none)."""
@@ -127,3 +208,20 @@ class CompiledTable:
     def keys(self) -> list[tuple[int, str]]:
         """Every ``(source code, trigger)`` with at least one edge."""
         return list(self._rows)
+
+    @property
+    def triggers(self) -> tuple[str, ...]:
+        """Every trigger with at least one edge, sorted."""
+        return tuple(sorted(self._by_trigger))
+
+    def by_trigger(self, trigger: str) -> dict[int, tuple[tuple[int, int, Edge], ...]]:
+        """``source code -> candidate edges`` for one trigger (a copy; empty when unknown).
+
+        Column-wise work fires one trigger over many rows at once, so it needs every
+        source of a trigger together rather than one ``(source, trigger)`` at a time.
+        """
+        return dict(self._by_trigger.get(trigger, {}))
+
+    def depth(self, trigger: str) -> int:
+        """The largest number of candidate edges any source has for ``trigger``."""
+        return max((len(c) for c in self._by_trigger.get(trigger, {}).values()), default=0)

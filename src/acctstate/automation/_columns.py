@@ -1,0 +1,836 @@
+"""The column-wise sweep: the same rules over a book of accounts held as columns.
+
+The per-account sweep walks one object at a time; this module takes the book as arrays
+(a dict of NumPy arrays, a pandas DataFrame or an Arrow table) and decides every row at
+once with NumPy, firing through the workflow's compiled table: each round evaluates the
+rules for the rows still moving, looks the destinations up per trigger and guard, and
+moves them; rows that did not move are done. The decisions are the per-account sweep's,
+row for row (a property test holds the two together).
+
+Columns (all optional but ``status``; a missing column reads as "no value"):
+
+==================  ========================================================================
+``status``          int status codes
+``id``              account ids (needed only for temporary hold releases)
+``account_class``   the account's class (needed only for a policy with a class)
+``balance``         amount owed, as integer minor units (``scale`` decimals) or ``Decimal``
+                    objects; float is refused
+``unpaid_invoices`` int
+``payment_method``  bool (or any objects, read for truth)
+``availability_days`` int; negative means none
+dates               ``status_since``, ``oldest_unpaid_at``, ``trial_ends_at``,
+                    ``activated_at``, ``expires_at``, ``first_used_at``,
+                    ``contract_ends_at``, ``period_end``: ``datetime64`` (UTC; NaT = none)
+                    or timezone-aware pandas columns
+==================  ========================================================================
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+from collections.abc import Iterable, Mapping, Sequence
+from decimal import Decimal
+from types import ModuleType
+from typing import Any
+
+import attrs
+
+from acctstate.actors import Actor
+from acctstate.automation._policy import RULES, AutomationPolicy
+from acctstate.automation._sweep import _Compiled, _compiled, _policies
+from acctstate.clock import require_aware
+from acctstate.errors import InvalidArgument
+from acctstate.guards import Guard, GuardContext
+
+__all__ = ["ColumnarSweep", "columns_from_accounts", "sweep_columns"]
+
+DATE_COLUMNS = (
+    "status_since",
+    "oldest_unpaid_at",
+    "trial_ends_at",
+    "activated_at",
+    "expires_at",
+    "first_used_at",
+    "contract_ends_at",
+    "period_end",
+)
+_DAY = 86_400 * 10**9
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+
+
+def _numpy() -> ModuleType:
+    try:
+        import numpy
+    except ImportError as exc:  # pragma: no cover - numpy is installed in the test env
+        raise ImportError(
+            "the column-wise sweep needs NumPy: pip install acctstate[numpy]"
+        ) from exc
+    return numpy
+
+
+def _ns(at: dt.datetime) -> int:
+    return (at - _EPOCH) // dt.timedelta(microseconds=1) * 1000
+
+
+# -- reading the book ------------------------------------------------------------------
+
+
+class _Book:
+    """The columns, normalised: dates as int64 nanoseconds (``NAT`` = none), money as
+    int64 minor units."""
+
+    def __init__(self, columns: Any, scale: int) -> None:
+        np = _numpy()
+        self.np = np
+        self.scale = scale
+        self.nat = int(np.iinfo(np.int64).min)
+        raw = _as_arrays(columns)
+        if "status" not in raw:
+            raise InvalidArgument("columns", sorted(raw), "a 'status' column")
+        status = np.asarray(raw["status"])
+        if status.dtype.kind not in "iu":
+            raise InvalidArgument("status", status.dtype, "an integer column of status codes")
+        self.n = len(status)
+        self.status = status.astype(np.int64, copy=False)
+        self.cols: dict[str, Any] = {}
+        for name, values in raw.items():
+            arr = np.asarray(values)
+            if len(arr) != self.n:
+                raise InvalidArgument(name, len(arr), f"a column of {self.n} rows, as 'status'")
+            self.cols[name] = arr
+        self.dates = {
+            name: self._date(name, self.cols[name]) for name in DATE_COLUMNS if name in self.cols
+        }
+        self.money: dict[str, Any] = {}
+
+    def _date(self, name: str, arr: Any) -> Any:
+        np = self.np
+        if arr.dtype.kind != "M":
+            raise InvalidArgument(
+                name, arr.dtype, "a datetime64 column (UTC) or a timezone-aware pandas column"
+            )
+        return arr.astype("datetime64[ns]", copy=False).view(np.int64)
+
+    def date(self, name: str) -> Any | None:
+        """int64 ns, or ``None`` when the column is absent."""
+        return self.dates.get(name)
+
+    def amount(self, name: str) -> Any | None:
+        """int64 minor units, or ``None`` when the column is absent."""
+        if name in self.money:
+            return self.money[name]
+        arr = self.cols.get(name)
+        if arr is None:
+            return None
+        np = self.np
+        if arr.dtype.kind in "iu":
+            out = arr.astype(np.int64, copy=False)
+        elif arr.dtype.kind == "O":
+            out = np.fromiter(
+                (_minor(v, name, self.scale) for v in arr), dtype=np.int64, count=len(arr)
+            )
+        else:
+            raise InvalidArgument(
+                name,
+                arr.dtype,
+                "integer minor units or Decimal objects (float money is refused)",
+            )
+        self.money[name] = out
+        return out
+
+    def flag(self, name: str) -> Any | None:
+        arr = self.cols.get(name)
+        if arr is None:
+            return None
+        if arr.dtype.kind == "b":
+            return arr
+        return self.np.fromiter((bool(v) for v in arr), dtype=bool, count=len(arr))
+
+    def integer(self, name: str, missing: int) -> Any | None:
+        arr = self.cols.get(name)
+        if arr is None:
+            return None
+        if arr.dtype.kind not in "iu":
+            raise InvalidArgument(name, arr.dtype, "an integer column")
+        return arr.astype(self.np.int64, copy=False)
+
+    def value(self, name: str, row: int, since: int) -> Any:
+        """One cell as the per-account sweep would read it (for guards with no
+        column-wise form)."""
+        if name == "status_since":
+            return None if since == self.nat else _from_ns(since)
+        if name in self.dates:
+            v = int(self.dates[name][row])
+            return None if v == self.nat else _from_ns(v)
+        arr = self.cols.get(name)
+        if arr is None:
+            raise AttributeError(name)
+        if name in ("balance", "funds"):
+            return Decimal(int(self.amount(name)[row])).scaleb(-self.scale)  # type: ignore[index]
+        item = arr[row]
+        return item.item() if hasattr(item, "item") else item
+
+
+def _from_ns(ns: int) -> dt.datetime:
+    return _EPOCH + dt.timedelta(microseconds=ns // 1000)
+
+
+def _minor(value: object, name: str, scale: int) -> int:
+    if value is None:
+        return 0
+    if isinstance(value, int) and not isinstance(value, bool):
+        whole: int = value * 10**scale
+        return whole
+    if not isinstance(value, Decimal):
+        raise InvalidArgument(name, value, "a Decimal amount (float money is refused)")
+    minor = value.scaleb(scale)
+    if minor != minor.to_integral_value():
+        raise InvalidArgument(name, value, f"an amount with at most {scale} decimals")
+    return int(minor)
+
+
+def _as_arrays(columns: Any) -> dict[str, Any]:
+    if hasattr(columns, "to_pandas") and hasattr(columns, "schema"):  # an Arrow table
+        columns = columns.to_pandas()
+    if hasattr(columns, "dtypes") and hasattr(columns, "columns"):  # a pandas DataFrame
+        return {str(k): _from_series(str(k), columns[k]) for k in columns.columns}
+    if isinstance(columns, Mapping):
+        return {str(k): v for k, v in columns.items()}
+    raise InvalidArgument(
+        "columns", type(columns).__name__, "a mapping of arrays, a DataFrame or an Arrow table"
+    )
+
+
+def _from_series(name: str, series: Any) -> Any:
+    kind = getattr(series.dtype, "kind", "O")
+    if kind == "M":
+        tz = getattr(series.dtype, "tz", None)
+        if tz is None:
+            raise InvalidArgument(
+                name, str(series.dtype), "a timezone-aware datetime column (naive is refused)"
+            )
+        return series.dt.tz_convert("UTC").dt.tz_localize(None).to_numpy()
+    if str(series.dtype) in ("Int64", "Int32", "Int16", "Int8"):
+        return series.to_numpy(dtype="int64", na_value=-1)
+    if str(series.dtype) == "boolean":
+        return series.to_numpy(dtype=bool, na_value=False)
+    return series.to_numpy()
+
+
+def columns_from_accounts(accounts: Iterable[Any], *, scale: int = 2) -> dict[str, Any]:
+    """A book of accounts as the columns :func:`sweep_columns` reads.
+
+    Args:
+        accounts: ``Account`` objects or host objects with the same fields.
+        scale: decimals of the money columns (2: cents).
+
+    Raises:
+        InvalidArgument: an amount with more decimals than ``scale``, a float amount or
+            a naive datetime.
+
+    >>> from acctstate.account import Account
+    >>> cols = columns_from_accounts([Account(id="A-1", status=1, balance=Decimal("12.50"))])
+    >>> cols["balance"].tolist(), cols["status"].tolist()
+    ([1250], [1])
+    """
+    np = _numpy()
+    rows = list(accounts)
+    out: dict[str, Any] = {
+        "id": np.array([str(getattr(a, "id", "")) for a in rows], dtype=object),
+        "status": np.array([getattr(a, "status", 0) for a in rows], dtype=np.int64),
+        "account_class": np.array([getattr(a, "account_class", None) for a in rows], dtype=object),
+        "balance": np.array(
+            [_minor(getattr(a, "balance", None), "balance", scale) for a in rows], dtype=np.int64
+        ),
+        "unpaid_invoices": np.array(
+            [getattr(a, "unpaid_invoices", 0) or 0 for a in rows], dtype=np.int64
+        ),
+        "payment_method": np.array([bool(getattr(a, "payment_method", None)) for a in rows]),
+        "availability_days": np.array(
+            [
+                -1 if getattr(a, "availability_days", None) is None else a.availability_days
+                for a in rows
+            ],
+            dtype=np.int64,
+        ),
+    }
+    nat = np.iinfo(np.int64).min
+    for name in DATE_COLUMNS:
+        values = [getattr(a, name, None) for a in rows]
+        ns = [nat if v is None else _ns(require_aware(v, name)) for v in values]
+        out[name] = np.array(ns, dtype=np.int64).view("datetime64[ns]")
+    return out
+
+
+# -- the compiled, column-wise form of a policy -------------------------------------------
+
+
+class _Plan:
+    """A policy and its workflow's table as arrays indexed by status position."""
+
+    def __init__(self, c: _Compiled) -> None:
+        np = _numpy()
+        self.c = c
+        policy = c.policy
+        codes = sorted(c.by_code)
+        self.codes = np.array(codes, dtype=np.int64)
+        index = {code: i for i, code in enumerate(codes)}
+        k = len(codes)
+        self.rule_triggers: dict[str, tuple[str, ...]] = {}
+        self.applies: dict[tuple[str, str], Any] = {}
+        self.any_rule = np.zeros(k, dtype=bool)
+        for code, rules in c.rules.items():
+            self.any_rule[index[code]] = True
+            for rule, triggers in rules:
+                known = self.rule_triggers.setdefault(rule, ())
+                for t in triggers:
+                    if t not in known:
+                        known = (*known, t)
+                    mask = self.applies.setdefault((rule, t), np.zeros(k, dtype=bool))
+                    mask[index[code]] = True
+                self.rule_triggers[rule] = known
+        # Keep each rule's triggers in the order the per-account sweep tries them.
+        for rule, ts in self.rule_triggers.items():
+            order = _trigger_order(policy, rule)
+            self.rule_triggers[rule] = tuple(sorted(ts, key=order.index))
+        self.triggers = tuple(sorted({t for ts in self.rule_triggers.values() for t in ts}))
+        self.fire: dict[str, list[tuple[Any, Any]]] = {}
+        self.edges = policy.workflow.transitions
+        for t in self.triggers:
+            by_source = c.table.by_trigger(t)
+            levels: list[tuple[Any, Any]] = []
+            for j in range(c.table.depth(t)):
+                edge = np.full(k, -1, dtype=np.int64)
+                dest = np.full(k, -1, dtype=np.int64)
+                for code, cands in by_source.items():
+                    if j < len(cands):
+                        edge[index[code]] = cands[j][0]
+                        dest[index[code]] = index[cands[j][1]]
+                levels.append((edge, dest))
+            self.fire[t] = levels
+        self.pos = np.full(k, -1, dtype=np.int64)
+        for code, p in c.pos.items():
+            self.pos[index[code]] = p
+
+
+def _trigger_order(policy: AutomationPolicy, rule: str) -> list[str]:
+    if rule == "dunning_clear" and policy.ladder is not None:
+        return list(policy.ladder.clear)
+    if rule == "dunning" and policy.ladder is not None:
+        return [policy.ladder.escalate]
+    hold = policy.credit_hold
+    if hold is not None and rule.startswith("credit_hold"):
+        return [hold.place, hold.remove, hold.release, hold.deactivate]
+    return [getattr(policy, rule)]
+
+
+@functools.lru_cache(maxsize=64)
+def _plan(policy: AutomationPolicy) -> _Plan:
+    return _Plan(_compiled(policy))
+
+
+# -- the result --------------------------------------------------------------------------
+
+
+@attrs.frozen(eq=False)
+class ColumnarSweep:
+    """What the column-wise sweep decided, as arrays (one entry per change / refusal).
+
+    Attributes:
+        at: the sweep's ``now``.
+        status: the status code each row ends in.
+        triggers: trigger names; ``change_trigger`` and ``blocked_trigger`` index it.
+        change_row, change_hop, change_rule, change_trigger, change_source, change_dest:
+            one entry per planned transition, sorted by row then hop; ``change_rule``
+            indexes :data:`~acctstate.automation.RULES`.
+        blocked_row, blocked_rule, blocked_trigger: rules refused by guards, per row,
+            in the final status.
+        error_row: rows that could not be planned (unknown status code, rules that do
+            not settle).
+    """
+
+    at: dt.datetime
+    status: Any
+    triggers: tuple[str, ...]
+    change_row: Any
+    change_hop: Any
+    change_rule: Any
+    change_trigger: Any
+    change_source: Any
+    change_dest: Any
+    blocked_row: Any
+    blocked_rule: Any
+    blocked_trigger: Any
+    error_row: Any
+
+    def __len__(self) -> int:
+        return len(self.change_row)
+
+    def by_rule(self) -> dict[str, int]:
+        """How many transitions each rule planned, in rule order."""
+        np = _numpy()
+        counts = np.bincount(self.change_rule, minlength=len(RULES))
+        return {RULES[i]: int(n) for i, n in enumerate(counts) if n}
+
+    def changed_rows(self) -> Any:
+        """The rows that change, sorted."""
+        return _numpy().unique(self.change_row)
+
+    def decisions(self) -> dict[int, list[tuple[str, str, int, int]]]:
+        """``row -> [(rule, trigger, source code, dest code), ...]`` (rows that change)."""
+        out: dict[int, list[tuple[str, str, int, int]]] = {}
+        for row, rule, trig, src, dst in zip(
+            self.change_row.tolist(),
+            self.change_rule.tolist(),
+            self.change_trigger.tolist(),
+            self.change_source.tolist(),
+            self.change_dest.tolist(),
+            strict=True,
+        ):
+            out.setdefault(row, []).append((RULES[rule], self.triggers[trig], src, dst))
+        return out
+
+    def refusals(self) -> dict[int, list[tuple[str, str]]]:
+        """``row -> [(rule, trigger), ...]`` for rules the guards refused."""
+        out: dict[int, list[tuple[str, str]]] = {}
+        for row, rule, trig in zip(
+            self.blocked_row.tolist(),
+            self.blocked_rule.tolist(),
+            self.blocked_trigger.tolist(),
+            strict=True,
+        ):
+            out.setdefault(row, []).append((RULES[rule], self.triggers[trig]))
+        return out
+
+    def to_frame(self, ids: Sequence[Any] | None = None) -> Any:
+        """The changes as a pandas DataFrame: id (or row), hop, rule, trigger, source, dest."""
+        try:
+            import pandas as pd  # type: ignore[import-untyped]
+        except ImportError as exc:  # pragma: no cover
+            raise ImportError("to_frame needs pandas: pip install acctstate[notebook]") from exc
+        np = _numpy()
+        key = self.change_row if ids is None else np.asarray(ids, dtype=object)[self.change_row]
+        return pd.DataFrame(
+            {
+                "id" if ids is not None else "row": key,
+                "hop": self.change_hop,
+                "rule": np.asarray(RULES, dtype=object)[self.change_rule],
+                "trigger": np.asarray(self.triggers, dtype=object)[self.change_trigger]
+                if self.triggers
+                else np.empty(0, dtype=object),
+                "source": self.change_source,
+                "dest": self.change_dest,
+            }
+        )
+
+
+# -- the sweep ---------------------------------------------------------------------------
+
+
+class _Run:
+    """One column-wise sweep of one policy over some rows."""
+
+    def __init__(self, plan: _Plan, book: _Book, now: dt.datetime) -> None:
+        self.plan = plan
+        self.book = book
+        self.np = book.np
+        self.now = now
+        self.now_ns = _ns(now)
+        policy = plan.c.policy
+        self.policy = policy
+        self.scale = book.scale
+        np = self.np
+        n = book.n
+        bal = book.amount("balance")
+        self.bal = np.zeros(n, dtype=np.int64) if bal is None else bal
+        inv = book.integer("unpaid_invoices", 0)
+        self.inv = np.zeros(n, dtype=np.int64) if inv is None else inv
+        oldest = book.date("oldest_unpaid_at")
+        if oldest is None:
+            self.dpd_ok = np.zeros(n, dtype=bool)
+            self.dpd = np.zeros(n, dtype=np.int64)
+        else:
+            self.dpd_ok = oldest != book.nat
+            self.dpd = (self.now_ns - oldest) // _DAY
+        self.target = self._target()
+
+    def _limit(self, amount: Decimal, *, ceil: bool) -> int:
+        minor = amount.scaleb(self.scale)
+        whole = int(minor.to_integral_value(rounding="ROUND_CEILING" if ceil else "ROUND_FLOOR"))
+        return whole
+
+    def _target(self) -> Any:
+        np = self.np
+        ladder = self.policy.ladder
+        target = np.zeros(self.book.n, dtype=np.int8)
+        if ladder is None:
+            return target
+        owes = (self.bal > 0) & self.dpd_ok
+        for i, step in enumerate(ladder.steps, start=1):
+            holds = (
+                owes
+                & (self.dpd >= step.min_days)
+                & (self.bal >= self._limit(step.min_balance, ceil=True))
+                & (self.inv >= step.min_invoices)
+            )
+            target[holds] = i
+        return target
+
+    def _due(self, name: str, rows: Any) -> Any:
+        col = self.book.date(name)
+        if col is None:
+            return self.np.zeros(len(rows), dtype=bool)
+        t = col[rows]
+        return (t != self.book.nat) & (self.now_ns >= t)
+
+    def _released(self, rows: Any) -> Any:
+        np = self.np
+        hold = self.policy.credit_hold
+        assert hold is not None
+        ids = [r.account_id for r in hold.releases if r.covers(self.now)]
+        if not ids:
+            return np.zeros(len(rows), dtype=bool)
+        col = self.book.cols.get("id")
+        if col is None:
+            raise InvalidArgument("columns", "no 'id'", "an 'id' column for hold releases")
+        return np.isin(col[rows], np.array(ids, dtype=object))
+
+    def _days_in(self, since: Any, days: int) -> Any:
+        return (since != self.book.nat) & ((self.now_ns - since) // _DAY >= days)
+
+    def wants(self, rule: str, rows: Any, s: Any, since: Any) -> Any:
+        p = self.policy
+        if rule == "dunning":
+            return self.target[rows] > self.plan.pos[s]
+        if rule == "dunning_clear":
+            return self.target[rows] == 0
+        if rule == "trial_end":
+            return self._due("trial_ends_at", rows)
+        if rule == "activation":
+            return self._due("activated_at", rows)
+        if rule == "contract_expiry":
+            return self._due("contract_ends_at", rows)
+        if rule == "expiration":
+            due = self._due("expires_at", rows)
+            first = self.book.date("first_used_at")
+            days = self.book.integer("availability_days", -1)
+            if first is not None and days is not None:
+                f, d = first[rows], days[rows]
+                due |= (f != self.book.nat) & (d >= 0) & (self.now_ns >= f + d * _DAY)
+            return due
+        if rule == "archive":
+            return self._days_in(since, p.archive_after_days)
+        hold = p.credit_hold
+        assert hold is not None
+        bal = self.bal[rows]
+        if rule == "credit_hold_removal":
+            return bal <= 0
+        if rule == "credit_hold_release":
+            return (bal > 0) & self._released(rows)
+        if rule == "credit_hold_inactive":
+            assert hold.inactive_after_days is not None
+            return self._days_in(since, hold.inactive_after_days)
+        if rule == "credit_hold":
+            assert hold.past_due_days is not None
+            return (
+                self.dpd_ok[rows]
+                & (self.dpd[rows] >= hold.past_due_days)
+                & (bal > 0)
+                & (bal >= self._limit(hold.min_past_due, ceil=True))
+                & ~self._released(rows)
+            )
+        raise AssertionError(rule)  # pragma: no cover
+
+    def guard(self, g: Guard, rows: Any, s: Any, since: Any) -> Any:
+        np = self.np
+        args = g.kwargs
+        name = g.name
+        if name == "all_of" or name == "any_of":
+            parts = [self.guard(h, rows, s, since) for h in args["guards"]]
+            out = np.ones(len(rows), dtype=bool) if name == "all_of" else np.zeros(len(rows), bool)
+            for m in parts:
+                out = (out & m) if name == "all_of" else (out | m)
+            return out
+        if name == "not_":
+            return ~self.guard(args["guard"], rows, s, since)
+        if name == "balance_settled":
+            col = self.book.amount(args.get("attr", "balance"))
+            if col is None:
+                return np.zeros(len(rows), dtype=bool)
+            tol = args.get("tolerance", Decimal(0))
+            return col[rows] <= self._limit(tol, ceil=False)
+        if name == "has_payment_method":
+            flag = self.book.flag(args.get("attr", "payment_method"))
+            return np.zeros(len(rows), dtype=bool) if flag is None else flag[rows]
+        if name == "days_in_status":
+            attr = args.get("attr", "status_since")
+            col = since if attr == "status_since" else self.book.date(attr)
+            if col is None:
+                return np.zeros(len(rows), dtype=bool)
+            if attr != "status_since":
+                col = col[rows]
+            return (col != self.book.nat) & (self.now_ns - col >= args["days"] * _DAY)
+        if name == "period_ended":
+            return self._due(args.get("attr", "period_end"), rows)
+        if name == "has_permission":
+            return np.full(len(rows), self.policy.actor.can(args["permission"]), dtype=bool)
+        return self._guard_rows(g, rows, s, since)
+
+    def _guard_rows(self, g: Guard, rows: Any, s: Any, since: Any) -> Any:
+        # A guard with no column-wise form: ask it row by row, as the per-account sweep.
+        np = self.np
+        out = np.zeros(len(rows), dtype=bool)
+        attr = self.policy.workflow.status_attr
+        for i, (row, si, when) in enumerate(
+            zip(rows.tolist(), s.tolist(), since.tolist(), strict=False)
+        ):
+            view = _RowView(self.book, row, int(self.plan.codes[si]), when, attr)
+            out[i] = g(GuardContext(view, self.now, self.policy.actor)) is None
+        return out
+
+    def fire(self, trigger: str, rows: Any, s: Any, since: Any) -> Any:
+        """Destination status positions (-1: no edge passed), as the table answers."""
+        np = self.np
+        dest = np.full(len(rows), -1, dtype=np.int64)
+        actor: Actor = self.policy.actor
+        for edge_at, dest_at in self.plan.fire[trigger]:
+            e = edge_at[s]
+            need = (dest < 0) & (e >= 0)
+            if not need.any():
+                continue
+            for index in np.unique(e[need]).tolist():
+                sel = np.flatnonzero(need & (e == index))
+                edge = self.plan.edges[index]
+                if edge.permission is not None and not actor.can(edge.permission):
+                    continue
+                ok = np.ones(len(sel), dtype=bool)
+                for g in edge.guards:
+                    ok &= self.guard(g, rows[sel], s[sel], since[sel])
+                hit = sel[ok]
+                dest[hit] = dest_at[s[hit]]
+        return dest
+
+    def run(self, rows: Any, status_pos: Any, since_all: Any) -> tuple[list[Any], ...]:
+        np = self.np
+        plan = self.plan
+        changes: list[tuple[Any, ...]] = []
+        blocked: list[tuple[Any, ...]] = []
+        errors: list[Any] = []
+        active = rows[plan.any_rule[status_pos[rows]]]
+        rules = [r for r in RULES if r in plan.rule_triggers]
+        trig_index = {t: i for i, t in enumerate(plan.triggers)}
+        limit = 2 * len(plan.codes) + 1
+        hop = 0
+        moved_rows: list[Any] = []
+        while active.size:
+            if hop == limit:
+                errors.append(active)
+                break
+            s = status_pos[active]
+            since = since_all[active]
+            m = len(active)
+            decided = np.zeros(m, dtype=bool)
+            f_rule = np.full(m, -1, dtype=np.int64)
+            f_trig = np.full(m, -1, dtype=np.int64)
+            f_dest = np.full(m, -1, dtype=np.int64)
+            round_blocked: list[tuple[Any, int, Any]] = []
+            for rule in rules:
+                rid = RULES.index(rule)
+                triggers = plan.rule_triggers[rule]
+                static = np.zeros(m, dtype=bool)
+                for t in triggers:
+                    static |= plan.applies[(rule, t)][s]
+                pos = np.flatnonzero(~decided & static)
+                if not pos.size:
+                    continue
+                pos = pos[self.wants(rule, active[pos], s[pos], since[pos])]
+                if not pos.size:
+                    continue
+                first = np.full(len(pos), -1, dtype=np.int64)
+                open_ = np.ones(len(pos), dtype=bool)
+                for t in triggers:
+                    has = plan.applies[(rule, t)][s[pos]]
+                    first[(first < 0) & has] = trig_index[t]
+                    sel = np.flatnonzero(open_ & has)
+                    if not sel.size:
+                        continue
+                    p = pos[sel]
+                    d = self.fire(t, active[p], s[p], since[p])
+                    ok = d >= 0
+                    f_rule[p[ok]] = rid
+                    f_trig[p[ok]] = trig_index[t]
+                    f_dest[p[ok]] = d[ok]
+                    decided[p[ok]] = True
+                    open_[sel[ok]] = False
+                if open_.any():
+                    round_blocked.append((pos[open_], rid, first[open_]))
+            for p, rid, first in round_blocked:
+                keep = ~decided[p]
+                if keep.any():
+                    blocked.append((active[p[keep]], np.full(int(keep.sum()), rid), first[keep]))
+            moved = np.flatnonzero(decided)
+            rows_moved = active[moved]
+            changes.append(
+                (
+                    rows_moved,
+                    np.full(len(moved), hop),
+                    f_rule[moved],
+                    f_trig[moved],
+                    plan.codes[s[moved]],
+                    plan.codes[f_dest[moved]],
+                )
+            )
+            status_pos[rows_moved] = f_dest[moved]
+            since_all[rows_moved] = self.now_ns
+            moved_rows.append(rows_moved)
+            active = rows_moved
+            hop += 1
+        return changes, blocked, errors
+
+
+class _RowView:
+    """One row of the book as an object, for guards without a column-wise form."""
+
+    __slots__ = ("_attr", "_book", "_code", "_row", "_since")
+
+    def __init__(self, book: _Book, row: int, code: int, since: int, attr: str) -> None:
+        self._book = book
+        self._row = row
+        self._code = code
+        self._since = since
+        self._attr = attr
+
+    def __getattr__(self, name: str) -> Any:
+        if name == self._attr:
+            return self._code
+        return self._book.value(name, self._row, self._since)
+
+
+def sweep_columns(
+    columns: Any,
+    policy: AutomationPolicy | Sequence[AutomationPolicy],
+    *,
+    now: dt.datetime,
+    scale: int = 2,
+) -> ColumnarSweep:
+    """Plan the sweep of a whole book held as columns; nothing changes.
+
+    Decides exactly what :func:`~acctstate.automation.sweep` decides for the same
+    accounts (same rules, order, guards and fixed point), with NumPy over every row at
+    once, through the workflow's compiled table. It is a pure function of its input,
+    so partitions of a distributed frame can be swept independently.
+
+    Args:
+        columns: a mapping of arrays, a pandas DataFrame or an Arrow table (see the
+            module doc for the columns).
+        policy: one policy, or one per account class.
+        now: the instant of the sweep (timezone-aware).
+        scale: decimals of integer money columns (2: cents).
+
+    Returns:
+        A :class:`ColumnarSweep`.
+
+    Raises:
+        InvalidArgument: a naive ``now``, a float money column, a naive or non-date
+            date column, columns of different lengths, or no ``status``.
+        ImportError: NumPy is not installed (``pip install acctstate[numpy]``).
+
+    >>> import numpy as np
+    >>> from acctstate.presets import isp
+    >>> from acctstate.automation import AutomationPolicy, reference_ladder
+    >>> now = dt.datetime(2026, 3, 6, 2, 0, tzinfo=dt.UTC)
+    >>> book = {"status": np.array([1, 1, 12]), "balance": np.array([0, 8000, 0]),
+    ...         "unpaid_invoices": np.array([0, 2, 0]),
+    ...         "oldest_unpaid_at": np.array(["NaT", "2026-02-03", "NaT"], "datetime64[ns]")}
+    >>> out = sweep_columns(book, AutomationPolicy(isp.workflow(), ladder=reference_ladder()),
+    ...                     now=now)
+    >>> out.status.tolist(), out.by_rule()
+    ([1, 12, 1], {'dunning_clear': 1, 'dunning': 3})
+    """
+    require_aware(now, "now")
+    np = _numpy()
+    book = _Book(columns, scale)
+    by_class = _policies(policy)
+    final = book.status.copy()
+    given_since = book.date("status_since")
+    since_all = (
+        np.full(book.n, book.nat, dtype=np.int64) if given_since is None else given_since.copy()
+    )
+    parts: list[tuple[list[Any], list[Any], list[Any], _Plan]] = []
+    classes = book.cols.get("account_class")
+    claimed = np.zeros(book.n, dtype=bool)
+    ordered = sorted(by_class.items(), key=lambda kv: kv[0] is None)
+    for cls, p in ordered:
+        if cls is None:
+            mine = ~claimed
+        else:
+            mine = (
+                np.zeros(book.n, dtype=bool)
+                if classes is None
+                else np.asarray(classes == cls, dtype=bool)
+            )
+            claimed |= mine
+        if not p.enabled:
+            continue
+        plan = _plan(p)
+        pos = np.searchsorted(plan.codes, book.status)
+        pos = np.clip(pos, 0, len(plan.codes) - 1)
+        known = plan.codes[pos] == book.status
+        rows = np.flatnonzero(mine & known)
+        bad = np.flatnonzero(mine & ~known)
+        run = _Run(plan, book, now)
+        changes, blocked, errors = run.run(rows, pos, since_all)
+        errors.append(bad)
+        final[rows] = plan.codes[pos[rows]]
+        for stuck in errors:
+            final[stuck] = book.status[stuck]
+        parts.append((changes, blocked, errors, plan))
+    return _result(now, final, parts)
+
+
+def _result(
+    now: dt.datetime, final: Any, parts: list[tuple[list[Any], list[Any], list[Any], _Plan]]
+) -> ColumnarSweep:
+    np = _numpy()
+    triggers = tuple(sorted({t for *_, plan in parts for t in plan.triggers}))
+    index = {t: i for i, t in enumerate(triggers)}
+    cols: list[list[Any]] = [[] for _ in range(6)]
+    bcols: list[list[Any]] = [[] for _ in range(3)]
+    errors: list[Any] = []
+    for changes, blocked, errs, plan in parts:
+        remap = np.array([index[t] for t in plan.triggers] or [0], dtype=np.int64)
+        for ch in changes:
+            for i, a in enumerate(ch):
+                cols[i].append(remap[a] if i == 3 else a)
+        for b in blocked:
+            for i, a in enumerate(b):
+                bcols[i].append(remap[a] if i == 2 else a)
+        errors.extend(errs)
+    err = np.unique(np.concatenate(errors)) if errors else np.empty(0, dtype=np.int64)
+
+    def cat(parts_: list[Any]) -> Any:
+        return np.concatenate(parts_).astype(np.int64) if parts_ else np.empty(0, np.int64)
+
+    row, hop, rule, trig, src, dst = (cat(c) for c in cols)
+    if err.size:
+        keep = ~np.isin(row, err)
+        row, hop, rule, trig, src, dst = (a[keep] for a in (row, hop, rule, trig, src, dst))
+    order = np.lexsort((hop, row))
+    brow, brule, btrig = (cat(c) for c in bcols)
+    border = np.lexsort((brule, brow))
+    return ColumnarSweep(
+        at=now,
+        status=final,
+        triggers=triggers,
+        change_row=row[order],
+        change_hop=hop[order],
+        change_rule=rule[order],
+        change_trigger=trig[order],
+        change_source=src[order],
+        change_dest=dst[order],
+        blocked_row=brow[border],
+        blocked_rule=brule[border],
+        blocked_trigger=btrig[border],
+        error_row=err,
+    )
