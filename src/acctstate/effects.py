@@ -12,9 +12,9 @@ is planned, so a host that retries never refunds twice.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar, runtime_checkable
 
 import attrs
 
@@ -32,19 +32,24 @@ __all__ = [
     "Effect",
     "EFFECT_RULES",
     "EffectRule",
+    "FixedCharge",
     "Hooks",
     "Notice",
     "NoticeHooks",
     "Provision",
     "ProvisioningHooks",
     "Refund",
+    "RecordingHooks",
     "RefundHooks",
+    "SendNotice",
     "StartBilling",
     "StartUsageBilling",
     "StopBilling",
     "StopUsageBilling",
     "derive_flag_effects",
+    "describe_effects",
     "dispatch",
+    "handled",
     "register_effect_rule",
 ]
 
@@ -171,14 +176,19 @@ EFFECT_RULES: dict[str, Callable[..., EffectRule]] = {}
 """Effect-rule factories by name; workflow files name rules from here."""
 
 
-def register_effect_rule(name: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+_Factory = TypeVar("_Factory", bound=Callable[..., Any])
+
+
+def register_effect_rule(name: str) -> Callable[[_Factory], _Factory]:
     """Class or factory decorator: make an effect rule available to workflow files.
 
+    The decorated class or function is returned unchanged (so it stays usable as a type).
+
     Raises:
-        InvalidArgument: the name is already taken.
+        InvalidArgument: the name is already taken by another factory.
     """
 
-    def add(factory: Callable[..., Any]) -> Callable[..., Any]:
+    def add(factory: _Factory) -> _Factory:
         if name in EFFECT_RULES and EFFECT_RULES[name] is not factory:
             raise InvalidArgument("name", name, "an effect-rule name not registered yet")
         EFFECT_RULES[name] = factory
@@ -283,6 +293,10 @@ class Hooks:
         provisioning: a :class:`ProvisioningHooks`.
         refunds: a :class:`RefundHooks`.
         notices: a :class:`NoticeHooks`.
+
+    >>> hooks = Hooks(refunds=RecordingHooks())
+    >>> hooks.handler(Provision()) is None, hooks.handler(Refund(amount=Decimal("1"))) is None
+    (True, False)
     """
 
     billing: BillingHooks | None = None
@@ -290,33 +304,74 @@ class Hooks:
     refunds: RefundHooks | None = None
     notices: NoticeHooks | None = None
 
-    def handler(self, effect: Effect) -> Any | None:
-        """The bound hook method that runs ``effect``, or ``None`` when none is registered."""
+    @classmethod
+    def from_object(cls, host: Any) -> Hooks:
+        """One object that implements every hook protocol, registered for all four systems.
+
+        >>> Hooks.from_object(RecordingHooks()).empty
+        False
+        """
+        return cls(billing=host, provisioning=host, refunds=host, notices=host)
+
+    def handler(self, effect: Effect) -> Callable[[Any, Any], object] | None:
+        """The bound hook method that runs ``effect``, or ``None`` when none is registered.
+
+        Raises:
+            InvalidArgument: the system is registered but lacks the method for ``effect``.
+        """
         route = _ROUTES.get(effect.kind)
         if route is None:
             return None
-        system = getattr(self, route[0])
-        return None if system is None else getattr(system, route[1])
+        system_name, method = route
+        system = getattr(self, system_name)
+        if system is None:
+            return None
+        found = getattr(system, method, None)
+        if not callable(found):
+            raise InvalidArgument(
+                f"hooks.{system_name}",
+                system,
+                f"an object with a {method}(effect, change) method (to run {effect.kind!r})",
+            )
+        return found  # type: ignore[no-any-return]
 
     @property
     def empty(self) -> bool:
         """Whether no system is registered."""
-        return not (self.billing or self.provisioning or self.refunds or self.notices)
+        return (self.billing, self.provisioning, self.refunds, self.notices) == (None,) * 4
 
 
 def dispatch(change: StatusChange, hooks: Hooks) -> tuple[Effect, ...]:
     """Run the change's effects through ``hooks`` in order; return those that ran.
 
+    Every handler is looked up before the first one runs, so a hook object that lacks a
+    method is refused before anything happened rather than half-way through. Effects
+    whose system has no hook are skipped (the host runs them from the change).
+
     Raises:
         EffectFailed: a hook raised; the error lists what ran, what failed and what was
             not run (with keys), and chains the hook's exception.
+        InvalidArgument: a registered system lacks the method an effect needs (nothing
+            ran).
+
+    >>> import datetime as dt
+    >>> from acctstate.history import StatusChange
+    >>> from acctstate.status import Status
+    >>> a = Status(code=1, name="active", backend="active", provisioned=True)
+    >>> s = Status(code=-1, name="suspended", backend="suspended")
+    >>> at = dt.datetime(2026, 1, 5, tzinfo=dt.UTC)
+    >>> change = StatusChange("A-1", a, s, "suspend", at, effects=(Deprovision(key="k#0"),))
+    >>> log = RecordingHooks()
+    >>> [e.key for e in dispatch(change, Hooks.from_object(log))], log.keys
+    (['k#0'], ['k#0'])
     """
-    ran: list[Effect] = []
-    effects: Sequence[Effect] = change.effects
-    for i, effect in enumerate(effects):
+    planned: list[tuple[Effect, Callable[[Any, Any], object]]] = []
+    for effect in change.effects:
         handler = hooks.handler(effect)
-        if handler is None:
-            continue
+        if handler is not None:
+            planned.append((effect, handler))
+    ran: list[Effect] = []
+    for i, (effect, handler) in enumerate(planned):
         try:
             handler(effect, change)
         except Exception as exc:
@@ -324,8 +379,189 @@ def dispatch(change: StatusChange, hooks: Hooks) -> tuple[Effect, ...]:
                 change=change,
                 ran=ran,
                 failed=effect,
-                not_run=[e for e in effects[i + 1 :] if hooks.handler(e) is not None],
+                not_run=[e for e, _ in planned[i + 1 :]],
                 cause=exc,
             ) from exc
         ran.append(effect)
     return tuple(ran)
+
+
+def handled(change: StatusChange, hooks: Hooks) -> tuple[Effect, ...]:
+    """The change's effects that ``hooks`` would run, in order (the rest is the host's).
+
+    ``fire`` commits exactly when all of these ran; on :class:`EffectFailed`,
+    ``ran + (failed,) + not_run`` is this tuple.
+    """
+    return tuple(e for e in change.effects if hooks.handler(e) is not None)
+
+
+def describe_effects(
+    source: Status, dest: Status, rules: Iterable[EffectRule] = ()
+) -> tuple[str, ...]:
+    """What a transition from ``source`` to ``dest`` implies, by name, without an account.
+
+    Flag-derived effects by kind, then each declared rule by its registry name (its
+    amounts depend on the event, so they are known only when a change is planned).
+
+    >>> from acctstate.status import Status
+    >>> a = Status(code=1, name="active", backend="active", provisioned=True, billable=True)
+    >>> p = Status(code=2, name="pending", backend="active", provisioned=True,
+    ...            usage_billable=True)
+    >>> describe_effects(a, p, [SendNotice(template="cancel_confirmation")])
+    ('stop_billing', 'notice')
+    """
+    flagged = tuple(kind().kind for kind in derive_flag_effects(source, dest))
+    return flagged + tuple(rule.name for rule in rules)
+
+
+class RecordingHooks:
+    """A reference host that implements every hook protocol by recording effects.
+
+    It is idempotent the way a real host should be: an effect whose key it has already
+    recorded is not run again, so retrying a failed change never refunds twice. Use it
+    in tests, notebooks and as the model for your own hooks.
+
+    Attributes:
+        done: every effect run, by key, in the order they ran.
+        skipped: keys that were offered again and not run a second time.
+
+    >>> log = RecordingHooks()
+    >>> hooks = Hooks.from_object(log)
+    >>> log.refund(Refund(amount=Decimal("5.00"), key="A-1/cancel/x#2"), None)
+    >>> log.refund(Refund(amount=Decimal("5.00"), key="A-1/cancel/x#2"), None)
+    >>> log.keys, log.skipped
+    (['A-1/cancel/x#2'], ['A-1/cancel/x#2'])
+    """
+
+    def __init__(self) -> None:
+        self.done: dict[str, Effect] = {}
+        self.skipped: list[str] = []
+
+    @property
+    def keys(self) -> list[str]:
+        """The keys of the effects run, in order."""
+        return list(self.done)
+
+    def _record(self, effect: Effect) -> None:
+        if effect.key in self.done:
+            self.skipped.append(effect.key)
+        else:
+            self.done[effect.key] = effect
+
+    def start_billing(self, effect: StartBilling, change: StatusChange | None) -> None:
+        """Record a :class:`StartBilling`."""
+        self._record(effect)
+
+    def stop_billing(self, effect: StopBilling, change: StatusChange | None) -> None:
+        """Record a :class:`StopBilling`."""
+        self._record(effect)
+
+    def start_usage_billing(self, effect: StartUsageBilling, change: StatusChange | None) -> None:
+        """Record a :class:`StartUsageBilling`."""
+        self._record(effect)
+
+    def stop_usage_billing(self, effect: StopUsageBilling, change: StatusChange | None) -> None:
+        """Record a :class:`StopUsageBilling`."""
+        self._record(effect)
+
+    def charge(self, effect: Charge, change: StatusChange | None) -> None:
+        """Record a :class:`Charge`."""
+        self._record(effect)
+
+    def provision(self, effect: Provision, change: StatusChange | None) -> None:
+        """Record a :class:`Provision`."""
+        self._record(effect)
+
+    def deprovision(self, effect: Deprovision, change: StatusChange | None) -> None:
+        """Record a :class:`Deprovision`."""
+        self._record(effect)
+
+    def refund(self, effect: Refund, change: StatusChange | None) -> None:
+        """Record a :class:`Refund`."""
+        self._record(effect)
+
+    def notify(self, effect: Notice, change: StatusChange | None) -> None:
+        """Record a :class:`Notice`."""
+        self._record(effect)
+
+    def __repr__(self) -> str:
+        return f"<RecordingHooks {len(self.done)} done, {len(self.skipped)} skipped>"
+
+
+def _amount_arg(value: object) -> Decimal:
+    return _money(value, "amount")
+
+
+def _money(value: object, name: str) -> Decimal:
+    if isinstance(value, str):
+        try:
+            value = Decimal(value)
+        except ArithmeticError:
+            raise InvalidArgument(name, value, "a decimal amount such as '5.00'") from None
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = Decimal(value)
+    if not isinstance(value, Decimal) or not value.is_finite() or value < 0:
+        raise InvalidArgument(name, value, "a non-negative Decimal (float money is refused)")
+    return value
+
+
+@register_effect_rule("fixed_charge")
+@attrs.frozen
+class FixedCharge:
+    """Effect rule: charge a fixed amount on every firing (a reconnect fee, a set-up fee).
+
+    Args:
+        amount: the amount (``Decimal``, or a string such as ``"25.00"`` from a file).
+        currency: ISO 4217 code.
+        description: the invoice line.
+
+    >>> fee = FixedCharge(amount=Decimal("25.00"), description="reconnect fee")
+    >>> list(fee(None, None, None))  # type: ignore[arg-type]
+    [Charge(key='', amount=Decimal('25.00'), currency='USD', description='reconnect fee', kind='charge')]
+    """
+
+    amount: Decimal = attrs.field(converter=_amount_arg)
+    currency: str = attrs.field(default="USD", validator=_currency)
+    description: str = ""
+
+    @property
+    def name(self) -> str:
+        """``"fixed_charge"``."""
+        return "fixed_charge"
+
+    @property
+    def kwargs(self) -> dict[str, Any]:
+        """The arguments that rebuild it."""
+        return {"amount": self.amount, "currency": self.currency, "description": self.description}
+
+    def __call__(self, ctx: GuardContext, source: Status, dest: Status) -> Iterable[Effect]:
+        """One :class:`Charge` (none when the amount is zero)."""
+        if not self.amount:
+            return ()
+        return (Charge(amount=self.amount, currency=self.currency, description=self.description),)
+
+
+@register_effect_rule("notice")
+@attrs.frozen
+class SendNotice:
+    """Effect rule: tell the customer, with the message named ``template``.
+
+    >>> list(SendNotice(template="suspension_warning")(None, None, None))  # type: ignore[arg-type]
+    [Notice(key='', template='suspension_warning', kind='notice')]
+    """
+
+    template: str = attrs.field(validator=attrs.validators.instance_of(str))
+
+    @property
+    def name(self) -> str:
+        """``"notice"``."""
+        return "notice"
+
+    @property
+    def kwargs(self) -> dict[str, Any]:
+        """The arguments that rebuild it."""
+        return {"template": self.template}
+
+    def __call__(self, ctx: GuardContext, source: Status, dest: Status) -> Iterable[Effect]:
+        """One :class:`Notice`."""
+        return (Notice(template=self.template),)

@@ -34,6 +34,7 @@ from acctstate.guards import (
     not_,
     period_ended,
 )
+from acctstate.refunds import BackBill, ForwardBill, RefundRule
 from acctstate.status import Backend, Status
 from acctstate.workflow import Workflow
 
@@ -367,6 +368,12 @@ def transitions() -> list[Transition]:
     paid = balance_settled()
     card = has_payment_method()
     ladder = ["active", *_DUNNING_ACTIVE, *_DUNNING_SUSPENDED]
+    # Money (acctstate.refunds): a cancellation refunds what the event asks for (seed 000's
+    # options; nothing unless asked), reinstatements bill forward or back (seed 004, 21/22).
+    refund_now = RefundRule()
+    refund_at_period_end = RefundRule(service_stops="period_end")
+    forward_bill = ForwardBill()
+    back_bill = BackBill()
     return [
         # -- sign-up and activation
         T(
@@ -441,6 +448,7 @@ def transitions() -> list[Transition]:
             "cancel",
             _ONBOARDING,
             "canceled",
+            effects=[refund_now],
             description="a prospect or onboarding account that does not convert",
         ),
         # -- dunning: one step at a time down the ladder (10 -> 11 -> 12 -> 13 -> -11 ...)
@@ -465,6 +473,7 @@ def transitions() -> list[Transition]:
             ["suspended", *_DUNNING_SUSPENDED],
             "reinstated_back_bill",
             guards=[card],
+            effects=[back_bill],
             description="004 (22): a suspended account gave new payment info",
         ),
         T(
@@ -479,6 +488,7 @@ def transitions() -> list[Transition]:
             "canceled",
             "reinstated_forward_bill",
             guards=[card],
+            effects=[forward_bill],
             description="004 (21): a canceled account comes back, billed forward",
         ),
         T(
@@ -486,6 +496,7 @@ def transitions() -> list[Transition]:
             "contract_expired",
             "reinstated_forward_bill",
             guards=[card],
+            effects=[forward_bill],
             description="renewal after contract expiry, billed forward like 21",
         ),
         T(
@@ -522,12 +533,14 @@ def transitions() -> list[Transition]:
             "cancel",
             [*_IN_SERVICE, *_DUNNING_ACTIVE, "inactive", "temporary_ban"],
             "canceled",
+            effects=[refund_now],
             description="004 (-2): canceled now at the end user's request",
         ),
         T(
             "request_cancelation",
             "active",
             "cancelation_pending",
+            effects=[refund_at_period_end],
             description="004 (2): canceled, provisioned until the pre-paid cycle ends",
         ),
         T(
