@@ -114,9 +114,10 @@ class Executor:
         self.planner = planner
         self.hooks = hooks if hooks is not None and not hooks.empty else None
 
-    def _check(self, account: Any, previewed: Plan | None) -> tuple[Plan, BatchOutcome | None]:
-        """Plan afresh; return the plan and, when it will not change, its outcome."""
-        plan = self.planner.plan(account)
+    def _check(
+        self, account: Any, plan: Plan, previewed: Plan | None
+    ) -> tuple[Plan, BatchOutcome | None]:
+        """Given the fresh plan, return it and, when it will not change, its outcome."""
         account_id = str(getattr(account, "id", None))
         if plan.error is not None:
             return plan, BatchOutcome(
@@ -210,11 +211,11 @@ class Executor:
             plan.effects_for(account_id, change),
         )
 
-    def best_effort(self, items: Sequence[tuple[Any, Plan | None]]) -> list[BatchOutcome]:
+    def best_effort(self, items: Sequence[tuple[Any, Plan, Plan | None]]) -> list[BatchOutcome]:
         """Change every account that can change; report each one."""
         out: list[BatchOutcome] = []
-        for account, previewed in items:
-            plan, outcome = self._check(account, previewed)
+        for account, fresh, previewed in items:
+            plan, outcome = self._check(account, fresh, previewed)
             if outcome is not None:
                 out.append(outcome)
                 continue
@@ -240,13 +241,13 @@ class Executor:
             out.append(self._changed(account_id, plan, change))
         return out
 
-    def all_or_nothing(self, items: Sequence[tuple[Any, Plan | None]]) -> list[BatchOutcome]:
+    def all_or_nothing(self, items: Sequence[tuple[Any, Plan, Plan | None]]) -> list[BatchOutcome]:
         """Change every account, or none (see :func:`acctstate.batch.apply`)."""
         out: list[BatchOutcome | None] = []
         todo: list[tuple[int, Any, Plan]] = []
         blockers: list[BatchOutcome] = []
-        for account, previewed in items:
-            plan, outcome = self._check(account, previewed)
+        for account, fresh, previewed in items:
+            plan, outcome = self._check(account, fresh, previewed)
             if outcome is None:
                 todo.append((len(out), account, plan))
             elif outcome.kind in (OutcomeKind.REFUSED, OutcomeKind.FAILED):

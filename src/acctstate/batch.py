@@ -27,7 +27,7 @@ from __future__ import annotations
 import datetime as dt
 import enum
 from collections import Counter
-from collections.abc import MutableSet, Sequence
+from collections.abc import Iterable, MutableSet, Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -159,9 +159,9 @@ class Preview:
     """
 
     __slots__ = (
-        "_items",
+        "_counted",
         "_planner",
-        "_tally",
+        "_plans",
         "actor",
         "at",
         "changes",
@@ -174,13 +174,12 @@ class Preview:
         self,
         selected: Selected,
         planner: Planner,
-        items: list[tuple[Any, Plan]],
-        tally: Counter[Plan],
+        plans: list[Plan],
     ) -> None:
         self.selected = selected
         self._planner = planner
-        self._items = items
-        self._tally = tally
+        self._plans = plans
+        self._counted: Counter[Plan] | None = None
         self.changes: tuple[BatchChange, ...] = planner.changes
         self.at: dt.datetime = planner.at
         self.actor: Actor | None = planner.actor
@@ -188,7 +187,19 @@ class Preview:
         self.note: str | None = planner.note
 
     def __len__(self) -> int:
-        return len(self._items)
+        return len(self._plans)
+
+    @property
+    def _items(self) -> Iterable[tuple[Any, Plan]]:
+        return zip(self.selected.accounts, self._plans, strict=True)
+
+    @property
+    def _tally(self) -> Counter[Plan]:
+        # Accounts in one status share a plan object: counting by object is cheap, and
+        # is done only when a total is asked for.
+        if self._counted is None:
+            self._counted = Counter(self._plans)
+        return self._counted
 
     def __iter__(self) -> Any:
         return iter(self.rows())
@@ -380,15 +391,8 @@ def preview(
         note,
         selected.ledger if ledger is None else ledger,
     )
-    items: list[tuple[Any, Plan]] = []
-    tally: Counter[Plan] = Counter()
-    plan_one = planner.plan
-    append = items.append
-    for account in selected.accounts:
-        plan = plan_one(account)
-        append((account, plan))
-        tally[plan] += 1
-    return Preview(selected, planner, items, tally)
+    plans = planner.plan_all(selected.accounts)
+    return Preview(selected, planner, plans)
 
 
 # -- applying ---------------------------------------------------------------------------
@@ -534,7 +538,8 @@ def apply(
                     f"the previewed {name} ({shown[name]!r}); a preview is applied as confirmed",
                 )
         planner = planner.copy(ledger)
-        items: list[tuple[Any, Plan | None]] = list(target._items)
+        accounts = target.selected.accounts
+        previewed: Sequence[Plan | None] = target._plans
         selected = target.selected
     elif isinstance(target, Selected):
         if change is None or at is None:
@@ -552,11 +557,13 @@ def apply(
             note,
             target.ledger if ledger is None else ledger,
         )
-        items = [(a, None) for a in target.accounts]
+        accounts = target.accounts
+        previewed = [None] * len(accounts)
     else:
         raise InvalidArgument("target", target, "a Preview or the result of select()")
     run_hooks = hooks if hooks is not None else selected.workflow.hooks
     executor = Executor(planner, run_hooks)
+    items = list(zip(accounts, planner.plan_all(accounts), previewed, strict=True))
     if run_mode is Mode.BEST_EFFORT:
         outcomes = executor.best_effort(items)
     else:

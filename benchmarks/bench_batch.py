@@ -1,0 +1,202 @@
+"""Batch preview and apply over many accounts, against the sweep's per-account cost.
+
+A seed-001-like prepaid workflow (inactive / active / blocked / terminated); most
+accounts are active, the rest inactive or already blocked. The batch is "change status
+to blocked" (seed 001's "Change status to: Blocked"). Measured in the same run:
+
+* baseline: a loop doing one compiled-table lookup per account (``wf.table``), the
+  stand-in for the automation sweep's per-account cost;
+* baseline + commit: that lookup plus the least a sweep that records the change must do
+  (build the ``StatusChange``, append it to the history, set the status);
+* select, preview and apply (best effort and all-or-nothing): accounts per second, the
+  per-account cost as a ratio to the baselines, and peak memory (tracemalloc).
+
+The target is preview within 3x of the table lookup loop, and apply within 3x of the
+lookup-and-commit loop.
+
+    .venv/bin/python benchmarks/bench_batch.py [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import gc
+import time
+import tracemalloc
+from collections.abc import Callable
+from decimal import Decimal
+from typing import Any
+
+from acctstate.account import Account
+from acctstate.batch import ChangeStatus, Selection, apply, preview, select
+from acctstate.effects import derive_flag_effects
+from acctstate.graph import Transition
+from acctstate.history import OPEN, StatusChange, change_key
+from acctstate.status import Status
+from acctstate.workflow import Workflow
+
+T0 = dt.datetime(2026, 1, 5, tzinfo=dt.UTC)
+AT = T0 + dt.timedelta(days=30)
+
+
+def workflow() -> Workflow:
+    """Seed 001's statuses, as a small workflow."""
+    return Workflow(
+        statuses=[
+            Status(code=0, name="inactive", backend="pending"),
+            Status(code=1, name="active", backend="active", provisioned=True, billable=True),
+            Status(code=-1, name="blocked", backend="suspended", billable=True),
+            Status(code=-3, name="terminated", backend="closed", terminal=True),
+        ],
+        transitions=[
+            Transition("activate", "inactive", "active"),
+            Transition("block", "active", "blocked"),
+            Transition("unblock", "blocked", "active"),
+            *Transition.many("terminate", ["inactive", "active", "blocked"], "terminated"),
+        ],
+        initial=["inactive"],
+        name="prepaid",
+    )
+
+
+def accounts(wf: Workflow, n: int) -> list[Account]:
+    """``n`` accounts with an opening history entry; 80% active, 10% inactive, 10% blocked."""
+    out = []
+    by_name = wf.catalog
+    for i in range(n):
+        status = by_name["active" if i % 10 < 8 else "inactive" if i % 10 == 8 else "blocked"]
+        a = Account(
+            id=f"A-{i}",
+            status=status.code,
+            status_since=T0,
+            batch_id=f"B-{i % 4}",
+            funds=Decimal(i % 7),
+        )
+        a.history.append(StatusChange(a.id, status, status, OPEN, T0))
+        out.append(a)
+    return out
+
+
+def timed(fn: Callable[[], Any], repeat: int, setup: Callable[[], Any] | None = None) -> float:
+    """Best-of-``repeat`` seconds for one call of ``fn`` (``setup`` runs untimed before)."""
+    best = float("inf")
+    for _ in range(repeat):
+        if setup is not None:
+            setup()
+        gc.collect()
+        start = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+def peak(fn: Callable[[], Any]) -> int:
+    """Peak traced memory in bytes while ``fn`` runs."""
+    gc.collect()
+    tracemalloc.start()
+    try:
+        fn()
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+def main(quick: bool) -> None:
+    n, repeat = (10_000, 3) if quick else (100_000, 5)
+    wf = workflow()
+    table = wf.table
+    blocked = wf.catalog["blocked"]
+    change = ChangeStatus("blocked")
+    pool = accounts(wf, n)
+
+    def lookup_loop() -> None:
+        candidates = table.candidates
+        for a in pool:
+            candidates(a.status, "block")
+
+    def lookup_and_commit(batch: list[Account]) -> None:
+        candidates = table.candidates
+        by_code = {s.code: s for s in wf.catalog}
+        for a in batch:
+            found = candidates(a.status, "block")
+            if found:
+                source = by_code[a.status]
+                key = change_key(a.id, "block", AT)
+                kinds = derive_flag_effects(source, blocked)
+                effects = tuple(k(key=f"{key}#{i}") for i, k in enumerate(kinds))
+                a.history.append(
+                    StatusChange(a.id, source, blocked, "block", AT, AT, None, None, None, effects)
+                )
+                a.status = blocked.code
+                a.status_since = AT
+
+    base = timed(lookup_loop, repeat)
+    fresh: list[list[Account]] = []
+
+    def refill() -> None:
+        fresh[:] = [accounts(wf, n)]
+
+    base_commit = timed(lambda: lookup_and_commit(fresh[0]), repeat, refill)
+    sel_time = timed(
+        lambda: select(wf, pool, Selection(batch_ids=["B-0", "B-1", "B-2", "B-3"])), repeat
+    )
+    chosen = select(wf, pool)
+    prev_time = timed(lambda: preview(chosen, change, at=AT), repeat)
+
+    held: list[Any] = []
+
+    def prepare() -> None:
+        batch = accounts(wf, n)
+        held[:] = [preview(select(wf, batch), change, at=AT)]
+
+    apply_time = timed(lambda: apply(held[0]), repeat, prepare)
+
+    def prepare_selected() -> None:
+        # Only active accounts, so that every account can change and all of them commit.
+        held[:] = [select(wf, accounts(wf, n), Selection(statuses="active"))]
+
+    aon_time = timed(
+        lambda: apply(held[0], change, at=AT, mode="all_or_nothing"), repeat, prepare_selected
+    )
+
+    prepare_selected()
+    aon_counts = apply(held[0], change, at=AT, mode="all_or_nothing").counts
+    prepare()
+    report = apply(held[0])
+    counts = report.counts
+    prepare()
+    mem_preview = peak(lambda: preview(select(wf, held[0].selected.accounts), change, at=AT))
+    prepare()
+    mem_apply = peak(lambda: apply(held[0]))
+
+    def line(label: str, seconds: float, ratio_to: float | None = None, name: str = "") -> None:
+        per = seconds / n * 1e6
+        text = (
+            f"{label:<28} {seconds * 1e3:9.1f} ms  {n / seconds:12,.0f} acct/s  {per:7.2f} us/acct"
+        )
+        if ratio_to is not None:
+            text += f"  {seconds / ratio_to:5.2f}x {name}"
+        print(text)
+
+    print(f"{n:,} accounts; batch: {change.describe()}; outcome of apply: {counts}")
+    line("baseline: table lookup", base)
+    line("baseline: lookup + commit", base_commit, base, "lookup")
+    line("select (4 batch filters)", sel_time, base, "lookup")
+    line("preview", prev_time, base, "lookup")
+    line("apply (preview, best effort)", apply_time, base_commit, "lookup+commit")
+    line("apply (all-or-nothing)*", aon_time * n / len(held[0]), base_commit, "lookup+commit")
+    print(
+        f"peak memory: preview {mem_preview / 1e6:6.1f} MB ({mem_preview / n:5.0f} B/acct), "
+        f"apply {mem_apply / 1e6:6.1f} MB ({mem_apply / n:5.0f} B/acct)"
+    )
+    print(
+        f"preview / lookup: {prev_time / base:.2f}x (target <= 3x); "
+        f"apply / (lookup + commit): {apply_time / base_commit:.2f}x (target <= 3x)"
+    )
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="10,000 accounts, fewer repeats")
+    main(parser.parse_args().quick)
