@@ -55,7 +55,13 @@ from acctstate.errors import (
     UnknownTrigger,
 )
 from acctstate.graph import Edge
-from acctstate.history import History, ScheduledChange, ScheduleState, StatusChange
+from acctstate.history import (
+    History,
+    ScheduledChange,
+    ScheduleState,
+    StatusChange,
+    change_key,
+)
 from acctstate.status import Status
 from acctstate.workflow import Workflow
 
@@ -126,15 +132,18 @@ class ApplyResult:
         return f"{len(self.applied)} applied, {len(self.failed)} failed"
 
 
-def _reachable(workflow: Workflow, start: Status) -> set[Status]:
+def _reachable(workflow: Workflow, start: int) -> set[int]:
+    """The status codes reachable from ``start`` (itself included)."""
+    table = workflow.table
     seen = {start}
     todo = deque([start])
     while todo:
         here = todo.popleft()
-        for e in workflow.edges_from(here):
-            if e.dest not in seen:
-                seen.add(e.dest)
-                todo.append(e.dest)
+        for trigger in table.allowed.get(here, ()):
+            for _, dest, _ in table.candidates(here, trigger):
+                if dest not in seen:
+                    seen.add(dest)
+                    todo.append(dest)
     return seen
 
 
@@ -166,11 +175,11 @@ def _candidates(workflow: Workflow, account: Any, source: Status, trigger: str) 
     From its current status when the trigger is legal there; otherwise from any status
     it can still reach (another scheduled change may take it there first).
     """
-    here = [e for e in workflow.edges_from(source) if e.trigger == trigger]
+    here = [edge for _, _, edge in workflow.table.candidates(source.code, trigger)]
     if here:
         return here
-    reachable = _reachable(workflow, source)
-    later = [e for e in workflow.transitions if e.trigger == trigger and e.source in reachable]
+    reachable = _reachable(workflow, source.code)
+    later = [e for e in workflow.transitions if e.trigger == trigger and e.source.code in reachable]
     if not later:
         raise IllegalTransition(
             account_id=getattr(account, "id", None),
@@ -239,8 +248,6 @@ def plan_entry(
     if type(trigger) is not str:
         raise InvalidArgument("trigger", trigger, "a trigger name (str)")
     require_aware(at)
-    if trigger not in workflow.triggers:
-        raise UnknownTrigger(trigger, known=workflow.triggers)
     if actor is not None and not isinstance(actor, Actor):
         raise InvalidArgument("actor", actor, "an acctstate.Actor or None")
     if reason is not None and type(reason) is not str:
@@ -250,6 +257,8 @@ def plan_entry(
     payload = dict(data or {})
     _check_data(payload)
     source = workflow.status_of(account)
+    if not workflow.table.candidates(source.code, trigger) and trigger not in workflow.triggers:
+        raise UnknownTrigger(trigger, known=workflow.triggers)
     account_id = str(account.id)
     latest = _latest(account)
     if latest is not None and at.astimezone(dt.UTC) < latest.astimezone(dt.UTC):
@@ -261,8 +270,8 @@ def plan_entry(
         if reason not in allowed:
             raise ReasonRequired(trigger=trigger, reason=reason, allowed=allowed)
     when = workflow.clock.now() if recorded_at is None else require_aware(recorded_at)
-    entry = ScheduledChange(id or "-", account_id, trigger, at, when, reason, note, actor, payload)
-    return entry if id is not None else attrs.evolve(entry, id=f"{entry.key}#1")
+    name = f"{change_key(account_id, trigger, at)}#1" if id is None else id
+    return ScheduledChange(name, account_id, trigger, at, when, reason, note, actor, payload)
 
 
 def apply_entry(
@@ -356,7 +365,7 @@ class Schedule:
         InvalidArgument: ``workflow`` is not a ``Workflow``, or duplicate entry ids.
     """
 
-    __slots__ = ("_accounts", "_entries", "_workflow")
+    __slots__ = ("_accounts", "_by_key", "_entries", "_workflow")
 
     def __init__(self, workflow: Workflow, *, entries: Iterable[ScheduledChange] = ()) -> None:
         if not isinstance(workflow, Workflow):
@@ -364,12 +373,15 @@ class Schedule:
         self._workflow = workflow
         self._entries: dict[str, ScheduledChange] = {}
         self._accounts: dict[str, Any] = {}
+        # ids by change key: finds a pending duplicate without scanning the whole book
+        self._by_key: dict[str, list[str]] = {}
         for e in entries:
             if not isinstance(e, ScheduledChange):
                 raise InvalidArgument("entries", e, "ScheduledChange values")
             if e.id in self._entries:
                 raise InvalidArgument("entries", e.id, "unique scheduled-change ids")
             self._entries[e.id] = e
+            self._by_key.setdefault(e.key, []).append(e.id)
 
     @property
     def workflow(self) -> Workflow:
@@ -481,7 +493,7 @@ class Schedule:
             actor=actor,
             data=data,
         )
-        same = [e for e in self._entries.values() if e.key == entry.key]
+        same = [self._entries[i] for i in self._by_key.get(entry.key, ())]
         for e in same:
             if e.pending:
                 raise InvalidArgument(
@@ -490,11 +502,13 @@ class Schedule:
                     f"a time at which {trigger!r} is not already scheduled for account "
                     f"{entry.account_id!r} (pending: {e.id!r})",
                 )
-        n = len(same) + 1
-        while f"{entry.key}#{n}" in self._entries:
-            n += 1
-        entry = attrs.evolve(entry, id=f"{entry.key}#{n}")
+        if same:
+            n = len(same) + 1
+            while f"{entry.key}#{n}" in self._entries:
+                n += 1
+            entry = attrs.evolve(entry, id=f"{entry.key}#{n}")
         self._entries[entry.id] = entry
+        self._by_key.setdefault(entry.key, []).append(entry.id)
         self._accounts[entry.account_id] = account
         return entry
 
