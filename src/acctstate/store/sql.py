@@ -421,6 +421,15 @@ class SqlStore(BaseStore):
             keys = [e.key for e in change.effects]
             taken = conn.execute(_TAKEN, {"keys": keys}).scalars().first()
             if taken is not None:
+                # Under READ COMMITTED each statement sees the latest commits: keys that
+                # appeared since the account was read belong to a writer that just won.
+                now = conn.execute(_LOAD, {"id": account_id}).one()
+                if now.version != stored.version:
+                    raise ConcurrentChange(
+                        account_id=account_id,
+                        expected_version=stored.version,
+                        actual_version=now.version,
+                    )
                 raise duplicate_key(account_id, trigger, at, taken)
         version = stored.version + 1
         updated = conn.execute(
