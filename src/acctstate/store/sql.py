@@ -443,11 +443,11 @@ class SqlStore(BaseStore):
             },
         )
         if updated.rowcount != 1:
-            now = conn.execute(_LOAD, {"id": account_id}).first()
+            found = conn.execute(_LOAD, {"id": account_id}).first()
             raise ConcurrentChange(
                 account_id=account_id,
                 expected_version=stored.version,
-                actual_version=None if now is None else now.version,
+                actual_version=None if found is None else found.version,
             )
         conn.execute(_INSERT_HISTORY, self._history_row(change, version))
         if change.effects:
