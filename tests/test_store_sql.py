@@ -23,7 +23,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import acctstate
-from acctstate.effects import Refund
+from acctstate.effects import Effect, Refund
 from acctstate.errors import (
     ConcurrentChange,
     GuardRefused,
@@ -118,13 +118,41 @@ class RefundRule:
         return [Refund(amount=amount, currency="EUR", description="unused days")]
 
 
+@attrs.frozen
+class PortOut(Effect):
+    """A host-defined effect: hand the number over to another carrier."""
+
+    number: str = ""
+    when: dt.datetime | None = None
+    tags: Any = ()
+    kind: str = attrs.field(init=False, default="port_out")
+
+
+@attrs.frozen
+class PortRule:
+    """Ports the number out when an active account is terminated."""
+
+    @property
+    def name(self) -> str:
+        return "test_port_out"
+
+    @property
+    def kwargs(self) -> dict[str, Any]:
+        return {}
+
+    def __call__(self, ctx: Any, source: Any, dest: Any) -> list[PortOut]:
+        return [PortOut(number=ctx.value("number", ""), when=ctx.at, tags=ctx.value("tags", ()))]
+
+
 def workflow() -> acctstate.Workflow:
-    """The ISP workflow with a fixed clock and a refund on cancelling an active account."""
+    """The ISP workflow with a fixed clock, a refund on cancelling an active account and a
+    port-out on terminating one."""
     base = isp.workflow()
     return base.extend(
-        remove=[("cancel", "active")],
+        remove=[("cancel", "active"), ("terminate", "active")],
         transitions=[
-            Transition("cancel", "active", "canceled", effects=[RefundRule(Decimal("12.34"))])
+            Transition("cancel", "active", "canceled", effects=[RefundRule(Decimal("12.34"))]),
+            Transition("terminate", "active", "terminated", effects=[PortRule()]),
         ],
     ).with_clock(acctstate.FixedClock(T0 + 365 * DAY))
 
@@ -257,6 +285,29 @@ def test_instants_come_back_in_utc(store: Any) -> None:
     store.fire("A-1", "deactivate", at=at)
     got = store.load("A-1").status_since
     assert got == at and got.tzinfo == dt.UTC
+
+
+def test_host_defined_effects_round_trip(store: Any) -> None:
+    """An effect class the host defines comes back from the store with its fields intact."""
+    active(store, "A-1")
+    at = T0 + DAY
+    tags = ("vip", (1, Decimal("2.50")))
+    change = store.fire("A-1", "terminate", at=at, number="+15550100", tags=tags)
+    (port,) = store.history("A-1")[-1].effects[-1:]
+    assert port == change.effects[-1]
+    assert port == PortOut(key=port.key, number="+15550100", when=at, tags=tags)
+    assert store.pending()[-1].effect == port
+
+
+def test_sql_refuses_an_effect_it_cannot_store_exactly(tmp_path: pathlib.Path) -> None:
+    """An effect field the SQL store cannot keep exactly is refused before anything is
+    written."""
+    with make_store("sqlite", tmp_path) as store:
+        active(store, "A-1")
+        before = snapshot(store, "A-1")
+        with pytest.raises(InvalidArgument, match=r"invalid PortOut\.tags: got \['x'\]"):
+            store.fire("A-1", "terminate", at=T0 + DAY, tags=["x"])
+        assert snapshot(store, "A-1") == before
 
 
 # -- refusals change nothing ------------------------------------------------------------

@@ -46,13 +46,19 @@ def _encode(value: object, where: str) -> object:
         return {"decimal": str(value)}
     if isinstance(value, dt.datetime):
         return {"datetime": require_aware(value, where).isoformat()}
-    raise InvalidArgument(where, value, "None, bool, int, str, Decimal or an aware datetime")
+    if isinstance(value, tuple):
+        return {"tuple": [_encode(v, where) for v in value]}
+    raise InvalidArgument(
+        where, value, "None, bool, int, str, Decimal, an aware datetime or a tuple of those"
+    )
 
 
 def _decode(value: object) -> object:
     if isinstance(value, dict):
         if "decimal" in value:
             return Decimal(value["decimal"])
+        if "tuple" in value:
+            return tuple(_decode(v) for v in value["tuple"])
         return dt.datetime.fromisoformat(value["datetime"])
     return value
 
