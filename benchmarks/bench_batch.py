@@ -161,6 +161,7 @@ def main(quick: bool) -> None:
     )
 
     prepare_selected()
+    aon_n = len(held[0])
     aon_counts = apply(held[0], change, at=AT, mode="all_or_nothing").counts
     prepare()
     report = apply(held[0])
@@ -185,7 +186,10 @@ def main(quick: bool) -> None:
     line("select (4 batch filters)", sel_time, base, "lookup")
     line("preview", prev_time, base, "lookup")
     line("apply (preview, best effort)", apply_time, base_commit, "lookup+commit")
-    line("apply (all-or-nothing)*", aon_time * n / len(held[0]), base_commit, "lookup+commit")
+    line("apply (all-or-nothing)*", aon_time * n / aon_n, base_commit, "lookup+commit")
+    print(
+        f"* over the {aon_n:,} active accounts ({aon_counts['changed']:,} changed), scaled to {n:,}"
+    )
     print(
         f"peak memory: preview {mem_preview / 1e6:6.1f} MB ({mem_preview / n:5.0f} B/acct), "
         f"apply {mem_apply / 1e6:6.1f} MB ({mem_apply / n:5.0f} B/acct)"
