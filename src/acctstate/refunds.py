@@ -505,7 +505,7 @@ class CancelOption:
             effective = require_aware(on, "on")
             if effective < at:
                 raise InvalidArgument("on", on, f"a date not before the request ({at.isoformat()})")
-        data: dict[str, Any] = {"refund": self.money}
+        data: dict[str, Any] = {"refund": self.money.value}  # plain data: storable as is
         if as_of is not None:
             data["refund_as_of"] = require_aware(as_of, "as_of")
         if paid is not None:
