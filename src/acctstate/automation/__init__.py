@@ -11,7 +11,8 @@ graph's invariants apply exactly as for a manual change.
 (True, 7, 180)
 """
 
-from acctstate.automation._columns import ColumnarSweep, columns_from_accounts, sweep_columns
+from acctstate.automation._book import columns_from_accounts
+from acctstate.automation._columns import ColumnarSweep, sweep_columns
 from acctstate.automation._policy import (
     RULES,
     AutomationPolicy,

@@ -10,22 +10,17 @@ an account reached, planning continues from there to the same end.
 from __future__ import annotations
 
 import datetime as dt
-import functools
 from collections.abc import Iterable, Iterator, Sequence
-from decimal import Decimal
 from typing import Any
 
 import attrs
 
-from acctstate.automation._policy import (
-    RULES,
-    AutomationPolicy,
-    _clear_reach,
-)
+from acctstate.automation._policy import RULES, AutomationPolicy
+from acctstate.automation._rules import Change, Compiled, Refused, SweepError, compiled, plan_one
 from acctstate.clock import require_aware
 from acctstate.effects import Hooks
-from acctstate.errors import AcctStateError, InvalidArgument, UnknownStatus
-from acctstate.guards import GuardContext, Refusal
+from acctstate.errors import AcctStateError, InvalidArgument
+from acctstate.guards import Refusal
 from acctstate.history import StatusChange
 from acctstate.status import Status
 
@@ -41,20 +36,6 @@ __all__ = [
     "apply",
     "sweep",
 ]
-
-
-class SweepError(AcctStateError):
-    """An account could not be planned or applied by the sweep.
-
-    Attributes:
-        account_id: the account concerned.
-        problem: what went wrong.
-    """
-
-    def __init__(self, *, account_id: object, problem: str) -> None:
-        self.account_id = account_id
-        self.problem = problem
-        super().__init__(f"account {account_id!r}: {problem}")
 
 
 class PlanOutdated(SweepError):
@@ -220,286 +201,27 @@ class ApplyOutcome:
         return tuple(r for r in self.results if r.error is not None)
 
 
-# -- compiling a policy for fast evaluation ----------------------------------------------
-
-
-class _Compiled:
-    """A policy turned into per-status rule lists, computed once per policy."""
-
-    __slots__ = (
-        "by_code",
-        "clear_path",
-        "hold",
-        "ladder",
-        "policy",
-        "pos",
-        "rules",
-        "status_attr",
-        "table",
+def _account_plan(
+    c: Compiled, account: Any, now: dt.datetime, changes: list[Change], blocked: list[Refused]
+) -> AccountPlan:
+    by = c.by_code
+    made = c.made
+    planned = []
+    for change in changes:
+        # Changes are values and a policy has few distinct ones: share them.
+        value = made.get(change)
+        if value is None:
+            rule, trigger, source, dest = change
+            value = made[change] = PlannedChange(rule, trigger, by[source], by[dest])
+        planned.append(value)
+    return AccountPlan(
+        account,
+        str(account.id),
+        c.policy,
+        now,
+        tuple(planned),
+        tuple(Blocked(r, t, by[a], why) for r, t, a, why in blocked),
     )
-
-    def __init__(self, policy: AutomationPolicy) -> None:
-        wf = policy.workflow
-        self.policy = policy
-        self.table = wf.table
-        self.status_attr = wf.status_attr
-        self.by_code = {s.code: s for s in wf.catalog}
-        self.ladder = policy.ladder
-        pos: dict[int, int] = {}
-        clear_path: set[int] = set()
-        if policy.ladder is not None:
-            ladder = policy.ladder
-            home = wf.catalog[ladder.home].code
-            pos[home] = 0
-            for i, step in enumerate(ladder.steps, start=1):
-                pos[wf.catalog[step.status].code] = i
-            # Statuses a clearing account passes through on its way home (a
-            # reinstatement, say) keep the clearing rule; other statuses those triggers
-            # leave (a manual suspension) are none of the ladder's business.
-            for code, here in pos.items():
-                if here:
-                    clear_path |= _clear_reach(wf, code, ladder.clear)
-            clear_path.discard(home)
-        self.pos = pos
-        self.clear_path = frozenset(clear_path)
-        hold = policy.credit_hold
-        self.hold = None if hold is None else wf.catalog[hold.status].code
-        rules: dict[int, tuple[tuple[str, tuple[str, ...]], ...]] = {}
-        for code in self.by_code:
-            found = [(name, ts) for name, ts in self._candidates(code) if ts]
-            if found:
-                rules[code] = tuple(found)
-        self.rules = rules
-
-    def _candidates(self, code: int) -> Iterator[tuple[str, tuple[str, ...]]]:
-        p = self.policy
-
-        def has(*names: str | None) -> tuple[str, ...]:
-            return tuple(n for n in names if n is not None and self.table.candidates(code, n))
-
-        for name in ("trial_end", "activation", "expiration", "contract_expiry"):
-            yield name, has(getattr(p, name))
-        if p.ladder is not None:
-            here = self.pos.get(code)
-            if code in self.clear_path:
-                yield "dunning_clear", has(*p.ladder.clear)
-            if here is not None and here < len(p.ladder.steps):
-                yield "dunning", has(p.ladder.escalate)
-        hold = p.credit_hold
-        if hold is not None:
-            if code == self.hold:
-                if hold.auto_remove:
-                    yield "credit_hold_removal", has(hold.remove)
-                if hold.releases:
-                    yield "credit_hold_release", has(hold.release)
-                if hold.inactive_after_days is not None:
-                    yield "credit_hold_inactive", has(hold.deactivate)
-            if hold.past_due_days is not None:
-                yield (
-                    "credit_hold",
-                    tuple(
-                        t
-                        for t in has(hold.place)
-                        if any(d == self.hold for _, d, _ in self.table.candidates(code, t))
-                    ),
-                )
-        if p.archive is not None:
-            yield "archive", has(p.archive)
-
-
-@functools.lru_cache(maxsize=64)
-def _compiled(policy: AutomationPolicy) -> _Compiled:
-    return _Compiled(policy)
-
-
-# -- reading facts -------------------------------------------------------------------------
-
-
-def _when(account: Any, name: str) -> dt.datetime | None:
-    value = getattr(account, name, None)
-    if value is None:
-        return None
-    return require_aware(value, name)
-
-
-def _money(account: Any, name: str) -> Decimal:
-    value = getattr(account, name, None)
-    if value is None:
-        return Decimal(0)
-    if isinstance(value, Decimal):
-        return value
-    if isinstance(value, int) and not isinstance(value, bool):
-        return Decimal(value)
-    raise InvalidArgument(name, value, "a Decimal amount (float money is refused)")
-
-
-def _int(account: Any, name: str) -> int | None:
-    value = getattr(account, name, None)
-    if value is None:
-        return None
-    if not isinstance(value, int) or isinstance(value, bool):
-        raise InvalidArgument(name, value, "an int")
-    return value
-
-
-class _Facts:
-    """The facts the rules read, taken from the account once per sweep."""
-
-    __slots__ = ("balance", "days_past_due", "invoices", "target")
-
-    def __init__(self, c: _Compiled, account: Any, now: dt.datetime) -> None:
-        self.balance = _money(account, "balance")
-        self.invoices = _int(account, "unpaid_invoices") or 0
-        oldest = _when(account, "oldest_unpaid_at")
-        self.days_past_due = None if oldest is None else (now - oldest).days
-        ladder = c.ladder
-        self.target = (
-            0 if ladder is None else ladder.target(self.days_past_due, self.balance, self.invoices)
-        )
-
-
-def _due(account: Any, name: str, now: dt.datetime) -> bool:
-    when = _when(account, name)
-    return when is not None and now >= when
-
-
-def _wants(
-    rule: str,
-    c: _Compiled,
-    account: Any,
-    facts: _Facts,
-    code: int,
-    since: dt.datetime | None,
-    now: dt.datetime,
-) -> bool:
-    p = c.policy
-    if rule == "dunning":
-        return facts.target > c.pos[code]
-    if rule == "dunning_clear":
-        return facts.target == 0
-    if rule in ("trial_end", "activation", "contract_expiry"):
-        attr = {
-            "trial_end": "trial_ends_at",
-            "activation": "activated_at",
-            "contract_expiry": "contract_ends_at",
-        }[rule]
-        return _due(account, attr, now)
-    if rule == "expiration":
-        if _due(account, "expires_at", now):
-            return True
-        first = _when(account, "first_used_at")
-        days = _int(account, "availability_days")
-        return first is not None and days is not None and now >= first + dt.timedelta(days=days)
-    if rule == "archive":
-        return since is not None and (now - since).days >= p.archive_after_days
-    hold = p.credit_hold
-    assert hold is not None
-    if rule == "credit_hold_removal":
-        return facts.balance <= 0
-    if rule == "credit_hold_release":
-        return facts.balance > 0 and hold.released(getattr(account, "id", None), now)
-    if rule == "credit_hold_inactive":
-        assert hold.inactive_after_days is not None
-        return since is not None and (now - since).days >= hold.inactive_after_days
-    if rule == "credit_hold":
-        assert hold.past_due_days is not None
-        return (
-            facts.days_past_due is not None
-            and facts.days_past_due >= hold.past_due_days
-            and facts.balance > 0
-            and facts.balance >= hold.min_past_due
-            and not hold.released(getattr(account, "id", None), now)
-        )
-    raise AssertionError(rule)  # pragma: no cover
-
-
-class _Shadow:
-    """The account as it will be after the planned changes so far (status, since)."""
-
-    __slots__ = ("_account", "_attr", "_code", "status_since")
-
-    def __init__(self, account: Any, attr: str, code: int, since: dt.datetime) -> None:
-        self._account = account
-        self._attr = attr
-        self._code = code
-        self.status_since = since
-
-    def __getattr__(self, name: str) -> Any:
-        if name == self._attr:
-            return self._code
-        return getattr(self._account, name)
-
-
-def _decide(
-    c: _Compiled, code: int, trigger: str, ctx: GuardContext
-) -> tuple[int | None, list[Refusal]]:
-    """Where ``trigger`` leads from ``code`` for this account, as the engine decides."""
-    refusals: list[Refusal] = []
-    actor = c.policy.actor
-    for _, dest, edge in c.table.candidates(code, trigger):
-        if edge.permission is not None and not actor.can(edge.permission):
-            refusals.append(Refusal("permission", f"actor {actor.id!r} lacks {edge.permission!r}"))
-            continue
-        ok = True
-        for g in edge.guards:
-            r = g(ctx)
-            if r is not None:
-                refusals.append(r)
-                ok = False
-        if ok:
-            return dest, refusals
-    return None, refusals
-
-
-def _plan_account(c: _Compiled, account: Any, now: dt.datetime) -> AccountPlan | None:
-    account_id = str(getattr(account, "id", None))
-    policy = c.policy
-    try:
-        code = getattr(account, c.status_attr)
-        if type(code) is not int or code not in c.by_code:
-            raise UnknownStatus(code, known=[s.name for s in c.by_code.values()])
-        rules = c.rules.get(code)
-        if rules is None:
-            return None
-        facts = _Facts(c, account, now)
-        since = _when(account, "status_since")
-        changes: list[PlannedChange] = []
-        view: Any = account
-        for _ in range(2 * len(c.by_code) + 1):
-            blocked: list[Blocked] = []
-            fired: tuple[str, str, int] | None = None
-            ctx = GuardContext(view, now, policy.actor)
-            for rule, triggers in c.rules.get(code, ()):
-                if not _wants(rule, c, view, facts, code, since, now):
-                    continue
-                refused: list[Refusal] = []
-                for trigger in triggers:
-                    dest, why = _decide(c, code, trigger, ctx)
-                    if dest is not None:
-                        fired = (rule, trigger, dest)
-                        break
-                    refused.extend(why)
-                if fired is not None:
-                    break
-                blocked.append(Blocked(rule, triggers[0], c.by_code[code], tuple(refused)))
-            if fired is None:
-                if not changes and not blocked:
-                    return None
-                return AccountPlan(account, account_id, policy, now, tuple(changes), tuple(blocked))
-            rule, trigger, dest = fired
-            changes.append(PlannedChange(rule, trigger, c.by_code[code], c.by_code[dest]))
-            code, since = dest, now
-            view = _Shadow(account, c.status_attr, code, now)
-        raise SweepError(
-            account_id=account_id,
-            problem=(
-                f"the rules did not settle after {len(changes)} changes "
-                f"({' -> '.join(ch.dest.name for ch in changes[-4:])} ...); two rules undo "
-                "each other"
-            ),
-        )
-    except AcctStateError as exc:
-        return AccountPlan(account, account_id, policy, now, error=exc)
 
 
 def _policies(
@@ -543,6 +265,7 @@ def sweep(
     Raises:
         InvalidArgument: ``now`` is naive, or two policies share a class.
 
+    >>> from decimal import Decimal
     >>> from acctstate.presets import isp
     >>> from acctstate.automation import AutomationPolicy, reference_ladder
     >>> wf = isp.workflow()
@@ -559,21 +282,32 @@ def sweep(
     """
     require_aware(now, "now")
     by_class = _policies(policy)
-    fallback = by_class.get(None)
-    compiled = {k: _compiled(p) for k, p in by_class.items() if p.enabled}
+    compiled_ = {k: compiled(p) for k, p in by_class.items() if p.enabled}
+    fallback = compiled_.get(None)
+    only = fallback if len(by_class) == 1 else None
     plans: list[AccountPlan] = []
     examined = 0
     for account in accounts:
         examined += 1
-        cls = getattr(account, "account_class", None)
-        c = compiled.get(cls)
-        if c is None:
-            if cls in by_class or fallback is None or not fallback.enabled:
-                continue
-            c = compiled[None]
-        planned = _plan_account(c, account, now)
+        if only is not None:
+            c = only
+        else:
+            cls = getattr(account, "account_class", None)
+            found = compiled_.get(cls)
+            if found is None:
+                if cls in by_class or fallback is None:
+                    continue
+                found = fallback
+            c = found
+        try:
+            planned = plan_one(c, account, now)
+        except AcctStateError as exc:
+            plans.append(
+                AccountPlan(account, str(getattr(account, "id", None)), c.policy, now, error=exc)
+            )
+            continue
         if planned is not None:
-            plans.append(planned)
+            plans.append(_account_plan(c, account, now, *planned))
     return SweepPlan(now, examined, tuple(plans))
 
 
