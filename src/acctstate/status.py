@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import enum
 import re
+from collections.abc import Mapping
+from types import MappingProxyType
 from typing import Any
 
 import attrs
 
-__all__ = ["Backend", "Status"]
+__all__ = ["BACKEND_DEFAULTS", "Backend", "Status"]
 
 _SNAKE = re.compile(r"^[a-z][a-z0-9]*(_[a-z0-9]+)*$")
 
@@ -33,6 +35,35 @@ class Backend(enum.Enum):
 
     def __repr__(self) -> str:
         return f"Backend.{self.name}"
+
+
+BACKEND_DEFAULTS: Mapping[Backend, Mapping[str, bool]] = MappingProxyType(
+    {
+        Backend.PROSPECT: MappingProxyType(
+            {"provisioned": False, "billable": False, "terminal": False, "one_way": True}
+        ),
+        Backend.PENDING: MappingProxyType(
+            {"provisioned": False, "billable": False, "terminal": False, "one_way": False}
+        ),
+        Backend.ACTIVE: MappingProxyType(
+            {"provisioned": True, "billable": True, "terminal": False, "one_way": False}
+        ),
+        Backend.SUSPENDED: MappingProxyType(
+            {"provisioned": False, "billable": False, "terminal": False, "one_way": False}
+        ),
+        Backend.CLOSED: MappingProxyType(
+            {"provisioned": False, "billable": False, "terminal": False, "one_way": False}
+        ),
+    }
+)
+"""The behaviour a custom status inherits from its back-end class (see :meth:`Status.custom`).
+
+Usage billing follows ``billable`` unless a status says otherwise. A prospect is
+one-way (seed 000: once left, never re-entered); nothing is terminal by default,
+since seed 000 lets even a cancelled account be enabled again.
+"""
+
+_BEHAVIOUR = ("provisioned", "billable", "usage_billable", "terminal", "one_way")
 
 
 def _snake_case(_: object, attribute: attrs.Attribute[Any], value: object) -> None:
@@ -138,6 +169,82 @@ class Status:
 
     def __str__(self) -> str:
         return f"{self.name} ({self.code})"
+
+    @classmethod
+    def custom(
+        cls,
+        code: int,
+        name: str,
+        *,
+        backend: Backend | str | None = None,
+        activates: bool | None = None,
+        like: Status | None = None,
+        **overrides: Any,
+    ) -> Status:
+        """A custom status that behaves like its back-end class unless told otherwise.
+
+        Behaviour (provisioned, billable, usage billed, terminal, one-way) comes, in
+        order of precedence, from ``overrides``, then ``activates``, then ``like``
+        (another status, e.g. the catalog's own ``suspended``), then
+        :data:`BACKEND_DEFAULTS`. Name, code, label, icon, colour and
+        ``show_in_statistics`` are the custom status's own.
+
+        Args:
+            code: its numeric code.
+            name: its snake_case name.
+            backend: its back-end class; defaults to ``like``'s, else to ``active``
+                when ``activates`` and ``suspended`` when not (seed 003).
+            activates: seed 003's flag: the status provisions the service and bills
+                it (``True``) or neither (``False``).
+            like: a status whose behaviour it copies.
+            **overrides: any other :class:`Status` field (``label``, ``icon``,
+                ``color``, ``description``, ``terminal``, ``usage_billable`` ...).
+
+        Raises:
+            InvalidArgument: no back-end class can be told, or a field is invalid.
+
+        >>> vacation = Status.custom(7, "vacation", backend="suspended", icon="plane",
+        ...                          color="#6fa8dc")
+        >>> vacation.provisioned, vacation.billable, vacation.backend
+        (False, False, Backend.SUSPENDED)
+        >>> Status.custom(5, "pending_install", activates=False, backend="pending").activates
+        False
+        >>> Status.custom(6, "business", activates=True).backend
+        Backend.ACTIVE
+        """
+        if like is not None and not isinstance(like, Status):
+            from acctstate.errors import InvalidArgument
+
+            raise InvalidArgument("like", like, "a Status to copy behaviour from, or None")
+        if activates is not None and not isinstance(activates, bool):
+            from acctstate.errors import InvalidArgument
+
+            raise InvalidArgument("activates", activates, "True, False or None")
+        if backend is None:
+            if like is not None:
+                backend = like.backend
+            elif activates is not None:
+                backend = Backend.ACTIVE if activates else Backend.SUSPENDED
+            else:
+                from acctstate.errors import InvalidArgument
+
+                raise InvalidArgument(
+                    "backend", None, f"one of {[b.value for b in Backend]}, like= or activates="
+                )
+        bk = _backend(backend)
+        flags: dict[str, Any] = dict(BACKEND_DEFAULTS[bk])
+        flags["usage_billable"] = None
+        if like is not None:
+            flags.update({k: getattr(like, k) for k in _BEHAVIOUR})
+        if activates is not None:
+            flags.update(provisioned=activates, billable=activates, usage_billable=None)
+        flags.update(overrides)
+        return cls(code=code, name=name, backend=bk, **flags)
+
+    @property
+    def activates(self) -> bool:
+        """Seed 003's flag: the status provisions the service and bills it."""
+        return self.provisioned and self.billable
 
     @property
     def is_dunning(self) -> bool:
