@@ -126,7 +126,7 @@ def main() -> None:
         ),
     )
     args = parser.parse_args()
-    per_worker = 30 if args.quick else 1000
+    per_worker = 30 if args.quick else 300
     accounts = 5 if args.quick else 50
     wf = isp.workflow()
 

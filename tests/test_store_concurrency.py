@@ -52,6 +52,9 @@ def _pg_url() -> tuple[str | None, str]:
 
 
 PG_URL, PG_WHY = _pg_url()
+if PG_URL is None and os.environ.get("ACCTSTATE_PG_REQUIRED"):
+    # CI (.ci/run) insists on PostgreSQL: fail loudly rather than skip.
+    pytest.fail(f"ACCTSTATE_PG_REQUIRED is set but {PG_WHY}", pytrace=False)
 KINDS = [
     "sqlite",
     pytest.param(

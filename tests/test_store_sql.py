@@ -59,6 +59,9 @@ def pg_status() -> tuple[str | None, str]:
 
 
 PG_URL, PG_WHY = pg_status()
+if PG_URL is None and os.environ.get("ACCTSTATE_PG_REQUIRED"):
+    # CI (.ci/run) insists on PostgreSQL: fail loudly rather than skip.
+    pytest.fail(f"ACCTSTATE_PG_REQUIRED is set but {PG_WHY}", pytrace=False)
 needs_pg = pytest.mark.skipif(PG_URL is None, reason=f"PostgreSQL tests were NOT run: {PG_WHY}")
 
 
