@@ -238,6 +238,8 @@ def test_scheduled_change_refuses_naive_times_and_bad_types() -> None:
         ScheduledChange("S", "A-1", "suspend", dt.datetime(2026, 1, 1))
     with pytest.raises(InvalidArgument, match=r"ScheduledChange\.actor"):
         ScheduledChange("S", "A-1", "suspend", T0, actor="u-7")  # type: ignore[arg-type]
+    with pytest.raises(InvalidArgument, match=r"ScheduledChange\.id: got 5; expected a str"):
+        ScheduledChange(5, "A-1", "suspend", T0)  # type: ignore[arg-type]
     with pytest.raises(InvalidArgument, match=r"ScheduledChange\.data"):
         ScheduledChange("S", "A-1", "suspend", T0, data=5)  # type: ignore[arg-type]
 

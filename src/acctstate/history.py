@@ -293,6 +293,11 @@ def _actor_or_none(_: object, attribute: attrs.Attribute[Any], value: object) ->
         raise InvalidArgument(f"ScheduledChange.{attribute.name}", value, "an Actor or None")
 
 
+def _str(_: object, attribute: attrs.Attribute[Any], value: object) -> None:
+    if not isinstance(value, str):
+        raise InvalidArgument(f"ScheduledChange.{attribute.name}", value, "a str")
+
+
 def _str_or_none(_: object, attribute: attrs.Attribute[Any], value: object) -> None:
     if value is not None and not isinstance(value, str):
         raise InvalidArgument(f"ScheduledChange.{attribute.name}", value, "a str or None")
@@ -341,9 +346,9 @@ class ScheduledChange:
     ('pending', 'A-1/suspend/2026-02-01T05:00:00+00:00')
     """
 
-    id: str = attrs.field(validator=attrs.validators.instance_of(str))
-    account_id: str = attrs.field(validator=attrs.validators.instance_of(str))
-    trigger: str = attrs.field(validator=attrs.validators.instance_of(str))
+    id: str = attrs.field(validator=_str)
+    account_id: str = attrs.field(validator=_str)
+    trigger: str = attrs.field(validator=_str)
     at: dt.datetime = attrs.field(validator=_aware)
     recorded_at: dt.datetime | None = attrs.field(default=None, validator=_aware_or_none)
     reason: str | None = attrs.field(default=None, validator=_str_or_none)
