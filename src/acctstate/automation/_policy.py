@@ -436,8 +436,19 @@ class AutomationPolicy:
             raise PolicyError(problems, account_class=self.account_class)
 
     def run_time(self, day: dt.date) -> dt.datetime:
-        """The daily run on ``day`` (a date in the operator's time zone), as an instant."""
-        return dt.datetime.combine(day, self.run_at, tzinfo=ZoneInfo(self.timezone))
+        """The daily run on ``day`` (a date in the operator's time zone), as an instant.
+
+        >>> from acctstate.presets import isp
+        >>> p = AutomationPolicy(isp.workflow(), run_at=dt.time(2, 30), timezone="Europe/Paris")
+        >>> p.run_time(dt.date(2026, 3, 29)).isoformat()  # 02:30 does not exist that night
+        '2026-03-29T03:30:00+02:00'
+        """
+        zone = ZoneInfo(self.timezone)
+        # A run time inside a spring-forward gap does not exist on the wall clock; the
+        # round trip through UTC turns it into the real instant (02:00 -> 03:00 DST).
+        return (
+            dt.datetime.combine(day, self.run_at, tzinfo=zone).astimezone(dt.UTC).astimezone(zone)
+        )
 
     def next_run(self, after: dt.datetime) -> dt.datetime:
         """The first daily run strictly after ``after``."""
