@@ -32,6 +32,7 @@ from acctstate.errors import (
 )
 from acctstate.graph import Transition
 from acctstate.guards import guard
+from acctstate.history import ScheduledChange, ScheduleState
 from acctstate.presets import isp
 from acctstate.store import Store, StoredAccount
 from acctstate.store.memory import MemoryStore
@@ -512,6 +513,23 @@ def test_due_changes_apply_in_chunks_once_each(store: Any) -> None:
     assert store.history("A-2")[-1].note == "by date"
     assert [r.state for r in store.scheduled(account_id="A-0")] == ["applied", "pending"]
     assert store.scheduled(state="applied")[0].version == 1
+
+
+def test_scheduled_changes_keep_their_data_and_accept_schedule_values(store: Any) -> None:
+    """Event data given when scheduling reaches the guards when applied; a `ScheduledChange`
+    value is stored under its id; changes without an actor are made by the system."""
+    store.open("A-1", "active_dunning_pending", at=T0, imported=True)
+    store.open("A-2", "active", at=T0, imported=True)
+    store.schedule("A-1", "settle", at=T0 + DAY, balance=Decimal("0.00"))
+    entry = ScheduledChange("S-9", "A-2", "deactivate", T0 + DAY, note="holiday")
+    assert store.schedule_change(entry).id == "S-9"
+    assert store.scheduled(account_id="A-1")[0].data == (("balance", Decimal("0.00")),)
+    run = store.apply_due(at=T0 + DAY)
+    assert sorted(run.applied) == ["A-1/settle/2026-01-06T09:00:00+00:00", "S-9"]
+    assert store.load("A-1").status == 1
+    assert store.history("A-2")[-1].note == "holiday" and store.history("A-2")[-1].automatic
+    with pytest.raises(InvalidArgument, match="a pending acctstate ScheduledChange"):
+        store.schedule_change(entry.settle(ScheduleState.WITHDRAWN, at=T0))
 
 
 def test_a_refused_scheduled_change_is_marked_failed_with_its_reason(store: Any) -> None:

@@ -34,7 +34,7 @@ import attrs
 from acctstate.actors import Actor
 from acctstate.catalog import StatusRef
 from acctstate.effects import Effect, Hooks
-from acctstate.history import History, StatusChange
+from acctstate.history import History, ScheduledChange, StatusChange
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from acctstate.workflow import Workflow
@@ -127,7 +127,8 @@ class ScheduledRecord:
         at: when it takes effect (UTC).
         reason: the reason code, if any.
         note: a note for the history, if any.
-        actor: who asked for it, if known.
+        actor: who asked for it; it is fired as this actor, or as the system actor.
+        data: event data for guards and effect rules, as sorted ``(name, value)`` pairs.
         state: ``"pending"``, ``"applied"`` or ``"failed"``.
         version: the account version the change produced, once applied.
         error: why it failed, once failed.
@@ -140,6 +141,7 @@ class ScheduledRecord:
     reason: str | None = None
     note: str | None = None
     actor: Actor | None = None
+    data: tuple[tuple[str, Any], ...] = ()
     state: str = "pending"
     version: int | None = None
     error: str | None = None
@@ -260,8 +262,13 @@ class Store(Protocol):
         note: str | None = None,
         actor: Actor | None = None,
         id: str | None = None,
+        **data: Any,
     ) -> ScheduledRecord:
         """Record a change to make at ``at``."""
+        ...
+
+    def schedule_change(self, entry: ScheduledChange) -> ScheduledRecord:
+        """Record an :class:`~acctstate.history.ScheduledChange` (keyed by its id)."""
         ...
 
     def scheduled(

@@ -15,7 +15,7 @@ from acctstate.actors import Actor
 from acctstate.catalog import StatusRef
 from acctstate.clock import require_aware
 from acctstate.errors import AcctStateError, ConcurrentChange, InvalidArgument
-from acctstate.history import StatusChange
+from acctstate.history import ScheduledChange, StatusChange
 from acctstate.store import Decide, ScheduledRecord, ScheduleRun, StoredAccount, SweepRun
 from acctstate.store._codec import (
     SCHEDULE_STATES,
@@ -129,6 +129,7 @@ class BaseStore:
         note: str | None,
         actor: Actor | None,
         id: str | None,
+        data: Mapping[str, Any],
     ) -> ScheduledRecord:
         check_id(account_id)
         if not isinstance(trigger, str) or not trigger:
@@ -145,7 +146,66 @@ class BaseStore:
             reason=reason,
             note=note,
             actor=actor,
+            data=tuple(sorted(data.items())),
         )
+
+    def schedule(
+        self,
+        account_id: str,
+        trigger: str,
+        *,
+        at: dt.datetime,
+        reason: str | None = None,
+        note: str | None = None,
+        actor: Actor | None = None,
+        id: str | None = None,
+        **data: Any,
+    ) -> ScheduledRecord:
+        """Record a change to make at ``at``; scheduling the same id again is a no-op.
+
+        The default id is the change's key (account, trigger, UTC time), the same as a
+        :class:`~acctstate.history.ScheduledChange`'s ``key``.
+
+        Args:
+            account_id: the account.
+            trigger: the trigger to fire then.
+            at: when it takes effect (timezone-aware).
+            reason: the reason code.
+            note: a note for the history.
+            actor: who asks for it; it is fired as this actor, else as the system actor.
+            id: a stable id of your own.
+            **data: event data for guards and effect rules when it is applied.
+
+        Returns:
+            The stored record (the existing one when the id was already scheduled).
+
+        Raises:
+            InvalidArgument: unknown account, naive ``at``, or a bad argument.
+        """
+        record = self._record(account_id, trigger, at, reason, note, actor, id, data)
+        return self._add_scheduled(record)
+
+    def schedule_change(self, entry: ScheduledChange) -> ScheduledRecord:
+        """Record a pending :class:`~acctstate.history.ScheduledChange` under its id.
+
+        Raises:
+            InvalidArgument: ``entry`` is not a pending ``ScheduledChange``.
+        """
+        if not isinstance(entry, ScheduledChange) or not entry.pending:
+            raise InvalidArgument("entry", entry, "a pending acctstate ScheduledChange")
+        return self.schedule(
+            entry.account_id,
+            entry.trigger,
+            at=entry.at,
+            reason=entry.reason,
+            note=entry.note,
+            actor=entry.actor,
+            id=entry.id,
+            **entry.kwargs,
+        )
+
+    def _add_scheduled(self, record: ScheduledRecord) -> ScheduledRecord:
+        raise NotImplementedError  # pragma: no cover
 
     @staticmethod
     def _check_state(state: str | None) -> None:

@@ -77,6 +77,20 @@ def effect_payload(effect: Effect) -> str:
     return json.dumps(fields, sort_keys=True, separators=(",", ":"))
 
 
+def data_json(data: tuple[tuple[str, Any], ...]) -> str | None:
+    """Event data pairs as canonical JSON (``None`` when empty)."""
+    if not data:
+        return None
+    return json.dumps([[k, _encode(v, k)] for k, v in data], separators=(",", ":"))
+
+
+def data_from(text: str | None) -> tuple[tuple[str, Any], ...]:
+    """Event data pairs back from :func:`data_json`."""
+    if not text:
+        return ()
+    return tuple((k, _decode(v)) for k, v in json.loads(text))
+
+
 def effect_from(kind: str, key: str, payload: str) -> Effect:
     """Rebuild an effect from its stored kind, key and payload."""
     fields = {k: _decode(v) for k, v in json.loads(payload).items()}

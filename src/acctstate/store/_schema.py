@@ -118,6 +118,7 @@ scheduled = sa.Table(
     sa.Column("actor_id", sa.String(200)),
     sa.Column("actor_kind", sa.String(20)),
     sa.Column("actor_permissions", sa.Text),
+    sa.Column("data", sa.Text),
     sa.Column("state", sa.String(10), nullable=False, default="pending"),
     sa.Column("version", sa.Integer),
     sa.Column("error", sa.Text),

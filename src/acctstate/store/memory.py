@@ -14,7 +14,7 @@ from typing import Any
 
 import attrs
 
-from acctstate.actors import Actor
+from acctstate.actors import SYSTEM, Actor
 from acctstate.catalog import StatusRef
 from acctstate.effects import Effect, Hooks
 from acctstate.errors import ConcurrentChange, InvalidArgument
@@ -314,28 +314,9 @@ class MemoryStore(BaseStore):
 
     # -- scheduled changes ------------------------------------------------------------
 
-    def schedule(
-        self,
-        account_id: str,
-        trigger: str,
-        *,
-        at: dt.datetime,
-        reason: str | None = None,
-        note: str | None = None,
-        actor: Actor | None = None,
-        id: str | None = None,
-    ) -> ScheduledRecord:
-        """Record a change to make at ``at``; scheduling the same id again is a no-op.
-
-        Returns:
-            The stored record (the existing one when the id was already scheduled).
-
-        Raises:
-            InvalidArgument: unknown account, naive ``at``, or a bad argument.
-        """
-        record = self._record(account_id, trigger, at, reason, note, actor, id)
+    def _add_scheduled(self, record: ScheduledRecord) -> ScheduledRecord:
         with self._lock:
-            self.load(account_id)
+            self.load(record.account_id)
             return self._scheduled.setdefault(record.id, record)
 
     def scheduled(
@@ -365,9 +346,9 @@ class MemoryStore(BaseStore):
                 record.at,
                 record.reason,
                 record.note,
-                record.actor,
+                record.actor or SYSTEM,
                 None,
-                {},
+                dict(record.data),
                 {},
             )
             self._scheduled[record.id] = attrs.evolve(

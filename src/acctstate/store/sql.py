@@ -37,7 +37,7 @@ except ImportError as exc:  # pragma: no cover - exercised only without the extr
         "acctstate.store.sql needs SQLAlchemy 2; install it with: pip install 'acctstate[sql]'"
     ) from exc
 
-from acctstate.actors import Actor
+from acctstate.actors import SYSTEM, Actor
 from acctstate.catalog import StatusRef
 from acctstate.effects import Hooks
 from acctstate.errors import ConcurrentChange, InvalidArgument
@@ -49,6 +49,8 @@ from acctstate.store._codec import (
     actor_from,
     check_count,
     check_id,
+    data_from,
+    data_json,
     effect_from,
     effect_payload,
     error_text,
@@ -106,6 +108,7 @@ def _record(row: sa.Row[Any]) -> ScheduledRecord:
         reason=row.reason,
         note=row.note,
         actor=actor_from(row.actor_id, row.actor_kind, row.actor_permissions),
+        data=data_from(row.data),
         state=row.state,
         version=row.version,
         error=row.error,
@@ -598,26 +601,8 @@ class SqlStore(BaseStore):
 
     # -- scheduled changes ------------------------------------------------------------
 
-    def schedule(
-        self,
-        account_id: str,
-        trigger: str,
-        *,
-        at: dt.datetime,
-        reason: str | None = None,
-        note: str | None = None,
-        actor: Actor | None = None,
-        id: str | None = None,
-    ) -> ScheduledRecord:
-        """Record a change to make at ``at``; scheduling the same id again is a no-op.
-
-        Returns:
-            The stored record (the existing one when the id was already scheduled).
-
-        Raises:
-            InvalidArgument: unknown account, naive ``at``, or a bad argument.
-        """
-        record = self._record(account_id, trigger, at, reason, note, actor, id)
+    def _add_scheduled(self, record: ScheduledRecord) -> ScheduledRecord:
+        account_id = record.account_id
         by_id = sa.select(scheduled).where(scheduled.c.id == record.id)
         with self._tx() as conn:
             if conn.execute(_LOAD, {"id": account_id}).first() is None:
@@ -638,6 +623,7 @@ class SqlStore(BaseStore):
                     "actor_id": actor_id,
                     "actor_kind": actor_kind,
                     "actor_permissions": permissions,
+                    "data": data_json(record.data),
                     "state": "pending",
                 },
             )
@@ -685,9 +671,9 @@ class SqlStore(BaseStore):
                 record.at,
                 record.reason,
                 record.note,
-                record.actor,
+                record.actor or SYSTEM,
                 None,
-                {},
+                dict(record.data),
             )
             version = conn.execute(_LOAD, {"id": record.account_id}).one().version
             conn.execute(scheduled.update().where(mine).values(version=version))
