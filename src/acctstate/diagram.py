@@ -11,7 +11,7 @@ from collections.abc import Iterable, Sequence
 from acctstate.graph import Edge
 from acctstate.status import Backend, Status
 
-__all__ = ["BACKEND_COLORS", "dot", "mermaid"]
+__all__ = ["BACKEND_COLORS", "dot", "markdown_table", "mermaid"]
 
 BACKEND_COLORS: dict[Backend, str] = {
     Backend.PROSPECT: "#d9d9d9",
@@ -77,4 +77,34 @@ def dot(statuses: Iterable[Status], edges: Sequence[Edge], initial: Sequence[Sta
         f"    {_q(e.source.name)} -> {_q(e.dest.name)} [label={_q(_edge_label(e))}];" for e in edges
     )
     lines.append("}")
+    return "\n".join(lines) + "\n"
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def markdown_table(edges: Sequence[Edge]) -> str:
+    """One Markdown table row per transition: trigger, from, to, guards, why.
+
+    >>> from acctstate.presets import isp
+    >>> print(markdown_table(isp.workflow().transitions[:1]))
+    | trigger | from | to | guards | why |
+    | --- | --- | --- | --- | --- |
+    | `register` | prospect (30) | registered_pending_activation (32) |  | 004 (32): the prospect registered via the web |
+    <BLANKLINE>
+    """
+    lines = ["| trigger | from | to | guards | why |", "| --- | --- | --- | --- | --- |"]
+    for e in edges:
+        guards = ", ".join(f"`{g.label}`" for g in e.guards)
+        extra = []
+        if e.permission:
+            extra.append(f"permission `{e.permission}`")
+        if e.reasons is not None:
+            extra.append("reasons " + ", ".join(f"`{r}`" for r in sorted(e.reasons)))
+        guards = "; ".join([guards, *extra]) if guards else "; ".join(extra)
+        lines.append(
+            f"| `{e.trigger}` | {e.source.name} ({e.source.code}) | {e.dest.name} "
+            f"({e.dest.code}) | {_cell(guards)} | {_cell(e.description)} |"
+        )
     return "\n".join(lines) + "\n"

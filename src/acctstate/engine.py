@@ -10,11 +10,13 @@ bulk sweeps; a property test proves the two agree.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+import datetime as dt
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
 from transitions import Machine, MachineError
 
+from acctstate.actors import Actor
 from acctstate.graph import Edge
 from acctstate.guards import GuardContext, Refusal
 
@@ -35,32 +37,41 @@ class _Carrier:
         return index in self.passed
 
 
-class _GuardedCarrier:
-    """A carrier whose edges' guards are evaluated by the ``transitions`` conditions
-    themselves, collecting every refusal on the way.
+class _GuardedCarrier(GuardContext):
+    """The model ``transitions`` fires on, and the context the guards see: one object
+    per firing. The ``transitions`` conditions evaluate each candidate edge's permission
+    and guards against it, gathering refusals only on a "no"."""
 
-    Kept minimal: one is made per firing, and refusals are only gathered on a "no".
-    """
+    __slots__ = ("denied", "edges", "refusals", "state", "taken")
 
-    __slots__ = ("ctx", "denied", "edges", "refusals", "state", "taken")
-
-    def __init__(self, state: str, ctx: GuardContext, edges: Sequence[Edge]) -> None:
+    def __init__(
+        self,
+        state: str,
+        edges: Sequence[Edge],
+        account: Any,
+        at: dt.datetime,
+        actor: Actor | None,
+        data: Mapping[str, Any],
+    ) -> None:
+        self.account = account
+        self.at = at
+        self.actor = actor
+        self.data = data
         self.state = state
-        self.ctx = ctx
         self.edges = edges
         self.taken = -1
 
     def allows(self, index: int) -> bool:
         edge = self.edges[index]
         if edge.permission is not None:
-            actor = self.ctx.actor
+            actor = self.actor
             if actor is None or not actor.can(edge.permission):
                 if not hasattr(self, "denied"):
                     self.denied = edge
                 return False
         ok = True
         for guard in edge.guards:
-            refusal = guard(self.ctx)
+            refusal = guard(self)
             if refusal is not None:
                 if not hasattr(self, "refusals"):
                     self.refusals: list[Refusal] = []
@@ -83,9 +94,9 @@ class _Allows:
         return event.model.allows(self.index)  # type: ignore[no-any-return]
 
 
-Outcome = tuple[Edge | None, list[Refusal], Edge | None]
-"""What :meth:`Engine.run` found: ``(edge taken, refusals, edge denied for permission)``.
-A plain tuple: one is made per firing."""
+Outcome = tuple[Edge | None, list[Refusal], Edge | None, GuardContext]
+"""What :meth:`Engine.run` found: ``(edge taken, refusals, edge denied for permission,
+the context the guards saw)``. A plain tuple: one is made per firing."""
 
 
 class Engine:
@@ -137,29 +148,38 @@ class Engine:
             return None
         return self._codes[carrier.state] if moved else None
 
-    def run(self, source: int, trigger: str, ctx: GuardContext) -> Outcome:
+    def run(
+        self,
+        source: int,
+        trigger: str,
+        account: Any,
+        at: dt.datetime,
+        actor: Actor | None,
+        data: Mapping[str, Any],
+    ) -> Outcome:
         """Fire ``trigger`` from ``source``, the conditions evaluating each candidate
-        edge's permission and guards against ``ctx`` in declaration order.
+        edge's permission and guards in declaration order.
 
         The first edge whose guards all allow is taken; when none does, every refusal
-        of every candidate is returned.
+        of every candidate is returned. The last item is the context the guards saw.
         """
-        event = self._events.get(trigger)
         name = self._names.get(source)
+        carrier = _GuardedCarrier(name or "", self._edges, account, at, actor, data)
+        event = self._events.get(trigger)
         if event is None or name is None:
-            return None, [], None
-        carrier = _GuardedCarrier(name, ctx, self._edges)
+            return None, [], None, carrier
         try:
             moved = event.trigger(carrier)
         except MachineError:
-            return None, [], None
+            return None, [], None, carrier
         if not moved:
             return (
                 None,
                 getattr(carrier, "refusals", []),
                 getattr(carrier, "denied", None),
+                carrier,
             )
-        return self._edges[carrier.taken], [], None
+        return self._edges[carrier.taken], [], None, carrier
 
     @property
     def triggers(self) -> frozenset[str]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
@@ -39,6 +39,10 @@ from acctstate.graph import Edge, Transition, check_graph, resolve
 from acctstate.guards import GuardContext, Refusal
 from acctstate.history import OPEN, History, StatusChange, change_key
 from acctstate.status import Status
+
+if TYPE_CHECKING:
+    from acctstate.history import ScheduledChange
+    from acctstate.schedule import Schedule
 
 __all__ = ["Explanation", "Workflow"]
 
@@ -116,6 +120,7 @@ class Workflow:
         "_clock",
         "_edges",
         "_engine",
+        "_flag_kinds",
         "_hooks",
         "_initial",
         "_name",
@@ -162,6 +167,10 @@ class Workflow:
         self._engine = Engine(catalog.codes, self._edges)
         self._table = CompiledTable(self._edges)
         self._triggers = frozenset(e.trigger for e in self._edges)
+        # Edge identity -> the effect types its statuses' flags imply, computed once.
+        self._flag_kinds: dict[int, tuple[type[Effect], ...]] = {
+            id(e): derive_flag_effects(e.source, e.dest) for e in self._edges
+        }
 
     # -- what it is -------------------------------------------------------------------
 
@@ -356,8 +365,12 @@ class Workflow:
         """Validate, evaluate guards and pick the edge; raise when refused."""
         if type(trigger) is not str:
             raise InvalidArgument("trigger", trigger, "a trigger name (str)")
-        require_aware(at)
-        source = self.status_of(account)
+        if type(at) is not dt.datetime or at.utcoffset() is None:
+            require_aware(at)  # the fast test above failed: let the full check decide/raise
+        code = getattr(account, self._status_attr, None)
+        source = self._by_code.get(code) if type(code) is int else None
+        if source is None:
+            source = self.status_of(account)
         candidates = self._table.candidates(source.code, trigger)
         if not candidates:
             if trigger not in self._triggers:
@@ -373,7 +386,35 @@ class Workflow:
         if data:
             _check_data(data)
         self._check_time(account, source, at)
-        ctx = GuardContext(account, at, actor, data)
+        if through_engine:
+            edge, refusals, denied, ctx = self._engine.run(
+                source.code, trigger, account, at, actor, data
+            )
+            if edge is not None:
+                return source, edge, ctx
+        else:
+            ctx = GuardContext(account, at, actor, data)
+            edge, refusals, denied = self._evaluate(candidates, ctx, actor)
+            if edge is not None:
+                return source, edge, ctx
+        account_id = getattr(account, "id", None)
+        if denied is not None and denied.permission is not None:
+            raise PermissionDenied(
+                account_id=account_id,
+                status=source,
+                trigger=trigger,
+                permission=denied.permission,
+                actor=actor,
+            )
+        raise GuardRefused(account_id=account_id, status=source, trigger=trigger, refusals=refusals)
+
+    def _evaluate(
+        self,
+        candidates: Sequence[tuple[int, int, Edge]],
+        ctx: GuardContext,
+        actor: Actor | None,
+    ) -> tuple[Edge | None, list[Refusal], Edge | None]:
+        """The compiled-table path: evaluate candidates in order, like the engine."""
         passed: list[int] = []
         refusals: list[Refusal] = []
         denied: Edge | None = None
@@ -389,24 +430,14 @@ class Workflow:
                     ok = False
             if ok:
                 passed.append(index)
-        dest = (self._engine if through_engine else self._table).fire(source.code, trigger, passed)
+                break  # the first passing edge is taken, as transitions does
+        dest = self._table.fire(candidates[0][2].source.code, candidates[0][2].trigger, passed)
         if dest is None:
-            account_id = getattr(account, "id", None)
-            if denied is not None and denied.permission is not None:
-                raise PermissionDenied(
-                    account_id=account_id,
-                    status=source,
-                    trigger=trigger,
-                    permission=denied.permission,
-                    actor=actor,
-                )
-            raise GuardRefused(
-                account_id=account_id, status=source, trigger=trigger, refusals=refusals
-            )
+            return None, refusals, denied
         for index, code, edge in candidates:
             if code == dest and index in passed:
-                return source, edge, ctx
-        raise AssertionError("engine chose an edge whose guards did not pass")  # pragma: no cover
+                return edge, [], None
+        raise AssertionError("table chose an edge whose guards did not pass")  # pragma: no cover
 
     def _check_time(self, account: Any, source: Status, at: dt.datetime) -> None:
         since = getattr(account, "status_since", None)
@@ -421,9 +452,11 @@ class Workflow:
                     f"an account whose status ({source.name!r}) matches the end of its "
                     f"history ({last.dest.name!r}); the status was changed outside the workflow",
                 )
-            if latest is None or last.at > latest:
+            if latest is None or last.at.astimezone(dt.UTC) > latest.astimezone(dt.UTC):
                 latest = last.at
-        if latest is not None and at < latest:
+        # Compare in UTC: datetimes sharing a tzinfo compare by wall time, which
+        # misorders the repeated hour when clocks fall back.
+        if latest is not None and at.astimezone(dt.UTC) < latest.astimezone(dt.UTC):
             raise HistoryConflict(account_id=getattr(account, "id", None), at=at, latest=latest)
 
     @staticmethod
@@ -448,12 +481,13 @@ class Workflow:
         source, edge, ctx = self._decide(
             account, trigger, at, actor, data, through_engine=through_engine
         )
-        self._check_reason(edge, reason)
+        if reason is not None or edge.reasons is not None:
+            self._check_reason(edge, reason)
         if note is not None and type(note) is not str:
             raise InvalidArgument("note", note, "a str or None")
         account_id = str(account.id)
         dest = edge.dest
-        kinds = derive_flag_effects(source, dest)
+        kinds = self._flag_kinds[id(edge)]
         effects: list[Effect] = []
         if kinds or edge.effects:
             # Keys are derived from the change itself, so planning the same change again
@@ -547,6 +581,42 @@ class Workflow:
         self._commit(account, change)
         return change
 
+    def commit(self, account: Any, change: StatusChange) -> StatusChange:
+        """Carry out a change planned earlier with :meth:`plan` (compute first, commit second).
+
+        For hosts that run the effects themselves (an outbox, a batch) between planning
+        and committing. The change must still fit: the account is the one planned for,
+        still in the change's source status, the graph has the transition, and nothing
+        was recorded after it. Guards are not evaluated again: they held when planned; if
+        the facts may have moved since, plan again instead.
+
+        Raises:
+            InvalidArgument: the change is for another account, or not a planned change.
+            IllegalTransition: the account has moved on, or the graph lacks the transition.
+            HistoryConflict: the history has a later change.
+        """
+        if not isinstance(change, StatusChange) or change.is_opening:
+            raise InvalidArgument("change", change, "a StatusChange returned by plan()")
+        account_id = getattr(account, "id", None)
+        if str(account_id) != change.account_id:
+            raise InvalidArgument(
+                "change.account_id", change.account_id, f"the account's id {account_id!r}"
+            )
+        source = self.status_of(account)
+        fits = source == change.source and any(
+            e.dest == change.dest for _, _, e in self._table.candidates(source.code, change.trigger)
+        )
+        if not fits:
+            raise IllegalTransition(
+                account_id=account_id,
+                status=source,
+                trigger=change.trigger,
+                allowed=self._table.allowed.get(source.code, ()),
+            )
+        self._check_time(account, source, change.at)
+        self._commit(account, change)
+        return change
+
     def _commit(self, account: Any, change: StatusChange) -> None:
         history = getattr(account, "history", None)
         if isinstance(history, History):
@@ -600,7 +670,24 @@ class Workflow:
             raise AmbiguousMove(
                 account_id=account_id, status=source, target=target, candidates=leading
             )
-        change = self.fire(
+        planned = self.plan(
+            account, leading[0], at=at, reason=reason, note=note, actor=actor, **data
+        )
+        if planned.dest != target:
+            # The trigger has guarded alternatives and, now, its guards lead elsewhere
+            # (end_trial without a payment method): refuse with the target edge's reasons.
+            ctx = GuardContext(account, at, actor, data)
+            refusals = [
+                r
+                for e in self._edges
+                if e.source == source and e.dest == target
+                for g in e.guards
+                if (r := g(ctx)) is not None
+            ]
+            raise GuardRefused(
+                account_id=account_id, status=source, trigger=leading[0], refusals=refusals
+            )
+        return self.fire(
             account,
             leading[0],
             at=at,
@@ -610,9 +697,6 @@ class Workflow:
             hooks=hooks,
             **data,
         )
-        if change.dest != target:
-            raise AssertionError("move_to reached another status")  # pragma: no cover
-        return change
 
     def explain(
         self,
@@ -672,6 +756,46 @@ class Workflow:
             for t in self._table.allowed.get(source.code, ())
             if self.may(account, t, at=at, actor=actor, **data)
         )
+
+    # -- scheduling: a thin entry point; acctstate.schedule holds the logic --------------
+
+    def schedule(
+        self,
+        account: Any,
+        trigger: str,
+        *,
+        at: dt.datetime,
+        book: Schedule,
+        reason: str | None = None,
+        note: str | None = None,
+        actor: Actor | None = None,
+        **data: Any,
+    ) -> ScheduledChange:
+        """Record in ``book`` that ``trigger`` is to fire on ``account`` at ``at``.
+
+        Seed 000's "Change User Status" with a date; seed 002's effective date and
+        note. Checked now as far as it can be (trigger, time, reason, permission);
+        guards are checked when :meth:`acctstate.schedule.Schedule.apply_due` fires it.
+
+        Args:
+            book: the :class:`acctstate.schedule.Schedule` to record it in (one built
+                on this workflow).
+            (others as :meth:`acctstate.schedule.Schedule.add`)
+
+        Returns:
+            The pending :class:`~acctstate.history.ScheduledChange`.
+
+        Raises:
+            InvalidArgument: ``book`` is not a schedule of this workflow.
+            (and every error of :func:`acctstate.schedule.plan_entry`)
+        """
+        from acctstate.schedule import Schedule  # above this module: imported when used
+
+        if not isinstance(book, Schedule) or book.workflow != self:
+            raise InvalidArgument("book", book, f"a Schedule built on workflow {self._name!r}")
+        return book.add(account, trigger, at=at, reason=reason, note=note, actor=actor, **data)
+
+    # -- end of scheduling ------------------------------------------------------------
 
     # -- views --------------------------------------------------------------------------
 
