@@ -122,15 +122,17 @@ def test_engageip_cancel_now_with_full_prorated_or_no_refund(
 
 
 def test_engageip_cancel_at_period_end_keeps_service_until_then() -> None:
-    """'Period End': the account stays provisioned in cancel_pending (no recurring
+    """'Period End': the account stays provisioned in cancelation_pending (no recurring
     billing) and is cancelled only once the paid period has ended."""
     acct = ENGAGEIP.open("E-1", "active", at=T0, imported=True)
     end = T0 + 20 * DAY
-    change = ENGAGEIP.fire(acct, "cancel_at_period_end", at=T0 + DAY, reason="moved")
+    change = ENGAGEIP.fire(acct, "request_cancelation", at=T0 + DAY, reason="moved")
     assert kinds(change) == ["stop_billing"]
     with pytest.raises(GuardRefused, match="the period runs until"):
-        ENGAGEIP.fire(acct, "complete_cancel", at=T0 + 2 * DAY, period_end=end)
-    assert ENGAGEIP.fire(acct, "complete_cancel", at=end, period_end=end).dest.name == "cancelled"
+        ENGAGEIP.fire(acct, "complete_cancelation", at=T0 + 2 * DAY, period_end=end)
+    assert (
+        ENGAGEIP.fire(acct, "complete_cancelation", at=end, period_end=end).dest.name == "cancelled"
+    )
 
 
 def test_engageip_change_on_a_specific_date_is_recorded_with_that_date() -> None:

@@ -10,7 +10,7 @@ Suspended and Prospect, and behaves like it:
 * ``cancelled``: neither provisioned nor billed, and it can be enabled again.
 
 The default workflow adds two status types of the kind operators create
-(``suspended_past_due``, ``cancelled_non_payment``), a ``cancel_pending`` status for
+(``suspended_past_due``, ``cancelled_non_payment``), a ``cancelation_pending`` status for
 "cancel at period end", and a terminal ``deleted`` status: seed 000 names no final
 status, but every workflow needs an end, so a cancelled account may be deleted.
 
@@ -102,7 +102,7 @@ def _base_statuses() -> list[Status]:
 
 
 def statuses() -> list[Status]:
-    """The back-end statuses, two example status types, ``cancel_pending`` and ``deleted``."""
+    """The back-end statuses, two example status types, ``cancelation_pending`` and ``deleted``."""
     return [
         *_base_statuses(),
         status_type(
@@ -120,7 +120,7 @@ def statuses() -> list[Status]:
         ),
         Status.custom(
             2,
-            "cancel_pending",
+            "cancelation_pending",
             backend="active",
             billable=False,
             usage_billable=True,
@@ -145,7 +145,7 @@ def transitions() -> list[Transition]:
         "reasons": CANCEL_REASONS,
         "effects": [refund_now],
     }
-    in_service = ["active", "suspended", "suspended_past_due", "cancel_pending"]
+    in_service = ["active", "suspended", "suspended_past_due", "cancelation_pending"]
     cancelled = ["cancelled", "cancelled_non_payment"]
     out: list[Transition] = [
         T("activate", "prospect", "active", description="000: the prospect becomes a customer"),
@@ -171,15 +171,15 @@ def transitions() -> list[Transition]:
             description="000: a past-due account is cancelled",
         ),
         T(
-            "cancel_at_period_end",
+            "request_cancelation",
             "active",
-            "cancel_pending",
+            "cancelation_pending",
             reasons=CANCEL_REASONS,
             description="000 'Period End': cancelled once the service period has elapsed",
         ),
         T(
-            "complete_cancel",
-            "cancel_pending",
+            "complete_cancelation",
+            "cancelation_pending",
             "cancelled",
             guards=[period_ended()],
             description="000 'Period End': the service period has elapsed",
@@ -193,7 +193,7 @@ def transitions() -> list[Transition]:
         ),
         *many(
             "enable",
-            ["suspended", "suspended_past_due", *cancelled, "cancel_pending"],
+            ["suspended", "suspended_past_due", *cancelled, "cancelation_pending"],
             "active",
             description="000: enable the account again (cancelled accounts included)",
         ),
