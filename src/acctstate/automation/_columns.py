@@ -77,9 +77,36 @@ class _Plan:
                         dest[index[code]] = index[cands[j][1]]
                 levels.append((edge, dest))
             self.fire[t] = levels
+        lo, hi = codes[0], codes[-1]
+        # A dense code -> position table when the codes are compact (they are in
+        # practice: seed 004 spans -99..21004), else a binary search.
+        self.lut = None
+        if hi - lo < 1 << 20:
+            self.lut = np.full(hi - lo + 1, -1, dtype=np.int64)
+            self.lut[self.codes - lo] = np.arange(k)
+        self.rule_statuses = {
+            rule: [
+                i
+                for i in range(k)
+                if any(self.applies[(rule, t)][i] for t in self.rule_triggers[rule])
+            ]
+            for rule in self.rule_triggers
+        }
         self.pos = np.full(k, -1, dtype=np.int64)
         for code, p in c.pos.items():
             self.pos[index[code]] = p
+
+    def index_of(self, status: Any) -> tuple[Any, Any]:
+        """Status positions of the codes, and which codes the catalog knows."""
+        np = _numpy()
+        if self.lut is not None:
+            off = status - self.codes[0]
+            inside = (off >= 0) & (off < len(self.lut))
+            pos = self.lut[np.where(inside, off, 0)]
+            known = inside & (pos >= 0)
+            return np.where(known, pos, 0), known
+        pos = np.clip(np.searchsorted(self.codes, status), 0, len(self.codes) - 1)
+        return pos, self.codes[pos] == status
 
 
 def _trigger_order(policy: AutomationPolicy, rule: str) -> list[str]:
@@ -234,15 +261,23 @@ class _Run:
         target = np.zeros(self.book.n, dtype=np.int8)
         if ladder is None:
             return target
-        owes = (self.bal > 0) & self.dpd_ok
-        for i, step in enumerate(ladder.steps, start=1):
-            holds = (
-                owes
-                & (self.dpd >= step.min_days)
-                & (self.bal >= self._limit(step.min_balance, ceil=True))
-                & (self.inv >= step.min_invoices)
-            )
-            target[holds] = i
+        # Thresholds never decrease along the ladder (checked when it was built), so a
+        # step holds exactly when it is within the count of thresholds each fact meets:
+        # the step is the smallest of the three counts.
+        k = len(ladder.steps)
+        target[(self.bal > 0) & self.dpd_ok] = k
+        dims = (
+            (self.dpd, [s.min_days for s in ladder.steps]),
+            (self.bal, [self._limit(s.min_balance, ceil=True) for s in ladder.steps]),
+            (self.inv, [s.min_invoices for s in ladder.steps]),
+        )
+        for values, limits in dims:
+            if limits[-1] <= 0 and values is not self.dpd:
+                continue  # every step's threshold is met by any account that owes
+            count = np.zeros(self.book.n, dtype=np.int8)
+            for limit in sorted(set(limits)):
+                count += (values >= limit).view(np.int8) * limits.count(limit)
+            np.minimum(target, count, out=target)
         return target
 
     def _due(self, name: str, rows: Any) -> Any:
@@ -264,10 +299,11 @@ class _Run:
             raise InvalidArgument("columns", "no 'id'", "an 'id' column for hold releases")
         return np.isin(col[rows], np.array(ids, dtype=object))
 
-    def _days_in(self, since: Any, days: int) -> Any:
+    def _days_in(self, rows: Any, days: int) -> Any:
+        since = self.since_all[rows]
         return (since != self.book.nat) & ((self.now_ns - since) // _DAY >= days)
 
-    def wants(self, rule: str, rows: Any, s: Any, since: Any) -> Any:
+    def wants(self, rule: str, rows: Any, s: Any) -> Any:
         p = self.policy
         if rule == "dunning":
             return self.target[rows] > self.plan.pos[s]
@@ -288,7 +324,7 @@ class _Run:
                 due |= (f != self.book.nat) & (d >= 0) & (self.now_ns >= f + d * _DAY)
             return due
         if rule == "archive":
-            return self._days_in(since, p.archive_after_days)
+            return self._days_in(rows, p.archive_after_days)
         hold = p.credit_hold
         assert hold is not None
         bal = self.bal[rows]
@@ -298,7 +334,7 @@ class _Run:
             return (bal > 0) & self._released(rows)
         if rule == "credit_hold_inactive":
             assert hold.inactive_after_days is not None
-            return self._days_in(since, hold.inactive_after_days)
+            return self._days_in(rows, hold.inactive_after_days)
         if rule == "credit_hold":
             assert hold.past_due_days is not None
             return (
@@ -310,18 +346,18 @@ class _Run:
             )
         raise AssertionError(rule)  # pragma: no cover
 
-    def guard(self, g: Guard, rows: Any, s: Any, since: Any) -> Any:
+    def guard(self, g: Guard, rows: Any, s: Any) -> Any:
         np = self.np
         args = g.kwargs
         name = g.name
         if name == "all_of" or name == "any_of":
-            parts = [self.guard(h, rows, s, since) for h in args["guards"]]
+            parts = [self.guard(h, rows, s) for h in args["guards"]]
             out = np.ones(len(rows), dtype=bool) if name == "all_of" else np.zeros(len(rows), bool)
             for m in parts:
                 out = (out & m) if name == "all_of" else (out | m)
             return out
         if name == "not_":
-            return ~self.guard(args["guard"], rows, s, since)
+            return ~self.guard(args["guard"], rows, s)
         if name == "balance_settled":
             col = self.book.amount(args.get("attr", "balance"))
             if col is None:
@@ -333,19 +369,19 @@ class _Run:
             return np.zeros(len(rows), dtype=bool) if flag is None else flag[rows]
         if name == "days_in_status":
             attr = args.get("attr", "status_since")
-            col = since if attr == "status_since" else self.book.date(attr)
+            col = self.since_all if attr == "status_since" else self.book.date(attr)
             if col is None:
                 return np.zeros(len(rows), dtype=bool)
-            if attr != "status_since":
-                col = col[rows]
+            col = col[rows]
             return (col != self.book.nat) & (self.now_ns - col >= args["days"] * _DAY)
         if name == "period_ended":
             return self._due(args.get("attr", "period_end"), rows)
         if name == "has_permission":
             return np.full(len(rows), self.policy.actor.can(args["permission"]), dtype=bool)
-        return self._guard_rows(g, rows, s, since)
+        return self._guard_rows(g, rows, s)
 
-    def _guard_rows(self, g: Guard, rows: Any, s: Any, since: Any) -> Any:
+    def _guard_rows(self, g: Guard, rows: Any, s: Any) -> Any:
+        since = self.since_all[rows]
         # A guard with no column-wise form: ask it row by row, as the per-account sweep.
         np = self.np
         out = np.zeros(len(rows), dtype=bool)
@@ -357,7 +393,7 @@ class _Run:
             out[i] = g(GuardContext(view, self.now, self.policy.actor)) is None
         return out
 
-    def fire(self, trigger: str, rows: Any, s: Any, since: Any) -> Any:
+    def fire(self, trigger: str, rows: Any, s: Any) -> Any:
         """Destination status positions (-1: no edge passed), as the table answers."""
         np = self.np
         dest = np.full(len(rows), -1, dtype=np.int64)
@@ -374,13 +410,14 @@ class _Run:
                     continue
                 ok = np.ones(len(sel), dtype=bool)
                 for g in edge.guards:
-                    ok &= self.guard(g, rows[sel], s[sel], since[sel])
+                    ok &= self.guard(g, rows[sel], s[sel])
                 hit = sel[ok]
                 dest[hit] = dest_at[s[hit]]
         return dest
 
     def run(self, rows: Any, status_pos: Any, since_all: Any) -> tuple[list[Any], ...]:
         np = self.np
+        self.since_all = since_all
         plan = self.plan
         changes: list[tuple[Any, ...]] = []
         blocked: list[tuple[Any, ...]] = []
@@ -389,6 +426,7 @@ class _Run:
         rules = [r for r in RULES if r in plan.rule_triggers]
         trig_index = {t: i for i, t in enumerate(plan.triggers)}
         limit = 2 * len(plan.codes) + 1
+        small = np.int8 if len(plan.codes) < 128 else np.int16
         hop = 0
         moved_rows: list[Any] = []
         while active.size:
@@ -396,23 +434,32 @@ class _Run:
                 errors.append(active)
                 break
             s = status_pos[active]
-            since = since_all[active]
             m = len(active)
             decided = np.zeros(m, dtype=bool)
-            f_rule = np.full(m, -1, dtype=np.int64)
-            f_trig = np.full(m, -1, dtype=np.int64)
-            f_dest = np.full(m, -1, dtype=np.int64)
+            # Only read where ``decided``: no need to fill.
+            f_rule = np.empty(m, dtype=np.int8)
+            f_trig = np.empty(m, dtype=np.int16)
+            f_dest = np.empty(m, dtype=np.int64)
             round_blocked: list[tuple[Any, int, Any]] = []
+            # Bucket the rows by status once (a radix sort of small ints), so each rule
+            # takes its statuses' slices instead of scanning every row.
+            order = np.argsort(s.astype(small), kind="stable")
+            bounds = np.concatenate(([0], np.cumsum(np.bincount(s, minlength=len(plan.codes)))))
             for rule in rules:
                 rid = RULES.index(rule)
                 triggers = plan.rule_triggers[rule]
-                static = np.zeros(m, dtype=bool)
-                for t in triggers:
-                    static |= plan.applies[(rule, t)][s]
-                pos = np.flatnonzero(~decided & static)
+                slices = [
+                    order[bounds[k] : bounds[k + 1]]
+                    for k in plan.rule_statuses[rule]
+                    if bounds[k + 1] > bounds[k]
+                ]
+                if not slices:
+                    continue
+                pos = slices[0] if len(slices) == 1 else np.concatenate(slices)
+                pos = pos[~decided[pos]]
                 if not pos.size:
                     continue
-                pos = pos[self.wants(rule, active[pos], s[pos], since[pos])]
+                pos = pos[self.wants(rule, active[pos], s[pos])]
                 if not pos.size:
                     continue
                 first = np.full(len(pos), -1, dtype=np.int64)
@@ -424,7 +471,7 @@ class _Run:
                     if not sel.size:
                         continue
                     p = pos[sel]
-                    d = self.fire(t, active[p], s[p], since[p])
+                    d = self.fire(t, active[p], s[p])
                     ok = d >= 0
                     f_rule[p[ok]] = rid
                     f_trig[p[ok]] = trig_index[t]
@@ -542,15 +589,14 @@ def sweep_columns(
         if not p.enabled:
             continue
         plan = _plan(p)
-        pos = np.searchsorted(plan.codes, book.status)
-        pos = np.clip(pos, 0, len(plan.codes) - 1)
-        known = plan.codes[pos] == book.status
+        pos, known = plan.index_of(book.status)
         rows = np.flatnonzero(mine & known)
         bad = np.flatnonzero(mine & ~known)
         run = _Run(plan, book, now)
         changes, blocked, errors = run.run(rows, pos, since_all)
         errors.append(bad)
-        final[rows] = plan.codes[pos[rows]]
+        for moved, *_, dest in changes:  # in hop order: the last move of a row wins
+            final[moved] = dest
         for stuck in errors:
             final[stuck] = book.status[stuck]
         parts.append((changes, blocked, errors, plan))
@@ -584,7 +630,9 @@ def _result(
     if err.size:
         keep = ~np.isin(row, err)
         row, hop, rule, trig, src, dst = (a[keep] for a in (row, hop, rule, trig, src, dst))
-    order = np.lexsort((hop, row))
+    # Each round appends its rows in ascending order, so a stable sort by row keeps the
+    # hops of a row in order (and merges the sorted runs cheaply).
+    order = np.argsort(row, kind="stable")
     brow, brule, btrig = (cat(c) for c in bcols)
     border = np.lexsort((brule, brow))
     return ColumnarSweep(
