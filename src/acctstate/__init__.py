@@ -3,20 +3,34 @@
 from acctstate.account import Account, HasStatus
 from acctstate.actors import SYSTEM, Actor, ActorKind
 from acctstate.catalog import Catalog, StatusRef
-from acctstate.clock import Clock, FixedClock, SystemClock, local_date, require_aware
+from acctstate.clock import (
+    Clock,
+    FixedClock,
+    SystemClock,
+    add_local_days,
+    first_of_next_month,
+    local_date,
+    local_day_bounds,
+    local_time_on,
+    require_aware,
+    start_of_local_day,
+)
 from acctstate.effects import (
     BillingHooks,
     Charge,
     Deprovision,
     Effect,
     EffectRule,
+    FixedCharge,
     Hooks,
     Notice,
     NoticeHooks,
     Provision,
     ProvisioningHooks,
+    RecordingHooks,
     Refund,
     RefundHooks,
+    SendNotice,
     StartBilling,
     StartUsageBilling,
     StopBilling,
@@ -41,19 +55,34 @@ from acctstate.errors import (
 )
 from acctstate.graph import Edge, Transition
 from acctstate.guards import Guard, GuardContext, Refusal
-from acctstate.history import History, StatusChange
+from acctstate.history import History, ScheduledChange, ScheduleState, StatusChange
+from acctstate.refunds import (
+    CANCEL_OPTIONS,
+    Cancellation,
+    CancelOption,
+    Period,
+    RefundPolicy,
+    ServiceStop,
+    quote,
+)
+from acctstate.schedule import ApplyResult, Schedule, ScheduleOutcome
+from acctstate.stats import AccountStatistics, account_statistics
 from acctstate.status import Backend, Status
 from acctstate.workflow import Explanation, Workflow
 
 __all__ = [
-    "SYSTEM",
     "Account",
+    "AccountStatistics",
     "AcctStateError",
     "Actor",
     "ActorKind",
     "AmbiguousMove",
+    "ApplyResult",
     "Backend",
     "BillingHooks",
+    "CANCEL_OPTIONS",
+    "CancelOption",
+    "Cancellation",
     "Catalog",
     "Charge",
     "Clock",
@@ -66,6 +95,7 @@ __all__ = [
     "EffectFailed",
     "EffectRule",
     "Explanation",
+    "FixedCharge",
     "FixedClock",
     "Guard",
     "GuardContext",
@@ -78,13 +108,23 @@ __all__ = [
     "InvalidArgument",
     "Notice",
     "NoticeHooks",
+    "Period",
     "PermissionDenied",
     "Provision",
     "ProvisioningHooks",
     "ReasonRequired",
+    "RecordingHooks",
     "Refund",
     "RefundHooks",
+    "RefundPolicy",
     "Refusal",
+    "SYSTEM",
+    "Schedule",
+    "ScheduleOutcome",
+    "ScheduleState",
+    "ScheduledChange",
+    "SendNotice",
+    "ServiceStop",
     "StartBilling",
     "StartUsageBilling",
     "Status",
@@ -98,6 +138,13 @@ __all__ = [
     "UnknownTrigger",
     "Violation",
     "Workflow",
+    "account_statistics",
+    "add_local_days",
+    "first_of_next_month",
     "local_date",
+    "local_day_bounds",
+    "local_time_on",
+    "quote",
     "require_aware",
+    "start_of_local_day",
 ]
