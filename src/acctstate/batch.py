@@ -309,6 +309,17 @@ class Preview:
     def __str__(self) -> str:
         return self.confirmation()
 
+    def _repr_html_(self) -> str:
+        from acctstate.export import preview_html  # notebook view: imported when shown
+
+        return preview_html(self)
+
+    def to_frame(self) -> Any:
+        """One row per account as a pandas DataFrame (``pip install acctstate[notebook]``)."""
+        from acctstate.export import to_frame
+
+        return to_frame(self)
+
     def to_records(self) -> list[dict[str, Any]]:
         """One plain dict per account (for tables and notebooks)."""
         return [
@@ -444,6 +455,20 @@ class BatchReport:
 
     def __str__(self) -> str:
         return " · ".join(f"{k} {n}" for k, n in self.counts.items() if n) or "no accounts"
+
+    def __repr__(self) -> str:
+        return f"<BatchReport {self.mode.value} at {self.at.isoformat()}: {self}>"
+
+    def _repr_html_(self) -> str:
+        from acctstate.export import report_html  # notebook view: imported when shown
+
+        return report_html(self)
+
+    def to_frame(self) -> Any:
+        """One row per account as a pandas DataFrame (``pip install acctstate[notebook]``)."""
+        from acctstate.export import to_frame
+
+        return to_frame(self)
 
     def to_records(self) -> list[dict[str, Any]]:
         """One plain dict per account (for tables and notebooks)."""

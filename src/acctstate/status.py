@@ -170,6 +170,11 @@ class Status:
     def __str__(self) -> str:
         return f"{self.name} ({self.code})"
 
+    def _repr_html_(self) -> str:
+        from acctstate.export import status_html  # notebook view: imported when shown
+
+        return status_html(self)
+
     @classmethod
     def custom(
         cls,

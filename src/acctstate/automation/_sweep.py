@@ -173,6 +173,23 @@ class SweepPlan:
                 return p
         return None
 
+    def __repr__(self) -> str:
+        return (
+            f"<SweepPlan at {self.at.isoformat()}: {self.examined} examined, "
+            f"{len(self.plans)} to act on, {self.changes} changes>"
+        )
+
+    def _repr_html_(self) -> str:
+        from acctstate.export import sweep_html  # notebook view: imported when shown
+
+        return sweep_html(self)
+
+    def to_frame(self) -> Any:
+        """One row per planned change, blocked rule and error, as a pandas DataFrame."""
+        from acctstate.export import to_frame
+
+        return to_frame(self)
+
 
 @attrs.frozen
 class Applied:
@@ -199,6 +216,23 @@ class ApplyOutcome:
     def failed(self) -> tuple[Applied, ...]:
         """The accounts that stopped on an error."""
         return tuple(r for r in self.results if r.error is not None)
+
+    def __repr__(self) -> str:
+        return (
+            f"<ApplyOutcome: {self.changes} changes on {len(self.results)} accounts, "
+            f"{len(self.failed)} failed>"
+        )
+
+    def _repr_html_(self) -> str:
+        from acctstate.export import apply_html  # notebook view: imported when shown
+
+        return apply_html(self)
+
+    def to_frame(self) -> Any:
+        """One row per change made (and per error), as a pandas DataFrame."""
+        from acctstate.export import to_frame
+
+        return to_frame(self)
 
 
 def _account_plan(
