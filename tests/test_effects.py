@@ -142,7 +142,7 @@ def test_keys_are_stable_unique_and_name_the_change(wf: Workflow, t0: dt.datetim
     keys = [e.key for e in first.effects]
     assert keys == [e.key for e in again.effects]
     assert len(set(keys)) == len(keys) == 4
-    assert keys[0] == f"A-1/cancel/{t0.isoformat()}#0"
+    assert keys[0] == f"A-1/cancel/{t0.isoformat()}/1#0"
     assert [e.key for e in wf.plan(acct, "cancel", at=t0 + DAY, **data).effects] != keys
 
 

@@ -32,6 +32,7 @@ ORDER = [
     "batch",
     "config",
     "presets",
+    "simulation",
     "export",
     "testing",
     "store",

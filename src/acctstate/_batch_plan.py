@@ -39,7 +39,7 @@ from acctstate.errors import (
     UnknownTrigger,
 )
 from acctstate.graph import Edge
-from acctstate.history import OPEN, History, StatusChange
+from acctstate.history import OPEN, History, StatusChange, effect_key_prefix
 from acctstate.status import Status
 from acctstate.workflow import Workflow
 
@@ -583,8 +583,8 @@ class Planner:
         edge = plan.edge
         assert edge is not None and plan.source is not None
         trigger = edge.trigger
-        # Same keys as Workflow.plan (history.change_key), so retries stay idempotent.
-        prefix = f"{account_id}/{trigger}/{self._at_iso}"
+        # Same keys as Workflow.plan, so retries stay idempotent.
+        prefix = effect_key_prefix(account_id, trigger, self.at, plan.source.code)
         effects = tuple(kind(key=f"{prefix}#{i}") for i, kind in enumerate(plan.kinds))
         return StatusChange(
             account_id,

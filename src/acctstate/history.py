@@ -22,7 +22,15 @@ from acctstate.effects import Effect
 from acctstate.errors import HistoryConflict, InvalidArgument
 from acctstate.status import Status
 
-__all__ = ["OPEN", "History", "ScheduleState", "ScheduledChange", "StatusChange"]
+__all__ = [
+    "OPEN",
+    "History",
+    "ScheduleState",
+    "ScheduledChange",
+    "StatusChange",
+    "change_key",
+    "effect_key_prefix",
+]
 
 OPEN = "open"
 """The trigger recorded by a history's first entry: how the account started."""
@@ -86,6 +94,24 @@ class StatusChange:
             f"{self.at.isoformat()}  {self.source.name} -> {self.dest.name} "
             f"[{self.trigger}]{who}{why}"
         )
+
+    def _repr_html_(self) -> str:
+        from acctstate.export import change_html  # notebook view: imported when shown
+
+        return change_html(self)
+
+
+def effect_key_prefix(account_id: str, trigger: str, at: dt.datetime, source_code: int) -> str:
+    """The prefix of a change's effect keys (``<prefix>#<index>``).
+
+    It extends :func:`change_key` with the source status: a ladder walk fires the same
+    trigger several times at one instant, and each step's effects need keys of their own.
+
+    >>> import datetime as dt
+    >>> effect_key_prefix("A-1", "suspend", dt.datetime(2026, 1, 5, tzinfo=dt.UTC), 1)
+    'A-1/suspend/2026-01-05T00:00:00+00:00/1'
+    """
+    return f"{change_key(account_id, trigger, at)}/{source_code}"
 
 
 def change_key(account_id: str, trigger: str, at: dt.datetime) -> str:
@@ -165,6 +191,20 @@ class History:
 
     def __repr__(self) -> str:
         return f"<History of {len(self._changes)} changes>"
+
+    def __str__(self) -> str:
+        return "\n".join(str(c) for c in self._changes) or "(no changes)"
+
+    def _repr_html_(self) -> str:
+        from acctstate.export import history_html  # notebook view: imported when shown
+
+        return history_html(self)
+
+    def to_frame(self) -> Any:
+        """The changes as a pandas DataFrame (``pip install acctstate[notebook]``)."""
+        from acctstate.export import history_frame
+
+        return history_frame(self)
 
     @property
     def last(self) -> StatusChange | None:

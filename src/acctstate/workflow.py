@@ -37,7 +37,7 @@ from acctstate.errors import (
 )
 from acctstate.graph import Edge, Transition, check_graph, resolve
 from acctstate.guards import GuardContext, Refusal
-from acctstate.history import OPEN, History, StatusChange, change_key
+from acctstate.history import OPEN, History, StatusChange, effect_key_prefix
 from acctstate.status import Status
 
 if TYPE_CHECKING:
@@ -492,7 +492,7 @@ class Workflow:
         if kinds or edge.effects:
             # Keys are derived from the change itself, so planning the same change again
             # gives the same keys and a retrying host never runs an effect twice.
-            prefix = change_key(account_id, trigger, at)
+            prefix = effect_key_prefix(account_id, trigger, at, source.code)
             effects = [kind(key=f"{prefix}#{i}") for i, kind in enumerate(kinds)]
             for rule in edge.effects:
                 for effect in rule(ctx, source, dest):
@@ -829,3 +829,23 @@ class Workflow:
             return [by[c] for c in codes]
         except KeyError as exc:
             raise UnknownStatus(exc.args[0], known=self._catalog.names) from None
+
+    # -- notebook views: acctstate.export holds the logic ------------------------------
+
+    def to_svg(self, **options: Any) -> str:
+        """The graph drawn by Graphviz as SVG; ``options`` as :func:`acctstate.export.diagram`
+        (``around=``, ``steps=``, ``path=``). Needs ``pip install acctstate[diagrams]``."""
+        from acctstate.export import to_svg  # above this module: imported when used
+
+        return to_svg(self, **options)
+
+    def to_frame(self, *, what: str = "transitions") -> Any:
+        """The transitions (or ``what="statuses"``) as a pandas DataFrame."""
+        from acctstate.export import workflow_frame
+
+        return workflow_frame(self, what=what)
+
+    def _repr_html_(self) -> str:
+        from acctstate.export import workflow_html
+
+        return workflow_html(self)
