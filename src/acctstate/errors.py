@@ -24,7 +24,10 @@ __all__ = [
     "IllegalTransition",
     "InvalidArgument",
     "PermissionDenied",
+    "PlanOutdated",
+    "PolicyError",
     "ReasonRequired",
+    "SweepError",
     "UnknownStatus",
     "UnknownTrigger",
     "Violation",
@@ -378,3 +381,74 @@ class ConfigError(AcctStateError, ValueError):
         where = source + (f":{line}" if line is not None else "")
         at = f" at {path}" if path else ""
         super().__init__(f"{where}{at}: {problem}")
+
+
+class PolicyError(AcctStateError, ValueError):
+    """An automation policy breaks one or more rules; all of them are listed.
+
+    Attributes:
+        problems: every broken rule, each a :class:`~acctstate.errors.Violation`.
+        account_class: the class the policy was for (``None``: every class).
+    """
+
+    def __init__(self, problems: Sequence[Violation], *, account_class: str | None = None) -> None:
+        self.problems = tuple(problems)
+        self.account_class = account_class
+        lines = "\n".join(f"  - {p}" for p in self.problems)
+        n = len(self.problems)
+        which = "" if account_class is None else f" for account class {account_class!r}"
+        super().__init__(
+            f"invalid automation policy{which} ({n} problem{'s' if n != 1 else ''}):\n{lines}"
+        )
+
+    @property
+    def rules(self) -> frozenset[str]:
+        """The ids of the rules that were broken."""
+        return frozenset(p.rule for p in self.problems)
+
+
+class SweepError(AcctStateError):
+    """An account could not be planned or applied by the sweep.
+
+    Attributes:
+        account_id: the account concerned.
+        problem: what went wrong.
+    """
+
+    def __init__(self, *, account_id: object, problem: str) -> None:
+        self.account_id = account_id
+        self.problem = problem
+        super().__init__(f"account {account_id!r}: {problem}")
+
+
+class PlanOutdated(SweepError):
+    """The account is no longer where the plan left it; sweep again.
+
+    Attributes:
+        expected: the status the plan expected.
+        found: the status the account is in.
+        trigger: the planned trigger that was not fired.
+    """
+
+    def __init__(
+        self,
+        *,
+        account_id: object,
+        expected: Any,
+        found: Any,
+        trigger: str,
+        dest: bool = False,
+    ) -> None:
+        self.expected = expected
+        self.found = found
+        self.trigger = trigger
+        what = (
+            f"it now leads to {found.name!r} ({found.code}), not the planned "
+            f"{expected.name!r} ({expected.code})"
+            if dest
+            else f"the plan expected status {expected.name!r} ({expected.code}) but the "
+            f"account is in {found.name!r} ({found.code})"
+        )
+        super().__init__(
+            account_id=account_id, problem=f"cannot apply {trigger!r}: {what}; sweep again"
+        )

@@ -21,7 +21,13 @@ import attrs
 from acctstate.actors import SYSTEM, Actor
 from acctstate.catalog import StatusRef
 from acctstate.clock import require_aware
-from acctstate.errors import AcctStateError, InvalidArgument, UnknownStatus, Violation, closest
+from acctstate.errors import (
+    InvalidArgument,
+    PolicyError,
+    UnknownStatus,
+    Violation,
+    closest,
+)
 from acctstate.workflow import Workflow
 
 __all__ = [
@@ -49,30 +55,6 @@ RULES: tuple[str, ...] = (
     "archive",
 )
 """Every automation rule, in the order a sweep tries them on an account."""
-
-
-class PolicyError(AcctStateError, ValueError):
-    """An automation policy breaks one or more rules; all of them are listed.
-
-    Attributes:
-        problems: every broken rule, each a :class:`~acctstate.errors.Violation`.
-        account_class: the class the policy was for (``None``: every class).
-    """
-
-    def __init__(self, problems: Sequence[Violation], *, account_class: str | None = None) -> None:
-        self.problems = tuple(problems)
-        self.account_class = account_class
-        lines = "\n".join(f"  - {p}" for p in self.problems)
-        n = len(self.problems)
-        which = "" if account_class is None else f" for account class {account_class!r}"
-        super().__init__(
-            f"invalid automation policy{which} ({n} problem{'s' if n != 1 else ''}):\n{lines}"
-        )
-
-    @property
-    def rules(self) -> frozenset[str]:
-        """The ids of the rules that were broken."""
-        return frozenset(p.rule for p in self.problems)
 
 
 def _count(_: object, attribute: attrs.Attribute[Any], value: object) -> None:
@@ -230,7 +212,7 @@ class DunningLadder:
     >>> DunningLadder([LadderStep(10, min_days=30), LadderStep(11, min_days=15)])
     Traceback (most recent call last):
     ...
-    acctstate.automation._policy.PolicyError: invalid automation policy (1 problem):
+    acctstate.errors.PolicyError: invalid automation policy (1 problem):
       - [not-monotone] step 2 (11) lowers min_days below step 1 (10); each step must ask at least as much as the one before
     """
 
@@ -404,7 +386,7 @@ class AutomationPolicy:
     >>> AutomationPolicy(isp.workflow(), contract_expiry="expire_contracts")
     Traceback (most recent call last):
     ...
-    acctstate.automation._policy.PolicyError: invalid automation policy (1 problem):
+    acctstate.errors.PolicyError: invalid automation policy (1 problem):
       - [unknown-trigger] contract_expiry names trigger 'expire_contracts', which the workflow 'isp' does not have; did you mean 'expire_contract'?
     """
 

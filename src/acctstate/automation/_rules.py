@@ -15,7 +15,7 @@ from decimal import Decimal
 from typing import Any
 
 from acctstate.automation._policy import AutomationPolicy, _clear_reach
-from acctstate.errors import AcctStateError, InvalidArgument, UnknownStatus
+from acctstate.errors import InvalidArgument, SweepError, UnknownStatus
 from acctstate.guards import GuardContext, Refusal
 
 _UNSET: Any = object()
@@ -27,20 +27,6 @@ Change = tuple[str, str, int, int]
 """``(rule, trigger, source code, dest code)``."""
 Refused = tuple[str, str, int, tuple[Refusal, ...]]
 """``(rule, first trigger, status code, refusals)``."""
-
-
-class SweepError(AcctStateError):
-    """An account could not be planned or applied by the sweep.
-
-    Attributes:
-        account_id: the account concerned.
-        problem: what went wrong.
-    """
-
-    def __init__(self, *, account_id: object, problem: str) -> None:
-        self.account_id = account_id
-        self.problem = problem
-        super().__init__(f"account {account_id!r}: {problem}")
 
 
 GENERIC, DUE, CLIMB, CLEAR, DAYS = range(5)

@@ -16,10 +16,10 @@ from typing import Any
 import attrs
 
 from acctstate.automation._policy import RULES, AutomationPolicy
-from acctstate.automation._rules import Change, Compiled, Refused, SweepError, compiled, plan_one
+from acctstate.automation._rules import Change, Compiled, Refused, compiled, plan_one
 from acctstate.clock import require_aware
 from acctstate.effects import Hooks
-from acctstate.errors import AcctStateError, InvalidArgument
+from acctstate.errors import AcctStateError, InvalidArgument, PlanOutdated, SweepError
 from acctstate.guards import Refusal
 from acctstate.history import StatusChange
 from acctstate.status import Status
@@ -36,39 +36,6 @@ __all__ = [
     "apply",
     "sweep",
 ]
-
-
-class PlanOutdated(SweepError):
-    """The account is no longer where the plan left it; sweep again.
-
-    Attributes:
-        expected: the status the plan expected.
-        found: the status the account is in.
-        trigger: the planned trigger that was not fired.
-    """
-
-    def __init__(
-        self,
-        *,
-        account_id: object,
-        expected: Status,
-        found: Status,
-        trigger: str,
-        dest: bool = False,
-    ) -> None:
-        self.expected = expected
-        self.found = found
-        self.trigger = trigger
-        what = (
-            f"it now leads to {found.name!r} ({found.code}), not the planned "
-            f"{expected.name!r} ({expected.code})"
-            if dest
-            else f"the plan expected status {expected.name!r} ({expected.code}) but the "
-            f"account is in {found.name!r} ({found.code})"
-        )
-        super().__init__(
-            account_id=account_id, problem=f"cannot apply {trigger!r}: {what}; sweep again"
-        )
 
 
 @attrs.frozen
