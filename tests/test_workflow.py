@@ -352,3 +352,20 @@ def test_commit_carries_out_a_planned_change_only_if_it_still_fits(
     with pytest.raises(acctstate.IllegalTransition):
         wf.commit(acct, stale)
     assert snapshot(acct) == before
+
+
+def test_schedule_without_a_book_uses_the_workflows_own(wf: Workflow, t0: dt.datetime) -> None:
+    """wf.schedule(account, trigger, at=...) records in the workflow's book; apply_due fires
+    it when due, once; a copy of the workflow starts with an empty book."""
+    own = wf.extend(transitions=[Transition("hold", "active", "suspended")])
+    acct = in_status(own, "active", t0)
+    entry = own.schedule(acct, "suspend", at=t0 + 3 * DAY, reason="non-payment")
+    assert [e.id for e in own.scheduled(acct)] == [entry.id]
+    assert own.with_clock(acctstate.FixedClock(t0)).scheduled() == []
+    assert len(own.apply_due(t0 + DAY)) == 0 and acct.status == 1
+    done = own.apply_due(t0 + 3 * DAY)
+    assert [o.ok for o in done.outcomes] == [True] and acct.status == -1
+    assert len(own.apply_due(t0 + 3 * DAY)) == 0 and len(acct.history) == 2
+    later = own.schedule(acct, "archive", at=t0 + 400 * DAY)
+    own.withdraw(later.id)
+    assert own.scheduled() == []

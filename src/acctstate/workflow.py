@@ -42,7 +42,7 @@ from acctstate.status import Status
 
 if TYPE_CHECKING:
     from acctstate.history import ScheduledChange
-    from acctstate.schedule import Schedule
+    from acctstate.schedule import ApplyResult, Schedule
 
 __all__ = ["Explanation", "Workflow"]
 
@@ -115,6 +115,7 @@ class Workflow:
     """
 
     __slots__ = (
+        "_book",
         "_by_code",
         "_catalog",
         "_clock",
@@ -163,6 +164,7 @@ class Workflow:
         self._clock: Clock = clock or SystemClock()
         self._hooks = hooks
         self._status_attr = status_attr
+        self._book: Schedule | None = None
         self._by_code = {s.code: s for s in catalog}
         self._engine = Engine(catalog.codes, self._edges)
         self._table = CompiledTable(self._edges)
@@ -306,6 +308,7 @@ class Workflow:
         new = object.__new__(Workflow)
         for slot in Workflow.__slots__:
             object.__setattr__(new, slot, changes.get(slot, getattr(self, slot)))
+        object.__setattr__(new, "_book", None)  # a copy starts with its own, empty book
         return new
 
     # -- accounts -----------------------------------------------------------------------
@@ -765,7 +768,7 @@ class Workflow:
         trigger: str,
         *,
         at: dt.datetime,
-        book: Schedule,
+        book: Schedule | None = None,
         reason: str | None = None,
         note: str | None = None,
         actor: Actor | None = None,
@@ -779,7 +782,7 @@ class Workflow:
 
         Args:
             book: the :class:`acctstate.schedule.Schedule` to record it in (one built
-                on this workflow).
+                on this workflow); default: this workflow's own book (:attr:`book`).
             (others as :meth:`acctstate.schedule.Schedule.add`)
 
         Returns:
@@ -791,9 +794,54 @@ class Workflow:
         """
         from acctstate.schedule import Schedule  # above this module: imported when used
 
+        if book is None:
+            book = self.book
         if not isinstance(book, Schedule) or book.workflow != self:
             raise InvalidArgument("book", book, f"a Schedule built on workflow {self._name!r}")
         return book.add(account, trigger, at=at, reason=reason, note=note, actor=actor, **data)
+
+    @property
+    def book(self) -> Schedule:
+        """This workflow's own schedule of future changes, made on first use.
+
+        The graph stays immutable; the book is the one mutable part, and a workflow made
+        by ``extend``, ``with_hooks`` or ``with_clock`` starts with an empty one. Hosts
+        that persist schedules keep their own ``Schedule`` (or a store) instead.
+        """
+        from acctstate.schedule import Schedule  # above this module: imported when used
+
+        if self._book is None:
+            object.__setattr__(self, "_book", Schedule(self))
+        assert self._book is not None
+        return self._book
+
+    def scheduled(self, account: Any = None) -> list[ScheduledChange]:
+        """The pending changes in :attr:`book`, for one account or all, in time order."""
+        return self.book.pending(account)
+
+    def withdraw(
+        self,
+        entry: ScheduledChange | str,
+        *,
+        actor: Actor | None = None,
+        note: str | None = None,
+        at: dt.datetime | None = None,
+    ) -> ScheduledChange:
+        """Withdraw a pending change from :attr:`book` (see ``Schedule.withdraw``)."""
+        return self.book.withdraw(entry, actor=actor, note=note, at=at)
+
+    def apply_due(
+        self,
+        now: dt.datetime,
+        *,
+        accounts: Any = None,
+        hooks: Hooks | None = None,
+        limit: int | None = None,
+    ) -> ApplyResult:
+        """Fire the changes in :attr:`book` that are due at ``now``, in effective-time order
+        (see ``Schedule.apply_due``: guards re-checked, refusals kept as failed, idempotent).
+        """
+        return self.book.apply_due(now, accounts=accounts, hooks=hooks, limit=limit)
 
     # -- end of scheduling ------------------------------------------------------------
 
