@@ -526,11 +526,15 @@ def test_plot_flows_heatmap_holds_the_counts() -> None:
     """The heat map's cells are the counts (from x to), each non-zero one written in."""
     flows = {("active", "suspended"): 5, ("suspended", "active"): 2, ("active", "canceled"): 1}
     ax = plot_flows(flows, workflow=WF)
-    grid = ax.images[0].get_array().tolist()
+    import numpy as np
+
+    cells = np.ma.filled(ax.images[0].get_array().astype(float), np.nan)
+    grid = np.nan_to_num(cells).astype(int).tolist()  # no move: masked (drawn white)
     rows = [t.get_text() for t in ax.get_yticklabels()]
     cols = [t.get_text() for t in ax.get_xticklabels()]
     assert rows == ["suspended", "active"] and cols == ["canceled", "suspended", "active"]
     assert grid == [[0, 0, 2], [1, 5, 0]]
+    assert np.isnan(cells[0][0])
     assert sorted(t.get_text() for t in ax.texts) == ["1", "2", "5"]
 
 
@@ -567,3 +571,22 @@ def test_views_of_a_custom_workflow() -> None:
     assert "active --> vacation: start_vacation" in text
     assert "vacation --> active: end_vacation" in text
     assert "#6fa8dc" in workflow_html(custom, draw=False)
+
+
+def test_status_bands_are_shades_of_their_class() -> None:
+    """By status, a band takes the status's own colour, else a shade of its back-end
+    class's colour: the first of a class exactly, the next ones darker."""
+    vacation = Status.custom(7, "vacation", backend="suspended", color="#6fa8dc")
+    custom = WF.extend(
+        statuses=[vacation],
+        transitions=[
+            Transition("start_vacation", "active", "vacation"),
+            Transition("end_vacation", "vacation", "active"),
+        ],
+    )
+    daily = {d: {"active": 5, "active_dunning_1": 2, "vacation": 1} for d in range(3)}
+    ax = plot_status_counts(daily, workflow=custom)
+    fills = [matplotlib.colors.to_rgb(c.get_facecolor()[0]) for c in ax.collections]
+    assert matplotlib.colors.to_hex(fills[0]) == BACKEND_COLORS[Backend.ACTIVE]  # active (1)
+    assert matplotlib.colors.to_hex(fills[1]) == "#6fa8dc"  # vacation (7): its own colour
+    assert all(b < a for a, b in zip(fills[0], fills[2], strict=True))  # dunning 1 (11): darker

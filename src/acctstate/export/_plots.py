@@ -189,11 +189,7 @@ def plot_status_counts(
     else:
         labels = [n for n in _order(series, workflow) if any(series[n])]
         values = [series[n] for n in labels]
-        cmap = plt.get_cmap("tab20")
-        statuses = {} if workflow is None else {s.name: s for s in workflow.catalog}
-        for i, name in enumerate(labels):
-            s = statuses.get(name)
-            colors.append(s.color if s is not None and s.color else cmap(i % 20))
+        colors = _status_colors(labels, workflow, plt)
     if labels:
         ax.stackplot(xs, values, labels=labels, colors=colors, linewidth=0.3, edgecolor="white")
         ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize="small", frameon=False)
@@ -202,6 +198,46 @@ def plot_status_counts(
     if title:
         ax.set_title(title)
     return ax
+
+
+_DEEP = {
+    Backend.PROSPECT: "#5f5f5f",
+    Backend.PENDING: "#b07d00",
+    Backend.ACTIVE: "#2e6b30",
+    Backend.SUSPENDED: "#c45500",
+    Backend.CLOSED: "#9b1c1c",
+}
+
+
+def _status_colors(names: Sequence[str], wf: Workflow | None, plt: Any) -> list[Any]:
+    """A status's own colour, else a shade of its back-end class's colour, from the
+    diagram's pastel to a deep tone, further down the ladder (or further from 0) being
+    deeper: bands of one class read as one family."""
+    if wf is None:
+        cmap = plt.get_cmap("tab20")
+        return [cmap(i % 20) for i in range(len(names))]
+    from matplotlib.colors import to_rgb
+
+    statuses = {s.name: s for s in wf.catalog}
+    family: dict[Backend, list[Status]] = {}
+    for name in names:
+        if name in statuses:
+            family.setdefault(statuses[name].backend, []).append(statuses[name])
+    for members in family.values():
+        members.sort(key=lambda m: (m.dunning_step or 0, abs(m.code)))
+    out: list[Any] = []
+    for name in names:
+        s = statuses.get(name)
+        if s is None:
+            out.append("#8fa8c8")
+        elif s.color:
+            out.append(s.color)
+        else:
+            members = family[s.backend]
+            t = 0.85 * members.index(s) / max(len(members) - 1, 1)
+            light, deep = to_rgb(BACKEND_COLORS[s.backend]), to_rgb(_DEEP[s.backend])
+            out.append(tuple(a + (b - a) * t for a, b in zip(light, deep, strict=True)))
+    return out
 
 
 def plot_flows(
@@ -247,13 +283,18 @@ def plot_flows(
             figsize=(max(4.0, 0.55 * len(dests) + 2.5), max(3.0, 0.4 * len(sources) + 1.5))
         )
     if counts:
-        ax.imshow(grid, cmap="Reds", aspect="auto")
-        peak = max(counts.values())
+        from matplotlib.colors import LogNorm
+
+        # Log colours keep the rare moves visible next to the daily ones; cells without
+        # a move are masked (white), not the palest red.
+        cells = [[n if n else float("nan") for n in row] for row in grid]
+        norm = LogNorm(vmin=0.7, vmax=max(counts.values()))
+        ax.imshow(cells, cmap="Reds", norm=norm, aspect="auto")
         for i, row in enumerate(grid):
             for j, n in enumerate(row):
                 if n:
                     ax.text(j, i, str(n), ha="center", va="center", fontsize=8,
-                            color="white" if n > peak * 0.6 else "black")  # fmt: skip
+                            color="white" if norm(n) > 0.6 else "black")  # fmt: skip
     ax.set_xticks(range(len(dests)), dests, rotation=60, ha="right", fontsize=8)
     ax.set_yticks(range(len(sources)), sources, fontsize=8)
     ax.set_xlabel("to")
