@@ -353,6 +353,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     run: Callable[[argparse.Namespace, IO[str]], int] = args.run
     try:
         return run(args, sys.stdout)
+    except BrokenPipeError:
+        # The reader went away (``acctstate table isp | head``): stop quietly.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 0
     except (AcctStateError, OSError) as exc:
         print(f"acctstate {args.command}: error: {_one_line(exc)}", file=sys.stderr)
         return 1
