@@ -488,7 +488,9 @@ class Workflow:
             self._check_reason(edge, reason)
         if note is not None and type(note) is not str:
             raise InvalidArgument("note", note, "a str or None")
-        account_id = str(account.id)
+        account_id = account.id
+        if type(account_id) is not str:
+            account_id = str(account_id)
         dest = edge.dest
         kinds = self._flag_kinds[id(edge)]
         effects: list[Effect] = []
@@ -510,7 +512,7 @@ class Workflow:
             reason,
             note,
             actor,
-            tuple(effects),
+            tuple(effects) if effects else (),
         )
 
     def plan(
