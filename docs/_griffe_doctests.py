@@ -12,15 +12,8 @@ import griffe
 def fence_doctests(text: str) -> str:
     """``text`` with each run of ``>>>`` lines (and their output) in a ``pycon`` fence.
 
-    >>> print(fence_doctests("Summary.\\n\\n>>> 1 + 1\\n2\\n\\nMore."))
-    Summary.
-    <BLANKLINE>
-    ```pycon
-    >>> 1 + 1
-    2
-    ```
-    <BLANKLINE>
-    More.
+    An example and its output end at the first blank line, as in doctest;
+    ``<BLANKLINE>`` markers become empty lines. Existing fences are left alone.
     """
     lines = text.split("\n")
     out: list[str] = []
