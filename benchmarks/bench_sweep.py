@@ -192,22 +192,30 @@ def hand_numpy(cols: dict[str, Any]) -> Any:
     return s
 
 
-def best(fn: Callable[[], Any], repeat: int) -> tuple[float, Any]:
-    times = []
-    out = None
+def interleaved(candidates: dict[str, Callable[[], Any]], repeat: int) -> dict[str, Any]:
+    """Each candidate's best CPU time and last result, running them in turn each round
+    so a busy machine slows them alike instead of skewing the ratio."""
+    times = dict.fromkeys(candidates, float("inf"))
+    outs: dict[str, Any] = {}
     for _ in range(repeat):
-        # CPU time of this process: the figures are ratios, and the machine may be shared.
-        t = time.process_time()
-        out = fn()
-        times.append(time.process_time() - t)
-    return min(times), out
+        for name, fn in candidates.items():
+            t = time.process_time()
+            outs[name] = fn()
+            times[name] = min(times[name], time.process_time() - t)
+    return {name: (times[name], outs[name]) for name in candidates}
 
 
 def column_wise(n_rows: int, n_fire: int, repeat: int) -> None:
     """(b): the column-wise sweep against firing per account and hand-written NumPy."""
     cols = book(n_rows, seed=2)
-    t_cols, out = best(lambda: sweep_columns(cols, POLICY, now=NOW), repeat)
-    t_np, hand_status = best(lambda: hand_numpy(cols), repeat)
+    res = interleaved(
+        {
+            "columns": lambda: sweep_columns(cols, POLICY, now=NOW),
+            "numpy": lambda: hand_numpy(cols),
+        },
+        repeat,
+    )
+    (t_cols, out), (t_np, hand_status) = res["columns"], res["numpy"]
     sample = accounts(cols, range(n_fire))
     t0 = time.process_time()
     apply(sweep(sample, POLICY, now=NOW))
@@ -230,13 +238,16 @@ def main() -> None:
     n_objects = 2_000 if args.quick else 20_000
     n_rows = 100_000 if args.quick else 1_000_000
     n_fire = 300 if args.quick else 2_000
-    repeat = 2 if args.quick else 3
+    repeat = 3 if args.quick else 7
 
     # (a) per-account evaluation vs a hand loop
     small = book(n_objects, seed=1)
     objs = accounts(small, range(n_objects))
-    t_sweep, plan = best(lambda: sweep(objs, POLICY, now=NOW), repeat)
-    t_hand, hand = best(lambda: hand_loop(objs, NOW), repeat)
+    res = interleaved(
+        {"sweep": lambda: sweep(objs, POLICY, now=NOW), "hand": lambda: hand_loop(objs, NOW)},
+        repeat,
+    )
+    (t_sweep, plan), (t_hand, hand) = res["sweep"], res["hand"]
     planned = {
         p.account_id: [(c.rule, c.trigger, c.source.code, c.dest.code) for c in p.changes]
         for p in plan

@@ -46,9 +46,7 @@ class _Plan:
         k = len(codes)
         self.rule_triggers: dict[str, tuple[str, ...]] = {}
         self.applies: dict[tuple[str, str], Any] = {}
-        self.any_rule = np.zeros(k, dtype=bool)
         for code, rules in c.rules.items():
-            self.any_rule[index[code]] = True
             for r in rules:
                 rule, triggers = r.name, r.triggers
                 known = self.rule_triggers.setdefault(rule, ())
@@ -63,19 +61,34 @@ class _Plan:
             order = _trigger_order(policy, rule)
             self.rule_triggers[rule] = tuple(sorted(ts, key=order.index))
         self.triggers = tuple(sorted({t for ts in self.rule_triggers.values() for t in ts}))
-        self.fire: dict[str, list[tuple[Any, Any]]] = {}
+        # Per trigger, one level per candidate edge of a source (in table order); each
+        # level as arrays by status position: the destination when the edge needs no
+        # guard (-1 otherwise), whether it has guards to ask, its edge index and its
+        # destination. An edge whose permission the policy's actor lacks never passes.
+        self.fire: dict[str, list[tuple[Any, Any, Any, Any]]] = {}
         self.edges = policy.workflow.transitions
+        actor: Actor = policy.actor
         for t in self.triggers:
             by_source = c.table.by_trigger(t)
-            levels: list[tuple[Any, Any]] = []
+            levels: list[tuple[Any, Any, Any, Any]] = []
             for j in range(c.table.depth(t)):
+                free = np.full(k, -1, dtype=np.int64)
+                guarded = np.zeros(k, dtype=bool)
                 edge = np.full(k, -1, dtype=np.int64)
                 dest = np.full(k, -1, dtype=np.int64)
                 for code, cands in by_source.items():
                     if j < len(cands):
-                        edge[index[code]] = cands[j][0]
-                        dest[index[code]] = index[cands[j][1]]
-                levels.append((edge, dest))
+                        i = index[code]
+                        e = self.edges[cands[j][0]]
+                        edge[i] = cands[j][0]
+                        dest[i] = index[cands[j][1]]
+                        if e.permission is not None and not actor.can(e.permission):
+                            continue
+                        if e.guards:
+                            guarded[i] = True
+                        else:
+                            free[i] = dest[i]
+                levels.append((free, guarded, edge, dest))
             self.fire[t] = levels
         lo, hi = codes[0], codes[-1]
         # A dense code -> position table when the codes are compact (they are in
@@ -84,12 +97,15 @@ class _Plan:
         if hi - lo < 1 << 20:
             self.lut = np.full(hi - lo + 1, -1, dtype=np.int64)
             self.lut[self.codes - lo] = np.arange(k)
-        self.rule_statuses = {
-            rule: [
-                i
-                for i in range(k)
-                if any(self.applies[(rule, t)][i] for t in self.rule_triggers[rule])
-            ]
+        # Which statuses each rule applies to, as a mask by status position.
+        self.rule_mask = {
+            rule: np.array(
+                [
+                    any(self.applies[(rule, t)][i] for t in self.rule_triggers[rule])
+                    for i in range(k)
+                ],
+                dtype=bool,
+            )
             for rule in self.rule_triggers
         }
         self.pos = np.full(k, -1, dtype=np.int64)
@@ -97,16 +113,25 @@ class _Plan:
             self.pos[index[code]] = p
 
     def index_of(self, status: Any) -> tuple[Any, Any]:
-        """Status positions of the codes, and which codes the catalog knows."""
+        """Status positions of the codes (0 where unknown), and which codes the catalog
+        knows (``None``: all of them)."""
         np = _numpy()
         if self.lut is not None:
             off = status - self.codes[0]
-            inside = (off >= 0) & (off < len(self.lut))
-            pos = self.lut[np.where(inside, off, 0)]
-            known = inside & (pos >= 0)
-            return np.where(known, pos, 0), known
-        pos = np.clip(np.searchsorted(self.codes, status), 0, len(self.codes) - 1)
-        return pos, self.codes[pos] == status
+            if off.size and (off.min() < 0 or off.max() >= len(self.lut)):
+                inside = (off >= 0) & (off < len(self.lut))
+                off = np.where(inside, off, 0)
+                pos = self.lut[off]
+                known = inside & (pos >= 0)
+            else:
+                pos = self.lut[off]
+                known = pos >= 0
+        else:
+            pos = np.clip(np.searchsorted(self.codes, status), 0, len(self.codes) - 1)
+            known = self.codes[pos] == status
+        if known.all():
+            return pos, None
+        return np.where(known, pos, 0), known
 
 
 def _trigger_order(policy: AutomationPolicy, rule: str) -> list[str]:
@@ -118,6 +143,11 @@ def _trigger_order(policy: AutomationPolicy, rule: str) -> list[str]:
     if hold is not None and rule.startswith("credit_hold"):
         return [hold.place, hold.remove, hold.release, hold.deactivate]
     return [getattr(policy, rule)]
+
+
+# Rules that test temporary hold releases (a set lookup on ids): ask them only of the
+# rows that are candidates.
+_ROW_WISE = frozenset({"credit_hold", "credit_hold_release"})
 
 
 @functools.lru_cache(maxsize=64)
@@ -280,10 +310,13 @@ class _Run:
             np.minimum(target, count, out=target)
         return target
 
+    def _size(self, rows: Any) -> int:
+        return self.book.n if isinstance(rows, slice) else len(rows)
+
     def _due(self, name: str, rows: Any) -> Any:
         col = self.book.date(name)
         if col is None:
-            return self.np.zeros(len(rows), dtype=bool)
+            return self.np.zeros(self._size(rows), dtype=bool)
         t = col[rows]
         return (t != self.book.nat) & (self.now_ns >= t)
 
@@ -293,7 +326,7 @@ class _Run:
         assert hold is not None
         ids = [r.account_id for r in hold.releases if r.covers(self.now)]
         if not ids:
-            return np.zeros(len(rows), dtype=bool)
+            return np.zeros(self._size(rows), dtype=bool)
         col = self.book.cols.get("id")
         if col is None:
             raise InvalidArgument("columns", "no 'id'", "an 'id' column for hold releases")
@@ -396,96 +429,122 @@ class _Run:
     def fire(self, trigger: str, rows: Any, s: Any) -> Any:
         """Destination status positions (-1: no edge passed), as the table answers."""
         np = self.np
-        dest = np.full(len(rows), -1, dtype=np.int64)
-        actor: Actor = self.policy.actor
-        for edge_at, dest_at in self.plan.fire[trigger]:
-            e = edge_at[s]
-            need = (dest < 0) & (e >= 0)
-            if not need.any():
+        dest: Any = None
+        for free, guarded, edge_at, dest_at in self.plan.fire[trigger]:
+            if dest is None:
+                idx = None
+                ss = s
+                dest = free[s]
+            else:
+                idx = np.flatnonzero(dest < 0)
+                if not idx.size:
+                    break
+                ss = s[idx]
+                dest[idx] = free[ss]
+            gi = np.flatnonzero(guarded[ss])
+            if not gi.size:
                 continue
-            for index in np.unique(e[need]).tolist():
-                sel = np.flatnonzero(need & (e == index))
-                edge = self.plan.edges[index]
-                if edge.permission is not None and not actor.can(edge.permission):
-                    continue
+            e = edge_at[ss[gi]]
+            for index in np.flatnonzero(np.bincount(e)).tolist():
+                sel = gi[e == index]
+                at = sel if idx is None else idx[sel]
                 ok = np.ones(len(sel), dtype=bool)
-                for g in edge.guards:
-                    ok &= self.guard(g, rows[sel], s[sel])
-                hit = sel[ok]
-                dest[hit] = dest_at[s[hit]]
+                for g in self.plan.edges[index].guards:
+                    ok &= self.guard(g, rows[at], s[at])
+                dest[at[ok]] = dest_at[ss[sel[ok]]]
+        assert dest is not None
         return dest
 
-    def run(self, rows: Any, status_pos: Any, since_all: Any) -> tuple[list[Any], ...]:
+    def run(self, eligible: Any, status_pos: Any, since_all: Any) -> tuple[list[Any], ...]:
+        """Move rows to the fixed point, a round (hop) at a time.
+
+        The first round takes every row of the book with full-length masks (most rows
+        of a real book are eligible, and a mask beats gathering them by index); later
+        rounds take only the rows that moved, by index. ``eligible`` masks the rows of
+        this policy with a known status (``None``: all of them).
+        """
         np = self.np
         self.since_all = since_all
         plan = self.plan
         changes: list[tuple[Any, ...]] = []
         blocked: list[tuple[Any, ...]] = []
         errors: list[Any] = []
-        active = rows[plan.any_rule[status_pos[rows]]]
         rules = [r for r in RULES if r in plan.rule_triggers]
         trig_index = {t: i for i, t in enumerate(plan.triggers)}
         limit = 2 * len(plan.codes) + 1
-        small = np.int8 if len(plan.codes) < 128 else np.int16
+        # ``active`` maps positions of this round to rows; ``None`` is every row.
+        active: Any = None
+        s = status_pos
+        m = self.book.n
         hop = 0
-        moved_rows: list[Any] = []
-        while active.size:
+        while m:
             if hop == limit:
                 errors.append(active)
                 break
-            s = status_pos[active]
-            m = len(active)
             decided = np.zeros(m, dtype=bool)
+            any_decided = False
             # Only read where ``decided``: no need to fill.
             f_rule = np.empty(m, dtype=np.int8)
             f_trig = np.empty(m, dtype=np.int16)
             f_dest = np.empty(m, dtype=np.int64)
             round_blocked: list[tuple[Any, int, Any]] = []
-            # Bucket the rows by status once (a radix sort of small ints), so each rule
-            # takes its statuses' slices instead of scanning every row.
-            order = np.argsort(s.astype(small), kind="stable")
-            bounds = np.concatenate(([0], np.cumsum(np.bincount(s, minlength=len(plan.codes)))))
             for rule in rules:
                 rid = RULES.index(rule)
                 triggers = plan.rule_triggers[rule]
-                slices = [
-                    order[bounds[k] : bounds[k + 1]]
-                    for k in plan.rule_statuses[rule]
-                    if bounds[k + 1] > bounds[k]
-                ]
-                if not slices:
+                cand = plan.rule_mask[rule][s]
+                if active is None and eligible is not None:
+                    cand &= eligible
+                if any_decided:
+                    cand &= ~decided
+                many = np.count_nonzero(cand)
+                if not many:
                     continue
-                pos = slices[0] if len(slices) == 1 else np.concatenate(slices)
-                pos = pos[~decided[pos]]
+                rows_all = slice(None) if active is None else active
+                if many * 4 > m and rule not in _ROW_WISE:
+                    # Most rows are candidates: ask the rule over every row at once.
+                    cand &= self.wants(rule, rows_all, s)
+                    pos = np.flatnonzero(cand)
+                else:
+                    pos = np.flatnonzero(cand)
+                    rows = pos if active is None else active[pos]
+                    pos = pos[self.wants(rule, rows, s[pos])]
                 if not pos.size:
                     continue
-                pos = pos[self.wants(rule, active[pos], s[pos])]
-                if not pos.size:
-                    continue
+                sp = s[pos]
                 first = np.full(len(pos), -1, dtype=np.int64)
                 open_ = np.ones(len(pos), dtype=bool)
                 for t in triggers:
-                    has = plan.applies[(rule, t)][s[pos]]
+                    has = plan.applies[(rule, t)][sp]
                     first[(first < 0) & has] = trig_index[t]
                     sel = np.flatnonzero(open_ & has)
                     if not sel.size:
                         continue
                     p = pos[sel]
-                    d = self.fire(t, active[p], s[p])
+                    d = self.fire(t, p if active is None else active[p], sp[sel])
                     ok = d >= 0
-                    f_rule[p[ok]] = rid
-                    f_trig[p[ok]] = trig_index[t]
-                    f_dest[p[ok]] = d[ok]
-                    decided[p[ok]] = True
+                    hit = p[ok]
+                    f_rule[hit] = rid
+                    f_trig[hit] = trig_index[t]
+                    f_dest[hit] = d[ok]
+                    decided[hit] = True
+                    any_decided = True
                     open_[sel[ok]] = False
                 if open_.any():
                     round_blocked.append((pos[open_], rid, first[open_]))
             for p, rid, first in round_blocked:
                 keep = ~decided[p]
                 if keep.any():
-                    blocked.append((active[p[keep]], np.full(int(keep.sum()), rid), first[keep]))
+                    kept = p[keep]
+                    blocked.append(
+                        (
+                            kept if active is None else active[kept],
+                            np.full(len(kept), rid),
+                            first[keep],
+                        )
+                    )
             moved = np.flatnonzero(decided)
-            rows_moved = active[moved]
+            rows_moved = moved if active is None else active[moved]
+            dest = f_dest[moved]
             changes.append(
                 (
                     rows_moved,
@@ -493,13 +552,14 @@ class _Run:
                     f_rule[moved],
                     f_trig[moved],
                     plan.codes[s[moved]],
-                    plan.codes[f_dest[moved]],
+                    plan.codes[dest],
                 )
             )
-            status_pos[rows_moved] = f_dest[moved]
+            status_pos[rows_moved] = dest
             since_all[rows_moved] = self.now_ns
-            moved_rows.append(rows_moved)
             active = rows_moved
+            s = dest
+            m = len(moved)
             hop += 1
         return changes, blocked, errors
 
@@ -574,26 +634,31 @@ def sweep_columns(
     )
     parts: list[tuple[list[Any], list[Any], list[Any], _Plan]] = []
     classes = book.cols.get("account_class")
-    claimed = np.zeros(book.n, dtype=bool)
+    claimed: Any = None
     ordered = sorted(by_class.items(), key=lambda kv: kv[0] is None)
     for cls, p in ordered:
+        mine: Any  # the rows of this class; None: every row
         if cls is None:
-            mine = ~claimed
+            mine = None if claimed is None else ~claimed
         else:
             mine = (
                 np.zeros(book.n, dtype=bool)
                 if classes is None
                 else np.asarray(classes == cls, dtype=bool)
             )
-            claimed |= mine
+            claimed = mine.copy() if claimed is None else claimed | mine
         if not p.enabled:
             continue
         plan = _plan(p)
         pos, known = plan.index_of(book.status)
-        rows = np.flatnonzero(mine & known)
-        bad = np.flatnonzero(mine & ~known)
+        if known is None:
+            eligible = mine
+            bad = np.empty(0, dtype=np.int64)
+        else:
+            eligible = known if mine is None else mine & known
+            bad = np.flatnonzero(~known if mine is None else mine & ~known)
         run = _Run(plan, book, now)
-        changes, blocked, errors = run.run(rows, pos, since_all)
+        changes, blocked, errors = run.run(eligible, pos, since_all)
         errors.append(bad)
         for moved, *_, dest in changes:  # in hop order: the last move of a row wins
             final[moved] = dest
