@@ -431,6 +431,24 @@ def test_to_frame_dispatches_and_refuses_the_rest() -> None:
         to_frame(42)
 
 
+def test_to_frame_of_a_simulation_and_a_columnar_sweep() -> None:
+    """A simulation gives one row per day (a date index) and one column per status that
+    held an account; a column-wise sweep gives its own frame."""
+    from acctstate.automation import columns_from_accounts, sweep_columns
+    from acctstate.simulation import simulate
+
+    result = simulate(WF, accounts=40, days=10, seed=3)
+    frame = to_frame(result)
+    assert len(frame) == 10 and list(frame.columns) == list(result.seen())
+    assert frame.index[0].date() == min(result.daily)
+    assert frame.iloc[-1].to_dict() == {s: result.final()[s] for s in result.seen()}
+    book = make_book()
+    policy = AutomationPolicy(WF, ladder=reference_ladder())
+    swept = sweep_columns(columns_from_accounts(book), policy, now=T0 + 60 * DAY)
+    assert to_frame(swept).equals(swept.to_frame())
+    assert len(to_frame(swept)) == sweep(book, policy, now=T0 + 60 * DAY).changes
+
+
 def test_frames_without_pandas_name_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
     """No pandas: MissingDependency naming `pip install acctstate[notebook]`."""
     monkeypatch.setitem(sys.modules, "pandas", None)

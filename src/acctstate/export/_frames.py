@@ -6,10 +6,11 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from acctstate.automation import ApplyOutcome, SweepPlan
+from acctstate.automation import ApplyOutcome, ColumnarSweep, SweepPlan
 from acctstate.errors import InvalidArgument
 from acctstate.export._deps import pandas_module
 from acctstate.history import History, StatusChange
+from acctstate.simulation import SimulationResult
 from acctstate.workflow import Workflow
 
 __all__ = [
@@ -245,9 +246,11 @@ def to_frame(obj: Any) -> Any:
 
     A ``Workflow`` gives its transitions (use :func:`statuses_frame` for its statuses),
     a history, an account or changes give :func:`history_frame`, a sweep plan
-    :func:`sweep_records`, the outcome of applying it :func:`apply_records`, and
-    anything with ``to_records()`` (a batch ``Preview`` or ``BatchReport``, account
-    statistics) its records.
+    :func:`sweep_records`, the outcome of applying it :func:`apply_records`, a
+    column-wise sweep its own ``to_frame()``, a simulation its daily counts (one row per
+    day, one column per status that ever held an account), and anything with
+    ``to_records()`` (a batch ``Preview`` or ``BatchReport``, account statistics) its
+    records.
 
     Raises:
         InvalidArgument: ``obj`` is none of these.
@@ -259,6 +262,15 @@ def to_frame(obj: Any) -> Any:
         return _frame(sweep_records(obj), None, "to_frame")
     if isinstance(obj, ApplyOutcome):
         return _frame(apply_records(obj), None, "to_frame")
+    if isinstance(obj, ColumnarSweep):
+        pandas_module("to_frame")
+        return obj.to_frame()
+    if isinstance(obj, SimulationResult):
+        pd = pandas_module("to_frame")
+        days = sorted(obj.daily)
+        frame = pd.DataFrame.from_records([obj.daily[d] for d in days], columns=list(obj.seen()))
+        frame.index = pd.DatetimeIndex(days, name="date")
+        return frame
     if isinstance(obj, History | StatusChange) or isinstance(
         getattr(obj, "history", None), History
     ):
@@ -271,6 +283,6 @@ def to_frame(obj: Any) -> Any:
     raise InvalidArgument(
         "obj",
         obj,
-        "a Workflow, History, account, StatusChange values, SweepPlan, ApplyOutcome or an "
-        "object with to_records()",
+        "a Workflow, History, account, StatusChange values, SweepPlan, ApplyOutcome, "
+        "ColumnarSweep, SimulationResult or an object with to_records()",
     )
