@@ -38,6 +38,7 @@ __all__ = [
 _TABLE = "border-collapse:collapse;font-size:12px;margin:4px 0"
 _CELL = "border:1px solid #ddd;padding:2px 6px;text-align:left;vertical-align:top"
 _NOTE = "color:#666;font-size:11px"
+_ERROR = "#c0392b"
 
 
 def _esc(value: object) -> str:
@@ -274,7 +275,8 @@ def report_html(report: BatchReport, *, limit: int = 50) -> str:
         [_esc(r["account"]), _esc(r["outcome"]), _esc(r["from"]), _esc(r["to"]), _esc(r["reason"])]
         for r in report.to_records()
     )
-    return f"<div>{head}{table_html(rows, ['account', 'outcome', 'from', 'to', 'reason'], limit=limit)}</div>"
+    table = table_html(rows, ["account", "outcome", "from", "to", "reason"], limit=limit)
+    return f"<div>{head}{table}</div>"
 
 
 def sweep_html(plan: SweepPlan, *, limit: int = 50) -> str:
@@ -315,6 +317,3 @@ def apply_html(outcome: ApplyOutcome, *, limit: int = 50) -> str:
         for r in outcome.failed
     )
     return f"<div>{head}{table}{errors}</div>"
-
-
-_ERROR = "#c0392b"
