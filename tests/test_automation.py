@@ -450,3 +450,25 @@ def test_run_settings_are_validated(wf: Workflow) -> None:
         AutomationPolicy(wf, timezone="Mars/Olympus")
     with pytest.raises(InvalidArgument, match="without tzinfo"):
         AutomationPolicy(wf, run_at=dt.time(2, 0, tzinfo=dt.UTC))
+
+
+def test_equal_policies_on_differently_clocked_workflows_fire_through_their_own() -> None:
+    """Compiled policies are cached by identity: an equal policy on a workflow with another
+    clock applies through its own workflow (regression: it used to reuse the first one)."""
+    import datetime as dt
+
+    from acctstate.automation import AutomationPolicy, apply, sweep
+    from acctstate.clock import FixedClock
+    from acctstate.presets import isp
+
+    t = dt.datetime(2026, 6, 1, tzinfo=dt.UTC)
+    base = isp.workflow()
+    first = base.with_clock(FixedClock(t))
+    second = base.with_clock(FixedClock(t + dt.timedelta(hours=5)))
+    p1 = AutomationPolicy(first, archive="archive")
+    p2 = AutomationPolicy(second, archive="archive")
+    assert p1 == p2
+    sweep([], p1, now=t)  # compile p1 first
+    acct = second.open("Z-1", "canceled", at=t - dt.timedelta(days=200), imported=True)
+    apply(sweep([acct], p2, now=t))
+    assert acct.history[-1].recorded_at == t + dt.timedelta(hours=5)

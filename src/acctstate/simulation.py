@@ -38,7 +38,6 @@ import attrs
 from acctstate.account import Account
 from acctstate.actors import SYSTEM, Actor
 from acctstate.automation import AutomationPolicy, apply, reference_ladder, sweep
-from acctstate.automation._rules import compiled
 from acctstate.clock import FixedClock, require_aware
 from acctstate.effects import Charge, Refund
 from acctstate.errors import AcctStateError, InvalidArgument
@@ -340,15 +339,6 @@ class _Sim:
             contract_expiry="expire_contract",
             archive="archive",
         )
-        # The sweep caches compiled policies by equality, and a workflow's equality
-        # ignores its clock: an earlier run's equal policy (and its clock) may be the
-        # one ``apply`` fires through. Drive that clock, so every change is recorded
-        # at its own instant whichever run compiled the policy first.
-        shared = compiled(self.policy).policy.workflow.clock
-        if isinstance(shared, FixedClock) and shared is not self.clock:
-            self.clock = shared
-            self.wf = wf.with_clock(shared)
-            self.policy = attrs.evolve(self.policy, workflow=self.wf)
         self.by_code = {s.code: s for s in wf.catalog}
         self.code = {s.name: s.code for s in wf.catalog}
         self.accounts: list[Account] = []

@@ -9,7 +9,6 @@ rule asks for them).
 from __future__ import annotations
 
 import datetime as dt
-import functools
 from collections.abc import Callable, Iterator
 from decimal import Decimal
 from typing import Any
@@ -283,10 +282,25 @@ def _past_due(hold: Any) -> Wants:
     return wants
 
 
-@functools.lru_cache(maxsize=64)
+_COMPILED: dict[int, tuple[AutomationPolicy, Compiled]] = {}
+_COMPILED_MAX = 64
+
+
 def compiled(policy: AutomationPolicy) -> Compiled:
-    """The compiled form of ``policy`` (cached: policies are immutable values)."""
-    return Compiled(policy)
+    """The compiled form of ``policy``, cached by identity.
+
+    Not by equality: two policies on workflows that differ only in clock or hooks are
+    equal, and sharing one compiled form would fire through the wrong workflow. The
+    cache holds the policy itself, so an id cannot be reused while its entry lives.
+    """
+    hit = _COMPILED.get(id(policy))
+    if hit is not None and hit[0] is policy:
+        return hit[1]
+    made = Compiled(policy)
+    if len(_COMPILED) >= _COMPILED_MAX:
+        del _COMPILED[next(iter(_COMPILED))]
+    _COMPILED[id(policy)] = (policy, made)
+    return made
 
 
 class _Shadow:
