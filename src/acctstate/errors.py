@@ -23,6 +23,7 @@ __all__ = [
     "HistoryConflict",
     "IllegalTransition",
     "InvalidArgument",
+    "MissingDependency",
     "PermissionDenied",
     "PlanOutdated",
     "PolicyError",
@@ -452,3 +453,29 @@ class PlanOutdated(SweepError):
         super().__init__(
             account_id=account_id, problem=f"cannot apply {trigger!r}: {what}; sweep again"
         )
+
+
+class MissingDependency(AcctStateError, ImportError):
+    """An optional dependency a view needs is not installed.
+
+    Also an ``ImportError``, so ``except ImportError`` catches it too.
+
+    Attributes:
+        what: the missing module or program (``"pandas"``, ``"dot"``).
+        needed_for: what it was needed for (``"to_frame"``, ``"SVG diagrams"``).
+        install: how to install it (``"pip install acctstate[notebook]"``).
+
+    >>> err = MissingDependency("pandas", needed_for="to_frame",
+    ...                         install="pip install acctstate[notebook]")
+    >>> print(err)
+    to_frame needs pandas, which is not installed: pip install acctstate[notebook]
+    """
+
+    def __init__(self, what: str, *, needed_for: str, install: str) -> None:
+        self.what = what
+        self.needed_for = needed_for
+        self.install = install
+        super().__init__(f"{needed_for} needs {what}, which is not installed: {install}")
+
+    def __str__(self) -> str:
+        return str(self.args[0])

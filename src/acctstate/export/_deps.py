@@ -6,35 +6,9 @@ import shutil
 from types import ModuleType
 from typing import Any
 
-from acctstate.errors import AcctStateError
+from acctstate.errors import MissingDependency
 
 __all__ = ["MissingDependency", "graphviz_module", "matplotlib_pyplot", "pandas_module"]
-
-
-class MissingDependency(AcctStateError, ImportError):
-    """An optional dependency a view needs is not installed.
-
-    Also an ``ImportError``, so ``except ImportError`` catches it too.
-
-    Attributes:
-        what: the missing module or program (``"pandas"``, ``"dot"``).
-        needed_for: what it was needed for (``"to_frame"``, ``"SVG diagrams"``).
-        install: how to install it (``"pip install acctstate[notebook]"``).
-
-    >>> err = MissingDependency("pandas", needed_for="to_frame",
-    ...                         install="pip install acctstate[notebook]")
-    >>> print(err)
-    to_frame needs pandas, which is not installed: pip install acctstate[notebook]
-    """
-
-    def __init__(self, what: str, *, needed_for: str, install: str) -> None:
-        self.what = what
-        self.needed_for = needed_for
-        self.install = install
-        super().__init__(f"{needed_for} needs {what}, which is not installed: {install}")
-
-    def __str__(self) -> str:
-        return str(self.args[0])
 
 
 def pandas_module(needed_for: str) -> Any:

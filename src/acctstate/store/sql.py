@@ -30,11 +30,13 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
+from acctstate.errors import MissingDependency
+
 try:
     import sqlalchemy as sa
 except ImportError as exc:  # pragma: no cover - exercised only without the extra
-    raise ImportError(
-        "acctstate.store.sql needs SQLAlchemy 2; install it with: pip install 'acctstate[sql]'"
+    raise MissingDependency(
+        "SQLAlchemy 2", needed_for="acctstate.store.sql", install="pip install 'acctstate[sql]'"
     ) from exc
 
 from acctstate.actors import SYSTEM, Actor
