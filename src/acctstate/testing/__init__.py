@@ -12,7 +12,7 @@ See ``docs/testing.md``.
 """
 
 from acctstate.testing.stateful import (
-    RecordingHooks,
+    FlakyHooks,
     WorkflowInvariantError,
     workflow_state_machine,
 )
@@ -36,7 +36,7 @@ from acctstate.testing.strategies import (
 
 __all__ = [
     "EPOCH",
-    "RecordingHooks",
+    "FlakyHooks",
     "Step",
     "WorkflowInvariantError",
     "accounts",

@@ -56,7 +56,7 @@ from acctstate.testing.strategies import (
 )
 from acctstate.workflow import Workflow
 
-__all__ = ["RecordingHooks", "WorkflowInvariantError", "workflow_state_machine"]
+__all__ = ["FlakyHooks", "WorkflowInvariantError", "workflow_state_machine"]
 
 
 class WorkflowInvariantError(AssertionError):
@@ -67,8 +67,11 @@ def _fail(rule: str, detail: str) -> WorkflowInvariantError:
     return WorkflowInvariantError(f"[{rule}] {detail}")
 
 
-class RecordingHooks:
-    """Hooks for every system that record what they ran, or fail when told to.
+class FlakyHooks:
+    """Hooks for every system that record what they ran, and fail when told to.
+
+    (Unlike :class:`acctstate.effects.RecordingHooks`, they are not idempotent: the
+    stateful test wants to see every effect a firing runs, and a failure on demand.)
 
     Attributes:
         ran: the effects run, in order.
@@ -228,7 +231,7 @@ class _Base(RuleBasedStateMachine):
         kwargs = _shift(data, at - EPOCH)
         reasons = kit.reasons.get((trigger, status.code), ())
         reason = reasons[reason_pick % len(reasons)] if reasons else None
-        recorder = RecordingHooks(fail_at=fail_at)
+        recorder = FlakyHooks(fail_at=fail_at)
 
         before = _snapshot(acct)
         planned, plan_exc = _outcome(
