@@ -222,6 +222,7 @@ class Planner:
         "_at_iso",
         "_attr",
         "_by_code",
+        "_fast",
         "_groups",
         "_target",
         "_trigger",
@@ -260,6 +261,8 @@ class Planner:
         self._attr = workflow.status_attr
         self._by_code = {s.code: s for s in workflow.catalog}
         self._groups: dict[Any, _Group] = {}
+        # status code -> the plan its accounts get on the common path (``_Group.fast``).
+        self._fast: dict[Any, Plan] = {}
         self.status_part = next((c for c in changes if c.moves_status), None)
         self.fields = tuple(c for c in changes if not c.moves_status)
         self._trigger: str | None = None
@@ -297,6 +300,8 @@ class Planner:
         else:
             group = self._decide(source)
         self._groups[code] = group
+        if group.fast is not None:
+            self._fast[code] = group.fast
         return group
 
     def _decide(self, source: Status) -> _Group:
@@ -392,27 +397,68 @@ class Planner:
         """:meth:`plan` for many accounts, with the common case inlined.
 
         The common case (a status change decided by the table, no field changes, a
-        history that ends before ``at``) costs a few attribute reads per account; every
-        other account goes through :meth:`plan`.
+        history that ends before ``at`` in the account's status) costs a few attribute
+        reads per account; every other account goes through :meth:`plan`.
         """
         if self.fields or self.status_part is None:
             return [self.plan(a) for a in accounts]
+        rows = accounts if isinstance(accounts, (list, tuple)) else list(accounts)
         out: list[Plan] = []
+        try:
+            self._plan_common(rows, out)
+        except AttributeError:
+            # A host object without ``history`` or ``status_since``: go on from that
+            # account with the loop that reads them with defaults.
+            self._plan_each(rows, out)
+        return out
+
+    def _plan_common(self, rows: list[Any] | tuple[Any, ...], out: list[Plan]) -> None:
+        # This loop runs once per account, so it reads attributes directly (an
+        # AttributeError hands over to ``_plan_each``) and the list behind History.
         append = out.append
-        groups = self._groups
+        fasts = self._fast
         attr = self._attr
         at = self.at
         slow = self.plan
-        for a in accounts:
-            group = groups.get(getattr(a, attr, None))
-            fast = None if group is None else group.fast
+        for a in rows:
+            fast = fasts.get(getattr(a, attr))
+            if fast is None:
+                append(slow(a))
+                continue
+            history = a.history
+            if type(history) is History:
+                changes = history._changes
+                if changes:
+                    last = changes[-1]
+                    # A history ending elsewhere, or anything at or after ``at`` (an
+                    # earlier run of this batch, a conflict), needs a closer look.
+                    if last.dest is not fast.source or last.at >= at:
+                        append(slow(a))
+                        continue
+            elif history is not None:
+                append(slow(a))
+                continue
+            since = a.status_since
+            if since is not None and since >= at:
+                append(slow(a))
+                continue
+            append(fast)
+
+    def _plan_each(self, rows: list[Any] | tuple[Any, ...], out: list[Plan]) -> None:
+        """The common-case loop for any host object, from account ``len(out)`` on."""
+        append = out.append
+        fasts = self._fast
+        attr = self._attr
+        at = self.at
+        slow = self.plan
+        for a in rows[len(out) :]:
+            fast = fasts.get(getattr(a, attr, None))
             if fast is None:
                 append(slow(a))
                 continue
             history = getattr(a, "history", None)
             latest = getattr(a, "status_since", None)
             if type(history) is History:
-                # The list behind History, read directly: this loop runs per account.
                 changes = history._changes
                 if changes:
                     last = changes[-1]
@@ -424,13 +470,10 @@ class Planner:
             elif history is not None:
                 append(slow(a))
                 continue
-            # Anything at or after ``at`` needs a closer look: an earlier run of this
-            # batch, or a conflict with the history.
             if latest is not None and latest >= at:
                 append(slow(a))
                 continue
             append(fast)
-        return out
 
     def plan(self, account: Any) -> Plan:
         """What the batch does to ``account`` now (nothing is changed)."""
