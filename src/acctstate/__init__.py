@@ -22,6 +22,7 @@ from acctstate.clock import (
     require_aware,
     start_of_local_day,
 )
+from acctstate.config import dump_workflow, load_workflow
 from acctstate.effects import (
     BillingHooks,
     Charge,
@@ -160,7 +161,9 @@ __all__ = [
     "Workflow",
     "account_statistics",
     "add_local_days",
+    "dump_workflow",
     "first_of_next_month",
+    "load_workflow",
     "local_date",
     "local_day_bounds",
     "local_time_on",
