@@ -215,6 +215,32 @@ class CompiledTable:
         """The candidate edges for ``trigger`` from ``source`` (empty when none)."""
         return self._rows.get((source, trigger), ())
 
+    def decide(
+        self, source: int, trigger: str, ctx: GuardContext
+    ) -> tuple[Edge | None, list[Refusal], Edge | None]:
+        """Evaluate the candidate edges in declaration order, as the engine does.
+
+        Returns ``(edge taken, refusals, first edge denied for a permission)``: the first
+        edge whose permission and guards all allow is taken; when none is, every refusal
+        of every candidate is listed.
+        """
+        refusals: list[Refusal] = []
+        denied: Edge | None = None
+        actor = ctx.actor
+        for _, _, edge in self._rows.get((source, trigger), ()):
+            if edge.permission is not None and (actor is None or not actor.can(edge.permission)):
+                denied = denied or edge
+                continue
+            ok = True
+            for g in edge.guards:
+                refusal = g(ctx)
+                if refusal is not None:
+                    refusals.append(refusal)
+                    ok = False
+            if ok:
+                return edge, [], None
+        return None, refusals, denied
+
     def fire(self, source: int, trigger: str, passed: Collection[int]) -> int | None:
         """The destination code, as :meth:`Engine.fire` would answer."""
         for index, dest, _ in self._rows.get((source, trigger), ()):

@@ -397,7 +397,7 @@ class Workflow:
                 return source, edge, ctx
         else:
             ctx = GuardContext(account, at, actor, data)
-            edge, refusals, denied = self._evaluate(candidates, ctx, actor)
+            edge, refusals, denied = self._table.decide(source.code, trigger, ctx)
             if edge is not None:
                 return source, edge, ctx
         account_id = getattr(account, "id", None)
@@ -410,37 +410,6 @@ class Workflow:
                 actor=actor,
             )
         raise GuardRefused(account_id=account_id, status=source, trigger=trigger, refusals=refusals)
-
-    def _evaluate(
-        self,
-        candidates: Sequence[tuple[int, int, Edge]],
-        ctx: GuardContext,
-        actor: Actor | None,
-    ) -> tuple[Edge | None, list[Refusal], Edge | None]:
-        """The compiled-table path: evaluate candidates in order, like the engine."""
-        passed: list[int] = []
-        refusals: list[Refusal] = []
-        denied: Edge | None = None
-        for index, _, edge in candidates:
-            if edge.permission is not None and (actor is None or not actor.can(edge.permission)):
-                denied = denied or edge
-                continue
-            ok = True
-            for g in edge.guards:
-                refusal = g(ctx)
-                if refusal is not None:
-                    refusals.append(refusal)
-                    ok = False
-            if ok:
-                passed.append(index)
-                break  # the first passing edge is taken, as transitions does
-        dest = self._table.fire(candidates[0][2].source.code, candidates[0][2].trigger, passed)
-        if dest is None:
-            return None, refusals, denied
-        for index, code, edge in candidates:
-            if code == dest and index in passed:
-                return edge, [], None
-        raise AssertionError("table chose an edge whose guards did not pass")  # pragma: no cover
 
     def _check_time(self, account: Any, source: Status, at: dt.datetime) -> None:
         since = getattr(account, "status_since", None)

@@ -325,20 +325,12 @@ def _decide(
 ) -> tuple[int | None, list[Refusal]]:
     """Where ``trigger`` leads from ``code`` for this account, as the engine decides:
     the first candidate edge, in declaration order, whose guards all pass."""
-    refusals: list[Refusal] = []
-    actor = c.actor
-    for _, dest, edge in c.table.candidates(code, trigger):
-        if edge.permission is not None and not actor.can(edge.permission):
-            refusals.append(Refusal("permission", f"actor {actor.id!r} lacks {edge.permission!r}"))
-            continue
-        ok = True
-        for g in edge.guards:
-            r = g(ctx)
-            if r is not None:
-                refusals.append(r)
-                ok = False
-        if ok:
-            return dest, refusals
+    edge, refusals, denied = c.table.decide(code, trigger, ctx)
+    if edge is not None:
+        return edge.dest.code, refusals
+    if denied is not None:
+        actor = c.actor
+        refusals.append(Refusal("permission", f"actor {actor.id!r} lacks {denied.permission!r}"))
     return None, refusals
 
 
