@@ -66,6 +66,7 @@ from acctstate.actors import Actor
 from acctstate.clock import require_aware
 from acctstate.effects import Effect, Hooks
 from acctstate.errors import InvalidArgument
+from acctstate.guards import check_change_args
 from acctstate.status import Status
 
 __all__ = [
@@ -352,12 +353,7 @@ def _changes(change: BatchChange | Sequence[BatchChange]) -> tuple[BatchChange, 
 def _check_common(
     actor: Actor | None, reason: str | None, note: str | None, hooks: Hooks | None = None
 ) -> None:
-    if actor is not None and not isinstance(actor, Actor):
-        raise InvalidArgument("actor", actor, "an acctstate.Actor or None")
-    if reason is not None and type(reason) is not str:
-        raise InvalidArgument("reason", reason, "a reason code (str) or None")
-    if note is not None and type(note) is not str:
-        raise InvalidArgument("note", note, "a str or None")
+    check_change_args(actor, reason, note)
     if hooks is not None and not isinstance(hooks, Hooks):
         raise InvalidArgument("hooks", hooks, "an acctstate.Hooks")
 

@@ -55,6 +55,7 @@ from acctstate.errors import (
     UnknownTrigger,
 )
 from acctstate.graph import Edge
+from acctstate.guards import check_change_args, check_event_data
 from acctstate.history import (
     History,
     ScheduledChange,
@@ -159,16 +160,6 @@ def _latest(account: Any) -> dt.datetime | None:
     return max(found, key=lambda t: t.astimezone(dt.UTC)) if found else None
 
 
-def _check_data(data: Mapping[str, Any]) -> None:
-    for k, v in data.items():
-        if k in _RESERVED:
-            raise InvalidArgument(k, v, f"event data not named {', '.join(sorted(_RESERVED))}")
-        if type(v) is float:
-            raise InvalidArgument(k, v, "a Decimal (float money is refused) or an int")
-        if isinstance(v, dt.datetime):
-            require_aware(v, k)
-
-
 def _candidates(workflow: Workflow, account: Any, source: Status, trigger: str) -> list[Edge]:
     """The transitions that could carry out ``trigger`` on this account later.
 
@@ -248,14 +239,9 @@ def plan_entry(
     if type(trigger) is not str:
         raise InvalidArgument("trigger", trigger, "a trigger name (str)")
     require_aware(at)
-    if actor is not None and not isinstance(actor, Actor):
-        raise InvalidArgument("actor", actor, "an acctstate.Actor or None")
-    if reason is not None and type(reason) is not str:
-        raise InvalidArgument("reason", reason, "a reason code (str) or None")
-    if note is not None and type(note) is not str:
-        raise InvalidArgument("note", note, "a str or None")
+    check_change_args(actor, reason, note)
     payload = dict(data or {})
-    _check_data(payload)
+    check_event_data(payload, reserved=_RESERVED)
     source = workflow.status_of(account)
     if not workflow.table.candidates(source.code, trigger) and trigger not in workflow.triggers:
         raise UnknownTrigger(trigger, known=workflow.triggers)

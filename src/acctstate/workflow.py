@@ -36,7 +36,7 @@ from acctstate.errors import (
     Violation,
 )
 from acctstate.graph import Edge, Transition, check_graph, resolve
-from acctstate.guards import GuardContext, Refusal
+from acctstate.guards import GuardContext, Refusal, check_event_data
 from acctstate.history import OPEN, History, StatusChange, effect_key_prefix
 from acctstate.status import Status
 
@@ -76,14 +76,6 @@ class Explanation:
         if not self.legal:
             return f"{self.trigger!r} is not a transition from {self.status.name!r}"
         return f"{self.trigger!r} is refused: " + "; ".join(str(r) for r in self.refusals)
-
-
-def _check_data(data: Mapping[str, Any]) -> None:
-    for k, v in data.items():
-        if type(v) is float:
-            raise InvalidArgument(k, v, "a Decimal (float money is refused) or an int")
-        if isinstance(v, dt.datetime) and (v.tzinfo is None or v.tzinfo.utcoffset(v) is None):
-            raise InvalidArgument(k, v, "a timezone-aware datetime")
 
 
 class Workflow:
@@ -387,7 +379,7 @@ class Workflow:
         if actor is not None and not isinstance(actor, Actor):
             raise InvalidArgument("actor", actor, "an acctstate.Actor or None")
         if data:
-            _check_data(data)
+            check_event_data(data)
         self._check_time(account, source, at)
         if through_engine:
             edge, refusals, denied, ctx = self._engine.run(
