@@ -27,7 +27,7 @@ from types import ModuleType
 from typing import Any
 
 from acctstate.clock import require_aware
-from acctstate.errors import InvalidArgument
+from acctstate.errors import InvalidArgument, MissingDependency
 
 __all__ = ["DATE_COLUMNS", "columns_from_accounts"]
 
@@ -49,8 +49,8 @@ def _numpy() -> ModuleType:
     try:
         import numpy
     except ImportError as exc:  # pragma: no cover - numpy is installed in the test env
-        raise ImportError(
-            "the column-wise sweep needs NumPy: pip install acctstate[numpy]"
+        raise MissingDependency(
+            "NumPy", needed_for="the column-wise sweep", install="pip install acctstate[numpy]"
         ) from exc
     return numpy
 

@@ -609,7 +609,7 @@ def sweep_columns(
     Raises:
         InvalidArgument: a naive ``now``, a float money column, a naive or non-date
             date column, columns of different lengths, or no ``status``.
-        ImportError: NumPy is not installed (``pip install acctstate[numpy]``).
+        MissingDependency: NumPy is not installed (``pip install acctstate[numpy]``); also an ImportError.
 
     >>> import numpy as np
     >>> from acctstate.presets import isp
