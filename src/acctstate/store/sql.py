@@ -389,10 +389,22 @@ class SqlStore(BaseStore):
         data: Mapping[str, Any],
         options: Mapping[str, Any],
     ) -> StatusChange:
-        with self._tx(options.get("connection")) as conn:
-            return self._fire_in(
-                conn, account_id, trigger, at, reason, note, actor, expected_version, data
-            )
+        caller = options.get("connection")
+        args = (account_id, trigger, at, reason, note, actor, expected_version, data)
+        if caller is not None:
+            # The caller's transaction must not see an error from a write: check first.
+            with self._tx(caller) as conn:
+                return self._fire_in(conn, *args, precheck=True)
+        try:
+            # One round trip fewer: the outbox's unique key refuses a repeated change,
+            # the whole transaction rolls back, and nothing is written.
+            with self._tx() as conn:
+                return self._fire_in(conn, *args, precheck=False)
+        except sa.exc.IntegrityError:
+            # Run the careful path to raise the precise error (ConcurrentChange or the
+            # repeated change), or succeed if the clash has gone.
+            with self._tx() as conn:
+                return self._fire_in(conn, *args, precheck=True)
 
     def _fire_in(
         self,
@@ -405,6 +417,8 @@ class SqlStore(BaseStore):
         actor: Actor | None,
         expected_version: int | None,
         data: Mapping[str, Any],
+        *,
+        precheck: bool = True,
     ) -> StatusChange:
         row = conn.execute(_LOAD, {"id": account_id}).first()
         if row is None:
@@ -422,7 +436,7 @@ class SqlStore(BaseStore):
             )
         )
         payloads = [effect_payload(e) for e in change.effects]
-        if change.effects:
+        if change.effects and precheck:
             keys = [e.key for e in change.effects]
             taken = conn.execute(_TAKEN, {"keys": keys}).scalars().first()
             if taken is not None:
