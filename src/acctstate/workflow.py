@@ -15,11 +15,12 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
+from acctstate._workflow_schedule import _Scheduling
+from acctstate._workflow_views import _Views
 from acctstate.account import Account
 from acctstate.actors import Actor
 from acctstate.catalog import Catalog, StatusRef
 from acctstate.clock import Clock, SystemClock, require_aware
-from acctstate.diagram import dot, mermaid
 from acctstate.effects import Effect, Hooks, derive_flag_effects, dispatch
 from acctstate.engine import CompiledTable, Engine
 from acctstate.errors import (
@@ -41,8 +42,7 @@ from acctstate.history import OPEN, History, StatusChange, effect_key_prefix
 from acctstate.status import Status
 
 if TYPE_CHECKING:
-    from acctstate.history import ScheduledChange
-    from acctstate.schedule import ApplyResult, Schedule
+    from acctstate.schedule import Schedule
 
 __all__ = ["Explanation", "Workflow"]
 
@@ -78,7 +78,7 @@ class Explanation:
         return f"{self.trigger!r} is refused: " + "; ".join(str(r) for r in self.refusals)
 
 
-class Workflow:
+class Workflow(_Scheduling, _Views):
     """A validated, immutable account-status workflow.
 
     Args:
@@ -723,116 +723,6 @@ class Workflow:
             if self.may(account, t, at=at, actor=actor, **data)
         )
 
-    # -- scheduling: a thin entry point; acctstate.schedule holds the logic --------------
-
-    def schedule(
-        self,
-        account: Any,
-        trigger: str,
-        *,
-        at: dt.datetime,
-        book: Schedule | None = None,
-        reason: str | None = None,
-        note: str | None = None,
-        actor: Actor | None = None,
-        **data: Any,
-    ) -> ScheduledChange:
-        """Record in ``book`` that ``trigger`` is to fire on ``account`` at ``at``.
-
-        Seed 000's "Change User Status" with a date; seed 002's effective date and
-        note. Checked now as far as it can be (trigger, time, reason, permission);
-        guards are checked when :meth:`acctstate.schedule.Schedule.apply_due` fires it.
-
-        Args:
-            book: the :class:`acctstate.schedule.Schedule` to record it in (one built
-                on this workflow); default: this workflow's own book (:attr:`book`).
-            (others as :meth:`acctstate.schedule.Schedule.add`)
-
-        Returns:
-            The pending :class:`~acctstate.history.ScheduledChange`.
-
-        Raises:
-            InvalidArgument: ``book`` is not a schedule of this workflow.
-            (and every error of :func:`acctstate.schedule.plan_entry`)
-        """
-        from acctstate.schedule import Schedule  # above this module: imported when used
-
-        if book is None:
-            book = self.book
-        if not isinstance(book, Schedule) or book.workflow != self:
-            raise InvalidArgument("book", book, f"a Schedule built on workflow {self._name!r}")
-        return book.add(account, trigger, at=at, reason=reason, note=note, actor=actor, **data)
-
-    @property
-    def book(self) -> Schedule:
-        """This workflow's own schedule of future changes, made on first use.
-
-        The graph stays immutable; the book is the one mutable part, and a workflow made
-        by ``extend``, ``with_hooks`` or ``with_clock`` starts with an empty one. Hosts
-        that persist schedules keep their own ``Schedule`` (or a store) instead.
-        """
-        from acctstate.schedule import Schedule  # above this module: imported when used
-
-        if self._book is None:
-            object.__setattr__(self, "_book", Schedule(self))
-        assert self._book is not None
-        return self._book
-
-    def scheduled(self, account: Any = None) -> list[ScheduledChange]:
-        """The pending changes in :attr:`book`, for one account or all, in time order."""
-        return self.book.pending(account)
-
-    def withdraw(
-        self,
-        entry: ScheduledChange | str,
-        *,
-        actor: Actor | None = None,
-        note: str | None = None,
-        at: dt.datetime | None = None,
-    ) -> ScheduledChange:
-        """Withdraw a pending change from :attr:`book` (see ``Schedule.withdraw``)."""
-        return self.book.withdraw(entry, actor=actor, note=note, at=at)
-
-    def apply_due(
-        self,
-        now: dt.datetime,
-        *,
-        accounts: Any = None,
-        hooks: Hooks | None = None,
-        limit: int | None = None,
-    ) -> ApplyResult:
-        """Fire the changes in :attr:`book` that are due at ``now``, in effective-time order
-        (see ``Schedule.apply_due``: guards re-checked, refusals kept as failed, idempotent).
-        """
-        return self.book.apply_due(now, accounts=accounts, hooks=hooks, limit=limit)
-
-    # -- end of scheduling ------------------------------------------------------------
-
-    # -- views --------------------------------------------------------------------------
-
-    def to_mermaid(self) -> str:
-        """The graph as a Mermaid state diagram (text)."""
-        return mermaid(self._catalog, self._edges, self._initial)
-
-    def to_dot(self) -> str:
-        """The graph as Graphviz DOT (text)."""
-        return dot(self._catalog, self._edges, self._initial)
-
-    def table_rows(self) -> list[dict[str, Any]]:
-        """One plain dict per transition: trigger, from, to, guards, description."""
-        return [
-            {
-                "trigger": e.trigger,
-                "from": e.source.name,
-                "to": e.dest.name,
-                "guards": [g.label for g in e.guards],
-                "permission": e.permission,
-                "reasons": sorted(e.reasons) if e.reasons is not None else None,
-                "description": e.description,
-            }
-            for e in self._edges
-        ]
-
     def statuses_for(self, codes: Sequence[int]) -> list[Status]:
         """Resolve many codes at once (for bulk work)."""
         by = self._by_code
@@ -840,23 +730,3 @@ class Workflow:
             return [by[c] for c in codes]
         except KeyError as exc:
             raise UnknownStatus(exc.args[0], known=self._catalog.names) from None
-
-    # -- notebook views: acctstate.export holds the logic ------------------------------
-
-    def to_svg(self, **options: Any) -> str:
-        """The graph drawn by Graphviz as SVG; ``options`` as :func:`acctstate.export.diagram`
-        (``around=``, ``steps=``, ``path=``). Needs ``pip install acctstate[diagrams]``."""
-        from acctstate.export import to_svg  # above this module: imported when used
-
-        return to_svg(self, **options)
-
-    def to_frame(self, *, what: str = "transitions") -> Any:
-        """The transitions (or ``what="statuses"``) as a pandas DataFrame."""
-        from acctstate.export import workflow_frame
-
-        return workflow_frame(self, what=what)
-
-    def _repr_html_(self) -> str:
-        from acctstate.export import workflow_html
-
-        return workflow_html(self)
