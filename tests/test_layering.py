@@ -25,6 +25,7 @@ ORDER = [
     "diagram",
     "engine",
     "workflow",
+    "proration",
     "refunds",
     "schedule",
     "automation",
