@@ -8,6 +8,7 @@ from decimal import Decimal
 import attrs
 import pytest
 
+from _workflows import hold_workflow
 from acctstate.account import Account
 from acctstate.actors import Actor
 from acctstate.automation import (
@@ -23,40 +24,11 @@ from acctstate.automation import (
     sweep,
 )
 from acctstate.errors import InvalidArgument
-from acctstate.graph import Transition
-from acctstate.guards import balance_settled
 from acctstate.presets import isp
-from acctstate.status import Status
 from acctstate.workflow import Workflow
 
 NOW = dt.datetime(2026, 6, 1, 2, 0, tzinfo=dt.UTC)
 DAY = dt.timedelta(days=1)
-
-
-def hold_workflow() -> Workflow:
-    """Seed 002's statuses, enough of them to drive credit hold."""
-    statuses = [
-        Status(code=30, name="prospect", backend="prospect", one_way=True),
-        Status(code=1, name="active", backend="active", provisioned=True, billable=True),
-        Status(code=7, name="credit_hold", backend="suspended", billable=True),
-        Status(code=0, name="inactive", backend="suspended"),
-        Status(code=-2, name="closed", backend="closed", terminal=True),
-    ]
-    T = Transition
-    return Workflow(
-        statuses=statuses,
-        transitions=[
-            T("activate", "prospect", "active"),
-            T("place_credit_hold", "active", "credit_hold"),
-            T("remove_credit_hold", "credit_hold", "active", guards=[balance_settled()]),
-            T("release_credit_hold", "credit_hold", "active"),
-            T("deactivate", "credit_hold", "inactive"),
-            T("reactivate", "inactive", "active"),
-            *T.many("close", ["active", "inactive"], "closed"),
-        ],
-        initial=["prospect"],
-        name="field_service",
-    )
 
 
 def hold_policy(wf: Workflow, **changes: object) -> AutomationPolicy:

@@ -15,6 +15,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from _workflows import hold_workflow
 from acctstate.account import Account
 from acctstate.automation import (
     RULES,
@@ -28,11 +29,7 @@ from acctstate.automation import (
     sweep_columns,
 )
 from acctstate.errors import InvalidArgument
-from acctstate.graph import Transition
-from acctstate.guards import balance_settled
 from acctstate.presets import isp
-from acctstate.status import Status
-from acctstate.workflow import Workflow
 
 NOW = dt.datetime(2026, 6, 1, 2, 0, tzinfo=dt.UTC)
 HOUR = dt.timedelta(hours=1)
@@ -49,31 +46,7 @@ ISP_POLICY = AutomationPolicy(
 ISP_CODES = [1, 10, 11, 12, 13, -11, -12, -13, 41, -1, -2, -3, -4, 22, 21, 0, 99, -99, 32]
 
 
-def _hold_workflow() -> Workflow:
-    statuses = [
-        Status(code=30, name="prospect", backend="prospect", one_way=True),
-        Status(code=1, name="active", backend="active", provisioned=True, billable=True),
-        Status(code=7, name="credit_hold", backend="suspended", billable=True),
-        Status(code=0, name="inactive", backend="suspended"),
-        Status(code=-2, name="closed", backend="closed", terminal=True),
-    ]
-    T = Transition
-    return Workflow(
-        statuses=statuses,
-        transitions=[
-            T("activate", "prospect", "active"),
-            T("place_credit_hold", "active", "credit_hold"),
-            T("remove_credit_hold", "credit_hold", "active", guards=[balance_settled()]),
-            T("release_credit_hold", "credit_hold", "active"),
-            T("deactivate", "credit_hold", "inactive"),
-            T("reactivate", "inactive", "active"),
-            *T.many("close", ["active", "inactive"], "closed"),
-        ],
-        initial=["prospect"],
-    )
-
-
-HOLD = _hold_workflow()
+HOLD = hold_workflow()
 HOLD_POLICY = AutomationPolicy(
     HOLD,
     credit_hold=CreditHold(
