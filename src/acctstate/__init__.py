@@ -1,16 +1,31 @@
 """acctstate: customer account status as an explicit, verified finite-state machine."""
 
-from acctstate.account import Account, HasStatus
-from acctstate.actors import SYSTEM, Actor, ActorKind
-from acctstate.automation import (
+# The notebook views of the core types are drawn by acctstate.export, which registers
+# them when imported (it loads no optional dependency until a view is drawn).
+import acctstate.world.export  # noqa: F401
+from acctstate.core.workflow import Explanation, Workflow
+from acctstate.operations.automation import (
     AutomationPolicy,
     CreditHold,
     DunningLadder,
     HoldRelease,
     LadderStep,
 )
-from acctstate.catalog import Catalog, StatusRef
-from acctstate.clock import (
+from acctstate.operations.money.refunds import (
+    CANCEL_OPTIONS,
+    Cancellation,
+    CancelOption,
+    Period,
+    RefundPolicy,
+    ServiceStop,
+    quote,
+)
+from acctstate.operations.schedule import ApplyResult, Schedule, ScheduleOutcome
+from acctstate.operations.stats import AccountStatistics, account_statistics
+from acctstate.values.account import Account, HasStatus
+from acctstate.values.actors import SYSTEM, Actor, ActorKind
+from acctstate.values.catalog import Catalog, StatusRef
+from acctstate.values.clock import (
     Clock,
     FixedClock,
     SystemClock,
@@ -22,8 +37,7 @@ from acctstate.clock import (
     require_aware,
     start_of_local_day,
 )
-from acctstate.config import dump_workflow, load_workflow
-from acctstate.effects import (
+from acctstate.values.effects import (
     BillingHooks,
     Charge,
     Deprovision,
@@ -44,7 +58,7 @@ from acctstate.effects import (
     StopBilling,
     StopUsageBilling,
 )
-from acctstate.errors import (
+from acctstate.values.errors import (
     AcctStateError,
     AmbiguousMove,
     ConcurrentChange,
@@ -65,22 +79,11 @@ from acctstate.errors import (
     UnknownTrigger,
     Violation,
 )
-from acctstate.graph import Edge, Transition
-from acctstate.guards import Guard, GuardContext, Refusal
-from acctstate.history import History, ScheduledChange, ScheduleState, StatusChange
-from acctstate.refunds import (
-    CANCEL_OPTIONS,
-    Cancellation,
-    CancelOption,
-    Period,
-    RefundPolicy,
-    ServiceStop,
-    quote,
-)
-from acctstate.schedule import ApplyResult, Schedule, ScheduleOutcome
-from acctstate.stats import AccountStatistics, account_statistics
-from acctstate.status import Backend, Status
-from acctstate.workflow import Explanation, Workflow
+from acctstate.values.graph import Edge, Transition
+from acctstate.values.guards import Guard, GuardContext, Refusal
+from acctstate.values.history import History, ScheduledChange, ScheduleState, StatusChange
+from acctstate.values.status import Backend, Status
+from acctstate.world.config import dump_workflow, load_workflow
 
 __all__ = [
     "Account",

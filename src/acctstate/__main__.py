@@ -1,5 +1,5 @@
 """``python -m acctstate``: the same as the ``acctstate`` command."""
 
-from acctstate.cli import main
+from acctstate.world.cli import main
 
 raise SystemExit(main())

@@ -1,3 +1,8 @@
-"""Ready-made workflows, one per source product: ``isp`` is the reference workflow."""
+"""``acctstate.presets``: the public path of :mod:`acctstate.world.presets`.
 
-__all__: list[str] = []
+The code lives in its layer (see ``docs/design.md``); its public submodules keep their
+paths here too and are the very same module objects.
+"""
+
+from acctstate.world.presets import *  # noqa: F403
+from acctstate.world.presets import __all__ as __all__

@@ -1,56 +1,8 @@
-"""Test your workflow: hypothesis strategies and a ready stateful test.
+"""``acctstate.testing``: the public path of :mod:`acctstate.world.testing`.
 
-This module needs ``hypothesis`` (a test dependency, not a runtime one); nothing else
-in acctstate imports it. A host application proves its extended workflow safe in
-three lines::
-
-    from acctstate.testing import workflow_state_machine
-    from myapp.billing import my_workflow
-    TestMyWorkflow = workflow_state_machine(my_workflow()).TestCase
-
-See ``docs/testing.md``.
+The code lives in its layer (see ``docs/design.md``); its public submodules keep their
+paths here too and are the very same module objects.
 """
 
-from acctstate.testing.stateful import (
-    FlakyHooks,
-    WorkflowInvariantError,
-    workflow_state_machine,
-)
-from acctstate.testing.strategies import (
-    EPOCH,
-    Step,
-    accounts,
-    actors,
-    event_data,
-    guard_inputs,
-    instants,
-    money,
-    offsets,
-    payment_methods,
-    permissions_of,
-    reasons_of,
-    statuses,
-    trigger_sequences,
-    triggers,
-)
-
-__all__ = [
-    "EPOCH",
-    "FlakyHooks",
-    "Step",
-    "WorkflowInvariantError",
-    "accounts",
-    "actors",
-    "event_data",
-    "guard_inputs",
-    "instants",
-    "money",
-    "offsets",
-    "payment_methods",
-    "permissions_of",
-    "reasons_of",
-    "statuses",
-    "trigger_sequences",
-    "triggers",
-    "workflow_state_machine",
-]
+from acctstate.world.testing import *  # noqa: F403
+from acctstate.world.testing import __all__ as __all__

@@ -1,0 +1,12 @@
+"""``acctstate.automation``: the public path of :mod:`acctstate.operations.automation`.
+
+The code lives in its layer (see ``docs/design.md``); this name is part of the public API
+and is the very same module object.
+"""
+
+import sys
+
+from acctstate.operations import automation as _module
+from acctstate.operations.automation import *  # noqa: F403
+
+sys.modules[__name__] = _module

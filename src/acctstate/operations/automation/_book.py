@@ -1,0 +1,250 @@
+"""A book of accounts held as columns: reading and normalising them for the sweep.
+
+Columns (all optional but ``status``; a missing column reads as "no value"):
+
+==================  ========================================================================
+``status``          int status codes
+``id``              account ids (needed only for temporary hold releases)
+``account_class``   the account's class (needed only for a policy with a class)
+``balance``         amount owed, as integer minor units (``scale`` decimals) or ``Decimal``
+                    objects; float is refused
+``unpaid_invoices`` int
+``payment_method``  bool (or any objects, read for truth)
+``availability_days`` int; negative means none
+dates               ``status_since``, ``oldest_unpaid_at``, ``trial_ends_at``,
+                    ``activated_at``, ``expires_at``, ``first_used_at``,
+                    ``contract_ends_at``, ``period_end``: ``datetime64`` (UTC; NaT = none)
+                    or timezone-aware pandas columns
+==================  ========================================================================
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Mapping
+from decimal import Decimal
+from types import ModuleType
+from typing import Any
+
+from acctstate.values.clock import require_aware
+from acctstate.values.errors import InvalidArgument, MissingDependency
+
+__all__ = ["DATE_COLUMNS", "columns_from_accounts"]
+
+DATE_COLUMNS = (
+    "status_since",
+    "oldest_unpaid_at",
+    "trial_ends_at",
+    "activated_at",
+    "expires_at",
+    "first_used_at",
+    "contract_ends_at",
+    "period_end",
+)
+_DAY = 86_400 * 10**9
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+
+
+def _numpy() -> ModuleType:
+    try:
+        import numpy
+    except ImportError as exc:  # pragma: no cover - numpy is installed in the test env
+        raise MissingDependency(
+            "NumPy", needed_for="the column-wise sweep", install="pip install acctstate[numpy]"
+        ) from exc
+    return numpy
+
+
+def _ns(at: dt.datetime) -> int:
+    return (at - _EPOCH) // dt.timedelta(microseconds=1) * 1000
+
+
+# -- reading the book ------------------------------------------------------------------
+
+
+class _Book:
+    """The columns, normalised: dates as int64 nanoseconds (``NAT`` = none), money as
+    int64 minor units."""
+
+    def __init__(self, columns: Any, scale: int) -> None:
+        np = _numpy()
+        self.np = np
+        self.scale = scale
+        self.nat = int(np.iinfo(np.int64).min)
+        raw = _as_arrays(columns)
+        if "status" not in raw:
+            raise InvalidArgument("columns", sorted(raw), "a 'status' column")
+        status = np.asarray(raw["status"])
+        if status.dtype.kind not in "iu":
+            raise InvalidArgument("status", status.dtype, "an integer column of status codes")
+        self.n = len(status)
+        self.status = status.astype(np.int64, copy=False)
+        self.cols: dict[str, Any] = {}
+        for name, values in raw.items():
+            arr = np.asarray(values)
+            if len(arr) != self.n:
+                raise InvalidArgument(name, len(arr), f"a column of {self.n} rows, as 'status'")
+            self.cols[name] = arr
+        self.dates = {
+            name: self._date(name, self.cols[name]) for name in DATE_COLUMNS if name in self.cols
+        }
+        self.money: dict[str, Any] = {}
+
+    def _date(self, name: str, arr: Any) -> Any:
+        np = self.np
+        if arr.dtype.kind != "M":
+            raise InvalidArgument(
+                name, arr.dtype, "a datetime64 column (UTC) or a timezone-aware pandas column"
+            )
+        return arr.astype("datetime64[ns]", copy=False).view(np.int64)
+
+    def date(self, name: str) -> Any | None:
+        """int64 ns, or ``None`` when the column is absent."""
+        return self.dates.get(name)
+
+    def amount(self, name: str) -> Any | None:
+        """int64 minor units, or ``None`` when the column is absent."""
+        if name in self.money:
+            return self.money[name]
+        arr = self.cols.get(name)
+        if arr is None:
+            return None
+        np = self.np
+        if arr.dtype.kind in "iu":
+            out = arr.astype(np.int64, copy=False)
+        elif arr.dtype.kind == "O":
+            out = np.fromiter(
+                (_minor(v, name, self.scale) for v in arr), dtype=np.int64, count=len(arr)
+            )
+        else:
+            raise InvalidArgument(
+                name,
+                arr.dtype,
+                "integer minor units or Decimal objects (float money is refused)",
+            )
+        self.money[name] = out
+        return out
+
+    def flag(self, name: str) -> Any | None:
+        arr = self.cols.get(name)
+        if arr is None:
+            return None
+        if arr.dtype.kind == "b":
+            return arr
+        return self.np.fromiter((bool(v) for v in arr), dtype=bool, count=len(arr))
+
+    def integer(self, name: str, missing: int) -> Any | None:
+        arr = self.cols.get(name)
+        if arr is None:
+            return None
+        if arr.dtype.kind not in "iu":
+            raise InvalidArgument(name, arr.dtype, "an integer column")
+        return arr.astype(self.np.int64, copy=False)
+
+    def value(self, name: str, row: int, since: int) -> Any:
+        """One cell as the per-account sweep would read it (for guards with no
+        column-wise form)."""
+        if name == "status_since":
+            return None if since == self.nat else _from_ns(since)
+        if name in self.dates:
+            v = int(self.dates[name][row])
+            return None if v == self.nat else _from_ns(v)
+        arr = self.cols.get(name)
+        if arr is None:
+            raise AttributeError(name)
+        if name in ("balance", "funds"):
+            return Decimal(int(self.amount(name)[row])).scaleb(-self.scale)  # type: ignore[index]
+        item = arr[row]
+        return item.item() if hasattr(item, "item") else item
+
+
+def _from_ns(ns: int) -> dt.datetime:
+    return _EPOCH + dt.timedelta(microseconds=ns // 1000)
+
+
+def _minor(value: object, name: str, scale: int) -> int:
+    if value is None:
+        return 0
+    if isinstance(value, int) and not isinstance(value, bool):
+        whole: int = value * 10**scale
+        return whole
+    if not isinstance(value, Decimal):
+        raise InvalidArgument(name, value, "a Decimal amount (float money is refused)")
+    minor = value.scaleb(scale)
+    if minor != minor.to_integral_value():
+        raise InvalidArgument(name, value, f"an amount with at most {scale} decimals")
+    return int(minor)
+
+
+def _as_arrays(columns: Any) -> dict[str, Any]:
+    if hasattr(columns, "to_pandas") and hasattr(columns, "schema"):  # an Arrow table
+        columns = columns.to_pandas()
+    if hasattr(columns, "dtypes") and hasattr(columns, "columns"):  # a pandas DataFrame
+        return {str(k): _from_series(str(k), columns[k]) for k in columns.columns}
+    if isinstance(columns, Mapping):
+        return {str(k): v for k, v in columns.items()}
+    raise InvalidArgument(
+        "columns", type(columns).__name__, "a mapping of arrays, a DataFrame or an Arrow table"
+    )
+
+
+def _from_series(name: str, series: Any) -> Any:
+    kind = getattr(series.dtype, "kind", "O")
+    if kind == "M":
+        tz = getattr(series.dtype, "tz", None)
+        if tz is None:
+            raise InvalidArgument(
+                name, str(series.dtype), "a timezone-aware datetime column (naive is refused)"
+            )
+        return series.dt.tz_convert("UTC").dt.tz_localize(None).to_numpy()
+    if str(series.dtype) in ("Int64", "Int32", "Int16", "Int8"):
+        return series.to_numpy(dtype="int64", na_value=-1)
+    if str(series.dtype) == "boolean":
+        return series.to_numpy(dtype=bool, na_value=False)
+    return series.to_numpy()
+
+
+def columns_from_accounts(accounts: Iterable[Any], *, scale: int = 2) -> dict[str, Any]:
+    """A book of accounts as the columns :func:`sweep_columns` reads.
+
+    Args:
+        accounts: ``Account`` objects or host objects with the same fields.
+        scale: decimals of the money columns (2: cents).
+
+    Raises:
+        InvalidArgument: an amount with more decimals than ``scale``, a float amount or
+            a naive datetime.
+
+    >>> from decimal import Decimal
+    >>> from acctstate.account import Account
+    >>> cols = columns_from_accounts([Account(id="A-1", status=1, balance=Decimal("12.50"))])
+    >>> cols["balance"].tolist(), cols["status"].tolist()
+    ([1250], [1])
+    """
+    np = _numpy()
+    rows = list(accounts)
+    out: dict[str, Any] = {
+        "id": np.array([str(getattr(a, "id", "")) for a in rows], dtype=object),
+        "status": np.array([getattr(a, "status", 0) for a in rows], dtype=np.int64),
+        "account_class": np.array([getattr(a, "account_class", None) for a in rows], dtype=object),
+        "balance": np.array(
+            [_minor(getattr(a, "balance", None), "balance", scale) for a in rows], dtype=np.int64
+        ),
+        "unpaid_invoices": np.array(
+            [getattr(a, "unpaid_invoices", 0) or 0 for a in rows], dtype=np.int64
+        ),
+        "payment_method": np.array([bool(getattr(a, "payment_method", None)) for a in rows]),
+        "availability_days": np.array(
+            [
+                -1 if getattr(a, "availability_days", None) is None else a.availability_days
+                for a in rows
+            ],
+            dtype=np.int64,
+        ),
+    }
+    nat = np.iinfo(np.int64).min
+    for name in DATE_COLUMNS:
+        values = [getattr(a, name, None) for a in rows]
+        ns = [nat if v is None else _ns(require_aware(v, name)) for v in values]
+        out[name] = np.array(ns, dtype=np.int64).view("datetime64[ns]")
+    return out

@@ -1,0 +1,361 @@
+"""The per-account sweep: evaluate every rule, plan the changes, then apply them.
+
+Planning runs each account to a fixed point: after a change the rules are evaluated
+again on the new status (``status_since`` becomes ``now``), until no rule moves the
+account. That is what makes the sweep idempotent — a second sweep at the same ``now``
+finds nothing to do — and what makes an interrupted run safe to repeat: whatever step
+an account reached, planning continues from there to the same end.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any
+
+import attrs
+
+from acctstate.operations.automation._policy import RULES, AutomationPolicy
+from acctstate.operations.automation._rules import Change, Compiled, Refused, compiled, plan_one
+from acctstate.values._views import show, show_html
+from acctstate.values.clock import require_aware
+from acctstate.values.effects import Hooks
+from acctstate.values.errors import AcctStateError, InvalidArgument, PlanOutdated, SweepError
+from acctstate.values.guards import Refusal
+from acctstate.values.history import StatusChange
+from acctstate.values.status import Status
+
+__all__ = [
+    "AccountPlan",
+    "Applied",
+    "ApplyOutcome",
+    "Blocked",
+    "PlanOutdated",
+    "PlannedChange",
+    "SweepError",
+    "SweepPlan",
+    "apply",
+    "sweep",
+]
+
+
+@attrs.frozen
+class PlannedChange:
+    """One transition the sweep will fire, and the rule that asked for it."""
+
+    rule: str
+    trigger: str
+    source: Status
+    dest: Status
+
+    def __str__(self) -> str:
+        return f"{self.rule}: {self.source.name} -> {self.dest.name} [{self.trigger}]"
+
+
+@attrs.frozen
+class Blocked:
+    """A rule that wanted to move the account, but the workflow's guards refused.
+
+    Attributes:
+        rule: the rule.
+        trigger: the (first) trigger it tried.
+        status: the status the account was in.
+        refusals: every refusal, with its guard and reason.
+    """
+
+    rule: str
+    trigger: str
+    status: Status
+    refusals: tuple[Refusal, ...]
+
+    def __str__(self) -> str:
+        why = "; ".join(str(r) for r in self.refusals)
+        return f"{self.rule}: {self.trigger!r} from {self.status.name} refused ({why})"
+
+
+@attrs.frozen
+class AccountPlan:
+    """What the sweep will do to one account.
+
+    Attributes:
+        account: the account object (compared by identity, not shown).
+        account_id: its id.
+        policy: the policy that planned it.
+        at: the sweep's ``now``; every change is effective then.
+        changes: the transitions, in order (a ladder jump is one change per step).
+        blocked: rules that wanted to act but were refused, in the final status.
+        error: why the account could not be planned, if it could not.
+    """
+
+    account: Any = attrs.field(eq=False, repr=False)
+    account_id: str
+    policy: AutomationPolicy = attrs.field(eq=False, repr=False)
+    at: dt.datetime
+    changes: tuple[PlannedChange, ...] = ()
+    blocked: tuple[Blocked, ...] = ()
+    error: AcctStateError | None = attrs.field(default=None, eq=False)
+
+    @property
+    def final(self) -> Status | None:
+        """The status the account ends in (``None`` when nothing changes)."""
+        return self.changes[-1].dest if self.changes else None
+
+
+@attrs.frozen
+class SweepPlan:
+    """Every account the sweep would change, or that a rule could not move.
+
+    Attributes:
+        at: the sweep's ``now``.
+        examined: how many accounts were evaluated.
+        plans: one :class:`AccountPlan` per account with changes, refusals or an error.
+    """
+
+    at: dt.datetime
+    examined: int
+    plans: tuple[AccountPlan, ...]
+
+    def __iter__(self) -> Iterator[AccountPlan]:
+        return iter(self.plans)
+
+    def __len__(self) -> int:
+        return len(self.plans)
+
+    @property
+    def changes(self) -> int:
+        """The number of transitions planned."""
+        return sum(len(p.changes) for p in self.plans)
+
+    def by_rule(self) -> dict[str, int]:
+        """How many transitions each rule planned, in rule order."""
+        counts = dict.fromkeys(RULES, 0)
+        for p in self.plans:
+            for c in p.changes:
+                counts[c.rule] += 1
+        return {k: v for k, v in counts.items() if v}
+
+    def for_account(self, account_id: str) -> AccountPlan | None:
+        """The plan of one account, or ``None`` when the sweep leaves it alone."""
+        for p in self.plans:
+            if p.account_id == account_id:
+                return p
+        return None
+
+    def __repr__(self) -> str:
+        return (
+            f"<SweepPlan at {self.at.isoformat()}: {self.examined} examined, "
+            f"{len(self.plans)} to act on, {self.changes} changes>"
+        )
+
+    def _repr_html_(self) -> str:
+        return show_html("sweep_html", self)
+
+    def to_frame(self) -> Any:
+        """One row per planned change, blocked rule and error, as a pandas DataFrame."""
+        return show("to_frame", self)
+
+
+@attrs.frozen
+class Applied:
+    """What :func:`apply` did to one account: the changes made, and the error that
+    stopped it, if any (the changes before the error stand)."""
+
+    account_id: str
+    changes: tuple[StatusChange, ...]
+    error: AcctStateError | None = attrs.field(default=None, eq=False)
+
+
+@attrs.frozen
+class ApplyOutcome:
+    """One :class:`Applied` per planned account; never stops at the first failure."""
+
+    results: tuple[Applied, ...]
+
+    @property
+    def changes(self) -> int:
+        """The number of transitions made."""
+        return sum(len(r.changes) for r in self.results)
+
+    @property
+    def failed(self) -> tuple[Applied, ...]:
+        """The accounts that stopped on an error."""
+        return tuple(r for r in self.results if r.error is not None)
+
+    def __repr__(self) -> str:
+        return (
+            f"<ApplyOutcome: {self.changes} changes on {len(self.results)} accounts, "
+            f"{len(self.failed)} failed>"
+        )
+
+    def _repr_html_(self) -> str:
+        return show_html("apply_html", self)
+
+    def to_frame(self) -> Any:
+        """One row per change made (and per error), as a pandas DataFrame."""
+        return show("to_frame", self)
+
+
+def _account_plan(
+    c: Compiled, account: Any, now: dt.datetime, changes: list[Change], blocked: list[Refused]
+) -> AccountPlan:
+    by = c.by_code
+    made = c.made
+    planned = []
+    for change in changes:
+        # Changes are values and a policy has few distinct ones: share them.
+        value = made.get(change)
+        if value is None:
+            rule, trigger, source, dest = change
+            value = made[change] = PlannedChange(rule, trigger, by[source], by[dest])
+        planned.append(value)
+    return AccountPlan(
+        account,
+        str(account.id),
+        c.policy,
+        now,
+        tuple(planned),
+        tuple(Blocked(r, t, by[a], why) for r, t, a, why in blocked),
+    )
+
+
+def _policies(
+    policy: AutomationPolicy | Sequence[AutomationPolicy],
+) -> dict[str | None, AutomationPolicy]:
+    given = [policy] if isinstance(policy, AutomationPolicy) else list(policy)
+    out: dict[str | None, AutomationPolicy] = {}
+    for p in given:
+        if not isinstance(p, AutomationPolicy):
+            raise InvalidArgument("policy", p, "an AutomationPolicy (or a sequence of them)")
+        if p.account_class in out:
+            raise InvalidArgument("policy", p.account_class, "at most one policy per account class")
+        out[p.account_class] = p
+    return out
+
+
+def sweep(
+    accounts: Iterable[Any],
+    policy: AutomationPolicy | Sequence[AutomationPolicy],
+    *,
+    now: dt.datetime,
+) -> SweepPlan:
+    """Evaluate every rule for every account and plan the changes; nothing changes.
+
+    Each account takes the policy of its ``account_class`` (or the policy with class
+    ``None``); accounts without one, and those of a disabled policy, are left alone.
+    The rules are tried in :data:`~acctstate.automation.RULES` order; the first whose
+    condition holds and whose transition the guards allow is planned, then the rules
+    run again on the new status, until none applies. A rule that holds but is refused
+    is reported in ``blocked`` with the refusals.
+
+    Args:
+        accounts: ``Account`` objects or host objects (facts read with ``getattr``).
+        policy: one policy, or one per account class.
+        now: the instant of the sweep (timezone-aware); every change is effective then.
+
+    Returns:
+        A :class:`SweepPlan` with one :class:`AccountPlan` per account that would
+        change, was refused, or could not be planned (bad facts: ``error``).
+
+    Raises:
+        InvalidArgument: ``now`` is naive, or two policies share a class.
+
+    >>> from decimal import Decimal
+    >>> from acctstate.presets import isp
+    >>> from acctstate.automation import AutomationPolicy, reference_ladder
+    >>> wf = isp.workflow()
+    >>> now = dt.datetime(2026, 3, 6, 2, 0, tzinfo=dt.UTC)
+    >>> late = wf.open("A-9", "active", at=now - dt.timedelta(days=90), imported=True,
+    ...                balance=Decimal("80"), unpaid_invoices=2,
+    ...                oldest_unpaid_at=now - dt.timedelta(days=31))
+    >>> plan = sweep([late], AutomationPolicy(wf, ladder=reference_ladder()), now=now)
+    >>> for change in plan.plans[0].changes:
+    ...     print(change)
+    dunning: active -> active_dunning_pending [escalate_dunning]
+    dunning: active_dunning_pending -> active_dunning_1 [escalate_dunning]
+    dunning: active_dunning_1 -> active_dunning_2 [escalate_dunning]
+    """
+    require_aware(now, "now")
+    by_class = _policies(policy)
+    compiled_ = {k: compiled(p) for k, p in by_class.items() if p.enabled}
+    fallback = compiled_.get(None)
+    only = fallback if len(by_class) == 1 else None
+    plans: list[AccountPlan] = []
+    examined = 0
+    for account in accounts:
+        examined += 1
+        if only is not None:
+            c = only
+        else:
+            cls = getattr(account, "account_class", None)
+            found = compiled_.get(cls)
+            if found is None:
+                if cls in by_class or fallback is None:
+                    continue
+                found = fallback
+            c = found
+        try:
+            planned = plan_one(c, account, now)
+        except AcctStateError as exc:
+            plans.append(
+                AccountPlan(account, str(getattr(account, "id", None)), c.policy, now, error=exc)
+            )
+            continue
+        if planned is not None:
+            plans.append(_account_plan(c, account, now, *planned))
+    return SweepPlan(now, examined, tuple(plans))
+
+
+def apply(plan: SweepPlan | Iterable[AccountPlan], *, hooks: Hooks | None = None) -> ApplyOutcome:
+    """Carry out planned changes with ``Workflow.fire``, as the policy's system actor.
+
+    Each change is re-planned first and fired only when it still leads where the sweep
+    said (a payment that arrived in between is respected, not overridden). An account
+    stops at its first error; the others go on.
+
+    Args:
+        plan: a :class:`SweepPlan` (or some of its account plans).
+        hooks: hooks for the effects (default: each workflow's own).
+
+    Returns:
+        An :class:`ApplyOutcome` with one :class:`Applied` per account plan that had
+        changes.
+    """
+    results: list[Applied] = []
+    for account_plan in plan:
+        if not account_plan.changes:
+            continue
+        p = account_plan.policy
+        wf = p.workflow
+        account = account_plan.account
+        done: list[StatusChange] = []
+        error: AcctStateError | None = None
+        try:
+            for change in account_plan.changes:
+                here = wf.status_of(account)
+                if here != change.source:
+                    raise PlanOutdated(
+                        account_id=account_plan.account_id,
+                        expected=change.source,
+                        found=here,
+                        trigger=change.trigger,
+                    )
+                options: dict[str, Any] = {
+                    "at": account_plan.at,
+                    "actor": p.actor,
+                    "reason": p.reason,
+                    "note": f"automation: {change.rule}",
+                }
+                dest = wf.plan(account, change.trigger, **options).dest
+                if dest != change.dest:
+                    raise PlanOutdated(
+                        account_id=account_plan.account_id,
+                        expected=change.dest,
+                        found=dest,
+                        trigger=change.trigger,
+                        dest=True,
+                    )
+                done.append(wf.fire(account, change.trigger, hooks=hooks, **options))
+        except AcctStateError as exc:
+            error = exc
+        results.append(Applied(account_plan.account_id, tuple(done), error))
+    return ApplyOutcome(tuple(results))

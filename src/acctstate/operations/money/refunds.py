@@ -1,0 +1,494 @@
+"""Cancellation options and proration: what a cancellation does to the money.
+
+A cancellation is two independent choices (seed 000, made precise):
+
+* **when service stops** (:class:`ServiceStop`): now, at the end of the paid period
+  (through ``cancelation_pending``), or on a given date;
+* **what happens to the money** (:class:`RefundPolicy`): a prorated refund, a full
+  refund, none, or a refund prorated as of a specific date.
+
+:data:`CANCEL_OPTIONS` names seed 000's six options as presets of those two choices;
+any other combination is one :class:`CancelOption` away.
+
+The arithmetic is one pure function, :func:`~acctstate.proration.quote` (in
+:mod:`acctstate.proration`, re-exported here): paid amount, service period, cancellation
+instant -> the refund, a ``Decimal`` rounded to the currency's minor unit with an
+explicit rounding mode.
+
+Three effect rules carry the money onto transitions: :class:`RefundRule` (the
+cancellation's refund), :class:`ForwardBill` and :class:`BackBill` (seed 004's
+reinstatement bills).
+
+>>> import datetime as dt
+>>> from decimal import Decimal
+>>> jan = Period(dt.datetime(2026, 1, 1, tzinfo=dt.UTC), dt.datetime(2026, 2, 1, tzinfo=dt.UTC))
+>>> quote(Decimal("31.00"), jan, dt.datetime(2026, 1, 10, 15, 0, tzinfo=dt.UTC))
+Decimal('22.00')
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+import enum
+from collections.abc import Iterable, Mapping
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+import attrs
+
+from acctstate.operations.money.proration import (
+    ACTUAL_DAYS,
+    BASES,
+    MINOR_UNITS,
+    ROUNDING_MODES,
+    SECONDS,
+    THIRTY_DAY,
+    ActualDays,
+    Basis,
+    Period,
+    RefundPolicy,
+    Seconds,
+    ThirtyDay,
+    _as_money,
+    _divide,
+    _minor,
+    _policy,
+    _rounding,
+    _zone,
+    minor_units,
+    quote,
+)
+from acctstate.values.clock import require_aware
+from acctstate.values.effects import Charge, Effect, Refund, register_effect_rule
+from acctstate.values.errors import InvalidArgument
+from acctstate.values.history import History
+
+if TYPE_CHECKING:  # pragma: no cover - typing only; the workflow sits below, hosts above
+    from acctstate.core.workflow import Workflow
+    from acctstate.values.actors import Actor
+    from acctstate.values.effects import Hooks
+    from acctstate.values.guards import GuardContext
+    from acctstate.values.history import StatusChange
+    from acctstate.values.status import Status
+
+__all__ = [
+    "ACTUAL_DAYS",
+    "BASES",
+    "CANCEL_OPTIONS",
+    "MINOR_UNITS",
+    "ROUNDING_MODES",
+    "SECONDS",
+    "THIRTY_DAY",
+    "ActualDays",
+    "BackBill",
+    "Basis",
+    "CancelOption",
+    "Cancellation",
+    "ForwardBill",
+    "Period",
+    "RefundPolicy",
+    "RefundRule",
+    "Seconds",
+    "ServiceStop",
+    "ThirtyDay",
+    "minor_units",
+    "quote",
+]
+
+# -- the two choices ---------------------------------------------------------------------
+
+
+class ServiceStop(enum.Enum):
+    """When service stops on cancellation."""
+
+    NOW = "now"
+    """At the time of the change: trigger ``cancel``."""
+    PERIOD_END = "period_end"
+    """When the paid period ends: ``request_cancelation`` now, ``complete_cancelation``
+    at the period's end (the account stays provisioned in between)."""
+    ON_DATE = "on_date"
+    """On a given date: ``cancel`` effective that date (schedule it, or fire it then)."""
+
+
+def _stop(value: object) -> ServiceStop:
+    try:
+        return ServiceStop(value)
+    except ValueError:
+        raise InvalidArgument(
+            "stop", value, f"a ServiceStop or one of {[s.value for s in ServiceStop]}"
+        ) from None
+
+
+# -- the quote --------------------------------------------------------------------------------
+
+
+@attrs.frozen
+class CancelOption:
+    """One way to cancel: when service stops and what happens to the money.
+
+    Args:
+        stop: a :class:`ServiceStop` (or its value).
+        money: a :class:`RefundPolicy` (or its value).
+        label: how a UI names it (seed 000's wording for the presets).
+
+    >>> opt = CancelOption(stop="period_end", money="none")
+    >>> opt.trigger
+    'request_cancelation'
+    """
+
+    stop: ServiceStop = attrs.field(converter=_stop)
+    money: RefundPolicy = attrs.field(converter=_policy)
+    label: str = attrs.field(default="", eq=False)
+
+    @property
+    def trigger(self) -> str:
+        """The trigger that carries it out in the reference workflow."""
+        return "request_cancelation" if self.stop is ServiceStop.PERIOD_END else "cancel"
+
+    def request(
+        self,
+        *,
+        at: dt.datetime,
+        on: dt.datetime | None = None,
+        as_of: dt.datetime | None = None,
+        paid: Decimal | None = None,
+        period: Period | None = None,
+    ) -> Cancellation:
+        """The trigger, effective time and event data that carry this option out.
+
+        Args:
+            at: when the customer asks (the change's time unless ``stop`` is ON_DATE).
+            on: the date service stops, for ``ServiceStop.ON_DATE`` only.
+            as_of: the proration instant, for ``RefundPolicy.PRORATED_AS_OF`` only.
+            paid: the amount paid for the current period (needed unless no refund).
+            period: the current paid period (or the account's ``period_start`` and
+                ``period_end`` are used).
+
+        Raises:
+            InvalidArgument: ``on`` / ``as_of`` missing where needed or given where not,
+                ``on`` before ``at``, or naive instants.
+        """
+        require_aware(at)
+        if (self.stop is ServiceStop.ON_DATE) != (on is not None):
+            need = "the date service stops" if on is None else f"None for stop {self.stop.value!r}"
+            raise InvalidArgument("on", on, need)
+        if (self.money is RefundPolicy.PRORATED_AS_OF) != (as_of is not None):
+            need = "the proration date" if as_of is None else f"None for {self.money.value!r}"
+            raise InvalidArgument("as_of", as_of, need)
+        effective = at
+        if on is not None:
+            effective = require_aware(on, "on")
+            if effective < at:
+                raise InvalidArgument("on", on, f"a date not before the request ({at.isoformat()})")
+        data: dict[str, Any] = {"refund": self.money.value}  # plain data: storable as is
+        if as_of is not None:
+            data["refund_as_of"] = require_aware(as_of, "as_of")
+        if paid is not None:
+            data["paid"] = paid
+        if period is not None:
+            data["period"] = period
+        return Cancellation(option=self, trigger=self.trigger, at=effective, data=data)
+
+
+@attrs.frozen
+class Cancellation:
+    """A cancellation ready to plan or fire: trigger, effective time and event data.
+
+    Made by :meth:`CancelOption.request`. ``at`` may lie in the future (seed 000's
+    "specific date"): hand it to a scheduler, or fire it when the date comes.
+    """
+
+    option: CancelOption
+    trigger: str
+    at: dt.datetime
+    data: dict[str, Any] = attrs.field(hash=False)
+
+    def plan(self, workflow: Workflow, account: Any, **options: Any) -> StatusChange:
+        """``workflow.plan`` for this cancellation (nothing changes).
+
+        Args:
+            options: ``reason``, ``note``, ``actor``, or more event data.
+        """
+        return workflow.plan(account, self.trigger, at=self.at, **{**self.data, **options})
+
+    def fire(
+        self,
+        workflow: Workflow,
+        account: Any,
+        *,
+        hooks: Hooks | None = None,
+        actor: Actor | None = None,
+        reason: str | None = None,
+        note: str | None = None,
+    ) -> StatusChange:
+        """``workflow.fire`` for this cancellation: refund and all, or nothing."""
+        return workflow.fire(
+            account,
+            self.trigger,
+            at=self.at,
+            hooks=hooks,
+            actor=actor,
+            reason=reason,
+            note=note,
+            **self.data,
+        )
+
+
+CANCEL_OPTIONS: Mapping[str, CancelOption] = {
+    "immediately_prorated_refund": CancelOption(
+        stop=ServiceStop.NOW, money=RefundPolicy.PRORATED, label="Immediately with prorated refund"
+    ),
+    "immediately_full_refund": CancelOption(
+        stop=ServiceStop.NOW, money=RefundPolicy.FULL, label="Immediately with full refund"
+    ),
+    "immediately_no_refund": CancelOption(
+        stop=ServiceStop.NOW, money=RefundPolicy.NONE, label="Immediately with no refund"
+    ),
+    "period_end": CancelOption(
+        stop=ServiceStop.PERIOD_END, money=RefundPolicy.NONE, label="Period end"
+    ),
+    "specific_date_prorated_refund": CancelOption(
+        stop=ServiceStop.ON_DATE,
+        money=RefundPolicy.PRORATED,
+        label="Specific date with prorated refund",
+    ),
+    "immediately_prorated_as_of_date": CancelOption(
+        stop=ServiceStop.NOW,
+        money=RefundPolicy.PRORATED_AS_OF,
+        label="Immediately with prorated transaction as of a specific date",
+    ),
+}
+"""Seed 000's six cancel options, as presets of the two choices."""
+
+
+# -- effect rules ---------------------------------------------------------------------------------
+
+_UNSET: Any = object()
+
+
+def _currency_of(ctx: GuardContext) -> str:
+    """The event's currency, refusing one that contradicts the account's."""
+    given = ctx.data.get("currency")
+    own = getattr(ctx.account, "currency", None)
+    if given is not None and own is not None and given != own:
+        raise InvalidArgument("currency", given, f"the account's currency {own!r}")
+    currency = given if given is not None else own if own is not None else "USD"
+    minor_units(currency)
+    return str(currency)
+
+
+def _tz_of(ctx: GuardContext) -> str | dt.tzinfo:
+    tz = ctx.value("timezone", "UTC")
+    return tz if isinstance(tz, str | dt.tzinfo) else "UTC"
+
+
+def _period_of(ctx: GuardContext) -> Period:
+    period = ctx.value("period", None)
+    if period is None:
+        start, end = ctx.value("period_start", None), ctx.value("period_end", None)
+        if start is None or end is None:
+            raise InvalidArgument(
+                "period",
+                None,
+                "the paid Period as event data (period=) or the account's "
+                "period_start and period_end",
+            )
+        return Period(start, end)
+    if not isinstance(period, Period):
+        raise InvalidArgument("period", period, "a Period")
+    return period
+
+
+@register_effect_rule("refund_policy")
+@attrs.frozen
+class RefundRule:
+    """Effect rule: the cancellation's :class:`~acctstate.effects.Refund`.
+
+    Reads the event data (or the account's attributes of the same name): ``refund``
+    (a :class:`RefundPolicy`, default ``default``), ``paid``, ``period`` (or
+    ``period_start`` / ``period_end``), ``refund_as_of``, ``currency`` and the
+    account's ``timezone``. A zero refund plans no effect.
+
+    Args:
+        default: the policy when the event names none (``"none"``: no refund unless
+            asked, as seed 000's "no adjustment transactions entered automatically").
+        service_stops: ``"at"`` (service stops at the change's time) or
+            ``"period_end"`` (it stops when the paid period ends, so a prorated refund
+            is zero and only a full or as-of refund pays anything).
+        basis: a name in :data:`BASES`.
+        rounding: a ``decimal`` rounding mode.
+
+    Raises:
+        InvalidArgument: (when planning) bad money, period or instants, or a currency
+            that contradicts the account's; nothing changes.
+    """
+
+    default: RefundPolicy = attrs.field(default=RefundPolicy.NONE, converter=_policy)
+    service_stops: str = attrs.field(
+        default="at", validator=attrs.validators.in_(["at", "period_end"])
+    )
+    basis: str = attrs.field(default="actual_days", validator=attrs.validators.in_(list(BASES)))
+    rounding: str = attrs.field(default=decimal.ROUND_HALF_EVEN, converter=_rounding)
+
+    @property
+    def name(self) -> str:
+        """``"refund_policy"``."""
+        return "refund_policy"
+
+    @property
+    def kwargs(self) -> dict[str, Any]:
+        """The arguments that rebuild it (plain strings, for files)."""
+        return {
+            "default": self.default.value,
+            "service_stops": self.service_stops,
+            "basis": self.basis,
+            "rounding": self.rounding,
+        }
+
+    def __call__(self, ctx: GuardContext, source: Status, dest: Status) -> Iterable[Effect]:
+        """The refund this cancellation owes (nothing for a zero refund)."""
+        policy = _policy(ctx.data.get("refund", self.default))
+        if policy is RefundPolicy.NONE:
+            return ()
+        paid = ctx.value("paid", None)
+        if paid is None:
+            raise InvalidArgument("paid", None, f"the amount paid, for a {policy.value} refund")
+        period = _period_of(ctx)
+        currency = _currency_of(ctx)
+        stop = period.end if self.service_stops == "period_end" else ctx.at
+        amount = quote(
+            paid,
+            period,
+            stop,
+            policy=policy,
+            as_of=ctx.data.get("refund_as_of"),
+            currency=currency,
+            basis=self.basis,
+            rounding=self.rounding,
+            tz=_tz_of(ctx),
+        )
+        if not amount:
+            return ()
+        return (Refund(amount=amount, currency=currency, description=f"{policy.value} refund"),)
+
+
+def _price_of(ctx: GuardContext, key: str, currency: str) -> Decimal | None:
+    price = ctx.value(key, None)
+    if price is None:
+        return None
+    _minor(price, key, currency)
+    return Decimal(price)
+
+
+@register_effect_rule("forward_bill")
+@attrs.frozen
+class ForwardBill:
+    """Effect rule (seed 004, code 21): bill the coming period once, in advance.
+
+    Charges the event's (or account's) ``price`` exactly. Without a price nothing is
+    planned: the host then bills the period itself.
+
+    Args:
+        price: the event-data key holding the price of one period.
+    """
+
+    price: str = "period_price"
+
+    @property
+    def name(self) -> str:
+        """``"forward_bill"``."""
+        return "forward_bill"
+
+    @property
+    def kwargs(self) -> dict[str, Any]:
+        """The arguments that rebuild it."""
+        return {"price": self.price}
+
+    def __call__(self, ctx: GuardContext, source: Status, dest: Status) -> Iterable[Effect]:
+        """One :class:`~acctstate.effects.Charge` of the period's price."""
+        currency = _currency_of(ctx)
+        price = _price_of(ctx, self.price, currency)
+        if not price:
+            return ()
+        return (Charge(amount=price, currency=currency, description="forward bill"),)
+
+
+def _not_billed_since(ctx: GuardContext) -> dt.datetime | None:
+    """When the account last stopped being billed: the start of the back-bill stretch."""
+    history = getattr(ctx.account, "history", None)
+    if isinstance(history, History) and history:
+        since = None
+        for i in range(len(history) - 1, -1, -1):
+            change = history[i]
+            if change.dest.billable:
+                break
+            since = change.at
+            if change.source.billable:
+                break
+        return since
+    since = getattr(ctx.account, "status_since", None)
+    return since if isinstance(since, dt.datetime) else None
+
+
+@register_effect_rule("back_bill")
+@attrs.frozen
+class BackBill:
+    """Effect rule (seed 004, code 22): charge the period the account went unbilled.
+
+    The unbilled stretch runs from ``suspended_since`` (event data) or, by default,
+    from when the account's history last left a billable status, to the change's
+    time; it is billed at ``price`` per ``period_days`` calendar days (counted in the
+    account's ``timezone``), rounded once to the minor unit. Without a price nothing
+    is planned.
+
+    Args:
+        price: the event-data key holding the price of one period.
+        period_days: the length of one billing period in days.
+        rounding: a ``decimal`` rounding mode.
+    """
+
+    price: str = "period_price"
+    period_days: int = attrs.field(default=30, validator=attrs.validators.ge(1))
+    rounding: str = attrs.field(default=decimal.ROUND_HALF_EVEN, converter=_rounding)
+
+    @property
+    def name(self) -> str:
+        """``"back_bill"``."""
+        return "back_bill"
+
+    @property
+    def kwargs(self) -> dict[str, Any]:
+        """The arguments that rebuild it."""
+        return {"price": self.price, "period_days": self.period_days, "rounding": self.rounding}
+
+    def __call__(self, ctx: GuardContext, source: Status, dest: Status) -> Iterable[Effect]:
+        """One :class:`~acctstate.effects.Charge` for the unbilled days."""
+        currency = _currency_of(ctx)
+        price = _price_of(ctx, self.price, currency)
+        if not price:
+            return ()
+        since = ctx.data.get("suspended_since", _UNSET)
+        if since is _UNSET:
+            since = _not_billed_since(ctx)
+        if since is None:
+            raise InvalidArgument(
+                "suspended_since", None, "when billing stopped (event data or account history)"
+            )
+        since = require_aware(since, "suspended_since")
+        if since > ctx.at:
+            raise InvalidArgument(
+                "suspended_since", since, f"an instant not after the change ({ctx.at.isoformat()})"
+            )
+        zone = _zone(_tz_of(ctx))
+        days = ACTUAL_DAYS.position(ctx.at, zone) - ACTUAL_DAYS.position(since, zone)
+        units = _divide(_minor(price, self.price, currency) * days, self.period_days, self.rounding)
+        if not units:
+            return ()
+        return (
+            Charge(
+                amount=_as_money(units, currency),
+                currency=currency,
+                description=f"back bill: {days} days",
+            ),
+        )

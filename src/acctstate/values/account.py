@@ -1,0 +1,106 @@
+"""Accounts: the :class:`HasStatus` protocol for host objects, and the attrs
+:class:`Account` shipped for examples, tests and notebooks."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Any, Protocol, runtime_checkable
+
+import attrs
+
+from acctstate.values.errors import InvalidArgument
+from acctstate.values.history import History
+
+__all__ = ["Account", "HasStatus"]
+
+
+@runtime_checkable
+class HasStatus(Protocol):
+    """Any host object acctstate can drive: an ``id`` and a numeric status attribute.
+
+    The status attribute is ``status`` by default (configurable per workflow). When the
+    object also has ``status_since``, firing sets it; when it has a ``history`` that is a
+    :class:`~acctstate.history.History`, firing appends to it.
+    """
+
+    id: Any
+
+
+def _aware_or_none(_: object, attribute: attrs.Attribute[Any], value: object) -> None:
+    if value is not None and (
+        not isinstance(value, dt.datetime)
+        or value.tzinfo is None
+        or value.tzinfo.utcoffset(value) is None
+    ):
+        raise InvalidArgument(f"Account.{attribute.name}", value, "a timezone-aware datetime")
+
+
+def _money_or_none(_: object, attribute: attrs.Attribute[Any], value: object) -> None:
+    if value is not None and not isinstance(value, Decimal):
+        raise InvalidArgument(
+            f"Account.{attribute.name}", value, "a Decimal (float money is refused)"
+        )
+
+
+def _code(_: object, attribute: attrs.Attribute[Any], value: object) -> None:
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise InvalidArgument(f"Account.{attribute.name}", value, "an int status code")
+
+
+@attrs.define
+class Account:
+    """A customer account, as the examples and notebooks use it.
+
+    Only ``id`` and ``status`` are needed by the engine; the other fields feed the
+    built-in guards, automation and batch work. Host applications may use their own
+    objects instead (see :class:`HasStatus`).
+
+    Args:
+        id: the account id.
+        status: the numeric status code.
+        status_since: when the account entered its status.
+        balance: the amount owed (``Decimal``; 0 or less means settled).
+        payment_method: a payment method on file, if any.
+        account_class: the account class its automation policy belongs to (seed 002).
+        timezone: the customer's billing time zone (IANA name).
+        period_end: end of the paid service period.
+        currency: ISO 4217 code of the account's money.
+        batch_id: the batch the account belongs to (seed 001 batch updates).
+        unpaid_invoices: how many invoices are unpaid.
+        oldest_unpaid_at: due date of the earliest unpaid invoice.
+        trial_ends_at: end of the trial period.
+        contract_ends_at: end of the fixed contract period.
+        activated_at: activation date (seed 001).
+        expires_at: expiration date (seed 001).
+        first_used_at: first successful use (seed 001 "started").
+        availability_days: days the account stays usable after first use (seed 001).
+        funds: prepaid funds left (seed 001 "depleted" below the product threshold).
+        history: the account's history.
+
+    >>> Account(id="A-1", status=1, balance=1.5)
+    Traceback (most recent call last):
+    ...
+    acctstate.errors.InvalidArgument: invalid Account.balance: got 1.5; expected a Decimal (float money is refused)
+    """
+
+    id: str = attrs.field(validator=attrs.validators.instance_of(str))
+    status: int = attrs.field(validator=_code)
+    status_since: dt.datetime | None = attrs.field(default=None, validator=_aware_or_none)
+    balance: Decimal = attrs.field(default=Decimal("0"), validator=_money_or_none)
+    payment_method: str | None = None
+    account_class: str | None = None
+    timezone: str = "UTC"
+    period_end: dt.datetime | None = attrs.field(default=None, validator=_aware_or_none)
+    currency: str = "USD"
+    batch_id: str | None = None
+    unpaid_invoices: int = 0
+    oldest_unpaid_at: dt.datetime | None = attrs.field(default=None, validator=_aware_or_none)
+    trial_ends_at: dt.datetime | None = attrs.field(default=None, validator=_aware_or_none)
+    contract_ends_at: dt.datetime | None = attrs.field(default=None, validator=_aware_or_none)
+    activated_at: dt.datetime | None = attrs.field(default=None, validator=_aware_or_none)
+    expires_at: dt.datetime | None = attrs.field(default=None, validator=_aware_or_none)
+    first_used_at: dt.datetime | None = attrs.field(default=None, validator=_aware_or_none)
+    availability_days: int | None = None
+    funds: Decimal | None = attrs.field(default=None, validator=_money_or_none)
+    history: History = attrs.field(factory=History, eq=False, repr=False)

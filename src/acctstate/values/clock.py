@@ -1,0 +1,304 @@
+"""Time: the :class:`Clock` protocol, a system clock, a fixed (steppable) clock, the
+refusal of naive datetimes, and calendar days in the customer's billing time zone.
+
+Nothing in acctstate reads the wall clock except through a ``Clock``; tests and
+simulations use :class:`FixedClock`.
+
+Calendar arithmetic ("on the 1st", "30 days from now", "at 02:00 every night") is done
+in the customer's billing time zone (seed 001), never in UTC: a local day is 23 or 25
+hours long across a DST change, and the helpers here return the exact instants that
+bound it, expressed in that time zone. Python compares and subtracts two datetimes that
+share a ``tzinfo`` by wall time; acctstate converts to UTC before comparing, and so
+should code that measures elapsed time between two local instants.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Protocol, runtime_checkable
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from acctstate.values.errors import InvalidArgument
+
+__all__ = [
+    "Clock",
+    "FixedClock",
+    "SystemClock",
+    "add_local_days",
+    "first_of_next_month",
+    "local_date",
+    "local_day_bounds",
+    "local_time_on",
+    "require_aware",
+    "start_of_local_day",
+    "zone",
+]
+
+
+def require_aware(value: object, name: str = "at") -> dt.datetime:
+    """Return ``value`` if it is a timezone-aware datetime, else raise.
+
+    Args:
+        value: the value to check.
+        name: the parameter name, for the error message.
+
+    Raises:
+        InvalidArgument: not a datetime, or a naive one.
+
+    >>> require_aware(dt.datetime(2026, 1, 1))
+    Traceback (most recent call last):
+    ...
+    acctstate.errors.InvalidArgument: invalid at: got datetime.datetime(2026, 1, 1, 0, 0); expected a timezone-aware datetime (e.g. datetime(..., tzinfo=UTC))
+    """
+    if (
+        isinstance(value, dt.datetime)
+        and value.tzinfo is not None
+        and value.tzinfo.utcoffset(value) is not None
+    ):
+        return value
+    raise InvalidArgument(name, value, "a timezone-aware datetime (e.g. datetime(..., tzinfo=UTC))")
+
+
+def local_date(at: dt.datetime, tz: str | dt.tzinfo) -> dt.date:
+    """The calendar day of ``at`` in the customer's billing time zone.
+
+    >>> at = dt.datetime(2026, 3, 1, 3, 0, tzinfo=dt.UTC)
+    >>> local_date(at, "America/New_York")
+    datetime.date(2026, 2, 28)
+    """
+    require_aware(at)
+    return at.astimezone(zone(tz)).date()
+
+
+def zone(tz: str | dt.tzinfo) -> dt.tzinfo:
+    """The time zone named ``tz`` (an IANA name such as ``"Europe/Berlin"``), or ``tz`` itself.
+
+    Raises:
+        InvalidArgument: an unknown name, or neither a name nor a ``tzinfo``.
+
+    >>> zone("Europe/Berlin")
+    zoneinfo.ZoneInfo(key='Europe/Berlin')
+    >>> zone("Mars/Olympus")
+    Traceback (most recent call last):
+    ...
+    acctstate.errors.InvalidArgument: invalid tz: got 'Mars/Olympus'; expected an IANA time zone name such as 'America/New_York'
+    """
+    if isinstance(tz, dt.tzinfo):
+        return tz
+    if isinstance(tz, str):
+        try:
+            return ZoneInfo(tz)
+        except (ZoneInfoNotFoundError, ValueError):
+            pass
+    raise InvalidArgument("tz", tz, "an IANA time zone name such as 'America/New_York'")
+
+
+def _day(value: object, name: str = "day") -> dt.date:
+    # A datetime is a date subclass; accepting one would silently drop its time and zone.
+    if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
+        return value
+    raise InvalidArgument(name, value, "a datetime.date (a calendar day, no time)")
+
+
+def _first_instant(naive: dt.datetime, tz: dt.tzinfo) -> dt.datetime:
+    """The earliest instant whose local wall time in ``tz`` is ``naive`` or later.
+
+    Usually ``naive`` with ``tz`` attached (its first occurrence when the clocks fall
+    back). When ``naive`` falls in a spring-forward gap it does not exist; the answer is
+    then the instant the gap ends, the first existing wall time after it.
+    """
+    early = naive.replace(tzinfo=tz, fold=0).astimezone(dt.UTC)
+    late = naive.replace(tzinfo=tz, fold=1).astimezone(dt.UTC)
+    lo, hi = min(early, late), max(early, late)
+    if lo.astimezone(tz).replace(tzinfo=None) == naive:
+        return lo.astimezone(tz)
+    # In a gap: ``lo`` shows a wall time before ``naive`` and ``hi`` one after it, so
+    # the transition lies between them; zoneinfo does not expose it, so bisect for it.
+    step = dt.timedelta(microseconds=1)
+    while hi - lo > step:
+        mid = lo + (hi - lo) / 2
+        if mid.astimezone(tz).replace(tzinfo=None) >= naive:
+            hi = mid
+        else:
+            lo = mid
+    return hi.astimezone(tz)
+
+
+def local_time_on(day: dt.date, time: dt.time, tz: str | dt.tzinfo) -> dt.datetime:
+    """The instant the wall clock in ``tz`` shows ``time`` on ``day``.
+
+    For a daily run time (seed 002's "status update time") or a change "at 09:00 on the
+    15th". A wall time the clocks skip (spring forward) becomes the first instant after
+    the gap; one they pass twice (fall back) is its first occurrence.
+
+    Args:
+        day: the calendar day in ``tz``.
+        time: the wall time (naive; ``tz`` gives its zone).
+        tz: the customer's billing time zone.
+
+    Returns:
+        A timezone-aware datetime in ``tz``.
+
+    Raises:
+        InvalidArgument: ``day`` is not a date, ``time`` not a naive time, or ``tz`` unknown.
+
+    >>> local_time_on(dt.date(2026, 3, 8), dt.time(2, 30), "America/New_York").isoformat()
+    '2026-03-08T03:00:00-04:00'
+    """
+    if not isinstance(time, dt.time) or time.tzinfo is not None:
+        raise InvalidArgument("time", time, "a naive datetime.time (the zone is given by tz)")
+    return _first_instant(dt.datetime.combine(_day(day), time), zone(tz))
+
+
+def start_of_local_day(day: dt.date, tz: str | dt.tzinfo) -> dt.datetime:
+    """The first instant of calendar day ``day`` in the customer's billing time zone.
+
+    Local midnight, or when the clocks spring forward at midnight, the first instant
+    that exists that day.
+
+    Args:
+        day: the calendar day.
+        tz: the customer's billing time zone (IANA name or ``tzinfo``).
+
+    Returns:
+        A timezone-aware datetime in ``tz``.
+
+    Raises:
+        InvalidArgument: ``day`` is not a date (a datetime is refused too), or ``tz`` unknown.
+
+    >>> start_of_local_day(dt.date(2026, 3, 1), "America/New_York").isoformat()
+    '2026-03-01T00:00:00-05:00'
+    >>> start_of_local_day(dt.date(2026, 3, 1), "America/New_York").astimezone(dt.UTC).hour
+    5
+    """
+    return _first_instant(dt.datetime.combine(_day(day), dt.time()), zone(tz))
+
+
+def local_day_bounds(day: dt.date, tz: str | dt.tzinfo) -> tuple[dt.datetime, dt.datetime]:
+    """The instants ``[start, end)`` of calendar day ``day`` in ``tz``.
+
+    The day is 24 hours long except across a DST change (23 or 25 hours).
+
+    >>> start, end = local_day_bounds(dt.date(2026, 3, 29), "Europe/Berlin")
+    >>> end.astimezone(dt.UTC) - start.astimezone(dt.UTC)
+    datetime.timedelta(seconds=82800)
+
+    (Python subtracts two datetimes that share a ``tzinfo`` by wall time, giving one
+    day here; convert to UTC to measure elapsed time.)
+    """
+    d = _day(day)
+    return start_of_local_day(d, tz), start_of_local_day(d + dt.timedelta(days=1), tz)
+
+
+def first_of_next_month(at: dt.datetime, tz: str | dt.tzinfo) -> dt.datetime:
+    """The start of the 1st of the month after the one ``at`` falls in, locally.
+
+    "On the 1st" as billing staff say it (seed 000's scheduled status change). The
+    month is the customer's: 23:30 on 31 January in New York is already 1 February in
+    UTC, but for that customer it is still January, so the answer is 1 February at
+    local midnight (05:00 UTC), not 1 March.
+
+    Args:
+        at: an instant (timezone-aware).
+        tz: the customer's billing time zone.
+
+    Raises:
+        InvalidArgument: ``at`` is naive or ``tz`` unknown.
+
+    >>> late = dt.datetime(2026, 2, 1, 4, 30, tzinfo=dt.UTC)  # 23:30 on 31 Jan in New York
+    >>> first_of_next_month(late, "America/New_York").isoformat()
+    '2026-02-01T00:00:00-05:00'
+    >>> first_of_next_month(late, "UTC").isoformat()
+    '2026-03-01T00:00:00+00:00'
+    """
+    today = local_date(at, tz)
+    year, month = (today.year + 1, 1) if today.month == 12 else (today.year, today.month + 1)
+    return start_of_local_day(dt.date(year, month, 1), tz)
+
+
+def add_local_days(at: dt.datetime, days: int, tz: str | dt.tzinfo) -> dt.datetime:
+    """The same wall time ``days`` calendar days after ``at``, in ``tz``.
+
+    Not ``days * 24`` hours: across a DST change the local day is 23 or 25 hours long,
+    and "in 30 days at the same time" means the customer's calendar.
+
+    Raises:
+        InvalidArgument: ``at`` naive, ``days`` not an int, or ``tz`` unknown.
+
+    >>> at = dt.datetime(2026, 3, 28, 12, 0, tzinfo=dt.UTC)  # 13:00 in Berlin (CET)
+    >>> later = add_local_days(at, 1, "Europe/Berlin")
+    >>> later.isoformat(), later - at
+    ('2026-03-29T13:00:00+02:00', datetime.timedelta(seconds=82800))
+    """
+    require_aware(at)
+    if not isinstance(days, int) or isinstance(days, bool):
+        raise InvalidArgument("days", days, "an int number of calendar days")
+    tzinfo = zone(tz)
+    local = at.astimezone(tzinfo).replace(tzinfo=None) + dt.timedelta(days=days)
+    return _first_instant(local, tzinfo)
+
+
+@runtime_checkable
+class Clock(Protocol):
+    """Anything with a ``now()`` returning a timezone-aware datetime."""
+
+    def now(self) -> dt.datetime:
+        """The current instant (timezone-aware)."""
+        ...
+
+
+class SystemClock:
+    """The real clock, in UTC.
+
+    >>> SystemClock().now().tzinfo
+    datetime.timezone.utc
+    """
+
+    def now(self) -> dt.datetime:
+        """The current instant in UTC."""
+        return dt.datetime.now(dt.UTC)
+
+    def __repr__(self) -> str:
+        return "SystemClock()"
+
+
+class FixedClock:
+    """A clock that only moves when told to: for tests and simulations.
+
+    Args:
+        start: the instant it shows (timezone-aware).
+
+    >>> c = FixedClock(dt.datetime(2026, 1, 1, tzinfo=dt.UTC))
+    >>> c.advance(days=2).isoformat()
+    '2026-01-03T00:00:00+00:00'
+    """
+
+    __slots__ = ("_now",)
+
+    def __init__(self, start: dt.datetime) -> None:
+        self._now = require_aware(start, "start")
+
+    def now(self) -> dt.datetime:
+        """The instant the clock is set to."""
+        return self._now
+
+    def set(self, instant: dt.datetime) -> None:
+        """Move the clock to ``instant`` (forwards or backwards)."""
+        self._now = require_aware(instant, "instant")
+
+    def advance(
+        self, delta: dt.timedelta | None = None, *, days: float = 0, seconds: float = 0
+    ) -> dt.datetime:
+        """Move the clock forward and return the new instant.
+
+        Raises:
+            InvalidArgument: a negative step.
+        """
+        step = (delta or dt.timedelta()) + dt.timedelta(days=days, seconds=seconds)
+        if step < dt.timedelta(0):
+            raise InvalidArgument("delta", step, "a non-negative duration")
+        self._now = self._now + step
+        return self._now
+
+    def __repr__(self) -> str:
+        return f"FixedClock({self._now.isoformat()})"

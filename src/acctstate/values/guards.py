@@ -1,0 +1,364 @@
+"""Guards: named, composable predicates that say yes, or no with a human reason.
+
+A guard sees a :class:`GuardContext` (the account, the effective time, the actor and the
+event data) and returns ``None`` to allow or a :class:`Refusal` to refuse. Guards are
+values: two guards built with the same name and arguments are equal, which lets the
+build-time checks recognise ``g`` and ``not_(g)`` as mutually exclusive, and lets
+workflow files name them.
+
+>>> import datetime as dt
+>>> from decimal import Decimal
+>>> g = all_of(balance_settled(), has_payment_method())
+>>> ctx = GuardContext(account=None, at=dt.datetime(2026, 1, 1, tzinfo=dt.UTC),
+...                    data={"balance": Decimal("12.50"), "payment_method": "visa"})
+>>> print(g(ctx))
+all_of(balance_settled, has_payment_method): balance 12.50 is still owed
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterable, Mapping
+from decimal import Decimal
+from typing import Any
+
+import attrs
+
+from acctstate.values.actors import Actor
+from acctstate.values.errors import InvalidArgument
+
+__all__ = [
+    "GUARDS",
+    "Guard",
+    "GuardContext",
+    "Refusal",
+    "all_of",
+    "any_of",
+    "balance_settled",
+    "check_change_args",
+    "check_event_data",
+    "days_in_status",
+    "guard",
+    "has_payment_method",
+    "has_permission",
+    "not_",
+    "period_ended",
+]
+
+_MISSING: Any = object()
+
+
+@attrs.frozen
+class Refusal:
+    """A guard's "no": which guard, and why in plain words."""
+
+    guard: str
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.guard}: {self.reason}"
+
+
+class GuardContext:
+    """What a guard may look at.
+
+    A plain slotted class rather than an attrs value: one is made for every firing, so
+    it is kept as cheap as possible.
+
+    Attributes:
+        account: the account (an ``Account`` or any host object).
+        at: the effective time of the change (timezone-aware).
+        actor: who fires the trigger, or ``None``.
+        data: event data passed as keyword arguments to ``fire`` / ``plan``.
+    """
+
+    __slots__ = ("account", "actor", "at", "data")
+
+    def __init__(
+        self,
+        account: Any,
+        at: dt.datetime,
+        actor: Actor | None = None,
+        data: Mapping[str, Any] | None = None,
+    ) -> None:
+        self.account = account
+        self.at = at
+        self.actor = actor
+        self.data: Mapping[str, Any] = {} if data is None else data
+
+    def __repr__(self) -> str:
+        return f"GuardContext(account={self.account!r}, at={self.at!r}, actor={self.actor!r})"
+
+    def value(self, name: str, default: Any = _MISSING) -> Any:
+        """Event data ``name`` if given, else the account's attribute ``name``.
+
+        Returns ``default`` when neither exists (``KeyError`` without a default).
+        """
+        data = self.data
+        if name in data:
+            return data[name]
+        found = getattr(self.account, name, _MISSING)
+        if found is _MISSING:
+            if default is _MISSING:
+                raise KeyError(name)
+            return default
+        return found
+
+
+Check = Callable[[GuardContext], str | None]
+
+
+@attrs.frozen(repr=False)
+class Guard:
+    """A named predicate over a :class:`GuardContext`.
+
+    Build one with :func:`guard` (for your own rules) or a built-in factory. Calling it
+    returns ``None`` (allowed) or a :class:`Refusal`.
+
+    Attributes:
+        name: the registry name (``"days_in_status"``).
+        args: the arguments it was built with, as sorted ``(key, value)`` pairs.
+        description: what must hold, in words (``"in status for at least 180 days"``).
+    """
+
+    name: str
+    args: tuple[tuple[str, Any], ...]
+    description: str = attrs.field(eq=False)
+    check: Check = attrs.field(eq=False)
+
+    def __call__(self, ctx: GuardContext) -> Refusal | None:
+        reason = self.check(ctx)
+        return None if reason is None else Refusal(self.label, reason)
+
+    @property
+    def label(self) -> str:
+        """The name with its arguments, as shown in tables and messages."""
+        if not self.args:
+            return self.name
+        inner = ", ".join(
+            v.label
+            if isinstance(v, Guard)
+            else ", ".join(g.label for g in v)
+            if isinstance(v, tuple)
+            else repr(v)
+            for _, v in self.args
+        )
+        return f"{self.name}({inner})"
+
+    def __repr__(self) -> str:
+        return f"<Guard {self.label}>"
+
+    @property
+    def kwargs(self) -> dict[str, Any]:
+        """The arguments as a dict (to rebuild it from the registry)."""
+        return dict(self.args)
+
+
+def guard(name: str, check: Check, *, description: str = "", **args: Any) -> Guard:
+    """Make a guard from a function returning ``None`` (allow) or a reason (refuse).
+
+    Args:
+        name: a snake_case name; equal names and args mean equal guards.
+        check: ``(GuardContext) -> str | None``.
+        description: what must hold, in words.
+        **args: the parameters, kept for equality, display and files.
+
+    >>> vip = guard("is_vip", lambda ctx: None if ctx.value("vip", False) else "not a VIP",
+    ...             description="the customer is a VIP")
+    >>> vip.label
+    'is_vip'
+    """
+    return Guard(name, tuple(sorted(args.items())), description or name, check)
+
+
+def _money(value: object, name: str) -> Decimal:
+    if isinstance(value, Decimal):
+        return value
+    if isinstance(value, int) and not isinstance(value, bool):
+        return Decimal(value)
+    raise InvalidArgument(name, value, "a Decimal amount (float money is refused)")
+
+
+def balance_settled(*, attr: str = "balance", tolerance: Decimal = Decimal("0")) -> Guard:
+    """Allow when the amount owed (``attr``, a ``Decimal``) is at most ``tolerance``."""
+    limit = _money(tolerance, "tolerance")
+
+    def check(ctx: GuardContext) -> str | None:
+        owed = ctx.value(attr, None)
+        if owed is None:
+            return f"the account has no {attr!r}"
+        owed = _money(owed, attr)
+        return None if owed <= limit else f"{attr} {owed} is still owed"
+
+    extra: dict[str, Any] = {} if attr == "balance" else {"attr": attr}
+    if limit:
+        extra["tolerance"] = limit
+    return guard("balance_settled", check, description="the balance is settled", **extra)
+
+
+def days_in_status(days: int, *, attr: str = "status_since") -> Guard:
+    """Allow when the account has been in its status for at least ``days`` whole days.
+
+    The account (or the event data) carries the instant it entered the status in
+    ``attr``; seed 004's archive rule is ``days_in_status(180)``.
+    """
+    if not isinstance(days, int) or isinstance(days, bool) or days < 0:
+        raise InvalidArgument("days", days, "a non-negative int")
+    need = dt.timedelta(days=days)
+
+    def check(ctx: GuardContext) -> str | None:
+        since = ctx.value(attr, None)
+        if since is None:
+            return f"the account has no {attr!r}, so its time in status is unknown"
+        spent = ctx.at - since
+        if spent >= need:
+            return None
+        return f"in status for {spent.days} days; {days} required"
+
+    extra = {} if attr == "status_since" else {"attr": attr}
+    return guard(
+        "days_in_status",
+        check,
+        description=f"in status for at least {days} days",
+        days=days,
+        **extra,
+    )
+
+
+def has_payment_method(*, attr: str = "payment_method") -> Guard:
+    """Allow when a payment method is on file (``attr`` is truthy)."""
+
+    def check(ctx: GuardContext) -> str | None:
+        return None if ctx.value(attr, None) else "no payment method on file"
+
+    extra = {} if attr == "payment_method" else {"attr": attr}
+    return guard("has_payment_method", check, description="a payment method is on file", **extra)
+
+
+def has_permission(permission: str) -> Guard:
+    """Allow when the actor holds ``permission`` (seed 002: "edit_account_status")."""
+
+    def check(ctx: GuardContext) -> str | None:
+        if ctx.actor is None:
+            return f"permission {permission!r} is required and no actor was given"
+        if ctx.actor.can(permission):
+            return None
+        return f"actor {ctx.actor.id!r} lacks permission {permission!r}"
+
+    return guard(
+        "has_permission",
+        check,
+        description=f"the actor holds {permission!r}",
+        permission=permission,
+    )
+
+
+def period_ended(*, attr: str = "period_end") -> Guard:
+    """Allow when the paid service period (``attr``, a datetime) has ended at ``at``."""
+
+    def check(ctx: GuardContext) -> str | None:
+        end = ctx.value(attr, None)
+        if end is None:
+            return f"the account has no {attr!r}"
+        if ctx.at >= end:
+            return None
+        return f"the period runs until {end.isoformat()}"
+
+    extra = {} if attr == "period_end" else {"attr": attr}
+    return guard("period_ended", check, description="the paid period has ended", **extra)
+
+
+def _guards(guards: Iterable[Guard]) -> tuple[Guard, ...]:
+    out = tuple(guards)
+    for g in out:
+        if not isinstance(g, Guard):
+            raise InvalidArgument("guard", g, "a Guard (see acctstate.guards)")
+    return out
+
+
+def all_of(*guards: Guard) -> Guard:
+    """Allow when every guard allows; refuse with every refusal's reason."""
+    parts = _guards(guards)
+
+    def check(ctx: GuardContext) -> str | None:
+        reasons = [r.reason for r in (g(ctx) for g in parts) if r is not None]
+        return "; ".join(reasons) if reasons else None
+
+    return Guard("all_of", (("guards", parts),), " and ".join(g.description for g in parts), check)
+
+
+def any_of(*guards: Guard) -> Guard:
+    """Allow when at least one guard allows."""
+    parts = _guards(guards)
+
+    def check(ctx: GuardContext) -> str | None:
+        reasons = []
+        for g in parts:
+            r = g(ctx)
+            if r is None:
+                return None
+            reasons.append(r.reason)
+        return "none of: " + "; ".join(reasons)
+
+    return Guard("any_of", (("guards", parts),), " or ".join(g.description for g in parts), check)
+
+
+def not_(inner: Guard) -> Guard:
+    """Allow exactly when ``inner`` refuses (declares mutual exclusion with ``inner``)."""
+    (g,) = _guards([inner])
+
+    def check(ctx: GuardContext) -> str | None:
+        return f"{g.description}, and it must not be" if g(ctx) is None else None
+
+    return Guard("not_", (("guard", g),), f"not ({g.description})", check)
+
+
+GUARDS: Mapping[str, Callable[..., Guard]] = {
+    "all_of": all_of,
+    "any_of": any_of,
+    "balance_settled": balance_settled,
+    "days_in_status": days_in_status,
+    "has_payment_method": has_payment_method,
+    "has_permission": has_permission,
+    "not_": not_,
+    "period_ended": period_ended,
+}
+"""The built-in guard factories by name (workflow files name guards from a registry)."""
+
+
+def check_event_data(data: Mapping[str, Any], *, reserved: Iterable[str] = ()) -> None:
+    """Refuse event data that guards and effect rules could misread.
+
+    Float money and naive datetimes are refused, and so are keys in ``reserved``
+    (names the caller gives a meaning of its own).
+
+    Raises:
+        InvalidArgument: naming the key and what was expected.
+
+    >>> check_event_data({"balance": 1.5})
+    Traceback (most recent call last):
+    ...
+    acctstate.errors.InvalidArgument: invalid balance: got 1.5; expected a Decimal (float money is refused) or an int
+    """
+    taken = frozenset(reserved)
+    for k, v in data.items():
+        if k in taken:
+            raise InvalidArgument(k, v, f"event data not named {', '.join(sorted(taken))}")
+        if type(v) is float:
+            raise InvalidArgument(k, v, "a Decimal (float money is refused) or an int")
+        if isinstance(v, dt.datetime) and (v.tzinfo is None or v.tzinfo.utcoffset(v) is None):
+            raise InvalidArgument(k, v, "a timezone-aware datetime")
+
+
+def check_change_args(actor: object, reason: object, note: object) -> None:
+    """Refuse a wrongly typed actor, reason code or note (before anything is decided).
+
+    Raises:
+        InvalidArgument: naming the argument and what was expected.
+    """
+    if actor is not None and not isinstance(actor, Actor):
+        raise InvalidArgument("actor", actor, "an acctstate.Actor or None")
+    if reason is not None and type(reason) is not str:
+        raise InvalidArgument("reason", reason, "a reason code (str) or None")
+    if note is not None and type(note) is not str:
+        raise InvalidArgument("note", note, "a str or None")

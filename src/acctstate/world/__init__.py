@@ -1,0 +1,9 @@
+"""Layer 4, the outside world: workflow files, presets, stores, export (diagrams, frames,
+notebook views), simulation, the testing kit and the command line.
+
+Public paths: ``acctstate.config``, ``acctstate.presets``, ``acctstate.store``,
+``acctstate.export``, ``acctstate.simulation``, ``acctstate.testing`` and
+``acctstate.cli``.
+"""
+
+__all__: list[str] = []

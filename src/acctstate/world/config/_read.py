@@ -1,0 +1,394 @@
+"""The reading side of :mod:`acctstate.config`: the format's keys, the parser and the
+reader that turns a parsed document into a validated workflow, naming every problem's
+file, line and key path."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+import tomllib
+from collections.abc import Callable, Mapping, Sequence
+from decimal import Decimal
+from typing import Any
+
+from acctstate.core.workflow import Workflow
+from acctstate.values.effects import EffectRule
+from acctstate.values.errors import AcctStateError, ConfigError, DefinitionError, closest
+from acctstate.values.graph import Transition
+from acctstate.values.guards import GUARDS, Guard
+from acctstate.values.status import Backend, Status
+
+FORMAT_VERSION = 1
+"""The file format's version (the optional top-level ``format`` key)."""
+
+TOP_KEYS: Mapping[str, bool] = {
+    "format": False,
+    "name": False,
+    "initial": True,
+    "status_attr": False,
+    "statuses": True,
+    "transitions": True,
+}
+"""Top-level keys, each mapped to whether it is required."""
+
+BOOL_FLAGS = (
+    "provisioned",
+    "billable",
+    "usage_billable",
+    "terminal",
+    "one_way",
+    "show_in_statistics",
+)
+_TEXT_FIELDS = ("label", "description", "icon", "color")
+
+STATUS_KEYS: Mapping[str, bool] = {
+    "code": True,
+    "name": True,
+    "backend": False,
+    "activates": False,
+    "dunning_step": False,
+    **dict.fromkeys(_TEXT_FIELDS, False),
+    **dict.fromkeys(BOOL_FLAGS, False),
+}
+"""Keys of a ``[[statuses]]`` entry, each mapped to whether it is required
+(``backend`` may be left out when ``activates`` is given)."""
+
+TRANSITION_KEYS: Mapping[str, bool] = {
+    "trigger": True,
+    "source": True,
+    "dest": True,
+    "guards": False,
+    "effects": False,
+    "reasons": False,
+    "permission": False,
+    "description": False,
+}
+"""Keys of a ``[[transitions]]`` entry, each mapped to whether it is required."""
+
+_COMPOSITE = {"all_of": "guards", "any_of": "guards", "not_": "guard"}
+
+GuardFactory = Callable[..., Guard]
+RuleFactory = Callable[..., EffectRule]
+
+
+class Reader:
+    """Turns a parsed document into a Workflow, reporting every problem with its path."""
+
+    def __init__(
+        self,
+        source: str,
+        text: str,
+        is_toml: bool,
+        guards: Mapping[str, GuardFactory],
+        rules: Mapping[str, RuleFactory],
+    ) -> None:
+        self.source = source
+        self.text = text
+        self.is_toml = is_toml
+        self.guards = guards
+        self.rules = rules
+
+    def error(self, path: str, problem: str) -> ConfigError:
+        return ConfigError(problem, source=self.source, path=path, line=self.locate(path))
+
+    def locate(self, path: str) -> int | None:
+        """Best-effort line of ``path`` in a TOML document (``None`` when unsure)."""
+        if not self.is_toml or not path:
+            return None
+        m = re.match(r"^(statuses|transitions)\[(\d+)\](?:\.(\w+))?", path)
+        lines = self.text.splitlines()
+        if m is None:
+            key = re.match(r"^\w+", path)
+            if key is None:
+                return None
+            pattern = re.compile(rf"^\s*{key.group(0)}\s*=")
+            return next((i + 1 for i, ln in enumerate(lines) if pattern.match(ln)), None)
+        header = re.compile(rf"^\s*\[\[\s*{m.group(1)}\s*\]\]")
+        starts = [i for i, ln in enumerate(lines) if header.match(ln)]
+        index = int(m.group(2))
+        if index >= len(starts):
+            return None
+        start = starts[index]
+        if m.group(3) is None:
+            return start + 1
+        pattern = re.compile(rf"^\s*{m.group(3)}\s*=")
+        for i in range(start + 1, len(lines)):
+            if lines[i].lstrip().startswith("["):
+                break
+            if pattern.match(lines[i]):
+                return i + 1
+        return start + 1
+
+    # -- typed access
+
+    def table(self, value: object, path: str) -> dict[str, Any]:
+        if not isinstance(value, dict):
+            raise self.error(path, f"expected a table, got {kind(value)}")
+        return value
+
+    def keys(self, table: Mapping[str, Any], allowed: Mapping[str, bool], path: str) -> None:
+        for key in table:
+            if key not in allowed:
+                hint = closest(key, allowed)
+                also = f"; did you mean {hint[0]!r}?" if hint else ""
+                raise self.error(
+                    join(path, key),
+                    f"unknown key {key!r}{also} (expected one of {', '.join(sorted(allowed))})",
+                )
+        for key, required in allowed.items():
+            if required and key not in table:
+                raise self.error(path, f"missing required key {key!r}")
+
+    def text_of(self, value: object, path: str) -> str:
+        if not isinstance(value, str):
+            raise self.error(path, f"expected a string, got {kind(value)}")
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise self.error(path, "expected valid Unicode text (found a lone surrogate)") from None
+        return value
+
+    def int_of(self, value: object, path: str) -> int:
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise self.error(path, f"expected an integer, got {kind(value)}")
+        return value
+
+    def bool_of(self, value: object, path: str) -> bool:
+        if not isinstance(value, bool):
+            raise self.error(path, f"expected true or false, got {kind(value)}")
+        return value
+
+    def list_of(self, value: object, path: str) -> list[Any]:
+        if not isinstance(value, list):
+            raise self.error(path, f"expected an array, got {kind(value)}")
+        return value
+
+    def ref(self, value: object, path: str, known: Mapping[object, Status]) -> int:
+        if isinstance(value, bool) or not isinstance(value, int | str):
+            raise self.error(path, f"expected a status name or code, got {kind(value)}")
+        found = known.get(value)
+        if found is None:
+            names = [k for k in known if isinstance(k, str)]
+            hint = closest(value, names) if isinstance(value, str) else []
+            also = f"; did you mean {hint[0]!r}?" if hint else ""
+            raise self.error(
+                path, f"unknown status {value!r}{also} (expected a status declared in 'statuses')"
+            )
+        return found.code
+
+    # -- the document
+
+    def workflow(self, doc: object) -> Workflow:
+        top = self.table(doc, "")
+        self.keys(top, TOP_KEYS, "")
+        if "format" in top and self.int_of(top["format"], "format") != FORMAT_VERSION:
+            raise self.error("format", f"unsupported format {top['format']}; expected 1")
+        name = self.text_of(top.get("name", "workflow"), "name")
+        status_attr = self.text_of(top.get("status_attr", "status"), "status_attr")
+        if not status_attr.isidentifier():
+            raise self.error("status_attr", "expected a Python attribute name")
+        statuses = [
+            self.status(entry, f"statuses[{i}]")
+            for i, entry in enumerate(self.list_of(top["statuses"], "statuses"))
+        ]
+        known: dict[object, Status] = {}
+        for s in statuses:
+            known.setdefault(s.name, s)
+            known.setdefault(s.code, s)
+        transitions: list[Transition] = []
+        for i, entry in enumerate(self.list_of(top["transitions"], "transitions")):
+            transitions.extend(self.transition(entry, f"transitions[{i}]", known))
+        initial = [
+            self.ref(v, f"initial[{i}]", known)
+            for i, v in enumerate(self.list_of(top["initial"], "initial"))
+        ]
+        try:
+            return Workflow(
+                statuses=statuses,
+                transitions=transitions,
+                initial=initial,
+                name=name,
+                status_attr=status_attr,
+            )
+        except DefinitionError as exc:
+            problems = "; ".join(str(v) for v in exc.violations)
+            raise self.error("", f"the workflow is not valid: {problems}") from exc
+
+    def status(self, entry: object, path: str) -> Status:
+        table = self.table(entry, path)
+        self.keys(table, STATUS_KEYS, path)
+        fields: dict[str, Any] = {}
+        code = self.int_of(table["code"], join(path, "code"))
+        name = self.text_of(table["name"], join(path, "name"))
+        backend: str | None = None
+        if "backend" in table:
+            backend = self.text_of(table["backend"], join(path, "backend"))
+            values = [b.value for b in Backend]
+            if backend not in values:
+                raise self.error(
+                    join(path, "backend"),
+                    f"unknown back-end {backend!r}; expected one of {values}",
+                )
+        activates = None
+        if "activates" in table:
+            activates = self.bool_of(table["activates"], join(path, "activates"))
+        if backend is None and activates is None:
+            raise self.error(path, "missing required key 'backend' (or 'activates')")
+        for key in BOOL_FLAGS:
+            if key in table:
+                fields[key] = self.bool_of(table[key], join(path, key))
+        for key in _TEXT_FIELDS:
+            if key in table:
+                fields[key] = self.text_of(table[key], join(path, key))
+        if "dunning_step" in table:
+            fields["dunning_step"] = self.int_of(table["dunning_step"], join(path, "dunning_step"))
+        try:
+            return Status.custom(code, name, backend=backend, activates=activates, **fields)
+        except AcctStateError as exc:
+            raise self.error(path, str(exc)) from exc
+
+    def transition(
+        self, entry: object, path: str, known: Mapping[object, Status]
+    ) -> list[Transition]:
+        table = self.table(entry, path)
+        self.keys(table, TRANSITION_KEYS, path)
+        trigger = self.text_of(table["trigger"], join(path, "trigger"))
+        sources_raw = table["source"]
+        if isinstance(sources_raw, list):
+            if not sources_raw:
+                raise self.error(join(path, "source"), "expected at least one status")
+            sources = [self.ref(v, f"{path}.source[{i}]", known) for i, v in enumerate(sources_raw)]
+        else:
+            sources = [self.ref(sources_raw, join(path, "source"), known)]
+        dest = self.ref(table["dest"], join(path, "dest"), known)
+        options: dict[str, Any] = {}
+        if "guards" in table:
+            options["guards"] = [
+                self.guard(g, f"{path}.guards[{i}]")
+                for i, g in enumerate(self.list_of(table["guards"], join(path, "guards")))
+            ]
+        if "effects" in table:
+            options["effects"] = [
+                self.rule(r, f"{path}.effects[{i}]")
+                for i, r in enumerate(self.list_of(table["effects"], join(path, "effects")))
+            ]
+        if "reasons" in table:
+            options["reasons"] = [
+                self.text_of(r, f"{path}.reasons[{i}]")
+                for i, r in enumerate(self.list_of(table["reasons"], join(path, "reasons")))
+            ]
+        if "permission" in table:
+            options["permission"] = self.text_of(table["permission"], join(path, "permission"))
+        if "description" in table:
+            options["description"] = self.text_of(table["description"], join(path, "description"))
+        try:
+            return [Transition(trigger, s, dest, **options) for s in sources]
+        except AcctStateError as exc:
+            raise self.error(path, str(exc)) from exc
+
+    def _named(self, entry: object, path: str, registry: Mapping[str, Any], what: str) -> Any:
+        table = self.table(entry, path)
+        if "name" not in table:
+            raise self.error(path, f"missing required key 'name' (the {what}'s registry name)")
+        name = self.text_of(table["name"], join(path, "name"))
+        factory = registry.get(name)
+        if factory is None:
+            hint = closest(name, registry)
+            also = f"; did you mean {hint[0]!r}?" if hint else ""
+            raise self.error(
+                join(path, "name"),
+                f"unknown {what} {name!r}{also} (expected one of {', '.join(sorted(registry))})",
+            )
+        return name, factory, {k: v for k, v in table.items() if k != "name"}
+
+    def guard(self, entry: object, path: str) -> Guard:
+        name, factory, kwargs = self._named(entry, path, self.guards, "guard")
+        if name in _COMPOSITE and factory is GUARDS[name]:
+            key = _COMPOSITE[name]
+            self.keys(kwargs, {key: True}, path)
+            inner = kwargs[key]
+            if key == "guard":
+                args = [self.guard(inner, join(path, key))]
+            else:
+                items = self.list_of(inner, join(path, key))
+                args = [self.guard(g, f"{path}.{key}[{i}]") for i, g in enumerate(items)]
+            return self._call(factory, args, {}, path, "guard")  # type: ignore[no-any-return]
+        values = {k: self.value(v, join(path, k)) for k, v in kwargs.items()}
+        made = self._call(factory, [], values, path, "guard")
+        if not isinstance(made, Guard):
+            raise self.error(path, f"guard factory {name!r} did not return a Guard")
+        return made
+
+    def rule(self, entry: object, path: str) -> EffectRule:
+        _, factory, kwargs = self._named(entry, path, self.rules, "effect rule")
+        values = {k: self.value(v, join(path, k)) for k, v in kwargs.items()}
+        made = self._call(factory, [], values, path, "effect rule")
+        if not isinstance(made, EffectRule):
+            raise self.error(path, "the effect-rule factory did not return an EffectRule")
+        return made
+
+    def value(self, value: object, path: str) -> Any:
+        """A guard or rule argument: scalars, arrays (as tuples) and nested guards."""
+        if isinstance(value, dict):
+            return self.guard(value, path)
+        if isinstance(value, list):
+            return tuple(self.value(v, f"{path}[{i}]") for i, v in enumerate(value))
+        if isinstance(value, str):
+            return self.text_of(value, path)
+        if isinstance(value, dt.datetime) and value.utcoffset() is None:
+            raise self.error(path, "expected a date-time with a UTC offset (naive is refused)")
+        if isinstance(value, Decimal) and not value.is_finite():
+            raise self.error(path, f"expected a finite number, got {value}")
+        return value
+
+    def _call(
+        self,
+        factory: Callable[..., Any],
+        args: Sequence[Any],
+        kwargs: Mapping[str, Any],
+        path: str,
+        what: str,
+    ) -> Any:
+        try:
+            return factory(*args, **kwargs)
+        except Exception as exc:  # the factory is the judge of its own arguments
+            raise self.error(path, f"the {what}'s arguments were refused: {exc}") from exc
+
+
+def join(path: str, key: str) -> str:
+    return f"{path}.{key}" if path else key
+
+
+def kind(value: object) -> str:
+    names = {
+        dict: "a table",
+        list: "an array",
+        str: "a string",
+        bool: "a boolean",
+        int: "an integer",
+        Decimal: "a number",
+    }
+    return names.get(type(value), type(value).__name__)
+
+
+_LINE = re.compile(r"line (\d+)")
+
+
+def parse(text: str, is_toml: bool, source: str) -> object:
+    try:
+        if is_toml:
+            return tomllib.loads(text, parse_float=Decimal)
+        return json.loads(text, parse_float=Decimal, parse_constant=_no_constant)
+    except tomllib.TOMLDecodeError as exc:
+        m = _LINE.search(str(exc))
+        line = int(m.group(1)) if m else None
+        raise ConfigError(f"not valid TOML: {exc}", source=source, line=line) from exc
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"not valid JSON: {exc.msg}", source=source, line=exc.lineno) from exc
+    except (ValueError, RecursionError) as exc:
+        raise ConfigError(f"not a valid document: {exc}", source=source) from exc
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a number acctstate accepts")

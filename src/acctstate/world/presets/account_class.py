@@ -1,0 +1,208 @@
+"""Field-service billing with account classes (seed 002).
+
+Statuses Inactive, Prospect, Active, Bad Debt, Credit Hold, Internal and External
+Collections. A person changes a status only with the "Edit Account Status"
+permission (``edit_account_status``); the account class's automation (a system
+actor) has its own triggers, guarded by the class's settings:
+
+* ``auto_credit_hold``: one invoice past due for at least ``past_due_days`` and more
+  than ``min_past_due`` owed;
+* ``auto_inactivate``: on credit hold for ``inactive_after_days``;
+* ``auto_remove_credit_hold``: the past-due balance has been paid.
+
+Whether automation runs at all, and when (the daily run time, daily auto-apply of
+payments), is the account class's policy in :mod:`acctstate.automation`; the graph
+only says which moves are legal and when.
+
+Temporary credit hold removal lifts a hold between two dates: the account moves to
+``credit_hold_lifted`` (serviced again) and returns to ``credit_hold`` once the end
+date given as ``lift_ends_at`` has passed, unless it was paid meanwhile.
+
+Bad debt is terminal: the debt is written off, and a returning customer gets a new
+account. Seed 002's condition for collections ("no active services for any site")
+is host data the preset cannot see; add it as a guard of your own.
+
+>>> wf = workflow()
+>>> wf.catalog["bad_debt"].terminal, sorted({e.permission for e in wf.transitions} - {None})
+(True, ['edit_account_status'])
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from acctstate.core.workflow import Workflow
+from acctstate.values.graph import Transition
+from acctstate.values.guards import balance_settled, days_in_status, not_, period_ended
+from acctstate.values.status import Status
+
+__all__ = ["EDIT_STATUS", "statuses", "transitions", "workflow"]
+
+EDIT_STATUS = "edit_account_status"
+"""Seed 002's permission 7, "Edit Account Status", needed for every manual change."""
+
+
+def statuses() -> list[Status]:
+    """The seven statuses of seed 002, plus ``credit_hold_lifted``."""
+    return [
+        Status.custom(
+            30,
+            "prospect",
+            backend="prospect",
+            description="A prospective customer not yet converted.",
+        ),
+        Status.custom(1, "active", backend="active", description="In use, receiving services."),
+        Status.custom(
+            0,
+            "inactive",
+            backend="closed",
+            description="Not in use and not receiving services; calendar days grey.",
+        ),
+        Status.custom(
+            -1,
+            "credit_hold",
+            backend="suspended",
+            description="Services temporarily suspended for a past-due balance.",
+        ),
+        Status.custom(
+            2,
+            "credit_hold_lifted",
+            backend="active",
+            label="Credit hold lifted (temporary)",
+            description="A credit hold temporarily removed between two dates.",
+        ),
+        Status.custom(
+            -11,
+            "internal_collections",
+            backend="suspended",
+            description="Collected by an internal collection group.",
+        ),
+        Status.custom(
+            -12,
+            "external_collections",
+            backend="suspended",
+            description="Handed to an external collection agency.",
+        ),
+        Status.custom(
+            -99,
+            "bad_debt",
+            backend="closed",
+            terminal=True,
+            description="Outstanding balance unlikely to be collected; written off.",
+        ),
+    ]
+
+
+def transitions(
+    *,
+    past_due_days: int = 30,
+    min_past_due: Decimal = Decimal("0.00"),
+    inactive_after_days: int = 60,
+) -> list[Transition]:
+    """The transitions: manual ones need ``edit_account_status``; ``auto_*`` ones are
+    for the account class's automation.
+
+    Args:
+        past_due_days: "Auto Credit Hold Past Due Days".
+        min_past_due: "Auto Credit Hold Minimum Past Due Amount" (more than this is owed).
+        inactive_after_days: "Auto Inactive Account/Site Days" on credit hold.
+    """
+    T = Transition
+    many = Transition.many
+    paid = balance_settled()
+
+    def manual(trigger: str, sources: list[str], dest: str, why: str) -> list[Transition]:
+        return many(trigger, sources, dest, permission=EDIT_STATUS, description=f"002: {why}")
+
+    return [
+        *manual("activate", ["prospect", "inactive"], "active", "set the status to Active"),
+        *manual("inactivate", ["prospect", "active"], "inactive", "set the status to Inactive"),
+        *manual("place_credit_hold", ["active"], "credit_hold", "place a credit hold"),
+        *manual("remove_credit_hold", ["credit_hold"], "active", "remove a credit hold"),
+        *manual(
+            "lift_credit_hold_temporarily",
+            ["credit_hold"],
+            "credit_hold_lifted",
+            "temporary credit hold removal between a start and an end date",
+        ),
+        *manual(
+            "send_to_internal_collections",
+            ["credit_hold", "inactive"],
+            "internal_collections",
+            "Internal Collections",
+        ),
+        *manual(
+            "send_to_external_collections",
+            ["credit_hold", "inactive", "internal_collections"],
+            "external_collections",
+            "External Collections",
+        ),
+        *manual(
+            "recover",
+            ["internal_collections", "external_collections"],
+            "active",
+            "the collected account is serviced again",
+        ),
+        *manual(
+            "write_off",
+            ["credit_hold", "inactive", "internal_collections", "external_collections"],
+            "bad_debt",
+            "Bad Debt",
+        ),
+        T(
+            "auto_credit_hold",
+            "active",
+            "credit_hold",
+            guards=[
+                days_in_status(past_due_days, attr="oldest_unpaid_at"),
+                not_(balance_settled(tolerance=min_past_due)),
+            ],
+            description="002: auto credit hold placement (past-due days and minimum amount)",
+        ),
+        T(
+            "auto_inactivate",
+            "credit_hold",
+            "inactive",
+            guards=[days_in_status(inactive_after_days)],
+            description="002: auto inactive after N days on credit hold",
+        ),
+        *many(
+            "auto_remove_credit_hold",
+            ["credit_hold", "credit_hold_lifted"],
+            "active",
+            guards=[paid],
+            description="002: auto credit hold removal once the past-due balance is paid",
+        ),
+        T(
+            "end_temporary_lift",
+            "credit_hold_lifted",
+            "credit_hold",
+            guards=[period_ended(attr="lift_ends_at")],
+            description="002: the temporary removal's end date has passed",
+        ),
+    ]
+
+
+def workflow(
+    *,
+    past_due_days: int = 30,
+    min_past_due: Decimal = Decimal("0.00"),
+    inactive_after_days: int = 60,
+) -> Workflow:
+    """The account-class workflow (a new, validated ``Workflow``).
+
+    Args:
+        past_due_days: days one invoice must be past due before auto credit hold.
+        min_past_due: auto credit hold needs more than this owed.
+        inactive_after_days: days on credit hold before auto inactive.
+    """
+    return Workflow(
+        statuses=statuses(),
+        transitions=transitions(
+            past_due_days=past_due_days,
+            min_past_due=min_past_due,
+            inactive_after_days=inactive_after_days,
+        ),
+        initial=["prospect"],
+        name="account_class",
+    )

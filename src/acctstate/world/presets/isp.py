@@ -1,0 +1,632 @@
+"""The reference ISP workflow: every status code of seed 004, plus ``prospect`` = 30.
+
+Seed 004's convention: a negative code means the account is de-provisioned. Accounts
+are archived once they have been closed (canceled, terminated, suspended, contract
+expired) for 180 days.
+
+Three groups of codes have defective descriptions in the seed (they repeat those of
+other codes); their meaning is derived from their names instead:
+
+* ``99 permanent``: the seed repeats the text of -99. The code is positive, so the
+  account is provisioned; "permanent" is read as a permanent (house, staff, partner)
+  account: fully provisioned and billed, exempt from dunning and from the archive rule.
+* ``10031..10034`` service orders: the steps of the installation service order
+  (received, accepted, in progress, complete). Nothing is provisioned or billed until
+  the order completes; completion provisions the line, billing starts on activation.
+* ``21001..21004`` moves: the steps of moving an active customer to a new address
+  (move file opened, quote entered, booked and billed, booked and collected). Service
+  continues at the old address throughout, so they are provisioned and billed.
+
+>>> wf = workflow()
+>>> len(wf.catalog), wf.catalog[30].name, wf.catalog[-99].terminal
+(33, 'prospect', True)
+"""
+
+from __future__ import annotations
+
+import itertools
+
+from acctstate.core.workflow import Workflow
+from acctstate.operations.money.refunds import BackBill, ForwardBill, RefundRule
+from acctstate.values.graph import Transition
+from acctstate.values.guards import (
+    balance_settled,
+    days_in_status,
+    has_payment_method,
+    not_,
+    period_ended,
+)
+from acctstate.values.status import Backend, Status
+
+__all__ = ["ARCHIVE_AFTER_DAYS", "statuses", "transitions", "workflow"]
+
+ARCHIVE_AFTER_DAYS = 180
+"""Seed 004: a closed account is archived after this many days."""
+
+P, A, S, C, X = (
+    Backend.PROSPECT,
+    Backend.PENDING,
+    Backend.ACTIVE,
+    Backend.SUSPENDED,
+    Backend.CLOSED,
+)
+
+
+def statuses() -> list[Status]:
+    """The 33 statuses of the reference catalog (seed 004 and prospect = 30)."""
+
+    def st(
+        code: int, name: str, backend: Backend, label: str, description: str, **flags: bool | int
+    ) -> Status:
+        return Status(
+            code=code,
+            name=name,
+            backend=backend,
+            label=label,
+            description=description,
+            **flags,  # type: ignore[arg-type]
+        )
+
+    return [
+        st(
+            -99,
+            "archived",
+            X,
+            "Archived",
+            "Closed (terminated, canceled, suspended) for more than 180 days.",
+            terminal=True,
+        ),
+        st(
+            -13,
+            "suspended_dunning_3",
+            C,
+            "Suspended dunning 3",
+            "Third dunning cycle; de-provisioned, no new invoices.",
+            dunning_step=7,
+        ),
+        st(
+            -12,
+            "suspended_dunning_2",
+            C,
+            "Suspended dunning 2",
+            "Second dunning cycle; de-provisioned, no new invoices.",
+            dunning_step=6,
+        ),
+        st(
+            -11,
+            "suspended_dunning_1",
+            C,
+            "Suspended dunning 1",
+            "First dunning cycle; de-provisioned, no new invoicing.",
+            dunning_step=5,
+        ),
+        st(
+            -4,
+            "contract_expired",
+            X,
+            "Contract expired",
+            "De-provisioned after the fixed contract period expired.",
+        ),
+        st(
+            -3,
+            "terminated",
+            X,
+            "Terminated",
+            "De-provisioned by the system or at an administrator's request.",
+        ),
+        st(
+            -2,
+            "canceled",
+            X,
+            "Canceled",
+            "De-provisioned at the end user's request; no longer usable.",
+        ),
+        st(-1, "suspended", C, "Suspended", "Temporarily de-provisioned due to non-payment."),
+        st(0, "inactive", C, "Inactive", "Temporarily de-provisioned (general)."),
+        st(
+            1,
+            "active",
+            S,
+            "Active",
+            "Fully provisioned, paid and in good standing.",
+            provisioned=True,
+            billable=True,
+        ),
+        st(
+            2,
+            "cancelation_pending",
+            S,
+            "Cancelation pending",
+            "Canceled at the end user's request; provisioned until the pre-paid cycle ends.",
+            provisioned=True,
+            usage_billable=True,
+        ),
+        st(
+            3,
+            "termination_pending",
+            S,
+            "Termination pending",
+            "Terminated at system or admin request; provisioned until the pre-paid cycle ends.",
+            provisioned=True,
+            usage_billable=True,
+        ),
+        st(
+            10,
+            "active_dunning_pending",
+            S,
+            "Active dunning pending",
+            "Past due; dunning begins without customer-facing notification.",
+            provisioned=True,
+            billable=True,
+            dunning_step=1,
+        ),
+        st(
+            11,
+            "active_dunning_1",
+            S,
+            "Active dunning 1",
+            "First dunning cycle; still provisioned and invoiced.",
+            provisioned=True,
+            billable=True,
+            dunning_step=2,
+        ),
+        st(
+            12,
+            "active_dunning_2",
+            S,
+            "Active dunning 2",
+            "Second dunning cycle; still provisioned and invoiced.",
+            provisioned=True,
+            billable=True,
+            dunning_step=3,
+        ),
+        st(
+            13,
+            "active_dunning_3",
+            S,
+            "Active dunning 3",
+            "Third dunning cycle; still provisioned and invoiced.",
+            provisioned=True,
+            billable=True,
+            dunning_step=4,
+        ),
+        st(
+            21,
+            "reinstated_forward_bill",
+            A,
+            "Reinstated forward bill",
+            "Previously canceled; billed once for the coming period, then made active.",
+            billable=True,
+            usage_billable=False,
+        ),
+        st(
+            22,
+            "reinstated_back_bill",
+            A,
+            "Reinstated back bill",
+            "Previously suspended; new payment info given; back-billed, then restored.",
+            billable=True,
+            usage_billable=False,
+        ),
+        st(
+            30,
+            "prospect",
+            P,
+            "Prospect",
+            "Not yet a customer; nothing is provisioned or billed.",
+            one_way=True,
+        ),
+        st(
+            31,
+            "installation_pending",
+            A,
+            "Installation pending",
+            "Requested active status; awaiting full provisioning.",
+            one_way=True,
+        ),
+        st(
+            32,
+            "registered_pending_activation",
+            A,
+            "Registered pending activation",
+            "Registered via the web; has not answered the activation e-mail.",
+            one_way=True,
+        ),
+        st(
+            41,
+            "active_trial",
+            S,
+            "Active trial",
+            "Initial trial period; provisioned but not yet billable.",
+            provisioned=True,
+            one_way=True,
+        ),
+        st(
+            51,
+            "temporary_ban",
+            C,
+            "Temporary ban",
+            "Services temporarily disabled; not provisioned but still billable.",
+            billable=True,
+            usage_billable=False,
+        ),
+        st(
+            61,
+            "active_non_billable",
+            S,
+            "Active non-billable",
+            "Special account; fully provisioned and never invoiced.",
+            provisioned=True,
+        ),
+        st(
+            99,
+            "permanent",
+            S,
+            "Permanent",
+            "Permanent (house/staff) account: provisioned and billed, exempt from dunning "
+            "and archiving (meaning derived from the name; the seed repeats -99's text).",
+            provisioned=True,
+            billable=True,
+        ),
+        st(
+            10031,
+            "service_order_received",
+            A,
+            "Service order received",
+            "Installation service order received (derived from the name).",
+            one_way=True,
+        ),
+        st(
+            10032,
+            "service_order_accepted",
+            A,
+            "Service order accepted",
+            "Installation service order accepted (derived from the name).",
+            one_way=True,
+        ),
+        st(
+            10033,
+            "service_order_in_progress",
+            A,
+            "Service order in progress",
+            "Installation under way (derived from the name).",
+            one_way=True,
+        ),
+        st(
+            10034,
+            "service_order_complete",
+            A,
+            "Service order complete",
+            "Installation complete; line provisioned, awaiting activation (derived from the name).",
+            provisioned=True,
+            one_way=True,
+        ),
+        st(
+            21001,
+            "move_opened",
+            S,
+            "Account created, no move",
+            "Move file opened on an active account; no move yet (derived from the name).",
+            provisioned=True,
+            billable=True,
+        ),
+        st(
+            21002,
+            "move_quote_entered",
+            S,
+            "Move quote entered",
+            "A quote for the move was entered (derived from the name).",
+            provisioned=True,
+            billable=True,
+        ),
+        st(
+            21003,
+            "move_booked_billed",
+            S,
+            "Move booked and billed",
+            "The move is booked and invoiced (derived from the name).",
+            provisioned=True,
+            billable=True,
+        ),
+        st(
+            21004,
+            "move_booked_collected",
+            S,
+            "Move booked and collected",
+            "The move is booked and paid; service moves on completion (derived from the name).",
+            provisioned=True,
+            billable=True,
+        ),
+    ]
+
+
+_IN_SERVICE = ["active", "active_non_billable", "permanent"]
+_DUNNING_ACTIVE = [
+    "active_dunning_pending",
+    "active_dunning_1",
+    "active_dunning_2",
+    "active_dunning_3",
+]
+_DUNNING_SUSPENDED = ["suspended_dunning_1", "suspended_dunning_2", "suspended_dunning_3"]
+_ONBOARDING = [
+    "prospect",
+    "registered_pending_activation",
+    "installation_pending",
+    "service_order_received",
+    "service_order_accepted",
+    "service_order_in_progress",
+    "service_order_complete",
+]
+_CLOSED = ["canceled", "terminated", "suspended", "contract_expired"]
+_MOVES = ["move_opened", "move_quote_entered", "move_booked_billed", "move_booked_collected"]
+
+
+def transitions() -> list[Transition]:
+    """The transitions of the reference workflow, each with the reason it exists."""
+    T = Transition
+    many = Transition.many
+    paid = balance_settled()
+    card = has_payment_method()
+    ladder = ["active", *_DUNNING_ACTIVE, *_DUNNING_SUSPENDED]
+    # Money (acctstate.refunds): a cancellation refunds what the event asks for (seed 000's
+    # options; nothing unless asked), reinstatements bill forward or back (seed 004, 21/22).
+    refund_now = RefundRule()
+    refund_at_period_end = RefundRule(service_stops="period_end")
+    forward_bill = ForwardBill()
+    back_bill = BackBill()
+    return [
+        # -- sign-up and activation
+        T(
+            "register",
+            "prospect",
+            "registered_pending_activation",
+            description="004 (32): the prospect registered via the web",
+        ),
+        T(
+            "request_installation",
+            "prospect",
+            "installation_pending",
+            description="004 (31): an acquired account requests active status",
+        ),
+        T(
+            "confirm_registration",
+            "registered_pending_activation",
+            "installation_pending",
+            description="004 (32 -> 31): the activation e-mail was answered",
+        ),
+        T(
+            "receive_service_order",
+            "installation_pending",
+            "service_order_received",
+            description="004 (10031): the installation service order is received",
+        ),
+        T(
+            "accept_service_order",
+            "service_order_received",
+            "service_order_accepted",
+            description="004 (10032)",
+        ),
+        T(
+            "start_service_order",
+            "service_order_accepted",
+            "service_order_in_progress",
+            description="004 (10033)",
+        ),
+        T(
+            "complete_service_order",
+            "service_order_in_progress",
+            "service_order_complete",
+            description="004 (10034): installation done, line provisioned",
+        ),
+        T(
+            "start_trial",
+            "service_order_complete",
+            "active_trial",
+            description="004 (41): provisioned for service, not yet billable",
+        ),
+        T(
+            "activate",
+            "service_order_complete",
+            "active",
+            description="004 (1): fully provisioned and billed",
+        ),
+        T(
+            "end_trial",
+            "active_trial",
+            "active",
+            guards=[card],
+            description="end of trial with a payment method on file: billing starts",
+        ),
+        T(
+            "end_trial",
+            "active_trial",
+            "canceled",
+            guards=[not_(card)],
+            description="end of trial without a payment method: the account is canceled",
+        ),
+        *many(
+            "cancel",
+            _ONBOARDING,
+            "canceled",
+            effects=[refund_now],
+            description="a prospect or onboarding account that does not convert",
+        ),
+        # -- dunning: one step at a time down the ladder (10 -> 11 -> 12 -> 13 -> -11 ...)
+        *[
+            T(
+                "escalate_dunning",
+                a,
+                b,
+                description="004 (10..13, -11..-13): past due, one dunning step further",
+            )
+            for a, b in itertools.pairwise(ladder)
+        ],
+        *many(
+            "settle",
+            _DUNNING_ACTIVE,
+            "active",
+            guards=[paid],
+            description="004: payment returns an active-dunning account to active",
+        ),
+        *many(
+            "reinstate_back",
+            ["suspended", *_DUNNING_SUSPENDED],
+            "reinstated_back_bill",
+            guards=[card],
+            effects=[back_bill],
+            description="004 (22): a suspended account gave new payment info",
+        ),
+        T(
+            "complete_reinstatement",
+            "reinstated_back_bill",
+            "active",
+            guards=[paid],
+            description="004 (22): back-billed and paid, restored to active",
+        ),
+        T(
+            "reinstate_forward",
+            "canceled",
+            "reinstated_forward_bill",
+            guards=[card],
+            effects=[forward_bill],
+            description="004 (21): a canceled account comes back, billed forward",
+        ),
+        T(
+            "reinstate_forward",
+            "contract_expired",
+            "reinstated_forward_bill",
+            guards=[card],
+            effects=[forward_bill],
+            description="renewal after contract expiry, billed forward like 21",
+        ),
+        T(
+            "complete_reinstatement",
+            "reinstated_forward_bill",
+            "active",
+            guards=[paid],
+            description="004 (21): the forward bill is paid, then made active",
+        ),
+        T(
+            "terminate",
+            "suspended_dunning_3",
+            "terminated",
+            description="004 (-3): dunning exhausted, terminated by the system",
+        ),
+        # -- suspension, temporary ban, inactivity
+        *many(
+            "suspend",
+            ["active", *_DUNNING_ACTIVE],
+            "suspended",
+            description="004 (-1): de-provisioned for non-payment",
+        ),
+        T(
+            "ban",
+            "active",
+            "temporary_ban",
+            description="004 (51): services disabled, still billable",
+        ),
+        T("lift_ban", "temporary_ban", "active", description="004 (51 -> 1)"),
+        T("deactivate", "active", "inactive", description="004 (0)"),
+        T("reactivate", "inactive", "active", description="004 (0 -> 1)"),
+        # -- cancellation and termination, now or at period end
+        *many(
+            "cancel",
+            [*_IN_SERVICE, *_DUNNING_ACTIVE, "inactive", "temporary_ban"],
+            "canceled",
+            effects=[refund_now],
+            description="004 (-2): canceled now at the end user's request",
+        ),
+        T(
+            "request_cancelation",
+            "active",
+            "cancelation_pending",
+            effects=[refund_at_period_end],
+            description="004 (2): canceled, provisioned until the pre-paid cycle ends",
+        ),
+        T(
+            "complete_cancelation",
+            "cancelation_pending",
+            "canceled",
+            guards=[period_ended()],
+            description="004 (2 -> -2): the pre-paid cycle has ended",
+        ),
+        T(
+            "withdraw_cancelation",
+            "cancelation_pending",
+            "active",
+            description="the customer changed their mind before period end",
+        ),
+        *many(
+            "terminate",
+            [*_IN_SERVICE, *_DUNNING_ACTIVE, "suspended", "inactive", "temporary_ban"],
+            "terminated",
+            description="004 (-3): terminated now by the system or an administrator",
+        ),
+        T(
+            "request_termination",
+            "active",
+            "termination_pending",
+            description="004 (3): terminated, provisioned through the pre-paid cycle",
+        ),
+        T(
+            "complete_termination",
+            "termination_pending",
+            "terminated",
+            guards=[period_ended()],
+            description="004 (3 -> -3): the pre-paid cycle has ended",
+        ),
+        T(
+            "withdraw_termination",
+            "termination_pending",
+            "active",
+            description="the termination was withdrawn before period end",
+        ),
+        T(
+            "expire_contract",
+            "active",
+            "contract_expired",
+            description="004 (-4): the fixed contract period expired",
+        ),
+        # -- moves (21001..21004)
+        T("open_move", "active", "move_opened", description="21001: move file opened"),
+        T("quote_move", "move_opened", "move_quote_entered", description="21002"),
+        T("book_move", "move_quote_entered", "move_booked_billed", description="21003"),
+        T("collect_move", "move_booked_billed", "move_booked_collected", description="21004"),
+        T(
+            "complete_move",
+            "move_booked_collected",
+            "active",
+            description="the move is done; service at the new address",
+        ),
+        *many(
+            "abandon_move",
+            ["move_opened", "move_quote_entered"],
+            "active",
+            description="the customer does not move after all",
+        ),
+        # -- special accounts
+        T("make_non_billable", "active", "active_non_billable", description="004 (61)"),
+        T("make_billable", "active_non_billable", "active", description="004 (61 -> 1)"),
+        T("make_permanent", "active", "permanent", description="004 (99), see module doc"),
+        T("revoke_permanent", "permanent", "active", description="004 (99 -> 1)"),
+        # -- archiving: closed for 180 days
+        *many(
+            "archive",
+            _CLOSED,
+            "archived",
+            guards=[days_in_status(ARCHIVE_AFTER_DAYS)],
+            description="004 (-99): closed for more than 180 days",
+        ),
+    ]
+
+
+def workflow() -> Workflow:
+    """The reference ISP workflow (a new, validated ``Workflow``).
+
+    >>> wf = workflow()
+    >>> wf.initial[0].name
+    'prospect'
+    """
+    return Workflow(
+        statuses=statuses(), transitions=transitions(), initial=["prospect"], name="isp"
+    )

@@ -1,0 +1,167 @@
+"""PortaBilling (seed 001): prepaid and postpaid telecom accounts.
+
+* ``inactive``: created (often in a batch) but not yet in use;
+* ``active``: in service;
+* ``blocked``: no services, though the customer keeps self-care access; maintenance
+  charges stop, subscription fees still apply (billable, usage not billed);
+* ``depleted``: a debit account whose funds fell to the product's availability
+  threshold; seed 001 counts these, the preset makes it a status so that a recharge
+  brings the account back;
+* ``expired``: past its expiration date (or its availability period after first
+  use); an expired account can be activated again with a new expiration date;
+* ``terminated``: final; no further operation is possible.
+
+Dates are instants on the account (``activated_at``, ``expires_at``,
+``first_used_at``); the calendar day they fall on is the customer's billing time
+zone's (:func:`acctstate.clock.local_date`). Funds are compared with the threshold
+using the ``balance_settled`` guard on the ``funds`` attribute (funds at most the
+threshold count as depleted).
+
+>>> wf = workflow(availability_days=30)
+>>> wf.catalog["terminated"].terminal, wf.initial[0].name
+(True, 'inactive')
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from acctstate.core.workflow import Workflow
+from acctstate.values.graph import Transition
+from acctstate.values.guards import any_of, balance_settled, days_in_status, not_, period_ended
+from acctstate.values.status import Status
+
+__all__ = ["DEFAULT_THRESHOLD", "statuses", "transitions", "workflow"]
+
+DEFAULT_THRESHOLD = Decimal("0.00")
+"""Seed 001's service availability threshold when the product sets none."""
+
+
+def statuses() -> list[Status]:
+    """The six statuses of the preset."""
+    return [
+        Status.custom(
+            0,
+            "inactive",
+            backend="pending",
+            description="Created, not yet activated (e.g. a batch of prepaid cards).",
+        ),
+        Status.custom(1, "active", backend="active", description="In service."),
+        Status.custom(
+            -1,
+            "blocked",
+            backend="suspended",
+            billable=True,
+            usage_billable=False,
+            description="No services; self-care still works; subscription fees still apply.",
+        ),
+        Status.custom(
+            -5,
+            "depleted",
+            backend="suspended",
+            description="Funds used up (at or below the availability threshold).",
+        ),
+        Status.custom(
+            -4,
+            "expired",
+            backend="closed",
+            description="Past its expiration date; may be activated with a new date.",
+        ),
+        Status.custom(
+            -3,
+            "terminated",
+            backend="closed",
+            terminal=True,
+            description="No services, access cannot be restored, no further operations.",
+        ),
+    ]
+
+
+def transitions(
+    *, availability_days: int | None = None, threshold: Decimal = DEFAULT_THRESHOLD
+) -> list[Transition]:
+    """The transitions.
+
+    Args:
+        availability_days: seed 001's "availability period after first usage, days";
+            ``None`` when the product sets none.
+        threshold: the funds at or below which a debit account is depleted.
+    """
+    T = Transition
+    many = Transition.many
+    depleted = balance_settled(attr="funds", tolerance=threshold)
+    past_expiry = period_ended(attr="expires_at")
+    expiry = (
+        past_expiry
+        if availability_days is None
+        else any_of(past_expiry, days_in_status(availability_days, attr="first_used_at"))
+    )
+    return [
+        T(
+            "activate",
+            "inactive",
+            "active",
+            description="001: 'activate all accounts with the Inactive status' (immediately)",
+        ),
+        T(
+            "activate_on_date",
+            "inactive",
+            "active",
+            guards=[period_ended(attr="activated_at")],
+            description="001: the activation date has come",
+        ),
+        T("block", "active", "blocked", description="001: Blocked"),
+        T("unblock", "blocked", "active", description="001: Unblocked"),
+        T(
+            "deplete",
+            "active",
+            "depleted",
+            guards=[depleted],
+            description="001: Depleted, funds at or below the availability threshold",
+        ),
+        T(
+            "recharge",
+            "depleted",
+            "active",
+            guards=[not_(depleted)],
+            description="001: funds above the threshold again",
+        ),
+        *many(
+            "expire",
+            ["active", "blocked", "depleted"],
+            "expired",
+            guards=[expiry],
+            description="001: past the expiration date or the availability period",
+        ),
+        T(
+            "reactivate",
+            "expired",
+            "active",
+            guards=[not_(past_expiry)],
+            description="001: activate an expired account with a new expiration date",
+        ),
+        *many(
+            "terminate",
+            ["inactive", "active", "blocked", "depleted", "expired"],
+            "terminated",
+            description="001: Terminated, final",
+        ),
+    ]
+
+
+def workflow(
+    *, availability_days: int | None = None, threshold: Decimal = DEFAULT_THRESHOLD
+) -> Workflow:
+    """The PortaBilling workflow (a new, validated ``Workflow``).
+
+    Args:
+        availability_days: days an account stays usable after first use (``None``:
+            only the expiration date ends it).
+        threshold: the product's service availability threshold.
+    """
+    return Workflow(
+        statuses=statuses(),
+        transitions=transitions(availability_days=availability_days, threshold=threshold),
+        initial=["inactive"],
+        name="portabilling",
+    )

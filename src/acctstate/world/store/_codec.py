@@ -1,0 +1,156 @@
+"""Shared by the stores: effects and actors as JSON, rebuilding changes, argument checks."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Iterator
+from decimal import Decimal
+from typing import Any
+
+import attrs
+
+from acctstate.values.actors import Actor, ActorKind
+from acctstate.values.clock import require_aware
+from acctstate.values.effects import Effect
+from acctstate.values.errors import InvalidArgument
+from acctstate.values.history import StatusChange
+
+SCHEDULE_STATES = ("pending", "applied", "failed")
+
+
+def utc(value: dt.datetime) -> dt.datetime:
+    """``value`` in UTC (the stores keep every instant in UTC)."""
+    return value.astimezone(dt.UTC)
+
+
+def _subclasses(cls: type[Effect]) -> Iterator[type[Effect]]:
+    for sub in cls.__subclasses__():
+        yield sub
+        yield from _subclasses(sub)
+
+
+def effect_type(kind: str) -> type[Effect]:
+    """The effect class whose ``kind`` is ``kind`` (host subclasses included)."""
+    for sub in _subclasses(Effect):
+        field = attrs.fields_dict(sub).get("kind") if "__attrs_attrs__" in vars(sub) else None
+        if field is not None and field.default == kind:
+            return sub
+    raise InvalidArgument("kind", kind, "the kind of an Effect subclass that is imported")
+
+
+def _encode(value: object, where: str) -> object:
+    if value is None or isinstance(value, bool | int | str):
+        return value
+    if isinstance(value, Decimal):
+        return {"decimal": str(value)}
+    if isinstance(value, dt.datetime):
+        return {"datetime": require_aware(value, where).isoformat()}
+    if isinstance(value, tuple):
+        return {"tuple": [_encode(v, where) for v in value]}
+    raise InvalidArgument(
+        where, value, "None, bool, int, str, Decimal, an aware datetime or a tuple of those"
+    )
+
+
+def _decode(value: object) -> object:
+    if isinstance(value, dict):
+        if "decimal" in value:
+            return Decimal(value["decimal"])
+        if "tuple" in value:
+            return tuple(_decode(v) for v in value["tuple"])
+        return dt.datetime.fromisoformat(value["datetime"])
+    return value
+
+
+def effect_payload(effect: Effect) -> str:
+    """The effect's fields (but ``kind`` and ``key``) as canonical JSON.
+
+    Raises:
+        InvalidArgument: a field holds a value the store cannot keep exactly.
+    """
+    fields = {
+        a.name: _encode(getattr(effect, a.name), f"{type(effect).__name__}.{a.name}")
+        for a in attrs.fields(type(effect))
+        if a.init and a.name != "key"
+    }
+    return json.dumps(fields, sort_keys=True, separators=(",", ":"))
+
+
+def data_json(data: tuple[tuple[str, Any], ...]) -> str | None:
+    """Event data pairs as canonical JSON (``None`` when empty)."""
+    if not data:
+        return None
+    return json.dumps([[k, _encode(v, k)] for k, v in data], separators=(",", ":"))
+
+
+def data_from(text: str | None) -> tuple[tuple[str, Any], ...]:
+    """Event data pairs back from :func:`data_json`."""
+    if not text:
+        return ()
+    return tuple((k, _decode(v)) for k, v in json.loads(text))
+
+
+def effect_from(kind: str, key: str, payload: str) -> Effect:
+    """Rebuild an effect from its stored kind, key and payload."""
+    fields = {k: _decode(v) for k, v in json.loads(payload).items()}
+    return effect_type(kind)(key=key, **fields)
+
+
+def actor_columns(actor: Actor | None) -> tuple[str | None, str | None, str | None]:
+    """``(id, kind, permissions JSON)`` of an actor, or three ``None``."""
+    if actor is None:
+        return None, None, None
+    return actor.id, actor.kind.value, json.dumps(sorted(actor.permissions))
+
+
+def actor_from(actor_id: str | None, kind: str | None, permissions: str | None) -> Actor | None:
+    """Rebuild an actor from its stored columns."""
+    if actor_id is None:
+        return None
+    perms = frozenset(json.loads(permissions)) if permissions else frozenset()
+    return Actor(actor_id, kind=ActorKind(kind or "person"), permissions=perms)
+
+
+def check_id(value: object, name: str = "account_id") -> str:
+    """``value`` if it is a non-empty ``str``."""
+    if not isinstance(value, str) or not value:
+        raise InvalidArgument(name, value, "a non-empty str")
+    return value
+
+
+def check_count(value: object, name: str, *, minimum: int = 1) -> int:
+    """``value`` if it is an int of at least ``minimum``."""
+    if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
+        raise InvalidArgument(name, value, f"an int >= {minimum}")
+    return value
+
+
+def scheduled_id(account_id: str, trigger: str, at: dt.datetime) -> str:
+    """The default id of a scheduled change: stable, so scheduling twice is harmless."""
+    return f"{account_id}/{trigger}/{utc(at).isoformat()}"
+
+
+def normalised(change: StatusChange) -> StatusChange:
+    """The change with its instants in UTC, as a store gives it back."""
+    recorded = change.recorded_at
+    return attrs.evolve(
+        change,
+        at=utc(change.at),
+        recorded_at=None if recorded is None else utc(recorded),
+    )
+
+
+def error_text(exc: BaseException) -> str:
+    """``"ExceptionType: message"``."""
+    return f"{type(exc).__name__}: {exc}"
+
+
+def with_effects(change: StatusChange, effects: tuple[Effect, ...]) -> StatusChange:
+    """``change`` carrying ``effects``."""
+    return attrs.evolve(change, effects=effects)
+
+
+def plan_kwargs(**values: Any) -> dict[str, Any]:
+    """Drop ``None`` values (so a workflow's defaults apply)."""
+    return {k: v for k, v in values.items() if v is not None}

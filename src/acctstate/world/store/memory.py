@@ -1,0 +1,382 @@
+"""An in-memory :class:`~acctstate.store.Store`: for tests, notebooks and simulations.
+
+It keeps the same promises as the SQL store inside one process: every operation is
+atomic under a lock, firing uses a compare-and-set on the account's version, and
+effects wait in an outbox until :meth:`MemoryStore.deliver` runs them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import attrs
+
+from acctstate.core.workflow import Workflow
+from acctstate.values.actors import SYSTEM, Actor
+from acctstate.values.catalog import StatusRef
+from acctstate.values.effects import Effect, Hooks
+from acctstate.values.errors import ConcurrentChange, InvalidArgument
+from acctstate.values.history import History, StatusChange
+from acctstate.world.store import Delivery, PendingEffect, ScheduledRecord, StoredAccount
+from acctstate.world.store._base import BaseStore
+from acctstate.world.store._codec import check_count, check_id, error_text, normalised, utc
+
+__all__ = ["MemoryStore"]
+
+
+@attrs.define
+class _Slot:
+    """One outbox entry (mutable: claimed, done, attempts)."""
+
+    key: str
+    account_id: str
+    version: int
+    effect: Effect
+    done: bool = False
+    claimed: bool = False
+    attempts: int = 0
+    last_error: str | None = None
+
+
+def duplicate_key(account_id: str, trigger: str, at: dt.datetime, key: str) -> InvalidArgument:
+    """The error for a change whose effect keys are already taken."""
+    return InvalidArgument(
+        "at",
+        utc(at).isoformat(),
+        f"a time at which {trigger!r} was not already fired on account {account_id!r} "
+        f"(the effect key {key!r} is already in the outbox)",
+    )
+
+
+def unknown_account(account_id: object) -> InvalidArgument:
+    """The error for an account id the store does not hold."""
+    return InvalidArgument("account_id", account_id, "the id of an account in the store")
+
+
+class MemoryStore(BaseStore):
+    """A :class:`~acctstate.store.Store` in process memory (thread-safe).
+
+    Args:
+        workflow: the workflow every change is checked against.
+
+    >>> import datetime as dt
+    >>> from acctstate.presets import isp
+    >>> store = MemoryStore(isp.workflow())
+    >>> t0 = dt.datetime(2026, 1, 5, tzinfo=dt.UTC)
+    >>> _ = store.open("A-1", "prospect", at=t0)
+    >>> store.fire("A-1", "register", at=t0, expected_version=1)
+    Traceback (most recent call last):
+    ...
+    acctstate.errors.ConcurrentChange: account 'A-1' was changed concurrently (expected version 1, found 0); reload it and try again
+    """
+
+    __slots__ = ("_accounts", "_changes", "_lock", "_outbox", "_scheduled")
+
+    def __init__(self, workflow: Workflow) -> None:
+        super().__init__(workflow)
+        self._lock = threading.RLock()
+        self._accounts: dict[str, StoredAccount] = {}
+        self._changes: dict[str, list[StatusChange]] = {}
+        self._outbox: dict[str, _Slot] = {}  # insertion order is delivery order
+        self._scheduled: dict[str, ScheduledRecord] = {}
+
+    def __repr__(self) -> str:
+        return f"<MemoryStore {self._workflow.name!r}: {len(self._accounts)} accounts>"
+
+    # -- accounts ---------------------------------------------------------------------
+
+    def open(
+        self,
+        account_id: str,
+        status: StatusRef,
+        *,
+        at: dt.datetime,
+        actor: Actor | None = None,
+        reason: str | None = None,
+        note: str | None = None,
+        imported: bool = False,
+    ) -> StoredAccount:
+        """Add an account in ``status`` at version 0, its history opened with that fact.
+
+        Raises:
+            InvalidArgument: the id is taken, or ``status`` is not an initial status
+                (pass ``imported=True`` to bring in an existing account).
+        """
+        check_id(account_id)
+        account = self._workflow.open(
+            account_id, status, at=at, actor=actor, reason=reason, note=note, imported=imported
+        )
+        opening = normalised(account.history[0])
+        stored = StoredAccount(account_id, opening.dest.code, opening.at, 0)
+        with self._lock:
+            if account_id in self._accounts:
+                raise InvalidArgument("account_id", account_id, "an id not yet in the store")
+            self._accounts[account_id] = stored
+            self._changes[account_id] = [opening]
+        return stored
+
+    def load(self, account_id: str) -> StoredAccount:
+        """The account's current state.
+
+        Raises:
+            InvalidArgument: no such account.
+        """
+        found = self._accounts.get(account_id)
+        if found is None:
+            raise unknown_account(account_id)
+        return found
+
+    def history(self, account_id: str) -> History:
+        """The account's full history, effects included."""
+        with self._lock:
+            self.load(account_id)
+            return History(list(self._changes[account_id]))
+
+    # -- firing -----------------------------------------------------------------------
+
+    def fire(
+        self,
+        account_id: str,
+        trigger: str,
+        *,
+        at: dt.datetime,
+        reason: str | None = None,
+        note: str | None = None,
+        actor: Actor | None = None,
+        expected_version: int | None = None,
+        retries: int = 0,
+        **data: Any,
+    ) -> StatusChange:
+        """Fire ``trigger`` on the stored account; record the change and its effects.
+
+        Args:
+            account_id: the account.
+            trigger: the trigger name.
+            at: the effective time (timezone-aware).
+            reason: a reason code.
+            note: free text for the history.
+            actor: who fires it.
+            expected_version: fail unless the account is still at this version.
+            retries: re-plan against the new state this many times when another writer
+                wins the race (not with ``expected_version``).
+            **data: event data for guards and effect rules.
+
+        Returns:
+            The change made (its effects are pending in the outbox).
+
+        Raises:
+            ConcurrentChange: the account is not at ``expected_version``, or another
+                writer won and the retries ran out.
+            InvalidArgument: unknown account, or the change's effect keys are taken.
+            (and every error of :meth:`acctstate.Workflow.plan`)
+        """
+        return self._fire(
+            account_id,
+            trigger,
+            at=at,
+            reason=reason,
+            note=note,
+            actor=actor,
+            expected_version=expected_version,
+            retries=retries,
+            data=data,
+            options={},
+        )
+
+    def _fire_once(
+        self,
+        account_id: str,
+        trigger: str,
+        at: dt.datetime,
+        reason: str | None,
+        note: str | None,
+        actor: Actor | None,
+        expected_version: int | None,
+        data: Mapping[str, Any],
+        options: Mapping[str, Any],
+    ) -> StatusChange:
+        with self._lock:
+            stored = self.load(account_id)
+            if expected_version is not None and stored.version != expected_version:
+                raise ConcurrentChange(
+                    account_id=account_id,
+                    expected_version=expected_version,
+                    actual_version=stored.version,
+                )
+            change = normalised(
+                self._workflow.plan(
+                    stored, trigger, at=at, reason=reason, note=note, actor=actor, **data
+                )
+            )
+            # Guards may call out (and, in tests, even fire on the same account); the
+            # compare-and-set below is what makes a stale plan lose.
+            now = self._accounts[account_id]
+            if now.version != stored.version:
+                raise ConcurrentChange(
+                    account_id=account_id,
+                    expected_version=stored.version,
+                    actual_version=now.version,
+                )
+            for effect in change.effects:
+                if effect.key in self._outbox:
+                    raise duplicate_key(account_id, trigger, at, effect.key)
+            version = stored.version + 1
+            self._accounts[account_id] = StoredAccount(
+                account_id, change.dest.code, change.at, version
+            )
+            self._changes[account_id].append(change)
+            for effect in change.effects:
+                self._outbox[effect.key] = _Slot(effect.key, account_id, version, effect)
+            return change
+
+    # -- outbox -----------------------------------------------------------------------
+
+    def pending(self, *, account_id: str | None = None) -> tuple[PendingEffect, ...]:
+        """The effects not carried out yet, oldest first."""
+        with self._lock:
+            return tuple(
+                PendingEffect(s.key, s.account_id, s.version, s.effect, s.attempts, s.last_error)
+                for s in self._outbox.values()
+                if not s.done and (account_id is None or s.account_id == account_id)
+            )
+
+    def _claim(self, blocked: set[str], account_id: str | None) -> _Slot | None:
+        heads: set[str] = set()
+        for slot in self._outbox.values():
+            if slot.done or slot.account_id in heads:
+                continue
+            heads.add(slot.account_id)  # later effects of this account wait behind it
+            if slot.claimed or slot.account_id in blocked:
+                continue
+            if account_id is None or slot.account_id == account_id:
+                slot.claimed = True
+                return slot
+        return None
+
+    def deliver(
+        self,
+        hooks: Hooks | None = None,
+        *,
+        limit: int = 1000,
+        account_id: str | None = None,
+        skip_unhandled: bool = False,
+    ) -> Delivery:
+        """Run pending effects through ``hooks``, oldest first per account; mark each done.
+
+        Args:
+            hooks: the host's hooks (default: the workflow's).
+            limit: run at most this many effects.
+            account_id: only this account's effects.
+            skip_unhandled: mark effects that have no hook as done instead of failing.
+
+        Returns:
+            A :class:`~acctstate.store.Delivery`. A failed effect stays pending, and the
+            same account's later effects wait behind it.
+        """
+        run = hooks if hooks is not None else self._workflow.hooks
+        if run is None or not isinstance(run, Hooks):
+            raise InvalidArgument("hooks", run, "an acctstate.Hooks (or a workflow with hooks)")
+        check_count(limit, "limit")
+        delivered: list[str] = []
+        skipped: list[str] = []
+        failed: list[tuple[str, str]] = []
+        blocked: set[str] = set()
+        while len(delivered) + len(skipped) < limit:
+            with self._lock:
+                slot = self._claim(blocked, account_id)
+                if slot is None:
+                    break
+                change = self._changes[slot.account_id][slot.version]
+            handler = run.handler(slot.effect)
+            error: str | None = None
+            if handler is None:
+                if not skip_unhandled:
+                    error = f"no hook handles {slot.effect.kind!r} effects"
+            else:
+                try:
+                    handler(slot.effect, change)
+                except Exception as exc:
+                    error = error_text(exc)
+            with self._lock:
+                slot.claimed = False
+                if error is None:
+                    slot.done = True
+                    (delivered if handler is not None else skipped).append(slot.key)
+                else:
+                    slot.attempts += 1
+                    slot.last_error = error
+                    failed.append((slot.key, error))
+                    blocked.add(slot.account_id)
+        return Delivery(tuple(delivered), tuple(skipped), tuple(failed))
+
+    # -- scheduled changes ------------------------------------------------------------
+
+    def _add_scheduled(self, record: ScheduledRecord) -> ScheduledRecord:
+        with self._lock:
+            self.load(record.account_id)
+            return self._scheduled.setdefault(record.id, record)
+
+    def scheduled(
+        self, *, account_id: str | None = None, state: str | None = None
+    ) -> tuple[ScheduledRecord, ...]:
+        """The scheduled changes, by time then id."""
+        self._check_state(state)
+        with self._lock:
+            found = [
+                r
+                for r in self._scheduled.values()
+                if (account_id is None or r.account_id == account_id)
+                and (state is None or r.state == state)
+            ]
+        return tuple(sorted(found, key=lambda r: (r.at, r.id)))
+
+    def _due(self, at: dt.datetime, limit: int) -> list[ScheduledRecord]:
+        return [r for r in self.scheduled(state="pending") if r.at <= at][:limit]
+
+    def _apply_scheduled(self, record: ScheduledRecord) -> StatusChange | None:
+        with self._lock:
+            if self._scheduled[record.id].state != "pending":
+                return None
+            change = self._fire_once(
+                record.account_id,
+                record.trigger,
+                record.at,
+                record.reason,
+                record.note,
+                record.actor or SYSTEM,
+                None,
+                dict(record.data),
+                {},
+            )
+            self._scheduled[record.id] = attrs.evolve(
+                record, state="applied", version=self._accounts[record.account_id].version
+            )
+            return change
+
+    def _mark_failed(self, record: ScheduledRecord, error: str) -> None:
+        with self._lock:
+            self._scheduled[record.id] = attrs.evolve(record, state="failed", error=error)
+
+    def _accounts_after(
+        self, after: str | None, limit: int, codes: tuple[int, ...] | None
+    ) -> list[StoredAccount]:
+        with self._lock:
+            ids = sorted(
+                i
+                for i, a in self._accounts.items()
+                if (after is None or i > after) and (codes is None or a.status in codes)
+            )
+            return [self._accounts[i] for i in ids[:limit]]
+
+    def accounts(self, *, statuses: Sequence[StatusRef] | None = None) -> tuple[StoredAccount, ...]:
+        """Every stored account (optionally only those in ``statuses``), by id."""
+        codes = None if statuses is None else {self._workflow.catalog[s].code for s in statuses}
+        with self._lock:
+            return tuple(
+                self._accounts[i]
+                for i in sorted(self._accounts)
+                if codes is None or self._accounts[i].status in codes
+            )
