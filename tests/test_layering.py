@@ -51,7 +51,7 @@ LAYERS: list[tuple[str, str, list[str]]] = [
     (
         "world",
         "outside world",
-        ["config", "presets", "simulation", "export", "testing", "store", "cli"],
+        ["config", "presets", "simulation", "export", "testing", "store", "contrib", "cli"],
     ),
 ]
 # The public faces: the package itself and the paths users import (`acctstate.workflow`),
@@ -70,6 +70,7 @@ OPTIONAL = {
     "nbformat",
     "hypothesis",
     "mkdocs",
+    "django",
 }
 
 RANK: dict[str, int] = {}
