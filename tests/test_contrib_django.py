@@ -12,6 +12,7 @@ PostgreSQL one (pytest-django creates ``test_acctstate_django`` and drops it aft
 from __future__ import annotations
 
 import inspect
+import io
 import os
 import pathlib
 import subprocess
@@ -26,11 +27,11 @@ import pytest
 pytest.importorskip("django")
 pytest.importorskip("pytest_django")
 
-import django  # noqa: E402
-from django.conf import settings  # noqa: E402
+import django
+from django.conf import settings
 
-import test_store_sql as contract  # noqa: E402
-from test_store_sql import PG_URL, T0, WF, active, needs_pg  # noqa: E402
+import test_store_sql as contract
+from test_store_sql import PG_URL, T0, WF, active, needs_pg
 
 EXAMPLE = pathlib.Path(__file__).resolve().parents[1] / "examples" / "django_app"
 SEC = contract.SEC
@@ -102,6 +103,7 @@ if not settings.configured:
 
 from billing.models import Customer  # noqa: E402
 from django.contrib.auth.models import Permission, User  # noqa: E402
+from django.core.management import call_command  # noqa: E402
 from django.db import connections, transaction  # noqa: E402
 from django.test import Client  # noqa: E402
 
@@ -113,9 +115,10 @@ from acctstate.errors import ConcurrentChange, InvalidArgument  # noqa: E402
 from acctstate.guards import guard  # noqa: E402
 from acctstate.store import Store  # noqa: E402
 
-# Every test here gets real transactions (the store's atomic blocks are the outermost
-# ones) and empty tables afterwards.
-pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")
+# Each test runs in a transaction rolled back afterwards (the store's atomic blocks are
+# savepoints in it, as inside a host's own transaction); a test that needs commits seen
+# by other connections asks for real transactions.
+pytestmark = pytest.mark.django_db(databases="__all__")
 
 ALIASES = ["default", pytest.param("postgres", marks=needs_pg)]
 
@@ -149,12 +152,14 @@ def test_the_store_refuses_what_it_cannot_work_with() -> None:
     """A model without the mixin, an unknown database alias, or naive settings are refused."""
     with pytest.raises(InvalidArgument, match="AccountStatusMixin"):
         DjangoStore(WF, User)
-    with pytest.raises(InvalidArgument, match="a database alias of settings.DATABASES"):
+    with pytest.raises(InvalidArgument, match=r"a database alias of settings\.DATABASES"):
         DjangoStore(WF, Customer, using="nowhere")
-    with pytest.raises(InvalidArgument, match=r"settings\.USE_TZ"):
-        with pytest.MonkeyPatch.context() as patch:
-            patch.setattr(settings, "USE_TZ", False)
-            DjangoStore(WF, Customer)
+    with (
+        pytest.raises(InvalidArgument, match=r"settings\.USE_TZ"),
+        pytest.MonkeyPatch.context() as patch,
+    ):
+        patch.setattr(settings, "USE_TZ", False)
+        DjangoStore(WF, Customer)
     store = DjangoStore(WF, Customer)
     assert isinstance(store, Store)
     assert repr(store) == "<DjangoStore 'isp' on billing.customer (default)>"
@@ -167,7 +172,11 @@ def test_open_uses_the_hosts_fields_and_guards_read_them(store: DjangoStore) -> 
         "C-1", "active_dunning_1", at=T0, imported=True, defaults={"balance": Decimal("9.50")}
     )
     row = Customer.objects.using(store.using).get(pk="C-1")
-    assert (row.status, row.status_version, row.balance) == (WF.catalog["active_dunning_1"].code, 0, Decimal("9.50"))
+    assert (row.status, row.status_version, row.balance) == (
+        WF.catalog["active_dunning_1"].code,
+        0,
+        Decimal("9.50"),
+    )
     why = WF.explain(store.facts("C-1"), "settle", at=T0 + DAY)
     assert str(why) == "'settle' is refused: balance_settled: balance 9.50 is still owed"
     before = contract.snapshot(store, "C-1")
@@ -241,6 +250,7 @@ def test_a_change_joins_the_callers_transaction(store: DjangoStore) -> None:
 
 
 @needs_pg
+@pytest.mark.django_db(transaction=True, databases="__all__")
 def test_select_for_update_makes_a_second_writer_wait_and_see_the_first() -> None:
     """On PostgreSQL, a writer that reads the row while another holds it waits for that
     one to commit and then plans against the new state: no lost update and no
@@ -256,9 +266,7 @@ def test_select_for_update_makes_a_second_writer_wait_and_see_the_first() -> Non
     wf = WF.extend(
         remove=[("deactivate", "active")],
         transitions=[
-            acctstate.Transition(
-                "deactivate", "active", "inactive", guards=[guard("slow", slow)]
-            )
+            acctstate.Transition("deactivate", "active", "inactive", guards=[guard("slow", slow)])
         ],
     )
     store = DjangoStore(wf, Customer, using="postgres")
@@ -299,7 +307,9 @@ def _staff(name: str, *, fire: bool) -> User:
     user = User.objects.create_user(name, is_staff=True)
     perms = [Permission.objects.get(codename="view_customer")]
     if fire:
-        perms.append(Permission.objects.get(codename="fire_trigger", content_type__app_label="acctstate"))
+        perms.append(
+            Permission.objects.get(codename="fire_trigger", content_type__app_label="acctstate")
+        )
     user.user_permissions.add(*perms)
     return User.objects.get(pk=user.pk)  # fresh: permissions are cached per object
 
@@ -329,8 +339,15 @@ def test_the_admin_page_shows_allowed_refused_and_history(admin_store: DjangoSto
     assert page.status_code == 200
     panel = page.context["acctstate"]
     assert panel["status"].name == "active_dunning_1" and panel["version"] == 0
-    assert [t for t, _ in panel["allowed"]] == ["cancel", "escalate_dunning", "suspend", "terminate"]
-    assert panel["refused"] == [("settle", "'settle' is refused: balance_settled: balance 25.00 is still owed")]
+    assert [t for t, _ in panel["allowed"]] == [
+        "cancel",
+        "escalate_dunning",
+        "suspend",
+        "terminate",
+    ]
+    assert panel["refused"] == [
+        ("settle", "'settle' is refused: balance_settled: balance 25.00 is still owed")
+    ]
     assert [h["trigger"] for h in panel["history"]] == ["open"]
     html = page.content.decode()
     assert 'id="acctstate-fire"' in html and "balance 25.00 is still owed" in html
@@ -349,7 +366,11 @@ def test_a_staff_user_with_the_permission_fires_with_a_reason(admin_store: Djang
     assert [str(m) for m in done.context["messages"]] == ["suspend: active_dunning_1 -> suspended"]
     last = admin_store.history("C-1")[-1]
     assert (last.trigger, last.reason, last.note) == ("suspend", "fraud-check", "called twice")
-    assert last.actor is not None and last.actor.id == "clerk" and FIRE_PERMISSION.split(".")[1] in last.actor.permissions
+    assert (
+        last.actor is not None
+        and last.actor.id == "clerk"
+        and FIRE_PERMISSION.split(".")[1] in last.actor.permissions
+    )
     assert admin_store.load("C-1").version == 1
 
 
@@ -385,7 +406,10 @@ def test_an_account_added_in_the_admin_is_opened_through_the_store() -> None:
 
     browser = Client()
     browser.force_login(User.objects.create_superuser("root"))
-    added = browser.post("/admin/billing/customer/add/", {"id": "C-9", "name": "Bo", "balance": "0", "payment_method": ""})
+    added = browser.post(
+        "/admin/billing/customer/add/",
+        {"id": "C-9", "name": "Bo", "balance": "0", "payment_method": ""},
+    )
     assert added.status_code == 302, added.content.decode()[-2000:]
     assert STORE.load("C-9").status == STORE.workflow.initial[0].code
     (opening,) = STORE.history("C-9")
@@ -425,3 +449,22 @@ def test_the_example_project_runs(tmp_path: pathlib.Path) -> None:
     assert "fired: active_dunning_1 -> suspended by clerk (fraud-check)" in out
     assert "was changed concurrently (expected version 0, found 1)" in out
     assert "without the permission: HTTP 403" in out
+
+
+def test_the_migrations_match_the_models() -> None:
+    """The app's (and the example's) migrations describe the models as they are."""
+    out = io.StringIO()
+    call_command("makemigrations", "--check", "--dry-run", stdout=out)
+    assert "No changes detected" in out.getvalue()
+
+
+def test_the_app_loads_once_under_its_public_path() -> None:
+    """Listed as ``acctstate.contrib.django``, the app's modules are the very modules of
+    the layer (models are registered once), and its label is ``acctstate``."""
+    from django.apps import apps
+
+    import acctstate.contrib.django.models as public
+
+    config = apps.get_app_config("acctstate")
+    assert config.models_module is public is dj_models
+    assert public.StatusHistory is apps.get_model("acctstate", "StatusHistory")

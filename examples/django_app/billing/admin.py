@@ -11,5 +11,5 @@ from billing.models import Customer
 @admin.register(Customer)
 class CustomerAdmin(AccountStatusAdmin):
     store = STORE
-    list_display = ["id", "name", "status_name", "balance"]
-    search_fields = ["id", "name"]
+    list_display = ("id", "name", "status_name", "balance")
+    search_fields = ("id", "name")

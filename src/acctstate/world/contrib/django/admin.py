@@ -72,7 +72,9 @@ class AccountStatusAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     def _store(self) -> DjangoStore:
         if not isinstance(self.store, DjangoStore):
             raise InvalidArgument(
-                f"{type(self).__name__}.store", self.store, f"a DjangoStore on {self.model.__name__}"
+                f"{type(self).__name__}.store",
+                self.store,
+                f"a DjangoStore on {self.model.__name__}",
             )
         return self.store
 
@@ -87,7 +89,10 @@ class AccountStatusAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         fields = list(super().get_readonly_fields(request, obj))
         if obj is None:
             return fields
-        return [*fields, *(f for f in ("status_name", "status_since", "status_version") if f not in fields)]
+        return [
+            *fields,
+            *(f for f in ("status_name", "status_since", "status_version") if f not in fields),
+        ]
 
     def actor_for(self, request: HttpRequest) -> Actor:
         """The actor a staff user fires as: their username, and the codenames of their
@@ -156,14 +161,14 @@ class AccountStatusAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
 
     # -- views ----------------------------------------------------------------------
 
-    def get_urls(self) -> list[URLPattern]:  # type: ignore[override]
+    def get_urls(self) -> list[URLPattern]:
         opts = self.model._meta
         fire = path(
             "<path:object_id>/fire/",
             self.admin_site.admin_view(self.fire_view),
             name=f"{opts.app_label}_{opts.model_name}_fire",
         )
-        return [fire, *super().get_urls()]  # type: ignore[list-item]
+        return [fire, *super().get_urls()]
 
     def change_view(
         self,
@@ -196,7 +201,8 @@ class AccountStatusAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         form = FireForm(request.POST, triggers=triggers)
         if not form.is_valid():
             problems = "; ".join(
-                f"{name}: {' '.join(errors)}" for name, errors in form.errors.items()
+                f"{name}: {' '.join(str(e) for e in errors)}"
+                for name, errors in form.errors.items()
             )
             messages.error(request, f"nothing fired: {problems}")
         else:
@@ -251,27 +257,36 @@ class _ReadOnly(admin.ModelAdmin):  # type: ignore[type-arg]
 class StatusHistoryAdmin(_ReadOnly):
     """The status history of every account, newest first."""
 
-    list_display = ["account_id", "version", "trigger", "source", "dest", "at", "reason", "actor_id"]
-    list_filter = ["account_model", "trigger"]
-    search_fields = ["account_id"]
-    ordering = ["-at", "account_id", "-version"]
+    list_display = (
+        "account_id",
+        "version",
+        "trigger",
+        "source",
+        "dest",
+        "at",
+        "reason",
+        "actor_id",
+    )
+    list_filter = ("account_model", "trigger")
+    search_fields = ("account_id",)
+    ordering = ("-at", "account_id", "-version")
 
 
 @admin.register(OutboxEntry)
 class OutboxEntryAdmin(_ReadOnly):
     """The effects of committed changes; pending ones have no ``done_at``."""
 
-    list_display = ["key", "kind", "account_id", "created_at", "done_at", "attempts", "last_error"]
-    list_filter = ["account_model", "kind", "outcome"]
-    search_fields = ["account_id", "key"]
-    ordering = ["seq"]
+    list_display = ("key", "kind", "account_id", "created_at", "done_at", "attempts", "last_error")
+    list_filter = ("account_model", "kind", "outcome")
+    search_fields = ("account_id", "key")
+    ordering = ("seq",)
 
 
 @admin.register(ScheduledEntry)
 class ScheduledEntryAdmin(_ReadOnly):
     """The effective-dated changes and their state."""
 
-    list_display = ["schedule_id", "account_id", "trigger", "at", "state", "error"]
-    list_filter = ["account_model", "state", "trigger"]
-    search_fields = ["account_id", "schedule_id"]
-    ordering = ["at", "schedule_id"]
+    list_display = ("schedule_id", "account_id", "trigger", "at", "state", "error")
+    list_filter = ("account_model", "state", "trigger")
+    search_fields = ("account_id", "schedule_id")
+    ordering = ("at", "schedule_id")

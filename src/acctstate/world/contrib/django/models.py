@@ -14,6 +14,8 @@ the workflow.
 
 from __future__ import annotations
 
+import datetime as dt
+
 from django.db import models
 
 __all__ = ["AccountStatusMixin", "OutboxEntry", "ScheduledEntry", "StatusHistory"]
@@ -40,9 +42,13 @@ class AccountStatusMixin(models.Model):
         status_version: how many changes the account has had since it was opened.
     """
 
-    status = models.IntegerField(db_index=True, editable=False)
-    status_since = models.DateTimeField(editable=False)
-    status_version = models.PositiveIntegerField(default=0, editable=False)
+    status: models.IntegerField[int, int] = models.IntegerField(db_index=True, editable=False)
+    status_since: models.DateTimeField[dt.datetime, dt.datetime] = models.DateTimeField(
+        editable=False
+    )
+    status_version: models.PositiveIntegerField[int, int] = models.PositiveIntegerField(
+        default=0, editable=False
+    )
 
     class Meta:
         abstract = True
@@ -55,31 +61,35 @@ class StatusHistory(models.Model):
     :class:`OutboxEntry` rows of the same account and version.
     """
 
-    account_model = models.CharField(max_length=100)
-    account_id = models.CharField(max_length=_ID)
-    version = models.PositiveIntegerField()
-    trigger = models.CharField(max_length=100)
-    source = models.IntegerField()
-    dest = models.IntegerField()
-    at = models.DateTimeField()
-    recorded_at = models.DateTimeField(null=True)
-    reason = models.CharField(max_length=100, null=True)
-    note = models.TextField(null=True)
-    actor_id = models.CharField(max_length=200, null=True)
-    actor_kind = models.CharField(max_length=20, null=True)
-    actor_permissions = models.TextField(null=True)
+    account_model: models.CharField[str, str] = models.CharField(max_length=100)
+    account_id: models.CharField[str, str] = models.CharField(max_length=_ID)
+    version: models.PositiveIntegerField[int, int] = models.PositiveIntegerField()
+    trigger: models.CharField[str, str] = models.CharField(max_length=100)
+    source: models.IntegerField[int, int] = models.IntegerField()
+    dest: models.IntegerField[int, int] = models.IntegerField()
+    at: models.DateTimeField[dt.datetime, dt.datetime] = models.DateTimeField()
+    recorded_at: models.DateTimeField[dt.datetime | None, dt.datetime | None] = (
+        models.DateTimeField(null=True)
+    )
+    reason: models.CharField[str | None, str | None] = models.CharField(max_length=100, null=True)
+    note: models.TextField[str | None, str | None] = models.TextField(null=True)
+    actor_id: models.CharField[str | None, str | None] = models.CharField(max_length=200, null=True)
+    actor_kind: models.CharField[str | None, str | None] = models.CharField(
+        max_length=20, null=True
+    )
+    actor_permissions: models.TextField[str | None, str | None] = models.TextField(null=True)
 
     class Meta:
         verbose_name = "status change"
         verbose_name_plural = "status history"
         default_permissions = ("view",)
-        permissions = [("fire_trigger", "Can fire status triggers on accounts")]
-        constraints = [
+        permissions = (("fire_trigger", "Can fire status triggers on accounts"),)
+        constraints = (
             models.UniqueConstraint(
                 fields=["account_model", "account_id", "version"],
                 name="acctstate_history_version",
-            )
-        ]
+            ),
+        )
 
     def __str__(self) -> str:
         return f"{self.account_id} v{self.version}: {self.trigger} ({self.source} -> {self.dest})"
@@ -88,34 +98,36 @@ class StatusHistory(models.Model):
 class OutboxEntry(models.Model):
     """An effect of a committed change: pending until ``done_at`` is set."""
 
-    seq = models.BigAutoField(primary_key=True)
-    account_model = models.CharField(max_length=100)
-    key = models.CharField(max_length=500)
-    account_id = models.CharField(max_length=_ID)
-    version = models.PositiveIntegerField()
-    position = models.PositiveIntegerField()
-    kind = models.CharField(max_length=100)
-    payload = models.TextField()
-    created_at = models.DateTimeField()
-    done_at = models.DateTimeField(null=True)
-    outcome = models.CharField(max_length=20, null=True)
-    attempts = models.PositiveIntegerField(default=0)
-    last_error = models.TextField(null=True)
+    seq: models.BigAutoField[int, int] = models.BigAutoField(primary_key=True)
+    account_model: models.CharField[str, str] = models.CharField(max_length=100)
+    key: models.CharField[str, str] = models.CharField(max_length=500)
+    account_id: models.CharField[str, str] = models.CharField(max_length=_ID)
+    version: models.PositiveIntegerField[int, int] = models.PositiveIntegerField()
+    position: models.PositiveIntegerField[int, int] = models.PositiveIntegerField()
+    kind: models.CharField[str, str] = models.CharField(max_length=100)
+    payload: models.TextField[str, str] = models.TextField()
+    created_at: models.DateTimeField[dt.datetime, dt.datetime] = models.DateTimeField()
+    done_at: models.DateTimeField[dt.datetime | None, dt.datetime | None] = models.DateTimeField(
+        null=True
+    )
+    outcome: models.CharField[str | None, str | None] = models.CharField(max_length=20, null=True)
+    attempts: models.PositiveIntegerField[int, int] = models.PositiveIntegerField(default=0)
+    last_error: models.TextField[str | None, str | None] = models.TextField(null=True)
 
     class Meta:
         verbose_name = "pending effect"
         verbose_name_plural = "outbox"
         default_permissions = ("view",)
-        constraints = [
-            models.UniqueConstraint(fields=["account_model", "key"], name="acctstate_outbox_key")
-        ]
-        indexes = [
+        constraints = (
+            models.UniqueConstraint(fields=["account_model", "key"], name="acctstate_outbox_key"),
+        )
+        indexes = (
             models.Index(
                 fields=["account_model", "account_id", "seq"],
                 name="acctstate_outbox_pending",
                 condition=models.Q(done_at__isnull=True),
-            )
-        ]
+            ),
+        )
 
     def __str__(self) -> str:
         return f"{self.kind} {self.key}"
@@ -124,33 +136,37 @@ class OutboxEntry(models.Model):
 class ScheduledEntry(models.Model):
     """A change to make at a future time: ``pending``, then ``applied`` or ``failed``."""
 
-    account_model = models.CharField(max_length=100)
-    schedule_id = models.CharField(max_length=500)
-    account_id = models.CharField(max_length=_ID)
-    trigger = models.CharField(max_length=100)
-    at = models.DateTimeField()
-    reason = models.CharField(max_length=100, null=True)
-    note = models.TextField(null=True)
-    actor_id = models.CharField(max_length=200, null=True)
-    actor_kind = models.CharField(max_length=20, null=True)
-    actor_permissions = models.TextField(null=True)
-    data = models.TextField(null=True)
-    state = models.CharField(max_length=10, default="pending")
-    version = models.PositiveIntegerField(null=True)
-    error = models.TextField(null=True)
+    account_model: models.CharField[str, str] = models.CharField(max_length=100)
+    schedule_id: models.CharField[str, str] = models.CharField(max_length=500)
+    account_id: models.CharField[str, str] = models.CharField(max_length=_ID)
+    trigger: models.CharField[str, str] = models.CharField(max_length=100)
+    at: models.DateTimeField[dt.datetime, dt.datetime] = models.DateTimeField()
+    reason: models.CharField[str | None, str | None] = models.CharField(max_length=100, null=True)
+    note: models.TextField[str | None, str | None] = models.TextField(null=True)
+    actor_id: models.CharField[str | None, str | None] = models.CharField(max_length=200, null=True)
+    actor_kind: models.CharField[str | None, str | None] = models.CharField(
+        max_length=20, null=True
+    )
+    actor_permissions: models.TextField[str | None, str | None] = models.TextField(null=True)
+    data: models.TextField[str | None, str | None] = models.TextField(null=True)
+    state: models.CharField[str, str] = models.CharField(max_length=10, default="pending")
+    version: models.PositiveIntegerField[int | None, int | None] = models.PositiveIntegerField(
+        null=True
+    )
+    error: models.TextField[str | None, str | None] = models.TextField(null=True)
 
     class Meta:
         verbose_name = "scheduled change"
         verbose_name_plural = "scheduled changes"
         default_permissions = ("view",)
-        constraints = [
+        constraints = (
             models.UniqueConstraint(
                 fields=["account_model", "schedule_id"], name="acctstate_scheduled_id"
-            )
-        ]
-        indexes = [
-            models.Index(fields=["account_model", "state", "at"], name="acctstate_scheduled_due")
-        ]
+            ),
+        )
+        indexes = (
+            models.Index(fields=["account_model", "state", "at"], name="acctstate_scheduled_due"),
+        )
 
     def __str__(self) -> str:
         return f"{self.schedule_id} ({self.state})"

@@ -115,7 +115,9 @@ class DjangoStore(BaseStore):
             )
         if using not in settings.DATABASES:
             raise InvalidArgument(
-                "using", using, f"a database alias of settings.DATABASES ({sorted(settings.DATABASES)})"
+                "using",
+                using,
+                f"a database alias of settings.DATABASES ({sorted(settings.DATABASES)})",
             )
         if not settings.USE_TZ:
             raise InvalidArgument(
@@ -156,7 +158,7 @@ class DjangoStore(BaseStore):
     def _pk(self, account_id: str) -> Any:
         check_id(account_id)
         try:
-            return self._model._meta.pk.to_python(account_id)  # type: ignore[union-attr]
+            return self._model._meta.pk.to_python(account_id)
         except ValidationError:
             raise unknown_account(account_id) from None
 
