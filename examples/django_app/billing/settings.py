@@ -12,6 +12,7 @@ SECRET_KEY = "example-only-not-secret"
 DEBUG = False
 ALLOWED_HOSTS = ["localhost", "127.0.0.1", "testserver"]
 
+# --8<-- [start:apps]
 INSTALLED_APPS = [
     "django.contrib.admin",
     "django.contrib.auth",
@@ -21,6 +22,8 @@ INSTALLED_APPS = [
     "acctstate.contrib.django",  # history, outbox and scheduled-change tables; admin panel
     "billing",
 ]
+USE_TZ = True  # the store keeps every instant timezone-aware
+# --8<-- [end:apps]
 MIDDLEWARE = [
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -42,6 +45,7 @@ TEMPLATES = [
         },
     }
 ]
+# --8<-- [start:database]
 DATABASES = {
     "default": {
         "ENGINE": "django.db.backends.sqlite3",
@@ -50,7 +54,7 @@ DATABASES = {
         "OPTIONS": {"transaction_mode": "IMMEDIATE"},
     }
 }
-USE_TZ = True  # the store keeps every instant timezone-aware
+# --8<-- [end:database]
 TIME_ZONE = "UTC"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 STATIC_URL = "static/"

@@ -49,6 +49,7 @@ class Command(BaseCommand):
         # Every change is dated before now: the admin below fires at the clock's now.
         start = WORKFLOW.clock.now() - 30 * DAY
 
+        # --8<-- [start:walk]
         out.write("1. A new customer, from prospect to active, through the store")
         STORE.open("C-100", "prospect", at=start, defaults={"name": "Ada Lovelace"})
         for n, trigger in enumerate(
@@ -80,10 +81,12 @@ class Command(BaseCommand):
         settled = STORE.fire("C-200", "settle", at=start + 2 * DAY, reason="paid")
         out.write(f"  after the payment: {settled.source.name} -> {settled.dest.name}")
 
+        # --8<-- [end:walk]
         out.write("3. The outbox: effects run after the commit, oldest first per account")
         report = STORE.deliver(Systems(out).hooks())
         out.write(f"  delivered {len(report.delivered)}, pending {len(STORE.pending())}")
 
+        # --8<-- [start:admin]
         out.write("4. The admin: a clerk with the fire permission, on a customer in dunning")
         STORE.open(
             "C-300",
@@ -124,3 +127,4 @@ class Command(BaseCommand):
         denied = browser.post("/admin/billing/customer/C-300/fire/", form)
         out.write(f"  without the permission: HTTP {denied.status_code}")
         out.write(f"  now: {WORKFLOW.status_of(STORE.load('C-300')).name}")
+        # --8<-- [end:admin]
