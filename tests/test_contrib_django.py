@@ -3,10 +3,9 @@ admin integration, and the example project.
 
 The store runs the very contract tests of ``test_store_sql.py`` (every test there that
 takes the ``store`` fixture), on SQLite and, when ``ACCTSTATE_PG_URL`` is set, on
-PostgreSQL, with the example project's ``Customer`` model. Django is configured here,
-for this module only (pytest-django stays inert elsewhere): the app, the example's
-``billing`` app and its admin, an SQLite database and, when the server answers, a
-PostgreSQL one (pytest-django creates ``test_acctstate_django`` and drops it after).
+PostgreSQL, with the example project's ``Customer`` model. Django is configured by
+``tests/_django.py`` for the modules that ask for it (pytest-django stays inert
+otherwise).
 """
 
 from __future__ import annotations
@@ -18,7 +17,6 @@ import pathlib
 import subprocess
 import sys
 import threading
-import urllib.parse
 from decimal import Decimal
 from typing import Any
 
@@ -27,81 +25,19 @@ import pytest
 pytest.importorskip("django")
 pytest.importorskip("pytest_django")
 
-import django
-from django.conf import settings
-
+import _django
 import test_store_sql as contract
-from test_store_sql import PG_URL, T0, WF, active, needs_pg
+from test_store_sql import T0, WF, active, needs_pg
 
-EXAMPLE = pathlib.Path(__file__).resolve().parents[1] / "examples" / "django_app"
+EXAMPLE = _django.EXAMPLE
 SEC = contract.SEC
 DAY = contract.DAY
 
 
-def _databases() -> dict[str, Any]:
-    databases: dict[str, Any] = {
-        "default": {
-            "ENGINE": "django.db.backends.sqlite3",
-            "NAME": "acctstate_django.sqlite3",  # the tests use an in-memory database
-            "OPTIONS": {"transaction_mode": "IMMEDIATE"},
-        }
-    }
-    if PG_URL is not None:
-        url = urllib.parse.urlsplit(PG_URL)
-        databases["postgres"] = {
-            "ENGINE": "django.db.backends.postgresql",
-            "NAME": "acctstate_django",
-            "USER": url.username or "postgres",
-            "PASSWORD": url.password or "",
-            "HOST": url.hostname or "127.0.0.1",
-            "PORT": str(url.port or 5432),
-            "TEST": {"NAME": "test_acctstate_django"},
-        }
-    return databases
-
-
-if not settings.configured:
-    sys.path.insert(0, str(EXAMPLE))
-    settings.configure(
-        INSTALLED_APPS=[
-            "django.contrib.admin",
-            "django.contrib.auth",
-            "django.contrib.contenttypes",
-            "django.contrib.sessions",
-            "django.contrib.messages",
-            "acctstate.contrib.django",
-            "billing",
-        ],
-        MIDDLEWARE=[
-            "django.contrib.sessions.middleware.SessionMiddleware",
-            "django.middleware.csrf.CsrfViewMiddleware",
-            "django.contrib.auth.middleware.AuthenticationMiddleware",
-            "django.contrib.messages.middleware.MessageMiddleware",
-        ],
-        ROOT_URLCONF="billing.urls",
-        TEMPLATES=[
-            {
-                "BACKEND": "django.template.backends.django.DjangoTemplates",
-                "APP_DIRS": True,
-                "OPTIONS": {
-                    "context_processors": [
-                        "django.template.context_processors.request",
-                        "django.contrib.auth.context_processors.auth",
-                        "django.contrib.messages.context_processors.messages",
-                    ]
-                },
-            }
-        ],
-        DATABASES=_databases(),
-        USE_TZ=True,
-        TIME_ZONE="UTC",
-        SECRET_KEY="tests-only",
-        DEFAULT_AUTO_FIELD="django.db.models.BigAutoField",
-        PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"],
-    )
-    django.setup()
+_django.configure()
 
 from billing.models import Customer  # noqa: E402
+from django.conf import settings  # noqa: E402
 from django.contrib.auth.models import Permission, User  # noqa: E402
 from django.core.management import call_command  # noqa: E402
 from django.db import connections, transaction  # noqa: E402
