@@ -100,6 +100,7 @@ class AutomationPolicy:
             graph cannot reach or cannot clear, empty release windows ...).
 
     >>> from acctstate.presets import isp
+    >>> from acctstate.automation import reference_ladder
     >>> p = AutomationPolicy(isp.workflow(), ladder=reference_ladder(), archive="archive")
     >>> p.next_run(dt.datetime(2026, 1, 5, 9, 0, tzinfo=dt.UTC)).isoformat()
     '2026-01-06T02:00:00+00:00'
