@@ -56,9 +56,11 @@ HAS_DOT = shutil.which("dot") is not None
 @pytest.fixture(autouse=True)
 def _close_figures() -> Iterator[None]:
     yield
-    import matplotlib.pyplot as plt
-
-    plt.close("all")
+    # A test may hide matplotlib (None in sys.modules) until its monkeypatch is undone,
+    # which can come after this teardown: close figures only when pyplot is really loaded.
+    plt = sys.modules.get("matplotlib.pyplot")
+    if plt is not None:
+        plt.close("all")
 
 
 def dunning_walk() -> Account:

@@ -46,7 +46,18 @@ LAYERS: list[tuple[str, str, list[str]]] = [
             "diagram",
         ],
     ),
-    ("core", "engine", ["engine", "_workflow_views", "_workflow_schedule", "workflow"]),
+    (
+        "core",
+        "engine",
+        [
+            "engine",
+            "_workflow_views",
+            "_workflow_schedule",
+            "_workflow_build",
+            "_workflow_fire",
+            "workflow",
+        ],
+    ),
     ("operations", "operations", ["money", "schedule", "automation", "stats", "batch"]),
     (
         "world",

@@ -13,72 +13,44 @@ import datetime as dt
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-import attrs
-
-from acctstate.core._workflow_schedule import _Scheduling
-from acctstate.core._workflow_views import _Views
+from acctstate.core._workflow_build import validated
+from acctstate.core._workflow_fire import (
+    Explanation,
+    check_planned,
+    explain,
+    move_trigger,
+    plan_change,
+    record,
+    refuse_elsewhere,
+)
+from acctstate.core._workflow_schedule import check_book, new_book
+from acctstate.core._workflow_views import table_rows
 from acctstate.core.engine import CompiledTable, Engine
+from acctstate.values._views import show, show_html
 from acctstate.values.account import Account
 from acctstate.values.actors import Actor
 from acctstate.values.catalog import Catalog, StatusRef
 from acctstate.values.clock import Clock, SystemClock, require_aware
+from acctstate.values.diagram import dot, mermaid
 from acctstate.values.effects import Effect, Hooks, derive_flag_effects, dispatch
 from acctstate.values.errors import (
-    AmbiguousMove,
-    DefinitionError,
-    GuardRefused,
-    HistoryConflict,
-    IllegalTransition,
     InvalidArgument,
-    PermissionDenied,
-    ReasonRequired,
     UnknownStatus,
-    UnknownTrigger,
-    Violation,
 )
-from acctstate.values.graph import Edge, Transition, check_graph, resolve
-from acctstate.values.guards import GuardContext, Refusal, check_event_data
-from acctstate.values.history import OPEN, History, StatusChange, effect_key_prefix
+from acctstate.values.graph import Edge, Transition
+from acctstate.values.guards import GuardContext
+from acctstate.values.history import OPEN, ScheduledChange, StatusChange
 from acctstate.values.status import Status
 
 if TYPE_CHECKING:
-    from acctstate.operations.schedule import Schedule
+    from acctstate.operations.schedule import ApplyResult, Schedule
 
 __all__ = ["Explanation", "Workflow"]
 
 _NO_DATA: Mapping[str, Any] = {}
 
 
-@attrs.frozen
-class Explanation:
-    """Why a trigger may or may not fire on an account now.
-
-    Attributes:
-        trigger: the trigger asked about.
-        status: the account's current status.
-        allowed: whether firing would succeed (reasons and hooks aside).
-        dest: where it would lead, when allowed.
-        refusals: every refusal, with its guard and reason.
-        legal: whether the graph has the transition at all.
-    """
-
-    trigger: str
-    status: Status
-    allowed: bool
-    dest: Status | None
-    refusals: tuple[Refusal, ...]
-    legal: bool
-
-    def __str__(self) -> str:
-        if self.allowed:
-            assert self.dest is not None
-            return f"{self.trigger!r} is allowed: {self.status.name} -> {self.dest.name}"
-        if not self.legal:
-            return f"{self.trigger!r} is not a transition from {self.status.name!r}"
-        return f"{self.trigger!r} is refused: " + "; ".join(str(r) for r in self.refusals)
-
-
-class Workflow(_Scheduling, _Views):
+class Workflow:
     """A validated, immutable account-status workflow.
 
     Args:
@@ -133,25 +105,10 @@ class Workflow(_Scheduling, _Views):
         hooks: Hooks | None = None,
         status_attr: str = "status",
     ) -> None:
-        catalog = statuses if isinstance(statuses, Catalog) else Catalog(statuses)
-        edges, problems = resolve(catalog, transitions)
-        starts: list[Status] = []
-        for ref in initial:
-            try:
-                starts.append(catalog[ref.code if isinstance(ref, Status) else ref])
-            except UnknownStatus as exc:
-                problems.append(Violation("unknown-status", f"initial status: {exc}"))
-        if not problems:
-            problems = check_graph(catalog, edges, starts)
-        if problems:
-            raise DefinitionError(problems)
-        if clock is not None and not isinstance(clock, Clock):
-            raise InvalidArgument("clock", clock, "a Clock (an object with now())")
-        if hooks is not None and not isinstance(hooks, Hooks):
-            raise InvalidArgument("hooks", hooks, "an acctstate.Hooks")
+        catalog, edges, starts = validated(statuses, transitions, initial, clock, hooks)
         self._catalog = catalog
-        self._edges: tuple[Edge, ...] = tuple(edges)
-        self._initial: tuple[Status, ...] = tuple(dict.fromkeys(starts))
+        self._edges = edges
+        self._initial = starts
         self._name = name
         self._clock: Clock = clock or SystemClock()
         self._hooks = hooks
@@ -345,136 +302,7 @@ class Workflow(_Scheduling, _Views):
         )
         return account
 
-    # -- deciding -----------------------------------------------------------------------
-
-    def _decide(
-        self,
-        account: Any,
-        trigger: str,
-        at: dt.datetime,
-        actor: Actor | None,
-        data: Mapping[str, Any],
-        *,
-        through_engine: bool,
-    ) -> tuple[Status, Edge, GuardContext]:
-        """Validate, evaluate guards and pick the edge; raise when refused."""
-        if type(trigger) is not str:
-            raise InvalidArgument("trigger", trigger, "a trigger name (str)")
-        if type(at) is not dt.datetime or at.utcoffset() is None:
-            require_aware(at)  # the fast test above failed: let the full check decide/raise
-        code = getattr(account, self._status_attr, None)
-        source = self._by_code.get(code) if type(code) is int else None
-        if source is None:
-            source = self.status_of(account)
-        candidates = self._table.candidates(source.code, trigger)
-        if not candidates:
-            if trigger not in self._triggers:
-                raise UnknownTrigger(trigger, known=self._triggers)
-            raise IllegalTransition(
-                account_id=getattr(account, "id", None),
-                status=source,
-                trigger=trigger,
-                allowed=self._table.allowed.get(source.code, ()),
-            )
-        if actor is not None and not isinstance(actor, Actor):
-            raise InvalidArgument("actor", actor, "an acctstate.Actor or None")
-        if data:
-            check_event_data(data)
-        self._check_time(account, source, at)
-        if through_engine:
-            edge, refusals, denied, ctx = self._engine.run(
-                source.code, trigger, account, at, actor, data
-            )
-            if edge is not None:
-                return source, edge, ctx
-        else:
-            ctx = GuardContext(account, at, actor, data)
-            edge, refusals, denied = self._table.decide(source.code, trigger, ctx)
-            if edge is not None:
-                return source, edge, ctx
-        account_id = getattr(account, "id", None)
-        if denied is not None and denied.permission is not None:
-            raise PermissionDenied(
-                account_id=account_id,
-                status=source,
-                trigger=trigger,
-                permission=denied.permission,
-                actor=actor,
-            )
-        raise GuardRefused(account_id=account_id, status=source, trigger=trigger, refusals=refusals)
-
-    def _check_time(self, account: Any, source: Status, at: dt.datetime) -> None:
-        since = getattr(account, "status_since", None)
-        history = getattr(account, "history", None)
-        latest = since
-        if isinstance(history, History) and history:
-            last = history[-1]
-            if last.dest.code != source.code:
-                raise InvalidArgument(
-                    "account",
-                    getattr(account, "id", None),
-                    f"an account whose status ({source.name!r}) matches the end of its "
-                    f"history ({last.dest.name!r}); the status was changed outside the workflow",
-                )
-            if latest is None or last.at.astimezone(dt.UTC) > latest.astimezone(dt.UTC):
-                latest = last.at
-        # Compare in UTC: datetimes sharing a tzinfo compare by wall time, which
-        # misorders the repeated hour when clocks fall back.
-        if latest is not None and at.astimezone(dt.UTC) < latest.astimezone(dt.UTC):
-            raise HistoryConflict(account_id=getattr(account, "id", None), at=at, latest=latest)
-
-    @staticmethod
-    def _check_reason(edge: Edge, reason: str | None) -> None:
-        if reason is not None and type(reason) is not str:
-            raise InvalidArgument("reason", reason, "a reason code (str) or None")
-        if edge.reasons is not None and reason not in edge.reasons:
-            raise ReasonRequired(trigger=edge.trigger, reason=reason, allowed=edge.reasons)
-
-    def _change(
-        self,
-        account: Any,
-        trigger: str,
-        at: dt.datetime,
-        reason: str | None,
-        note: str | None,
-        actor: Actor | None,
-        data: Mapping[str, Any],
-        *,
-        through_engine: bool,
-    ) -> StatusChange:
-        source, edge, ctx = self._decide(
-            account, trigger, at, actor, data, through_engine=through_engine
-        )
-        if reason is not None or edge.reasons is not None:
-            self._check_reason(edge, reason)
-        if note is not None and type(note) is not str:
-            raise InvalidArgument("note", note, "a str or None")
-        account_id = account.id
-        if type(account_id) is not str:
-            account_id = str(account_id)
-        dest = edge.dest
-        kinds = self._flag_kinds[id(edge)]
-        effects: list[Effect] = []
-        if kinds or edge.effects:
-            # Keys are derived from the change itself, so planning the same change again
-            # gives the same keys and a retrying host never runs an effect twice.
-            prefix = effect_key_prefix(account_id, trigger, at, source.code)
-            effects = [kind(key=f"{prefix}#{i}") for i, kind in enumerate(kinds)]
-            for rule in edge.effects:
-                for effect in rule(ctx, source, dest):
-                    effects.append(effect.keyed(f"{prefix}#{len(effects)}"))
-        return StatusChange(
-            account_id,
-            source,
-            dest,
-            trigger,
-            at,
-            self._clock.now(),
-            reason,
-            note,
-            actor,
-            tuple(effects) if effects else (),
-        )
+    # -- changing -----------------------------------------------------------------------
 
     def plan(
         self,
@@ -507,7 +335,9 @@ class Workflow(_Scheduling, _Views):
             HistoryConflict: ``at`` is before the account's latest recorded change.
             InvalidArgument: a naive datetime, float money or a wrongly typed argument.
         """
-        return self._change(account, trigger, at, reason, note, actor, data, through_engine=False)
+        return plan_change(
+            self, account, trigger, at, reason, note, actor, data, through_engine=False
+        )
 
     def fire(
         self,
@@ -538,7 +368,9 @@ class Workflow(_Scheduling, _Views):
                 which effects ran and which did not.
             (and every error of :meth:`plan`)
         """
-        change = self._change(account, trigger, at, reason, note, actor, data, through_engine=True)
+        change = plan_change(
+            self, account, trigger, at, reason, note, actor, data, through_engine=True
+        )
         run = hooks if hooks is not None else self._hooks
         if run is not None and change.effects:
             if not isinstance(run, Hooks):
@@ -561,40 +393,12 @@ class Workflow(_Scheduling, _Views):
             IllegalTransition: the account has moved on, or the graph lacks the transition.
             HistoryConflict: the history has a later change.
         """
-        if not isinstance(change, StatusChange) or change.is_opening:
-            raise InvalidArgument("change", change, "a StatusChange returned by plan()")
-        account_id = getattr(account, "id", None)
-        if str(account_id) != change.account_id:
-            raise InvalidArgument(
-                "change.account_id", change.account_id, f"the account's id {account_id!r}"
-            )
-        source = self.status_of(account)
-        fits = source == change.source and any(
-            e.dest == change.dest for _, _, e in self._table.candidates(source.code, change.trigger)
-        )
-        if not fits:
-            raise IllegalTransition(
-                account_id=account_id,
-                status=source,
-                trigger=change.trigger,
-                allowed=self._table.allowed.get(source.code, ()),
-            )
-        self._check_time(account, source, change.at)
+        check_planned(self, account, change)
         self._commit(account, change)
         return change
 
     def _commit(self, account: Any, change: StatusChange) -> None:
-        history = getattr(account, "history", None)
-        if isinstance(history, History):
-            if not history:
-                since = getattr(account, "status_since", None) or change.at
-                history.append(
-                    StatusChange(change.account_id, change.source, change.source, OPEN, since)
-                )
-            history.append(change)
-        setattr(account, self._status_attr, change.dest.code)
-        if hasattr(account, "status_since"):
-            account.status_since = change.at
+        record(self._status_attr, account, change)  # (batch apply commits through here)
 
     def move_to(
         self,
@@ -619,43 +423,15 @@ class Workflow(_Scheduling, _Views):
             (and every error of :meth:`fire`)
         """
         target = self._catalog[status]
-        source = self.status_of(account)
-        leading = sorted(
-            {e.trigger for e in self._edges if e.source == source and e.dest == target}
-        )
-        account_id = getattr(account, "id", None)
-        if not leading:
-            raise IllegalTransition(
-                account_id=account_id,
-                status=source,
-                trigger="",
-                target=target,
-                allowed=self._table.allowed.get(source.code, ()),
-            )
-        if len(leading) > 1:
-            raise AmbiguousMove(
-                account_id=account_id, status=source, target=target, candidates=leading
-            )
-        planned = self.plan(
-            account, leading[0], at=at, reason=reason, note=note, actor=actor, **data
-        )
+        source, trigger = move_trigger(self, account, target)
+        planned = self.plan(account, trigger, at=at, reason=reason, note=note, actor=actor, **data)
         if planned.dest != target:
-            # The trigger has guarded alternatives and, now, its guards lead elsewhere
-            # (end_trial without a payment method): refuse with the target edge's reasons.
+            # The trigger has guarded alternatives and, now, its guards lead elsewhere.
             ctx = GuardContext(account, at, actor, data)
-            refusals = [
-                r
-                for e in self._edges
-                if e.source == source and e.dest == target
-                for g in e.guards
-                if (r := g(ctx)) is not None
-            ]
-            raise GuardRefused(
-                account_id=account_id, status=source, trigger=leading[0], refusals=refusals
-            )
+            raise refuse_elsewhere(self, account, source, target, trigger, ctx)
         return self.fire(
             account,
-            leading[0],
+            trigger,
             at=at,
             reason=reason,
             note=note,
@@ -678,18 +454,7 @@ class Workflow(_Scheduling, _Views):
         Raises:
             UnknownTrigger: the workflow has no such trigger.
         """
-        when = self._clock.now() if at is None else at
-        source = self.status_of(account)
-        try:
-            _, edge, _ = self._decide(account, trigger, when, actor, data, through_engine=False)
-        except IllegalTransition:
-            return Explanation(trigger, source, False, None, (), False)
-        except PermissionDenied as exc:
-            refusal = Refusal("permission", str(exc).split(": ", 1)[-1])
-            return Explanation(trigger, source, False, None, (refusal,), True)
-        except GuardRefused as exc:
-            return Explanation(trigger, source, False, None, exc.refusals, True)
-        return Explanation(trigger, source, True, edge.dest, (), True)
+        return explain(self, account, trigger, self._clock.now() if at is None else at, actor, data)
 
     def may(
         self,
@@ -730,3 +495,105 @@ class Workflow(_Scheduling, _Views):
             return [by[c] for c in codes]
         except KeyError as exc:
             raise UnknownStatus(exc.args[0], known=self._catalog.names) from None
+
+    # -- scheduling: acctstate.schedule holds the logic ---------------------------------
+
+    def schedule(
+        self,
+        account: Any,
+        trigger: str,
+        *,
+        at: dt.datetime,
+        book: Schedule | None = None,
+        reason: str | None = None,
+        note: str | None = None,
+        actor: Actor | None = None,
+        **data: Any,
+    ) -> ScheduledChange:
+        """Record in ``book`` that ``trigger`` is to fire on ``account`` at ``at``.
+
+        A status change with an effective date and a note. Checked now as far as it can
+        be (trigger, time, reason, permission); guards are checked when
+        :meth:`acctstate.schedule.Schedule.apply_due` fires it.
+
+        Args:
+            book: the :class:`acctstate.schedule.Schedule` to record it in (one built
+                on this workflow); default: this workflow's own book (:attr:`book`).
+            (others as :meth:`acctstate.schedule.Schedule.add`)
+
+        Returns:
+            The pending :class:`~acctstate.history.ScheduledChange`.
+
+        Raises:
+            InvalidArgument: ``book`` is not a schedule of this workflow.
+            (and every error of :func:`acctstate.schedule.plan_entry`)
+        """
+        target = check_book(self, self.book if book is None else book)
+        return target.add(account, trigger, at=at, reason=reason, note=note, actor=actor, **data)
+
+    @property
+    def book(self) -> Schedule:
+        """This workflow's own schedule of future changes, made on first use.
+
+        The graph stays immutable; the book is the one mutable part, and a workflow made
+        by ``extend``, ``with_hooks`` or ``with_clock`` starts with an empty one. Hosts
+        that persist schedules keep their own ``Schedule`` (or a store) instead.
+        """
+        if self._book is None:
+            object.__setattr__(self, "_book", new_book(self))
+        assert self._book is not None
+        return self._book
+
+    def scheduled(self, account: Any = None) -> list[ScheduledChange]:
+        """The pending changes in :attr:`book`, for one account or all, in time order."""
+        return self.book.pending(account)
+
+    def withdraw(
+        self,
+        entry: ScheduledChange | str,
+        *,
+        actor: Actor | None = None,
+        note: str | None = None,
+        at: dt.datetime | None = None,
+    ) -> ScheduledChange:
+        """Withdraw a pending change from :attr:`book` (see ``Schedule.withdraw``)."""
+        return self.book.withdraw(entry, actor=actor, note=note, at=at)
+
+    def apply_due(
+        self,
+        now: dt.datetime,
+        *,
+        accounts: Any = None,
+        hooks: Hooks | None = None,
+        limit: int | None = None,
+    ) -> ApplyResult:
+        """Fire the changes in :attr:`book` that are due at ``now``, in effective-time order
+        (see ``Schedule.apply_due``: guards re-checked, refusals kept as failed, idempotent).
+        """
+        return self.book.apply_due(now, accounts=accounts, hooks=hooks, limit=limit)
+
+    # -- views: diagrams from acctstate.diagram, the rest from acctstate.export ---------
+
+    def to_mermaid(self) -> str:
+        """The graph as a Mermaid state diagram (text)."""
+        return mermaid(self._catalog, self._edges, self._initial)
+
+    def to_dot(self) -> str:
+        """The graph as Graphviz DOT (text)."""
+        return dot(self._catalog, self._edges, self._initial)
+
+    def table_rows(self) -> list[dict[str, Any]]:
+        """One plain dict per transition: trigger, from, to, guards, description."""
+        return table_rows(self._edges)
+
+    def to_svg(self, **options: Any) -> str:
+        """The graph drawn by Graphviz as SVG; ``options`` as :func:`acctstate.export.diagram`
+        (``around=``, ``steps=``, ``path=``). Needs ``pip install acctstate[diagrams]``."""
+        return show_html("to_svg", self, **options)
+
+    def to_frame(self, *, what: str = "transitions") -> Any:
+        """The transitions (or ``what="statuses"``) as a pandas DataFrame."""
+        return show("workflow_frame", self, what=what)
+
+    def _repr_html_(self) -> str:
+        return show_html("workflow_html", self)

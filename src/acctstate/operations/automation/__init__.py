@@ -13,16 +13,9 @@ graph's invariants apply exactly as for a manual change.
 
 from acctstate.operations.automation._book import columns_from_accounts
 from acctstate.operations.automation._columns import ColumnarSweep, sweep_columns
-from acctstate.operations.automation._policy import (
-    RULES,
-    AutomationPolicy,
-    CreditHold,
-    DunningLadder,
-    HoldRelease,
-    LadderStep,
-    PolicyError,
-    reference_ladder,
-)
+from acctstate.operations.automation._hold import CreditHold, HoldRelease
+from acctstate.operations.automation._ladder import DunningLadder, LadderStep, reference_ladder
+from acctstate.operations.automation._policy import RULES, AutomationPolicy, PolicyError
 from acctstate.operations.automation._sweep import (
     AccountPlan,
     Applied,

@@ -12,7 +12,8 @@ from typing import Any
 import attrs
 
 from acctstate.operations.batch._changes import FieldUpdate
-from acctstate.operations.batch._plan import ACTION_REFUSED, ACTION_UNCHANGED, Plan, Planner
+from acctstate.operations.batch._plan import ACTION_REFUSED, ACTION_UNCHANGED, Plan
+from acctstate.operations.batch._planner import Planner
 from acctstate.values.effects import (
     Deprovision,
     Effect,

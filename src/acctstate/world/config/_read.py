@@ -1,19 +1,24 @@
-"""The reading side of :mod:`acctstate.config`: the format's keys, the parser and the
+"""The reading side of :mod:`acctstate.config`: the format's keys, the parser, the
 reader that turns a parsed document into a validated workflow, naming every problem's
-file, line and key path."""
+file, line and key path, and :func:`load_workflow` over them."""
 
 from __future__ import annotations
 
 import datetime as dt
 import json
+import os
+import pathlib
 import re
 import tomllib
 from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
+# acctstate.refunds registers its effect rules on import: a file may name them even
+# when the host has not imported it.
+import acctstate.operations.money.refunds  # noqa: F401
 from acctstate.core.workflow import Workflow
-from acctstate.values.effects import EffectRule
+from acctstate.values.effects import EFFECT_RULES, EffectRule
 from acctstate.values.errors import AcctStateError, ConfigError, DefinitionError, closest
 from acctstate.values.graph import Transition
 from acctstate.values.guards import GUARDS, Guard
@@ -392,3 +397,66 @@ def parse(text: str, is_toml: bool, source: str) -> object:
 
 def _no_constant(name: str) -> Any:
     raise ValueError(f"{name} is not a number acctstate accepts")
+
+
+def registered_effect_rules() -> dict[str, RuleFactory]:
+    """The effect-rule registry as it stands now (a copy)."""
+    return dict(EFFECT_RULES)
+
+
+def load_workflow(
+    source: str | os.PathLike[str],
+    *,
+    format: str | None = None,
+    guards: Mapping[str, GuardFactory] | None = None,
+    effect_rules: Mapping[str, RuleFactory] | None = None,
+) -> Workflow:
+    """Load a workflow from a TOML or JSON file, or from the text of one.
+
+    Args:
+        source: a path (``pathlib.Path``, or a one-line string ending in ``.toml`` /
+            ``.json``), or the document's text.
+        format: ``"toml"`` or ``"json"``; by default the file's suffix, or for text,
+            JSON when it starts with ``{`` and TOML otherwise.
+        guards: more guard factories by name (your own guards), on top of
+            :data:`acctstate.guards.GUARDS`.
+        effect_rules: more effect-rule factories by name, on top of
+            :data:`acctstate.effects.EFFECT_RULES`.
+
+    Returns:
+        The validated workflow.
+
+    Raises:
+        ConfigError: the file cannot be read or parsed, a key is unknown, missing or
+            of the wrong type, a guard or rule name is not in the registry, or the
+            workflow breaks a rule (the ``DefinitionError`` is the cause).
+
+    >>> load_workflow('name = "x"\\ninitial = []\\nstatuses = 3\\ntransitions = []')
+    Traceback (most recent call last):
+    ...
+    acctstate.errors.ConfigError: <string>:3 at statuses: expected an array, got an integer
+    """
+    name = "<string>"
+    path: pathlib.Path | None = None
+    if isinstance(source, os.PathLike):
+        path = pathlib.Path(source)
+    elif not isinstance(source, str):
+        raise ConfigError(f"expected a path or the text of a document, got {kind(source)}")
+    elif "\n" not in source and source.strip().lower().endswith((".toml", ".json")):
+        path = pathlib.Path(source.strip())
+    if path is not None:
+        name = str(path)
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"cannot read the file: {exc}", source=name) from exc
+        fmt = format or ("json" if path.suffix.lower() == ".json" else "toml")
+    else:
+        text = str(source)
+        fmt = format or ("json" if text.lstrip().startswith("{") else "toml")
+    if fmt not in ("toml", "json"):
+        raise ConfigError(f"unknown format {fmt!r}; expected 'toml' or 'json'", source=name)
+    registry = {**GUARDS, **(guards or {})}
+    rules = {**registered_effect_rules(), **(effect_rules or {})}
+    doc = parse(text, fmt == "toml", name)
+    return Reader(name, text, fmt == "toml", registry, rules).workflow(doc)

@@ -1,0 +1,304 @@
+"""Deciding and recording a change on a :class:`~acctstate.workflow.Workflow` (private).
+
+Compute first, commit second: :func:`decide` validates the call, evaluates the guards
+and picks the edge; :func:`plan_change` turns it into a keyed
+:class:`~acctstate.history.StatusChange`; :func:`record` writes a change the host's
+hooks accepted onto the account. The workflow's methods call these functions.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+import attrs
+
+from acctstate.values.actors import Actor
+from acctstate.values.clock import require_aware
+from acctstate.values.effects import Effect
+from acctstate.values.errors import (
+    AmbiguousMove,
+    GuardRefused,
+    HistoryConflict,
+    IllegalTransition,
+    InvalidArgument,
+    PermissionDenied,
+    ReasonRequired,
+    UnknownTrigger,
+)
+from acctstate.values.graph import Edge
+from acctstate.values.guards import GuardContext, Refusal, check_event_data
+from acctstate.values.history import OPEN, History, StatusChange, effect_key_prefix
+from acctstate.values.status import Status
+
+if TYPE_CHECKING:
+    from acctstate.core.workflow import Workflow
+
+__all__ = ["Explanation"]
+
+
+def decide(
+    wf: Workflow,
+    account: Any,
+    trigger: str,
+    at: dt.datetime,
+    actor: Actor | None,
+    data: Mapping[str, Any],
+    *,
+    through_engine: bool,
+) -> tuple[Status, Edge, GuardContext]:
+    """Validate, evaluate guards and pick the edge; raise when refused."""
+    if type(trigger) is not str:
+        raise InvalidArgument("trigger", trigger, "a trigger name (str)")
+    if type(at) is not dt.datetime or at.utcoffset() is None:
+        require_aware(at)  # the fast test above failed: let the full check decide/raise
+    code = getattr(account, wf._status_attr, None)
+    source = wf._by_code.get(code) if type(code) is int else None
+    if source is None:
+        source = wf.status_of(account)
+    candidates = wf._table.candidates(source.code, trigger)
+    if not candidates:
+        if trigger not in wf._triggers:
+            raise UnknownTrigger(trigger, known=wf._triggers)
+        raise IllegalTransition(
+            account_id=getattr(account, "id", None),
+            status=source,
+            trigger=trigger,
+            allowed=wf._table.allowed.get(source.code, ()),
+        )
+    if actor is not None and not isinstance(actor, Actor):
+        raise InvalidArgument("actor", actor, "an acctstate.Actor or None")
+    if data:
+        check_event_data(data)
+    check_time(account, source, at)
+    if through_engine:
+        edge, refusals, denied, ctx = wf._engine.run(source.code, trigger, account, at, actor, data)
+        if edge is not None:
+            return source, edge, ctx
+    else:
+        ctx = GuardContext(account, at, actor, data)
+        edge, refusals, denied = wf._table.decide(source.code, trigger, ctx)
+        if edge is not None:
+            return source, edge, ctx
+    account_id = getattr(account, "id", None)
+    if denied is not None and denied.permission is not None:
+        raise PermissionDenied(
+            account_id=account_id,
+            status=source,
+            trigger=trigger,
+            permission=denied.permission,
+            actor=actor,
+        )
+    raise GuardRefused(account_id=account_id, status=source, trigger=trigger, refusals=refusals)
+
+
+def check_time(account: Any, source: Status, at: dt.datetime) -> None:
+    """Refuse an account whose status left its history, or an ``at`` before its latest change."""
+    since = getattr(account, "status_since", None)
+    history = getattr(account, "history", None)
+    latest = since
+    if isinstance(history, History) and history:
+        last = history[-1]
+        if last.dest.code != source.code:
+            raise InvalidArgument(
+                "account",
+                getattr(account, "id", None),
+                f"an account whose status ({source.name!r}) matches the end of its "
+                f"history ({last.dest.name!r}); the status was changed outside the workflow",
+            )
+        if latest is None or last.at.astimezone(dt.UTC) > latest.astimezone(dt.UTC):
+            latest = last.at
+    # Compare in UTC: datetimes sharing a tzinfo compare by wall time, which
+    # misorders the repeated hour when clocks fall back.
+    if latest is not None and at.astimezone(dt.UTC) < latest.astimezone(dt.UTC):
+        raise HistoryConflict(account_id=getattr(account, "id", None), at=at, latest=latest)
+
+
+def check_reason(edge: Edge, reason: str | None) -> None:
+    """Refuse a reason code the edge does not accept (or a missing one it requires)."""
+    if reason is not None and type(reason) is not str:
+        raise InvalidArgument("reason", reason, "a reason code (str) or None")
+    if edge.reasons is not None and reason not in edge.reasons:
+        raise ReasonRequired(trigger=edge.trigger, reason=reason, allowed=edge.reasons)
+
+
+def plan_change(
+    wf: Workflow,
+    account: Any,
+    trigger: str,
+    at: dt.datetime,
+    reason: str | None,
+    note: str | None,
+    actor: Actor | None,
+    data: Mapping[str, Any],
+    *,
+    through_engine: bool,
+) -> StatusChange:
+    """The change firing ``trigger`` would make, its effects keyed; nothing changes."""
+    source, edge, ctx = decide(wf, account, trigger, at, actor, data, through_engine=through_engine)
+    if reason is not None or edge.reasons is not None:
+        check_reason(edge, reason)
+    if note is not None and type(note) is not str:
+        raise InvalidArgument("note", note, "a str or None")
+    account_id = account.id
+    if type(account_id) is not str:
+        account_id = str(account_id)
+    dest = edge.dest
+    kinds = wf._flag_kinds[id(edge)]
+    effects: list[Effect] = []
+    if kinds or edge.effects:
+        # Keys are derived from the change itself, so planning the same change again
+        # gives the same keys and a retrying host never runs an effect twice.
+        prefix = effect_key_prefix(account_id, trigger, at, source.code)
+        effects = [kind(key=f"{prefix}#{i}") for i, kind in enumerate(kinds)]
+        for rule in edge.effects:
+            for effect in rule(ctx, source, dest):
+                effects.append(effect.keyed(f"{prefix}#{len(effects)}"))
+    return StatusChange(
+        account_id,
+        source,
+        dest,
+        trigger,
+        at,
+        wf._clock.now(),
+        reason,
+        note,
+        actor,
+        tuple(effects) if effects else (),
+    )
+
+
+def check_planned(wf: Workflow, account: Any, change: StatusChange) -> None:
+    """Refuse to commit ``change`` unless it still fits the account and the graph."""
+    if not isinstance(change, StatusChange) or change.is_opening:
+        raise InvalidArgument("change", change, "a StatusChange returned by plan()")
+    account_id = getattr(account, "id", None)
+    if str(account_id) != change.account_id:
+        raise InvalidArgument(
+            "change.account_id", change.account_id, f"the account's id {account_id!r}"
+        )
+    source = wf.status_of(account)
+    fits = source == change.source and any(
+        e.dest == change.dest for _, _, e in wf._table.candidates(source.code, change.trigger)
+    )
+    if not fits:
+        raise IllegalTransition(
+            account_id=account_id,
+            status=source,
+            trigger=change.trigger,
+            allowed=wf._table.allowed.get(source.code, ()),
+        )
+    check_time(account, source, change.at)
+
+
+def record(status_attr: str, account: Any, change: StatusChange) -> None:
+    """Write ``change`` onto the account: its history (opened if empty), status and since."""
+    history = getattr(account, "history", None)
+    if isinstance(history, History):
+        if not history:
+            since = getattr(account, "status_since", None) or change.at
+            history.append(
+                StatusChange(change.account_id, change.source, change.source, OPEN, since)
+            )
+        history.append(change)
+    setattr(account, status_attr, change.dest.code)
+    if hasattr(account, "status_since"):
+        account.status_since = change.at
+
+
+def move_trigger(wf: Workflow, account: Any, target: Status) -> tuple[Status, str]:
+    """The account's status and the one trigger leading from it to ``target``.
+
+    Raises ``IllegalTransition`` when none does and ``AmbiguousMove`` when several do.
+    """
+    source = wf.status_of(account)
+    leading = sorted({e.trigger for e in wf._edges if e.source == source and e.dest == target})
+    account_id = getattr(account, "id", None)
+    if not leading:
+        raise IllegalTransition(
+            account_id=account_id,
+            status=source,
+            trigger="",
+            target=target,
+            allowed=wf._table.allowed.get(source.code, ()),
+        )
+    if len(leading) > 1:
+        raise AmbiguousMove(account_id=account_id, status=source, target=target, candidates=leading)
+    return source, leading[0]
+
+
+def refuse_elsewhere(
+    wf: Workflow,
+    account: Any,
+    source: Status,
+    target: Status,
+    trigger: str,
+    ctx: GuardContext,
+) -> GuardRefused:
+    """The refusal of a move whose trigger's guards now lead elsewhere than ``target``.
+
+    The trigger has guarded alternatives (``end_trial`` without a payment method): the
+    error carries the target edge's reasons.
+    """
+    refusals: list[Refusal] = [
+        r
+        for e in wf._edges
+        if e.source == source and e.dest == target
+        for g in e.guards
+        if (r := g(ctx)) is not None
+    ]
+    return GuardRefused(
+        account_id=getattr(account, "id", None), status=source, trigger=trigger, refusals=refusals
+    )
+
+
+@attrs.frozen
+class Explanation:
+    """Why a trigger may or may not fire on an account now.
+
+    Attributes:
+        trigger: the trigger asked about.
+        status: the account's current status.
+        allowed: whether firing would succeed (reasons and hooks aside).
+        dest: where it would lead, when allowed.
+        refusals: every refusal, with its guard and reason.
+        legal: whether the graph has the transition at all.
+    """
+
+    trigger: str
+    status: Status
+    allowed: bool
+    dest: Status | None
+    refusals: tuple[Refusal, ...]
+    legal: bool
+
+    def __str__(self) -> str:
+        if self.allowed:
+            assert self.dest is not None
+            return f"{self.trigger!r} is allowed: {self.status.name} -> {self.dest.name}"
+        if not self.legal:
+            return f"{self.trigger!r} is not a transition from {self.status.name!r}"
+        return f"{self.trigger!r} is refused: " + "; ".join(str(r) for r in self.refusals)
+
+
+def explain(
+    wf: Workflow,
+    account: Any,
+    trigger: str,
+    when: dt.datetime,
+    actor: Actor | None,
+    data: Mapping[str, Any],
+) -> Explanation:
+    """Whether ``trigger`` may fire at ``when`` and, if not, every reason why."""
+    source = wf.status_of(account)
+    try:
+        _, edge, _ = decide(wf, account, trigger, when, actor, data, through_engine=False)
+    except IllegalTransition:
+        return Explanation(trigger, source, False, None, (), False)
+    except PermissionDenied as exc:
+        refusal = Refusal("permission", str(exc).split(": ", 1)[-1])
+        return Explanation(trigger, source, False, None, (refusal,), True)
+    except GuardRefused as exc:
+        return Explanation(trigger, source, False, None, exc.refusals, True)
+    return Explanation(trigger, source, True, edge.dest, (), True)

@@ -1,0 +1,136 @@
+"""The compiled, column-wise form of a policy: its rules, triggers and the workflow's
+table as arrays indexed by status position (built once per policy and cached)."""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+from acctstate.operations.automation._book import _numpy
+from acctstate.operations.automation._policy import AutomationPolicy
+from acctstate.operations.automation._rules import Compiled, compiled
+from acctstate.values.actors import Actor
+
+__all__: list[str] = []
+
+
+class _Plan:
+    """A policy and its workflow's table as arrays indexed by status position."""
+
+    def __init__(self, c: Compiled) -> None:
+        np = _numpy()
+        self.c = c
+        policy = c.policy
+        codes = sorted(c.by_code)
+        self.codes = np.array(codes, dtype=np.int64)
+        index = {code: i for i, code in enumerate(codes)}
+        k = len(codes)
+        self.rule_triggers: dict[str, tuple[str, ...]] = {}
+        self.applies: dict[tuple[str, str], Any] = {}
+        for code, rules in c.rules.items():
+            for r in rules:
+                rule, triggers = r.name, r.triggers
+                known = self.rule_triggers.setdefault(rule, ())
+                for t in triggers:
+                    if t not in known:
+                        known = (*known, t)
+                    mask = self.applies.setdefault((rule, t), np.zeros(k, dtype=bool))
+                    mask[index[code]] = True
+                self.rule_triggers[rule] = known
+        # Keep each rule's triggers in the order the per-account sweep tries them.
+        for rule, ts in self.rule_triggers.items():
+            order = _trigger_order(policy, rule)
+            self.rule_triggers[rule] = tuple(sorted(ts, key=order.index))
+        self.triggers = tuple(sorted({t for ts in self.rule_triggers.values() for t in ts}))
+        # Per trigger, one level per candidate edge of a source (in table order); each
+        # level as arrays by status position: the destination when the edge needs no
+        # guard (-1 otherwise), whether it has guards to ask, its edge index and its
+        # destination. An edge whose permission the policy's actor lacks never passes.
+        self.fire: dict[str, list[tuple[Any, Any, Any, Any]]] = {}
+        self.edges = policy.workflow.transitions
+        actor: Actor = policy.actor
+        for t in self.triggers:
+            by_source = c.table.by_trigger(t)
+            levels: list[tuple[Any, Any, Any, Any]] = []
+            for j in range(c.table.depth(t)):
+                free = np.full(k, -1, dtype=np.int64)
+                guarded = np.zeros(k, dtype=bool)
+                edge = np.full(k, -1, dtype=np.int64)
+                dest = np.full(k, -1, dtype=np.int64)
+                for code, cands in by_source.items():
+                    if j < len(cands):
+                        i = index[code]
+                        e = self.edges[cands[j][0]]
+                        edge[i] = cands[j][0]
+                        dest[i] = index[cands[j][1]]
+                        if e.permission is not None and not actor.can(e.permission):
+                            continue
+                        if e.guards:
+                            guarded[i] = True
+                        else:
+                            free[i] = dest[i]
+                levels.append((free, guarded, edge, dest))
+            self.fire[t] = levels
+        lo, hi = codes[0], codes[-1]
+        # A dense code -> position table when the codes are compact (they are in
+        # practice: seed 004 spans -99..21004), else a binary search.
+        self.lut = None
+        if hi - lo < 1 << 20:
+            self.lut = np.full(hi - lo + 1, -1, dtype=np.int64)
+            self.lut[self.codes - lo] = np.arange(k)
+        # Which statuses each rule applies to, as a mask by status position.
+        self.rule_mask = {
+            rule: np.array(
+                [
+                    any(self.applies[(rule, t)][i] for t in self.rule_triggers[rule])
+                    for i in range(k)
+                ],
+                dtype=bool,
+            )
+            for rule in self.rule_triggers
+        }
+        self.pos = np.full(k, -1, dtype=np.int64)
+        for code, p in c.pos.items():
+            self.pos[index[code]] = p
+
+    def index_of(self, status: Any) -> tuple[Any, Any]:
+        """Status positions of the codes (0 where unknown), and which codes the catalog
+        knows (``None``: all of them)."""
+        np = _numpy()
+        if self.lut is not None:
+            off = status - self.codes[0]
+            if off.size and (off.min() < 0 or off.max() >= len(self.lut)):
+                inside = (off >= 0) & (off < len(self.lut))
+                off = np.where(inside, off, 0)
+                pos = self.lut[off]
+                known = inside & (pos >= 0)
+            else:
+                pos = self.lut[off]
+                known = pos >= 0
+        else:
+            pos = np.clip(np.searchsorted(self.codes, status), 0, len(self.codes) - 1)
+            known = self.codes[pos] == status
+        if known.all():
+            return pos, None
+        return np.where(known, pos, 0), known
+
+
+def _trigger_order(policy: AutomationPolicy, rule: str) -> list[str]:
+    if rule == "dunning_clear" and policy.ladder is not None:
+        return list(policy.ladder.clear)
+    if rule == "dunning" and policy.ladder is not None:
+        return [policy.ladder.escalate]
+    hold = policy.credit_hold
+    if hold is not None and rule.startswith("credit_hold"):
+        return [hold.place, hold.remove, hold.release, hold.deactivate]
+    return [getattr(policy, rule)]
+
+
+# Rules that test temporary hold releases (a set lookup on ids): ask them only of the
+# rows that are candidates.
+_ROW_WISE = frozenset({"credit_hold", "credit_hold_release"})
+
+
+@functools.lru_cache(maxsize=64)
+def _plan(policy: AutomationPolicy) -> _Plan:
+    return _Plan(compiled(policy))

@@ -1,0 +1,42 @@
+"""The field checks shared by the automation settings (counts, amounts, names)."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+import attrs
+
+from acctstate.values.errors import InvalidArgument
+
+__all__: list[str] = []
+
+
+def _count(_: object, attribute: attrs.Attribute[Any], value: object) -> None:
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise InvalidArgument(attribute.name, value, "a non-negative int")
+
+
+def _count_or_none(inst: object, attribute: attrs.Attribute[Any], value: object) -> None:
+    if value is not None:
+        _count(inst, attribute, value)
+
+
+def _amount(value: object) -> Decimal:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return Decimal(value)
+    if not isinstance(value, Decimal) or not value.is_finite():
+        raise InvalidArgument("amount", value, "a finite Decimal (float money is refused)")
+    if value < 0:
+        raise InvalidArgument("amount", value, "a non-negative amount")
+    return value
+
+
+def _trigger_or_none(_: object, attribute: attrs.Attribute[Any], value: object) -> None:
+    if value is not None and not isinstance(value, str):
+        raise InvalidArgument(attribute.name, value, "a trigger name (str) or None")
+
+
+def _status_ref(_: object, attribute: attrs.Attribute[Any], value: object) -> None:
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        raise InvalidArgument(attribute.name, value, "a status code or name")

@@ -1,0 +1,228 @@
+"""The writing side of :mod:`acctstate.config`: a workflow as a document in the file
+format (:func:`workflow_document`), and that document as TOML or JSON text
+(:func:`dump_workflow`), written by hand so that the package needs no TOML writer."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+from collections.abc import Mapping
+from decimal import Decimal
+from typing import Any
+
+from acctstate.core.workflow import Workflow
+from acctstate.values.errors import ConfigError
+from acctstate.values.guards import GUARDS, Guard
+from acctstate.world.config._read import (
+    BOOL_FLAGS,
+    FORMAT_VERSION,
+    GuardFactory,
+    RuleFactory,
+    registered_effect_rules,
+)
+
+__all__ = ["dump_workflow", "workflow_document"]
+
+
+def _guard_doc(g: Guard, registry: Mapping[str, GuardFactory]) -> dict[str, Any]:
+    if g.name not in registry:
+        raise ConfigError(
+            f"guard {g.name!r} is not in the guard registry, so a file could not name it; "
+            "register its factory and pass guards=",
+            source="<dump>",
+        )
+    out: dict[str, Any] = {"name": g.name}
+    for key, value in g.args:
+        out[key] = _arg_doc(value, registry)
+    return out
+
+
+def _arg_doc(value: object, registry: Mapping[str, GuardFactory]) -> Any:
+    if isinstance(value, Guard):
+        return _guard_doc(value, registry)
+    if isinstance(value, tuple | list):
+        return [_arg_doc(v, registry) for v in value]
+    if isinstance(value, bool | int | str | Decimal | dt.datetime):
+        return value
+    raise ConfigError(
+        f"argument {value!r} cannot be written to a file (expected a string, number, "
+        "boolean, date-time, array or guard)",
+        source="<dump>",
+    )
+
+
+def workflow_document(
+    wf: Workflow,
+    *,
+    guards: Mapping[str, GuardFactory] | None = None,
+    effect_rules: Mapping[str, RuleFactory] | None = None,
+) -> dict[str, Any]:
+    """The workflow as plain data, in the file format (what :func:`dump_workflow` writes).
+
+    Raises:
+        ConfigError: a guard or effect rule is not in its registry, or has an
+            argument a file cannot hold.
+    """
+    registry = {**GUARDS, **(guards or {})}
+    rules = {**registered_effect_rules(), **(effect_rules or {})}
+    statuses = []
+    for s in wf.catalog:
+        entry: dict[str, Any] = {"code": s.code, "name": s.name, "backend": s.backend.value}
+        if s.label != s.name.replace("_", " ").capitalize():
+            entry["label"] = s.label
+        if s.description:
+            entry["description"] = s.description
+        for flag in BOOL_FLAGS[:-1]:
+            entry[flag] = bool(getattr(s, flag))
+        if s.dunning_step is not None:
+            entry["dunning_step"] = s.dunning_step
+        for key in ("icon", "color"):
+            if getattr(s, key) is not None:
+                entry[key] = getattr(s, key)
+        if not s.show_in_statistics:
+            entry["show_in_statistics"] = False
+        statuses.append(entry)
+    transitions = []
+    for e in wf.transitions:
+        t: dict[str, Any] = {"trigger": e.trigger, "source": e.source.name, "dest": e.dest.name}
+        if e.guards:
+            t["guards"] = [_guard_doc(g, registry) for g in e.guards]
+        if e.effects:
+            docs = []
+            for r in e.effects:
+                if r.name not in rules:
+                    raise ConfigError(
+                        f"effect rule {r.name!r} is not in the effect-rule registry; "
+                        "register it with register_effect_rule or pass effect_rules=",
+                        source="<dump>",
+                    )
+                docs.append({"name": r.name, **{k: _arg_doc(v, {}) for k, v in r.kwargs.items()}})
+            t["effects"] = docs
+        if e.reasons is not None:
+            t["reasons"] = sorted(e.reasons)
+        if e.permission is not None:
+            t["permission"] = e.permission
+        if e.description:
+            t["description"] = e.description
+        transitions.append(t)
+    doc: dict[str, Any] = {"format": FORMAT_VERSION, "name": wf.name}
+    if wf.status_attr != "status":
+        doc["status_attr"] = wf.status_attr
+    doc["initial"] = [s.name for s in wf.initial]
+    doc["statuses"] = statuses
+    doc["transitions"] = transitions
+    return doc
+
+
+def dump_workflow(
+    wf: Workflow,
+    *,
+    format: str = "toml",
+    guards: Mapping[str, GuardFactory] | None = None,
+    effect_rules: Mapping[str, RuleFactory] | None = None,
+) -> str:
+    """Write ``wf`` as a TOML or JSON document that :func:`load_workflow` reads back
+    into an equal workflow.
+
+    Args:
+        wf: the workflow.
+        format: ``"toml"`` or ``"json"``.
+        guards: the registry your own guards are named in (as for loading).
+        effect_rules: the registry your own effect rules are named in.
+
+    Raises:
+        ConfigError: a guard or rule cannot be named in a file, or an unknown format.
+
+    >>> from acctstate.presets import isp
+    >>> print(dump_workflow(isp.workflow())[:60])
+    format = 1
+    name = "isp"
+    initial = ["prospect"]
+    <BLANKLINE>
+    [[statuses]]
+    """
+    if format not in ("toml", "json"):
+        raise ConfigError(f"unknown format {format!r}; expected 'toml' or 'json'", source="<dump>")
+    doc = workflow_document(wf, guards=guards, effect_rules=effect_rules)
+    return _toml(doc) if format == "toml" else _json(doc, 0) + "\n"
+
+
+_BARE = re.compile(r"^[A-Za-z0-9_-]+$")
+
+
+def _string(text: str) -> str:
+    # A JSON string is a TOML basic string, except that TOML wants DEL escaped too.
+    return json.dumps(text, ensure_ascii=False).replace("\x7f", "\\u007F")
+
+
+def _number(value: Decimal) -> str:
+    if not value.is_finite():
+        raise ConfigError(f"{value} cannot be written to a file", source="<dump>")
+    text = format(value, "f")
+    # keep it a float literal, so it is read back as a Decimal, not an int
+    return text if "." in text else text + ".0"
+
+
+def _scalar(value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, Decimal):
+        return _number(value)
+    if isinstance(value, str):
+        return _string(value)
+    if isinstance(value, dt.datetime):
+        return value.isoformat()
+    raise ConfigError(f"{value!r} cannot be written to a file", source="<dump>")  # pragma: no cover
+
+
+def _key(key: str) -> str:
+    return key if _BARE.match(key) else _string(key)
+
+
+def _inline(value: object) -> str:
+    if isinstance(value, dict):
+        if not value:
+            return "{}"
+        return "{ " + ", ".join(f"{_key(k)} = {_inline(v)}" for k, v in value.items()) + " }"
+    if isinstance(value, list):
+        return "[" + ", ".join(_inline(v) for v in value) + "]"
+    return _scalar(value)
+
+
+def _toml(doc: Mapping[str, Any]) -> str:
+    lines: list[str] = []
+    tables: list[tuple[str, list[dict[str, Any]]]] = []
+    for key, value in doc.items():
+        if isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
+            tables.append((key, value))
+        else:
+            lines.append(f"{_key(key)} = {_inline(value)}")
+    for key, entries in tables:
+        for entry in entries:
+            lines.append("")
+            lines.append(f"[[{_key(key)}]]")
+            lines.extend(f"{_key(k)} = {_inline(v)}" for k, v in entry.items())
+    return "\n".join(lines) + "\n"
+
+
+def _json(value: object, depth: int) -> str:
+    pad, inner = "  " * depth, "  " * (depth + 1)
+    if isinstance(value, dict):
+        if not value:
+            return "{}"
+        items = [f"{inner}{_string(k)}: {_json(v, depth + 1)}" for k, v in value.items()]
+        return "{\n" + ",\n".join(items) + "\n" + pad + "}"
+    if isinstance(value, list):
+        if not value:
+            return "[]"
+        if not any(isinstance(v, dict | list) for v in value):
+            return "[" + ", ".join(_json(v, depth + 1) for v in value) + "]"
+        return "[\n" + ",\n".join(inner + _json(v, depth + 1) for v in value) + "\n" + pad + "]"
+    if isinstance(value, dt.datetime):
+        raise ConfigError("a date-time argument can only be written to TOML", source="<dump>")
+    if isinstance(value, str):
+        return json.dumps(value)
+    return _scalar(value)
