@@ -137,6 +137,8 @@ def test_open_instance_saves_a_row_built_with_the_hosts_fields(store: DjangoStor
         store.open_instance(saved, "prospect", at=T0)
     with pytest.raises(InvalidArgument, match="or imported=True"):
         store.open_instance(Customer(pk="C-8"), "active", at=T0)
+    with pytest.raises(InvalidArgument, match="values for fields of Customer"):
+        store.open("C-8", "prospect", at=T0, defaults={"nickname": "Bo"})
     assert not Customer.objects.using(store.using).filter(pk="C-8").exists()
 
 

@@ -192,7 +192,12 @@ class DjangoStore(BaseStore):
                 refuses ``defaults``.
         """
         pk = self._pk(account_id)
-        row = self._model(**(defaults or {}))
+        try:
+            row = self._model(**(defaults or {}))
+        except TypeError as exc:
+            raise InvalidArgument(
+                "defaults", defaults, f"values for fields of {self._model.__name__} ({exc})"
+            ) from None
         row.pk = pk
         return self.open_instance(
             row, status, at=at, actor=actor, reason=reason, note=note, imported=imported
