@@ -1,5 +1,5 @@
-"""Accounts: the :class:`HasStatus` protocol for host objects, and the attrs
-:class:`Account` shipped for examples, tests and notebooks."""
+"""Accounts: the [`HasStatus`][acctstate.account.HasStatus] protocol for host objects, and the attrs
+[`Account`][acctstate.account.Account] shipped for examples, tests and notebooks."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ class HasStatus(Protocol):
 
     The status attribute is ``status`` by default (configurable per workflow). When the
     object also has ``status_since``, firing sets it; when it has a ``history`` that is a
-    :class:`~acctstate.history.History`, firing appends to it.
+    [`History`][acctstate.history.History], firing appends to it.
     """
 
     id: Any
@@ -54,7 +54,7 @@ class Account:
 
     Only ``id`` and ``status`` are needed by the engine; the other fields feed the
     built-in guards, automation and batch work. Host applications may use their own
-    objects instead (see :class:`HasStatus`).
+    objects instead (see [`HasStatus`][acctstate.account.HasStatus]).
 
     Args:
         id: the account id.

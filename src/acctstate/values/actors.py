@@ -1,4 +1,5 @@
-"""Who makes a change: :class:`Actor`, a person or the system, with permissions."""
+"""Who makes a change: [`Actor`][acctstate.actors.Actor], a person or the system, with
+permissions."""
 
 from __future__ import annotations
 
@@ -28,7 +29,7 @@ class Actor:
 
     Args:
         id: a stable identifier (user id, job name).
-        kind: :class:`ActorKind` (or its value); persons by default.
+        kind: [`ActorKind`][acctstate.actors.ActorKind] (or its value); persons by default.
         permissions: the permissions held (seed 002: "edit_account_status").
 
     >>> clerk = Actor("u-7", permissions={"edit_account_status"})

@@ -1,8 +1,8 @@
-"""Time: the :class:`Clock` protocol, a system clock, a fixed (steppable) clock, the
-refusal of naive datetimes, and calendar days in the customer's billing time zone.
+"""Time: the [`Clock`][acctstate.clock.Clock] protocol, a system clock, a fixed (steppable) clock,
+the refusal of naive datetimes, and calendar days in the customer's billing time zone.
 
 Nothing in acctstate reads the wall clock except through a ``Clock``; tests and
-simulations use :class:`FixedClock`.
+simulations use [`FixedClock`][acctstate.clock.FixedClock].
 
 Calendar arithmetic ("on the 1st", "30 days from now", "at 02:00 every night") is done
 in the customer's billing time zone (seed 001), never in UTC: a local day is 23 or 25

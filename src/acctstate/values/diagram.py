@@ -1,7 +1,7 @@
 """Plain-text diagrams of a workflow's graph: Mermaid and Graphviz DOT, no dependency.
 
-Richer renderings (SVG, neighbourhoods, notebook reprs) live in :mod:`acctstate.export`
-and build on the same plain data.
+Richer renderings (SVG, neighbourhoods, notebook reprs) live in
+[`acctstate.export`][acctstate.export] and build on the same plain data.
 """
 
 from __future__ import annotations

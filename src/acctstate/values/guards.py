@@ -1,9 +1,9 @@
 """Guards: named, composable predicates that say yes, or no with a human reason.
 
-A guard sees a :class:`GuardContext` (the account, the effective time, the actor and the
-event data) and returns ``None`` to allow or a :class:`Refusal` to refuse. Guards are
-values: two guards built with the same name and arguments are equal, which lets the
-build-time checks recognise ``g`` and ``not_(g)`` as mutually exclusive, and lets
+A guard sees a [`GuardContext`][acctstate.guards.GuardContext] (the account, the effective time, the
+actor and the event data) and returns ``None`` to allow or a [`Refusal`][acctstate.guards.Refusal]
+to refuse. Guards are values: two guards built with the same name and arguments are equal, which
+lets the build-time checks recognise ``g`` and ``not_(g)`` as mutually exclusive, and lets
 workflow files name them.
 
 >>> import datetime as dt
@@ -110,10 +110,10 @@ Check = Callable[[GuardContext], str | None]
 
 @attrs.frozen(repr=False)
 class Guard:
-    """A named predicate over a :class:`GuardContext`.
+    """A named predicate over a [`GuardContext`][acctstate.guards.GuardContext].
 
-    Build one with :func:`guard` (for your own rules) or a built-in factory. Calling it
-    returns ``None`` (allowed) or a :class:`Refusal`.
+    Build one with [`guard`][acctstate.guards.guard] (for your own rules) or a built-in factory.
+    Calling it returns ``None`` (allowed) or a [`Refusal`][acctstate.guards.Refusal].
 
     Attributes:
         name: the registry name (``"days_in_status"``).

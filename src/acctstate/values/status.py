@@ -1,4 +1,5 @@
-"""Account statuses: :class:`Status` and the back-end classes every status maps onto."""
+"""Account statuses: [`Status`][acctstate.status.Status] and the back-end classes every status maps
+onto."""
 
 from __future__ import annotations
 
@@ -59,7 +60,8 @@ BACKEND_DEFAULTS: Mapping[Backend, Mapping[str, bool]] = MappingProxyType(
         ),
     }
 )
-"""The behaviour a custom status inherits from its back-end class (see :meth:`Status.custom`).
+"""The behaviour a custom status inherits from its back-end class (see
+[`Status.custom`][acctstate.status.Status.custom]).
 
 Usage billing follows ``billable`` unless a status says otherwise. A prospect is
 one-way (seed 000: once left, never re-entered); nothing is terminal by default,
@@ -109,7 +111,7 @@ class Status:
         code: the numeric code stored on the account (seed 004's scheme: negative
             codes are de-provisioned).
         name: unique snake_case name, used in code and files.
-        backend: the back-end class (:class:`Backend` or its value).
+        backend: the back-end class ([`Backend`][acctstate.status.Backend] or its value).
         label: human label; defaults to the name in sentence case.
         description: one sentence on what the status means.
         provisioned: service is delivered.
@@ -182,7 +184,7 @@ class Status:
         Behaviour (provisioned, billable, usage billed, terminal, one-way) comes, in
         order of precedence, from ``overrides``, then ``activates``, then ``like``
         (another status, e.g. the catalog's own ``suspended``), then
-        :data:`BACKEND_DEFAULTS`. Name, code, label, icon, colour and
+        [`BACKEND_DEFAULTS`][acctstate.status.BACKEND_DEFAULTS]. Name, code, label, icon, colour and
         ``show_in_statistics`` are the custom status's own.
 
         Args:
@@ -193,7 +195,7 @@ class Status:
             activates: seed 003's flag: the status provisions the service and bills
                 it (``True``) or neither (``False``).
             like: a status whose behaviour it copies.
-            **overrides: any other :class:`Status` field (``label``, ``icon``,
+            **overrides: any other [`Status`][acctstate.status.Status] field (``label``, ``icon``,
                 ``color``, ``description``, ``terminal``, ``usage_billable`` ...).
 
         Raises:

@@ -7,9 +7,10 @@
     acctstate table FILE|PRESET [--format text|markdown]
     acctstate simulate PRESET|FILE [--accounts N] [--days D] [--seed S]
 
-A workflow is named by a preset (:data:`PRESETS`) or by a TOML / JSON workflow file
-(:func:`acctstate.config.load_workflow`). Errors are one line on stderr and a non-zero
-exit status (1 for a failed command, 2 for a bad command line), never a traceback.
+A workflow is named by a preset ([`PRESETS`][acctstate.cli.PRESETS]) or by a TOML / JSON workflow
+file ([`acctstate.config.load_workflow`][acctstate.config.load_workflow]). Errors are one line on
+stderr and a non-zero exit status (1 for a failed command, 2 for a bad command line), never a
+traceback.
 
 >>> main(["table", "isp"])  # doctest: +ELLIPSIS
 trigger                  from                           to ...

@@ -11,8 +11,8 @@ actor) has its own triggers, guarded by the class's settings:
 * ``auto_remove_credit_hold``: the past-due balance has been paid.
 
 Whether automation runs at all, and when (the daily run time, daily auto-apply of
-payments), is the account class's policy in :mod:`acctstate.automation`; the graph
-only says which moves are legal and when.
+payments), is the account class's policy in [`acctstate.automation`][acctstate.automation]; the
+graph only says which moves are legal and when.
 
 Temporary credit hold removal lifts a hold between two dates: the account moves to
 ``credit_hold_lifted`` (serviced again) and returns to ``credit_hold`` once the end

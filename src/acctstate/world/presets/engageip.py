@@ -15,8 +15,8 @@ The default workflow adds two status types of the kind operators create
 status, but every workflow needs an end, so a cancelled account may be deleted.
 
 Status changes take effect now or at a chosen instant (``at=``); future-dated changes
-are kept and applied by :mod:`acctstate.schedule`. Cancelling carries a
-:class:`~acctstate.refunds.RefundRule`, so seed 000's cancel options are event data:
+are kept and applied by [`acctstate.schedule`][acctstate.schedule]. Cancelling carries a
+[`RefundRule`][acctstate.refunds.RefundRule], so seed 000's cancel options are event data:
 ``refund="prorated" | "full" | "none" | "as_of"`` (with ``refund_as_of=``).
 
 >>> wf = workflow()
@@ -54,7 +54,7 @@ def status_type(
         name: its snake_case name.
         backend: ``"prospect"``, ``"active"``, ``"suspended"`` or ``"closed"`` (Cancelled).
         image_url: seed 000's image posted on accounts in this status.
-        **fields: other :class:`~acctstate.status.Status` fields (``label``,
+        **fields: other [`Status`][acctstate.status.Status] fields (``label``,
             ``show_in_statistics`` ...).
 
     Raises:
@@ -205,8 +205,9 @@ def transitions() -> list[Transition]:
 def workflow() -> Workflow:
     """The EngageIP workflow (a new, validated ``Workflow``).
 
-    Operators add their own status types with :func:`status_type` and
-    ``Workflow.extend`` (see ``docs/custom-statuses.md``).
+    Operators add their own status types with
+    [`status_type`][acctstate.presets.engageip.status_type] and ``Workflow.extend`` (see
+    ``docs/custom-statuses.md``).
 
     >>> workflow().initial[0].name
     'prospect'

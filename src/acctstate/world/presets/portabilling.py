@@ -13,8 +13,8 @@
 
 Dates are instants on the account (``activated_at``, ``expires_at``,
 ``first_used_at``); the calendar day they fall on is the customer's billing time
-zone's (:func:`acctstate.clock.local_date`). Funds are compared with the threshold
-using the ``balance_settled`` guard on the ``funds`` attribute (funds at most the
+zone's ([`acctstate.clock.local_date`][acctstate.clock.local_date]). Funds are compared with the
+threshold using the ``balance_settled`` guard on the ``funds`` attribute (funds at most the
 threshold count as depleted).
 
 >>> wf = workflow(availability_days=30)
