@@ -1,6 +1,6 @@
 """Account statistics: how many accounts are in each status and each back-end class.
 
-Seed 000's "Show in Account Statistics": a status appears in the statistics only when
+The "Show in Account Statistics" setting of a status: a status appears in the statistics only when
 its ``show_in_statistics`` flag is on, and statuses that share a back-end class are added
 together under that class. The result is plain data (records and dicts) that a notebook
 can put in a DataFrame and plot; nothing here imports pandas.

@@ -30,7 +30,7 @@ class Actor:
     Args:
         id: a stable identifier (user id, job name).
         kind: [`ActorKind`][acctstate.actors.ActorKind] (or its value); persons by default.
-        permissions: the permissions held (seed 002: "edit_account_status").
+        permissions: the permissions held (e.g. "edit_account_status").
 
     >>> clerk = Actor("u-7", permissions={"edit_account_status"})
     >>> clerk.can("edit_account_status"), clerk.is_system

@@ -91,7 +91,7 @@ class Transition:
         effects: rules declaring effects beyond those the flags imply.
         reasons: the reason codes accepted; when set, a reason is required.
         permission: a permission the actor must hold.
-        description: why the transition exists (cite the source document).
+        description: why the transition exists (the product rule it implements).
 
     >>> Transition(trigger="suspend", source="active", dest="suspended").trigger
     'suspend'

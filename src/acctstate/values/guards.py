@@ -200,7 +200,7 @@ def days_in_status(days: int, *, attr: str = "status_since") -> Guard:
     """Allow when the account has been in its status for at least ``days`` whole days.
 
     The account (or the event data) carries the instant it entered the status in
-    ``attr``; seed 004's archive rule is ``days_in_status(180)``.
+    ``attr``; the reference workflow archives with ``days_in_status(180)``.
     """
     if not isinstance(days, int) or isinstance(days, bool) or days < 0:
         raise InvalidArgument("days", days, "a non-negative int")
@@ -236,7 +236,7 @@ def has_payment_method(*, attr: str = "payment_method") -> Guard:
 
 
 def has_permission(permission: str) -> Guard:
-    """Allow when the actor holds ``permission`` (seed 002: "edit_account_status")."""
+    """Allow when the actor holds ``permission`` (e.g. "edit_account_status")."""
 
     def check(ctx: GuardContext) -> str | None:
         if ctx.actor is None:

@@ -237,7 +237,7 @@ class History:
     def changes_on(self, day: dt.date, tz: str | dt.tzinfo) -> list[StatusChange]:
         """The changes effective on calendar day ``day`` in the billing time zone ``tz``.
 
-        The customer's day, not UTC's (seed 001): across a DST change it is 23 or 25
+        The customer's day, not UTC's: across a DST change it is 23 or 25
         hours long.
 
         >>> from acctstate.presets import isp
@@ -353,8 +353,8 @@ def _data_pairs(value: object) -> tuple[tuple[str, Any], ...]:
 
 @attrs.frozen(repr=False)
 class ScheduledChange:
-    """A status change recorded now to take effect at ``at`` (seed 000's "Change User
-    Status" with a date; seed 002's effective date and note).
+    """A status change recorded now to take effect at ``at`` ("Change User
+    Status" with a date, or an effective date and note).
 
     A plain value with a stable ``id``, so a store can persist it as a row. Settling it
     (applied, failed, withdrawn) gives a new value with ``state``, ``settled_at``,

@@ -1,13 +1,13 @@
 """Cancellation options and proration: what a cancellation does to the money.
 
-A cancellation is two independent choices (seed 000, made precise):
+A cancellation is two independent choices (EngageIP-style cancellation, made precise):
 
 * **when service stops** ([`ServiceStop`][acctstate.refunds.ServiceStop]): now, at the end of the
   paid period (through ``cancelation_pending``), or on a given date;
 * **what happens to the money** ([`RefundPolicy`][acctstate.proration.RefundPolicy]): a prorated
   refund, a full refund, none, or a refund prorated as of a specific date.
 
-[`CANCEL_OPTIONS`][acctstate.refunds.CANCEL_OPTIONS] names seed 000's six options as presets of
+[`CANCEL_OPTIONS`][acctstate.refunds.CANCEL_OPTIONS] names the six EngageIP-style options as presets of
 those two choices; any other combination is one [`CancelOption`][acctstate.refunds.CancelOption]
 away.
 
@@ -18,7 +18,7 @@ explicit rounding mode.
 
 Three effect rules carry the money onto transitions: [`RefundRule`][acctstate.refunds.RefundRule]
 (the cancellation's refund), [`ForwardBill`][acctstate.refunds.ForwardBill] and
-[`BackBill`][acctstate.refunds.BackBill] (seed 004's reinstatement bills).
+[`BackBill`][acctstate.refunds.BackBill] (the status-code table's reinstatement bills).
 
 >>> import datetime as dt
 >>> from decimal import Decimal
@@ -131,7 +131,7 @@ class CancelOption:
     Args:
         stop: a [`ServiceStop`][acctstate.refunds.ServiceStop] (or its value).
         money: a [`RefundPolicy`][acctstate.proration.RefundPolicy] (or its value).
-        label: how a UI names it (seed 000's wording for the presets).
+        label: how a UI names it (EngageIP's wording for the presets).
 
     >>> opt = CancelOption(stop="period_end", money="none")
     >>> opt.trigger
@@ -197,7 +197,7 @@ class Cancellation:
     """A cancellation ready to plan or fire: trigger, effective time and event data.
 
     Made by [`CancelOption.request`][acctstate.refunds.CancelOption.request]. ``at`` may lie in the
-    future (seed 000's "specific date"): hand it to a scheduler, or fire it when the date comes.
+    future (a "specific date"): hand it to a scheduler, or fire it when the date comes.
     """
 
     option: CancelOption
@@ -260,7 +260,7 @@ CANCEL_OPTIONS: Mapping[str, CancelOption] = {
         label="Immediately with prorated transaction as of a specific date",
     ),
 }
-"""Seed 000's six cancel options, as presets of the two choices."""
+"""The six EngageIP-style cancel options, as presets of the two choices."""
 
 
 # -- effect rules ---------------------------------------------------------------------------------
@@ -313,7 +313,7 @@ class RefundRule:
 
     Args:
         default: the policy when the event names none (``"none"``: no refund unless
-            asked, as seed 000's "no adjustment transactions entered automatically").
+            asked, as in EngageIP's "no adjustment transactions entered automatically").
         service_stops: ``"at"`` (service stops at the change's time) or
             ``"period_end"`` (it stops when the paid period ends, so a prorated refund
             is zero and only a full or as-of refund pays anything).
@@ -385,7 +385,7 @@ def _price_of(ctx: GuardContext, key: str, currency: str) -> Decimal | None:
 @register_effect_rule("forward_bill")
 @attrs.frozen
 class ForwardBill:
-    """Effect rule (seed 004, code 21): bill the coming period once, in advance.
+    """Effect rule (reinstated forward bill, code 21): bill the coming period once, in advance.
 
     Charges the event's (or account's) ``price`` exactly. Without a price nothing is
     planned: the host then bills the period itself.
@@ -435,7 +435,7 @@ def _not_billed_since(ctx: GuardContext) -> dt.datetime | None:
 @register_effect_rule("back_bill")
 @attrs.frozen
 class BackBill:
-    """Effect rule (seed 004, code 22): charge the period the account went unbilled.
+    """Effect rule (reinstated back bill, code 22): charge the period the account went unbilled.
 
     The unbilled stretch runs from ``suspended_since`` (event data) or, by default,
     from when the account's history last left a billable status, to the change's

@@ -164,14 +164,14 @@ def _path_changes(path: PathSource) -> list[StatusChange]:
     )
 
 
-def _within(wf: Workflow, seeds: Iterable[Status], steps: int) -> dict[int, int]:
+def _within(wf: Workflow, starts: Iterable[Status], steps: int) -> dict[int, int]:
     """``{code: distance}`` of the statuses at most ``steps`` transitions (either
-    direction) from a seed."""
+    direction) from one of ``starts``."""
     near: dict[int, set[int]] = {}
     for e in wf.transitions:
         near.setdefault(e.source.code, set()).add(e.dest.code)
         near.setdefault(e.dest.code, set()).add(e.source.code)
-    dist = {s.code: 0 for s in seeds}
+    dist = {s.code: 0 for s in starts}
     queue = deque(dist)
     while queue:
         code = queue.popleft()

@@ -139,7 +139,7 @@ def money(
 
 
 def offsets(*, past: bool = True) -> st.SearchStrategy[dt.timedelta]:
-    """Time offsets: the day counts the seeds' rules use, and anything up to a year.
+    """Time offsets: the day counts the presets' rules use, and anything up to a year.
 
     Args:
         past: also draw negative offsets (back-dated events).
