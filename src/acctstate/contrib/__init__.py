@@ -1,4 +1,4 @@
-"""``acctstate.contrib``: the public path of :mod:`acctstate.world.contrib`.
+"""``acctstate.contrib``: the public path of ``acctstate.world.contrib``.
 
 The code lives in its layer (see ``docs/design.md``); its public submodules keep their
 paths here too and are the very same module objects.

@@ -1,4 +1,4 @@
-"""``acctstate.contrib.django``: the public path of :mod:`acctstate.world.contrib.django`.
+"""``acctstate.contrib.django``: the public path of ``acctstate.world.contrib.django``.
 
 List it in ``INSTALLED_APPS``. The code lives in its layer (see ``docs/design.md``); its
 public submodules (``apps``, ``models``, ``store``, ``admin``) keep their paths here too

@@ -1,4 +1,4 @@
-"""``acctstate.contrib.django.admin``: the public path of :mod:`acctstate.world.contrib.django.admin`.
+"""``acctstate.contrib.django.admin``: the public path of ``acctstate.world.contrib.django.admin``.
 
 The code lives in its layer (see ``docs/design.md``); this name is part of the public API
 and is the very same module object.

@@ -1,4 +1,4 @@
-"""``acctstate.contrib.django.apps``: the public path of :mod:`acctstate.world.contrib.django.apps`.
+"""``acctstate.contrib.django.apps``: the public path of ``acctstate.world.contrib.django.apps``.
 
 The code lives in its layer (see ``docs/design.md``); this name is part of the public API
 and is the very same module object.

@@ -1,4 +1,4 @@
-"""``acctstate.contrib.django.store``: the public path of :mod:`acctstate.world.contrib.django.store`.
+"""``acctstate.contrib.django.store``: the public path of ``acctstate.world.contrib.django.store``.
 
 The code lives in its layer (see ``docs/design.md``); this name is part of the public API
 and is the very same module object.

@@ -1,4 +1,4 @@
-"""Integrations with host frameworks: :mod:`acctstate.contrib.django` (``pip install
+"""Integrations with host frameworks: ``acctstate.contrib.django`` (``pip install
 'acctstate[django]'``).
 
 Public path: ``acctstate.contrib``.

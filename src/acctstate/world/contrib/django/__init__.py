@@ -3,14 +3,15 @@ migrations, a store over the Django ORM, and an admin integration.
 
 Add ``"acctstate.contrib.django"`` to ``INSTALLED_APPS`` (its label is ``acctstate``),
 run ``manage.py migrate``, and give your account model the
-:class:`~acctstate.contrib.django.models.AccountStatusMixin`. The parts:
+[`AccountStatusMixin`][acctstate.contrib.django.models.AccountStatusMixin]. The parts:
 
-* :mod:`acctstate.contrib.django.models`: the mixin, and the ``StatusHistory``,
-  ``OutboxEntry`` and ``ScheduledEntry`` models.
-* :mod:`acctstate.contrib.django.store`: :class:`~acctstate.contrib.django.store.DjangoStore`,
-  a :class:`~acctstate.store.Store` over the ORM.
-* :mod:`acctstate.contrib.django.admin`:
-  :class:`~acctstate.contrib.django.admin.AccountStatusAdmin`, a ``ModelAdmin`` mixin.
+* [`acctstate.contrib.django.models`][acctstate.contrib.django.models]: the mixin, and
+  the ``StatusHistory``, ``OutboxEntry`` and ``ScheduledEntry`` models.
+* [`acctstate.contrib.django.store`][acctstate.contrib.django.store]:
+  [`DjangoStore`][acctstate.contrib.django.store.DjangoStore], a
+  [`Store`][acctstate.store.Store] over the ORM.
+* [`acctstate.contrib.django.admin`][acctstate.contrib.django.admin]:
+  [`AccountStatusAdmin`][acctstate.contrib.django.admin.AccountStatusAdmin], a ``ModelAdmin`` mixin.
 
 Needs the ``django`` extra: ``pip install 'acctstate[django]'``. Importing this package
 does not import the models (Django loads them itself once its settings are ready).

@@ -1,8 +1,10 @@
 """The Django admin: a status panel on your account pages, and read-only pages for the
 history, the outbox and the scheduled changes.
 
-:class:`AccountStatusAdmin` is a ``ModelAdmin`` for a model with
-:class:`~acctstate.contrib.django.models.AccountStatusMixin`. Its change page shows the
+[`AccountStatusAdmin`][acctstate.contrib.django.admin.AccountStatusAdmin] is a
+``ModelAdmin`` for a model with
+[`AccountStatusMixin`][acctstate.contrib.django.models.AccountStatusMixin]. Its change
+page shows the
 account's status, the triggers the staff user may fire now, every other trigger of the
 status with the reason it is refused (``Workflow.explain``), and the history. A staff user
 with the ``acctstate.fire_trigger`` permission fires a trigger from there with a reason;
@@ -50,14 +52,17 @@ class FireForm(forms.Form):
 class AccountStatusAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     """A ``ModelAdmin`` for an account model: the status panel and the fire form.
 
-    Subclass it for your model and set :attr:`store`::
+    Subclass it for your model and set
+    [`store`][acctstate.contrib.django.admin.AccountStatusAdmin.store]::
 
         @admin.register(Customer)
         class CustomerAdmin(AccountStatusAdmin):
             store = DjangoStore(isp.workflow(), Customer)
             list_display = ["id", "name", "status_name"]
 
-    Override :meth:`actor_for` to map your users to actors, and :meth:`opening_status`
+    Override [`actor_for`][acctstate.contrib.django.admin.AccountStatusAdmin.actor_for]
+    to map your users to actors, and
+    [`opening_status`][acctstate.contrib.django.admin.AccountStatusAdmin.opening_status]
     to open accounts added in the admin elsewhere than the workflow's first initial
     status.
     """

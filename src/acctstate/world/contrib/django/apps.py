@@ -1,4 +1,4 @@
-"""The Django app configuration of :mod:`acctstate.contrib.django` (label ``acctstate``)."""
+"""The Django app configuration of ``acctstate.contrib.django`` (label ``acctstate``)."""
 
 from __future__ import annotations
 

@@ -1,13 +1,16 @@
-"""The models of :mod:`acctstate.contrib.django`.
+"""The models of ``acctstate.contrib.django``.
 
-* :class:`AccountStatusMixin` goes on *your* account model: the status code, since when,
-  and the version that every change increments (the compare-and-set of the store).
-* :class:`StatusHistory`, :class:`OutboxEntry` and :class:`ScheduledEntry` are the app's
+* [`AccountStatusMixin`][acctstate.contrib.django.models.AccountStatusMixin] goes on
+  *your* account model: the status code, since when, and the version that every change
+  increments (the compare-and-set of the store).
+* [`StatusHistory`][acctstate.contrib.django.models.StatusHistory],
+  [`OutboxEntry`][acctstate.contrib.django.models.OutboxEntry] and
+  [`ScheduledEntry`][acctstate.contrib.django.models.ScheduledEntry] are the app's
   own tables (``manage.py migrate acctstate``): the append-only history, the effects
   waiting to be carried out, and the effective-dated changes. Each row names the account
   model it belongs to, so several account models can share them.
 
-Write to them only through :class:`~acctstate.contrib.django.store.DjangoStore`: the
+Write to them only through [`DjangoStore`][acctstate.contrib.django.store.DjangoStore]: the
 status fields are not editable in forms, and nothing in this app sets a status without
 the workflow.
 """
@@ -58,7 +61,8 @@ class StatusHistory(models.Model):
     """One status change (or an account's opening), as the store recorded it.
 
     Append-only: one row per account and version. The effects of the change are the
-    :class:`OutboxEntry` rows of the same account and version.
+    [`OutboxEntry`][acctstate.contrib.django.models.OutboxEntry] rows of the same
+    account and version.
     """
 
     account_model: models.CharField[str, str] = models.CharField(max_length=100)

@@ -1,4 +1,4 @@
-"""A :class:`~acctstate.store.Store` over the Django ORM, on your own account model.
+"""A [`Store`][acctstate.store.Store] over the Django ORM, on your own account model.
 
 Every write is one ``transaction.atomic`` block on the store's database (a savepoint
 inside yours when you already hold a transaction, so a change commits or rolls back
@@ -6,14 +6,16 @@ with your own writes). Firing locks the account row (``select_for_update``; a no
 SQLite, where the write lock is the database's), plans the change with the workflow
 against that stored state, updates the row with a compare-and-set on its
 ``status_version``, and inserts the history row and the change's effects into the
-outbox. :meth:`DjangoStore.deliver` runs the effects one transaction each, claiming the
-oldest pending effect of an account whose earlier effects are done (``SKIP LOCKED`` on
-PostgreSQL, so deliverers in parallel never take the same one).
+outbox. [`DjangoStore.deliver`][acctstate.contrib.django.store.DjangoStore.deliver]
+runs the effects one transaction each, claiming the oldest pending effect of an account
+whose earlier effects are done (``SKIP LOCKED`` on PostgreSQL, so deliverers in parallel
+never take the same one).
 
 It keeps the promises of the SQL store and passes the same contract tests; what it adds
 is that the account row is *yours*: guards see its fields (``ctx.value("balance")``
 reads ``customer.balance`` when no event data is given), and
-:meth:`DjangoStore.open_instance` opens an account you built with your own fields.
+[`DjangoStore.open_instance`][acctstate.contrib.django.store.DjangoStore.open_instance]
+opens an account you built with your own fields.
 """
 
 from __future__ import annotations
@@ -84,13 +86,13 @@ def _stored(row: Any) -> StoredAccount:
 
 
 class DjangoStore(BaseStore):
-    """A :class:`~acctstate.store.Store` whose accounts are rows of your Django model.
+    """A [`Store`][acctstate.store.Store] whose accounts are rows of your Django model.
 
     Args:
         workflow: the workflow every change is checked against.
         model: your concrete account model, with
-            :class:`~acctstate.contrib.django.models.AccountStatusMixin`. The account id
-            is ``str(pk)``.
+            [`AccountStatusMixin`][acctstate.contrib.django.models.AccountStatusMixin].
+            The account id is ``str(pk)``.
         using: the database alias (``settings.DATABASES``) to work on.
 
     Raises:
@@ -376,7 +378,7 @@ class DjangoStore(BaseStore):
             ConcurrentChange: the account is not at ``expected_version``, or another
                 writer won and the retries ran out.
             InvalidArgument: unknown account, or the change's effect keys are taken.
-            (and every error of :meth:`acctstate.Workflow.plan`)
+            (and every error of [`Workflow.plan`][acctstate.workflow.Workflow.plan])
         """
         return self._fire(
             account_id,
@@ -553,7 +555,7 @@ class DjangoStore(BaseStore):
             skip_unhandled: mark effects that have no hook as done instead of failing.
 
         Returns:
-            A :class:`~acctstate.store.Delivery`. A failed effect stays pending (its
+            A [`Delivery`][acctstate.store.Delivery]. A failed effect stays pending (its
             attempts and last error recorded), and the same account's later effects
             wait behind it.
         """
