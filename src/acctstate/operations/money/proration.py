@@ -345,9 +345,10 @@ def basis_name(value: object) -> str:
     if isinstance(value, str):
         if value in BASES:
             return value
-    elif isinstance(value, Basis) and BASES.get(getattr(value, "name", None)) == value:
-        return str(value.name)
     elif isinstance(value, Basis):
+        name = getattr(value, "name", None)
+        if isinstance(name, str) and BASES.get(name) == value:
+            return name
         raise InvalidArgument(
             "basis", value, "a registered basis (add it with acctstate.proration.register_basis)"
         )
