@@ -276,12 +276,21 @@ def _rewrite(value: Any, zone: dt.tzinfo) -> Any:
 @st.composite
 def cases(draw: st.DrawFn) -> dict[str, Any]:
     at = draw(instants())
+    zone = draw(st.sampled_from(ZONES))
 
     def back() -> dt.timedelta:
-        return dt.timedelta(days=draw(st.integers(0, 200)), minutes=draw(st.integers(0, 1440)))
+        # Whole days give or take up to 90 minutes: where wall time and elapsed time
+        # disagree about the day count across a clock change.
+        gap = dt.timedelta(days=draw(st.integers(0, 200)), minutes=draw(st.integers(-90, 90)))
+        return max(gap, dt.timedelta(0))
 
+    own = ZoneInfo(zone)
+    writing = draw(
+        st.just([own] * 6)  # every datetime in the account's own zone
+        | st.lists(st.sampled_from([own, *WRITINGS]), min_size=6, max_size=6)
+    )
     return {
-        "zone": draw(st.sampled_from(ZONES)),
+        "zone": zone,
         "at": at,
         "since": at - back(),
         "period_start": at - dt.timedelta(minutes=draw(st.integers(0, 40 * 24 * 60))),
@@ -290,7 +299,7 @@ def cases(draw: st.DrawFn) -> dict[str, Any]:
         "paid": Decimal(draw(st.integers(0, 10**7))).scaleb(-2),
         "basis": draw(st.sampled_from(["actual_days", "thirty_day", "seconds"])),
         "cancel_day": draw(st.sampled_from(["refunded", "charged"])),
-        "writing": draw(st.lists(st.sampled_from(WRITINGS), min_size=6, max_size=6)),
+        "writing": writing,
     }
 
 
@@ -312,6 +321,13 @@ def _answers(wf: Workflow, c: dict[str, Any], w: list[dt.tzinfo] | None) -> dict
             )
         except InvalidArgument:  # a period shorter than one unit of the basis
             out["quote"] = "refused"
+    # The guard, at the thresholds around the gap, where a miscount would show.
+    gap = (c["at"] - c["since"]).days
+    facts = {"status_since": since, "timezone": c["zone"]}
+    out["days_in_status"] = [
+        days_in_status(n)(GuardContext(None, at, data=facts)) is None
+        for n in range(max(gap - 1, 0), gap + 2)
+    ]
     closed = Account(id="A-1", status=-2, status_since=since, timezone=c["zone"])
     out["archive"] = wf.may(closed, "archive", at=at)
     pending = Account(
@@ -322,7 +338,7 @@ def _answers(wf: Workflow, c: dict[str, Any], w: list[dt.tzinfo] | None) -> dict
         id="A-3", status=1, status_since=since, timezone=c["zone"], balance=Decimal("80"),
         unpaid_invoices=2, oldest_unpaid_at=t(c["oldest"], 5),
     )  # fmt: skip
-    policy = AutomationPolicy(wf, ladder=reference_ladder(), archive="archive")
+    policy = _policy(gap)
     out["sweep"] = [
         (p.account_id, [str(ch) for ch in p.changes], [str(b) for b in p.blocked])
         for p in sweep([closed, owes], policy, now=at)
@@ -341,6 +357,19 @@ def _answers(wf: Workflow, c: dict[str, Any], w: list[dt.tzinfo] | None) -> dict
             ]
             out["change_key"] = change.key
     return out
+
+
+_POLICIES: dict[int, AutomationPolicy] = {}
+
+
+def _policy(archive_after: int) -> AutomationPolicy:
+    """The reference ladder, and archiving right at the drawn gap (built once per gap)."""
+    found = _POLICIES.get(archive_after)
+    if found is None:
+        found = _POLICIES[archive_after] = AutomationPolicy(
+            ISP, ladder=reference_ladder(), archive="archive", archive_after_days=archive_after
+        )
+    return found
 
 
 @given(cases())
