@@ -49,6 +49,11 @@ def _money_or_none(_: object, attribute: attrs.Attribute[Any], value: object) ->
         )
 
 
+def _text(_: object, attribute: attrs.Attribute[Any], value: object) -> None:
+    if not isinstance(value, str):
+        raise InvalidArgument(f"Account.{attribute.name}", value, "a str account id")
+
+
 def _code(_: object, attribute: attrs.Attribute[Any], value: object) -> None:
     if not isinstance(value, int) or isinstance(value, bool):
         raise InvalidArgument(f"Account.{attribute.name}", value, "an int status code")
@@ -91,7 +96,7 @@ class Account:
     acctstate.errors.InvalidArgument: invalid Account.balance: got 1.5; expected a Decimal (float money is refused)
     """
 
-    id: str = attrs.field(validator=attrs.validators.instance_of(str))
+    id: str = attrs.field(validator=_text)
     status: int = attrs.field(validator=_code)
     status_since: dt.datetime | None = attrs.field(default=None, validator=_aware_or_none)
     balance: Decimal = attrs.field(default=Decimal("0"), validator=_money_or_none)
