@@ -388,3 +388,37 @@ def test_the_property_meets_fold_1() -> None:
 def test_bases_used_by_the_property_are_built_in() -> None:
     """The property draws the built-in bases (registered ones may be added by docs)."""
     assert {"actual_days", "thirty_day", "seconds"} <= set(BASES)
+
+
+# -- these two need the matching change in the workflow's own time check ------------------
+
+
+@pytest.mark.parametrize("since", ["2026-01-01", dt.datetime(2026, 1, 1)])
+def test_a_status_since_that_is_not_an_aware_datetime_is_refused(since: object) -> None:
+    """A host object whose status_since is a string or naive: InvalidArgument naming it,
+    from may, plan and fire alike, and nothing changes."""
+
+    class Host:
+        id = "H-1"
+        status = -2
+        status_since = since
+
+    host = Host()
+    at = dt.datetime(2026, 9, 1, tzinfo=UTC)
+    with pytest.raises(InvalidArgument, match="invalid status_since"):
+        ISP.may(host, "archive", at=at)
+    with pytest.raises(InvalidArgument, match="invalid status_since"):
+        ISP.fire(host, "archive", at=at)
+    assert host.status == -2 and host.status_since == since
+
+
+def test_fire_at_an_instant_with_no_utc_equivalent_is_refused() -> None:
+    """fire/may at datetime.max with a -05:00 offset: InvalidArgument, nothing changed."""
+    acct = ISP.open("A-1", "active", at=dt.datetime(2026, 1, 1, tzinfo=UTC), imported=True)
+    before = _snapshot(acct)
+    edge = dt.datetime.max.replace(tzinfo=dt.timezone(dt.timedelta(hours=-5)))
+    with pytest.raises(InvalidArgument, match="between the years 1 and 9999"):
+        ISP.may(acct, "suspend", at=edge)
+    with pytest.raises(InvalidArgument, match="between the years 1 and 9999"):
+        ISP.fire(acct, "suspend", at=edge)
+    assert _snapshot(acct) == before
