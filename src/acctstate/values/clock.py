@@ -9,10 +9,12 @@ in the customer's billing time zone, never in UTC: a local day is 23 or 25
 hours long across a DST change, and the helpers here return the exact instants that
 bound it, expressed in that time zone. Python compares and subtracts two datetimes that
 share a ``tzinfo`` by wall time; acctstate converts to UTC before comparing
-(:func:`utc`), and so should code that measures elapsed time between two local instants.
+([`utc`][acctstate.clock.utc]), and so should code that measures elapsed time between two local
+instants.
 
-Every "N days" rule counts with :func:`calendar_days`: calendar days in the account's
-billing time zone (:func:`billing_zone`), day N beginning at local midnight.
+Every "N days" rule counts with [`calendar_days`][acctstate.clock.calendar_days]: calendar days in
+the account's billing time zone ([`billing_zone`][acctstate.clock.billing_zone]), day N beginning at
+local midnight.
 """
 
 from __future__ import annotations

@@ -1,11 +1,12 @@
 """Proration: what part of a paid period is given back, to the cent.
 
-The arithmetic behind cancellations (:mod:`acctstate.refunds`) as one pure function,
-:func:`quote`: paid amount, service :class:`Period`, cancellation instant -> the refund,
-a ``Decimal`` rounded once to the currency's minor unit with an explicit rounding mode.
-Proration is daily by default (calendar days in the customer's billing time zone; the
-cancel day is refunded, not counted as used, unless ``cancel_day="charged"``), and the
-unit is pluggable (:data:`BASES`, :func:`register_basis`).
+The arithmetic behind cancellations ([`acctstate.refunds`][acctstate.refunds]) as one pure function,
+[`quote`][acctstate.proration.quote]: paid amount, service [`Period`][acctstate.proration.Period],
+cancellation instant -> the refund, a ``Decimal`` rounded once to the currency's minor unit with an
+explicit rounding mode. Proration is daily by default (calendar days in the customer's billing time
+zone; the cancel day is refunded, not counted as used, unless ``cancel_day="charged"``), and the
+unit is pluggable ([`BASES`][acctstate.proration.BASES],
+[`register_basis`][acctstate.proration.register_basis]).
 
 >>> import datetime as dt
 >>> from decimal import Decimal
@@ -297,20 +298,21 @@ SECONDS = Seconds()
 
 _BASES: dict[str, Basis] = {b.name: b for b in (ACTUAL_DAYS, THIRTY_DAY, SECONDS)}
 BASES: Mapping[str, Basis] = MappingProxyType(_BASES)
-"""The bases by name: the built-in ones and those added with :func:`register_basis`
-(read-only; effect rules and workflow files name a basis from here)."""
+"""The bases by name: the built-in ones and those added with
+[`register_basis`][acctstate.proration.register_basis] (read-only; effect rules and workflow files
+name a basis from here)."""
 
 
 def register_basis(basis: Basis) -> Basis:
-    """Make ``basis`` available by its name (to :class:`~acctstate.refunds.RefundRule`
+    """Make ``basis`` available by its name (to [`RefundRule`][acctstate.refunds.RefundRule]
     and workflow files), and return it.
 
     Registering the same basis again is a no-op; another basis under a taken name is
     refused.
 
     Raises:
-        InvalidArgument: not a :class:`Basis`, a name that is not a non-empty str, or a
-            name already taken by a different basis.
+        InvalidArgument: not a [`Basis`][acctstate.proration.Basis], a name that is not a non-empty
+            str, or a name already taken by a different basis.
 
     (``docs/refunds.md`` registers one.)
     """
@@ -337,7 +339,8 @@ def _basis(value: object) -> Basis:
 
 
 def basis_name(value: object) -> str:
-    """The registered name of ``value`` (a name in :data:`BASES`, or a registered Basis).
+    """The registered name of ``value`` (a name in [`BASES`][acctstate.proration.BASES], or a
+    registered Basis).
 
     Raises:
         InvalidArgument: an unknown name, or a basis that was never registered.

@@ -327,11 +327,11 @@ class RefundRule:
         service_stops: ``"at"`` (service stops at the change's time) or
             ``"period_end"`` (it stops when the paid period ends, so a prorated refund
             is zero and only a full or as-of refund pays anything).
-        basis: a name in :data:`BASES` (built in, or added with
-            :func:`~acctstate.proration.register_basis`), or a registered basis.
+        basis: a name in [`BASES`][acctstate.proration.BASES] (built in, or added with
+            [`register_basis`][acctstate.proration.register_basis]), or a registered basis.
         rounding: a ``decimal`` rounding mode.
         cancel_day: whether the day service stops is ``"refunded"`` (the default)
-            or ``"charged"`` as used (a :class:`~acctstate.proration.CancelDay`).
+            or ``"charged"`` as used (a [`CancelDay`][acctstate.proration.CancelDay]).
 
     Raises:
         InvalidArgument: (when built) an unknown ``service_stops``, basis, rounding
