@@ -392,6 +392,7 @@ def test_a_date_for_an_account_whose_zone_is_not_a_zone_is_refused_per_account()
     kinds = [o.kind for o in report.outcomes]
     assert OutcomeKind.CHANGED in kinds and len(set(kinds)) == 2
     assert bad.activated_at is None
+    assert "InvalidArgument: invalid timezone" in str(report.outcomes[0].reason)
     assert good.activated_at == dt.datetime(2026, 1, 31, 15, tzinfo=dt.UTC)
 
 
