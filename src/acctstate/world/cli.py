@@ -20,11 +20,12 @@ trigger                  from                           to ...
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import os
 import pathlib
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import IO, Any, NoReturn
 
 from acctstate.core.workflow import Workflow
@@ -195,40 +196,46 @@ def _table(args: argparse.Namespace, out: IO[str]) -> int:
 # -- simulate -------------------------------------------------------------------------------
 
 
-class _Progress:
-    """A plain-text progress bar on a stream (stderr): no dependency.
+@contextlib.contextmanager
+def _progress(what: str, unit: str, *, quiet: bool = False) -> Iterator[Callable[[int, int], None]]:
+    """A progress bar on stderr (rich), as a ``progress(done, total)`` callback.
 
-    On a terminal the bar is redrawn in place; otherwise (a log, a pipe) one line is
-    written per tenth of the run.
+    On a terminal the bar is redrawn in place; otherwise (a log, a pipe) the final
+    state is written once. Without rich installed (the ``cli`` extra), or with
+    ``quiet``, nothing is drawn.
     """
+    try:
+        from rich.console import Console
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+    except ImportError:
+        quiet = True
+    if quiet:
+        yield lambda done, total: None
+        return
+    bar = Progress(
+        TextColumn(what),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn(unit),
+        console=Console(file=sys.stderr),
+    )
+    task = bar.add_task(what, total=None)
 
-    def __init__(self, stream: IO[str], *, width: int = 30) -> None:
-        self.stream = stream
-        self.width = width
-        self.shown = -1
-        self.live = stream.isatty()
+    def advance(done: int, total: int) -> None:
+        bar.update(task, completed=done, total=total)
 
-    def __call__(self, done: int, total: int) -> None:
-        steps = self.width if self.live else 10
-        filled = steps * done // total
-        if filled == self.shown:
-            return
-        self.shown = filled
-        if self.live:
-            bar = "#" * filled + "." * (self.width - filled)
-            end = "\n" if done == total else ""
-            self.stream.write(f"\rsimulating [{bar}] {done}/{total} days{end}")
-        else:
-            self.stream.write(f"simulating: {done}/{total} days\n")
-        self.stream.flush()
+    with bar:
+        yield advance
 
 
 def _simulate(args: argparse.Namespace, out: IO[str]) -> int:
     from acctstate.world.simulation import simulate
 
     wf = load(args.source)
-    progress = None if args.quiet else _Progress(sys.stderr)
-    result = simulate(wf, accounts=args.accounts, days=args.days, seed=args.seed, progress=progress)
+    with _progress("simulating", "days", quiet=args.quiet) as progress:
+        result = simulate(
+            wf, accounts=args.accounts, days=args.days, seed=args.seed, progress=progress
+        )
     months = result.monthly()
     seen = result.seen()
     first = result.daily[min(result.daily)]

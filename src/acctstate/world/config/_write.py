@@ -1,18 +1,17 @@
 """The writing side of :mod:`acctstate.config`: a workflow as a document in the file
-format (:func:`workflow_document`), and that document as TOML or JSON text
-(:func:`dump_workflow`), written by hand so that the package needs no TOML writer."""
+format (:func:`workflow_document`), and that document as TOML (with tomli-w, the
+``toml`` extra) or JSON text (:func:`dump_workflow`)."""
 
 from __future__ import annotations
 
 import datetime as dt
 import json
-import re
 from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
 from acctstate.core.workflow import Workflow
-from acctstate.values.errors import ConfigError
+from acctstate.values.errors import ConfigError, MissingDependency
 from acctstate.values.guards import GUARDS, Guard
 from acctstate.world.config._read import (
     BOOL_FLAGS,
@@ -148,72 +147,72 @@ def dump_workflow(
     return _toml(doc) if format == "toml" else _json(doc, 0) + "\n"
 
 
-_BARE = re.compile(r"^[A-Za-z0-9_-]+$")
+def _tomli_w() -> Any:
+    try:
+        import tomli_w
+    except ImportError:
+        raise MissingDependency(
+            "tomli-w", needed_for="writing TOML", install="pip install acctstate[toml]"
+        ) from None
+    return tomli_w
 
 
-def _string(text: str) -> str:
-    # A JSON string is a TOML basic string, except that TOML wants DEL escaped too.
-    return json.dumps(text, ensure_ascii=False).replace("\x7f", "\\u007F")
+# tomli-w writes every scalar (strings with their escapes, numbers, date-times, keys).
+# It cannot lay an array out on one line (it always writes one item per line) nor keep
+# short entries as ``[[transitions]]`` tables (it inlines them), and a workflow file
+# reads best with ``source = ["active", "suspended"]`` and one ``[[...]]`` per entry;
+# so the few lines below arrange the document and tomli-w writes each value in it.
 
 
-def _number(value: Decimal) -> str:
-    if not value.is_finite():
+def _scalar(tomli_w: Any, value: object) -> str:
+    if isinstance(value, Decimal) and not value.is_finite():
         raise ConfigError(f"{value} cannot be written to a file", source="<dump>")
-    text = format(value, "f")
-    # keep it a float literal, so it is read back as a Decimal, not an int
-    return text if "." in text else text + ".0"
+    if not isinstance(value, bool | int | str | Decimal | dt.datetime):
+        raise ConfigError(f"{value!r} cannot be written to a file", source="<dump>")  # pragma: no cover
+    line: str = tomli_w.dumps({"v": value})
+    return line.removeprefix("v = ").removesuffix("\n")
 
 
-def _scalar(value: object) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, Decimal):
-        return _number(value)
-    if isinstance(value, str):
-        return _string(value)
-    if isinstance(value, dt.datetime):
-        return value.isoformat()
-    raise ConfigError(f"{value!r} cannot be written to a file", source="<dump>")  # pragma: no cover
+def _key(tomli_w: Any, key: str) -> str:
+    line: str = tomli_w.dumps({key: 0})
+    return line.removesuffix(" = 0\n")
 
 
-def _key(key: str) -> str:
-    return key if _BARE.match(key) else _string(key)
-
-
-def _inline(value: object) -> str:
+def _inline(tomli_w: Any, value: object) -> str:
     if isinstance(value, dict):
         if not value:
             return "{}"
-        return "{ " + ", ".join(f"{_key(k)} = {_inline(v)}" for k, v in value.items()) + " }"
+        items = (f"{_key(tomli_w, k)} = {_inline(tomli_w, v)}" for k, v in value.items())
+        return "{ " + ", ".join(items) + " }"
     if isinstance(value, list):
-        return "[" + ", ".join(_inline(v) for v in value) + "]"
-    return _scalar(value)
+        return "[" + ", ".join(_inline(tomli_w, v) for v in value) + "]"
+    return _scalar(tomli_w, value)
 
 
 def _toml(doc: Mapping[str, Any]) -> str:
+    tomli_w = _tomli_w()
     lines: list[str] = []
     tables: list[tuple[str, list[dict[str, Any]]]] = []
     for key, value in doc.items():
         if isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
             tables.append((key, value))
         else:
-            lines.append(f"{_key(key)} = {_inline(value)}")
+            lines.append(f"{_key(tomli_w, key)} = {_inline(tomli_w, value)}")
     for key, entries in tables:
         for entry in entries:
             lines.append("")
-            lines.append(f"[[{_key(key)}]]")
-            lines.extend(f"{_key(k)} = {_inline(v)}" for k, v in entry.items())
+            lines.append(f"[[{_key(tomli_w, key)}]]")
+            lines.extend(f"{_key(tomli_w, k)} = {_inline(tomli_w, v)}" for k, v in entry.items())
     return "\n".join(lines) + "\n"
 
 
 def _json(value: object, depth: int) -> str:
+    # json.dumps(indent=2) would put every item of a flat array on its own line.
     pad, inner = "  " * depth, "  " * (depth + 1)
     if isinstance(value, dict):
         if not value:
             return "{}"
-        items = [f"{inner}{_string(k)}: {_json(v, depth + 1)}" for k, v in value.items()]
+        items = [f"{inner}{json.dumps(k, ensure_ascii=False)}: {_json(v, depth + 1)}" for k, v in value.items()]
         return "{\n" + ",\n".join(items) + "\n" + pad + "}"
     if isinstance(value, list):
         if not value:
@@ -223,6 +222,10 @@ def _json(value: object, depth: int) -> str:
         return "[\n" + ",\n".join(inner + _json(v, depth + 1) for v in value) + "\n" + pad + "]"
     if isinstance(value, dt.datetime):
         raise ConfigError("a date-time argument can only be written to TOML", source="<dump>")
-    if isinstance(value, str):
-        return json.dumps(value)
-    return _scalar(value)
+    if isinstance(value, Decimal):
+        if not value.is_finite():
+            raise ConfigError(f"{value} cannot be written to a file", source="<dump>")
+        text = format(value, "f")
+        # keep it a number with a point, so it is read back as a Decimal, not an int
+        return text if "." in text else text + ".0"
+    return json.dumps(value)
