@@ -193,6 +193,22 @@ def _table(args: argparse.Namespace, out: IO[str]) -> int:
     return 0
 
 
+# -- dump -----------------------------------------------------------------------------------
+
+
+def _dump(args: argparse.Namespace, out: IO[str]) -> int:
+    from acctstate.world.config import dump_workflow
+
+    wf = load(args.source)
+    text = dump_workflow(wf, format=args.format, minimal_against=args.minimal_against)
+    if args.output:
+        pathlib.Path(args.output).write_text(text, encoding="utf-8")
+        print(f"wrote {args.output}", file=sys.stderr)
+    else:
+        out.write(text)
+    return 0
+
+
 # -- simulate -------------------------------------------------------------------------------
 
 
@@ -222,10 +238,17 @@ def _progress(what: str, unit: str, *, quiet: bool = False) -> Iterator[Callable
     task = bar.add_task(what, total=None)
 
     def advance(done: int, total: int) -> None:
+        if not bar.live.is_started:
+            # drawn from the first step on, so that a command refused before its
+            # first step prints its one error line and nothing else
+            bar.start()
         bar.update(task, completed=done, total=total)
 
-    with bar:
+    try:
         yield advance
+    finally:
+        if bar.live.is_started:
+            bar.stop()
 
 
 def _simulate(args: argparse.Namespace, out: IO[str]) -> int:
@@ -333,6 +356,25 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("source", metavar="SOURCE", help="a preset name or a workflow file")
     p.add_argument("--format", "-f", choices=["text", "markdown"], default="text", help="(text)")
     p.set_defaults(run=_table)
+
+    p = sub.add_parser(
+        "dump",
+        help="print a workflow as a TOML or JSON workflow file",
+        description="Print the workflow as a file load_workflow reads back into the same "
+        "workflow: start your own from a preset with 'acctstate dump isp -o my.toml', or "
+        "write only what yours changes with '--minimal-against isp'.",
+        epilog=f"SOURCE: a preset ({presets}) or a workflow file.",
+    )
+    p.add_argument("source", metavar="SOURCE", help="a preset name or a workflow file")
+    p.add_argument("--format", "-f", choices=["toml", "json"], default="toml", help="(toml)")
+    p.add_argument(
+        "--minimal-against",
+        "-m",
+        metavar="BASE",
+        help="write a file that extends BASE (a preset or file) with only the differences",
+    )
+    p.add_argument("--output", "-o", metavar="FILE", help="write to FILE instead of stdout")
+    p.set_defaults(run=_dump)
 
     p = sub.add_parser(
         "simulate",

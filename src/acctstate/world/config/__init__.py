@@ -39,23 +39,29 @@ file format is described by a JSON Schema shipped with the package
 True
 """
 
+from acctstate.world.config._bases import BASES, register_base
 from acctstate.world.config._read import (
     FORMAT_VERSION,
+    REMOVE_KEYS,
     STATUS_KEYS,
     TOP_KEYS,
     TRANSITION_KEYS,
     load_workflow,
 )
 from acctstate.world.config._schema import json_schema
-from acctstate.world.config._write import dump_workflow, workflow_document
+from acctstate.world.config._write import dump_workflow, extension_document, workflow_document
 
 __all__ = [
+    "BASES",
     "FORMAT_VERSION",
+    "REMOVE_KEYS",
     "STATUS_KEYS",
     "TOP_KEYS",
     "TRANSITION_KEYS",
     "dump_workflow",
+    "extension_document",
     "json_schema",
     "load_workflow",
+    "register_base",
     "workflow_document",
 ]
