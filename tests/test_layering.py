@@ -62,7 +62,7 @@ LAYERS: list[tuple[str, str, list[str]]] = [
     (
         "world",
         "outside world",
-        ["config", "presets", "simulation", "export", "testing", "store", "cli"],
+        ["config", "presets", "simulation", "export", "testing", "store", "cli_store", "cli"],
     ),
 ]
 # The public faces: the package itself and the paths users import (`acctstate.workflow`),

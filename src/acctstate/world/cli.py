@@ -1,11 +1,21 @@
-"""The ``acctstate`` command: check workflow files, draw and tabulate workflows, simulate.
+"""The ``acctstate`` command: check, draw, tabulate, dump and simulate workflows, and look
+into a store.
 
 ::
 
     acctstate check FILE [FILE ...]
     acctstate graph FILE|PRESET [--format mermaid|dot|svg] [--around STATUS] [--steps N]
     acctstate table FILE|PRESET [--format text|markdown]
+    acctstate dump FILE|PRESET [--format toml|json] [--minimal-against BASE]
     acctstate simulate PRESET|FILE [--accounts N] [--days D] [--seed S]
+    acctstate explain URL ACCOUNT TRIGGER [--at WHEN] [--data NAME=VALUE] [--json]
+    acctstate history URL ACCOUNT [--since WHEN] [--json]
+    acctstate stats URL [--json]
+    acctstate export URL --what accounts|history|outbox [--format csv|parquet] [-o FILE]
+    acctstate deliver URL --hooks MODULE:ATTR|--record [--limit N] [--json]
+
+The store commands (:mod:`acctstate.world.cli_store`) take ``--workflow PRESET|FILE``
+(default ``isp``), the workflow the store was filled with.
 
 A workflow is named by a preset (:data:`PRESETS`) or by a TOML / JSON workflow file
 (:func:`acctstate.config.load_workflow`). Errors are one line on stderr and a non-zero
@@ -20,16 +30,18 @@ trigger                  from                           to ...
 from __future__ import annotations
 
 import argparse
-import contextlib
 import importlib
 import os
 import pathlib
 import sys
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from typing import IO, Any, NoReturn
 
 from acctstate.core.workflow import Workflow
 from acctstate.values.errors import AcctStateError, ConfigError, DefinitionError, closest
+from acctstate.world.cli_store import CommandError, add_store_commands
+from acctstate.world.cli_store import one_line as _one_line
+from acctstate.world.cli_store import progress as _progress
 from acctstate.world.config import load_workflow
 
 __all__ = ["PRESETS", "CommandError", "load", "main", "parser", "transitions_table"]
@@ -42,12 +54,6 @@ PRESETS: dict[str, str] = {
     "sonar": "seed 003: Sonar leads, installs, vacation, collections",
 }
 """The preset names the command accepts, with what each is."""
-
-
-class CommandError(AcctStateError):
-    """A command could not do what was asked; the message is printed as is."""
-
-    __module__ = "acctstate.cli"  # its public path, as printed in a traceback
 
 
 def load(source: str) -> Workflow:
@@ -78,12 +84,6 @@ def load(source: str) -> Workflow:
     raise CommandError(
         f"no preset or file named {source!r}; presets: {', '.join(sorted(PRESETS))}{hint}"
     )
-
-
-def _one_line(exc: BaseException) -> str:
-    text = str(exc).strip() or type(exc).__name__
-    lines = [line.strip().removeprefix("- ") for line in text.splitlines() if line.strip()]
-    return "; ".join(lines)
 
 
 # -- check ----------------------------------------------------------------------------------
@@ -210,45 +210,6 @@ def _dump(args: argparse.Namespace, out: IO[str]) -> int:
 
 
 # -- simulate -------------------------------------------------------------------------------
-
-
-@contextlib.contextmanager
-def _progress(what: str, unit: str, *, quiet: bool = False) -> Iterator[Callable[[int, int], None]]:
-    """A progress bar on stderr (rich), as a ``progress(done, total)`` callback.
-
-    On a terminal the bar is redrawn in place; otherwise (a log, a pipe) the final
-    state is written once. Without rich installed (the ``cli`` extra), or with
-    ``quiet``, nothing is drawn.
-    """
-    try:
-        from rich.console import Console
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
-    except ImportError:
-        quiet = True
-    if quiet:
-        yield lambda done, total: None
-        return
-    bar = Progress(
-        TextColumn(what),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn(unit),
-        console=Console(file=sys.stderr),
-    )
-    task = bar.add_task(what, total=None)
-
-    def advance(done: int, total: int) -> None:
-        if not bar.live.is_started:
-            # drawn from the first step on, so that a command refused before its
-            # first step prints its one error line and nothing else
-            bar.start()
-        bar.update(task, completed=done, total=total)
-
-    try:
-        yield advance
-    finally:
-        if bar.live.is_started:
-            bar.stop()
 
 
 def _simulate(args: argparse.Namespace, out: IO[str]) -> int:
@@ -391,6 +352,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", "-s", type=int, default=0, help="random seed (0)")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
     p.set_defaults(run=_simulate)
+
+    add_store_commands(sub, load)
     return top
 
 
