@@ -11,6 +11,12 @@ A status behaves like its back-end class unless the file says otherwise (see
 billed, or neither) is accepted too. :func:`dump_workflow` writes every behaviour flag explicitly, so a dumped file
 means the same thing whatever the defaults become.
 
+A file may start from another workflow instead of declaring everything: ``extends``
+names a preset (or any workflow registered with :func:`register_base`) or another
+workflow file, and the file adds or replaces statuses by code, adds transitions and
+drops some of the base's with ``[[remove]]`` entries. ``dump_workflow(wf,
+minimal_against="isp")`` writes only the difference.
+
 Every problem is a :class:`~acctstate.errors.ConfigError` naming the file, the line
 when it is known, the key path (``transitions[3].dest``) and what was expected. The
 file format is described by a JSON Schema shipped with the package
@@ -40,14 +46,14 @@ True
 """
 
 from acctstate.world.config._bases import BASES, register_base
-from acctstate.world.config._read import (
+from acctstate.world.config._keys import (
     FORMAT_VERSION,
     REMOVE_KEYS,
     STATUS_KEYS,
     TOP_KEYS,
     TRANSITION_KEYS,
-    load_workflow,
 )
+from acctstate.world.config._read import load_workflow
 from acctstate.world.config._schema import json_schema
 from acctstate.world.config._write import dump_workflow, extension_document, workflow_document
 

@@ -1,5 +1,4 @@
-"""The reading side of :mod:`acctstate.config`: the format's keys, the parser, the
-reader that turns a parsed document into a validated workflow, naming every problem's
+"""The reading side of :mod:`acctstate.config`: the parser, the reader that turns a parsed document into a validated workflow, naming every problem's
 file, line and key path, and :func:`load_workflow` over them."""
 
 from __future__ import annotations
@@ -24,64 +23,16 @@ from acctstate.values.graph import Edge, Transition
 from acctstate.values.guards import GUARDS, Guard
 from acctstate.values.status import Backend, Status
 from acctstate.world.config._bases import BASES
-
-FORMAT_VERSION = 1
-"""The file format's version (the optional top-level ``format`` key)."""
-
-TOP_KEYS: Mapping[str, bool] = {
-    "format": False,
-    "extends": False,
-    "name": False,
-    "initial": False,
-    "status_attr": False,
-    "statuses": False,
-    "transitions": False,
-    "remove": False,
-}
-"""Top-level keys, each mapped to whether it is always required. ``initial``,
-``statuses`` and ``transitions`` are required unless the file ``extends`` another
-workflow; ``remove`` is only allowed with ``extends``."""
-
-WHOLE_KEYS = ("initial", "statuses", "transitions")
-"""The keys a workflow file needs when it does not extend another workflow."""
-
-BOOL_FLAGS = (
-    "provisioned",
-    "billable",
-    "usage_billable",
-    "terminal",
-    "one_way",
-    "show_in_statistics",
+from acctstate.world.config._keys import (
+    BOOL_FLAGS,
+    FORMAT_VERSION,
+    REMOVE_KEYS,
+    STATUS_KEYS,
+    TEXT_FIELDS,
+    TOP_KEYS,
+    TRANSITION_KEYS,
+    WHOLE_KEYS,
 )
-_TEXT_FIELDS = ("label", "description", "icon", "color")
-
-STATUS_KEYS: Mapping[str, bool] = {
-    "code": True,
-    "name": True,
-    "backend": False,
-    "activates": False,
-    "dunning_step": False,
-    **dict.fromkeys(_TEXT_FIELDS, False),
-    **dict.fromkeys(BOOL_FLAGS, False),
-}
-"""Keys of a ``[[statuses]]`` entry, each mapped to whether it is required
-(``backend`` may be left out when ``activates`` is given)."""
-
-TRANSITION_KEYS: Mapping[str, bool] = {
-    "trigger": True,
-    "source": True,
-    "dest": True,
-    "guards": False,
-    "effects": False,
-    "reasons": False,
-    "permission": False,
-    "description": False,
-}
-"""Keys of a ``[[transitions]]`` entry, each mapped to whether it is required."""
-
-REMOVE_KEYS: Mapping[str, bool] = {"trigger": True, "source": False, "dest": False}
-"""Keys of a ``[[remove]]`` entry (transitions of the extended workflow to drop): every
-transition with this trigger, and this source and destination when given."""
 
 _COMPOSITE = {"all_of": "guards", "any_of": "guards", "not_": "guard"}
 
@@ -374,7 +325,7 @@ class Reader:
         for key in BOOL_FLAGS:
             if key in table:
                 fields[key] = self.bool_of(table[key], join(path, key))
-        for key in _TEXT_FIELDS:
+        for key in TEXT_FIELDS:
             if key in table:
                 fields[key] = self.text_of(table[key], join(path, key))
         if "dunning_step" in table:

@@ -15,9 +15,8 @@ from acctstate.values.errors import ConfigError, MissingDependency
 from acctstate.values.graph import Edge, Transition
 from acctstate.values.guards import GUARDS, Guard
 from acctstate.values.status import Status
+from acctstate.world.config._keys import BOOL_FLAGS, FORMAT_VERSION
 from acctstate.world.config._read import (
-    BOOL_FLAGS,
-    FORMAT_VERSION,
     GuardFactory,
     Reader,
     RuleFactory,
