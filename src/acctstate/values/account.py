@@ -1,5 +1,5 @@
-"""Accounts: the :class:`HasStatus` protocol for host objects, and the attrs
-:class:`Account` shipped for examples, tests and notebooks."""
+"""Accounts: the [`HasStatus`][acctstate.account.HasStatus] protocol for host objects, and the attrs
+[`Account`][acctstate.account.Account] shipped for examples, tests and notebooks."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ class HasStatus(Protocol):
 
     The status attribute is ``status`` by default (configurable per workflow). When the
     object also has ``status_since``, firing sets it; when it has a ``history`` that is a
-    :class:`~acctstate.history.History`, firing appends to it.
+    [`History`][acctstate.history.History], firing appends to it.
     """
 
     id: Any
@@ -54,7 +54,7 @@ class Account:
 
     Only ``id`` and ``status`` are needed by the engine; the other fields feed the
     built-in guards, automation and batch work. Host applications may use their own
-    objects instead (see :class:`HasStatus`).
+    objects instead (see [`HasStatus`][acctstate.account.HasStatus]).
 
     Args:
         id: the account id.
@@ -62,20 +62,20 @@ class Account:
         status_since: when the account entered its status.
         balance: the amount owed (``Decimal``; 0 or less means settled).
         payment_method: a payment method on file, if any.
-        account_class: the account class its automation policy belongs to (seed 002).
+        account_class: the account class its automation policy belongs to.
         timezone: the customer's billing time zone (IANA name).
         period_end: end of the paid service period.
         currency: ISO 4217 code of the account's money.
-        batch_id: the batch the account belongs to (seed 001 batch updates).
+        batch_id: the batch the account belongs to (batch updates).
         unpaid_invoices: how many invoices are unpaid.
         oldest_unpaid_at: due date of the earliest unpaid invoice.
         trial_ends_at: end of the trial period.
         contract_ends_at: end of the fixed contract period.
-        activated_at: activation date (seed 001).
-        expires_at: expiration date (seed 001).
-        first_used_at: first successful use (seed 001 "started").
-        availability_days: days the account stays usable after first use (seed 001).
-        funds: prepaid funds left (seed 001 "depleted" below the product threshold).
+        activated_at: activation date.
+        expires_at: expiration date.
+        first_used_at: first successful use ("started").
+        availability_days: days the account stays usable after first use.
+        funds: prepaid funds left ("depleted" below the product threshold).
         history: the account's history.
 
     >>> Account(id="A-1", status=1, balance=1.5)

@@ -1,11 +1,11 @@
-"""Time: the :class:`Clock` protocol, a system clock, a fixed (steppable) clock, the
-refusal of naive datetimes, and calendar days in the customer's billing time zone.
+"""Time: the [`Clock`][acctstate.clock.Clock] protocol, a system clock, a fixed (steppable) clock,
+the refusal of naive datetimes, and calendar days in the customer's billing time zone.
 
 Nothing in acctstate reads the wall clock except through a ``Clock``; tests and
-simulations use :class:`FixedClock`.
+simulations use [`FixedClock`][acctstate.clock.FixedClock].
 
 Calendar arithmetic ("on the 1st", "30 days from now", "at 02:00 every night") is done
-in the customer's billing time zone (seed 001), never in UTC: a local day is 23 or 25
+in the customer's billing time zone, never in UTC: a local day is 23 or 25
 hours long across a DST change, and the helpers here return the exact instants that
 bound it, expressed in that time zone. Python compares and subtracts two datetimes that
 share a ``tzinfo`` by wall time; acctstate converts to UTC before comparing, and so
@@ -127,7 +127,7 @@ def _first_instant(naive: dt.datetime, tz: dt.tzinfo) -> dt.datetime:
 def local_time_on(day: dt.date, time: dt.time, tz: str | dt.tzinfo) -> dt.datetime:
     """The instant the wall clock in ``tz`` shows ``time`` on ``day``.
 
-    For a daily run time (seed 002's "status update time") or a change "at 09:00 on the
+    For a daily run time (an account class's "status update time") or a change "at 09:00 on the
     15th". A wall time the clocks skip (spring forward) becomes the first instant after
     the gap; one they pass twice (fall back) is its first occurrence.
 
@@ -193,7 +193,7 @@ def local_day_bounds(day: dt.date, tz: str | dt.tzinfo) -> tuple[dt.datetime, dt
 def first_of_next_month(at: dt.datetime, tz: str | dt.tzinfo) -> dt.datetime:
     """The start of the 1st of the month after the one ``at`` falls in, locally.
 
-    "On the 1st" as billing staff say it (seed 000's scheduled status change). The
+    "On the 1st" as billing staff say it (a scheduled status change). The
     month is the customer's: 23:30 on 31 January in New York is already 1 February in
     UTC, but for that customer it is still January, so the answer is 1 February at
     local midnight (05:00 UTC), not 1 March.

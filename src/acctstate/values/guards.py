@@ -1,9 +1,9 @@
 """Guards: named, composable predicates that say yes, or no with a human reason.
 
-A guard sees a :class:`GuardContext` (the account, the effective time, the actor and the
-event data) and returns ``None`` to allow or a :class:`Refusal` to refuse. Guards are
-values: two guards built with the same name and arguments are equal, which lets the
-build-time checks recognise ``g`` and ``not_(g)`` as mutually exclusive, and lets
+A guard sees a [`GuardContext`][acctstate.guards.GuardContext] (the account, the effective time, the
+actor and the event data) and returns ``None`` to allow or a [`Refusal`][acctstate.guards.Refusal]
+to refuse. Guards are values: two guards built with the same name and arguments are equal, which
+lets the build-time checks recognise ``g`` and ``not_(g)`` as mutually exclusive, and lets
 workflow files name them.
 
 >>> import datetime as dt
@@ -110,10 +110,10 @@ Check = Callable[[GuardContext], str | None]
 
 @attrs.frozen(repr=False)
 class Guard:
-    """A named predicate over a :class:`GuardContext`.
+    """A named predicate over a [`GuardContext`][acctstate.guards.GuardContext].
 
-    Build one with :func:`guard` (for your own rules) or a built-in factory. Calling it
-    returns ``None`` (allowed) or a :class:`Refusal`.
+    Build one with [`guard`][acctstate.guards.guard] (for your own rules) or a built-in factory.
+    Calling it returns ``None`` (allowed) or a [`Refusal`][acctstate.guards.Refusal].
 
     Attributes:
         name: the registry name (``"days_in_status"``).
@@ -200,7 +200,7 @@ def days_in_status(days: int, *, attr: str = "status_since") -> Guard:
     """Allow when the account has been in its status for at least ``days`` whole days.
 
     The account (or the event data) carries the instant it entered the status in
-    ``attr``; seed 004's archive rule is ``days_in_status(180)``.
+    ``attr``; the reference workflow archives with ``days_in_status(180)``.
     """
     if not isinstance(days, int) or isinstance(days, bool) or days < 0:
         raise InvalidArgument("days", days, "a non-negative int")
@@ -236,7 +236,7 @@ def has_payment_method(*, attr: str = "payment_method") -> Guard:
 
 
 def has_permission(permission: str) -> Guard:
-    """Allow when the actor holds ``permission`` (seed 002: "edit_account_status")."""
+    """Allow when the actor holds ``permission`` (e.g. "edit_account_status")."""
 
     def check(ctx: GuardContext) -> str | None:
         if ctx.actor is None:

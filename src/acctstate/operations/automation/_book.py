@@ -205,7 +205,8 @@ def _from_series(name: str, series: Any) -> Any:
 
 
 def columns_from_accounts(accounts: Iterable[Any], *, scale: int = 2) -> dict[str, Any]:
-    """A book of accounts as the columns :func:`sweep_columns` reads.
+    """A book of accounts as the columns [`sweep_columns`][acctstate.automation.sweep_columns]
+    reads.
 
     Args:
         accounts: ``Account`` objects or host objects with the same fields.

@@ -1,10 +1,11 @@
 """Proration: what part of a paid period is given back, to the cent.
 
-The arithmetic behind cancellations (:mod:`acctstate.refunds`) as one pure function,
-:func:`quote`: paid amount, service :class:`Period`, cancellation instant -> the refund,
-a ``Decimal`` rounded once to the currency's minor unit with an explicit rounding mode.
-Proration is daily by default (calendar days in the customer's billing time zone; the
-cancel day is not counted as used), and the unit is pluggable (:data:`BASES`).
+The arithmetic behind cancellations ([`acctstate.refunds`][acctstate.refunds]) as one pure function,
+[`quote`][acctstate.proration.quote]: paid amount, service [`Period`][acctstate.proration.Period],
+cancellation instant -> the refund, a ``Decimal`` rounded once to the currency's minor unit with an
+explicit rounding mode. Proration is daily by default (calendar days in the customer's billing time
+zone; the cancel day is not counted as used), and the unit is pluggable
+([`BASES`][acctstate.proration.BASES]).
 
 >>> import datetime as dt
 >>> from decimal import Decimal
@@ -68,7 +69,7 @@ ROUNDING_MODES: frozenset[str] = frozenset(
         decimal.ROUND_UP,
     ]
 )
-"""The rounding modes :func:`quote` accepts: the ``decimal`` module's, except
+"""The rounding modes [`quote`][acctstate.proration.quote] accepts: the ``decimal`` module's, except
 ``ROUND_05UP``, which is meant for intermediate results; on money it can be off by a
 whole minor unit in either direction, so a split period could drift by two."""
 
@@ -195,7 +196,7 @@ class Period:
 
 @runtime_checkable
 class Basis(Protocol):
-    """How proration counts time: the pluggable divisor of :func:`quote`.
+    """How proration counts time: the pluggable divisor of [`quote`][acctstate.proration.quote].
 
     ``position(at, tz)`` numbers instants on a scale that never decreases with time; the
     units between two instants are the difference of their positions. The refund is
@@ -204,7 +205,7 @@ class Basis(Protocol):
 
     @property
     def name(self) -> str:
-        """The basis's name in :data:`BASES` (and workflow files)."""
+        """The basis's name in [`BASES`][acctstate.proration.BASES] (and workflow files)."""
         ...
 
     def position(self, at: dt.datetime, tz: dt.tzinfo) -> int:
@@ -333,10 +334,11 @@ def quote(
         paid: the amount paid for the period (``Decimal`` in whole minor units).
         period: the paid service period.
         at: when service stops (within the period).
-        policy: a :class:`RefundPolicy` (or its value).
+        policy: a [`RefundPolicy`][acctstate.proration.RefundPolicy] (or its value).
         as_of: the proration instant for ``PRORATED_AS_OF`` (within the period).
         currency: ISO 4217 code; sets the minor unit.
-        basis: a :class:`Basis` or a name in :data:`BASES`.
+        basis: a [`Basis`][acctstate.proration.Basis] or a name in
+            [`BASES`][acctstate.proration.BASES].
         rounding: a ``decimal`` rounding mode.
         tz: the customer's billing time zone (calendar days are counted there).
 

@@ -1,23 +1,24 @@
 """Cancellation options and proration: what a cancellation does to the money.
 
-A cancellation is two independent choices (seed 000, made precise):
+A cancellation is two independent choices (EngageIP-style cancellation, made precise):
 
-* **when service stops** (:class:`ServiceStop`): now, at the end of the paid period
-  (through ``cancelation_pending``), or on a given date;
-* **what happens to the money** (:class:`RefundPolicy`): a prorated refund, a full
-  refund, none, or a refund prorated as of a specific date.
+* **when service stops** ([`ServiceStop`][acctstate.refunds.ServiceStop]): now, at the end of the
+  paid period (through ``cancelation_pending``), or on a given date;
+* **what happens to the money** ([`RefundPolicy`][acctstate.proration.RefundPolicy]): a prorated
+  refund, a full refund, none, or a refund prorated as of a specific date.
 
-:data:`CANCEL_OPTIONS` names seed 000's six options as presets of those two choices;
-any other combination is one :class:`CancelOption` away.
+[`CANCEL_OPTIONS`][acctstate.refunds.CANCEL_OPTIONS] names the six EngageIP-style options as presets of
+those two choices; any other combination is one [`CancelOption`][acctstate.refunds.CancelOption]
+away.
 
-The arithmetic is one pure function, :func:`~acctstate.proration.quote` (in
-:mod:`acctstate.proration`, re-exported here): paid amount, service period, cancellation
-instant -> the refund, a ``Decimal`` rounded to the currency's minor unit with an
+The arithmetic is one pure function, [`quote`][acctstate.proration.quote] (in
+[`acctstate.proration`][acctstate.proration], re-exported here): paid amount, service period,
+cancellation instant -> the refund, a ``Decimal`` rounded to the currency's minor unit with an
 explicit rounding mode.
 
-Three effect rules carry the money onto transitions: :class:`RefundRule` (the
-cancellation's refund), :class:`ForwardBill` and :class:`BackBill` (seed 004's
-reinstatement bills).
+Three effect rules carry the money onto transitions: [`RefundRule`][acctstate.refunds.RefundRule]
+(the cancellation's refund), [`ForwardBill`][acctstate.refunds.ForwardBill] and
+[`BackBill`][acctstate.refunds.BackBill] (the status-code table's reinstatement bills).
 
 >>> import datetime as dt
 >>> from decimal import Decimal
@@ -128,9 +129,9 @@ class CancelOption:
     """One way to cancel: when service stops and what happens to the money.
 
     Args:
-        stop: a :class:`ServiceStop` (or its value).
-        money: a :class:`RefundPolicy` (or its value).
-        label: how a UI names it (seed 000's wording for the presets).
+        stop: a [`ServiceStop`][acctstate.refunds.ServiceStop] (or its value).
+        money: a [`RefundPolicy`][acctstate.proration.RefundPolicy] (or its value).
+        label: how a UI names it (EngageIP's wording for the presets).
 
     >>> opt = CancelOption(stop="period_end", money="none")
     >>> opt.trigger
@@ -195,8 +196,8 @@ class CancelOption:
 class Cancellation:
     """A cancellation ready to plan or fire: trigger, effective time and event data.
 
-    Made by :meth:`CancelOption.request`. ``at`` may lie in the future (seed 000's
-    "specific date"): hand it to a scheduler, or fire it when the date comes.
+    Made by [`CancelOption.request`][acctstate.refunds.CancelOption.request]. ``at`` may lie in the
+    future (a "specific date"): hand it to a scheduler, or fire it when the date comes.
     """
 
     option: CancelOption
@@ -259,7 +260,7 @@ CANCEL_OPTIONS: Mapping[str, CancelOption] = {
         label="Immediately with prorated transaction as of a specific date",
     ),
 }
-"""Seed 000's six cancel options, as presets of the two choices."""
+"""The six EngageIP-style cancel options, as presets of the two choices."""
 
 
 # -- effect rules ---------------------------------------------------------------------------------
@@ -303,20 +304,20 @@ def _period_of(ctx: GuardContext) -> Period:
 @register_effect_rule("refund_policy")
 @attrs.frozen
 class RefundRule:
-    """Effect rule: the cancellation's :class:`~acctstate.effects.Refund`.
+    """Effect rule: the cancellation's [`Refund`][acctstate.effects.Refund].
 
     Reads the event data (or the account's attributes of the same name): ``refund``
-    (a :class:`RefundPolicy`, default ``default``), ``paid``, ``period`` (or
-    ``period_start`` / ``period_end``), ``refund_as_of``, ``currency`` and the
+    (a [`RefundPolicy`][acctstate.proration.RefundPolicy], default ``default``), ``paid``,
+    ``period`` (or ``period_start`` / ``period_end``), ``refund_as_of``, ``currency`` and the
     account's ``timezone``. A zero refund plans no effect.
 
     Args:
         default: the policy when the event names none (``"none"``: no refund unless
-            asked, as seed 000's "no adjustment transactions entered automatically").
+            asked, as in EngageIP's "no adjustment transactions entered automatically").
         service_stops: ``"at"`` (service stops at the change's time) or
             ``"period_end"`` (it stops when the paid period ends, so a prorated refund
             is zero and only a full or as-of refund pays anything).
-        basis: a name in :data:`BASES`.
+        basis: a name in [`BASES`][acctstate.proration.BASES].
         rounding: a ``decimal`` rounding mode.
 
     Raises:
@@ -384,7 +385,7 @@ def _price_of(ctx: GuardContext, key: str, currency: str) -> Decimal | None:
 @register_effect_rule("forward_bill")
 @attrs.frozen
 class ForwardBill:
-    """Effect rule (seed 004, code 21): bill the coming period once, in advance.
+    """Effect rule (reinstated forward bill, code 21): bill the coming period once, in advance.
 
     Charges the event's (or account's) ``price`` exactly. Without a price nothing is
     planned: the host then bills the period itself.
@@ -406,7 +407,7 @@ class ForwardBill:
         return {"price": self.price}
 
     def __call__(self, ctx: GuardContext, source: Status, dest: Status) -> Iterable[Effect]:
-        """One :class:`~acctstate.effects.Charge` of the period's price."""
+        """One [`Charge`][acctstate.effects.Charge] of the period's price."""
         currency = _currency_of(ctx)
         price = _price_of(ctx, self.price, currency)
         if not price:
@@ -434,7 +435,7 @@ def _not_billed_since(ctx: GuardContext) -> dt.datetime | None:
 @register_effect_rule("back_bill")
 @attrs.frozen
 class BackBill:
-    """Effect rule (seed 004, code 22): charge the period the account went unbilled.
+    """Effect rule (reinstated back bill, code 22): charge the period the account went unbilled.
 
     The unbilled stretch runs from ``suspended_since`` (event data) or, by default,
     from when the account's history last left a billable status, to the change's
@@ -463,7 +464,7 @@ class BackBill:
         return {"price": self.price, "period_days": self.period_days, "rounding": self.rounding}
 
     def __call__(self, ctx: GuardContext, source: Status, dest: Status) -> Iterable[Effect]:
-        """One :class:`~acctstate.effects.Charge` for the unbilled days."""
+        """One [`Charge`][acctstate.effects.Charge] for the unbilled days."""
         currency = _currency_of(ctx)
         price = _price_of(ctx, self.price, currency)
         if not price:

@@ -1,4 +1,5 @@
-"""A ready stateful test for any workflow: :func:`workflow_state_machine`.
+"""A ready stateful test for any workflow:
+[`workflow_state_machine`][acctstate.testing.workflow_state_machine].
 
 The machine opens one account in a drawn status and fires drawn triggers at it, with
 drawn times, event data, actors, reasons and sometimes failing hooks. After every step
@@ -70,8 +71,8 @@ def _fail(rule: str, detail: str) -> WorkflowInvariantError:
 class FlakyHooks:
     """Hooks for every system that record what they ran, and fail when told to.
 
-    (Unlike :class:`acctstate.effects.RecordingHooks`, they are not idempotent: the
-    stateful test wants to see every effect a firing runs, and a failure on demand.)
+    (Unlike [`acctstate.effects.RecordingHooks`][acctstate.effects.RecordingHooks], they are not
+    idempotent: the stateful test wants to see every effect a firing runs, and a failure on demand.)
 
     Attributes:
         ran: the effects run, in order.
@@ -91,7 +92,7 @@ class FlakyHooks:
     charge = provision = deprovision = refund = notify = _run
 
     def hooks(self) -> Hooks:
-        """A :class:`~acctstate.effects.Hooks` routing every system here."""
+        """A [`Hooks`][acctstate.effects.Hooks] routing every system here."""
         return Hooks(billing=self, provisioning=self, refunds=self, notices=self)
 
 
@@ -142,7 +143,8 @@ class _Strategies:
 
 
 class _Base(RuleBasedStateMachine):
-    """Shared machinery; :func:`workflow_state_machine` binds a workflow to it."""
+    """Shared machinery; [`workflow_state_machine`][acctstate.testing.workflow_state_machine] binds
+    a workflow to it."""
 
     wf: Workflow
     start_statuses: tuple[Status, ...] | None
