@@ -14,8 +14,8 @@ into a store.
     acctstate export URL --what accounts|history|outbox [--format csv|parquet] [-o FILE]
     acctstate deliver URL --hooks MODULE:ATTR|--record [--limit N] [--json]
 
-The store commands (:mod:`acctstate.world.cli_store`) take ``--workflow PRESET|FILE``
-(default ``isp``), the workflow the store was filled with.
+The commands on a store URL take ``--workflow PRESET|FILE`` (default ``isp``), the
+workflow the store was filled with.
 
 A workflow is named by a preset ([`PRESETS`][acctstate.cli.PRESETS]) or by a TOML / JSON workflow
 file ([`acctstate.config.load_workflow`][acctstate.config.load_workflow]). Errors are one line on

@@ -1,5 +1,5 @@
-"""The operator's commands on a store, which :mod:`acctstate.cli` mounts, and what the
-command line's commands share: :class:`CommandError`, one-line messages and a
+"""The operator's commands on a store, which [`acctstate.cli`][acctstate.cli] mounts, and what the
+command line's commands share: [`CommandError`][acctstate.cli.CommandError], one-line messages and a
 progress bar.
 
 ::

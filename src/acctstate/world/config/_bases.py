@@ -12,7 +12,7 @@ __all__ = ["BASES", "register_base"]
 
 BASES: dict[str, Callable[[], Workflow]] = {}
 """Named workflows a file may extend (``extends = "isp"``), each by a function that
-builds it. The presets are registered when :mod:`acctstate` is imported."""
+builds it. The presets are registered when [`acctstate`][acctstate] is imported."""
 
 
 def register_base(name: str, factory: Callable[[], Workflow]) -> None:

@@ -1,5 +1,6 @@
-"""The reading side of :mod:`acctstate.config`: the parser, the reader that turns a parsed document into a validated workflow, naming every problem's
-file, line and key path, and :func:`load_workflow` over them."""
+"""The reading side of [`acctstate.config`][acctstate.config]: the parser, the reader
+that turns a parsed document into a validated workflow, naming every problem's file,
+line and key path, and [`load_workflow`][acctstate.config.load_workflow] over them."""
 
 from __future__ import annotations
 
@@ -501,9 +502,9 @@ def load_workflow(
         format: ``"toml"`` or ``"json"``; by default the file's suffix, or for text,
             JSON when it starts with ``{`` and TOML otherwise.
         guards: more guard factories by name (your own guards), on top of
-            :data:`acctstate.guards.GUARDS`.
+            [`acctstate.guards.GUARDS`][acctstate.guards.GUARDS].
         effect_rules: more effect-rule factories by name, on top of
-            :data:`acctstate.effects.EFFECT_RULES`.
+            [`acctstate.effects.EFFECT_RULES`][acctstate.effects.EFFECT_RULES].
 
     Returns:
         The validated workflow.

@@ -1,6 +1,6 @@
-"""The writing side of :mod:`acctstate.config`: a workflow as a document in the file
-format (:func:`workflow_document`), and that document as TOML (with tomli-w, the
-``toml`` extra) or JSON text (:func:`dump_workflow`)."""
+"""The writing side of [`acctstate.config`][acctstate.config]: a workflow as a document in the file
+format ([`workflow_document`][acctstate.config.workflow_document]), and that document as TOML (with tomli-w, the
+``toml`` extra) or JSON text ([`dump_workflow`][acctstate.config.dump_workflow])."""
 
 from __future__ import annotations
 
@@ -105,7 +105,7 @@ def extension_document(
     effect_rules: Mapping[str, RuleFactory] | None = None,
 ) -> dict[str, Any]:
     """``wf`` as a document that extends ``base`` (a preset name or a workflow file)
-    and holds only what differs from it (what :func:`dump_workflow` writes with
+    and holds only what differs from it (what [`dump_workflow`][acctstate.config.dump_workflow] writes with
     ``minimal_against=``).
 
     Raises:
@@ -161,7 +161,7 @@ def workflow_document(
     guards: Mapping[str, GuardFactory] | None = None,
     effect_rules: Mapping[str, RuleFactory] | None = None,
 ) -> dict[str, Any]:
-    """The workflow as plain data, in the file format (what :func:`dump_workflow` writes).
+    """The workflow as plain data, in the file format (what [`dump_workflow`][acctstate.config.dump_workflow] writes).
 
     Raises:
         ConfigError: a guard or effect rule is not in its registry, or has an
@@ -188,7 +188,7 @@ def dump_workflow(
     effect_rules: Mapping[str, RuleFactory] | None = None,
     minimal_against: str | None = None,
 ) -> str:
-    """Write ``wf`` as a TOML or JSON document that :func:`load_workflow` reads back
+    """Write ``wf`` as a TOML or JSON document that [`load_workflow`][acctstate.config.load_workflow] reads back
     into an equal workflow.
 
     Args:
