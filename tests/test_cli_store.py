@@ -264,3 +264,21 @@ def test_python_dash_m_store_command(url: str) -> None:
         )
         assert done.returncode == code, done.stderr
         assert "Traceback" not in done.stderr
+
+
+def test_without_rich_there_is_no_bar_and_the_command_still_runs(
+    url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The progress bar is rich's (the `cli` extra); without it, commands run unchanged
+    and draw nothing."""
+    monkeypatch.setitem(sys.modules, "rich.progress", None)
+    assert main(["export", url, "--what", "history"]) == 0
+    assert main(["simulate", "isp", "-n", "5", "-d", "3"]) == 0
+    assert capsys.readouterr().err == ""
+
+
+def test_export_history_draws_progress(url: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """Exporting every account's history draws a progress bar on stderr (off with -q)."""
+    assert main(["export", url, "--what", "history"]) == 0
+    err = capsys.readouterr().err
+    assert "exporting" in err and "3/3 accounts" in err
