@@ -62,7 +62,17 @@ LAYERS: list[tuple[str, str, list[str]]] = [
     (
         "world",
         "outside world",
-        ["config", "presets", "simulation", "export", "testing", "store", "contrib", "cli"],
+        [
+            "config",
+            "presets",
+            "simulation",
+            "export",
+            "testing",
+            "store",
+            "contrib",
+            "cli_store",
+            "cli",
+        ],
     ),
 ]
 # The public faces: the package itself and the paths users import (`acctstate.workflow`),
