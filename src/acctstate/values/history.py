@@ -110,12 +110,30 @@ def effect_key_prefix(account_id: str, trigger: str, at: dt.datetime, source_cod
     >>> effect_key_prefix("A-1", "suspend", dt.datetime(2026, 1, 5, tzinfo=dt.UTC), 1)
     'A-1/suspend/2026-01-05T00:00:00+00:00/1'
     """
-    return f"{change_key(account_id, trigger, at)}/{source_code}"
+    return f"{account_id}/{trigger}/{utc_text(at)}/{source_code}"
 
 
 def change_key(account_id: str, trigger: str, at: dt.datetime) -> str:
     """The idempotency key of the change ``trigger`` on ``account_id`` effective ``at``."""
-    return f"{account_id}/{trigger}/{at.astimezone(dt.UTC).isoformat()}"
+    return f"{account_id}/{trigger}/{utc_text(at)}"
+
+
+# The last instant turned into key text, and its text: a sweep, a batch or a ladder walk
+# keys many changes at one instant, so the UTC conversion and isoformat run once per
+# instant. Holding the datetime keeps it alive, so identity cannot be a reused id; the
+# tuple is replaced whole, so a concurrent reader sees a consistent pair.
+_LAST_TEXT: tuple[dt.datetime | None, str] = (None, "")
+
+
+def utc_text(at: dt.datetime) -> str:
+    """``at`` in UTC, as ISO 8601 text: the instant part of every key."""
+    global _LAST_TEXT
+    last = _LAST_TEXT
+    if last[0] is at:
+        return last[1]
+    text = (at if at.tzinfo is dt.UTC else at.astimezone(dt.UTC)).isoformat()
+    _LAST_TEXT = (at, text)
+    return text
 
 
 class History:
@@ -155,12 +173,14 @@ class History:
         """
         if not isinstance(change, StatusChange):
             raise InvalidArgument("change", change, "a StatusChange")
-        when = change.at.astimezone(dt.UTC)
+        at = change.at
+        when = at if at.tzinfo is dt.UTC else at.astimezone(dt.UTC)
         if self._changes:
             last = self._changes[-1]
             if when < self._times[-1]:
                 raise HistoryConflict(account_id=change.account_id, at=change.at, latest=last.at)
-            if change.source != last.dest:
+            # Statuses are shared catalog values: identity settles the common case.
+            if change.source is not last.dest and change.source != last.dest:
                 raise InvalidArgument(
                     "change.source",
                     change.source.name,
@@ -200,6 +220,12 @@ class History:
     def to_frame(self) -> Any:
         """The changes as a pandas DataFrame (``pip install acctstate[notebook]``)."""
         return show("history_frame", self)
+
+    def tail(self) -> tuple[StatusChange, dt.datetime] | None:
+        """The latest change and its effective time in UTC (``None`` when empty)."""
+        if not self._changes:
+            return None
+        return self._changes[-1], self._times[-1]
 
     @property
     def last(self) -> StatusChange | None:
