@@ -41,10 +41,10 @@ from transitions import Machine
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from _common import Figure, Spread, interleave, print_figures, ratios  # noqa: E402
+from _common import Figure, Spread, interleave, print_figures, ratios
 
-import acctstate  # noqa: E402
-from acctstate.presets import isp  # noqa: E402
+import acctstate
+from acctstate.presets import isp
 
 T0 = dt.datetime(2026, 1, 5, tzinfo=dt.UTC)
 BARE = "bare transitions trigger"

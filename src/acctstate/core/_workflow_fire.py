@@ -160,16 +160,17 @@ def plan_change(
         account_id = str(account_id)
     dest = edge.dest
     kinds = wf._flag_kinds[id(edge)]
-    effects: list[Effect] = []
-    if kinds or edge.effects:
+    keyed: list[Effect] = []
+    if edge.effects:
         # Keys are derived from the change itself, so planning the same change again
-        # gives the same keys and a retrying host never runs an effect twice.
+        # gives the same keys and a retrying host never runs an effect twice. The flag
+        # effects' keys are derived when read (StatusChange.planned).
         prefix = effect_key_prefix(account_id, trigger, at, source.code)
-        effects = [kind(key=f"{prefix}#{i}") for i, kind in enumerate(kinds)]
+        n = len(kinds)
         for rule in edge.effects:
             for effect in rule(ctx, source, dest):
-                effects.append(effect.keyed(f"{prefix}#{len(effects)}"))
-    return StatusChange(
+                keyed.append(effect.keyed(f"{prefix}#{n + len(keyed)}"))
+    return StatusChange.planned(
         account_id,
         source,
         dest,
@@ -179,7 +180,8 @@ def plan_change(
         reason,
         note,
         actor,
-        tuple(effects) if effects else (),
+        kinds,
+        tuple(keyed),
     )
 
 
@@ -212,14 +214,14 @@ _set = object.__setattr__
 def record(status_attr: str, account: Any, change: StatusChange) -> None:
     """Write ``change`` onto the account: its history (opened if empty), status and since."""
     if type(account) is Account and status_attr == "status":
-        history = account.history
-        if isinstance(history, History):
-            if not history:
+        kept = account.history
+        if isinstance(kept, History):
+            if not kept:
                 since = account.status_since or change.at
-                history.append(
+                kept.append(
                     StatusChange(change.account_id, change.source, change.source, OPEN, since)
                 )
-            history.append(change)
+            kept.append(change)
         # The workflow sets these from a catalog code and a checked aware time: the
         # Account's field validators would only repeat what was checked.
         _set(account, "status", change.dest.code)

@@ -34,9 +34,9 @@ class _LeanTransition(Transition):
 
     def execute(self, event_data: EventData) -> bool:
         for cond in self.conditions:
-            if cond.func(event_data) != cond.target:
+            if cond.func(event_data) != cond.target:  # type: ignore[operator]
                 return False
-        event_data.model.state = self.dest
+        event_data.model.state = self.dest  # type: ignore[attr-defined]
         return True
 
 
@@ -57,7 +57,7 @@ class _LeanEvent(Event):
         return False
 
 
-class _LeanMachine(Machine):  # type: ignore[misc]
+class _LeanMachine(Machine):
     """The machine with the lean event and transition classes: ``transitions``' own
     extension points for machines that turn features off."""
 

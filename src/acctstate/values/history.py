@@ -37,7 +37,30 @@ OPEN = "open"
 """The trigger recorded by a history's first entry: how the account started."""
 
 
-@attrs.frozen(repr=False)
+class _Deferred:
+    """Effects a change keys from itself: flag-effect kinds, keyed ``<prefix>#<i>`` from
+    the change's :func:`effect_key_prefix` when read, then effects keyed already.
+
+    A history keeps thousands of changes whose effects differ only in keys that follow
+    from the change; holding the (shared) kinds instead of keyed values is what keeps an
+    account small. Nothing is lost: reading ``StatusChange.effects`` gives the values.
+    """
+
+    __slots__ = ("keyed", "kinds")
+
+    def __init__(self, kinds: tuple[type[Effect], ...], keyed: tuple[Effect, ...]) -> None:
+        self.kinds = kinds
+        self.keyed = keyed
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_Deferred, (self.kinds, self.keyed))
+
+
+# One shared _Deferred per kinds tuple (a workflow has a handful): zero bytes per change.
+_SHARED: dict[tuple[type[Effect], ...], _Deferred] = {}
+
+
+@attrs.frozen(repr=False, eq=False)
 class StatusChange:
     """One status change, planned or done: from, to, why, by whom, with which effects.
 
@@ -65,7 +88,67 @@ class StatusChange:
     reason: str | None = None
     note: str | None = None
     actor: Actor | None = None
-    effects: tuple[Effect, ...] = ()
+    _effects: tuple[Effect, ...] | _Deferred = attrs.field(default=(), alias="effects")
+
+    @classmethod
+    def planned(
+        cls,
+        account_id: str,
+        source: Status,
+        dest: Status,
+        trigger: str,
+        at: dt.datetime,
+        recorded_at: dt.datetime | None,
+        reason: str | None,
+        note: str | None,
+        actor: Actor | None,
+        kinds: tuple[type[Effect], ...],
+        keyed: tuple[Effect, ...] = (),
+    ) -> StatusChange:
+        """A change whose effects are ``kinds`` keyed from the change, then ``keyed``.
+
+        The effects read back exactly as if each kind had been built with the key
+        ``f"{effect_key_prefix(...)}#{i}"``; the change holds the kinds instead.
+        """
+        if not kinds and not keyed:
+            effects: tuple[Effect, ...] | _Deferred = ()
+        elif keyed:
+            effects = _Deferred(kinds, keyed)
+        else:
+            effects = _SHARED.get(kinds) or _SHARED.setdefault(kinds, _Deferred(kinds, ()))
+        return cls(account_id, source, dest, trigger, at, recorded_at, reason, note, actor, effects)
+
+    @property
+    def effects(self) -> tuple[Effect, ...]:
+        """The effects it implies, each with an idempotency key."""
+        raw = self._effects
+        if not isinstance(raw, _Deferred):
+            return raw
+        prefix = effect_key_prefix(self.account_id, self.trigger, self.at, self.source.code)
+        made = [kind(key=f"{prefix}#{i}") for i, kind in enumerate(raw.kinds)]
+        return (*made, *raw.keyed)
+
+    def _fields(self) -> tuple[Any, ...]:
+        return (
+            self.account_id,
+            self.source,
+            self.dest,
+            self.trigger,
+            self.at,
+            self.recorded_at,
+            self.reason,
+            self.note,
+            self.actor,
+            self.effects,
+        )
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        return self._fields() == other._fields()
+
+    def __hash__(self) -> int:
+        return hash(self._fields())
 
     @property
     def key(self) -> str:
