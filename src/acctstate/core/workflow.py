@@ -339,6 +339,20 @@ class Workflow:
             self, account, trigger, at, reason, note, actor, data, through_engine=False
         )
 
+    def _plan(
+        self,
+        account: Any,
+        trigger: str,
+        at: dt.datetime,
+        reason: str | None,
+        note: str | None,
+        actor: Actor | None,
+    ) -> StatusChange:
+        """:meth:`plan` without event data, for automation's per-change loop."""
+        return plan_change(
+            self, account, trigger, at, reason, note, actor, _NO_DATA, through_engine=False
+        )
+
     def fire(
         self,
         account: Any,

@@ -323,11 +323,14 @@ def apply(plan: SweepPlan | Iterable[AccountPlan], *, hooks: Hooks | None = None
         changes.
     """
     results: list[Applied] = []
+    notes: dict[str, str] = {}
     for account_plan in plan:
         if not account_plan.changes:
             continue
         p = account_plan.policy
         wf = p.workflow
+        by_code = wf._by_code
+        attr = wf.status_attr
         account = account_plan.account
         at = account_plan.at
         actor = p.actor
@@ -336,22 +339,21 @@ def apply(plan: SweepPlan | Iterable[AccountPlan], *, hooks: Hooks | None = None
         error: AcctStateError | None = None
         try:
             for change in account_plan.changes:
-                here = wf.status_of(account)
-                if here is not change.source and here != change.source:
-                    raise PlanOutdated(
-                        account_id=account_plan.account_id,
-                        expected=change.source,
-                        found=here,
-                        trigger=change.trigger,
-                    )
-                made = wf.plan(
-                    account,
-                    change.trigger,
-                    at=at,
-                    actor=actor,
-                    reason=reason,
-                    note=f"automation: {change.rule}",
-                )
+                code = getattr(account, attr, None)
+                here = by_code.get(code) if type(code) is int else None
+                if here is not change.source:
+                    here = wf.status_of(account)
+                    if here != change.source:
+                        raise PlanOutdated(
+                            account_id=account_plan.account_id,
+                            expected=change.source,
+                            found=here,
+                            trigger=change.trigger,
+                        )
+                note = notes.get(change.rule)
+                if note is None:
+                    note = notes[change.rule] = f"automation: {change.rule}"
+                made = wf._plan(account, change.trigger, at, reason, note, actor)
                 dest = made.dest
                 if dest is not change.dest and dest != change.dest:
                     raise PlanOutdated(
