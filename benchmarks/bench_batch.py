@@ -246,9 +246,9 @@ def measure_flat(sizes: tuple[int, ...], rounds: int) -> list[Figure]:
     return figures
 
 
-def measure(quick: bool = False) -> list[Figure]:
-    """The batch figures for ``benchmarks/run.py``."""
-    sizes = (10_000, 100_000) if quick else (10_000, 1_000_000)
+def measure(quick: bool = False, largest: int | None = None) -> list[Figure]:
+    """The batch figures for ``benchmarks/run.py`` (``largest``: the big book's size)."""
+    sizes = (10_000, largest or (100_000 if quick else 1_000_000))
     return measure_flat(sizes, 3 if quick else 5)
 
 

@@ -17,10 +17,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-import bench_batch  # noqa: E402
-import bench_engine  # noqa: E402
-import bench_sweep  # noqa: E402
-from _common import Figure, print_figures  # noqa: E402
+import bench_batch
+import bench_engine
+import bench_sweep
+from _common import Figure, print_figures
 
 PARTS = {"engine": bench_engine, "sweep": bench_sweep, "batch": bench_batch}
 
@@ -29,12 +29,18 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small sizes (smoke test)")
     parser.add_argument("--only", default=",".join(PARTS), help="parts to run, comma-separated")
+    parser.add_argument(
+        "--batch-size", type=int, default=None, help="the large batch (default 1,000,000)"
+    )
     args = parser.parse_args()
     figures: list[Figure] = []
     for name in args.only.split(","):
         print(f"== {name}")
         start = time.perf_counter()
-        figures += PARTS[name].measure(args.quick)
+        if name == "batch":
+            figures += bench_batch.measure(args.quick, args.batch_size)
+        else:
+            figures += PARTS[name].measure(args.quick)
         print(f"   ({time.perf_counter() - start:.0f} s)")
     print()
     print(f"== summary (Python {platform.python_version()}{', quick' if args.quick else ''})")
