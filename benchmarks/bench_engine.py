@@ -72,7 +72,8 @@ def _statemachine(wf: acctstate.Workflow) -> Any | None:
     except ImportError:
         return None
     names = {s.code: f"s{s.code}".replace("-", "m") for s in wf.catalog}
-    states = {c: State(value=c, initial=(c == 1)) for c in names}
+    terminal = {s.code for s in wf.catalog if s.terminal}
+    states = {c: State(value=c, initial=(c == 1), final=c in terminal) for c in names}
     body: dict[str, Any] = {names[c]: s for c, s in states.items()}
     # statuses only an import can start in are not reachable from the initial one
     body["validate_disconnected_states"] = False
