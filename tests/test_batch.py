@@ -383,6 +383,19 @@ def test_dates_are_days_in_the_customer_time_zone() -> None:
     assert tokyo.activated_at.astimezone(dt.UTC) == dt.datetime(2026, 1, 31, 15, tzinfo=dt.UTC)
 
 
+def test_a_date_for_an_account_whose_zone_is_not_a_zone_is_refused_per_account() -> None:
+    """A ``timezone`` that names no zone is that account's refusal (a typed error), never
+    a leaked ``ZoneInfoNotFoundError`` nor a silent UTC; the other account still changes."""
+    bad = make(0, "active", timezone="Mars/Olympus_Mons")
+    good = make(1, "active", timezone="Asia/Tokyo")
+    report = apply(select(WF, [bad, good]), SetActivationDate(dt.date(2026, 2, 1)), at=AT)
+    kinds = [o.kind for o in report.outcomes]
+    assert OutcomeKind.CHANGED in kinds and len(set(kinds)) == 2
+    assert bad.activated_at is None
+    assert "InvalidArgument: invalid timezone" in str(report.outcomes[0].reason)
+    assert good.activated_at == dt.datetime(2026, 1, 31, 15, tzinfo=dt.UTC)
+
+
 def test_expiration_must_follow_activation() -> None:
     """An expiration on or before the activation is refused; clearing it is allowed."""
     a = make(0, "active", activated_at=dt.datetime(2026, 3, 1, tzinfo=dt.UTC))

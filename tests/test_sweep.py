@@ -224,6 +224,65 @@ def test_columnar_rules_counted_by_rule() -> None:
     assert out.status.tolist() == [1, 1, -99]
 
 
+# -- issue 13: calendar days in each account's billing time zone, on both paths -----------
+
+_ZONES = ["UTC", "Europe/Berlin", "America/New_York", "Australia/Lord_Howe", "Asia/Kolkata"]
+
+
+@st.composite
+def zoned_books(draw: st.DrawFn) -> tuple[AutomationPolicy, list[Account]]:
+    """A book whose accounts live in several billing time zones, facts near day edges."""
+    policy, book = draw(BOOKS)
+    for a in book:
+        a.timezone = draw(st.sampled_from(_ZONES))
+    return policy, book
+
+
+@given(zoned_books(), st.integers(-3 * 24, 3 * 24))
+def test_columnar_sweep_counts_days_in_each_billing_zone(
+    case: tuple[AutomationPolicy, Any], shift: int
+) -> None:
+    """With accounts in several zones, the column-wise sweep still decides exactly as the
+    per-account one (both count calendar days in each account's zone)."""
+    policy, book = case
+    now = NOW + shift * HOUR
+    changes, blocked, errors = _per_account(sweep(book, policy, now=now), book)
+    out = sweep_columns(columns_from_accounts(book), policy, now=now)
+    assert out.decisions() == changes
+    assert out.refusals() == blocked
+    assert set(out.error_row.tolist()) == errors
+
+
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from([*_ZONES, "Pacific/Chatham", "America/Los_Angeles"]),
+            st.integers(-400 * 24 * 60, 400 * 24 * 60),
+        ),
+        min_size=1,
+        max_size=30,
+    )
+)
+def test_book_local_days_match_calendar_days(rows: list[tuple[str, int]]) -> None:
+    """The column book's local day numbers are the per-account calendar days, row by row."""
+    from acctstate.clock import calendar_days
+    from acctstate.operations.automation._book import _Book, _ns
+
+    instants = [NOW + m * dt.timedelta(minutes=1) for _, m in rows]
+    book = _Book(
+        {
+            "status": np.ones(len(rows), dtype=np.int64),
+            "timezone": np.array([z for z, _ in rows], dtype=object),
+        },
+        2,
+    )
+    days = book.local_days(np.array([_ns(t) for t in instants], dtype=np.int64))
+    epoch_day = dt.date(1970, 1, 1)
+    assert days.tolist() == [
+        calendar_days(epoch_day, t, z) for (z, _), t in zip(rows, instants, strict=True)
+    ]
+
+
 def test_sweep_columns_in_threaded_chunks_answers_as_one_pass() -> None:
     """Chunks swept on threads and joined give every array of the one-thread sweep."""
     rng = np.random.default_rng(5)

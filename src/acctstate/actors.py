@@ -1,4 +1,4 @@
-"""``acctstate.actors``: the public path of :mod:`acctstate.values.actors`.
+"""``acctstate.actors``: the public path of ``acctstate.values.actors``.
 
 The code lives in its layer (see ``docs/design.md``); this name is part of the public API
 and is the very same module object.

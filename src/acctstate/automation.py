@@ -1,4 +1,4 @@
-"""``acctstate.automation``: the public path of :mod:`acctstate.operations.automation`.
+"""``acctstate.automation``: the public path of ``acctstate.operations.automation``.
 
 The code lives in its layer (see ``docs/design.md``); this name is part of the public API
 and is the very same module object.

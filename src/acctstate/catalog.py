@@ -1,4 +1,4 @@
-"""``acctstate.catalog``: the public path of :mod:`acctstate.values.catalog`.
+"""``acctstate.catalog``: the public path of ``acctstate.values.catalog``.
 
 The code lives in its layer (see ``docs/design.md``); this name is part of the public API
 and is the very same module object.

@@ -1,4 +1,4 @@
-"""``acctstate.cli``: the public path of :mod:`acctstate.world.cli`.
+"""``acctstate.cli``: the public path of ``acctstate.world.cli``.
 
 The code lives in its layer (see ``docs/design.md``); this name is part of the public API
 and is the very same module object.

@@ -1,4 +1,4 @@
-"""``acctstate.config``: the public path of :mod:`acctstate.world.config`.
+"""``acctstate.config``: the public path of ``acctstate.world.config``.
 
 The code lives in its layer (see ``docs/design.md``); this name is part of the public API
 and is the very same module object.

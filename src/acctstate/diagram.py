@@ -1,4 +1,4 @@
-"""``acctstate.diagram``: the public path of :mod:`acctstate.values.diagram`.
+"""``acctstate.diagram``: the public path of ``acctstate.values.diagram``.
 
 The code lives in its layer (see ``docs/design.md``); this name is part of the public API
 and is the very same module object.

@@ -1,4 +1,4 @@
-"""``acctstate.engine``: the public path of :mod:`acctstate.core.engine`.
+"""``acctstate.engine``: the public path of ``acctstate.core.engine``.
 
 The code lives in its layer (see ``docs/design.md``); this name is part of the public API
 and is the very same module object.

@@ -1,4 +1,4 @@
-"""``acctstate.errors``: the public path of :mod:`acctstate.values.errors`.
+"""``acctstate.errors``: the public path of ``acctstate.values.errors``.
 
 The code lives in its layer (see ``docs/design.md``); this name is part of the public API
 and is the very same module object.

@@ -1,4 +1,4 @@
-"""``acctstate.export``: the public path of :mod:`acctstate.world.export`.
+"""``acctstate.export``: the public path of ``acctstate.world.export``.
 
 The code lives in its layer (see ``docs/design.md``); this name is part of the public API
 and is the very same module object.

@@ -1,4 +1,4 @@
-"""``acctstate.graph``: the public path of :mod:`acctstate.values.graph`.
+"""``acctstate.graph``: the public path of ``acctstate.values.graph``.
 
 The code lives in its layer (see ``docs/design.md``); this name is part of the public API
 and is the very same module object.

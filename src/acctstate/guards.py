@@ -1,4 +1,4 @@
-"""``acctstate.guards``: the public path of :mod:`acctstate.values.guards`.
+"""``acctstate.guards``: the public path of ``acctstate.values.guards``.
 
 The code lives in its layer (see ``docs/design.md``); this name is part of the public API
 and is the very same module object.

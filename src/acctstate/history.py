@@ -1,4 +1,4 @@
-"""``acctstate.history``: the public path of :mod:`acctstate.values.history`.
+"""``acctstate.history``: the public path of ``acctstate.values.history``.
 
 The code lives in its layer (see ``docs/design.md``); this name is part of the public API
 and is the very same module object.

@@ -1,4 +1,4 @@
-"""``acctstate.proration``: the public path of :mod:`acctstate.operations.money.proration`.
+"""``acctstate.proration``: the public path of ``acctstate.operations.money.proration``.
 
 The code lives in its layer (see ``docs/design.md``); this name is part of the public API
 and is the very same module object.

@@ -1,4 +1,4 @@
-"""``acctstate.refunds``: the public path of :mod:`acctstate.operations.money.refunds`.
+"""``acctstate.refunds``: the public path of ``acctstate.operations.money.refunds``.
 
 The code lives in its layer (see ``docs/design.md``); this name is part of the public API
 and is the very same module object.

@@ -1,4 +1,4 @@
-"""``acctstate.schedule``: the public path of :mod:`acctstate.operations.schedule`.
+"""``acctstate.schedule``: the public path of ``acctstate.operations.schedule``.
 
 The code lives in its layer (see ``docs/design.md``); this name is part of the public API
 and is the very same module object.

@@ -1,4 +1,4 @@
-"""``acctstate.simulation``: the public path of :mod:`acctstate.world.simulation`.
+"""``acctstate.simulation``: the public path of ``acctstate.world.simulation``.
 
 The code lives in its layer (see ``docs/design.md``); this name is part of the public API
 and is the very same module object.

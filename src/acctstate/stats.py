@@ -1,4 +1,4 @@
-"""``acctstate.stats``: the public path of :mod:`acctstate.operations.stats`.
+"""``acctstate.stats``: the public path of ``acctstate.operations.stats``.
 
 The code lives in its layer (see ``docs/design.md``); this name is part of the public API
 and is the very same module object.

@@ -1,4 +1,4 @@
-"""``acctstate.status``: the public path of :mod:`acctstate.values.status`.
+"""``acctstate.status``: the public path of ``acctstate.values.status``.
 
 The code lives in its layer (see ``docs/design.md``); this name is part of the public API
 and is the very same module object.

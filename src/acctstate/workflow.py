@@ -1,4 +1,4 @@
-"""``acctstate.workflow``: the public path of :mod:`acctstate.core.workflow`.
+"""``acctstate.workflow``: the public path of ``acctstate.core.workflow``.
 
 The code lives in its layer (see ``docs/design.md``); this name is part of the public API
 and is the very same module object.

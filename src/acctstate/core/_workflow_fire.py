@@ -33,6 +33,9 @@ from acctstate.values.guards import GuardContext, Refusal, check_event_data
 from acctstate.values.history import OPEN, History, StatusChange, effect_key_prefix
 from acctstate.values.status import Status
 
+# Years in which an aware instant may have no UTC equivalent (datetime.max at -05:00).
+_EDGE_YEARS = (dt.MINYEAR, dt.MAXYEAR)
+
 if TYPE_CHECKING:
     from acctstate.core.workflow import Workflow
 
@@ -52,7 +55,7 @@ def decide(
     """Validate, evaluate guards and pick the edge; raise when refused."""
     if type(trigger) is not str:
         raise InvalidArgument("trigger", trigger, "a trigger name (str)")
-    if type(at) is not dt.datetime or at.utcoffset() is None:
+    if type(at) is not dt.datetime or at.utcoffset() is None or at.year in _EDGE_YEARS:
         require_aware(at)  # the fast test above failed: let the full check decide/raise
     code = getattr(account, wf._status_attr, None)
     source = wf._by_code.get(code) if type(code) is int else None
@@ -97,6 +100,8 @@ def decide(
 def check_time(account: Any, source: Status, at: dt.datetime) -> None:
     """Refuse an account whose status left its history, or an ``at`` before its latest change."""
     since = getattr(account, "status_since", None)
+    if since is not None and (type(since) is not dt.datetime or since.tzinfo is None):
+        require_aware(since, "status_since")  # a string or a naive one is refused
     history = getattr(account, "history", None)
     latest = since
     latest_utc = None

@@ -4,8 +4,8 @@ One ``transitions.Machine`` is built per workflow, with ``auto_transitions`` off
 model attached. A trigger is fired on a short-lived carrier that holds the source status
 and which edges' guards passed; no ``transitions`` object ever leaves this module.
 
-The :class:`CompiledTable` answers the same question from a plain dict, for planning and
-bulk sweeps; a property test proves the two agree.
+The [`CompiledTable`][acctstate.engine.CompiledTable] answers the same question from a plain dict,
+for planning and bulk sweeps; a property test proves the two agree.
 """
 
 from __future__ import annotations
@@ -159,8 +159,8 @@ class _Allows:
 
 
 Outcome = tuple[Edge | None, list[Refusal], Edge | None, GuardContext]
-"""What :meth:`Engine.run` found: ``(edge taken, refusals, edge denied for permission,
-the context the guards saw)``. A plain tuple: one is made per firing."""
+"""What [`Engine.run`][acctstate.engine.Engine.run] found: ``(edge taken, refusals, edge denied for
+permission, the context the guards saw)``. A plain tuple: one is made per firing."""
 
 
 class Engine:
@@ -307,7 +307,7 @@ class CompiledTable:
         return None, refusals, denied
 
     def fire(self, source: int, trigger: str, passed: Collection[int]) -> int | None:
-        """The destination code, as :meth:`Engine.fire` would answer."""
+        """The destination code, as [`Engine.fire`][acctstate.engine.Engine.fire] would answer."""
         for index, dest, _ in self._rows.get((source, trigger), ()):
             if index in passed:
                 return dest

@@ -1,6 +1,6 @@
 """Account statistics: how many accounts are in each status and each back-end class.
 
-Seed 000's "Show in Account Statistics": a status appears in the statistics only when
+The "Show in Account Statistics" setting of a status: a status appears in the statistics only when
 its ``show_in_statistics`` flag is on, and statuses that share a back-end class are added
 together under that class. The result is plain data (records and dicts) that a notebook
 can put in a DataFrame and plot; nothing here imports pandas.
@@ -86,13 +86,13 @@ class BackendCount:
 class AccountStatistics:
     """Counts of a set of accounts per status and per back-end class.
 
-    Build it with :func:`account_statistics`.
+    Build it with [`account_statistics`][acctstate.stats.account_statistics].
 
     Attributes:
         statuses: one row per status in code order, zero counts included; only the
             statuses shown in statistics unless ``include_hidden`` was asked for.
-        backends: one row per back-end class (in :class:`Backend` order) that has at
-            least one status shown in statistics; hidden statuses never add to it.
+        backends: one row per back-end class (in [`Backend`][acctstate.status.Backend] order) that
+            has at least one status shown in statistics; hidden statuses never add to it.
         total: every account counted, shown or not.
         hidden: the accounts whose status is not shown in statistics.
     """
@@ -124,7 +124,8 @@ class AccountStatistics:
         return {r.status.name: r.count for r in self.statuses}
 
     def by_backend(self) -> dict[str, int]:
-        """``{back-end class: count}`` in :class:`Backend` order (statuses added together)."""
+        """``{back-end class: count}`` in [`Backend`][acctstate.status.Backend] order (statuses
+        added together)."""
         return {r.backend.value: r.count for r in self.backends}
 
     def to_records(self) -> list[dict[str, Any]]:
@@ -178,7 +179,7 @@ def account_statistics(
             still never add to the back-end classes).
 
     Returns:
-        An :class:`AccountStatistics`.
+        An [`AccountStatistics`][acctstate.stats.AccountStatistics].
 
     Raises:
         UnknownStatus: an account's status code is not in the catalog (a count that

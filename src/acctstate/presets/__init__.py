@@ -1,4 +1,4 @@
-"""``acctstate.presets``: the public path of :mod:`acctstate.world.presets`.
+"""``acctstate.presets``: the public path of ``acctstate.world.presets``.
 
 The code lives in its layer (see ``docs/design.md``); its public submodules keep their
 paths here too and are the very same module objects.

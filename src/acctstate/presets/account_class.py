@@ -1,4 +1,4 @@
-"""``acctstate.presets.account_class``: the public path of :mod:`acctstate.world.presets.account_class`.
+"""``acctstate.presets.account_class``: the public path of ``acctstate.world.presets.account_class``.
 
 The code lives in its layer (see ``docs/design.md``); this name is part of the public API
 and is the very same module object.

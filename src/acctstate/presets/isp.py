@@ -1,4 +1,4 @@
-"""``acctstate.presets.isp``: the public path of :mod:`acctstate.world.presets.isp`.
+"""``acctstate.presets.isp``: the public path of ``acctstate.world.presets.isp``.
 
 The code lives in its layer (see ``docs/design.md``); this name is part of the public API
 and is the very same module object.

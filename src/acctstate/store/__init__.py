@@ -1,4 +1,4 @@
-"""``acctstate.store``: the public path of :mod:`acctstate.world.store`.
+"""``acctstate.store``: the public path of ``acctstate.world.store``.
 
 The code lives in its layer (see ``docs/design.md``); its public submodules keep their
 paths here too and are the very same module objects.

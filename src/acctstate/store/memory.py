@@ -1,4 +1,4 @@
-"""``acctstate.store.memory``: the public path of :mod:`acctstate.world.store.memory`.
+"""``acctstate.store.memory``: the public path of ``acctstate.world.store.memory``.
 
 The code lives in its layer (see ``docs/design.md``); this name is part of the public API
 and is the very same module object.

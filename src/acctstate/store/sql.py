@@ -1,4 +1,4 @@
-"""``acctstate.store.sql``: the public path of :mod:`acctstate.world.store.sql`.
+"""``acctstate.store.sql``: the public path of ``acctstate.world.store.sql``.
 
 The code lives in its layer (see ``docs/design.md``); this name is part of the public API
 and is the very same module object.

@@ -1,4 +1,4 @@
-"""``acctstate.testing.stateful``: the public path of :mod:`acctstate.world.testing.stateful`.
+"""``acctstate.testing.stateful``: the public path of ``acctstate.world.testing.stateful``.
 
 The code lives in its layer (see ``docs/design.md``); this name is part of the public API
 and is the very same module object.

@@ -1,4 +1,4 @@
-"""``acctstate.testing.strategies``: the public path of :mod:`acctstate.world.testing.strategies`.
+"""``acctstate.testing.strategies``: the public path of ``acctstate.world.testing.strategies``.
 
 The code lives in its layer (see ``docs/design.md``); this name is part of the public API
 and is the very same module object.

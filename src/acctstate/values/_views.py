@@ -2,8 +2,8 @@
 
 The types that users display (``Status``, ``StatusChange``, ``History``, ``Workflow``,
 batch and sweep results) live in low layers; the code that draws them lives in
-:mod:`acctstate.export`, in the outside-world layer, with optional dependencies of its
-own. The low types never import it: they ask this registry, and ``acctstate.export``
+[`acctstate.export`][acctstate.export], in the outside-world layer, with optional dependencies of
+its own. The low types never import it: they ask this registry, and ``acctstate.export``
 fills it when it is imported (``import acctstate`` does so).
 """
 
@@ -40,5 +40,5 @@ def show(name: str, obj: object, **options: Any) -> Any:
 
 
 def show_html(name: str, obj: object, **options: Any) -> str:
-    """:func:`show` for a view that draws text (HTML or SVG)."""
+    """`show` for a view that draws text (HTML or SVG)."""
     return str(show(name, obj, **options))

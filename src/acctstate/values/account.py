@@ -1,5 +1,5 @@
-"""Accounts: the :class:`HasStatus` protocol for host objects, and the attrs
-:class:`Account` shipped for examples, tests and notebooks."""
+"""Accounts: the [`HasStatus`][acctstate.account.HasStatus] protocol for host objects, and the attrs
+[`Account`][acctstate.account.Account] shipped for examples, tests and notebooks."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ class HasStatus(Protocol):
 
     The status attribute is ``status`` by default (configurable per workflow). When the
     object also has ``status_since``, firing sets it; when it has a ``history`` that is a
-    :class:`~acctstate.history.History`, firing appends to it.
+    [`History`][acctstate.history.History], firing appends to it.
     """
 
     id: Any
@@ -36,11 +36,22 @@ def _aware_or_none(_: object, attribute: attrs.Attribute[Any], value: object) ->
         raise InvalidArgument(f"Account.{attribute.name}", value, "a timezone-aware datetime")
 
 
+def _due_or_none(_: object, attribute: attrs.Attribute[Any], value: object) -> None:
+    if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
+        return  # a due date: the calendar day, in the account's billing time zone
+    _aware_or_none(_, attribute, value)
+
+
 def _money_or_none(_: object, attribute: attrs.Attribute[Any], value: object) -> None:
     if value is not None and not isinstance(value, Decimal):
         raise InvalidArgument(
             f"Account.{attribute.name}", value, "a Decimal (float money is refused)"
         )
+
+
+def _text(_: object, attribute: attrs.Attribute[Any], value: object) -> None:
+    if not isinstance(value, str):
+        raise InvalidArgument(f"Account.{attribute.name}", value, "a str account id")
 
 
 def _code(_: object, attribute: attrs.Attribute[Any], value: object) -> None:
@@ -54,7 +65,7 @@ class Account:
 
     Only ``id`` and ``status`` are needed by the engine; the other fields feed the
     built-in guards, automation and batch work. Host applications may use their own
-    objects instead (see :class:`HasStatus`).
+    objects instead (see [`HasStatus`][acctstate.account.HasStatus]).
 
     Args:
         id: the account id.
@@ -62,20 +73,21 @@ class Account:
         status_since: when the account entered its status.
         balance: the amount owed (``Decimal``; 0 or less means settled).
         payment_method: a payment method on file, if any.
-        account_class: the account class its automation policy belongs to (seed 002).
+        account_class: the account class its automation policy belongs to.
         timezone: the customer's billing time zone (IANA name).
         period_end: end of the paid service period.
         currency: ISO 4217 code of the account's money.
-        batch_id: the batch the account belongs to (seed 001 batch updates).
+        batch_id: the batch the account belongs to (batch updates).
         unpaid_invoices: how many invoices are unpaid.
-        oldest_unpaid_at: due date of the earliest unpaid invoice.
+        oldest_unpaid_at: when the earliest unpaid invoice fell due: its due date (a
+            ``datetime.date``, a day in ``timezone``) or an instant.
         trial_ends_at: end of the trial period.
         contract_ends_at: end of the fixed contract period.
-        activated_at: activation date (seed 001).
-        expires_at: expiration date (seed 001).
-        first_used_at: first successful use (seed 001 "started").
-        availability_days: days the account stays usable after first use (seed 001).
-        funds: prepaid funds left (seed 001 "depleted" below the product threshold).
+        activated_at: activation date.
+        expires_at: expiration date.
+        first_used_at: first successful use ("started").
+        availability_days: days the account stays usable after first use.
+        funds: prepaid funds left ("depleted" below the product threshold).
         history: the account's history.
 
     >>> Account(id="A-1", status=1, balance=1.5)
@@ -84,7 +96,7 @@ class Account:
     acctstate.errors.InvalidArgument: invalid Account.balance: got 1.5; expected a Decimal (float money is refused)
     """
 
-    id: str = attrs.field(validator=attrs.validators.instance_of(str))
+    id: str = attrs.field(validator=_text)
     status: int = attrs.field(validator=_code)
     status_since: dt.datetime | None = attrs.field(default=None, validator=_aware_or_none)
     balance: Decimal = attrs.field(default=Decimal("0"), validator=_money_or_none)
@@ -95,7 +107,9 @@ class Account:
     currency: str = "USD"
     batch_id: str | None = None
     unpaid_invoices: int = 0
-    oldest_unpaid_at: dt.datetime | None = attrs.field(default=None, validator=_aware_or_none)
+    oldest_unpaid_at: dt.datetime | dt.date | None = attrs.field(
+        default=None, validator=_due_or_none
+    )
     trial_ends_at: dt.datetime | None = attrs.field(default=None, validator=_aware_or_none)
     contract_ends_at: dt.datetime | None = attrs.field(default=None, validator=_aware_or_none)
     activated_at: dt.datetime | None = attrs.field(default=None, validator=_aware_or_none)

@@ -1,4 +1,5 @@
-"""Who makes a change: :class:`Actor`, a person or the system, with permissions."""
+"""Who makes a change: [`Actor`][acctstate.actors.Actor], a person or the system, with
+permissions."""
 
 from __future__ import annotations
 
@@ -28,8 +29,8 @@ class Actor:
 
     Args:
         id: a stable identifier (user id, job name).
-        kind: :class:`ActorKind` (or its value); persons by default.
-        permissions: the permissions held (seed 002: "edit_account_status").
+        kind: [`ActorKind`][acctstate.actors.ActorKind] (or its value); persons by default.
+        permissions: the permissions held (e.g. "edit_account_status").
 
     >>> clerk = Actor("u-7", permissions={"edit_account_status"})
     >>> clerk.can("edit_account_status"), clerk.is_system

@@ -1,4 +1,5 @@
-"""The :class:`Catalog`: a workflow's statuses, ordered by code, looked up by code or name."""
+"""The [`Catalog`][acctstate.catalog.Catalog]: a workflow's statuses, ordered by code, looked up by
+code or name."""
 
 from __future__ import annotations
 
@@ -11,7 +12,8 @@ from acctstate.values.status import Backend, Status
 __all__ = ["Catalog", "StatusRef"]
 
 StatusRef = int | str | Status
-"""Anything that names a status: its code, its name or the :class:`Status` itself."""
+"""Anything that names a status: its code, its name or the [`Status`][acctstate.status.Status]
+itself."""
 
 
 class Catalog:

@@ -1,7 +1,7 @@
 """Plain-text diagrams of a workflow's graph: Mermaid and Graphviz DOT, no dependency.
 
-Richer renderings (SVG, neighbourhoods, notebook reprs) live in :mod:`acctstate.export`
-and build on the same plain data.
+Richer renderings (SVG, neighbourhoods, notebook reprs) live in
+[`acctstate.export`][acctstate.export] and build on the same plain data.
 """
 
 from __future__ import annotations
@@ -87,11 +87,11 @@ def _cell(text: str) -> str:
 def markdown_table(edges: Sequence[Edge]) -> str:
     """One Markdown table row per transition: trigger, from, to, guards, why.
 
-    >>> from acctstate.presets import isp
-    >>> print(markdown_table(isp.workflow().transitions[:1]))
+    >>> from acctstate.presets import sonar
+    >>> print(markdown_table(sonar.workflow().transitions[:1]))
     | trigger | from | to | guards | why |
     | --- | --- | --- | --- | --- |
-    | `register` | prospect (30) | registered_pending_activation (32) |  | 004 (32): the prospect registered via the web |
+    | `schedule_install` | lead (30) | pending_install (31) |  | install scheduled |
     <BLANKLINE>
     """
     lines = ["| trigger | from | to | guards | why |", "| --- | --- | --- | --- | --- |"]

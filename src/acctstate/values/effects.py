@@ -2,9 +2,10 @@
 and their dispatch.
 
 Effects that follow from the statuses' flags are derived automatically (leaving a
-provisioned status for a de-provisioned one means :class:`Deprovision`, entering a
-non-billable status means :class:`StopBilling`, ...). Others are declared on a transition
-by an :class:`EffectRule` (a refund, a reinstatement charge, a reconnect fee).
+provisioned status for a de-provisioned one means [`Deprovision`][acctstate.effects.Deprovision],
+entering a non-billable status means [`StopBilling`][acctstate.effects.StopBilling], ...). Others
+are declared on a transition by an [`EffectRule`][acctstate.effects.EffectRule] (a refund, a
+reinstatement charge, a reconnect fee).
 
 Every effect carries an idempotency ``key`` that is the same every time the same change
 is planned, so a host that retries never refunds twice.
@@ -160,7 +161,8 @@ class EffectRule(Protocol):
     Rules must be pure (no I/O): they run on every ``plan`` too. Keys are assigned by
     the workflow, so rules return effects without one. A rule is a value (an attrs
     frozen class is ideal): ``name`` is its registry name and ``kwargs`` the arguments
-    that rebuild it through :data:`EFFECT_RULES`, so workflow files can name it.
+    that rebuild it through [`EFFECT_RULES`][acctstate.effects.EFFECT_RULES], so workflow files can
+    name it.
     """
 
     @property
@@ -289,10 +291,10 @@ class Hooks:
     ``StatusChange`` for the host to execute (e.g. through its own outbox).
 
     Args:
-        billing: a :class:`BillingHooks`.
-        provisioning: a :class:`ProvisioningHooks`.
-        refunds: a :class:`RefundHooks`.
-        notices: a :class:`NoticeHooks`.
+        billing: a [`BillingHooks`][acctstate.effects.BillingHooks].
+        provisioning: a [`ProvisioningHooks`][acctstate.effects.ProvisioningHooks].
+        refunds: a [`RefundHooks`][acctstate.effects.RefundHooks].
+        notices: a [`NoticeHooks`][acctstate.effects.NoticeHooks].
 
     >>> hooks = Hooks(refunds=RecordingHooks())
     >>> hooks.handler(Provision()) is None, hooks.handler(Refund(amount=Decimal("1"))) is None
@@ -389,8 +391,8 @@ def dispatch(change: StatusChange, hooks: Hooks) -> tuple[Effect, ...]:
 def handled(change: StatusChange, hooks: Hooks) -> tuple[Effect, ...]:
     """The change's effects that ``hooks`` would run, in order (the rest is the host's).
 
-    ``fire`` commits exactly when all of these ran; on :class:`EffectFailed`,
-    ``ran + (failed,) + not_run`` is this tuple.
+    ``fire`` commits exactly when all of these ran; on
+    [`EffectFailed`][acctstate.errors.EffectFailed], ``ran + (failed,) + not_run`` is this tuple.
     """
     return tuple(e for e in change.effects if hooks.handler(e) is not None)
 
@@ -449,39 +451,39 @@ class RecordingHooks:
             self.done[effect.key] = effect
 
     def start_billing(self, effect: StartBilling, change: StatusChange | None) -> None:
-        """Record a :class:`StartBilling`."""
+        """Record a [`StartBilling`][acctstate.effects.StartBilling]."""
         self._record(effect)
 
     def stop_billing(self, effect: StopBilling, change: StatusChange | None) -> None:
-        """Record a :class:`StopBilling`."""
+        """Record a [`StopBilling`][acctstate.effects.StopBilling]."""
         self._record(effect)
 
     def start_usage_billing(self, effect: StartUsageBilling, change: StatusChange | None) -> None:
-        """Record a :class:`StartUsageBilling`."""
+        """Record a [`StartUsageBilling`][acctstate.effects.StartUsageBilling]."""
         self._record(effect)
 
     def stop_usage_billing(self, effect: StopUsageBilling, change: StatusChange | None) -> None:
-        """Record a :class:`StopUsageBilling`."""
+        """Record a [`StopUsageBilling`][acctstate.effects.StopUsageBilling]."""
         self._record(effect)
 
     def charge(self, effect: Charge, change: StatusChange | None) -> None:
-        """Record a :class:`Charge`."""
+        """Record a [`Charge`][acctstate.effects.Charge]."""
         self._record(effect)
 
     def provision(self, effect: Provision, change: StatusChange | None) -> None:
-        """Record a :class:`Provision`."""
+        """Record a [`Provision`][acctstate.effects.Provision]."""
         self._record(effect)
 
     def deprovision(self, effect: Deprovision, change: StatusChange | None) -> None:
-        """Record a :class:`Deprovision`."""
+        """Record a [`Deprovision`][acctstate.effects.Deprovision]."""
         self._record(effect)
 
     def refund(self, effect: Refund, change: StatusChange | None) -> None:
-        """Record a :class:`Refund`."""
+        """Record a [`Refund`][acctstate.effects.Refund]."""
         self._record(effect)
 
     def notify(self, effect: Notice, change: StatusChange | None) -> None:
-        """Record a :class:`Notice`."""
+        """Record a [`Notice`][acctstate.effects.Notice]."""
         self._record(effect)
 
     def __repr__(self) -> str:
@@ -535,7 +537,7 @@ class FixedCharge:
         return {"amount": self.amount, "currency": self.currency, "description": self.description}
 
     def __call__(self, ctx: GuardContext, source: Status, dest: Status) -> Iterable[Effect]:
-        """One :class:`Charge` (none when the amount is zero)."""
+        """One [`Charge`][acctstate.effects.Charge] (none when the amount is zero)."""
         if not self.amount:
             return ()
         return (Charge(amount=self.amount, currency=self.currency, description=self.description),)
@@ -563,5 +565,5 @@ class SendNotice:
         return {"template": self.template}
 
     def __call__(self, ctx: GuardContext, source: Status, dest: Status) -> Iterable[Effect]:
-        """One :class:`Notice`."""
+        """One [`Notice`][acctstate.effects.Notice]."""
         return (Notice(template=self.template),)

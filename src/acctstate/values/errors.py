@@ -1,4 +1,5 @@
-"""Every exception acctstate raises, under one base class, :class:`AcctStateError`.
+"""Every exception acctstate raises, under one base class,
+[`AcctStateError`][acctstate.errors.AcctStateError].
 
 Each error keeps its facts as attributes and builds its message from them: what was
 wrong, what was expected, and what to do instead. Errors that correspond to a builtin
@@ -271,7 +272,7 @@ class DefinitionError(AcctStateError, ValueError):
     """A workflow definition breaks one or more rules; all of them are listed.
 
     Attributes:
-        violations: every broken rule, each a :class:`Violation`.
+        violations: every broken rule, each a [`Violation`][acctstate.errors.Violation].
     """
 
     def __init__(self, violations: Sequence[Violation]) -> None:
@@ -388,7 +389,7 @@ class PolicyError(AcctStateError, ValueError):
     """An automation policy breaks one or more rules; all of them are listed.
 
     Attributes:
-        problems: every broken rule, each a :class:`~acctstate.errors.Violation`.
+        problems: every broken rule, each a [`Violation`][acctstate.errors.Violation].
         account_class: the class the policy was for (``None``: every class).
     """
 

@@ -1,7 +1,7 @@
 """Transition declarations and the pure, exhaustive build-time checks on the graph.
 
 The graph is finite, so every invariant is checked over all of it when a workflow is
-built or extended; a broken rule is reported as a :class:`~acctstate.errors.Violation`
+built or extended; a broken rule is reported as a [`Violation`][acctstate.errors.Violation]
 naming the statuses involved.
 """
 
@@ -87,11 +87,11 @@ class Transition:
         trigger: a snake_case verb (``"suspend"``).
         source: the status it leaves (code, name or ``Status``).
         dest: the status it enters.
-        guards: guards that must all allow (see :mod:`acctstate.guards`).
+        guards: guards that must all allow (see [`acctstate.guards`][acctstate.guards]).
         effects: rules declaring effects beyond those the flags imply.
         reasons: the reason codes accepted; when set, a reason is required.
         permission: a permission the actor must hold.
-        description: why the transition exists (cite the source document).
+        description: why the transition exists (the product rule it implements).
 
     >>> Transition(trigger="suspend", source="active", dest="suspended").trigger
     'suspend'
@@ -124,8 +124,8 @@ class Transition:
 
 @attrs.frozen
 class Edge:
-    """A transition of a built workflow: like :class:`Transition`, with ``source`` and
-    ``dest`` resolved to :class:`~acctstate.status.Status` objects."""
+    """A transition of a built workflow: like [`Transition`][acctstate.graph.Transition], with
+    ``source`` and ``dest`` resolved to [`Status`][acctstate.status.Status] objects."""
 
     trigger: str
     source: Status
@@ -213,7 +213,8 @@ def _exclusive(a: Edge, b: Edge) -> bool:
 def check_graph(
     catalog: Catalog, edges: Sequence[Edge], initial: Sequence[Status]
 ) -> list[Violation]:
-    """Check every rule of :data:`RULES` over the whole graph; return all violations."""
+    """Check every rule of [`RULES`][acctstate.graph.RULES] over the whole graph; return all
+    violations."""
     problems: list[Violation] = []
     succ: dict[int, set[int]] = defaultdict(set)
     pred: dict[int, set[int]] = defaultdict(set)

@@ -1,9 +1,10 @@
-"""What happened, and what is to happen: :class:`StatusChange` records, an account's
-append-only :class:`History` and its queries, and :class:`ScheduledChange` values.
+"""What happened, and what is to happen: [`StatusChange`][acctstate.history.StatusChange] records,
+an account's append-only [`History`][acctstate.history.History] and its queries, and
+[`ScheduledChange`][acctstate.history.ScheduledChange] values.
 
 ``ScheduledChange`` lives here, below the workflow, so that ``Workflow.schedule`` and
 stores can build and read it; recording and applying scheduled changes is
-:mod:`acctstate.schedule`'s job.
+[`acctstate.schedule`][acctstate.schedule]'s job.
 """
 
 from __future__ import annotations
@@ -186,8 +187,9 @@ class StatusChange:
 def effect_key_prefix(account_id: str, trigger: str, at: dt.datetime, source_code: int) -> str:
     """The prefix of a change's effect keys (``<prefix>#<index>``).
 
-    It extends :func:`change_key` with the source status: a ladder walk fires the same
-    trigger several times at one instant, and each step's effects need keys of their own.
+    It extends [`change_key`][acctstate.history.change_key] with the source status: a ladder walk
+    fires the same trigger several times at one instant, and each step's effects need keys of their
+    own.
 
     >>> import datetime as dt
     >>> effect_key_prefix("A-1", "suspend", dt.datetime(2026, 1, 5, tzinfo=dt.UTC), 1)
@@ -344,7 +346,7 @@ class History:
     def changes_on(self, day: dt.date, tz: str | dt.tzinfo) -> list[StatusChange]:
         """The changes effective on calendar day ``day`` in the billing time zone ``tz``.
 
-        The customer's day, not UTC's (seed 001): across a DST change it is 23 or 25
+        The customer's day, not UTC's: across a DST change it is 23 or 25
         hours long.
 
         >>> from acctstate.presets import isp
@@ -460,13 +462,13 @@ def _data_pairs(value: object) -> tuple[tuple[str, Any], ...]:
 
 @attrs.frozen(repr=False)
 class ScheduledChange:
-    """A status change recorded now to take effect at ``at`` (seed 000's "Change User
-    Status" with a date; seed 002's effective date and note).
+    """A status change recorded now to take effect at ``at`` ("Change User
+    Status" with a date, or an effective date and note).
 
     A plain value with a stable ``id``, so a store can persist it as a row. Settling it
     (applied, failed, withdrawn) gives a new value with ``state``, ``settled_at``,
-    ``settled_by`` and ``detail`` filled in; :class:`acctstate.schedule.Schedule`
-    records and applies them.
+    ``settled_by`` and ``detail`` filled in;
+    [`acctstate.schedule.Schedule`][acctstate.schedule.Schedule] records and applies them.
 
     Attributes:
         id: the stable id (unique within its schedule).
@@ -506,7 +508,8 @@ class ScheduledChange:
 
     @property
     def key(self) -> str:
-        """The idempotency key of the :class:`StatusChange` applying it will record."""
+        """The idempotency key of the [`StatusChange`][acctstate.history.StatusChange] applying it
+        will record."""
         return change_key(self.account_id, self.trigger, self.at)
 
     @property

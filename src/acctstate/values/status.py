@@ -1,4 +1,5 @@
-"""Account statuses: :class:`Status` and the back-end classes every status maps onto."""
+"""Account statuses: [`Status`][acctstate.status.Status] and the back-end classes every status maps
+onto."""
 
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ _SNAKE = re.compile(r"^[a-z][a-z0-9]*(_[a-z0-9]+)*$")
 class Backend(enum.Enum):
     """The back-end class of a status: what the billing system does with the account.
 
-    Every status, custom ones included, maps onto exactly one of these (seed 000's
+    Every status, custom ones included, maps onto exactly one of these (EngageIP's
     "back end status"). Statistics add statuses of the same class together.
     """
 
@@ -59,11 +60,12 @@ BACKEND_DEFAULTS: Mapping[Backend, Mapping[str, bool]] = MappingProxyType(
         ),
     }
 )
-"""The behaviour a custom status inherits from its back-end class (see :meth:`Status.custom`).
+"""The behaviour a custom status inherits from its back-end class (see
+[`Status.custom`][acctstate.status.Status.custom]).
 
 Usage billing follows ``billable`` unless a status says otherwise. A prospect is
-one-way (seed 000: once left, never re-entered); nothing is terminal by default,
-since seed 000 lets even a cancelled account be enabled again.
+one-way (once left, never re-entered); nothing is terminal by default,
+since EngageIP-style billing lets even a cancelled account be enabled again.
 """
 
 _BEHAVIOUR = ("provisioned", "billable", "usage_billable", "terminal", "one_way")
@@ -106,21 +108,21 @@ class Status:
     """One account status: its numeric code, its name and what it means for billing.
 
     Args:
-        code: the numeric code stored on the account (seed 004's scheme: negative
+        code: the numeric code stored on the account (in the status-code table's scheme, negative
             codes are de-provisioned).
         name: unique snake_case name, used in code and files.
-        backend: the back-end class (:class:`Backend` or its value).
+        backend: the back-end class ([`Backend`][acctstate.status.Backend] or its value).
         label: human label; defaults to the name in sentence case.
         description: one sentence on what the status means.
         provisioned: service is delivered.
         billable: recurring charges are invoiced.
-        usage_billable: usage is billed (seed 000: suspended accounts still bill usage).
+        usage_billable: usage is billed (a suspended EngageIP account still bills usage).
         terminal: nothing ever leaves this status.
         one_way: once left, never entered again (prospect).
         dunning_step: position on the dunning ladder (1 = first step), or ``None``.
         icon: display icon (a name or URL).
         color: display colour (``#rrggbb`` or a CSS name).
-        show_in_statistics: counted in account statistics (seed 000).
+        show_in_statistics: counted in account statistics.
 
     >>> s = Status(code=1, name="active", backend="active", provisioned=True, billable=True)
     >>> s
@@ -182,18 +184,18 @@ class Status:
         Behaviour (provisioned, billable, usage billed, terminal, one-way) comes, in
         order of precedence, from ``overrides``, then ``activates``, then ``like``
         (another status, e.g. the catalog's own ``suspended``), then
-        :data:`BACKEND_DEFAULTS`. Name, code, label, icon, colour and
+        [`BACKEND_DEFAULTS`][acctstate.status.BACKEND_DEFAULTS]. Name, code, label, icon, colour and
         ``show_in_statistics`` are the custom status's own.
 
         Args:
             code: its numeric code.
             name: its snake_case name.
             backend: its back-end class; defaults to ``like``'s, else to ``active``
-                when ``activates`` and ``suspended`` when not (seed 003).
-            activates: seed 003's flag: the status provisions the service and bills
+                when ``activates`` and ``suspended`` when not.
+            activates: the Sonar-style flag: the status provisions the service and bills
                 it (``True``) or neither (``False``).
             like: a status whose behaviour it copies.
-            **overrides: any other :class:`Status` field (``label``, ``icon``,
+            **overrides: any other [`Status`][acctstate.status.Status] field (``label``, ``icon``,
                 ``color``, ``description``, ``terminal``, ``usage_billable`` ...).
 
         Raises:
@@ -233,7 +235,7 @@ class Status:
 
     @property
     def activates(self) -> bool:
-        """Seed 003's flag: the status provisions the service and bills it."""
+        """The Sonar-style flag: the status provisions the service and bills it."""
         return self.provisioned and self.billable
 
     @property

@@ -7,9 +7,10 @@
     acctstate table FILE|PRESET [--format text|markdown]
     acctstate simulate PRESET|FILE [--accounts N] [--days D] [--seed S]
 
-A workflow is named by a preset (:data:`PRESETS`) or by a TOML / JSON workflow file
-(:func:`acctstate.config.load_workflow`). Errors are one line on stderr and a non-zero
-exit status (1 for a failed command, 2 for a bad command line), never a traceback.
+A workflow is named by a preset ([`PRESETS`][acctstate.cli.PRESETS]) or by a TOML / JSON workflow
+file ([`acctstate.config.load_workflow`][acctstate.config.load_workflow]). Errors are one line on
+stderr and a non-zero exit status (1 for a failed command, 2 for a bad command line), never a
+traceback.
 
 >>> main(["table", "isp"])  # doctest: +ELLIPSIS
 trigger                  from                           to ...
@@ -34,11 +35,11 @@ from acctstate.world.config import load_workflow
 __all__ = ["PRESETS", "CommandError", "load", "main", "parser", "transitions_table"]
 
 PRESETS: dict[str, str] = {
-    "account_class": "seed 002: field-service billing with account classes and credit hold",
-    "engageip": "seed 000: EngageIP status types on four back-end statuses",
-    "isp": "the reference ISP workflow (seed 004, prospect = 30)",
-    "portabilling": "seed 001: PortaBilling blocked / unblocked / terminated",
-    "sonar": "seed 003: Sonar leads, installs, vacation, collections",
+    "account_class": "field-service billing with account classes and credit hold",
+    "engageip": "EngageIP-style status types on four back-end statuses",
+    "isp": "the reference ISP workflow: the status-code table, plus prospect = 30",
+    "portabilling": "PortaBilling-style prepaid accounts: blocked / unblocked / terminated",
+    "sonar": "Sonar-style leads, installs, vacation, collections",
 }
 """The preset names the command accepts, with what each is."""
 

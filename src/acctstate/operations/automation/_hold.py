@@ -26,7 +26,7 @@ def _aware_end(value: object) -> dt.datetime:
 
 @attrs.frozen
 class HoldRelease:
-    """A temporary credit-hold removal for one account (seed 002).
+    """A temporary credit-hold removal for one account.
 
     Service resumes from ``start`` until ``end``; after ``end`` the hold returns unless
     the past-due balance was paid.
@@ -56,7 +56,7 @@ def _releases(value: object) -> tuple[HoldRelease, ...]:
 
 @attrs.frozen
 class CreditHold:
-    """Seed 002's credit-hold automation for one account class.
+    """The credit-hold automation for one account class.
 
     Args:
         past_due_days: place the hold once an invoice is this many days past due

@@ -172,7 +172,7 @@ class DunningLadder:
 
 
 def reference_ladder() -> DunningLadder:
-    """The ladder of the reference ISP workflow (seed 004 codes 10..13, -11..-13).
+    """The ladder of the reference ISP workflow (status codes 10..13, -11..-13).
 
     Fifteen days per step from the first day past due: active dunning pending on day 1,
     dunning 1/2/3 on days 15/30/45, suspended dunning 1/2/3 on days 60/75/90. Clearing

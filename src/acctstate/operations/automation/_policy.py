@@ -1,9 +1,9 @@
 """Automation policies: the settings of one account class, validated against a workflow.
 
 A policy names the statuses and triggers it drives instead of assuming them, so the same
-rules run on the reference ISP workflow, on seed 002's credit-hold workflow, or on a
+rules run on the reference ISP workflow, on the account-class credit-hold workflow, or on a
 host's own graph. Everything a policy could get wrong is checked when it is built and
-reported at once, in a :class:`PolicyError`.
+reported at once, in a [`PolicyError`][acctstate.automation.PolicyError].
 """
 
 from __future__ import annotations
@@ -79,18 +79,18 @@ class AutomationPolicy:
     Args:
         workflow: the workflow the policy drives.
         account_class: the class it belongs to (``None``: every account).
-        enabled: seed 002 "Enable Automatic Status Update"; off means the sweep plans
+        enabled: the "Enable Automatic Status Update" setting; off means the sweep plans
             nothing for the class.
         ladder: the dunning ladder, if any.
         credit_hold: the credit-hold settings, if any.
         trial_end: trigger fired once ``trial_ends_at`` has passed.
-        activation: trigger fired once ``activated_at`` has passed (seed 001).
+        activation: trigger fired once ``activated_at`` has passed (prepaid activation).
         expiration: trigger fired once ``expires_at`` has passed, or ``availability_days``
-            after ``first_used_at`` (seed 001).
+            after ``first_used_at`` (prepaid availability).
         contract_expiry: trigger fired once ``contract_ends_at`` has passed.
         archive: trigger that archives a closed account ...
-        archive_after_days: ... after this many days in its status (seed 004: 180).
-        run_at: seed 002 "Status Update Time", the daily run time ...
+        archive_after_days: ... after this many days in its status (the reference workflow: 180).
+        run_at: the "Status Update Time" setting, the daily run time ...
         timezone: ... in this (the operator's) time zone.
         actor: who automated changes are recorded as (a system actor).
         reason: the reason code passed with every automated change.

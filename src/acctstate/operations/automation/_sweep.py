@@ -108,7 +108,8 @@ class SweepPlan:
     Attributes:
         at: the sweep's ``now``.
         examined: how many accounts were evaluated.
-        plans: one :class:`AccountPlan` per account with changes, refusals or an error.
+        plans: one [`AccountPlan`][acctstate.automation.AccountPlan] per account with changes,
+            refusals or an error.
     """
 
     at: dt.datetime
@@ -157,8 +158,8 @@ class SweepPlan:
 
 @attrs.frozen
 class Applied:
-    """What :func:`apply` did to one account: the changes made, and the error that
-    stopped it, if any (the changes before the error stand)."""
+    """What [`apply`][acctstate.automation.apply] did to one account: the changes made, and the
+    error that stopped it, if any (the changes before the error stand)."""
 
     account_id: str
     changes: tuple[StatusChange, ...]
@@ -167,7 +168,8 @@ class Applied:
 
 @attrs.frozen
 class ApplyOutcome:
-    """One :class:`Applied` per planned account; never stops at the first failure."""
+    """One [`Applied`][acctstate.automation.Applied] per planned account; never stops at the first
+    failure."""
 
     results: tuple[Applied, ...]
 
@@ -242,7 +244,7 @@ def sweep(
 
     Each account takes the policy of its ``account_class`` (or the policy with class
     ``None``); accounts without one, and those of a disabled policy, are left alone.
-    The rules are tried in :data:`~acctstate.automation.RULES` order; the first whose
+    The rules are tried in [`RULES`][acctstate.automation.RULES] order; the first whose
     condition holds and whose transition the guards allow is planned, then the rules
     run again on the new status, until none applies. A rule that holds but is refused
     is reported in ``blocked`` with the refusals.
@@ -253,8 +255,9 @@ def sweep(
         now: the instant of the sweep (timezone-aware); every change is effective then.
 
     Returns:
-        A :class:`SweepPlan` with one :class:`AccountPlan` per account that would
-        change, was refused, or could not be planned (bad facts: ``error``).
+        A [`SweepPlan`][acctstate.automation.SweepPlan] with one
+        [`AccountPlan`][acctstate.automation.AccountPlan] per account that would change, was
+        refused, or could not be planned (bad facts: ``error``).
 
     Raises:
         InvalidArgument: ``now`` is naive, or two policies share a class.
@@ -315,12 +318,12 @@ def apply(plan: SweepPlan | Iterable[AccountPlan], *, hooks: Hooks | None = None
     respected, not overridden). An account stops at its first error; the others go on.
 
     Args:
-        plan: a :class:`SweepPlan` (or some of its account plans).
+        plan: a [`SweepPlan`][acctstate.automation.SweepPlan] (or some of its account plans).
         hooks: hooks for the effects (default: each workflow's own).
 
     Returns:
-        An :class:`ApplyOutcome` with one :class:`Applied` per account plan that had
-        changes.
+        An [`ApplyOutcome`][acctstate.automation.ApplyOutcome] with one
+        [`Applied`][acctstate.automation.Applied] per account plan that had changes.
     """
     results: list[Applied] = []
     notes: dict[str, str] = {}

@@ -1,8 +1,9 @@
-"""The changes a batch can make (seed 001), as validated frozen values.
+"""The changes a batch can make, as validated frozen values.
 
-Re-exported by :mod:`acctstate.batch`; import them from there. A status change
-(:class:`FireTrigger`, :class:`ChangeStatus`) is decided by the workflow; the other
-changes update an account's fields and are checked here, one account at a time.
+Re-exported by [`acctstate.batch`][acctstate.batch]; import them from there. A status change
+([`FireTrigger`][acctstate.batch.FireTrigger], [`ChangeStatus`][acctstate.batch.ChangeStatus]) is
+decided by the workflow; the other changes update an account's fields and are checked here, one
+account at a time.
 """
 
 from __future__ import annotations
@@ -12,12 +13,11 @@ import re
 from collections.abc import Callable
 from decimal import Decimal
 from typing import Any, ClassVar
-from zoneinfo import ZoneInfo
 
 import attrs
 
 from acctstate.values.catalog import StatusRef
-from acctstate.values.clock import require_aware
+from acctstate.values.clock import billing_zone, require_aware, start_of_local_day
 from acctstate.values.effects import Charge, Effect, Refund
 from acctstate.values.errors import InvalidArgument
 from acctstate.values.status import Backend, Status
@@ -67,7 +67,8 @@ class FieldUpdate:
 
 @attrs.frozen
 class BatchChange:
-    """Base class of the changes :func:`acctstate.batch.preview` and ``apply`` accept."""
+    """Base class of the changes [`acctstate.batch.preview`][acctstate.batch.preview] and ``apply``
+    accept."""
 
     kind: ClassVar[str] = "change"
     moves_status: ClassVar[bool] = False
@@ -146,7 +147,7 @@ class ChangeStatus(BatchChange):
     """Move every account to status ``to`` through the one trigger leading there.
 
     An account already in ``to`` is unchanged; with ``only_from``, so is every account
-    not in one of those statuses (seed 001's "activate all accounts with the Inactive
+    not in one of those statuses (the "activate all accounts with the Inactive
     status").
 
     Args:
@@ -178,7 +179,7 @@ class ChangeStatus(BatchChange):
 def activate_inactive(
     *, inactive: StatusRef = "inactive", active: StatusRef = "active"
 ) -> ChangeStatus:
-    """Seed 001's toggle "activate all accounts with the Inactive status".
+    """The batch toggle "activate all accounts with the Inactive status".
 
     >>> activate_inactive().describe()
     "change status to 'active' (only accounts in 'inactive')"
@@ -203,8 +204,9 @@ def _instant(on: dt.date | dt.datetime, account: Any) -> dt.datetime:
         return on
     # A bare date is a day in the customer's billing time zone (seed 001): it starts at
     # local midnight there, whatever zone the operator is in.
-    zone = ZoneInfo(str(getattr(account, "timezone", None) or "UTC"))
-    return dt.datetime.combine(on, dt.time(0), zone)
+    # When the clocks skip midnight, the day starts at the first instant that exists; a
+    # ``timezone`` that is not a zone is refused (InvalidArgument), never read as UTC.
+    return start_of_local_day(on, billing_zone(getattr(account, "timezone", None)))
 
 
 def _show_day(on: dt.date | dt.datetime) -> str:
@@ -339,7 +341,7 @@ def _balance_closed(status: Status) -> str | None:
 
 @attrs.frozen
 class SetOpeningBalance(BatchChange):
-    """Set the prepaid funds an account starts with; only before its first use (seed 001).
+    """Set the prepaid funds an account starts with; only before its first use.
 
     >>> from decimal import Decimal
     >>> SetOpeningBalance(Decimal("15.00")).describe()

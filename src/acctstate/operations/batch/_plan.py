@@ -1,8 +1,8 @@
-"""What a batch does to one account: a :class:`Plan` (see :mod:`acctstate.batch`).
+"""What a batch does to one account: a `Plan` (see [`acctstate.batch`][acctstate.batch]).
 
 The status part of a batch is decided once per status from the workflow's compiled
 table (see ``_planner``); only edges with guards or effect rules are planned per account
-through ``Workflow.plan``. Accounts that share a status share one :class:`Plan` object,
+through ``Workflow.plan``. Accounts that share a status share one `Plan` object,
 which keeps a preview of many accounts small and fast.
 """
 

@@ -83,7 +83,8 @@ class PlannedChange:
 class Preview:
     """What a batch change would do to every selected account; nothing is changed.
 
-    Made by :func:`preview`; pass it to :func:`apply` to carry it out exactly as shown.
+    Made by [`preview`][acctstate.batch.preview]; pass it to `apply` to carry it out exactly as
+    shown.
 
     Attributes:
         selected: the selection previewed.
@@ -148,7 +149,7 @@ class Preview:
         )
 
     def rows(self) -> list[PlannedChange]:
-        """One :class:`PlannedChange` per account, in selection order."""
+        """One [`PlannedChange`][acctstate.batch.PlannedChange] per account, in selection order."""
         return [self._row(a, p) for a, p in self._items]
 
     def _row(self, account: Any, plan: Plan) -> PlannedChange:
@@ -302,7 +303,7 @@ def preview(
     """What ``change`` would do to every selected account; nothing is changed.
 
     Args:
-        selected: the accounts, from :func:`select`.
+        selected: the accounts, from [`select`][acctstate.batch.select].
         change: one change or several (applied to each account in order; at most one
             of them may change the status, and it runs after the others).
         at: the effective time (timezone-aware).
@@ -313,7 +314,8 @@ def preview(
 
     Raises:
         InvalidArgument: a wrongly typed argument or change, a naive ``at``.
-        UnknownTrigger: a :class:`FireTrigger` names a trigger the workflow lacks.
+        UnknownTrigger: a [`FireTrigger`][acctstate.batch.FireTrigger] names a trigger the workflow
+            lacks.
         UnknownStatus: a change names a status the workflow lacks.
     """
     if not isinstance(selected, Selected):

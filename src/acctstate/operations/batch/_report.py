@@ -1,5 +1,5 @@
 """Applying a batch change: one outcome per account, in best-effort or all-or-nothing
-mode, gathered in a :class:`BatchReport`."""
+mode, gathered in a [`BatchReport`][acctstate.batch.BatchReport]."""
 
 from __future__ import annotations
 
@@ -32,20 +32,20 @@ __all__ = ["BatchReport", "Mode", "apply"]
 
 
 class Mode(enum.Enum):
-    """How :func:`apply` treats refusals and failures."""
+    """How [`apply`][acctstate.batch.apply] treats refusals and failures."""
 
     BEST_EFFORT = "best_effort"
     """Change every account that can change; report the others."""
     ALL_OR_NOTHING = "all_or_nothing"
-    """Change nothing unless every account can change (see :func:`apply`)."""
+    """Change nothing unless every account can change (see [`apply`][acctstate.batch.apply])."""
 
 
 @attrs.frozen
 class BatchReport:
-    """The result of :func:`apply`: one outcome per account, in selection order.
+    """The result of [`apply`][acctstate.batch.apply]: one outcome per account, in selection order.
 
     Attributes:
-        outcomes: one :class:`BatchOutcome` per selected account.
+        outcomes: one [`BatchOutcome`][acctstate.batch.BatchOutcome] per selected account.
         mode: the mode it ran in.
         at: the effective time.
     """
@@ -118,8 +118,8 @@ def apply(
 ) -> BatchReport:
     """Carry a batch change out; return one outcome per account.
 
-    Each account is planned afresh. With a :class:`Preview`, an account whose fresh plan
-    differs from the previewed one (it changed in between) is refused rather than
+    Each account is planned afresh. With a [`Preview`][acctstate.batch.Preview], an account whose
+    fresh plan differs from the previewed one (it changed in between) is refused rather than
     changed in a way nobody confirmed; an account with nothing left to do is reported
     unchanged, so applying the same preview or selection twice changes nothing twice.
 
@@ -140,7 +140,8 @@ def apply(
       themselves and cannot be refused at that point.
 
     Args:
-        target: a :class:`Preview` (applied as previewed) or a :class:`Selected`.
+        target: a [`Preview`][acctstate.batch.Preview] (applied as previewed) or a
+            [`Selected`][acctstate.batch.Selected].
         change: the change(s); required with a selection, optional with a preview (it
             must then be the previewed one).
         at: the effective time; required with a selection, the previewed one otherwise.
@@ -153,7 +154,7 @@ def apply(
             selection's own set).
 
     Returns:
-        A :class:`BatchReport`; its outcome counts add up to the selection.
+        A [`BatchReport`][acctstate.batch.BatchReport]; its outcome counts add up to the selection.
 
     Raises:
         InvalidArgument: a wrongly typed argument, a missing ``change``/``at``, or

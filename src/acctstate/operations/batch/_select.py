@@ -1,6 +1,6 @@
-"""Selecting the accounts of a batch and counting them (seed 001's batch panel).
+"""Selecting the accounts of a batch and counting them (the batch-update panel).
 
-Re-exported by :mod:`acctstate.batch`; import the names from there.
+Re-exported by [`acctstate.batch`][acctstate.batch]; import the names from there.
 """
 
 from __future__ import annotations
@@ -134,7 +134,7 @@ class Selection:
 
     Args:
         statuses: status codes or names.
-        backends: back-end classes (:class:`~acctstate.status.Backend` or values).
+        backends: back-end classes ([`Backend`][acctstate.status.Backend] or values).
         account_classes: account classes.
         batch_ids: batches.
         ids: account ids.
@@ -247,7 +247,7 @@ def _field_within(field: str, r: DateRange) -> Callable[[Any], bool]:
 
 @attrs.frozen
 class SelectionCounts:
-    """The counts at the top of seed 001's batch panel.
+    """The counts at the top of the batch-update panel.
 
     Attributes:
         selected: accounts that match the filters.
@@ -267,7 +267,8 @@ class SelectionCounts:
 
 @attrs.define(eq=False)
 class Selected:
-    """The accounts a :class:`Selection` picked, and their counts. Made by :func:`select`.
+    """The accounts a [`Selection`][acctstate.batch.Selection] picked, and their counts. Made by
+    [`select`][acctstate.batch.select].
 
     Attributes:
         workflow: the workflow the accounts follow.
@@ -277,7 +278,7 @@ class Selected:
         threshold: the availability threshold used for "depleted".
         ledger: keys of the balance operations already applied to these accounts
             (what makes applying a charge twice harmless; pass a persistent one to
-            :func:`apply` to keep that across processes).
+            `apply` to keep that across processes).
     """
 
     workflow: Workflow
@@ -308,7 +309,7 @@ def select(
         accounts: any iterable of accounts or host objects.
         selection: the filters (default: every account).
         threshold: the product's service availability threshold: an account whose
-            funds are zero or less than this is depleted (seed 001). Accounts without
+            funds are zero or less than this is depleted. Accounts without
             prepaid funds (``funds`` is ``None``) are never depleted.
 
     Raises:

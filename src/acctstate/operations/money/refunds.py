@@ -1,23 +1,24 @@
 """Cancellation options and proration: what a cancellation does to the money.
 
-A cancellation is two independent choices (seed 000, made precise):
+A cancellation is two independent choices (EngageIP-style cancellation, made precise):
 
-* **when service stops** (:class:`ServiceStop`): now, at the end of the paid period
-  (through ``cancelation_pending``), or on a given date;
-* **what happens to the money** (:class:`RefundPolicy`): a prorated refund, a full
-  refund, none, or a refund prorated as of a specific date.
+* **when service stops** ([`ServiceStop`][acctstate.refunds.ServiceStop]): now, at the end of the
+  paid period (through ``cancelation_pending``), or on a given date;
+* **what happens to the money** ([`RefundPolicy`][acctstate.proration.RefundPolicy]): a prorated
+  refund, a full refund, none, or a refund prorated as of a specific date.
 
-:data:`CANCEL_OPTIONS` names seed 000's six options as presets of those two choices;
-any other combination is one :class:`CancelOption` away.
+[`CANCEL_OPTIONS`][acctstate.refunds.CANCEL_OPTIONS] names the six EngageIP-style options as presets of
+those two choices; any other combination is one [`CancelOption`][acctstate.refunds.CancelOption]
+away.
 
-The arithmetic is one pure function, :func:`~acctstate.proration.quote` (in
-:mod:`acctstate.proration`, re-exported here): paid amount, service period, cancellation
-instant -> the refund, a ``Decimal`` rounded to the currency's minor unit with an
+The arithmetic is one pure function, [`quote`][acctstate.proration.quote] (in
+[`acctstate.proration`][acctstate.proration], re-exported here): paid amount, service period,
+cancellation instant -> the refund, a ``Decimal`` rounded to the currency's minor unit with an
 explicit rounding mode.
 
-Three effect rules carry the money onto transitions: :class:`RefundRule` (the
-cancellation's refund), :class:`ForwardBill` and :class:`BackBill` (seed 004's
-reinstatement bills).
+Three effect rules carry the money onto transitions: [`RefundRule`][acctstate.refunds.RefundRule]
+(the cancellation's refund), [`ForwardBill`][acctstate.refunds.ForwardBill] and
+[`BackBill`][acctstate.refunds.BackBill] (the status-code table's reinstatement bills).
 
 >>> import datetime as dt
 >>> from decimal import Decimal
@@ -46,20 +47,23 @@ from acctstate.operations.money.proration import (
     THIRTY_DAY,
     ActualDays,
     Basis,
+    CancelDay,
     Period,
     RefundPolicy,
     Seconds,
     ThirtyDay,
     _as_money,
+    _cancel_day,
     _divide,
     _minor,
     _policy,
     _rounding,
-    _zone,
+    basis_name,
     minor_units,
     quote,
+    register_basis,
 )
-from acctstate.values.clock import require_aware
+from acctstate.values.clock import billing_zone, require_aware, utc
 from acctstate.values.effects import Charge, Effect, Refund, register_effect_rule
 from acctstate.values.errors import InvalidArgument
 from acctstate.values.history import History
@@ -83,6 +87,7 @@ __all__ = [
     "ActualDays",
     "BackBill",
     "Basis",
+    "CancelDay",
     "CancelOption",
     "Cancellation",
     "ForwardBill",
@@ -94,6 +99,7 @@ __all__ = [
     "ThirtyDay",
     "minor_units",
     "quote",
+    "register_basis",
 ]
 
 # -- the two choices ---------------------------------------------------------------------
@@ -128,9 +134,9 @@ class CancelOption:
     """One way to cancel: when service stops and what happens to the money.
 
     Args:
-        stop: a :class:`ServiceStop` (or its value).
-        money: a :class:`RefundPolicy` (or its value).
-        label: how a UI names it (seed 000's wording for the presets).
+        stop: a [`ServiceStop`][acctstate.refunds.ServiceStop] (or its value).
+        money: a [`RefundPolicy`][acctstate.proration.RefundPolicy] (or its value).
+        label: how a UI names it (EngageIP's wording for the presets).
 
     >>> opt = CancelOption(stop="period_end", money="none")
     >>> opt.trigger
@@ -179,7 +185,7 @@ class CancelOption:
         effective = at
         if on is not None:
             effective = require_aware(on, "on")
-            if effective < at:
+            if utc(effective, "on") < utc(at):
                 raise InvalidArgument("on", on, f"a date not before the request ({at.isoformat()})")
         data: dict[str, Any] = {"refund": self.money.value}  # plain data: storable as is
         if as_of is not None:
@@ -195,8 +201,8 @@ class CancelOption:
 class Cancellation:
     """A cancellation ready to plan or fire: trigger, effective time and event data.
 
-    Made by :meth:`CancelOption.request`. ``at`` may lie in the future (seed 000's
-    "specific date"): hand it to a scheduler, or fire it when the date comes.
+    Made by [`CancelOption.request`][acctstate.refunds.CancelOption.request]. ``at`` may lie in the
+    future (a "specific date"): hand it to a scheduler, or fire it when the date comes.
     """
 
     option: CancelOption
@@ -259,7 +265,7 @@ CANCEL_OPTIONS: Mapping[str, CancelOption] = {
         label="Immediately with prorated transaction as of a specific date",
     ),
 }
-"""Seed 000's six cancel options, as presets of the two choices."""
+"""The six EngageIP-style cancel options, as presets of the two choices."""
 
 
 # -- effect rules ---------------------------------------------------------------------------------
@@ -278,9 +284,8 @@ def _currency_of(ctx: GuardContext) -> str:
     return str(currency)
 
 
-def _tz_of(ctx: GuardContext) -> str | dt.tzinfo:
-    tz = ctx.value("timezone", "UTC")
-    return tz if isinstance(tz, str | dt.tzinfo) else "UTC"
+def _tz_of(ctx: GuardContext) -> dt.tzinfo:
+    return billing_zone(ctx.value("timezone", None))
 
 
 def _period_of(ctx: GuardContext) -> Period:
@@ -300,36 +305,45 @@ def _period_of(ctx: GuardContext) -> Period:
     return period
 
 
+def _service_stops(value: object) -> str:
+    if value in ("at", "period_end"):
+        return str(value)
+    raise InvalidArgument("service_stops", value, "'at' or 'period_end'")
+
+
 @register_effect_rule("refund_policy")
 @attrs.frozen
 class RefundRule:
-    """Effect rule: the cancellation's :class:`~acctstate.effects.Refund`.
+    """Effect rule: the cancellation's [`Refund`][acctstate.effects.Refund].
 
     Reads the event data (or the account's attributes of the same name): ``refund``
-    (a :class:`RefundPolicy`, default ``default``), ``paid``, ``period`` (or
-    ``period_start`` / ``period_end``), ``refund_as_of``, ``currency`` and the
+    (a [`RefundPolicy`][acctstate.proration.RefundPolicy], default ``default``), ``paid``,
+    ``period`` (or ``period_start`` / ``period_end``), ``refund_as_of``, ``currency`` and the
     account's ``timezone``. A zero refund plans no effect.
 
     Args:
         default: the policy when the event names none (``"none"``: no refund unless
-            asked, as seed 000's "no adjustment transactions entered automatically").
+            asked, as in EngageIP's "no adjustment transactions entered automatically").
         service_stops: ``"at"`` (service stops at the change's time) or
             ``"period_end"`` (it stops when the paid period ends, so a prorated refund
             is zero and only a full or as-of refund pays anything).
-        basis: a name in :data:`BASES`.
+        basis: a name in [`BASES`][acctstate.proration.BASES] (built in, or added with
+            [`register_basis`][acctstate.proration.register_basis]), or a registered basis.
         rounding: a ``decimal`` rounding mode.
+        cancel_day: whether the day service stops is ``"refunded"`` (the default)
+            or ``"charged"`` as used (a [`CancelDay`][acctstate.proration.CancelDay]).
 
     Raises:
-        InvalidArgument: (when planning) bad money, period or instants, or a currency
-            that contradicts the account's; nothing changes.
+        InvalidArgument: (when built) an unknown ``service_stops``, basis, rounding
+            mode or ``cancel_day``; (when planning) bad money, period or instants, or
+            a currency that contradicts the account's; nothing changes.
     """
 
     default: RefundPolicy = attrs.field(default=RefundPolicy.NONE, converter=_policy)
-    service_stops: str = attrs.field(
-        default="at", validator=attrs.validators.in_(["at", "period_end"])
-    )
-    basis: str = attrs.field(default="actual_days", validator=attrs.validators.in_(list(BASES)))
+    service_stops: str = attrs.field(default="at", converter=_service_stops)
+    basis: str = attrs.field(default="actual_days", converter=basis_name)
     rounding: str = attrs.field(default=decimal.ROUND_HALF_EVEN, converter=_rounding)
+    cancel_day: CancelDay = attrs.field(default=CancelDay.REFUNDED, converter=_cancel_day)
 
     @property
     def name(self) -> str:
@@ -339,12 +353,15 @@ class RefundRule:
     @property
     def kwargs(self) -> dict[str, Any]:
         """The arguments that rebuild it (plain strings, for files)."""
-        return {
+        out = {
             "default": self.default.value,
             "service_stops": self.service_stops,
             "basis": self.basis,
             "rounding": self.rounding,
         }
+        if self.cancel_day is not CancelDay.REFUNDED:
+            out["cancel_day"] = self.cancel_day.value
+        return out
 
     def __call__(self, ctx: GuardContext, source: Status, dest: Status) -> Iterable[Effect]:
         """The refund this cancellation owes (nothing for a zero refund)."""
@@ -367,6 +384,7 @@ class RefundRule:
             basis=self.basis,
             rounding=self.rounding,
             tz=_tz_of(ctx),
+            cancel_day=self.cancel_day,
         )
         if not amount:
             return ()
@@ -384,7 +402,7 @@ def _price_of(ctx: GuardContext, key: str, currency: str) -> Decimal | None:
 @register_effect_rule("forward_bill")
 @attrs.frozen
 class ForwardBill:
-    """Effect rule (seed 004, code 21): bill the coming period once, in advance.
+    """Effect rule (reinstated forward bill, code 21): bill the coming period once, in advance.
 
     Charges the event's (or account's) ``price`` exactly. Without a price nothing is
     planned: the host then bills the period itself.
@@ -406,7 +424,7 @@ class ForwardBill:
         return {"price": self.price}
 
     def __call__(self, ctx: GuardContext, source: Status, dest: Status) -> Iterable[Effect]:
-        """One :class:`~acctstate.effects.Charge` of the period's price."""
+        """One [`Charge`][acctstate.effects.Charge] of the period's price."""
         currency = _currency_of(ctx)
         price = _price_of(ctx, self.price, currency)
         if not price:
@@ -434,7 +452,7 @@ def _not_billed_since(ctx: GuardContext) -> dt.datetime | None:
 @register_effect_rule("back_bill")
 @attrs.frozen
 class BackBill:
-    """Effect rule (seed 004, code 22): charge the period the account went unbilled.
+    """Effect rule (reinstated back bill, code 22): charge the period the account went unbilled.
 
     The unbilled stretch runs from ``suspended_since`` (event data) or, by default,
     from when the account's history last left a billable status, to the change's
@@ -463,7 +481,7 @@ class BackBill:
         return {"price": self.price, "period_days": self.period_days, "rounding": self.rounding}
 
     def __call__(self, ctx: GuardContext, source: Status, dest: Status) -> Iterable[Effect]:
-        """One :class:`~acctstate.effects.Charge` for the unbilled days."""
+        """One [`Charge`][acctstate.effects.Charge] for the unbilled days."""
         currency = _currency_of(ctx)
         price = _price_of(ctx, self.price, currency)
         if not price:
@@ -476,11 +494,11 @@ class BackBill:
                 "suspended_since", None, "when billing stopped (event data or account history)"
             )
         since = require_aware(since, "suspended_since")
-        if since > ctx.at:
+        if utc(since, "suspended_since") > utc(ctx.at):
             raise InvalidArgument(
                 "suspended_since", since, f"an instant not after the change ({ctx.at.isoformat()})"
             )
-        zone = _zone(_tz_of(ctx))
+        zone = _tz_of(ctx)
         days = ACTUAL_DAYS.position(ctx.at, zone) - ACTUAL_DAYS.position(since, zone)
         units = _divide(_minor(price, self.price, currency) * days, self.period_days, self.rounding)
         if not units:

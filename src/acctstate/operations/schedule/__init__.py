@@ -2,19 +2,19 @@
 scheduled changes, and apply those that are due.
 
 Billing staff change a status "now" or "on the 1st" (a status change with an
-effective date and a note). A :class:`Schedule` is the book of
+effective date and a note). A [`Schedule`][acctstate.schedule.Schedule] is the book of
 such changes for one workflow. Scheduling checks at once what can be checked now (the
 trigger exists and can still happen from the account's status, ``at`` is aware and not
 before the account's latest change, the reason code, the actor's permission); guards
 are checked when the change is applied, at its effective time, because the account
 may look different by then.
 
-Applying (:meth:`Schedule.apply_due`) fires the due changes in effective-time order
-through the ordinary :meth:`~acctstate.workflow.Workflow.fire`, each with ``at`` set
-to its effective time, as the person who scheduled it or else the system actor. A
+Applying ([`Schedule.apply_due`][acctstate.schedule.Schedule.apply_due]) fires the due changes in
+effective-time order through the ordinary [`fire`][acctstate.workflow.Workflow.fire], each with
+``at`` set to its effective time, as the person who scheduled it or else the system actor. A
 change refused then is kept, marked failed with the reason; nothing is dropped.
 Applying again changes nothing: settled changes are never fired twice, and a pending
-change whose :class:`~acctstate.history.StatusChange` is already in the account's
+change whose [`StatusChange`][acctstate.history.StatusChange] is already in the account's
 history (the same idempotency key) is marked applied without firing.
 
 >>> import datetime as dt

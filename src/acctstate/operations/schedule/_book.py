@@ -1,5 +1,5 @@
-"""The :class:`Schedule`: the book of scheduled changes for one workflow (add, list,
-withdraw, apply), and the workflow's own book type."""
+"""The [`Schedule`][acctstate.schedule.Schedule]: the book of scheduled changes for one workflow
+(add, list, withdraw, apply), and the workflow's own book type."""
 
 from __future__ import annotations
 
@@ -33,14 +33,14 @@ AccountLookup = Mapping[str, Any] | Callable[[str], Any]
 class Schedule:
     """The book of scheduled changes for one workflow: add, list, withdraw, apply.
 
-    Entries are :class:`~acctstate.history.ScheduledChange` values keyed by their id;
+    Entries are [`ScheduledChange`][acctstate.history.ScheduledChange] values keyed by their id;
     settled ones are kept (applied, failed with the reason, withdrawn), so the book is
     also the record of what was planned. A store persists the values and rebuilds the
     book with ``Schedule(workflow, entries=...)``.
 
-    The book remembers the account objects passed to :meth:`add` so that
-    :meth:`apply_due` can fire on them; pass ``accounts=`` there to supply others (for
-    example, accounts loaded from a store).
+    The book remembers the account objects passed to [`add`][acctstate.schedule.Schedule.add] so
+    that [`apply_due`][acctstate.schedule.Schedule.apply_due] can fire on them; pass ``accounts=``
+    there to supply others (for example, accounts loaded from a store).
 
     Args:
         workflow: the workflow changes are checked against and fired through.
@@ -146,27 +146,28 @@ class Schedule:
     ) -> ScheduledChange:
         """Schedule ``trigger`` on ``account`` to take effect at ``at``.
 
-        Checked now as far as it can be (see :func:`plan_entry`); a refusal records
-        nothing. Guards are checked when it is applied.
+        Checked now as far as it can be (see [`plan_entry`][acctstate.schedule.plan_entry]); a
+        refusal records nothing. Guards are checked when it is applied.
 
         Args:
             account: the account (an ``Account`` or host object); remembered for
-                :meth:`apply_due`.
+                [`apply_due`][acctstate.schedule.Schedule.apply_due].
             trigger: the trigger to fire.
             at: the effective time (timezone-aware; in the past is allowed and means
-                due at the next :meth:`apply_due`).
+                due at the next [`apply_due`][acctstate.schedule.Schedule.apply_due]).
             reason: the reason code.
             note: a note for the history.
             actor: who schedules it; it is fired as this actor, or as the system.
             **data: event data for guards and effect rules at the effective time.
 
         Returns:
-            The pending :class:`~acctstate.history.ScheduledChange`, with its id.
+            The pending [`ScheduledChange`][acctstate.history.ScheduledChange], with its id.
+
+        It also raises every error of [`plan_entry`][acctstate.schedule.plan_entry].
 
         Raises:
             InvalidArgument: the same change (account, trigger, ``at``) is already
                 pending, or a wrongly typed argument.
-            (and every error of :func:`plan_entry`)
         """
         entry = plan_entry(
             self._workflow,
@@ -207,8 +208,8 @@ class Schedule:
     ) -> ScheduledChange:
         """Withdraw a pending scheduled change; it is kept, marked withdrawn.
 
-        Withdrawing needs the permission firing the trigger can require (seed 002's
-        "Edit Account Status"), so a person who may not change a status may not cancel
+        Withdrawing needs the permission firing the trigger can require ("Edit Account
+        Status"), so a person who may not change a status may not cancel
         a planned change either.
 
         Args:
@@ -264,18 +265,18 @@ class Schedule:
 
         Each is fired with ``at`` set to its effective time, guards re-checked then,
         as the actor who scheduled it or else the system actor. A refused change is
-        marked failed with the reason (see :func:`apply_entry`). Applying again with
-        the same ``now`` changes nothing.
+        marked failed with the reason (see [`apply_entry`][acctstate.schedule.apply_entry]).
+        Applying again with the same ``now`` changes nothing.
 
         Args:
             now: the current instant (timezone-aware), e.g. ``clock.now()``.
             accounts: where to find accounts by id (a mapping or a function), for those
-                not passed to :meth:`add` (e.g. loaded from a store).
+                not passed to [`add`][acctstate.schedule.Schedule.add] (e.g. loaded from a store).
             hooks: hooks for the effects (default: the workflow's).
             limit: settle at most this many (bounded chunks; call again for the rest).
 
         Returns:
-            An :class:`ApplyResult` with one outcome per change settled.
+            An [`ApplyResult`][acctstate.schedule.ApplyResult] with one outcome per change settled.
 
         Raises:
             InvalidArgument: ``now`` is naive, ``limit`` is not a positive int, or a due

@@ -1,5 +1,5 @@
-"""One scheduled change: checked when it is recorded (:func:`plan_entry`) and fired when
-it is due (:func:`apply_entry`)."""
+"""One scheduled change: checked when it is recorded ([`plan_entry`][acctstate.schedule.plan_entry])
+and fired when it is due ([`apply_entry`][acctstate.schedule.apply_entry])."""
 
 from __future__ import annotations
 
@@ -115,10 +115,11 @@ def plan_entry(
     id: str | None = None,
     recorded_at: dt.datetime | None = None,
 ) -> ScheduledChange:
-    """Check a change to schedule and return it as a pending :class:`ScheduledChange`.
+    """Check a change to schedule and return it as a pending
+    [`ScheduledChange`][acctstate.history.ScheduledChange].
 
-    Nothing is recorded: :meth:`Schedule.add` records it; a store may call this and
-    persist the value itself.
+    Nothing is recorded: [`Schedule.add`][acctstate.schedule.Schedule.add] records it; a store may
+    call this and persist the value itself.
 
     Args:
         workflow: the workflow the change will be fired through.

@@ -1,5 +1,5 @@
-"""What applying scheduled changes did: one :class:`ScheduleOutcome` per change, gathered
-in an :class:`ApplyResult`."""
+"""What applying scheduled changes did: one [`ScheduleOutcome`][acctstate.schedule.ScheduleOutcome]
+per change, gathered in an [`ApplyResult`][acctstate.schedule.ApplyResult]."""
 
 from __future__ import annotations
 
@@ -47,7 +47,8 @@ class ApplyResult:
 
     Attributes:
         now: the instant the due changes were applied at.
-        outcomes: one :class:`ScheduleOutcome` per scheduled change settled.
+        outcomes: one [`ScheduleOutcome`][acctstate.schedule.ScheduleOutcome] per scheduled change
+            settled.
     """
 
     now: dt.datetime

@@ -1,21 +1,22 @@
 """Looking at workflows and accounts: diagrams, tables, notebook views and plots.
 
-* Diagrams: :func:`to_mermaid` and :func:`to_dot` (plain text, no dependency) and
-  :func:`to_svg` (Graphviz: ``pip install acctstate[diagrams]`` and the ``dot``
-  program) of a whole workflow, of one status's neighbourhood (``around=``,
-  ``steps=``) or of one account's path (``path=``, the transitions it took numbered).
-* Tables: :func:`to_frame` and friends give pandas DataFrames of transitions, statuses,
-  histories, sweeps and batches (``pip install acctstate[notebook]``); the
+* Diagrams: [`to_mermaid`][acctstate.export.to_mermaid] and [`to_dot`][acctstate.export.to_dot]
+  (plain text, no dependency) and [`to_svg`][acctstate.export.to_svg] (Graphviz: ``pip install
+  acctstate[diagrams]`` and the ``dot`` program) of a whole workflow, of one status's neighbourhood
+  (``around=``, ``steps=``) or of one account's path (``path=``, the transitions it took numbered).
+* Tables: [`to_frame`][acctstate.export.to_frame] and friends give pandas DataFrames of transitions,
+  statuses, histories, sweeps and batches (``pip install acctstate[notebook]``); the
   ``*_records`` functions give the same rows as plain dicts.
 * Notebook views: the ``*_html`` functions behind the ``_repr_html_`` of ``Workflow``,
   ``Status``, ``StatusChange``, ``History``, batch ``Preview`` / ``BatchReport`` and
   sweep results.
-* Plots: :func:`plot_status_counts` (accounts per status over time) and
-  :func:`plot_flows` (moves between statuses) with matplotlib, from the plain data of
-  :func:`counts_over_time` and :func:`flow_counts`.
+* Plots: [`plot_status_counts`][acctstate.export.plot_status_counts] (accounts per status over time)
+  and [`plot_flows`][acctstate.export.plot_flows] (moves between statuses) with matplotlib, from the
+  plain data of [`counts_over_time`][acctstate.export.counts_over_time] and
+  [`flow_counts`][acctstate.export.flow_counts].
 
 pandas, matplotlib and graphviz are imported only when a function needs them; when one
-is missing, :class:`MissingDependency` says what to install.
+is missing, [`MissingDependency`][acctstate.errors.MissingDependency] says what to install.
 """
 
 # Filling the registry the core types draw themselves through (a side effect on purpose).

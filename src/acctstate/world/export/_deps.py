@@ -12,7 +12,8 @@ __all__ = ["MissingDependency", "graphviz_module", "matplotlib_pyplot", "pandas_
 
 
 def pandas_module(needed_for: str) -> Any:
-    """``pandas``, or :class:`MissingDependency` naming the ``notebook`` extra."""
+    """``pandas``, or [`MissingDependency`][acctstate.errors.MissingDependency] naming the
+    ``notebook`` extra."""
     try:
         import pandas  # type: ignore[import-untyped]
     except ImportError:
@@ -23,7 +24,8 @@ def pandas_module(needed_for: str) -> Any:
 
 
 def matplotlib_pyplot(needed_for: str) -> ModuleType:
-    """``matplotlib.pyplot``, or :class:`MissingDependency` naming the ``notebook`` extra."""
+    """``matplotlib.pyplot``, or [`MissingDependency`][acctstate.errors.MissingDependency] naming
+    the ``notebook`` extra."""
     try:
         import matplotlib.pyplot
     except ImportError:

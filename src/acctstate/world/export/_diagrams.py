@@ -1,10 +1,10 @@
 """Diagrams of a whole workflow, of one status's neighbourhood, or of one account's path.
 
-A :class:`DiagramView` is the plain data of what to draw (statuses, edges, initial
-statuses, the edges an account took); it is rendered by :mod:`acctstate.diagram`'s
-Mermaid and DOT renderers, given only the selected statuses and edges, and then marked
-up: the focus status outlined, the taken edges numbered (and, in DOT, drawn bold while
-the others are greyed). SVG goes through Graphviz when it is installed.
+A [`DiagramView`][acctstate.export.DiagramView] is the plain data of what to draw (statuses, edges,
+initial statuses, the edges an account took); it is rendered by
+[`acctstate.diagram`][acctstate.diagram]'s Mermaid and DOT renderers, given only the selected
+statuses and edges, and then marked up: the focus status outlined, the taken edges numbered (and, in
+DOT, drawn bold while the others are greyed). SVG goes through Graphviz when it is installed.
 """
 
 from __future__ import annotations
@@ -34,16 +34,18 @@ HIGHLIGHT = "#c0392b"
 _FADED = "#9e9e9e"
 
 PathSource = History | Sequence[StatusChange] | Any
-"""An account's path: its :class:`History`, a sequence of changes, or an object with a
-``history`` attribute (an :class:`~acctstate.account.Account`)."""
+"""An account's path: its [`History`][acctstate.history.History], a sequence of changes, or an
+object with a ``history`` attribute (an [`Account`][acctstate.account.Account])."""
 
 
 @attrs.frozen
 class DiagramView:
     """What to draw: some statuses, the edges between them, and what to highlight.
 
-    Made by :func:`diagram`; render with :meth:`to_mermaid`, :meth:`to_dot` or
-    :meth:`to_svg`.
+    Made by [`diagram`][acctstate.export.diagram]; render with
+    [`to_mermaid`][acctstate.export.DiagramView.to_mermaid],
+    [`to_dot`][acctstate.export.DiagramView.to_dot] or
+    [`to_svg`][acctstate.export.DiagramView.to_svg].
 
     Attributes:
         statuses: the statuses drawn, in code order.
@@ -87,8 +89,8 @@ class DiagramView:
     def to_dot(self) -> str:
         """The view as Graphviz DOT (text).
 
-        With a path, taken edges are drawn bold in :data:`HIGHLIGHT` with their step
-        numbers, the other edges greyed; focus and visited statuses are outlined.
+        With a path, taken edges are drawn bold in [`HIGHLIGHT`][acctstate.export.HIGHLIGHT] with
+        their step numbers, the other edges greyed; focus and visited statuses are outlined.
         """
         text = dot(self.statuses, self.edges, self.initial)
         lines = text.rstrip("\n").split("\n")
@@ -162,14 +164,14 @@ def _path_changes(path: PathSource) -> list[StatusChange]:
     )
 
 
-def _within(wf: Workflow, seeds: Iterable[Status], steps: int) -> dict[int, int]:
+def _within(wf: Workflow, starts: Iterable[Status], steps: int) -> dict[int, int]:
     """``{code: distance}`` of the statuses at most ``steps`` transitions (either
-    direction) from a seed."""
+    direction) from one of ``starts``."""
     near: dict[int, set[int]] = {}
     for e in wf.transitions:
         near.setdefault(e.source.code, set()).add(e.dest.code)
         near.setdefault(e.dest.code, set()).add(e.source.code)
-    dist = {s.code: 0 for s in seeds}
+    dist = {s.code: 0 for s in starts}
     queue = deque(dist)
     while queue:
         code = queue.popleft()
@@ -204,7 +206,7 @@ def diagram(
             Combine with ``around``/``steps`` for more context.
 
     Returns:
-        A :class:`DiagramView`.
+        A [`DiagramView`][acctstate.export.DiagramView].
 
     Raises:
         UnknownStatus: ``around`` names a status the workflow lacks.
@@ -285,7 +287,8 @@ def to_mermaid(
     steps: int | None = None,
     path: PathSource | None = None,
 ) -> str:
-    """The workflow, a neighbourhood or a path as Mermaid text (see :func:`diagram`).
+    """The workflow, a neighbourhood or a path as Mermaid text (see
+    [`diagram`][acctstate.export.diagram]).
 
     >>> from acctstate.presets import isp
     >>> print(to_mermaid(isp.workflow(), around="temporary_ban", steps=1))
@@ -318,7 +321,8 @@ def to_dot(
     steps: int | None = None,
     path: PathSource | None = None,
 ) -> str:
-    """The workflow, a neighbourhood or a path as Graphviz DOT text (see :func:`diagram`)."""
+    """The workflow, a neighbourhood or a path as Graphviz DOT text (see
+    [`diagram`][acctstate.export.diagram])."""
     return _view(wf, {"around": around, "steps": steps, "path": path}).to_dot()
 
 
@@ -331,9 +335,10 @@ def to_svg(
 ) -> str:
     """The workflow, a neighbourhood or a path rendered as SVG by Graphviz.
 
+    It raises every error [`diagram`][acctstate.export.diagram] raises, and:
+
     Raises:
         MissingDependency: the ``diagrams`` extra or the ``dot`` program is missing;
             the message says how to install it.
-        (and every error of :func:`diagram`)
     """
     return _view(wf, {"around": around, "steps": steps, "path": path}).to_svg()

@@ -163,7 +163,8 @@ def _frame(records: list[dict[str, Any]], columns: list[str] | None, needed_for:
 
 
 def statuses_frame(wf: Workflow) -> Any:
-    """The statuses of ``wf`` as a pandas DataFrame (see :func:`status_records`).
+    """The statuses of ``wf`` as a pandas DataFrame (see
+    [`status_records`][acctstate.export.status_records]).
 
     Raises:
         MissingDependency: pandas is not installed (``pip install acctstate[notebook]``).
@@ -187,7 +188,8 @@ def workflow_frame(wf: Workflow, *, what: str = "transitions") -> Any:
 
 
 def transitions_frame(wf: Workflow) -> Any:
-    """The transitions of ``wf`` as a pandas DataFrame (see :func:`transition_records`).
+    """The transitions of ``wf`` as a pandas DataFrame (see
+    [`transition_records`][acctstate.export.transition_records]).
 
     Raises:
         MissingDependency: pandas is not installed (``pip install acctstate[notebook]``).
@@ -229,9 +231,9 @@ def history_frame(source: Any) -> Any:
     """Changes as a pandas DataFrame, one row per change, in the order given.
 
     Args:
-        source: a :class:`History`, an account with a ``history``, a
-            :class:`StatusChange`, or an iterable of any of these (many accounts'
-            histories are stacked; the ``account`` column tells them apart).
+        source: a [`History`][acctstate.history.History], an account with a ``history``, a
+            [`StatusChange`][acctstate.history.StatusChange], or an iterable of any of these (many
+            accounts' histories are stacked; the ``account`` column tells them apart).
 
     Raises:
         InvalidArgument: ``source`` holds something else.
@@ -244,13 +246,14 @@ def history_frame(source: Any) -> Any:
 def to_frame(obj: Any) -> Any:
     """Any acctstate result as a pandas DataFrame.
 
-    A ``Workflow`` gives its transitions (use :func:`statuses_frame` for its statuses),
-    a history, an account or changes give :func:`history_frame`, a sweep plan
-    :func:`sweep_records`, the outcome of applying it :func:`apply_records`, a
-    column-wise sweep its own ``to_frame()``, a simulation its daily counts (one row per
-    day, one column per status that ever held an account), and anything with
-    ``to_records()`` (a batch ``Preview`` or ``BatchReport``, account statistics) its
-    records.
+    A ``Workflow`` gives its transitions (use [`statuses_frame`][acctstate.export.statuses_frame]
+    for its statuses), a history, an account or changes give
+    [`history_frame`][acctstate.export.history_frame], a sweep plan
+    [`sweep_records`][acctstate.export.sweep_records], the outcome of applying it
+    [`apply_records`][acctstate.export.apply_records], a column-wise sweep its own ``to_frame()``, a
+    simulation its daily counts (one row per day, one column per status that ever held an account),
+    and anything with ``to_records()`` (a batch ``Preview`` or ``BatchReport``, account statistics)
+    its records.
 
     Raises:
         InvalidArgument: ``obj`` is none of these.

@@ -1,8 +1,9 @@
 """Plots for notebooks: accounts per status over time, and flows between statuses.
 
-The data functions (:func:`counts_over_time`, :func:`flow_counts`) return plain dicts
-from accounts, histories, sweeps or simulations; the plot functions draw them with
-matplotlib, imported only when a plot is asked for.
+The data functions ([`counts_over_time`][acctstate.export.counts_over_time],
+[`flow_counts`][acctstate.export.flow_counts]) return plain dicts from accounts, histories, sweeps
+or simulations; the plot functions draw them with matplotlib, imported only when a plot is asked
+for.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ def counts_over_time(
     """How many accounts were in each status at each instant, read from their histories.
 
     Args:
-        accounts: accounts with a ``history`` (or :class:`History` values).
+        accounts: accounts with a ``history`` (or [`History`][acctstate.history.History] values).
         times: the instants (timezone-aware).
 
     Returns:
@@ -145,9 +146,9 @@ def plot_status_counts(
     """A stacked area chart of accounts per status (or per back-end class) over time.
 
     Args:
-        counts: ``{time: {status name: accounts}}`` (from :func:`counts_over_time`
-            or a simulation) or a DataFrame with times as index and statuses as
-            columns.
+        counts: ``{time: {status name: accounts}}`` (from
+            [`counts_over_time`][acctstate.export.counts_over_time] or a simulation) or a DataFrame
+            with times as index and statuses as columns.
         workflow: the workflow the names belong to: orders the series by code and
             colours them (a status's own colour, else its back-end class's); needed
             for ``by="backend"``.
@@ -252,7 +253,8 @@ def plot_flows(
     """Draw how many accounts moved between statuses: a from-by-to heat map, or bars.
 
     Args:
-        flows: anything :func:`flow_counts` accepts (changes, pairs, a mapping).
+        flows: anything [`flow_counts`][acctstate.export.flow_counts] accepts (changes, pairs, a
+            mapping).
         workflow: orders statuses by code and colours bars by destination class.
         kind: ``"heatmap"`` (rows: from, columns: to, counts written in the cells)
             or ``"bar"`` (the ``top`` most frequent moves, largest first).

@@ -1,8 +1,8 @@
 """Registers this part's renderers as the notebook views of the core types.
 
 ``Status``, ``History``, ``Workflow`` and the batch and sweep results ask the registry in
-:mod:`acctstate.values._views` for their HTML, DataFrame and SVG views; importing
-:mod:`acctstate.export` fills it, so the low types never import a part above them.
+`acctstate.values._views` for their HTML, DataFrame and SVG views; importing
+[`acctstate.export`][acctstate.export] fills it, so the low types never import a part above them.
 """
 
 from __future__ import annotations

@@ -1,7 +1,8 @@
-"""The status catalog of the reference ISP workflow (:mod:`acctstate.presets.isp`):
-each code with its back-end class, label, description and behaviour flags; the module
-docstring of :mod:`acctstate.presets.isp` explains the codes whose meaning is derived
-from their names."""
+"""The status catalog of the reference ISP workflow
+([`acctstate.presets.isp`][acctstate.presets.isp]): each code with its back-end class, label,
+description and behaviour flags; the module docstring of
+[`acctstate.presets.isp`][acctstate.presets.isp] explains the codes whose meaning is derived from
+their names."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ P, A, S, C, X = (
 
 
 def statuses() -> list[Status]:
-    """The 33 statuses of the reference catalog (seed 004 and prospect = 30)."""
+    """The 33 statuses of the reference catalog (the status-code table and prospect = 30)."""
 
     def st(
         code: int, name: str, backend: Backend, label: str, description: str, **flags: bool | int

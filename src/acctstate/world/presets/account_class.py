@@ -1,4 +1,4 @@
-"""Field-service billing with account classes (seed 002).
+"""Field-service billing with account classes.
 
 Statuses Inactive, Prospect, Active, Bad Debt, Credit Hold, Internal and External
 Collections. A person changes a status only with the "Edit Account Status"
@@ -11,15 +11,15 @@ actor) has its own triggers, guarded by the class's settings:
 * ``auto_remove_credit_hold``: the past-due balance has been paid.
 
 Whether automation runs at all, and when (the daily run time, daily auto-apply of
-payments), is the account class's policy in :mod:`acctstate.automation`; the graph
-only says which moves are legal and when.
+payments), is the account class's policy in [`acctstate.automation`][acctstate.automation]; the
+graph only says which moves are legal and when.
 
 Temporary credit hold removal lifts a hold between two dates: the account moves to
 ``credit_hold_lifted`` (serviced again) and returns to ``credit_hold`` once the end
 date given as ``lift_ends_at`` has passed, unless it was paid meanwhile.
 
 Bad debt is terminal: the debt is written off, and a returning customer gets a new
-account. Seed 002's condition for collections ("no active services for any site")
+account. The product's condition for collections ("no active services for any site")
 is host data the preset cannot see; add it as a guard of your own.
 
 >>> wf = workflow()
@@ -39,11 +39,11 @@ from acctstate.values.status import Status
 __all__ = ["EDIT_STATUS", "statuses", "transitions", "workflow"]
 
 EDIT_STATUS = "edit_account_status"
-"""Seed 002's permission 7, "Edit Account Status", needed for every manual change."""
+"""The permission "Edit Account Status", needed for every manual change."""
 
 
 def statuses() -> list[Status]:
-    """The seven statuses of seed 002, plus ``credit_hold_lifted``."""
+    """The seven statuses of field-service billing, plus ``credit_hold_lifted``."""
     return [
         Status.custom(
             30,
@@ -112,7 +112,7 @@ def transitions(
     paid = balance_settled()
 
     def manual(trigger: str, sources: list[str], dest: str, why: str) -> list[Transition]:
-        return many(trigger, sources, dest, permission=EDIT_STATUS, description=f"002: {why}")
+        return many(trigger, sources, dest, permission=EDIT_STATUS, description=why)
 
     return [
         *manual("activate", ["prospect", "inactive"], "active", "set the status to Active"),
@@ -157,28 +157,28 @@ def transitions(
                 days_in_status(past_due_days, attr="oldest_unpaid_at"),
                 not_(balance_settled(tolerance=min_past_due)),
             ],
-            description="002: auto credit hold placement (past-due days and minimum amount)",
+            description="auto credit hold placement (past-due days and minimum amount)",
         ),
         T(
             "auto_inactivate",
             "credit_hold",
             "inactive",
             guards=[days_in_status(inactive_after_days)],
-            description="002: auto inactive after N days on credit hold",
+            description="auto inactive after N days on credit hold",
         ),
         *many(
             "auto_remove_credit_hold",
             ["credit_hold", "credit_hold_lifted"],
             "active",
             guards=[paid],
-            description="002: auto credit hold removal once the past-due balance is paid",
+            description="auto credit hold removal once the past-due balance is paid",
         ),
         T(
             "end_temporary_lift",
             "credit_hold_lifted",
             "credit_hold",
             guards=[period_ended(attr="lift_ends_at")],
-            description="002: the temporary removal's end date has passed",
+            description="the temporary removal's end date has passed",
         ),
     ]
 

@@ -1,4 +1,4 @@
-"""EngageIP (seed 000): four back-end statuses and operator-defined status types.
+"""EngageIP-style statuses: four back-end statuses and operator-defined status types.
 
 Every account status type maps onto one of the back-end statuses Active, Cancelled,
 Suspended and Prospect, and behaves like it:
@@ -6,17 +6,17 @@ Suspended and Prospect, and behaves like it:
 * ``prospect``: nothing is provisioned or billed; once left it is never re-entered;
 * ``active``: provisioned and billed;
 * ``suspended``: still provisioned (the switch keeps the configuration) but recurring
-  charges stop; usage is still billed (seed 000's note on 9.3.6 and earlier);
+  charges stop; usage is still billed (as EngageIP 9.3.6 and earlier do);
 * ``cancelled``: neither provisioned nor billed, and it can be enabled again.
 
 The default workflow adds two status types of the kind operators create
 (``suspended_past_due``, ``cancelled_non_payment``), a ``cancelation_pending`` status for
-"cancel at period end", and a terminal ``deleted`` status: seed 000 names no final
+"cancel at period end", and a terminal ``deleted`` status: EngageIP has no final
 status, but every workflow needs an end, so a cancelled account may be deleted.
 
 Status changes take effect now or at a chosen instant (``at=``); future-dated changes
-are kept and applied by :mod:`acctstate.schedule`. Cancelling carries a
-:class:`~acctstate.refunds.RefundRule`, so seed 000's cancel options are event data:
+are kept and applied by [`acctstate.schedule`][acctstate.schedule]. Cancelling carries a
+[`RefundRule`][acctstate.refunds.RefundRule], so the cancel options are event data:
 ``refund="prorated" | "full" | "none" | "as_of"`` (with ``refund_as_of=``).
 
 >>> wf = workflow()
@@ -37,7 +37,7 @@ from acctstate.values.status import Backend, Status
 __all__ = ["CANCEL_REASONS", "statuses", "status_type", "transitions", "workflow"]
 
 CANCEL_REASONS = frozenset({"customer_request", "moved", "non_payment", "other"})
-"""Seed 000: a reason must be chosen from a defined list before cancelling."""
+"""A reason must be chosen from a defined list before cancelling."""
 
 
 def status_type(
@@ -53,8 +53,8 @@ def status_type(
         code: its numeric code.
         name: its snake_case name.
         backend: ``"prospect"``, ``"active"``, ``"suspended"`` or ``"closed"`` (Cancelled).
-        image_url: seed 000's image posted on accounts in this status.
-        **fields: other :class:`~acctstate.status.Status` fields (``label``,
+        image_url: the image posted on accounts in this status.
+        **fields: other [`Status`][acctstate.status.Status] fields (``label``,
             ``show_in_statistics`` ...).
 
     Raises:
@@ -131,13 +131,13 @@ def statuses() -> list[Status]:
             "deleted",
             backend="closed",
             terminal=True,
-            description="Removed for good (not in seed 000; every workflow needs an end).",
+            description="Removed for good (EngageIP has no final status; every workflow needs an end).",
         ),
     ]
 
 
 def transitions() -> list[Transition]:
-    """The transitions, each with the seed 000 rule it implements."""
+    """The transitions, each with the EngageIP rule it implements."""
     T = Transition
     many = Transition.many
     refund_now = RefundRule()
@@ -148,19 +148,19 @@ def transitions() -> list[Transition]:
     in_service = ["active", "suspended", "suspended_past_due", "cancelation_pending"]
     cancelled = ["cancelled", "cancelled_non_payment"]
     out: list[Transition] = [
-        T("activate", "prospect", "active", description="000: the prospect becomes a customer"),
+        T("activate", "prospect", "active", description="the prospect becomes a customer"),
         T(
             "cancel",
             "prospect",
             "cancelled",
             reasons=CANCEL_REASONS,
-            description="000: a prospect that never converts",
+            description="a prospect that never converts",
         ),
         *many(
             "cancel",
             in_service,
             "cancelled",
-            description="000: cancel immediately (prorated, full or no refund, or as of a date)",
+            description="cancel immediately (prorated, full or no refund, or as of a date)",
             **cancel_options,
         ),
         T(
@@ -168,34 +168,34 @@ def transitions() -> list[Transition]:
             "suspended_past_due",
             "cancelled_non_payment",
             effects=[refund_now],
-            description="000: a past-due account is cancelled",
+            description="a past-due account is cancelled",
         ),
         T(
             "request_cancelation",
             "active",
             "cancelation_pending",
             reasons=CANCEL_REASONS,
-            description="000 'Period End': cancelled once the service period has elapsed",
+            description="'Period End': cancelled once the service period has elapsed",
         ),
         T(
             "complete_cancelation",
             "cancelation_pending",
             "cancelled",
             guards=[period_ended()],
-            description="000 'Period End': the service period has elapsed",
+            description="'Period End': the service period has elapsed",
         ),
-        T("suspend", "active", "suspended", description="000: suspend the account"),
+        T("suspend", "active", "suspended", description="suspend the account"),
         T(
             "suspend_past_due",
             "active",
             "suspended_past_due",
-            description="000: suspend a past-due VoIP account, keeping its switch configuration",
+            description="suspend a past-due VoIP account, keeping its switch configuration",
         ),
         *many(
             "enable",
             ["suspended", "suspended_past_due", *cancelled, "cancelation_pending"],
             "active",
-            description="000: enable the account again (cancelled accounts included)",
+            description="enable the account again (cancelled accounts included)",
         ),
         *many("delete", cancelled, "deleted", description="remove a cancelled account for good"),
     ]
@@ -205,8 +205,9 @@ def transitions() -> list[Transition]:
 def workflow() -> Workflow:
     """The EngageIP workflow (a new, validated ``Workflow``).
 
-    Operators add their own status types with :func:`status_type` and
-    ``Workflow.extend`` (see ``docs/custom-statuses.md``).
+    Operators add their own status types with
+    [`status_type`][acctstate.presets.engageip.status_type] and ``Workflow.extend`` (see
+    ``docs/custom-statuses.md``).
 
     >>> workflow().initial[0].name
     'prospect'

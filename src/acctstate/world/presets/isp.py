@@ -1,6 +1,6 @@
-"""The reference ISP workflow: every status code of seed 004, plus ``prospect`` = 30.
+"""The reference ISP workflow: every code of the status-code table, plus ``prospect`` = 30.
 
-Seed 004's convention: a negative code means the account is de-provisioned. Accounts
+The table's convention: a negative code means the account is de-provisioned. Accounts
 are archived once they have been closed (canceled, terminated, suspended, contract
 expired) for 180 days.
 
@@ -41,7 +41,7 @@ from acctstate.world.presets._isp_statuses import statuses
 __all__ = ["ARCHIVE_AFTER_DAYS", "statuses", "transitions", "workflow"]
 
 ARCHIVE_AFTER_DAYS = 180
-"""Seed 004: a closed account is archived after this many days."""
+"""A closed account is archived after this many days."""
 
 _IN_SERVICE = ["active", "active_non_billable", "permanent"]
 _DUNNING_ACTIVE = [
@@ -83,55 +83,55 @@ def transitions() -> list[Transition]:
             "register",
             "prospect",
             "registered_pending_activation",
-            description="004 (32): the prospect registered via the web",
+            description="status code 32: the prospect registered via the web",
         ),
         T(
             "request_installation",
             "prospect",
             "installation_pending",
-            description="004 (31): an acquired account requests active status",
+            description="status code 31: an acquired account requests active status",
         ),
         T(
             "confirm_registration",
             "registered_pending_activation",
             "installation_pending",
-            description="004 (32 -> 31): the activation e-mail was answered",
+            description="status codes 32 -> 31: the activation e-mail was answered",
         ),
         T(
             "receive_service_order",
             "installation_pending",
             "service_order_received",
-            description="004 (10031): the installation service order is received",
+            description="status code 10031: the installation service order is received",
         ),
         T(
             "accept_service_order",
             "service_order_received",
             "service_order_accepted",
-            description="004 (10032)",
+            description="status code 10032",
         ),
         T(
             "start_service_order",
             "service_order_accepted",
             "service_order_in_progress",
-            description="004 (10033)",
+            description="status code 10033",
         ),
         T(
             "complete_service_order",
             "service_order_in_progress",
             "service_order_complete",
-            description="004 (10034): installation done, line provisioned",
+            description="status code 10034: installation done, line provisioned",
         ),
         T(
             "start_trial",
             "service_order_complete",
             "active_trial",
-            description="004 (41): provisioned for service, not yet billable",
+            description="status code 41: provisioned for service, not yet billable",
         ),
         T(
             "activate",
             "service_order_complete",
             "active",
-            description="004 (1): fully provisioned and billed",
+            description="status code 1: fully provisioned and billed",
         ),
         T(
             "end_trial",
@@ -160,7 +160,7 @@ def transitions() -> list[Transition]:
                 "escalate_dunning",
                 a,
                 b,
-                description="004 (10..13, -11..-13): past due, one dunning step further",
+                description="status codes 10..13, -11..-13: past due, one dunning step further",
             )
             for a, b in itertools.pairwise(ladder)
         ],
@@ -177,14 +177,14 @@ def transitions() -> list[Transition]:
             "reinstated_back_bill",
             guards=[card],
             effects=[back_bill],
-            description="004 (22): a suspended account gave new payment info",
+            description="status code 22: a suspended account gave new payment info",
         ),
         T(
             "complete_reinstatement",
             "reinstated_back_bill",
             "active",
             guards=[paid],
-            description="004 (22): back-billed and paid, restored to active",
+            description="status code 22: back-billed and paid, restored to active",
         ),
         T(
             "reinstate_forward",
@@ -192,7 +192,7 @@ def transitions() -> list[Transition]:
             "reinstated_forward_bill",
             guards=[card],
             effects=[forward_bill],
-            description="004 (21): a canceled account comes back, billed forward",
+            description="status code 21: a canceled account comes back, billed forward",
         ),
         T(
             "reinstate_forward",
@@ -207,51 +207,51 @@ def transitions() -> list[Transition]:
             "reinstated_forward_bill",
             "active",
             guards=[paid],
-            description="004 (21): the forward bill is paid, then made active",
+            description="status code 21: the forward bill is paid, then made active",
         ),
         T(
             "terminate",
             "suspended_dunning_3",
             "terminated",
-            description="004 (-3): dunning exhausted, terminated by the system",
+            description="status code -3: dunning exhausted, terminated by the system",
         ),
         # -- suspension, temporary ban, inactivity
         *many(
             "suspend",
             ["active", *_DUNNING_ACTIVE],
             "suspended",
-            description="004 (-1): de-provisioned for non-payment",
+            description="status code -1: de-provisioned for non-payment",
         ),
         T(
             "ban",
             "active",
             "temporary_ban",
-            description="004 (51): services disabled, still billable",
+            description="status code 51: services disabled, still billable",
         ),
-        T("lift_ban", "temporary_ban", "active", description="004 (51 -> 1)"),
-        T("deactivate", "active", "inactive", description="004 (0)"),
-        T("reactivate", "inactive", "active", description="004 (0 -> 1)"),
+        T("lift_ban", "temporary_ban", "active", description="status codes 51 -> 1"),
+        T("deactivate", "active", "inactive", description="status code 0"),
+        T("reactivate", "inactive", "active", description="status codes 0 -> 1"),
         # -- cancellation and termination, now or at period end
         *many(
             "cancel",
             [*_IN_SERVICE, *_DUNNING_ACTIVE, "inactive", "temporary_ban"],
             "canceled",
             effects=[refund_now],
-            description="004 (-2): canceled now at the end user's request",
+            description="status code -2: canceled now at the end user's request",
         ),
         T(
             "request_cancelation",
             "active",
             "cancelation_pending",
             effects=[refund_at_period_end],
-            description="004 (2): canceled, provisioned until the pre-paid cycle ends",
+            description="status code 2: canceled, provisioned until the pre-paid cycle ends",
         ),
         T(
             "complete_cancelation",
             "cancelation_pending",
             "canceled",
             guards=[period_ended()],
-            description="004 (2 -> -2): the pre-paid cycle has ended",
+            description="status codes 2 -> -2: the pre-paid cycle has ended",
         ),
         T(
             "withdraw_cancelation",
@@ -263,20 +263,20 @@ def transitions() -> list[Transition]:
             "terminate",
             [*_IN_SERVICE, *_DUNNING_ACTIVE, "suspended", "inactive", "temporary_ban"],
             "terminated",
-            description="004 (-3): terminated now by the system or an administrator",
+            description="status code -3: terminated now by the system or an administrator",
         ),
         T(
             "request_termination",
             "active",
             "termination_pending",
-            description="004 (3): terminated, provisioned through the pre-paid cycle",
+            description="status code 3: terminated, provisioned through the pre-paid cycle",
         ),
         T(
             "complete_termination",
             "termination_pending",
             "terminated",
             guards=[period_ended()],
-            description="004 (3 -> -3): the pre-paid cycle has ended",
+            description="status codes 3 -> -3: the pre-paid cycle has ended",
         ),
         T(
             "withdraw_termination",
@@ -288,7 +288,7 @@ def transitions() -> list[Transition]:
             "expire_contract",
             "active",
             "contract_expired",
-            description="004 (-4): the fixed contract period expired",
+            description="status code -4: the fixed contract period expired",
         ),
         # -- moves (21001..21004)
         T("open_move", "active", "move_opened", description="21001: move file opened"),
@@ -308,17 +308,17 @@ def transitions() -> list[Transition]:
             description="the customer does not move after all",
         ),
         # -- special accounts
-        T("make_non_billable", "active", "active_non_billable", description="004 (61)"),
-        T("make_billable", "active_non_billable", "active", description="004 (61 -> 1)"),
-        T("make_permanent", "active", "permanent", description="004 (99), see module doc"),
-        T("revoke_permanent", "permanent", "active", description="004 (99 -> 1)"),
+        T("make_non_billable", "active", "active_non_billable", description="status code 61"),
+        T("make_billable", "active_non_billable", "active", description="status codes 61 -> 1"),
+        T("make_permanent", "active", "permanent", description="status code 99, see module doc"),
+        T("revoke_permanent", "permanent", "active", description="status codes 99 -> 1"),
         # -- archiving: closed for 180 days
         *many(
             "archive",
             _CLOSED,
             "archived",
             guards=[days_in_status(ARCHIVE_AFTER_DAYS)],
-            description="004 (-99): closed for more than 180 days",
+            description="status code -99: closed for more than 180 days",
         ),
     ]
 

@@ -1,11 +1,11 @@
-"""PortaBilling (seed 001): prepaid and postpaid telecom accounts.
+"""PortaBilling-style accounts: prepaid and postpaid telecom accounts.
 
 * ``inactive``: created (often in a batch) but not yet in use;
 * ``active``: in service;
 * ``blocked``: no services, though the customer keeps self-care access; maintenance
   charges stop, subscription fees still apply (billable, usage not billed);
 * ``depleted``: a debit account whose funds fell to the product's availability
-  threshold; seed 001 counts these, the preset makes it a status so that a recharge
+  threshold; PortaBilling counts these, the preset makes it a status so that a recharge
   brings the account back;
 * ``expired``: past its expiration date (or its availability period after first
   use); an expired account can be activated again with a new expiration date;
@@ -13,8 +13,8 @@
 
 Dates are instants on the account (``activated_at``, ``expires_at``,
 ``first_used_at``); the calendar day they fall on is the customer's billing time
-zone's (:func:`acctstate.clock.local_date`). Funds are compared with the threshold
-using the ``balance_settled`` guard on the ``funds`` attribute (funds at most the
+zone's ([`acctstate.clock.local_date`][acctstate.clock.local_date]). Funds are compared with the
+threshold using the ``balance_settled`` guard on the ``funds`` attribute (funds at most the
 threshold count as depleted).
 
 >>> wf = workflow(availability_days=30)
@@ -34,7 +34,7 @@ from acctstate.values.status import Status
 __all__ = ["DEFAULT_THRESHOLD", "statuses", "transitions", "workflow"]
 
 DEFAULT_THRESHOLD = Decimal("0.00")
-"""Seed 001's service availability threshold when the product sets none."""
+"""The service availability threshold when the product sets none."""
 
 
 def statuses() -> list[Status]:
@@ -83,7 +83,7 @@ def transitions(
     """The transitions.
 
     Args:
-        availability_days: seed 001's "availability period after first usage, days";
+        availability_days: the "availability period after first usage, days";
             ``None`` when the product sets none.
         threshold: the funds at or below which a debit account is depleted.
     """
@@ -101,50 +101,55 @@ def transitions(
             "activate",
             "inactive",
             "active",
-            description="001: 'activate all accounts with the Inactive status' (immediately)",
+            description="'activate all accounts with the Inactive status' (immediately)",
         ),
         T(
             "activate_on_date",
             "inactive",
             "active",
             guards=[period_ended(attr="activated_at")],
-            description="001: the activation date has come",
+            description="the activation date has come",
         ),
-        T("block", "active", "blocked", description="001: Blocked"),
-        T("unblock", "blocked", "active", description="001: Unblocked"),
+        T(
+            "block",
+            "active",
+            "blocked",
+            description="blocked: no service, subscription fees still apply",
+        ),
+        T("unblock", "blocked", "active", description="unblocked: in service again"),
         T(
             "deplete",
             "active",
             "depleted",
             guards=[depleted],
-            description="001: Depleted, funds at or below the availability threshold",
+            description="depleted: funds at or below the availability threshold",
         ),
         T(
             "recharge",
             "depleted",
             "active",
             guards=[not_(depleted)],
-            description="001: funds above the threshold again",
+            description="funds above the threshold again",
         ),
         *many(
             "expire",
             ["active", "blocked", "depleted"],
             "expired",
             guards=[expiry],
-            description="001: past the expiration date or the availability period",
+            description="past the expiration date or the availability period",
         ),
         T(
             "reactivate",
             "expired",
             "active",
             guards=[not_(past_expiry)],
-            description="001: activate an expired account with a new expiration date",
+            description="activate an expired account with a new expiration date",
         ),
         *many(
             "terminate",
             ["inactive", "active", "blocked", "depleted", "expired"],
             "terminated",
-            description="001: Terminated, final",
+            description="terminated, final",
         ),
     ]
 

@@ -1,4 +1,4 @@
-"""Sonar (seed 003): Lead, Active and Inactive, and custom statuses with an
+"""Sonar-style statuses: Lead, Active and Inactive, and custom statuses with an
 "activates" flag, an icon and a colour.
 
 A status that *activates* the account provisions it and bills it; one that does not
@@ -33,7 +33,7 @@ __all__ = ["statuses", "transitions", "workflow"]
 
 
 def statuses() -> list[Status]:
-    """The three default statuses and seed 003's common custom ones."""
+    """The three default statuses and the common custom ones."""
     c = Status.custom
     return [
         c(
@@ -127,29 +127,39 @@ def transitions() -> list[Transition]:
     T = Transition
     many = Transition.many
     return [
-        T("schedule_install", "lead", "pending_install", description="003: install scheduled"),
+        T("schedule_install", "lead", "pending_install", description="install scheduled"),
         *many(
             "activate",
             ["lead", "pending_install"],
             "active",
-            description="003: the account is activated (install completed)",
+            description="the account is activated (install completed)",
         ),
-        T("fail_install", "pending_install", "failed_install", description="003: Failed Install"),
+        T(
+            "fail_install",
+            "pending_install",
+            "failed_install",
+            description="the installation failed",
+        ),
         T(
             "reschedule_install",
             "failed_install",
             "pending_install",
-            description="003: a subsequent installation is scheduled",
+            description="a subsequent installation is scheduled",
         ),
-        T("start_vacation", "active", "vacation", description="003: Vacation"),
-        T("end_vacation", "vacation", "active", description="003: back from vacation"),
-        T("deactivate", "active", "inactive", description="003: Inactive, left the network"),
+        T(
+            "start_vacation",
+            "active",
+            "vacation",
+            description="service paused while the customer is away",
+        ),
+        T("end_vacation", "vacation", "active", description="back from vacation"),
+        T("deactivate", "active", "inactive", description="left the network"),
         T("reactivate", "inactive", "active", description="a returning customer"),
         *many(
             "send_to_collections",
             ["active", "vacation", "inactive"],
             "collections",
-            description="003: Collections",
+            description="the debt is handed to a collection agency",
         ),
         T(
             "settle",
@@ -162,13 +172,13 @@ def transitions() -> list[Transition]:
             "terminate_winback",
             ["active", "vacation", "inactive", "failed_install"],
             "terminated_winback",
-            description="003: termination with win-back potential",
+            description="termination with win-back potential",
         ),
         T(
             "win_back",
             "terminated_winback",
             "active",
-            description="003: a win-back opportunity converted",
+            description="a win-back opportunity converted",
         ),
         *many(
             "terminate",
@@ -183,7 +193,7 @@ def transitions() -> list[Transition]:
                 "terminated_winback",
             ],
             "terminated_no_winback",
-            description="003: termination without win-back potential",
+            description="termination without win-back potential",
         ),
     ]
 

@@ -1,17 +1,18 @@
 """A deterministic simulated book of accounts, run day by day through the reference workflow.
 
-:func:`simulate` starts a book of accounts (mostly active, some onboarding, some on trial,
-some already closed), then runs it for a number of days: prospects sign up and are
-installed, invoices are issued every 30 days and paid on time, late or not at all,
-the nightly automation sweep (:mod:`acctstate.automation`: the reference dunning
+[`simulate`][acctstate.simulation.simulate] starts a book of accounts (mostly active, some
+onboarding, some on trial, some already closed), then runs it for a number of days: prospects sign
+up and are installed, invoices are issued every 30 days and paid on time, late or not at all,
+the nightly automation sweep ([`acctstate.automation`][acctstate.automation]: the reference dunning
 ladder, trial ends, contract expiry, archiving after 180 days) moves accounts down the
 ladder and back, defaulters who pay are reinstated with a back bill, customers cancel
-with one of seed 000's options (:data:`acctstate.refunds.CANCEL_OPTIONS`, refunds
-included) and some come back with a forward bill.
+with one of the EngageIP-style cancellation options
+([`acctstate.refunds.CANCEL_OPTIONS`][acctstate.refunds.CANCEL_OPTIONS], refunds included) and some
+come back with a forward bill.
 
 Every change is an ordinary ``Workflow.fire`` (or a sweep's ``apply``): guards,
 effects, history and the graph's invariants apply as in production. Time comes from a
-:class:`~acctstate.clock.FixedClock` moved to each event's instant, randomness from
+[`FixedClock`][acctstate.clock.FixedClock] moved to each event's instant, randomness from
 ``random.Random(seed)``: the same arguments give the same result, history included.
 
 >>> result = simulate(accounts=200, days=60, seed=7)

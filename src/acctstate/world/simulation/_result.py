@@ -1,5 +1,5 @@
-"""What a simulation did, as plain data: :class:`SimulationResult` and its views (daily
-series, monthly counts, rows for a CSV, a text summary)."""
+"""What a simulation did, as plain data: [`SimulationResult`][acctstate.simulation.SimulationResult]
+and its views (daily series, monthly counts, rows for a CSV, a text summary)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,6 @@
-"""Running a simulation: :func:`simulate` checks its arguments and the workflow, opens
-the starting book and runs it day by day into a :class:`SimulationResult`."""
+"""Running a simulation: [`simulate`][acctstate.simulation.simulate] checks its arguments and the
+workflow, opens the starting book and runs it day by day into a
+[`SimulationResult`][acctstate.simulation.SimulationResult]."""
 
 from __future__ import annotations
 
@@ -92,11 +93,11 @@ def simulate(
         days: how many days to run.
         seed: the seed of the ``random.Random`` every decision is drawn from.
         start: the first day's midnight (timezone-aware).
-        scenario: how customers behave (default: :class:`Scenario` ()).
+        scenario: how customers behave (default: [`Scenario`][acctstate.simulation.Scenario] ()).
         progress: called as ``progress(days_done, days)`` after each day.
 
     Returns:
-        A :class:`SimulationResult`.
+        A [`SimulationResult`][acctstate.simulation.SimulationResult].
 
     Raises:
         InvalidArgument: a negative book, fewer than one day, a naive ``start``, or a

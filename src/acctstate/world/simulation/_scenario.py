@@ -1,5 +1,5 @@
-"""How the simulated customers behave: :class:`Scenario`, its rates and weights checked
-when it is made."""
+"""How the simulated customers behave: [`Scenario`][acctstate.simulation.Scenario], its rates and
+weights checked when it is made."""
 
 from __future__ import annotations
 
@@ -58,8 +58,8 @@ class Scenario:
             reinstated with a back bill; the others are terminated once dunning is
             exhausted.
         cancel: chance per day that a customer in service cancels.
-        cancel_options: weight of each of seed 000's cancel options
-            (:data:`acctstate.refunds.CANCEL_OPTIONS` names).
+        cancel_options: weight of each EngageIP-style cancel option
+            ([`acctstate.refunds.CANCEL_OPTIONS`][acctstate.refunds.CANCEL_OPTIONS] names).
         winback: share of canceled customers who come back (forward bill) within
             10 to 120 days.
         contracts: share of the starting book whose fixed contract ends during the run ...

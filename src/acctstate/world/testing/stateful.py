@@ -1,4 +1,5 @@
-"""A ready stateful test for any workflow: :func:`workflow_state_machine`.
+"""A ready stateful test for any workflow:
+[`workflow_state_machine`][acctstate.testing.workflow_state_machine].
 
 The machine opens one account in a drawn status and fires drawn triggers at it, with
 drawn times, event data, actors, reasons and sometimes failing hooks. After every step
@@ -70,8 +71,8 @@ def _fail(rule: str, detail: str) -> WorkflowInvariantError:
 class FlakyHooks:
     """Hooks for every system that record what they ran, and fail when told to.
 
-    (Unlike :class:`acctstate.effects.RecordingHooks`, they are not idempotent: the
-    stateful test wants to see every effect a firing runs, and a failure on demand.)
+    (Unlike [`acctstate.effects.RecordingHooks`][acctstate.effects.RecordingHooks], they are not
+    idempotent: the stateful test wants to see every effect a firing runs, and a failure on demand.)
 
     Attributes:
         ran: the effects run, in order.
@@ -91,12 +92,16 @@ class FlakyHooks:
     charge = provision = deprovision = refund = notify = _run
 
     def hooks(self) -> Hooks:
-        """A :class:`~acctstate.effects.Hooks` routing every system here."""
+        """A [`Hooks`][acctstate.effects.Hooks] routing every system here."""
         return Hooks(billing=self, provisioning=self, refunds=self, notices=self)
 
 
 _Snapshot = tuple[int, dt.datetime | None, int, tuple[StatusChange, ...]]
 _Outcome = tuple[str, Any]
+
+
+def _instant(at: dt.datetime) -> dt.datetime:
+    return at.astimezone(dt.UTC)
 
 
 def _snapshot(account: Account) -> _Snapshot:
@@ -142,7 +147,8 @@ class _Strategies:
 
 
 class _Base(RuleBasedStateMachine):
-    """Shared machinery; :func:`workflow_state_machine` binds a workflow to it."""
+    """Shared machinery; [`workflow_state_machine`][acctstate.testing.workflow_state_machine] binds
+    a workflow to it."""
 
     wf: Workflow
     start_statuses: tuple[Status, ...] | None
@@ -243,8 +249,9 @@ class _Base(RuleBasedStateMachine):
             raise _fail("plan-is-pure", f"plan({trigger!r}) changed the account")
         # explain / may / allowed_triggers agree with plan; like plan, they raise for
         # unknown triggers and for times before the latest change, so those are skipped
-        latest = max(before[1] or at, acct.history[-1].at)
-        if at >= latest and (
+        # (compared as instants: two datetimes in one zone compare by wall time)
+        latest = max(before[1] or at, acct.history[-1].at, key=_instant)
+        if _instant(at) >= _instant(latest) and (
             isinstance(plan_exc, ReasonRequired)
             or not isinstance(plan_exc, UnknownTrigger | HistoryConflict | InvalidArgument)
         ):
@@ -383,7 +390,7 @@ class _Base(RuleBasedStateMachine):
         if not entries or entries[-1].dest.code != self.acct.status:
             raise _fail("history-ends-in-status", "the history does not end in the status")
         for a, b in itertools.pairwise(entries):
-            if b.at < a.at:
+            if _instant(b.at) < _instant(a.at):
                 raise _fail("history-in-order", f"{b!r} is before {a!r}")
             if b.source != a.dest:
                 raise _fail("history-chained", f"{b!r} does not start where {a!r} ended")

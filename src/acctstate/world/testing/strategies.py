@@ -139,7 +139,7 @@ def money(
 
 
 def offsets(*, past: bool = True) -> st.SearchStrategy[dt.timedelta]:
-    """Time offsets: the day counts the seeds' rules use, and anything up to a year.
+    """Time offsets: the day counts the presets' rules use, and anything up to a year.
 
     Args:
         past: also draw negative offsets (back-dated events).
@@ -272,7 +272,7 @@ class Step:
 def trigger_sequences(
     wf: Workflow, *, min_size: int = 0, max_size: int = 20
 ) -> st.SearchStrategy[list[Step]]:
-    """Sequences of :class:`Step` to fire one after the other on an account.
+    """Sequences of [`Step`][acctstate.testing.Step] to fire one after the other on an account.
 
     Reasons are drawn from those the trigger accepts anywhere in the workflow, so
     transitions that require a reason do fire.
