@@ -125,6 +125,10 @@ _PAID = Decimal(0)
 _MIN_BALANCE = Decimal("0.01")
 
 
+# N-days rules count calendar days in the billing time zone (UTC here): day N begins at
+# midnight, so the baselines count days between dates, not 24-hour periods.
+
+
 def hand_loop(book_: list[Account], now: dt.datetime) -> dict[str, list[tuple[str, str, int, int]]]:
     """The same rules as POLICY, written directly for the ISP workflow: for each account
     that changes, its changes as ``(rule, trigger, from, to)``, to the same fixed point."""
@@ -135,7 +139,7 @@ def hand_loop(book_: list[Account], now: dt.datetime) -> dict[str, list[tuple[st
         since = a.status_since
         target = 0
         if bal > 0 and a.oldest_unpaid_at is not None:
-            days = (now - a.oldest_unpaid_at).days
+            days = (now.date() - a.oldest_unpaid_at.date()).days
             for i, d in enumerate((1, 15, 30, 45, 60, 75, 90), start=1):
                 if days >= d and bal >= _MIN_BALANCE:
                     target = i
@@ -159,7 +163,7 @@ def hand_loop(book_: list[Account], now: dt.datetime) -> dict[str, list[tuple[st
             elif s in _POS and target > _POS[s]:
                 d = _STEP_STATUS[_POS[s] + 1]
                 changes.append(("dunning", "escalate_dunning", s, d))
-            elif s in _CLOSED and since is not None and (now - since).days >= 180:
+            elif s in _CLOSED and since is not None and (now.date() - since.date()).days >= 180:
                 d = -99
                 changes.append(("archive", "archive", s, d))
             else:
@@ -178,7 +182,7 @@ def hand_numpy(cols: dict[str, Any]) -> Any:
     pm = cols["payment_method"]
     nat = np.iinfo(np.int64).min
     oldest = cols["oldest_unpaid_at"].view(np.int64)
-    days = (NOW_NS - oldest) // DAY_NS
+    days = NOW_NS // DAY_NS - oldest // DAY_NS
     owes = (bal > 0) & (oldest != nat)
     target = np.zeros(len(s), dtype=np.int8)
     for i, d in enumerate(STEP_DAYS, start=1):
@@ -199,7 +203,7 @@ def hand_numpy(cols: dict[str, Any]) -> Any:
     s[m] = LADDER[target[m]]
     since = cols["status_since"].view(np.int64)
     closed = (s == start) & (s >= -4) & (s <= -1)
-    s[closed & (since != nat) & ((NOW_NS - since) // DAY_NS >= 180)] = -99
+    s[closed & (since != nat) & (NOW_NS // DAY_NS - since // DAY_NS >= 180)] = -99
     return s
 
 
@@ -216,7 +220,7 @@ def hand_polars(frame: Any) -> Any:
     def ns(name: str) -> Any:
         return pl.col(name).cast(pl.Int64)
 
-    days = (now - ns("oldest_unpaid_at")) // DAY_NS
+    days = NOW_NS // DAY_NS - ns("oldest_unpaid_at") // DAY_NS
     owes = (bal > 0) & ns("oldest_unpaid_at").is_not_null()
     target = pl.lit(0, dtype=pl.Int64)
     for d in STEP_DAYS.tolist():
@@ -254,7 +258,7 @@ def hand_polars(frame: Any) -> Any:
             (pl.col("_s") == s0)
             & pl.col("_s").is_between(-4, -1)
             & since.is_not_null()
-            & ((now - since) // DAY_NS >= 180)
+            & (NOW_NS // DAY_NS - since // DAY_NS >= 180)
         )
         .then(-99)
         .otherwise(pl.col("_s"))
