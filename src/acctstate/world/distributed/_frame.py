@@ -193,7 +193,6 @@ def _changes(
         reasons.failed(r, c) for r, c in zip(failed.tolist(), stays[m:].tolist(), strict=True)
     ]
     columns = {
-        "id": frame["id"].to_numpy()[rows],
         "kind": np.asarray(_KINDS, dtype=object)[kind],
         "hop": pd.arrays.IntegerArray(
             np.concatenate([out.change_hop, padding]).astype(np.int64), only_changes
@@ -208,7 +207,13 @@ def _changes(
         ),
         "reason": np.array([*([None] * n), *refused, *unplanned], dtype=object),
     }
-    return pd.DataFrame({name: values[order] for name, values in columns.items()})
+    # The ids keep the frame's own column type; the text columns stay plain objects
+    # (inferring a string type for them would cost more than the sweep).
+    out_columns = {"id": frame["id"].iloc[rows[order]].reset_index(drop=True)}
+    for name, values in columns.items():
+        kept = values[order]
+        out_columns[name] = pd.Series(kept, dtype=object) if kept.dtype == object else kept
+    return pd.DataFrame(out_columns)
 
 
 class _Reasons:
