@@ -126,7 +126,7 @@ def main() -> None:
 
     start = time.perf_counter()
     cluster = LocalCluster(
-        processes=True, n_workers=2, threads_per_worker=1, dashboard_address=None
+        processes=True, n_workers=2, threads_per_worker=1, dashboard_address=":0"
     )
     client = Client(cluster)
     t_dask_start = time.perf_counter() - start

@@ -258,7 +258,7 @@ def dask_client() -> Iterator[Any]:
     """A cluster of two single-threaded worker processes (so every task is pickled)."""
     distributed = pytest.importorskip("distributed")
     cluster = distributed.LocalCluster(
-        processes=True, n_workers=2, threads_per_worker=1, dashboard_address=None
+        processes=True, n_workers=2, threads_per_worker=1, dashboard_address=":0"
     )
     client = distributed.Client(cluster)
     try:
