@@ -20,9 +20,16 @@ from acctstate.values.catalog import StatusRef
 from acctstate.values.effects import Effect, Hooks
 from acctstate.values.errors import ConcurrentChange, InvalidArgument
 from acctstate.values.history import History, StatusChange
-from acctstate.world.store import Delivery, PendingEffect, ScheduledRecord, StoredAccount
 from acctstate.world.store._base import BaseStore
-from acctstate.world.store._codec import check_count, check_id, error_text, normalised, utc
+from acctstate.world.store._codec import (
+    check_count,
+    check_id,
+    duplicate_key,
+    error_text,
+    normalised,
+    unknown_account,
+)
+from acctstate.world.store._types import Delivery, PendingEffect, ScheduledRecord, StoredAccount
 
 __all__ = ["MemoryStore"]
 
@@ -39,21 +46,6 @@ class _Slot:
     claimed: bool = False
     attempts: int = 0
     last_error: str | None = None
-
-
-def duplicate_key(account_id: str, trigger: str, at: dt.datetime, key: str) -> InvalidArgument:
-    """The error for a change whose effect keys are already taken."""
-    return InvalidArgument(
-        "at",
-        utc(at).isoformat(),
-        f"a time at which {trigger!r} was not already fired on account {account_id!r} "
-        f"(the effect key {key!r} is already in the outbox)",
-    )
-
-
-def unknown_account(account_id: object) -> InvalidArgument:
-    """The error for an account id the store does not hold."""
-    return InvalidArgument("account_id", account_id, "the id of an account in the store")
 
 
 class MemoryStore(BaseStore):
