@@ -28,6 +28,7 @@ from acctstate.world.store._codec import (
     normalised,
     unknown_account,
 )
+from acctstate.world.store._facts import AccountView
 from acctstate.world.store._schema import accounts, history, metadata, outbox
 from acctstate.world.store._sqlengine import (
     CAS,
@@ -40,29 +41,53 @@ from acctstate.world.store._sqlengine import (
 )
 from acctstate.world.store._types import StoredAccount
 
-__all__ = ["SqlBase"]
+__all__ = ["SqlBase", "facts_from"]
+
+_PAST = (
+    sa.select(history).where(history.c.account_id == sa.bindparam("id")).order_by(history.c.version)
+)
+
+
+def facts_from(facts: object, key: str) -> tuple[sa.FromClause | None, str]:
+    """The host's facts as a ``FromClause`` with a ``key`` column (a ``Select`` becomes a
+    subquery).
+
+    Raises:
+        InvalidArgument: ``facts`` is not a table, view or select, or has no ``key`` column.
+    """
+    if facts is None:
+        return None, key
+    if isinstance(facts, sa.Select):
+        facts = facts.subquery("acctstate_facts")
+    if not isinstance(facts, sa.FromClause):
+        raise InvalidArgument(
+            "facts", facts, "an SQLAlchemy table, view or select() of the host's facts, or None"
+        )
+    if key not in facts.c:
+        raise InvalidArgument(
+            "facts_key", key, f"a column of the facts ({', '.join(sorted(facts.c.keys()))})"
+        )
+    return facts, key
 
 
 class SqlBase(BaseStore):
-    """A :class:`~acctstate.store.Store` in an SQL database (SQLite or PostgreSQL).
+    """The SQL store's engine, accounts, history and firing (see ``SqlStore``)."""
 
-    Args:
-        workflow: the workflow every change is checked against.
-        engine: an SQLAlchemy ``Engine`` (see :func:`create_engine` for SQLite). To keep
-            the tables in another PostgreSQL schema, give an engine with
-            ``execution_options(schema_translate_map={None: "billing"})``.
+    __slots__ = ("_engine", "_facts", "_facts_key", "_locking", "_sqlite")
 
-    Raises:
-        InvalidArgument: ``engine`` is not an SQLAlchemy ``Engine``.
-    """
-
-    __slots__ = ("_engine", "_locking", "_sqlite")
-
-    def __init__(self, workflow: Workflow, engine: sa.Engine) -> None:
+    def __init__(
+        self,
+        workflow: Workflow,
+        engine: sa.Engine,
+        *,
+        facts: sa.FromClause | sa.Select[Any] | None = None,
+        facts_key: str = "id",
+    ) -> None:
         super().__init__(workflow)
         if not isinstance(engine, sa.Engine):
             raise InvalidArgument("engine", engine, "an sqlalchemy.Engine")
         self._engine = engine
+        self._facts, self._facts_key = facts_from(facts, facts_key)
         self._sqlite = engine.dialect.name == "sqlite"
         self._locking = engine.dialect.name in ("postgresql", "mysql", "mariadb", "oracle")
 
@@ -184,6 +209,19 @@ class SqlBase(BaseStore):
             tuple(effect_from(e.kind, e.key, e.payload) for e in effects),
         )
         return row.version, change
+
+    def _facts_of(self, conn: sa.Connection, account_id: str) -> Mapping[str, Any] | None:
+        """The host's facts row of the account (read in the caller's transaction)."""
+        if self._facts is None:
+            return None
+        key = self._facts.c[self._facts_key]
+        row = conn.execute(sa.select(self._facts).where(key == account_id)).first()
+        return None if row is None else dict(row._mapping)
+
+    def _past(self, conn: sa.Connection, account_id: str) -> History:
+        """The account's history as the rules read it (without the effects)."""
+        rows = conn.execute(_PAST, {"id": account_id})
+        return History([self._change(r, ())[1] for r in rows])
 
     def history(self, account_id: str) -> History:
         """The account's full history, effects included (instants in UTC).
@@ -323,10 +361,11 @@ class SqlBase(BaseStore):
                 expected_version=expected_version,
                 actual_version=stored.version,
             )
+        view = AccountView(
+            stored, self._facts_of(conn, account_id), self._past(conn, account_id), data
+        )
         change = normalised(
-            self._workflow.plan(
-                stored, trigger, at=at, reason=reason, note=note, actor=actor, **data
-            )
+            self._workflow.plan(view, trigger, at=at, reason=reason, note=note, actor=actor, **data)
         )
         payloads = [effect_payload(e) for e in change.effects]
         if change.effects and precheck:

@@ -29,6 +29,7 @@ from acctstate.world.store._codec import (
     normalised,
     unknown_account,
 )
+from acctstate.world.store._facts import AccountView, FactsSource, memory_facts
 from acctstate.world.store._types import Delivery, PendingEffect, ScheduledRecord, StoredAccount
 
 __all__ = ["MemoryStore"]
@@ -53,6 +54,10 @@ class MemoryStore(BaseStore):
 
     Args:
         workflow: the workflow every change is checked against.
+        facts: the host's facts about each account (balance, time zone, currency,
+            period, ...), read when a change is planned: a mapping of account id to a
+            mapping of facts, or a callable ``(account_id) -> facts or None``. Event
+            data given to ``fire`` overrides them.
 
     >>> import datetime as dt
     >>> from acctstate.presets import isp
@@ -65,10 +70,11 @@ class MemoryStore(BaseStore):
     acctstate.errors.ConcurrentChange: account 'A-1' was changed concurrently (expected version 1, found 0); reload it and try again
     """
 
-    __slots__ = ("_accounts", "_changes", "_lock", "_outbox", "_scheduled")
+    __slots__ = ("_accounts", "_changes", "_facts", "_lock", "_outbox", "_scheduled")
 
-    def __init__(self, workflow: Workflow) -> None:
+    def __init__(self, workflow: Workflow, *, facts: FactsSource | None = None) -> None:
         super().__init__(workflow)
+        self._facts = memory_facts(facts)
         self._lock = threading.RLock()
         self._accounts: dict[str, StoredAccount] = {}
         self._changes: dict[str, list[StatusChange]] = {}
@@ -200,7 +206,13 @@ class MemoryStore(BaseStore):
                 )
             change = normalised(
                 self._workflow.plan(
-                    stored, trigger, at=at, reason=reason, note=note, actor=actor, **data
+                    self._view(stored, data),
+                    trigger,
+                    at=at,
+                    reason=reason,
+                    note=note,
+                    actor=actor,
+                    **data,
                 )
             )
             # Guards may call out (and, in tests, even fire on the same account); the
@@ -223,6 +235,11 @@ class MemoryStore(BaseStore):
             for effect in change.effects:
                 self._outbox[effect.key] = _Slot(effect.key, account_id, version, effect)
             return change
+
+    def _view(self, stored: StoredAccount, data: Mapping[str, Any]) -> AccountView:
+        """The account as rules see it: its stored state, its history and its facts."""
+        facts = None if self._facts is None else self._facts(stored.id)
+        return AccountView(stored, facts, History(list(self._changes[stored.id])), data)
 
     # -- outbox -----------------------------------------------------------------------
 

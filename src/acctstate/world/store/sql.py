@@ -50,9 +50,19 @@ class SqlStore(SqlDelivery, SqlScheduling):
         engine: an SQLAlchemy ``Engine`` (see :func:`create_engine` for SQLite). To keep
             the tables in another PostgreSQL schema, give an engine with
             ``execution_options(schema_translate_map={None: "billing"})``.
+        facts: the host's own table, view or ``select()`` holding what the rules read
+            about an account (``balance``, ``payment_method``, ``timezone``,
+            ``currency``, ``period_start``, ``period_end``, ``period_price``, ...), one
+            row per account, columns named after those facts. The store reads the row
+            in the same transaction as the change it plans and never copies it; event
+            data given to ``fire`` overrides a column. A rule that needs the time zone
+            or the currency when neither gives one raises
+            :class:`~acctstate.errors.MissingFact`.
+        facts_key: the facts' column holding the account id.
 
     Raises:
-        InvalidArgument: ``engine`` is not an SQLAlchemy ``Engine``.
+        InvalidArgument: ``engine`` is not an SQLAlchemy ``Engine``, or ``facts`` is
+            not a table, view or select with a ``facts_key`` column.
     """
 
     __slots__ = ()
