@@ -21,13 +21,13 @@ import pytest
 import sqlalchemy as sa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from tests.test_store_sql import needs_pg, pg_engine
 
 import acctstate
 from acctstate.errors import AcctStateError, MissingFact
 from acctstate.presets import isp
 from acctstate.store.memory import MemoryStore
 from acctstate.store.sql import SqlStore, create_engine
-from tests.test_store_sql import needs_pg, pg_engine
 
 T0 = dt.datetime(2026, 1, 5, 9, 0, tzinfo=dt.UTC)
 DAY = dt.timedelta(days=1)
@@ -236,10 +236,10 @@ def draw_step(draw: Any, status: acctstate.Status) -> tuple[int, int, str, Any]:
     return days, hour, trigger, data
 
 
-def outcome(run: Any) -> tuple[Any, ...]:
+def outcome(fire: Any, *args: Any, **kwargs: Any) -> tuple[Any, ...]:
     """What a fire did: the change (instants in UTC) or the error's type and message."""
     try:
-        change = run()
+        change = fire(*args, **kwargs)
     except AcctStateError as exc:
         return ("refused", type(exc).__name__, str(exc))
     return (
@@ -254,8 +254,7 @@ def outcome(run: Any) -> tuple[Any, ...]:
 
 def trail(history: Any) -> list[tuple[Any, ...]]:
     return [
-        (c.trigger, c.source.code, c.dest.code, c.at.astimezone(dt.UTC), c.effects)
-        for c in history
+        (c.trigger, c.source.code, c.dest.code, c.at.astimezone(dt.UTC), c.effects) for c in history
     ]
 
 
@@ -276,9 +275,9 @@ def check_paths(
         plain_data = dict(extra)
         if facts["period_price"] is not None:
             plain_data["period_price"] = facts["period_price"]
-        want = outcome(lambda: WF.fire(plain, trigger, at=at, **plain_data))
+        want = outcome(WF.fire, plain, trigger, at=at, **plain_data)
         for store, _ in stores:
-            got = outcome(lambda store=store: store.fire(account_id, trigger, at=at, **extra))
+            got = outcome(store.fire, account_id, trigger, at=at, **extra)
             assert got == want, (type(store).__name__, trigger, at)
     for store, _ in stores:
         assert trail(store.history(account_id)) == trail(plain.history)
