@@ -29,6 +29,8 @@ from acctstate.world.store._types import (
 from acctstate.world.store._types import (
     Delivery,
     PendingEffect,
+    Progress,
+    RunReport,
     ScheduledRecord,
     ScheduleRun,
     Store,
@@ -39,6 +41,8 @@ from acctstate.world.store._types import (
 __all__ = [
     "Delivery",
     "PendingEffect",
+    "Progress",
+    "RunReport",
     "ScheduleRun",
     "ScheduledRecord",
     "Store",

@@ -19,6 +19,8 @@ if TYPE_CHECKING:  # pragma: no cover - typing only
 __all__ = [
     "Delivery",
     "PendingEffect",
+    "Progress",
+    "RunReport",
     "ScheduleRun",
     "ScheduledRecord",
     "Store",
@@ -157,6 +159,44 @@ class SweepRun:
     failed: tuple[tuple[str, str], ...] = ()
     examined: int = 0
     cursor: str | None = None
+
+
+@attrs.frozen
+class RunReport:
+    """What one :meth:`Store.run_automation` call did.
+
+    Attributes:
+        at: the run's ``now``; every change is effective then.
+        examined: how many stored accounts were read.
+        changed: how many accounts changed.
+        changes: how many transitions were written (an account may take several steps).
+        by_rule: ``(rule, transitions)`` for each rule that moved accounts, in rule order.
+        blocked: how many accounts had a rule that held but was refused by guards.
+        failed: ``(account_id, error)`` for each account that could not be planned or
+            changed; the others went on.
+        retried: how many accounts lost a race to another writer and were planned
+            again one by one.
+        chunks: how many chunks were read.
+    """
+
+    at: dt.datetime
+    examined: int = 0
+    changed: int = 0
+    changes: int = 0
+    by_rule: tuple[tuple[str, int], ...] = ()
+    blocked: int = 0
+    failed: tuple[tuple[str, str], ...] = ()
+    retried: int = 0
+    chunks: int = 0
+
+    @property
+    def ok(self) -> bool:
+        """Whether no account failed."""
+        return not self.failed
+
+
+Progress = Callable[[int, int], None]
+"""A progress callback: ``(accounts done, accounts in all)``, called after each chunk."""
 
 
 Decide = Callable[[StoredAccount], str | None]

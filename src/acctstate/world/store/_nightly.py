@@ -1,0 +1,398 @@
+"""The SQL store's nightly run: automation read as columns and written set-based.
+
+A chunk of accounts (status, version and the host's facts) is read in one query, planned
+by the column-wise sweep, and each changed account's steps are planned again by the
+workflow (guards, effects and keys exactly as ``fire``). The chunk is then written in
+one transaction: one compare-and-set ``UPDATE`` over all its changed rows, each checked
+against the version that was read, and multi-row inserts of the history and outbox rows
+of the rows that won. Rows that lost a race, or that the sweep could not plan, are
+planned again one by one, each in a transaction of its own.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import sqlalchemy as sa
+
+from acctstate.operations.automation import AutomationPolicy, columns_from_accounts, sweep_columns
+from acctstate.operations.automation._rules import plan_one
+from acctstate.values.clock import require_aware
+from acctstate.values.errors import AcctStateError, ConcurrentChange
+from acctstate.values.history import History, StatusChange
+from acctstate.world.store._automation import Hop, Policies, Tally, check_progress, plan_hops
+from acctstate.world.store._codec import (
+    check_count,
+    duplicate_key,
+    effect_payload,
+    error_text,
+    unknown_account,
+)
+from acctstate.world.store._facts import AccountView
+from acctstate.world.store._schema import accounts, history
+from acctstate.world.store._sqlcore import SqlBase
+from acctstate.world.store._sqlengine import (
+    CAS,
+    INSERT_HISTORY,
+    INSERT_OUTBOX,
+    LOAD,
+    TAKEN,
+    account_of,
+    history_row,
+    outbox_rows,
+)
+from acctstate.world.store._types import Progress, RunReport, StoredAccount
+
+__all__ = ["SqlNightly"]
+
+# Stored state wins over a host column of the same name.
+_OWN = frozenset({"id", "status", "status_since", "version", "history"})
+# Bound parameters per statement stay well under SQLite's and PostgreSQL's limits.
+_IN_BATCH = 1000
+
+
+def _batches(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
+    for i in range(0, len(items), size):
+        yield items[i : i + size]
+
+
+class _Write:
+    """The rows one chunk writes: the compare-and-set updates, history and outbox."""
+
+    def __init__(self) -> None:
+        self.updates: list[dict[str, Any]] = []
+        self.history: list[dict[str, Any]] = []
+        self.outbox: list[dict[str, Any]] = []
+        self.hops: dict[str, Sequence[Hop]] = {}
+
+    def add(
+        self,
+        stored: StoredAccount,
+        hops: Sequence[Hop],
+        changes: list[StatusChange],
+        created: dt.datetime,
+    ) -> None:
+        version = stored.version
+        for change in changes:
+            version += 1
+            self.history.append(history_row(change, version))
+            if change.effects:
+                payloads = [effect_payload(e) for e in change.effects]
+                self.outbox.extend(outbox_rows(change, version, payloads, created))
+        last = changes[-1]
+        self.updates.append(
+            {
+                "b_id": stored.id,
+                "b_version": stored.version,
+                "status": last.dest.code,
+                "status_since": last.at,
+                "version": version,
+            }
+        )
+        self.hops[stored.id] = hops
+
+
+class SqlNightly(SqlBase):
+    """The nightly run (a part of :class:`~acctstate.store.sql.SqlStore`)."""
+
+    __slots__ = ()
+
+    def run_automation(
+        self,
+        policy: AutomationPolicy | Sequence[AutomationPolicy],
+        *,
+        now: dt.datetime,
+        chunk: int = 10_000,
+        connection: sa.Connection | None = None,
+        progress: Progress | None = None,
+    ) -> RunReport:
+        """Run the automation's rules over every stored account, set-based, in id order.
+
+        Each chunk of ``chunk`` accounts is read as columns (status, version and the
+        host's facts), planned with the column-wise sweep, and written in one
+        transaction: one compare-and-set ``UPDATE`` over its changed rows, each checked
+        against the version read, then the history and outbox rows in multi-row
+        inserts. The rows written are those ``fire`` writes for the same changes (each
+        step is planned again by the workflow: guards, effects, keys). An account that
+        another writer changed in between is planned again on its own; running again
+        at the same ``now`` changes nothing more. Memory is bounded by the chunk.
+
+        Args:
+            policy: one policy, or one per account class (on the store's workflow).
+            now: the instant of the run (timezone-aware); every change is effective then.
+            chunk: accounts read and written per transaction.
+            connection: run inside this connection's transaction (the caller commits).
+            progress: called with ``(done, total)`` after each chunk.
+
+        Returns:
+            A :class:`~acctstate.store.RunReport`.
+
+        Raises:
+            InvalidArgument: a naive ``now``, a bad ``chunk`` or ``progress``, or a
+                policy on another workflow.
+        """
+        require_aware(now, "now")
+        check_count(chunk, "chunk")
+        report = check_progress(progress)
+        policies = Policies(self._workflow, policy)
+        tally = Tally(now)
+        total = 0
+        if report is not None:
+            with self._tx(connection) as conn:
+                total = conn.execute(sa.select(sa.func.count()).select_from(accounts)).scalar_one()
+        cursor: str | None = None
+        while True:
+            one_by_one: list[str] = []
+            write = _Write()
+            rows: list[tuple[StoredAccount, dict[str, Any] | None]] = []
+            try:
+                with self._tx(connection) as conn:
+                    rows = self._read_chunk(conn, cursor, chunk)
+                    if not rows:
+                        break
+                    write = self._plan_chunk(conn, rows, policies, now, tally, one_by_one)
+                    lost = self._write_chunk(conn, write, check_keys=connection is not None)
+            except sa.exc.IntegrityError:
+                # A step's effect key is already in the outbox (the whole chunk rolled
+                # back): plan every changed account alone to say which, and go on.
+                lost = set(write.hops)
+            tally.chunks += 1
+            tally.examined += len(rows)
+            for account_id, hops in write.hops.items():
+                if account_id not in lost:
+                    tally.made(hops)
+            tally.retried += len(lost)
+            for account_id in sorted({*one_by_one, *lost}):
+                try:
+                    self._automate_alone(policies, account_id, now, tally, connection)
+                except AcctStateError as exc:
+                    tally.failed.append((account_id, error_text(exc)))
+            cursor = rows[-1][0].id
+            if report is not None:
+                report(tally.examined, total)
+            if len(rows) < chunk:
+                break
+        return tally.report()
+
+    # -- reading ---------------------------------------------------------------------
+
+    def _read_chunk(
+        self, conn: sa.Connection, after: str | None, limit: int
+    ) -> list[tuple[StoredAccount, dict[str, Any] | None]]:
+        cols: list[Any] = [
+            accounts.c.id,
+            accounts.c.status,
+            accounts.c.status_since,
+            accounts.c.version,
+        ]
+        source: Any = accounts
+        names: list[str] = []
+        facts = self._facts
+        if facts is not None:
+            names = [col.key for col in facts.c if col.key not in _OWN]
+            cols += [facts.c[n].label(f"f_{i}") for i, n in enumerate(names)]
+            source = accounts.outerjoin(facts, facts.c[self._facts_key] == accounts.c.id)
+        query = sa.select(*cols).select_from(source).order_by(accounts.c.id).limit(limit)
+        if after is not None:
+            query = query.where(accounts.c.id > after)
+        out: list[tuple[StoredAccount, dict[str, Any] | None]] = []
+        width = len(names)
+        for row in conn.execute(query):
+            stored = StoredAccount(row[0], row[1], row[2], row[3])
+            out.append(
+                (stored, dict(zip(names, row[4 : 4 + width], strict=True)) if width else None)
+            )
+        return out
+
+    def _histories(self, conn: sa.Connection, ids: Sequence[str]) -> dict[str, History]:
+        found: dict[str, list[StatusChange]] = {i: [] for i in ids}
+        query = (
+            sa.select(history)
+            .where(history.c.account_id.in_(sa.bindparam("ids", expanding=True)))
+            .order_by(history.c.account_id, history.c.version)
+        )
+        for part in _batches(ids, _IN_BATCH):
+            for row in conn.execute(query, {"ids": list(part)}):
+                found[row.account_id].append(self._change(row, ())[1])
+        return {i: History(changes) for i, changes in found.items()}
+
+    # -- planning --------------------------------------------------------------------
+
+    def _plan_chunk(
+        self,
+        conn: sa.Connection,
+        rows: list[tuple[StoredAccount, dict[str, Any] | None]],
+        policies: Policies,
+        now: dt.datetime,
+        tally: Tally,
+        one_by_one: list[str],
+    ) -> _Write:
+        views = [AccountView(stored, facts, None, {}) for stored, facts in rows]
+        book = columns_from_accounts(views)
+        extra = {n for _, f in rows if f for n in f} - book.keys()
+        for name in sorted(extra):
+            book[name] = _objects([None if f is None else f.get(name) for _, f in rows])
+        out = sweep_columns(book, policies.given, now=now)
+        tally.blocked += len(set(out.blocked_row.tolist()))
+        one_by_one.extend(rows[i][0].id for i in out.error_row.tolist())
+        decisions = out.decisions()
+        changed = sorted(decisions)
+        needs = [
+            rows[i][0].id
+            for i in changed
+            if any(t in policies.reads_history for _, t, _, _ in decisions[i])
+        ]
+        past = self._histories(conn, needs) if needs else {}
+        write = _Write()
+        created = self._workflow.clock.now()
+        wf = self._workflow
+        for i in changed:
+            stored, facts = rows[i]
+            hops = [(rule, trigger, src, dst) for rule, trigger, src, dst in decisions[i]]
+            c = policies.pick(views[i])
+            if c is None:  # pragma: no cover - the sweep plans only accounts with a policy
+                continue
+            try:
+                changes = plan_hops(wf, c, stored, facts, past.get(stored.id), hops, now)
+            except AcctStateError:
+                one_by_one.append(stored.id)
+                continue
+            write.add(stored, hops, changes, created)
+        return write
+
+    # -- writing ---------------------------------------------------------------------
+
+    def _write_chunk(self, conn: sa.Connection, write: _Write, *, check_keys: bool) -> set[str]:
+        """Write the chunk; the ids whose compare-and-set lost (nothing written for them)."""
+        if not write.updates:
+            return set()
+        clashed: set[str] = set()
+        if check_keys:
+            # In the caller's transaction an error must come before any write: leave
+            # the accounts whose keys are taken to the one-by-one path.
+            owner = {r["key"]: r["account_id"] for r in write.outbox}
+            for part in _batches(list(owner), _IN_BATCH):
+                taken = conn.execute(TAKEN, {"keys": list(part)}).scalars()
+                clashed.update(owner[k] for k in taken)
+            if clashed:
+                self._without(write, clashed)
+        won = self._compare_and_set(conn, write.updates) if write.updates else set()
+        lost = {u["b_id"] for u in write.updates} - won
+        if lost:
+            self._without(write, lost)
+        if write.history:
+            conn.execute(INSERT_HISTORY, write.history)
+        if write.outbox:
+            conn.execute(INSERT_OUTBOX, write.outbox)
+        return lost | clashed
+
+    @staticmethod
+    def _without(write: _Write, lost: set[str]) -> None:
+        write.updates = [u for u in write.updates if u["b_id"] not in lost]
+        write.history = [r for r in write.history if r["account_id"] not in lost]
+        write.outbox = [r for r in write.outbox if r["account_id"] not in lost]
+
+    def _compare_and_set(self, conn: sa.Connection, updates: list[dict[str, Any]]) -> set[str]:
+        """Update each row still at the version read; the ids updated."""
+        if conn.dialect.name == "postgresql":
+            from sqlalchemy.dialects import postgresql as pg
+
+            def column(name: str, kind: Any) -> Any:
+                return sa.func.unnest(sa.bindparam(name, type_=pg.ARRAY(kind)))
+
+            v = sa.select(
+                column("ids", sa.String).label("id"),
+                column("olds", sa.Integer).label("old"),
+                column("codes", sa.Integer).label("status"),
+                column("sinces", sa.DateTime(timezone=True)).label("since"),
+                column("news", sa.Integer).label("new"),
+            ).subquery("v")
+            stmt = (
+                accounts.update()
+                .where(accounts.c.id == v.c.id, accounts.c.version == v.c.old)
+                .values(status=v.c.status, status_since=v.c.since, version=v.c.new)
+                .returning(accounts.c.id)
+            )
+            won: set[str] = set()
+            for part in _batches(updates, 10_000):
+                params = {
+                    "ids": [u["b_id"] for u in part],
+                    "olds": [u["b_version"] for u in part],
+                    "codes": [u["status"] for u in part],
+                    "sinces": [u["status_since"] for u in part],
+                    "news": [u["version"] for u in part],
+                }
+                won.update(conn.execute(stmt, params).scalars())
+            return won
+        # Elsewhere (SQLite: the chunk's transaction holds the write lock from its first
+        # read, so no other writer can come between) one statement run for every row.
+        done = conn.execute(CAS, updates).rowcount
+        if done == len(updates):
+            return {u["b_id"] for u in updates}
+        now = {
+            r.id: r.version
+            for part in _batches([u["b_id"] for u in updates], _IN_BATCH)
+            for r in conn.execute(
+                sa.select(accounts.c.id, accounts.c.version).where(accounts.c.id.in_(list(part)))
+            )
+        }
+        return {u["b_id"] for u in updates if now.get(u["b_id"]) == u["version"]}
+
+    # -- one account at a time -------------------------------------------------------
+
+    def _automate_alone(
+        self,
+        policies: Policies,
+        account_id: str,
+        now: dt.datetime,
+        tally: Tally,
+        connection: sa.Connection | None,
+    ) -> None:
+        """Plan and write one account's steps in a transaction of its own."""
+        with self._tx(connection) as conn:
+            row = conn.execute(LOAD, {"id": account_id}).first()
+            if row is None:
+                raise unknown_account(account_id)
+            stored = account_of(row)
+            facts = self._facts_of(conn, account_id)
+            view = AccountView(stored, facts, None, {})
+            c = policies.pick(view)
+            if c is None:
+                return
+            planned = plan_one(c, view, now)
+            if planned is None:
+                return
+            hops, blocked = planned
+            if blocked:
+                tally.blocked += 1
+            if not hops:
+                return
+            changes = plan_hops(
+                self._workflow, c, stored, facts, self._past(conn, account_id), hops, now
+            )
+            write = _Write()
+            write.add(stored, hops, changes, self._workflow.clock.now())
+            keys = [r["key"] for r in write.outbox]
+            if keys:
+                taken = conn.execute(TAKEN, {"keys": keys}).scalars().first()
+                if taken is not None:
+                    raise duplicate_key(account_id, changes[0].trigger, now, taken)
+            (update,) = write.updates
+            if conn.execute(CAS, update).rowcount != 1:
+                raise ConcurrentChange(
+                    account_id=account_id, expected_version=stored.version, actual_version=None
+                )
+            conn.execute(INSERT_HISTORY, write.history)
+            if write.outbox:
+                conn.execute(INSERT_OUTBOX, write.outbox)
+            tally.made(hops)
+
+
+def _objects(values: list[Any]) -> Any:
+    import numpy as np
+
+    out = np.empty(len(values), dtype=object)
+    out[:] = values
+    return out
