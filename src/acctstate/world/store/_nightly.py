@@ -17,7 +17,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from acctstate.operations.automation import AutomationPolicy, columns_from_accounts, sweep_columns
+from acctstate.operations.automation import AutomationPolicy, sweep_columns
+from acctstate.operations.automation._book import DATE_COLUMNS, _minor, _ns, _numpy
 from acctstate.operations.automation._rules import plan_one
 from acctstate.values.clock import require_aware
 from acctstate.values.errors import AcctStateError, ConcurrentChange
@@ -230,11 +231,7 @@ class SqlNightly(SqlBase):
         one_by_one: list[str],
     ) -> _Write:
         views = [AccountView(stored, facts, None, {}) for stored, facts in rows]
-        book = columns_from_accounts(views)
-        extra = {n for _, f in rows if f for n in f} - book.keys()
-        for name in sorted(extra):
-            book[name] = _objects([None if f is None else f.get(name) for _, f in rows])
-        out = sweep_columns(book, policies.given, now=now)
+        out = sweep_columns(_book(rows), policies.given, now=now)
         tally.blocked += len(set(out.blocked_row.tolist()))
         one_by_one.extend(rows[i][0].id for i in out.error_row.tolist())
         decisions = out.decisions()
@@ -390,9 +387,63 @@ class SqlNightly(SqlBase):
             tally.made(hops)
 
 
-def _objects(values: list[Any]) -> Any:
-    import numpy as np
+def _book(rows: list[tuple[StoredAccount, dict[str, Any] | None]]) -> dict[str, Any]:
+    """The chunk as the columns the sweep reads, as ``columns_from_accounts`` makes them
+    from the same accounts (read straight from the rows, without an object per row)."""
+    np = _numpy()
+    n = len(rows)
+    facts = [{} if f is None else f for _, f in rows]
+    names = {k for f in facts for k in f}
 
-    out = np.empty(len(values), dtype=object)
-    out[:] = values
-    return out
+    def column(name: str) -> list[Any]:
+        return [f.get(name) for f in facts]
+
+    def objects(values: list[Any]) -> Any:
+        out = np.empty(n, dtype=object)
+        out[:] = values
+        return out
+
+    book: dict[str, Any] = {
+        "id": objects([stored.id for stored, _ in rows]),
+        "status": np.fromiter((stored.status for stored, _ in rows), dtype=np.int64, count=n),
+    }
+    book["account_class"] = objects(
+        column("account_class") if "account_class" in names else [None] * n
+    )
+    book["balance"] = (
+        np.fromiter((_minor(v, "balance", 2) for v in column("balance")), dtype=np.int64, count=n)
+        if "balance" in names
+        else np.zeros(n, dtype=np.int64)
+    )
+    book["unpaid_invoices"] = (
+        np.fromiter((v or 0 for v in column("unpaid_invoices")), dtype=np.int64, count=n)
+        if "unpaid_invoices" in names
+        else np.zeros(n, dtype=np.int64)
+    )
+    book["payment_method"] = (
+        np.fromiter((bool(v) for v in column("payment_method")), dtype=bool, count=n)
+        if "payment_method" in names
+        else np.zeros(n, dtype=bool)
+    )
+    book["availability_days"] = (
+        np.fromiter(
+            (-1 if v is None else v for v in column("availability_days")), dtype=np.int64, count=n
+        )
+        if "availability_days" in names
+        else np.full(n, -1, dtype=np.int64)
+    )
+    nat = np.iinfo(np.int64).min
+    for name in DATE_COLUMNS:
+        if name == "status_since":
+            values: list[Any] = [stored.status_since for stored, _ in rows]
+        elif name in names:
+            values = column(name)
+        else:
+            book[name] = np.full(n, nat, dtype=np.int64).view("datetime64[ns]")
+            continue
+        ns = (nat if v is None else _ns(require_aware(v, name)) for v in values)
+        book[name] = np.fromiter(ns, dtype=np.int64, count=n).view("datetime64[ns]")
+    # Host columns a guard without a column-wise form may read, as objects.
+    for name in sorted(names - book.keys()):
+        book[name] = objects(column(name))
+    return book
