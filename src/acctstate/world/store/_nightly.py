@@ -213,14 +213,10 @@ class SqlNightly(SqlBase):
         query = sa.select(*cols).select_from(source).order_by(accounts.c.id).limit(limit)
         if after is not None:
             query = query.where(accounts.c.id > after)
-        out: list[tuple[StoredAccount, dict[str, Any] | None]] = []
-        width = len(names)
-        for row in conn.execute(query):
-            stored = StoredAccount(row[0], row[1], row[2], row[3])
-            out.append(
-                (stored, dict(zip(names, row[4 : 4 + width], strict=True)) if width else None)
-            )
-        return out
+        found = conn.execute(query).all()
+        if not names:
+            return [(StoredAccount(*row), None) for row in found]
+        return [(StoredAccount(*row[:4]), dict(zip(names, row[4:], strict=True))) for row in found]
 
     def _histories(self, conn: sa.Connection, ids: Sequence[str]) -> dict[str, History]:
         found: dict[str, list[StatusChange]] = {i: [] for i in ids}
@@ -323,15 +319,7 @@ class SqlNightly(SqlBase):
         # SQLite runs in process: what costs is building each row's parameters, so hand
         # the driver plain tuples, instants as the UTC text the store's columns keep.
         sql = str(table.insert().compile(dialect=conn.dialect, column_keys=names))
-        stamps = [n for n in names if isinstance(table.c[n].type, UtcDateTime)]
-        values = []
-        for row in rows:
-            for n in stamps:
-                v = row[n]
-                if v is not None:
-                    row = {**row, n: _sqlite_stamp(v)}
-            values.append(tuple(row[n] for n in names))
-        conn.exec_driver_sql(sql, values)
+        conn.exec_driver_sql(sql, _sqlite_rows(table, names, rows))
 
     @staticmethod
     def _without(write: _Write, lost: set[str]) -> None:
@@ -373,7 +361,14 @@ class SqlNightly(SqlBase):
             return won
         # Elsewhere (SQLite: the chunk's transaction holds the write lock from its first
         # read, so no other writer can come between) one statement run for every row.
-        done = conn.execute(CAS, updates).rowcount
+        if conn.dialect.name == "sqlite" and not conn.get_execution_options().get(
+            "schema_translate_map"
+        ):
+            sql = str(CAS.compile(dialect=conn.dialect))
+            names = ["status", "status_since", "version", "b_id", "b_version"]
+            done = conn.exec_driver_sql(sql, _sqlite_rows(accounts, names, updates)).rowcount
+        else:
+            done = conn.execute(CAS, updates).rowcount
         if done == len(updates):
             return {u["b_id"] for u in updates}
         now = {
@@ -433,6 +428,28 @@ class SqlNightly(SqlBase):
             if write.outbox:
                 conn.execute(INSERT_OUTBOX, write.outbox)
             tally.made(hops)
+
+
+def _sqlite_rows(
+    table: sa.Table, names: list[str], rows: list[dict[str, Any]]
+) -> list[tuple[Any, ...]]:
+    """``rows`` as the driver's tuples in ``names`` order, instants as stored text."""
+    stamps = {
+        i for i, n in enumerate(names) if n in table.c and isinstance(table.c[n].type, UtcDateTime)
+    }
+    seen: dict[dt.datetime, str] = {}  # a chunk's rows share a few instants
+
+    def stamp(value: Any) -> Any:
+        if value is None:
+            return None
+        text = seen.get(value)
+        if text is None:
+            text = seen[value] = _sqlite_stamp(value)
+        return text
+
+    return [
+        tuple(stamp(row[n]) if i in stamps else row[n] for i, n in enumerate(names)) for row in rows
+    ]
 
 
 def _sqlite_stamp(value: dt.datetime) -> str:
