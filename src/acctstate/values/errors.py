@@ -25,6 +25,7 @@ __all__ = [
     "IllegalTransition",
     "InvalidArgument",
     "MissingDependency",
+    "MissingFact",
     "PermissionDenied",
     "PlanOutdated",
     "PolicyError",
@@ -480,6 +481,31 @@ class MissingDependency(AcctStateError, ImportError):
 
     def __str__(self) -> str:
         return str(self.args[0])
+
+
+class MissingFact(InvalidArgument):
+    """A rule needs a fact about the account (its time zone, its currency) that nobody gave.
+
+    Money and time are never guessed: the fact must come from the host's facts (a column
+    of the store's ``facts``) or from the event data.
+
+    Attributes:
+        account_id: the account concerned.
+        fact: the missing fact (``"timezone"``, ``"currency"``).
+
+    >>> print(MissingFact(account_id="A-1", fact="currency"))
+    invalid currency: got None; expected the currency of account 'A-1': a 'currency' column in the store's facts, or currency=... as event data
+    """
+
+    def __init__(self, *, account_id: object, fact: str) -> None:
+        self.account_id = account_id
+        self.fact = fact
+        super().__init__(
+            fact,
+            None,
+            f"the {fact} of account {account_id!r}: a {fact!r} column in the store's "
+            f"facts, or {fact}=... as event data",
+        )
 
 
 # Errors print under the path users import them from (``acctstate.errors.InvalidArgument``
