@@ -34,7 +34,9 @@ __all__ = [
     "Refusal",
     "all_of",
     "any_of",
+    "balance_past_due",
     "balance_settled",
+    "by_system",
     "check_change_args",
     "check_event_data",
     "days_in_status",
@@ -179,9 +181,18 @@ def _money(value: object, name: str) -> Decimal:
     raise InvalidArgument(name, value, "a Decimal amount (float money is refused)")
 
 
+def _attr(value: object) -> str:
+    # Checked when the guard is built, so a workflow file naming a wrong argument fails
+    # at load (with its key path), not at the first fire.
+    if type(value) is not str or not value.isidentifier():
+        raise InvalidArgument("attr", value, "an attribute name (str)")
+    return value
+
+
 def balance_settled(*, attr: str = "balance", tolerance: Decimal = Decimal("0")) -> Guard:
     """Allow when the amount owed (``attr``, a ``Decimal``) is at most ``tolerance``."""
     limit = _money(tolerance, "tolerance")
+    _attr(attr)
 
     def check(ctx: GuardContext) -> str | None:
         owed = ctx.value(attr, None)
@@ -204,6 +215,7 @@ def days_in_status(days: int, *, attr: str = "status_since") -> Guard:
     """
     if not isinstance(days, int) or isinstance(days, bool) or days < 0:
         raise InvalidArgument("days", days, "a non-negative int")
+    _attr(attr)
     need = dt.timedelta(days=days)
 
     def check(ctx: GuardContext) -> str | None:
@@ -227,6 +239,7 @@ def days_in_status(days: int, *, attr: str = "status_since") -> Guard:
 
 def has_payment_method(*, attr: str = "payment_method") -> Guard:
     """Allow when a payment method is on file (``attr`` is truthy)."""
+    _attr(attr)
 
     def check(ctx: GuardContext) -> str | None:
         return None if ctx.value(attr, None) else "no payment method on file"
@@ -237,6 +250,8 @@ def has_payment_method(*, attr: str = "payment_method") -> Guard:
 
 def has_permission(permission: str) -> Guard:
     """Allow when the actor holds ``permission`` (e.g. "edit_account_status")."""
+    if type(permission) is not str:
+        raise InvalidArgument("permission", permission, "a permission name (str)")
 
     def check(ctx: GuardContext) -> str | None:
         if ctx.actor is None:
@@ -255,6 +270,7 @@ def has_permission(permission: str) -> Guard:
 
 def period_ended(*, attr: str = "period_end") -> Guard:
     """Allow when the paid service period (``attr``, a datetime) has ended at ``at``."""
+    _attr(attr)
 
     def check(ctx: GuardContext) -> str | None:
         end = ctx.value(attr, None)
@@ -266,6 +282,60 @@ def period_ended(*, attr: str = "period_end") -> Guard:
 
     extra = {} if attr == "period_end" else {"attr": attr}
     return guard("period_ended", check, description="the paid period has ended", **extra)
+
+
+def balance_past_due(*, at_least: Decimal = Decimal("0"), attr: str = "balance") -> Guard:
+    """Allow when something is owed (``attr`` more than zero) and at least ``at_least``.
+
+    The one meaning of a minimum past-due amount: an account owing exactly the minimum
+    has reached it.
+
+    >>> g = balance_past_due(at_least=Decimal("10.00"))
+    >>> at = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+    >>> g(GuardContext(None, at, data={"balance": Decimal("10.00")})) is None
+    True
+    >>> print(g(GuardContext(None, at, data={"balance": Decimal("9.99")})))
+    balance_past_due(Decimal('10.00')): balance 9.99 is owed; at least 10.00 required
+    """
+    need = _money(at_least, "at_least")
+    if need < 0:
+        raise InvalidArgument("at_least", at_least, "a non-negative amount")
+    _attr(attr)
+
+    def check(ctx: GuardContext) -> str | None:
+        owed = ctx.value(attr, None)
+        if owed is None:
+            return f"the account has no {attr!r}"
+        owed = _money(owed, attr)
+        if owed > 0 and owed >= need:
+            return None
+        if owed <= 0:
+            return f"the {attr} is settled"
+        return f"{attr} {owed} is owed; at least {need} required"
+
+    extra: dict[str, Any] = {"at_least": need}
+    if attr != "balance":
+        extra["attr"] = attr
+    return guard("balance_past_due", check, description=f"at least {need} is past due", **extra)
+
+
+def by_system() -> Guard:
+    """Allow unless the actor is a person: for automatic triggers, which only a system
+    actor (or the host's own code, passing no actor) may fire.
+
+    >>> from acctstate.values.actors import Actor
+    >>> at = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+    >>> print(by_system()(GuardContext(None, at, Actor("u-7"))))
+    by_system: automatic trigger: actor 'u-7' is a person; only a system actor may fire it
+    """
+
+    def check(ctx: GuardContext) -> str | None:
+        actor = ctx.actor
+        if actor is None or actor.is_system:
+            return None
+        return f"automatic trigger: actor {actor.id!r} is a person; only a system actor may fire it"
+
+    return guard("by_system", check, description="fired by automation (a system actor)")
 
 
 def _guards(guards: Iterable[Guard]) -> tuple[Guard, ...]:
@@ -316,7 +386,9 @@ def not_(inner: Guard) -> Guard:
 GUARDS: Mapping[str, Callable[..., Guard]] = {
     "all_of": all_of,
     "any_of": any_of,
+    "balance_past_due": balance_past_due,
     "balance_settled": balance_settled,
+    "by_system": by_system,
     "days_in_status": days_in_status,
     "has_payment_method": has_payment_method,
     "has_permission": has_permission,

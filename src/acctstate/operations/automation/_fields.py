@@ -32,6 +32,11 @@ def _amount(value: object) -> Decimal:
     return value
 
 
+def _trigger(_: object, attribute: attrs.Attribute[Any], value: object) -> None:
+    if type(value) is not str:
+        raise InvalidArgument(attribute.name, value, "a trigger name (str)")
+
+
 def _trigger_or_none(_: object, attribute: attrs.Attribute[Any], value: object) -> None:
     if value is not None and not isinstance(value, str):
         raise InvalidArgument(attribute.name, value, "a trigger name (str) or None")

@@ -46,6 +46,7 @@ RULES: tuple[str, ...] = (
     "dunning_clear",
     "dunning",
     "credit_hold_removal",
+    "credit_hold_return",
     "credit_hold_release",
     "credit_hold_inactive",
     "credit_hold",
@@ -305,6 +306,8 @@ def _check_credit_hold(
         used.append(("deactivate", hold.deactivate, True))
     if hold.releases:
         used.append(("release", hold.release, True))
+    if hold.restore is not None:
+        trigger(hold.restore, "credit_hold.restore")
     for what, name, from_hold in used:
         if not trigger(name, f"credit_hold.{what}") or code is None:
             continue
@@ -323,5 +326,41 @@ def _check_credit_hold(
                     "no-transition",
                     f"credit_hold.place can never fire: trigger {name!r} leads nowhere "
                     f"into the hold status {hold.status!r}",
+                )
+            )
+    if hold.releases and code is not None and trigger_known(wf, hold.release):
+        _check_way_back(hold, wf, code, problems)
+
+
+def trigger_known(wf: Workflow, name: str) -> bool:
+    return name in set(wf.triggers)
+
+
+def released_statuses(wf: Workflow, hold: CreditHold, code: int) -> set[int]:
+    """Where the release trigger takes an account on hold (any of its edges)."""
+    return {d for _, d, _ in wf.table.candidates(code, hold.release)} - {code}
+
+
+def _check_way_back(hold: CreditHold, wf: Workflow, code: int, problems: list[Violation]) -> None:
+    names = {s.code: s.name for s in wf.catalog}
+    for here in sorted(released_statuses(wf, hold, code)):
+        back = [
+            t
+            for t in (hold.restore, hold.place if hold.past_due_days is not None else None)
+            if t is not None and any(d == code for _, d, _ in wf.table.candidates(here, t))
+        ]
+        if not back:
+            via = (
+                f"restore trigger {hold.restore!r}"
+                if hold.restore is not None
+                else "no restore trigger is set, and placement"
+            )
+            problems.append(
+                Violation(
+                    "no-way-back",
+                    f"a temporary release leaves the hold for {names[here]!r}, and {via} "
+                    f"has no transition from there back to {hold.status!r}; the hold would "
+                    "never return after the window (set credit_hold.restore to a trigger "
+                    "that leads back)",
                 )
             )
