@@ -221,12 +221,14 @@ def test_portabilling_availability_period_after_first_use() -> None:
 
 
 def test_portabilling_depleted_accounts_recharge() -> None:
-    """Funds at or below the threshold deplete an account; funds above it bring it back."""
+    """Funds below the threshold deplete an account; funds at or above it bring it back
+    (the issue "Correct at every seam" made "depleted" mean "less than the threshold",
+    as the batch counts always did)."""
     wf = portabilling.workflow(threshold=Decimal("0.50"))
     acct = wf.open("P-1", "active", at=T0, imported=True, funds=Decimal("0.75"))
-    with pytest.raises(GuardRefused, match=r"funds 0\.75 is still owed"):
+    with pytest.raises(GuardRefused, match=r"funds 0\.75 left"):
         wf.fire(acct, "deplete", at=T0 + DAY)
-    assert wf.fire(acct, "deplete", at=T0 + DAY, funds=Decimal("0.50")).dest.name == "depleted"
+    assert wf.fire(acct, "deplete", at=T0 + DAY, funds=Decimal("0.49")).dest.name == "depleted"
     with pytest.raises(GuardRefused):
         wf.fire(acct, "recharge", at=T0 + 2 * DAY, funds=Decimal("0.40"))
     assert wf.fire(acct, "recharge", at=T0 + 2 * DAY, funds=Decimal("10")).dest.name == "active"

@@ -18,8 +18,9 @@ from acctstate.automation import (
     apply,
     sweep,
 )
-from acctstate.errors import GuardRefused
-from acctstate.presets import account_class
+from acctstate.batch import select
+from acctstate.errors import GuardRefused, InvalidArgument
+from acctstate.presets import account_class, portabilling
 
 T0 = dt.datetime(2026, 3, 1, 2, 0, tzinfo=dt.UTC)
 DAY = dt.timedelta(days=1)
@@ -163,3 +164,28 @@ def test_account_class_policy_and_manual_lift_agree() -> None:
     wf.fire(acct, "lift_credit_hold_temporarily", at=T0 + DAY, actor=CLERK)
     plan = sweep([acct], policy, now=T0 + 2 * DAY)
     assert [c.rule for c in plan.plans[0].changes] == ["credit_hold_return"]
+
+
+# -- depleted: one definition, one threshold -------------------------------------------
+
+
+def test_depleted_means_the_same_to_the_guard_and_to_select() -> None:
+    """Funds exactly at the availability threshold: PortaBilling's deplete guard and the
+    batch counts agree (not depleted); below it, both say depleted."""
+    wf = portabilling.workflow(threshold=Decimal("0.50"))
+    at = wf.open("P-1", "active", at=T0, imported=True, funds=Decimal("0.50"))
+    below = wf.open("P-2", "active", at=T0, imported=True, funds=Decimal("0.49"))
+    assert [wf.may(a, "deplete", at=T0 + DAY) for a in (at, below)] == [False, True]
+    assert select(wf, [at]).counts.depleted == 0
+    assert select(wf, [below]).counts.depleted == 1
+    assert select(wf, [at, below]).threshold == Decimal("0.50")
+
+
+def test_select_refuses_a_second_threshold() -> None:
+    """The threshold is set once, on the workflow: another one given to select() is
+    refused, naming the workflow's."""
+    wf = portabilling.workflow(threshold=Decimal("0.50"))
+    acct = wf.open("P-1", "active", at=T0, imported=True, funds=Decimal("0.40"))
+    with pytest.raises(InvalidArgument, match=r"availability threshold \(0\.50\)"):
+        select(wf, [acct], threshold=Decimal("0.30"))
+    assert select(wf, [acct], threshold=Decimal("0.50")).counts.depleted == 1

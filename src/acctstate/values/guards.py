@@ -40,6 +40,8 @@ __all__ = [
     "check_change_args",
     "check_event_data",
     "days_in_status",
+    "depleted",
+    "funds_depleted",
     "guard",
     "has_payment_method",
     "has_permission",
@@ -319,6 +321,50 @@ def balance_past_due(*, at_least: Decimal = Decimal("0"), attr: str = "balance")
     return guard("balance_past_due", check, description=f"at least {need} is past due", **extra)
 
 
+def depleted(funds: Decimal | int | None, threshold: Decimal | int = Decimal("0")) -> bool:
+    """The one meaning of "depleted": zero funds or less, or less than the service
+    availability threshold. An account without prepaid funds (``None``) is never depleted.
+
+    Used by the ``funds_depleted`` guard and by batch selections' counts alike.
+
+    >>> depleted(Decimal("0.50"), Decimal("0.50")), depleted(Decimal("0.49"), Decimal("0.50"))
+    (False, True)
+    >>> depleted(Decimal("0"), Decimal("0")), depleted(None, Decimal("5"))
+    (True, False)
+    """
+    if funds is None:
+        return False
+    have = _money(funds, "funds")
+    return have <= 0 or have < _money(threshold, "threshold")
+
+
+def funds_depleted(*, threshold: Decimal = Decimal("0"), attr: str = "funds") -> Guard:
+    """Allow when the prepaid funds (``attr``) are [`depleted`][acctstate.guards.depleted]:
+    zero or less, or less than ``threshold``."""
+    limit = _money(threshold, "threshold")
+    _attr(attr)
+
+    def check(ctx: GuardContext) -> str | None:
+        funds = ctx.value(attr, None)
+        if funds is None:
+            return f"the account has no {attr!r}"
+        if depleted(funds, limit):
+            return None
+        if limit > 0:
+            return f"{attr} {funds} left; depleted below {limit}"
+        return f"{attr} {funds} left"
+
+    extra: dict[str, Any] = {} if attr == "funds" else {"attr": attr}
+    if limit:
+        extra["threshold"] = limit
+    return guard(
+        "funds_depleted",
+        check,
+        description="the funds are used up (zero, or less than the availability threshold)",
+        **extra,
+    )
+
+
 def by_system() -> Guard:
     """Allow unless the actor is a person: for automatic triggers, which only a system
     actor (or the host's own code, passing no actor) may fire.
@@ -390,6 +436,7 @@ GUARDS: Mapping[str, Callable[..., Guard]] = {
     "balance_settled": balance_settled,
     "by_system": by_system,
     "days_in_status": days_in_status,
+    "funds_depleted": funds_depleted,
     "has_payment_method": has_payment_method,
     "has_permission": has_permission,
     "not_": not_,
