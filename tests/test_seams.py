@@ -6,9 +6,15 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
+from typing import Any
 
+import numpy as np
+import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from acctstate.account import Account
 from acctstate.actors import Actor
 from acctstate.automation import (
     AutomationPolicy,
@@ -16,11 +22,14 @@ from acctstate.automation import (
     HoldRelease,
     PolicyError,
     apply,
+    columns_from_accounts,
+    reference_ladder,
     sweep,
+    sweep_columns,
 )
 from acctstate.batch import select
 from acctstate.errors import GuardRefused, InvalidArgument
-from acctstate.presets import account_class, portabilling
+from acctstate.presets import account_class, isp, portabilling
 
 T0 = dt.datetime(2026, 3, 1, 2, 0, tzinfo=dt.UTC)
 DAY = dt.timedelta(days=1)
@@ -189,3 +198,153 @@ def test_select_refuses_a_second_threshold() -> None:
     with pytest.raises(InvalidArgument, match=r"availability threshold \(0\.50\)"):
         select(wf, [acct], threshold=Decimal("0.30"))
     assert select(wf, [acct], threshold=Decimal("0.50")).counts.depleted == 1
+
+
+# -- missing values in a book of columns; per-account = column-wise ----------------------
+
+NOW = dt.datetime(2026, 6, 1, 2, 0, tzinfo=dt.UTC)
+HOUR = dt.timedelta(hours=1)
+ISP = isp.workflow()
+ISP_POLICY = AutomationPolicy(
+    ISP,
+    ladder=reference_ladder(),
+    trial_end="end_trial",
+    contract_expiry="expire_contract",
+    expiration="deactivate",
+    archive="archive",
+)
+ISP_CODES = [41, 1, 10, 11, 12, 13, -11, -12, -13, -1, -2, -3, -4, 22, 21, 0, -99]
+AC_POLICY = account_class.policy(
+    past_due_days=30,
+    min_past_due=Decimal("100"),
+    inactive_after_days=60,
+    releases=[
+        HoldRelease("A-2", NOW - 48 * HOUR, NOW + 120 * HOUR),
+        HoldRelease("A-1", NOW - 216 * HOUR, NOW - 48 * HOUR),
+    ],
+)
+AC_CODES = [AC_POLICY.workflow.catalog[n].code for n in ("active", "credit_hold")] + [
+    AC_POLICY.workflow.catalog[n].code for n in ("credit_hold_lifted", "inactive", "prospect")
+]
+DATES = ("status_since", "oldest_unpaid_at", "trial_ends_at", "contract_ends_at", "expires_at",
+         "first_used_at")  # fmt: skip
+
+
+def _when(lo: int, hi: int) -> st.SearchStrategy[dt.datetime | None]:
+    return st.integers(lo, hi).map(lambda h: NOW + h * HOUR) | st.none()
+
+
+@st.composite
+def books(draw: st.DrawFn) -> tuple[AutomationPolicy, list[Account]]:
+    policy, codes = draw(st.sampled_from([(ISP_POLICY, ISP_CODES), (AC_POLICY, AC_CODES)]))
+    out = []
+    for i in range(draw(st.integers(1, 6))):
+        out.append(
+            Account(
+                id=f"A-{i}",
+                status=draw(st.sampled_from(codes[:2]) | st.sampled_from(codes)),
+                status_since=NOW - draw(st.integers(0, 400 * 24)) * HOUR,
+                balance=Decimal(draw(st.sampled_from([25075, 0, 1, 9999, 10000]))).scaleb(-2),
+                unpaid_invoices=draw(st.integers(0, 3)),
+                oldest_unpaid_at=draw(_when(-120 * 24, 48)),
+                payment_method=draw(st.sampled_from([None, "visa"])),
+                trial_ends_at=draw(_when(-48, 48)),
+                contract_ends_at=draw(_when(-48, 48)),
+                expires_at=draw(_when(-24, 24)),
+                first_used_at=draw(_when(-60 * 24, 0)),
+                availability_days=draw(st.none() | st.integers(0, 90)),
+            )
+        )
+    return policy, out
+
+
+def _dict_with_gaps(book: list[Account], gap: object) -> dict[str, Any]:
+    """Plain arrays, missing values written as ``gap`` (None, NaN, NaT or pd.NA)."""
+    obj = np.array
+    return {
+        "id": obj([a.id for a in book], dtype=object),
+        "status": obj([a.status for a in book]),
+        "balance": obj([a.balance for a in book], dtype=object),
+        "unpaid_invoices": obj([a.unpaid_invoices for a in book]),
+        "payment_method": obj(
+            [gap if a.payment_method is None else a.payment_method for a in book], dtype=object
+        ),
+        "availability_days": obj(
+            [-1 if a.availability_days is None else a.availability_days for a in book]
+        ),
+        **{
+            name: obj(
+                [gap if getattr(a, name) is None else getattr(a, name) for a in book], dtype=object
+            )
+            for name in DATES
+        },
+    }
+
+
+def _frame(book: list[Account]) -> pd.DataFrame:
+    """A DataFrame with pandas' nullable dtypes: string with pd.NA, Int64 with pd.NA,
+    aware datetimes with NaT."""
+    df = pd.DataFrame(
+        {
+            "id": pd.array([a.id for a in book], dtype="string"),
+            "status": [a.status for a in book],
+            "balance": pd.array([int(a.balance * 100) for a in book], dtype="Int64"),
+            "unpaid_invoices": pd.array([a.unpaid_invoices for a in book], dtype="Int64"),
+            "payment_method": pd.array([a.payment_method for a in book], dtype="string"),
+            "availability_days": pd.array([a.availability_days for a in book], dtype="Int64"),
+        }
+    )
+    for name in DATES:
+        df[name] = pd.to_datetime(
+            pd.Series([getattr(a, name) for a in book], dtype=object), utc=True
+        )
+    return df
+
+
+def _per_account(policy: AutomationPolicy, book: list[Account], now: dt.datetime) -> Any:
+    index = {a.id: i for i, a in enumerate(book)}
+    changes: dict[int, Any] = {}
+    blocked: dict[int, Any] = {}
+    for p in sweep(book, policy, now=now):
+        i = index[p.account_id]
+        if p.changes:
+            changes[i] = [(c.rule, c.trigger, c.source.code, c.dest.code) for c in p.changes]
+        if p.blocked:
+            blocked[i] = [(b.rule, b.trigger) for b in p.blocked]
+    return changes, blocked
+
+
+@settings(max_examples=40, deadline=None)
+@given(books(), st.integers(-72, 72), st.sampled_from([None, float("nan"), pd.NaT, pd.NA]))
+def test_per_account_sweep_equals_column_wise_over_every_book_form(
+    case: tuple[AutomationPolicy, list[Account]], shift: int, gap: object
+) -> None:
+    """A list of accounts, a dict of arrays with gaps (None, NaN, NaT or pd.NA) and a
+    DataFrame with nullable dtypes: the column-wise sweep decides as the per-account one."""
+    policy, book = case
+    now = NOW + shift * HOUR
+    changes, blocked = _per_account(policy, book, now)
+    for columns in (columns_from_accounts(book), _dict_with_gaps(book, gap), _frame(book)):
+        out = sweep_columns(columns, policy, now=now)
+        assert out.decisions() == changes
+        assert out.refusals() == blocked
+
+
+@pytest.mark.parametrize("gap", [None, float("nan"), pd.NA])
+def test_ended_trial_without_a_card_is_canceled_in_a_dataframe(gap: object) -> None:
+    """A missing payment method in a DataFrame (NaN, None, pd.NA; object or string dtype)
+    is no card: the ended trial is canceled, as the per-account sweep does, and the
+    string dtype raises no bare TypeError."""
+    policy = AutomationPolicy(ISP, trial_end="end_trial")
+    ended = NOW - HOUR
+    for dtype in ("object", "string"):
+        df = pd.DataFrame(
+            {
+                "id": ["A", "B"],
+                "status": [41, 41],
+                "payment_method": pd.array([gap, "visa"], dtype=dtype),
+                "trial_ends_at": pd.to_datetime([ended, ended], utc=True),
+            }
+        )
+        out = sweep_columns(df, policy, now=NOW)
+        assert [ISP.catalog[c].name for c in out.status.tolist()] == ["canceled", "active"]

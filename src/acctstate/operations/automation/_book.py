@@ -9,13 +9,17 @@ Columns (all optional but ``status``; a missing column reads as "no value"):
 ``balance``         amount owed, as integer minor units (``scale`` decimals) or ``Decimal``
                     objects; float is refused
 ``unpaid_invoices`` int
-``payment_method``  bool (or any objects, read for truth)
+``payment_method``  bool (or any objects, read for truth; a missing value is no method)
 ``availability_days`` int; negative means none
 dates               ``status_since``, ``oldest_unpaid_at``, ``trial_ends_at``,
                     ``activated_at``, ``expires_at``, ``first_used_at``,
                     ``contract_ends_at``, ``period_end``: ``datetime64`` (UTC; NaT = none)
-                    or timezone-aware pandas columns
+                    or timezone-aware pandas columns, or aware ``datetime`` objects
 ==================  ========================================================================
+
+A missing value (``None``, ``NaN``, ``NaT`` or pandas' ``NA``, in any column and any dtype,
+nullable ones included) means what a missing attribute means to the per-account sweep:
+no payment method, nothing owed, no date.
 """
 
 from __future__ import annotations
@@ -55,6 +59,30 @@ def _numpy() -> ModuleType:
     return numpy
 
 
+def _is_missing(value: object) -> bool:
+    """``None``, a float NaN, NumPy's NaT, or pandas' ``NA`` / ``NaT`` (named by type, so
+    pandas need not be imported)."""
+    if value is None:
+        return True
+    if isinstance(value, float):
+        return value != value
+    name = type(value).__name__
+    if name in ("NAType", "NaTType"):
+        return True
+    if name in ("datetime64", "timedelta64"):
+        return bool(_numpy().isnat(value))
+    return False
+
+
+def _truth(value: object, name: str) -> bool:
+    if _is_missing(value):
+        return False
+    try:
+        return bool(value)
+    except Exception:  # an object with no truth value of its own (an array, a NA-like)
+        raise InvalidArgument(name, value, "a value read for truth (or a missing one)") from None
+
+
 def _ns(at: dt.datetime) -> int:
     return (at - _EPOCH) // dt.timedelta(microseconds=1) * 1000
 
@@ -92,6 +120,16 @@ class _Book:
 
     def _date(self, name: str, arr: Any) -> Any:
         np = self.np
+        if arr.dtype.kind == "O":
+            # Python datetimes with gaps (None, NaN, NaT, NA): as the per-account sweep
+            # reads them, each aware instant or missing.
+            return np.fromiter(
+                (self.nat if _is_missing(v) else _ns(require_aware(v, name)) for v in arr.tolist()),
+                dtype=np.int64,
+                count=len(arr),
+            )
+        if arr.dtype.kind == "f" and np.isnan(arr).all():  # a column of gaps only
+            return np.full(len(arr), self.nat, dtype=np.int64)
         if arr.dtype.kind != "M":
             raise InvalidArgument(
                 name, arr.dtype, "a datetime64 column (UTC) or a timezone-aware pandas column"
@@ -129,9 +167,12 @@ class _Book:
         arr = self.cols.get(name)
         if arr is None:
             return None
+        np = self.np
         if arr.dtype.kind == "b":
             return arr
-        return self.np.fromiter((bool(v) for v in arr), dtype=bool, count=len(arr))
+        if arr.dtype.kind == "f":
+            return ~np.isnan(arr) & (arr != 0)
+        return np.fromiter((_truth(v, name) for v in arr.tolist()), dtype=bool, count=len(arr))
 
     def integer(self, name: str, missing: int) -> Any | None:
         arr = self.cols.get(name)
@@ -155,6 +196,8 @@ class _Book:
         if name in ("balance", "funds"):
             return Decimal(int(self.amount(name)[row])).scaleb(-self.scale)  # type: ignore[index]
         item = arr[row]
+        if _is_missing(item):
+            return None
         return item.item() if hasattr(item, "item") else item
 
 
@@ -163,7 +206,7 @@ def _from_ns(ns: int) -> dt.datetime:
 
 
 def _minor(value: object, name: str, scale: int) -> int:
-    if value is None:
+    if _is_missing(value):
         return 0
     if isinstance(value, int) and not isinstance(value, bool):
         whole: int = value * 10**scale
@@ -188,6 +231,9 @@ def _as_arrays(columns: Any) -> dict[str, Any]:
     )
 
 
+_NULLABLE_INTS = frozenset(f"{u}Int{b}" for u in ("", "U") for b in (8, 16, 32, 64))
+
+
 def _from_series(name: str, series: Any) -> Any:
     kind = getattr(series.dtype, "kind", "O")
     if kind == "M":
@@ -197,8 +243,15 @@ def _from_series(name: str, series: Any) -> Any:
                 name, str(series.dtype), "a timezone-aware datetime column (naive is refused)"
             )
         return series.dt.tz_convert("UTC").dt.tz_localize(None).to_numpy()
-    if str(series.dtype) in ("Int64", "Int32", "Int16", "Int8"):
-        return series.to_numpy(dtype="int64", na_value=-1)
+    if str(series.dtype) in _NULLABLE_INTS:
+        if not series.isna().any():
+            return series.to_numpy(dtype="int64")
+        if name == "status":
+            raise InvalidArgument(name, "a missing status code", "a status code on every row")
+        # Missing reads as the per-account sweep reads a missing attribute: no
+        # availability period, nothing owed, no unpaid invoice.
+        fill = -1 if name == "availability_days" else 0
+        return series.to_numpy(dtype="int64", na_value=fill)
     if str(series.dtype) == "boolean":
         return series.to_numpy(dtype=bool, na_value=False)
     return series.to_numpy()
