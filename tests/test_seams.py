@@ -5,6 +5,7 @@ credit-hold removal that ends, and errors that stay acctstate errors."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 from decimal import Decimal
 from typing import Any
 
@@ -28,8 +29,11 @@ from acctstate.automation import (
     sweep_columns,
 )
 from acctstate.batch import select
-from acctstate.errors import GuardRefused, InvalidArgument
+from acctstate.config import dump_workflow, load_workflow
+from acctstate.errors import ConfigError, GuardRefused, InvalidArgument
 from acctstate.presets import account_class, isp, portabilling
+from acctstate.refunds import Period
+from acctstate.schedule import Schedule
 
 T0 = dt.datetime(2026, 3, 1, 2, 0, tzinfo=dt.UTC)
 DAY = dt.timedelta(days=1)
@@ -348,3 +352,105 @@ def test_ended_trial_without_a_card_is_canceled_in_a_dataframe(gap: object) -> N
         )
         out = sweep_columns(df, policy, now=NOW)
         assert [ISP.catalog[c].name for c in out.status.tolist()] == ["canceled", "active"]
+
+
+# -- only acctstate errors leave the public API -------------------------------------------
+
+T1 = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+
+
+class _NoId:
+    """A host object with a status but no id."""
+
+    status = 1
+    status_since = T1
+
+
+def test_host_object_without_id_is_refused_by_plan_fire_and_schedule() -> None:
+    """No ``id``: an InvalidArgument naming what is missing, not an AttributeError; and
+    nothing is scheduled."""
+    host = _NoId()
+    for call in (
+        lambda: ISP.plan(host, "suspend", at=T1),
+        lambda: ISP.fire(host, "suspend", at=T1),
+        lambda: ISP.schedule(host, "suspend", at=T1 + DAY, book=Schedule(ISP)),
+    ):
+        with pytest.raises(InvalidArgument, match="an object with an `id` attribute"):
+            call()
+    assert host.status == 1
+
+
+def test_account_id_none_or_not_text_is_refused() -> None:
+    """``wf.open(42, ...)`` and ``Account(id=None)`` are InvalidArgument, not attrs'
+    TypeError; a host id of None is refused rather than keying effects as 'None'."""
+    with pytest.raises(InvalidArgument, match=r"invalid Account\.id: got 42"):
+        ISP.open(42, "prospect", at=T1)  # type: ignore[arg-type]
+    with pytest.raises(InvalidArgument, match=r"invalid Account\.id: got None"):
+        Account(id=None, status=1)  # type: ignore[arg-type]
+
+    class Host:
+        id = None
+        status = 1
+        status_since = T1
+
+    host = Host()
+    with pytest.raises(InvalidArgument, match="not None"):
+        ISP.fire(host, "suspend", at=T1 + DAY)
+    assert host.status == 1
+
+
+def test_plan_refuses_hooks_and_a_bad_timezone_in_event_data() -> None:
+    """``plan(..., hooks=x)`` is refused rather than taken as event data; so is
+    ``timezone=5``, which rules would otherwise ignore and read as UTC."""
+    acct = ISP.open("A-1", "active", at=T1, imported=True)
+    with pytest.raises(InvalidArgument, match="plan\\(\\) runs no effects"):
+        ISP.plan(acct, "suspend", at=T1 + DAY, hooks=object())
+    for bad in (5, "Mars/Olympus"):
+        with pytest.raises(InvalidArgument, match="an IANA time zone name"):
+            ISP.plan(acct, "suspend", at=T1 + DAY, timezone=bad)
+    assert ISP.plan(acct, "suspend", at=T1 + DAY, timezone="Europe/Paris").dest.name == (
+        "suspended"
+    )
+    assert (acct.status, len(acct.history)) == (1, 1)
+
+
+def test_schedule_refuses_event_data_bound_to_fail_when_due() -> None:
+    """Money as text, or a cancel date outside the period the data gives, fails at the
+    effective time whatever happens meanwhile: refused when scheduled; a fact still
+    missing (no period yet) is left to the effective time."""
+    acct = ISP.open("A-1", "active", at=T1, imported=True)
+    book = Schedule(ISP)
+    period = Period(T1, T1 + 30 * DAY)
+    with pytest.raises(InvalidArgument, match=r"invalid paid: got '30\.00'"):
+        ISP.schedule(acct, "cancel", at=T1 + 10 * DAY, book=book, refund="full", paid="30.00")
+    with pytest.raises(InvalidArgument, match="within the paid period"):
+        ISP.schedule(
+            acct, "cancel", at=T1 + 40 * DAY, book=book, refund="prorated",
+            paid=Decimal("30.00"), period=period,
+        )  # fmt: skip
+    assert len(book) == 0
+    ISP.schedule(acct, "cancel", at=T1 + 10 * DAY, book=book, refund="prorated",
+                 paid=Decimal("30.00"))  # fmt: skip
+    assert len(book) == 1
+
+
+def test_guard_argument_of_the_wrong_type_fails_at_load() -> None:
+    """``{ name = "has_payment_method", attr = 5 }`` in a workflow file is a ConfigError
+    naming the key path when loaded, not a TypeError at the first fire."""
+    text = dump_workflow(ISP, format="toml").replace(
+        'name = "has_payment_method"', 'name = "has_payment_method", attr = 5'
+    )
+    with pytest.raises(ConfigError, match="invalid attr: got 5") as e:
+        load_workflow(text)
+    assert e.value.path.startswith("transitions[") and "guards" in e.value.path
+
+
+def test_config_error_for_a_lone_surrogate_key_is_writable_to_a_utf8_log() -> None:
+    """A JSON key holding a lone surrogate: the ConfigError's message escapes it, so a
+    UTF-8 log can write it."""
+    doc = json.loads(dump_workflow(ISP, format="json"))
+    doc["\ud800"] = 1
+    with pytest.raises(ConfigError) as e:
+        load_workflow(json.dumps(doc), format="json")
+    assert "\\ud800" in str(e.value)
+    str(e.value).encode("utf-8")

@@ -335,6 +335,10 @@ class Workflow:
             HistoryConflict: ``at`` is before the account's latest recorded change.
             InvalidArgument: a naive datetime, float money or a wrongly typed argument.
         """
+        if "hooks" in data:  # fire() takes hooks; here they would pass as event data
+            raise InvalidArgument(
+                "hooks", data["hooks"], "no hooks: plan() runs no effects (pass them to fire())"
+            )
         return plan_change(
             self, account, trigger, at, reason, note, actor, data, through_engine=False
         )

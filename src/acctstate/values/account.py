@@ -12,7 +12,7 @@ import attrs
 from acctstate.values.errors import InvalidArgument
 from acctstate.values.history import History
 
-__all__ = ["Account", "HasStatus"]
+__all__ = ["Account", "HasStatus", "account_id_of"]
 
 
 @runtime_checkable
@@ -25,6 +25,47 @@ class HasStatus(Protocol):
     """
 
     id: Any
+
+
+def account_id_of(account: object) -> str:
+    """The id of ``account`` as text (host ids may be ints): the one reading of an id
+    that planning, scheduling and effect keys share.
+
+    Raises:
+        InvalidArgument: the object has no ``id``, or its id is ``None`` (two accounts
+            without ids would share effect keys).
+
+    >>> import types
+    >>> account_id_of(Account(id="A-1", status=1)), account_id_of(types.SimpleNamespace(id=7))
+    ('A-1', '7')
+    >>> account_id_of(types.SimpleNamespace(id=None))
+    Traceback (most recent call last):
+    ...
+    acctstate.errors.InvalidArgument: invalid account.id: got None; expected an account id (a str or an int), not None
+    """
+    found = getattr(account, "id", _NO_ID)
+    if found is _NO_ID:
+        raise InvalidArgument(
+            "account", account, "an object with an `id` attribute (an Account or a host object)"
+        )
+    if found is None or isinstance(found, bool):
+        raise InvalidArgument("account.id", found, "an account id (a str or an int), not None")
+    if type(found) is str:
+        return found
+    try:
+        return str(found)
+    except Exception:  # an id object whose str() fails cannot key effects
+        raise InvalidArgument(
+            "account.id", type(found).__name__, "an id with a text form"
+        ) from None
+
+
+_NO_ID: Any = object()
+
+
+def _id(_: object, attribute: attrs.Attribute[Any], value: object) -> None:
+    if type(value) is not str:
+        raise InvalidArgument("Account.id", value, "an account id (str)")
 
 
 def _aware_or_none(_: object, attribute: attrs.Attribute[Any], value: object) -> None:
@@ -84,7 +125,7 @@ class Account:
     acctstate.errors.InvalidArgument: invalid Account.balance: got 1.5; expected a Decimal (float money is refused)
     """
 
-    id: str = attrs.field(validator=attrs.validators.instance_of(str))
+    id: str = attrs.field(validator=_id)
     status: int = attrs.field(validator=_code)
     status_since: dt.datetime | None = attrs.field(default=None, validator=_aware_or_none)
     balance: Decimal = attrs.field(default=Decimal("0"), validator=_money_or_none)

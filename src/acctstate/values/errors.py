@@ -363,6 +363,10 @@ class ConcurrentChange(AcctStateError):
         )
 
 
+def _printable(text: str) -> str:
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
 class ConfigError(AcctStateError, ValueError):
     """A workflow file could not be loaded.
 
@@ -382,7 +386,9 @@ class ConfigError(AcctStateError, ValueError):
         self.problem = problem
         where = source + (f":{line}" if line is not None else "")
         at = f" at {path}" if path else ""
-        super().__init__(f"{where}{at}: {problem}")
+        # A file may hold text no log can write (a lone surrogate in a JSON key): the
+        # message escapes it, so reporting the error never fails in its turn.
+        super().__init__(_printable(f"{where}{at}: {problem}"))
 
 
 class PolicyError(AcctStateError, ValueError):

@@ -445,6 +445,18 @@ GUARDS: Mapping[str, Callable[..., Guard]] = {
 """The built-in guard factories by name (workflow files name guards from a registry)."""
 
 
+def _zone_name(value: object) -> bool:
+    if type(value) is not str:
+        return False
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        return False
+    return True
+
+
 def check_event_data(data: Mapping[str, Any], *, reserved: Iterable[str] = ()) -> None:
     """Refuse event data that guards and effect rules could misread.
 
@@ -467,6 +479,9 @@ def check_event_data(data: Mapping[str, Any], *, reserved: Iterable[str] = ()) -
             raise InvalidArgument(k, v, "a Decimal (float money is refused) or an int")
         if isinstance(v, dt.datetime) and (v.tzinfo is None or v.tzinfo.utcoffset(v) is None):
             raise InvalidArgument(k, v, "a timezone-aware datetime")
+        if k == "timezone" and not _zone_name(v):
+            # Rules read the billing time zone from here; a bad one must not fall back.
+            raise InvalidArgument(k, v, "an IANA time zone name (str)")
 
 
 def check_change_args(actor: object, reason: object, note: object) -> None:
