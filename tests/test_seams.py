@@ -29,8 +29,9 @@ from acctstate.automation import (
     sweep_columns,
 )
 from acctstate.batch import select
+from acctstate.clock import FixedClock
 from acctstate.config import dump_workflow, load_workflow
-from acctstate.errors import ConfigError, GuardRefused, InvalidArgument
+from acctstate.errors import ConfigError, GuardRefused, HistoryConflict, InvalidArgument
 from acctstate.presets import account_class, isp, portabilling
 from acctstate.refunds import Period
 from acctstate.schedule import Schedule
@@ -454,3 +455,34 @@ def test_config_error_for_a_lone_surrogate_key_is_writable_to_a_utf8_log() -> No
         load_workflow(json.dumps(doc), format="json")
     assert "\\ud800" in str(e.value)
     str(e.value).encode("utf-8")
+
+
+# -- the docs say what the code does -------------------------------------------------------
+
+
+def test_at_is_optional_where_the_clock_supplies_it() -> None:
+    """``plan``, ``fire`` and ``move_to`` without ``at`` use the workflow's clock, as its
+    ``clock`` parameter says."""
+    now = T1 + 3 * DAY
+    wf = ISP.with_clock(FixedClock(now))
+    acct = wf.open("A-1", "active", at=T1, imported=True)
+    assert wf.plan(acct, "suspend").at == now
+    assert wf.fire(acct, "suspend").at == now
+    assert wf.move_to(acct, "terminated").at == now
+
+
+def test_effect_keys_carry_the_source_status_as_documented() -> None:
+    """effects.md: ``{account}/{trigger}/{effective time in UTC}/{source status code}#{n}``."""
+    acct = ISP.open("A-1", "active", at=T1, imported=True)
+    change = ISP.plan(acct, "suspend", at=T1 + DAY)
+    assert change.effects[0].key == "A-1/suspend/2026-01-02T00:00:00+00:00/1#0"
+
+
+def test_back_dated_change_at_the_same_instant_is_accepted() -> None:
+    """history.md: a change at the instant of the latest one is accepted; an earlier one
+    is refused with a message saying so."""
+    acct = ISP.open("A-1", "active", at=T1, imported=True)
+    ISP.fire(acct, "suspend", at=T1 + DAY)
+    assert ISP.fire(acct, "terminate", at=T1 + DAY).dest.name == "terminated"
+    with pytest.raises(HistoryConflict, match="or to the same instant"):
+        ISP.fire(acct, "archive", at=T1)

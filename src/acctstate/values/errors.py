@@ -303,7 +303,7 @@ class HistoryConflict(AcctStateError, ValueError):
         super().__init__(
             f"cannot record a change on account {account_id!r} effective {at.isoformat()}: "
             f"its history already has a change effective {latest.isoformat()}; a change may be "
-            f"back-dated only to after the latest recorded one"
+            f"back-dated only to after the latest recorded one, or to the same instant"
         )
 
 
