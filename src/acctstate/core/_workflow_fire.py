@@ -108,12 +108,22 @@ def check_time(account: Any, source: Status, at: dt.datetime) -> None:
                 f"an account whose status ({source.name!r}) matches the end of its "
                 f"history ({last.dest.name!r}); the status was changed outside the workflow",
             )
-        if latest is None or last.at.astimezone(dt.UTC) > latest.astimezone(dt.UTC):
+        if latest is None or last.at.astimezone(dt.UTC) > _utc(latest, "status_since"):
             latest = last.at
     # Compare in UTC: datetimes sharing a tzinfo compare by wall time, which
     # misorders the repeated hour when clocks fall back.
-    if latest is not None and at.astimezone(dt.UTC) < latest.astimezone(dt.UTC):
+    if latest is not None and _utc(at, "at") < _utc(latest, "status_since"):
         raise HistoryConflict(account_id=getattr(account, "id", None), at=at, latest=latest)
+
+
+def _utc(value: object, name: str) -> dt.datetime:
+    """``value`` in UTC, refusing what is not an aware instant or has no UTC form."""
+    if not isinstance(value, dt.datetime) or value.utcoffset() is None:
+        raise InvalidArgument(name, value, "a timezone-aware datetime")
+    try:
+        return value.astimezone(dt.UTC)
+    except OverflowError:  # datetime.max written at a negative offset
+        raise InvalidArgument(name, value, "an instant within datetime's range in UTC") from None
 
 
 def check_reason(edge: Edge, reason: str | None) -> None:

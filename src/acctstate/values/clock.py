@@ -55,6 +55,11 @@ def require_aware(value: object, name: str = "at") -> dt.datetime:
         and value.tzinfo is not None
         and value.tzinfo.utcoffset(value) is not None
     ):
+        if value.year in (1, 9999):  # at the edges, the UTC form may not exist
+            try:
+                value.astimezone(dt.UTC)
+            except OverflowError:
+                raise InvalidArgument(name, value, "an instant whose UTC form exists") from None
         return value
     raise InvalidArgument(name, value, "a timezone-aware datetime (e.g. datetime(..., tzinfo=UTC))")
 

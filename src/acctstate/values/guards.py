@@ -300,7 +300,7 @@ def balance_past_due(*, at_least: Decimal = Decimal("0"), attr: str = "balance")
     balance_past_due(Decimal('10.00')): balance 9.99 is owed; at least 10.00 required
     """
     need = _money(at_least, "at_least")
-    if need < 0:
+    if not need.is_finite() or need < 0:
         raise InvalidArgument("at_least", at_least, "a non-negative amount")
     _attr(attr)
 
@@ -334,14 +334,18 @@ def depleted(funds: Decimal | int | None, threshold: Decimal | int = Decimal("0"
     """
     if funds is None:
         return False
-    have = _money(funds, "funds")
-    return have <= 0 or have < _money(threshold, "threshold")
+    have, limit = _money(funds, "funds"), _money(threshold, "threshold")
+    if not (have.is_finite() and limit.is_finite()):
+        raise InvalidArgument("funds", funds, "a finite Decimal amount")
+    return have <= 0 or have < limit
 
 
 def funds_depleted(*, threshold: Decimal = Decimal("0"), attr: str = "funds") -> Guard:
     """Allow when the prepaid funds (``attr``) are [`depleted`][acctstate.guards.depleted]:
     zero or less, or less than ``threshold``."""
     limit = _money(threshold, "threshold")
+    if not limit.is_finite():
+        raise InvalidArgument("threshold", threshold, "a finite Decimal")
     _attr(attr)
 
     def check(ctx: GuardContext) -> str | None:

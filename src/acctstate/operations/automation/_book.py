@@ -83,8 +83,12 @@ def _truth(value: object, name: str) -> bool:
         raise InvalidArgument(name, value, "a value read for truth (or a missing one)") from None
 
 
-def _ns(at: dt.datetime) -> int:
-    return (at - _EPOCH) // dt.timedelta(microseconds=1) * 1000
+def _ns(at: dt.datetime, name: str = "now") -> int:
+    ns = (at - _EPOCH) // dt.timedelta(microseconds=1) * 1000
+    # datetime64[ns] spans 1677-09-21 to 2262-04-11; beyond, a column cannot hold it.
+    if not -(2**63) < ns < 2**63:
+        raise InvalidArgument(name, at, "an instant between 1677-09-22 and 2262-04-11")
+    return ns
 
 
 # -- reading the book ------------------------------------------------------------------
@@ -205,18 +209,42 @@ def _from_ns(ns: int) -> dt.datetime:
     return _EPOCH + dt.timedelta(microseconds=ns // 1000)
 
 
+_INT64 = (-(2**63) + 1, 2**63 - 1)
+
+
+def _in_int64(value: int, name: str) -> int:
+    if not _INT64[0] <= value <= _INT64[1]:
+        raise InvalidArgument(name, value, "a value that fits a 64-bit column")
+    return value
+
+
+def _int(value: object, name: str, missing: int | None = None) -> int:
+    if missing is not None and _is_missing(value):
+        return missing
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidArgument(name, value, "an int")
+    return _in_int64(value, name)
+
+
+def _text_id(account: object) -> str:
+    found = getattr(account, "id", "")
+    if found is None or isinstance(found, str):
+        return "" if found is None else found
+    return str(found) if isinstance(found, int) else repr(found)
+
+
 def _minor(value: object, name: str, scale: int) -> int:
     if _is_missing(value):
         return 0
     if isinstance(value, int) and not isinstance(value, bool):
         whole: int = value * 10**scale
-        return whole
-    if not isinstance(value, Decimal):
-        raise InvalidArgument(name, value, "a Decimal amount (float money is refused)")
+        return _in_int64(whole, name)
+    if not isinstance(value, Decimal) or not value.is_finite():
+        raise InvalidArgument(name, value, "a finite Decimal amount (float money is refused)")
     minor = value.scaleb(scale)
     if minor != minor.to_integral_value():
         raise InvalidArgument(name, value, f"an amount with at most {scale} decimals")
-    return int(minor)
+    return _in_int64(int(minor), name)
 
 
 def _as_arrays(columns: Any) -> dict[str, Any]:
@@ -278,27 +306,28 @@ def columns_from_accounts(accounts: Iterable[Any], *, scale: int = 2) -> dict[st
     np = _numpy()
     rows = list(accounts)
     out: dict[str, Any] = {
-        "id": np.array([str(getattr(a, "id", "")) for a in rows], dtype=object),
-        "status": np.array([getattr(a, "status", 0) for a in rows], dtype=np.int64),
+        "id": np.array([_text_id(a) for a in rows], dtype=object),
+        "status": np.array([_int(getattr(a, "status", None), "status") for a in rows], np.int64),
         "account_class": np.array([getattr(a, "account_class", None) for a in rows], dtype=object),
         "balance": np.array(
             [_minor(getattr(a, "balance", None), "balance", scale) for a in rows], dtype=np.int64
         ),
         "unpaid_invoices": np.array(
-            [getattr(a, "unpaid_invoices", 0) or 0 for a in rows], dtype=np.int64
+            [_int(getattr(a, "unpaid_invoices", None), "unpaid_invoices", 0) for a in rows],
+            dtype=np.int64,
         ),
-        "payment_method": np.array([bool(getattr(a, "payment_method", None)) for a in rows]),
+        "payment_method": np.array(
+            [_truth(getattr(a, "payment_method", None), "payment_method") for a in rows],
+            dtype=bool,
+        ),
         "availability_days": np.array(
-            [
-                -1 if getattr(a, "availability_days", None) is None else a.availability_days
-                for a in rows
-            ],
+            [_int(getattr(a, "availability_days", None), "availability_days", -1) for a in rows],
             dtype=np.int64,
         ),
     }
     nat = np.iinfo(np.int64).min
     for name in DATE_COLUMNS:
         values = [getattr(a, name, None) for a in rows]
-        ns = [nat if v is None else _ns(require_aware(v, name)) for v in values]
+        ns = [nat if _is_missing(v) else _ns(require_aware(v, name), name) for v in values]
         out[name] = np.array(ns, dtype=np.int64).view("datetime64[ns]")
     return out

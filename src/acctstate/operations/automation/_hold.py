@@ -11,6 +11,7 @@ import attrs
 from acctstate.operations.automation._fields import (
     _amount,
     _count_or_none,
+    _instance_of,
     _status_ref,
     _trigger,
     _trigger_or_none,
@@ -95,7 +96,7 @@ class CreditHold:
     past_due_days: int | None = attrs.field(default=None, validator=_count_or_none)
     min_past_due: Decimal = attrs.field(default=Decimal(0), converter=_amount)
     inactive_after_days: int | None = attrs.field(default=None, validator=_count_or_none)
-    auto_remove: bool = attrs.field(default=True, validator=attrs.validators.instance_of(bool))
+    auto_remove: bool = attrs.field(default=True, validator=_instance_of(bool, "a bool"))
     releases: tuple[HoldRelease, ...] = attrs.field(default=(), converter=_releases)
     status: StatusRef = attrs.field(default="credit_hold", validator=_status_ref)
     place: str = attrs.field(default="place_credit_hold", validator=_trigger)

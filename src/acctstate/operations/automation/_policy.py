@@ -18,7 +18,12 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import attrs
 
 from acctstate.core.workflow import Workflow
-from acctstate.operations.automation._fields import _count, _trigger_or_none
+from acctstate.operations.automation._fields import (
+    _count,
+    _instance_of,
+    _text_or_none,
+    _trigger_or_none,
+)
 from acctstate.operations.automation._hold import CreditHold
 from acctstate.operations.automation._ladder import DunningLadder
 from acctstate.values.actors import SYSTEM, Actor
@@ -112,13 +117,19 @@ class AutomationPolicy:
       - [unknown-trigger] contract_expiry names trigger 'expire_contracts', which the workflow 'isp' does not have; did you mean 'expire_contract'?
     """
 
-    workflow: Workflow = attrs.field(validator=attrs.validators.instance_of(Workflow))
-    account_class: str | None = attrs.field(default=None, kw_only=True)
-    enabled: bool = attrs.field(
-        default=True, kw_only=True, validator=attrs.validators.instance_of(bool)
+    workflow: Workflow = attrs.field(validator=_instance_of(Workflow, "an acctstate Workflow"))
+    account_class: str | None = attrs.field(default=None, kw_only=True, validator=_text_or_none)
+    enabled: bool = attrs.field(default=True, kw_only=True, validator=_instance_of(bool, "a bool"))
+    ladder: DunningLadder | None = attrs.field(
+        default=None,
+        kw_only=True,
+        validator=attrs.validators.optional(_instance_of(DunningLadder, "a DunningLadder")),
     )
-    ladder: DunningLadder | None = attrs.field(default=None, kw_only=True)
-    credit_hold: CreditHold | None = attrs.field(default=None, kw_only=True)
+    credit_hold: CreditHold | None = attrs.field(
+        default=None,
+        kw_only=True,
+        validator=attrs.validators.optional(_instance_of(CreditHold, "a CreditHold")),
+    )
     trial_end: str | None = attrs.field(default=None, kw_only=True, validator=_trigger_or_none)
     activation: str | None = attrs.field(default=None, kw_only=True, validator=_trigger_or_none)
     expiration: str | None = attrs.field(default=None, kw_only=True, validator=_trigger_or_none)
@@ -130,9 +141,9 @@ class AutomationPolicy:
     run_at: dt.time = attrs.field(default=dt.time(2, 0), kw_only=True, validator=_time)
     timezone: str = attrs.field(default="UTC", kw_only=True, validator=_zone)
     actor: Actor = attrs.field(
-        default=SYSTEM, kw_only=True, validator=attrs.validators.instance_of(Actor)
+        default=SYSTEM, kw_only=True, validator=_instance_of(Actor, "an acctstate Actor")
     )
-    reason: str | None = attrs.field(default=None, kw_only=True)
+    reason: str | None = attrs.field(default=None, kw_only=True, validator=_text_or_none)
 
     def __attrs_post_init__(self) -> None:
         problems = _check_policy(self)

@@ -367,7 +367,7 @@ def plan_one(
             each other and never settle.
     """
     code = getattr(account, c.status_attr)
-    rules = c.rules.get(code)
+    rules = c.rules.get(code) if type(code) is int else None
     if rules is None:
         if type(code) is int and code in c.by_code:
             return None

@@ -351,17 +351,16 @@ def select(
     depleted = 0
     tally: Counter[Any] = Counter()
     for a in picked:
-        tally[getattr(a, attr)] += 1
+        code = getattr(a, attr, None)
+        if type(code) is not int or workflow.catalog.get(code) is None:
+            raise UnknownStatus(code, known=workflow.catalog.names)
+        tally[code] += 1
         if getattr(a, "first_used_at", None) is not None:
             started += 1
         funds = getattr(a, "funds", None)
         if funds is not None and is_depleted(_funds(a, funds), threshold):
             depleted += 1
-    try:
-        statuses = workflow.statuses_for(sorted(tally))
-    except (UnknownStatus, TypeError):
-        bad = next(c for c in tally if workflow.catalog.get(c) is None)
-        raise UnknownStatus(bad, known=workflow.catalog.names) from None
+    statuses = workflow.statuses_for(sorted(tally))
     per_status = tuple((s.name, tally[s.code]) for s in statuses)
     counts = SelectionCounts(len(picked), started, depleted, per_status)
     return Selected(workflow, chosen, tuple(picked), counts, threshold)

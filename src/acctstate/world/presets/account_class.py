@@ -296,7 +296,7 @@ def policy(
         min_past_due=min_past_due,
         inactive_after_days=inactive_after_days,
         auto_remove=auto_remove,
-        releases=tuple(releases),
+        releases=releases,
         status="credit_hold",
         place="auto_credit_hold",
         remove="auto_remove_credit_hold",
