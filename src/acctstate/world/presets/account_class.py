@@ -280,7 +280,8 @@ def policy(
         reason: the reason code passed with every automated change.
 
     Returns:
-        A policy whose ``workflow`` is :func:`workflow` built with the same thresholds:
+        A policy whose ``workflow`` is [`workflow`][acctstate.presets.account_class.workflow]
+        built with the same thresholds:
         fire and sweep through ``policy(...).workflow``.
 
     Raises:
