@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import gc
 from decimal import Decimal
 from typing import Any
 
@@ -247,6 +248,30 @@ def test_apply_gives_one_outcome_per_account_and_never_stops(accounts: list[Acco
     assert sum(report.counts.values()) == len(chosen)
 
 
+def test_batch_runs_leave_the_garbage_collector_as_they_found_it(
+    accounts: list[Account],
+) -> None:
+    """Preview and apply hold the cyclic collector off while they run, and restore it:
+    enabled stays enabled, disabled stays disabled, a failing hook included."""
+
+    class Boom(RecordingHooks):
+        def deprovision(self, effect: Any, change: Any) -> None:
+            raise RuntimeError("switch down")
+
+    was = gc.isenabled()
+    try:
+        for enabled in (True, False):
+            gc.enable() if enabled else gc.disable()
+            chosen = select(WF, accounts)
+            report = apply(
+                preview(chosen, ChangeStatus("blocked"), at=AT), hooks=Hooks.from_object(Boom())
+            )
+            assert report.of(OutcomeKind.FAILED)
+            assert gc.isenabled() is enabled
+    finally:
+        gc.enable() if was else gc.disable()
+
+
 def test_applying_twice_changes_nothing_twice(accounts: list[Account]) -> None:
     """The second run reports unchanged: history key and ledger key already there."""
     chosen = select(WF, accounts, Selection(statuses="active"))
@@ -381,6 +406,19 @@ def test_dates_are_days_in_the_customer_time_zone() -> None:
     assert ny.activated_at is not None and tokyo.activated_at is not None
     assert ny.activated_at.astimezone(dt.UTC).hour == 5
     assert tokyo.activated_at.astimezone(dt.UTC) == dt.datetime(2026, 1, 31, 15, tzinfo=dt.UTC)
+
+
+def test_a_date_for_an_account_whose_zone_is_not_a_zone_is_refused_per_account() -> None:
+    """A ``timezone`` that names no zone is that account's refusal (a typed error), never
+    a leaked ``ZoneInfoNotFoundError`` nor a silent UTC; the other account still changes."""
+    bad = make(0, "active", timezone="Mars/Olympus_Mons")
+    good = make(1, "active", timezone="Asia/Tokyo")
+    report = apply(select(WF, [bad, good]), SetActivationDate(dt.date(2026, 2, 1)), at=AT)
+    kinds = [o.kind for o in report.outcomes]
+    assert OutcomeKind.CHANGED in kinds and len(set(kinds)) == 2
+    assert bad.activated_at is None
+    assert "InvalidArgument: invalid timezone" in str(report.outcomes[0].reason)
+    assert good.activated_at == dt.datetime(2026, 1, 31, 15, tzinfo=dt.UTC)
 
 
 def test_expiration_must_follow_activation() -> None:

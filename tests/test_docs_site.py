@@ -33,7 +33,6 @@ SOURCE_WORDS = re.compile(
 PENDING_ROLES: dict[str, str] = {
     "reference/automation": "operations/automation/_columns.py and _policy.py",
     "reference/batch": "operations/batch/",
-    "reference/config": "world/config/",
     "reference/store": "world/store/",
     "reference/workflow": "core/workflow.py and core/_workflow_schedule.py",
 }

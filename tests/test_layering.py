@@ -62,7 +62,17 @@ LAYERS: list[tuple[str, str, list[str]]] = [
     (
         "world",
         "outside world",
-        ["config", "presets", "simulation", "export", "testing", "store", "cli"],
+        [
+            "config",
+            "presets",
+            "simulation",
+            "export",
+            "testing",
+            "store",
+            "contrib",
+            "cli_store",
+            "cli",
+        ],
     ),
 ]
 # The public faces: the package itself and the paths users import (`acctstate.workflow`),
@@ -81,6 +91,7 @@ OPTIONAL = {
     "nbformat",
     "hypothesis",
     "mkdocs",
+    "django",
 }
 
 RANK: dict[str, int] = {}

@@ -477,3 +477,119 @@ def test_actual_days_and_thirty_day_positions_never_decrease() -> None:
     for basis in (ACTUAL_DAYS, THIRTY_DAY, SECONDS):
         positions = [basis.position(t + i * dt.timedelta(hours=7), zone) for i in range(400)]
         assert positions == sorted(positions)
+
+
+# -- issue 13: the cancel-day convention, registered bases, wide amounts -------------------
+
+
+def test_quote_keeps_every_digit_of_large_amounts() -> None:
+    """An amount with more than 28 significant digits keeps its cents."""
+    big = Decimal("123456789012345678901234567.89")
+    assert quote(big, JAN, jan(5), policy="full") == big
+    assert quote(big, JAN, jan(5)) == Decimal("107526880752688171946236559.13")
+
+
+def test_cancel_day_is_refunded_by_default_and_can_be_charged() -> None:
+    """Chargebee's $649 month, cancelled on the last day of February: 23.18 refunded, or
+    nothing when the cancel day is billed."""
+    last_day = dt.datetime(2026, 2, 28, 10, 0, tzinfo=UTC)
+    assert quote(Decimal("649.00"), FEB, last_day) == Decimal("23.18")
+    assert quote(Decimal("649.00"), FEB, last_day, cancel_day="refunded") == Decimal("23.18")
+    assert quote(Decimal("649.00"), FEB, last_day, cancel_day="charged") == Decimal("0.00")
+    with pytest.raises(InvalidArgument, match="invalid cancel_day"):
+        quote(Decimal("649.00"), FEB, last_day, cancel_day="billed")
+
+
+@pytest.mark.parametrize(
+    ("tz", "refunded", "charged"),
+    [("UTC", "17.00", "16.00"), ("America/Los_Angeles", "18.00", "17.00"),
+     ("Europe/Paris", "17.00", "16.00")],
+)  # fmt: skip
+def test_charged_cancel_day_differs_by_exactly_one_day(
+    tz: str, refunded: str, charged: str
+) -> None:
+    """A 31.00 month in each customer's zone, stopped at 05:00 UTC on 15 January."""
+    zone = ZoneInfo(tz)
+    month = Period(dt.datetime(2026, 1, 1, tzinfo=zone), dt.datetime(2026, 2, 1, tzinfo=zone))
+    stop = dt.datetime(2026, 1, 15, 5, 0, tzinfo=UTC)
+    assert quote(Decimal("31.00"), month, stop, tz=tz) == Decimal(refunded)
+    assert quote(Decimal("31.00"), month, stop, tz=tz, cancel_day="charged") == Decimal(charged)
+
+
+@given(st.integers(0, 10**6), st.integers(0, 31 * 24 - 1))
+def test_charging_the_cancel_day_never_refunds_more(cents: int, hour: int) -> None:
+    """Charged <= refunded, by at most one day's worth (rounded up)."""
+    paid = Decimal(cents).scaleb(-2)
+    at = JAN.start + dt.timedelta(hours=hour)
+    refunded = quote(paid, JAN, at)
+    charged = quote(paid, JAN, at, cancel_day="charged")
+    assert (
+        Decimal(0) <= refunded - charged <= (paid / 31).quantize(Decimal("0.01")) + Decimal("0.01")
+    )
+
+
+def test_refund_rule_carries_the_cancel_day() -> None:
+    """RefundRule(cancel_day="charged") bills the cancel day; it rebuilds from kwargs."""
+    from acctstate.guards import GuardContext
+    from acctstate.presets import isp
+
+    wf = isp.workflow()
+    active_, canceled = wf.catalog["active"], wf.catalog["canceled"]
+    data = {"refund": "prorated", "paid": Decimal("31.00"), "period": JAN}
+    ctx = GuardContext(Account(id="A-1", status=1), jan(31) + dt.timedelta(hours=3), data=data)
+    (refund,) = RefundRule()(ctx, active_, canceled)
+    assert isinstance(refund, Refund) and refund.amount == Decimal("1.00")
+    charged = RefundRule(cancel_day="charged")
+    assert tuple(charged(ctx, active_, canceled)) == ()
+    assert RefundRule(**charged.kwargs) == charged
+    assert "cancel_day" not in RefundRule().kwargs
+
+
+def test_refund_rule_takes_a_registered_basis_and_refuses_others() -> None:
+    """A custom basis is usable by name once registered; an unknown name or an unregistered
+    basis is refused with InvalidArgument (not a bare attrs ValueError)."""
+    import attrs
+
+    from acctstate import proration
+    from acctstate.proration import register_basis
+
+    @attrs.frozen
+    class Fortnights:
+        name = "fortnights_test"
+
+        def position(self, at: dt.datetime, tz: dt.tzinfo) -> int:
+            return at.astimezone(tz).date().toordinal() // 14
+
+    @attrs.frozen
+    class Unregistered:
+        name = "unregistered_test"
+
+        def position(self, at: dt.datetime, tz: dt.tzinfo) -> int:
+            return 0
+
+    with pytest.raises(InvalidArgument, match="invalid basis: got 'fortnights_test'"):
+        RefundRule(basis="fortnights_test")
+    with pytest.raises(InvalidArgument, match="a registered basis"):
+        RefundRule(basis=Unregistered())
+    basis = register_basis(Fortnights())
+    try:
+        assert register_basis(Fortnights()) is not None  # the same basis again: no-op
+        assert RefundRule(basis="fortnights_test").basis == "fortnights_test"
+        assert RefundRule(basis=basis).basis == "fortnights_test"
+    finally:
+        proration._BASES.pop("fortnights_test")  # leave the registry as it was
+    assert RefundRule(basis="thirty_day").basis == "thirty_day"
+    with pytest.raises(InvalidArgument, match="whose name is not taken"):
+        register_basis(_Named("thirty_day"))
+    with pytest.raises(InvalidArgument, match="invalid basis"):
+        register_basis("thirty_day")  # type: ignore[arg-type]
+
+
+class _Named:
+    """A basis with any name (to try taking a built-in one)."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def position(self, at: dt.datetime, tz: dt.tzinfo) -> int:
+        return 0

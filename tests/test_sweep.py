@@ -222,3 +222,93 @@ def test_columnar_rules_counted_by_rule() -> None:
     assert out.by_rule() == {"trial_end": 1, "dunning_clear": 1, "archive": 1}
     assert list(out.by_rule()) == [r for r in RULES if r in out.by_rule()]
     assert out.status.tolist() == [1, 1, -99]
+
+
+# -- issue 13: calendar days in each account's billing time zone, on both paths -----------
+
+_ZONES = ["UTC", "Europe/Berlin", "America/New_York", "Australia/Lord_Howe", "Asia/Kolkata"]
+
+
+@st.composite
+def zoned_books(draw: st.DrawFn) -> tuple[AutomationPolicy, list[Account]]:
+    """A book whose accounts live in several billing time zones, facts near day edges."""
+    policy, book = draw(BOOKS)
+    for a in book:
+        a.timezone = draw(st.sampled_from(_ZONES))
+    return policy, book
+
+
+@given(zoned_books(), st.integers(-3 * 24, 3 * 24))
+def test_columnar_sweep_counts_days_in_each_billing_zone(
+    case: tuple[AutomationPolicy, Any], shift: int
+) -> None:
+    """With accounts in several zones, the column-wise sweep still decides exactly as the
+    per-account one (both count calendar days in each account's zone)."""
+    policy, book = case
+    now = NOW + shift * HOUR
+    changes, blocked, errors = _per_account(sweep(book, policy, now=now), book)
+    out = sweep_columns(columns_from_accounts(book), policy, now=now)
+    assert out.decisions() == changes
+    assert out.refusals() == blocked
+    assert set(out.error_row.tolist()) == errors
+
+
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from([*_ZONES, "Pacific/Chatham", "America/Los_Angeles"]),
+            st.integers(-400 * 24 * 60, 400 * 24 * 60),
+        ),
+        min_size=1,
+        max_size=30,
+    )
+)
+def test_book_local_days_match_calendar_days(rows: list[tuple[str, int]]) -> None:
+    """The column book's local day numbers are the per-account calendar days, row by row."""
+    from acctstate.clock import calendar_days
+    from acctstate.operations.automation._book import _Book, _ns
+
+    instants = [NOW + m * dt.timedelta(minutes=1) for _, m in rows]
+    book = _Book(
+        {
+            "status": np.ones(len(rows), dtype=np.int64),
+            "timezone": np.array([z for z, _ in rows], dtype=object),
+        },
+        2,
+    )
+    days = book.local_days(np.array([_ns(t) for t in instants], dtype=np.int64))
+    epoch_day = dt.date(1970, 1, 1)
+    assert days.tolist() == [
+        calendar_days(epoch_day, t, z) for (z, _), t in zip(rows, instants, strict=True)
+    ]
+
+
+def test_sweep_columns_in_threaded_chunks_answers_as_one_pass() -> None:
+    """Chunks swept on threads and joined give every array of the one-thread sweep."""
+    rng = np.random.default_rng(5)
+    n = 997
+    now = dt.datetime(2026, 6, 1, 2, 0, tzinfo=dt.UTC)
+    now_ns = int(np.datetime64("2026-06-01T02:00:00", "ns").astype(np.int64))
+    day = 86_400 * 10**9
+    late = rng.integers(-5, 120, size=n)
+    owes = rng.random(n) < 0.4
+    cols = {
+        "status": rng.choice(np.array([1, 10, 11, 12, 13, -11, -12, -13, 41, -1, -2]), size=n),
+        "balance": np.where(owes, rng.integers(1, 50_000, size=n), 0),
+        "unpaid_invoices": np.where(owes, 2, 0),
+        "payment_method": rng.random(n) < 0.7,
+        "oldest_unpaid_at": np.where(owes, now_ns - late * day, np.iinfo(np.int64).min).view(
+            "datetime64[ns]"
+        ),
+        "status_since": (now_ns - rng.integers(0, 400, size=n) * day).view("datetime64[ns]"),
+        "trial_ends_at": (now_ns + rng.integers(-10, 10, size=n) * day).view("datetime64[ns]"),
+    }
+    policy = AutomationPolicy(
+        isp.workflow(), ladder=reference_ladder(), trial_end="end_trial", archive="archive"
+    )
+    one = sweep_columns(cols, policy, now=now, workers=1)
+    three = sweep_columns(cols, policy, now=now, workers=3)
+    assert len(one) > 0 and len(one.blocked_row) > 0
+    for name in attrs.fields_dict(type(one)):
+        a, b = getattr(one, name), getattr(three, name)
+        assert (np.array_equal(a, b) and a.dtype == b.dtype) if hasattr(a, "dtype") else a == b

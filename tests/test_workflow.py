@@ -369,3 +369,9 @@ def test_schedule_without_a_book_uses_the_workflows_own(wf: Workflow, t0: dt.dat
     later = own.schedule(acct, "archive", at=t0 + 400 * DAY)
     own.withdraw(later.id)
     assert own.scheduled() == []
+
+
+def test_open_with_a_non_str_id_is_refused(wf: Workflow, t0: dt.datetime) -> None:
+    """wf.open(42, ...) raises InvalidArgument naming the id (not attrs' TypeError)."""
+    with pytest.raises(acctstate.InvalidArgument, match=r"invalid Account.id: got 42"):
+        wf.open(42, "prospect", at=t0)  # type: ignore[arg-type]

@@ -2,7 +2,10 @@
 
 # The notebook views of the core types are drawn by acctstate.export, which registers
 # them when imported (it loads no optional dependency until a view is drawn).
-import acctstate.world.export  # noqa: F401
+import acctstate.world.export
+
+# The presets register themselves as workflows a file may extend (``extends = "isp"``).
+import acctstate.world.presets  # noqa: F401
 from acctstate.core.workflow import Explanation, Workflow
 from acctstate.operations.automation import (
     AutomationPolicy,

@@ -63,11 +63,6 @@ def account_id_of(account: object) -> str:
 _NO_ID: Any = object()
 
 
-def _id(_: object, attribute: attrs.Attribute[Any], value: object) -> None:
-    if type(value) is not str:
-        raise InvalidArgument("Account.id", value, "an account id (str)")
-
-
 def _aware_or_none(_: object, attribute: attrs.Attribute[Any], value: object) -> None:
     if value is not None and (
         not isinstance(value, dt.datetime)
@@ -77,11 +72,22 @@ def _aware_or_none(_: object, attribute: attrs.Attribute[Any], value: object) ->
         raise InvalidArgument(f"Account.{attribute.name}", value, "a timezone-aware datetime")
 
 
+def _due_or_none(_: object, attribute: attrs.Attribute[Any], value: object) -> None:
+    if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
+        return  # a due date: the calendar day, in the account's billing time zone
+    _aware_or_none(_, attribute, value)
+
+
 def _money_or_none(_: object, attribute: attrs.Attribute[Any], value: object) -> None:
     if value is not None and not isinstance(value, Decimal):
         raise InvalidArgument(
             f"Account.{attribute.name}", value, "a Decimal (float money is refused)"
         )
+
+
+def _text(_: object, attribute: attrs.Attribute[Any], value: object) -> None:
+    if not isinstance(value, str):
+        raise InvalidArgument(f"Account.{attribute.name}", value, "a str account id")
 
 
 def _code(_: object, attribute: attrs.Attribute[Any], value: object) -> None:
@@ -109,7 +115,8 @@ class Account:
         currency: ISO 4217 code of the account's money.
         batch_id: the batch the account belongs to (batch updates).
         unpaid_invoices: how many invoices are unpaid.
-        oldest_unpaid_at: due date of the earliest unpaid invoice.
+        oldest_unpaid_at: when the earliest unpaid invoice fell due: its due date (a
+            ``datetime.date``, a day in ``timezone``) or an instant.
         trial_ends_at: end of the trial period.
         contract_ends_at: end of the fixed contract period.
         activated_at: activation date.
@@ -125,7 +132,7 @@ class Account:
     acctstate.errors.InvalidArgument: invalid Account.balance: got 1.5; expected a Decimal (float money is refused)
     """
 
-    id: str = attrs.field(validator=_id)
+    id: str = attrs.field(validator=_text)
     status: int = attrs.field(validator=_code)
     status_since: dt.datetime | None = attrs.field(default=None, validator=_aware_or_none)
     balance: Decimal = attrs.field(default=Decimal("0"), validator=_money_or_none)
@@ -136,7 +143,9 @@ class Account:
     currency: str = "USD"
     batch_id: str | None = None
     unpaid_invoices: int = 0
-    oldest_unpaid_at: dt.datetime | None = attrs.field(default=None, validator=_aware_or_none)
+    oldest_unpaid_at: dt.datetime | dt.date | None = attrs.field(
+        default=None, validator=_due_or_none
+    )
     trial_ends_at: dt.datetime | None = attrs.field(default=None, validator=_aware_or_none)
     contract_ends_at: dt.datetime | None = attrs.field(default=None, validator=_aware_or_none)
     activated_at: dt.datetime | None = attrs.field(default=None, validator=_aware_or_none)

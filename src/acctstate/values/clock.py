@@ -8,8 +8,13 @@ Calendar arithmetic ("on the 1st", "30 days from now", "at 02:00 every night") i
 in the customer's billing time zone, never in UTC: a local day is 23 or 25
 hours long across a DST change, and the helpers here return the exact instants that
 bound it, expressed in that time zone. Python compares and subtracts two datetimes that
-share a ``tzinfo`` by wall time; acctstate converts to UTC before comparing, and so
-should code that measures elapsed time between two local instants.
+share a ``tzinfo`` by wall time; acctstate converts to UTC before comparing
+([`utc`][acctstate.clock.utc]), and so should code that measures elapsed time between two local
+instants.
+
+Every "N days" rule counts with [`calendar_days`][acctstate.clock.calendar_days]: calendar days in
+the account's billing time zone ([`billing_zone`][acctstate.clock.billing_zone]), day N beginning at
+local midnight.
 """
 
 from __future__ import annotations
@@ -25,12 +30,15 @@ __all__ = [
     "FixedClock",
     "SystemClock",
     "add_local_days",
+    "billing_zone",
+    "calendar_days",
     "first_of_next_month",
     "local_date",
     "local_day_bounds",
     "local_time_on",
     "require_aware",
     "start_of_local_day",
+    "utc",
     "zone",
 ]
 
@@ -55,13 +63,115 @@ def require_aware(value: object, name: str = "at") -> dt.datetime:
         and value.tzinfo is not None
         and value.tzinfo.utcoffset(value) is not None
     ):
-        if value.year in (1, 9999):  # at the edges, the UTC form may not exist
+        if value.year in (dt.MINYEAR, dt.MAXYEAR):
+            # An instant at the very edge of the calendar may have no UTC equivalent
+            # (datetime.max at -05:00 is past year 9999 in UTC): refuse it here rather
+            # than let a comparison overflow later.
             try:
                 value.astimezone(dt.UTC)
             except OverflowError:
-                raise InvalidArgument(name, value, "an instant whose UTC form exists") from None
+                raise InvalidArgument(
+                    name, value, "an instant between the years 1 and 9999 in UTC"
+                ) from None
         return value
     raise InvalidArgument(name, value, "a timezone-aware datetime (e.g. datetime(..., tzinfo=UTC))")
+
+
+def utc(value: object, name: str = "at") -> dt.datetime:
+    """``value`` (a timezone-aware datetime) expressed in UTC.
+
+    Python compares and subtracts two datetimes that share a ``tzinfo`` by wall time,
+    ignoring ``fold``; acctstate compares instants in UTC so that every way of writing
+    one instant gives one answer.
+
+    Raises:
+        InvalidArgument: not an aware datetime, or one with no UTC equivalent.
+
+    >>> berlin = zone("Europe/Berlin")
+    >>> second = dt.datetime(2026, 10, 25, 2, 15, fold=1, tzinfo=berlin)  # clocks fell back
+    >>> first = dt.datetime(2026, 10, 25, 2, 45, tzinfo=berlin)
+    >>> second < first, utc(second) < utc(first)
+    (True, False)
+    """
+    return require_aware(value, name).astimezone(dt.UTC)
+
+
+def billing_zone(value: object, name: str = "timezone") -> dt.tzinfo:
+    """The customer's billing time zone from an account's or an event's ``timezone``.
+
+    ``None`` (no zone recorded) is UTC; an IANA name or a ``tzinfo`` is that zone;
+    anything else is refused rather than silently read as UTC.
+
+    Raises:
+        InvalidArgument: an unknown name, or neither a name nor a ``tzinfo``.
+
+    >>> billing_zone(None), billing_zone("Asia/Tokyo")
+    (datetime.timezone.utc, zoneinfo.ZoneInfo(key='Asia/Tokyo'))
+    >>> billing_zone(5)
+    Traceback (most recent call last):
+    ...
+    acctstate.errors.InvalidArgument: invalid timezone: got 5; expected an IANA time zone name such as 'America/New_York', or a tzinfo
+    """
+    if value is None:
+        return dt.UTC
+    if isinstance(value, dt.tzinfo | str):
+        try:
+            return zone(value)
+        except InvalidArgument:
+            pass
+    raise InvalidArgument(
+        name, value, "an IANA time zone name such as 'America/New_York', or a tzinfo"
+    )
+
+
+def _local_day(value: object, tz: dt.tzinfo, name: str) -> dt.date:
+    if isinstance(value, dt.datetime):
+        return require_aware(value, name).astimezone(tz).date()
+    if isinstance(value, dt.date):
+        return value  # a calendar day (a due date) is already a local day
+    raise InvalidArgument(
+        name, value, "a timezone-aware datetime, or a datetime.date (a calendar day)"
+    )
+
+
+def calendar_days(
+    since: dt.datetime | dt.date,
+    at: dt.datetime | dt.date,
+    tz: str | dt.tzinfo,
+    *,
+    name: str = "since",
+) -> int:
+    """How many calendar days ``at`` is after ``since``, in the billing time zone ``tz``.
+
+    The day ``since`` falls on is day 0; day N begins at local midnight N calendar days
+    later (the first instant of that day when the clocks skip midnight). The count is
+    the same however the two instants are written (any zone, ``fold``, UTC), and a
+    day is 23, 24 or 25 hours long, as the customer's calendar says. Either end may
+    be a ``datetime.date`` (a due date): it is taken as that calendar day.
+
+    Args:
+        since: the start (an aware datetime or a date).
+        at: the end (an aware datetime or a date).
+        tz: the customer's billing time zone.
+        name: the parameter name of ``since``, for the error message.
+
+    Returns:
+        The number of local midnights passed (negative when ``at`` is earlier).
+
+    Raises:
+        InvalidArgument: a naive datetime, a value that is neither a datetime nor a
+            date, or an unknown zone.
+
+    >>> berlin = zone("Europe/Berlin")
+    >>> closed = dt.datetime(2026, 3, 1, tzinfo=berlin)
+    >>> later = dt.datetime(2026, 8, 28, tzinfo=berlin)
+    >>> calendar_days(closed, later, berlin), calendar_days(closed, utc(later), berlin)
+    (180, 180)
+    >>> calendar_days(dt.date(2026, 3, 1), dt.datetime(2026, 3, 1, 23, 59, tzinfo=berlin), berlin)
+    0
+    """
+    tzinfo = zone(tz)
+    return (_local_day(at, tzinfo, "at") - _local_day(since, tzinfo, name)).days
 
 
 def local_date(at: dt.datetime, tz: str | dt.tzinfo) -> dt.date:

@@ -25,6 +25,7 @@ from typing import Any
 import attrs
 
 from acctstate.values.actors import Actor
+from acctstate.values.clock import billing_zone, calendar_days, require_aware
 from acctstate.values.errors import InvalidArgument
 
 __all__ = [
@@ -210,24 +211,45 @@ def balance_settled(*, attr: str = "balance", tolerance: Decimal = Decimal("0"))
 
 
 def days_in_status(days: int, *, attr: str = "status_since") -> Guard:
-    """Allow when the account has been in its status for at least ``days`` whole days.
+    """Allow from the start of the ``days``-th calendar day in the status.
 
-    The account (or the event data) carries the instant it entered the status in
-    ``attr``; the reference workflow archives with ``days_in_status(180)``.
+    Days are calendar days in the account's billing time zone (its ``timezone``, or
+    the event's; UTC when none is recorded): the day the account entered its status
+    is day 0, and day N begins at local midnight N calendar days later. So
+    ``days_in_status(180)`` on an account closed at 15:00 on 1 March (Berlin) allows
+    from 00:00 on 28 August, Berlin time, however the instant is written. The
+    account (or the event data) carries the instant it entered the status in
+    ``attr``; the reference workflow's archive rule is ``days_in_status(180)``.
+
+    Raises:
+        InvalidArgument: ``days`` is not a non-negative int; when evaluated, ``attr``
+            holds something other than an aware datetime or a date, or the account's
+            ``timezone`` is not a time zone.
+
+    >>> import datetime as dt
+    >>> from zoneinfo import ZoneInfo
+    >>> berlin = ZoneInfo("Europe/Berlin")
+    >>> g = days_in_status(180)
+    >>> facts = {"status_since": dt.datetime(2026, 3, 1, 15, 0, tzinfo=berlin),
+    ...          "timezone": "Europe/Berlin"}
+    >>> day_180 = dt.datetime(2026, 8, 28, 0, 0, tzinfo=berlin)
+    >>> print(g(GuardContext(None, day_180 - dt.timedelta(seconds=1), data=facts)))
+    days_in_status(180): in status for 179 days; 180 required
+    >>> g(GuardContext(None, day_180.astimezone(dt.UTC), data=facts)) is None
+    True
     """
     if not isinstance(days, int) or isinstance(days, bool) or days < 0:
         raise InvalidArgument("days", days, "a non-negative int")
     _attr(attr)
-    need = dt.timedelta(days=days)
 
     def check(ctx: GuardContext) -> str | None:
         since = ctx.value(attr, None)
         if since is None:
             return f"the account has no {attr!r}, so its time in status is unknown"
-        spent = ctx.at - since
-        if spent >= need:
+        spent = calendar_days(since, ctx.at, billing_zone(ctx.value("timezone", None)), name=attr)
+        if spent >= days:
             return None
-        return f"in status for {spent.days} days; {days} required"
+        return f"in status for {spent} days; {days} required"
 
     extra = {} if attr == "status_since" else {"attr": attr}
     return guard(
@@ -271,14 +293,23 @@ def has_permission(permission: str) -> Guard:
 
 
 def period_ended(*, attr: str = "period_end") -> Guard:
-    """Allow when the paid service period (``attr``, a datetime) has ended at ``at``."""
+    """Allow when the paid service period (``attr``, an aware datetime) has ended at ``at``.
+
+    The period ends at the instant ``attr`` names, compared as an instant (any zone,
+    ``fold`` or UTC gives the same answer).
+
+    Raises:
+        InvalidArgument: when evaluated, ``attr`` holds something other than a
+            timezone-aware datetime (an ISO string, a date, a naive datetime).
+    """
     _attr(attr)
 
     def check(ctx: GuardContext) -> str | None:
         end = ctx.value(attr, None)
         if end is None:
             return f"the account has no {attr!r}"
-        if ctx.at >= end:
+        end = require_aware(end, attr)
+        if ctx.at.astimezone(dt.UTC) >= end.astimezone(dt.UTC):
             return None
         return f"the period runs until {end.isoformat()}"
 
@@ -449,18 +480,6 @@ GUARDS: Mapping[str, Callable[..., Guard]] = {
 """The built-in guard factories by name (workflow files name guards from a registry)."""
 
 
-def _zone_name(value: object) -> bool:
-    if type(value) is not str:
-        return False
-    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
-    try:
-        ZoneInfo(value)
-    except (ZoneInfoNotFoundError, ValueError):
-        return False
-    return True
-
-
 def check_event_data(data: Mapping[str, Any], *, reserved: Iterable[str] = ()) -> None:
     """Refuse event data that guards and effect rules could misread.
 
@@ -481,11 +500,12 @@ def check_event_data(data: Mapping[str, Any], *, reserved: Iterable[str] = ()) -
             raise InvalidArgument(k, v, f"event data not named {', '.join(sorted(taken))}")
         if type(v) is float:
             raise InvalidArgument(k, v, "a Decimal (float money is refused) or an int")
-        if isinstance(v, dt.datetime) and (v.tzinfo is None or v.tzinfo.utcoffset(v) is None):
-            raise InvalidArgument(k, v, "a timezone-aware datetime")
-        if k == "timezone" and not _zone_name(v):
-            # Rules read the billing time zone from here; a bad one must not fall back.
-            raise InvalidArgument(k, v, "an IANA time zone name (str)")
+        if isinstance(v, dt.datetime):
+            if v.tzinfo is None or v.tzinfo.utcoffset(v) is None:
+                raise InvalidArgument(k, v, "a timezone-aware datetime")
+            require_aware(v, k)  # and one with a UTC equivalent
+        if k == "timezone":
+            billing_zone(v, k)
 
 
 def check_change_args(actor: object, reason: object, note: object) -> None:

@@ -1,11 +1,21 @@
-"""The ``acctstate`` command: check workflow files, draw and tabulate workflows, simulate.
+"""The ``acctstate`` command: check, draw, tabulate, dump and simulate workflows, and look
+into a store.
 
 ::
 
     acctstate check FILE [FILE ...]
     acctstate graph FILE|PRESET [--format mermaid|dot|svg] [--around STATUS] [--steps N]
     acctstate table FILE|PRESET [--format text|markdown]
+    acctstate dump FILE|PRESET [--format toml|json] [--minimal-against BASE]
     acctstate simulate PRESET|FILE [--accounts N] [--days D] [--seed S]
+    acctstate explain URL ACCOUNT TRIGGER [--at WHEN] [--data NAME=VALUE] [--json]
+    acctstate history URL ACCOUNT [--since WHEN] [--json]
+    acctstate stats URL [--json]
+    acctstate export URL --what accounts|history|outbox [--format csv|parquet] [-o FILE]
+    acctstate deliver URL --hooks MODULE:ATTR|--record [--limit N] [--json]
+
+The commands on a store URL take ``--workflow PRESET|FILE`` (default ``isp``), the
+workflow the store was filled with.
 
 A workflow is named by a preset ([`PRESETS`][acctstate.cli.PRESETS]) or by a TOML / JSON workflow
 file ([`acctstate.config.load_workflow`][acctstate.config.load_workflow]). Errors are one line on
@@ -30,6 +40,9 @@ from typing import IO, Any, NoReturn
 
 from acctstate.core.workflow import Workflow
 from acctstate.values.errors import AcctStateError, ConfigError, DefinitionError, closest
+from acctstate.world.cli_store import CommandError, add_store_commands
+from acctstate.world.cli_store import one_line as _one_line
+from acctstate.world.cli_store import progress as _progress
 from acctstate.world.config import load_workflow
 
 __all__ = ["PRESETS", "CommandError", "load", "main", "parser", "transitions_table"]
@@ -42,12 +55,6 @@ PRESETS: dict[str, str] = {
     "sonar": "Sonar-style leads, installs, vacation, collections",
 }
 """The preset names the command accepts, with what each is."""
-
-
-class CommandError(AcctStateError):
-    """A command could not do what was asked; the message is printed as is."""
-
-    __module__ = "acctstate.cli"  # its public path, as printed in a traceback
 
 
 def load(source: str) -> Workflow:
@@ -78,12 +85,6 @@ def load(source: str) -> Workflow:
     raise CommandError(
         f"no preset or file named {source!r}; presets: {', '.join(sorted(PRESETS))}{hint}"
     )
-
-
-def _one_line(exc: BaseException) -> str:
-    text = str(exc).strip() or type(exc).__name__
-    lines = [line.strip().removeprefix("- ") for line in text.splitlines() if line.strip()]
-    return "; ".join(lines)
 
 
 # -- check ----------------------------------------------------------------------------------
@@ -193,43 +194,33 @@ def _table(args: argparse.Namespace, out: IO[str]) -> int:
     return 0
 
 
+# -- dump -----------------------------------------------------------------------------------
+
+
+def _dump(args: argparse.Namespace, out: IO[str]) -> int:
+    from acctstate.world.config import dump_workflow
+
+    wf = load(args.source)
+    text = dump_workflow(wf, format=args.format, minimal_against=args.minimal_against)
+    if args.output:
+        pathlib.Path(args.output).write_text(text, encoding="utf-8")
+        print(f"wrote {args.output}", file=sys.stderr)
+    else:
+        out.write(text)
+    return 0
+
+
 # -- simulate -------------------------------------------------------------------------------
-
-
-class _Progress:
-    """A plain-text progress bar on a stream (stderr): no dependency.
-
-    On a terminal the bar is redrawn in place; otherwise (a log, a pipe) one line is
-    written per tenth of the run.
-    """
-
-    def __init__(self, stream: IO[str], *, width: int = 30) -> None:
-        self.stream = stream
-        self.width = width
-        self.shown = -1
-        self.live = stream.isatty()
-
-    def __call__(self, done: int, total: int) -> None:
-        steps = self.width if self.live else 10
-        filled = steps * done // total
-        if filled == self.shown:
-            return
-        self.shown = filled
-        if self.live:
-            bar = "#" * filled + "." * (self.width - filled)
-            end = "\n" if done == total else ""
-            self.stream.write(f"\rsimulating [{bar}] {done}/{total} days{end}")
-        else:
-            self.stream.write(f"simulating: {done}/{total} days\n")
-        self.stream.flush()
 
 
 def _simulate(args: argparse.Namespace, out: IO[str]) -> int:
     from acctstate.world.simulation import simulate
 
     wf = load(args.source)
-    progress = None if args.quiet else _Progress(sys.stderr)
-    result = simulate(wf, accounts=args.accounts, days=args.days, seed=args.seed, progress=progress)
+    with _progress("simulating", "days", quiet=args.quiet) as progress:
+        result = simulate(
+            wf, accounts=args.accounts, days=args.days, seed=args.seed, progress=progress
+        )
     months = result.monthly()
     seen = result.seen()
     first = result.daily[min(result.daily)]
@@ -329,6 +320,25 @@ def parser() -> argparse.ArgumentParser:
     p.set_defaults(run=_table)
 
     p = sub.add_parser(
+        "dump",
+        help="print a workflow as a TOML or JSON workflow file",
+        description="Print the workflow as a file load_workflow reads back into the same "
+        "workflow: start your own from a preset with 'acctstate dump isp -o my.toml', or "
+        "write only what yours changes with '--minimal-against isp'.",
+        epilog=f"SOURCE: a preset ({presets}) or a workflow file.",
+    )
+    p.add_argument("source", metavar="SOURCE", help="a preset name or a workflow file")
+    p.add_argument("--format", "-f", choices=["toml", "json"], default="toml", help="(toml)")
+    p.add_argument(
+        "--minimal-against",
+        "-m",
+        metavar="BASE",
+        help="write a file that extends BASE (a preset or file) with only the differences",
+    )
+    p.add_argument("--output", "-o", metavar="FILE", help="write to FILE instead of stdout")
+    p.set_defaults(run=_dump)
+
+    p = sub.add_parser(
         "simulate",
         help="run a simulated book of accounts and print status counts per month",
         description="Simulate a book of accounts day by day through the workflow (sign-ups, "
@@ -343,6 +353,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", "-s", type=int, default=0, help="random seed (0)")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
     p.set_defaults(run=_simulate)
+
+    add_store_commands(sub, load)
     return top
 
 

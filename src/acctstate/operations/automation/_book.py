@@ -11,6 +11,8 @@ Columns (all optional but ``status``; a missing column reads as "no value"):
 ``unpaid_invoices`` int
 ``payment_method``  bool (or any objects, read for truth; a missing value is no method)
 ``availability_days`` int; negative means none
+``timezone``        the billing time zone of each account (IANA names or ``tzinfo``;
+                    none or a missing column: UTC); calendar days are counted there
 dates               ``status_since``, ``oldest_unpaid_at``, ``trial_ends_at``,
                     ``activated_at``, ``expires_at``, ``first_used_at``,
                     ``contract_ends_at``, ``period_end``: ``datetime64`` (UTC; NaT = none)
@@ -30,7 +32,7 @@ from decimal import Decimal
 from types import ModuleType
 from typing import Any
 
-from acctstate.values.clock import require_aware
+from acctstate.values.clock import billing_zone, require_aware, start_of_local_day
 from acctstate.values.errors import InvalidArgument, MissingDependency
 
 __all__ = ["DATE_COLUMNS", "columns_from_accounts"]
@@ -121,6 +123,7 @@ class _Book:
             name: self._date(name, self.cols[name]) for name in DATE_COLUMNS if name in self.cols
         }
         self.money: dict[str, Any] = {}
+        self._zones: list[tuple[dt.tzinfo, Any]] | None = None
 
     def _date(self, name: str, arr: Any) -> Any:
         np = self.np
@@ -139,6 +142,51 @@ class _Book:
                 name, arr.dtype, "a datetime64 column (UTC) or a timezone-aware pandas column"
             )
         return arr.astype("datetime64[ns]", copy=False).view(np.int64)
+
+    def zones(self) -> list[tuple[dt.tzinfo, Any]]:
+        """Each billing time zone of the book with the mask of its rows (computed once)."""
+        if self._zones is not None:
+            return self._zones
+        np = self.np
+        col = self.cols.get("timezone")
+        if col is None:
+            self._zones = [(dt.UTC, np.ones(self.n, dtype=bool))]
+            return self._zones
+        keys = np.asarray([_zone_key(v) for v in col], dtype=object).astype(str)
+        uniq, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
+        self._zones = [(billing_zone(_none(col[first[k]])), inverse == k) for k in range(len(uniq))]
+        return self._zones
+
+    def local_days(self, ns: Any, rows: Any = None) -> Any:
+        """Calendar day numbers (days since 1970-01-01) of instants ``ns`` in each
+        row's billing time zone: the same day the per-account sweep counts.
+
+        Args:
+            ns: int64 nanoseconds aligned with ``rows`` (or one instant for all).
+            rows: the rows ``ns`` belongs to (a slice, an index array, or ``None``:
+                every row).
+
+        Returns:
+            int64 day numbers (rows whose ``ns`` is NaT get a meaningless number;
+            callers mask them, as before).
+        """
+        np = self.np
+        picked = slice(None) if rows is None else rows
+        size = self.n if isinstance(picked, slice) else len(picked)
+        if isinstance(picked, slice) and picked != slice(None):
+            size = len(range(*picked.indices(self.n)))
+        values = np.broadcast_to(np.asarray(ns, dtype=np.int64), (size,))
+        zones = self.zones()
+        if len(zones) == 1 and _is_utc(zones[0][0]):
+            return values // _DAY
+        out = np.empty(size, dtype=np.int64)
+        for tz, mask in zones:
+            mine = mask[picked]
+            if not mine.any():
+                continue
+            part = values[mine]
+            out[mine] = (part + _offsets(np, tz, part, self.nat)) // _DAY
+        return out
 
     def date(self, name: str) -> Any | None:
         """int64 ns, or ``None`` when the column is absent."""
@@ -203,6 +251,58 @@ class _Book:
         if _is_missing(item):
             return None
         return item.item() if hasattr(item, "item") else item
+
+
+def _none(value: Any) -> Any:
+    return None if value is None or (isinstance(value, float) and value != value) else value
+
+
+def _is_utc(tz: dt.tzinfo) -> bool:
+    return tz is dt.UTC or getattr(tz, "key", None) in ("UTC", "Etc/UTC")
+
+
+def _zone_key(value: Any) -> str:
+    value = _none(value)
+    if value is None:
+        return ""
+    return str(getattr(value, "key", None) or value)
+
+
+def _offsets(np: ModuleType, tz: dt.tzinfo, ns: Any, nat: int) -> Any:
+    """The UTC offset of ``tz`` (in ns) at each instant of ``ns``.
+
+    A zone's offset changes at a few instants (DST, law changes): find those between
+    the earliest and latest instant (a look per day, then bisection to the second),
+    and look every value up among them.
+    """
+    valid = ns[ns != nat]
+    if not valid.size:
+        return np.zeros(len(ns), dtype=np.int64)
+    second = 10**9
+
+    def offset(t: int) -> int:
+        return int(dt.datetime.fromtimestamp(t, tz).utcoffset().total_seconds())  # type: ignore[union-attr]
+
+    lo = int(valid.min()) // second - 86_400
+    hi = int(valid.max()) // second + 86_400
+    bounds: list[int] = []
+    offsets = [offset(lo)]
+    t = lo
+    while t < hi:
+        nxt = min(t + 86_400, hi)
+        if offset(nxt) != offsets[-1]:
+            a, b = t, nxt  # offset(a) is the old one, offset(b) the new one
+            while b - a > 1:
+                mid = (a + b) // 2
+                if offset(mid) == offsets[-1]:
+                    a = mid
+                else:
+                    b = mid
+            bounds.append(b * second)
+            offsets.append(offset(nxt))
+        t = nxt
+    where = np.searchsorted(np.asarray(bounds, dtype=np.int64), ns, side="right")
+    return np.asarray(offsets, dtype=np.int64)[where] * second
 
 
 def _from_ns(ns: int) -> dt.datetime:
@@ -325,9 +425,21 @@ def columns_from_accounts(accounts: Iterable[Any], *, scale: int = 2) -> dict[st
             dtype=np.int64,
         ),
     }
+    zones = [getattr(a, "timezone", None) for a in rows]
+    out["timezone"] = np.array(zones, dtype=object)
     nat = np.iinfo(np.int64).min
     for name in DATE_COLUMNS:
         values = [getattr(a, name, None) for a in rows]
-        ns = [nat if _is_missing(v) else _ns(require_aware(v, name), name) for v in values]
+        ns = [
+            nat if _is_missing(v) else _ns(_instant(v, name, tz), name)
+            for v, tz in zip(values, zones, strict=True)
+        ]
         out[name] = np.array(ns, dtype=np.int64).view("datetime64[ns]")
     return out
+
+
+def _instant(value: object, name: str, tz: object) -> dt.datetime:
+    # A due date (a calendar day) stands for its first instant in the account's zone.
+    if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
+        return start_of_local_day(value, billing_zone(tz))
+    return require_aware(value, name)

@@ -8,7 +8,7 @@ import datetime as dt
 from decimal import Decimal
 from typing import Any
 
-from acctstate.operations.automation._book import _DAY, _Book, _ns
+from acctstate.operations.automation._book import _Book, _ns
 from acctstate.operations.automation._columns_plan import _ROW_WISE, _Plan
 from acctstate.operations.automation._policy import RULES
 from acctstate.values.errors import InvalidArgument
@@ -41,7 +41,7 @@ class _Run:
             self.dpd = np.zeros(n, dtype=np.int64)
         else:
             self.dpd_ok = oldest != book.nat
-            self.dpd = (self.now_ns - oldest) // _DAY
+            self.dpd = book.local_days(self.now_ns) - book.local_days(oldest)
         self.target = self._target()
 
     def _limit(self, amount: Decimal, *, ceil: bool) -> int:
@@ -98,7 +98,8 @@ class _Run:
 
     def _days_in(self, rows: Any, days: int) -> Any:
         since = self.since_all[rows]
-        return (since != self.book.nat) & ((self.now_ns - since) // _DAY >= days)
+        today = self.book.local_days(self.now_ns, rows)
+        return (since != self.book.nat) & (today - self.book.local_days(since, rows) >= days)
 
     def wants(self, rule: str, rows: Any, s: Any) -> Any:
         p = self.policy
@@ -118,7 +119,10 @@ class _Run:
             days = self.book.integer("availability_days", -1)
             if first is not None and days is not None:
                 f, d = first[rows], days[rows]
-                due |= (f != self.book.nat) & (d >= 0) & (self.now_ns >= f + d * _DAY)
+                today = self.book.local_days(self.now_ns, rows)
+                due |= (
+                    (f != self.book.nat) & (d >= 0) & (today - self.book.local_days(f, rows) >= d)
+                )
             return due
         if rule == "archive":
             return self._days_in(rows, p.archive_after_days)
@@ -172,7 +176,8 @@ class _Run:
             if col is None:
                 return np.zeros(len(rows), dtype=bool)
             col = col[rows]
-            return (col != self.book.nat) & (self.now_ns - col >= args["days"] * _DAY)
+            days = self.book.local_days(self.now_ns, rows) - self.book.local_days(col, rows)
+            return (col != self.book.nat) & (days >= args["days"])
         if name == "period_ended":
             return self._due(args.get("attr", "period_end"), rows)
         if name == "has_permission":

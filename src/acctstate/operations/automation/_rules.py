@@ -18,6 +18,7 @@ from acctstate.operations.automation._policy import (
     _clear_reach,
     released_statuses,
 )
+from acctstate.values.clock import billing_zone, calendar_days
 from acctstate.values.errors import InvalidArgument, SweepError, UnknownStatus
 from acctstate.values.guards import GuardContext, Refusal
 
@@ -74,6 +75,12 @@ def _money(value: object, name: str) -> Decimal:
 
 def _since(account: Any, since: Any) -> Any:
     return getattr(account, "status_since", None) if since is _UNSET else since
+
+
+def _days(account: Any, since: Any, now: dt.datetime, name: str) -> int:
+    """Calendar days from ``since`` (an instant or a due date) to ``now``, counted in
+    the account's billing time zone: the same count the guards make."""
+    return calendar_days(since, now, billing_zone(getattr(account, "timezone", None)), name=name)
 
 
 class Compiled:
@@ -162,7 +169,7 @@ class Compiled:
                 balance = _money(balance, "balance")
             oldest = getattr(account, "oldest_unpaid_at", None)
             if balance > 0 and oldest is not None:
-                days = (now - oldest).days
+                days = _days(account, oldest, now, "oldest_unpaid_at")
                 invoices = getattr(account, "unpaid_invoices", 0) or 0
                 for i, (min_days, min_balance, min_invoices) in enumerate(self.steps, start=1):
                     if days >= min_days and balance >= min_balance and invoices >= min_invoices:
@@ -271,8 +278,7 @@ def _expired(a: Any, c: int, s: Any, now: dt.datetime, m: list[int]) -> bool:
         return False
     if not isinstance(days, int) or isinstance(days, bool):
         raise InvalidArgument("availability_days", days, "an int")
-    end: dt.datetime = first + dt.timedelta(days=days)
-    return now >= end
+    return _days(a, first, now, "first_used_at") >= days
 
 
 def _paid(a: Any, c: int, s: Any, now: dt.datetime, m: list[int]) -> bool:
@@ -282,7 +288,7 @@ def _paid(a: Any, c: int, s: Any, now: dt.datetime, m: list[int]) -> bool:
 def _days_in_status(days: int) -> Wants:
     def wants(a: Any, c: int, s: Any, now: dt.datetime, m: list[int]) -> bool:
         since = _since(a, s)
-        return since is not None and (now - since).days >= days
+        return since is not None and _days(a, since, now, "status_since") >= days
 
     return wants
 
@@ -293,7 +299,7 @@ def _past_due(hold: Any) -> Wants:
 
     def wants(a: Any, c: int, s: Any, now: dt.datetime, m: list[int]) -> bool:
         oldest = getattr(a, "oldest_unpaid_at", None)
-        if oldest is None or (now - oldest).days < need_days:
+        if oldest is None or _days(a, oldest, now, "oldest_unpaid_at") < need_days:
             return False
         balance = _money(getattr(a, "balance", None), "balance")
         return (
@@ -366,6 +372,11 @@ def plan_one(
         AcctStateError: an unknown status, facts of the wrong type, or rules that undo
             each other and never settle.
     """
+    # Compare instants in UTC: datetimes that share a tzinfo compare by wall time and
+    # ignore ``fold``, so a due instant written in the account's own zone could be
+    # misread in the hour the clocks fall back. The changes keep the caller's ``now``.
+    at = now
+    now = now.astimezone(dt.UTC)
     code = getattr(account, c.status_attr)
     rules = c.rules.get(code) if type(code) is int else None
     if rules is None:
@@ -388,7 +399,7 @@ def plan_one(
                     break
             elif kind == DAYS:
                 since = getattr(account, "status_since", None)
-                if since is not None and (now - since).days >= rule.arg:
+                if since is not None and _days(account, since, now, "status_since") >= rule.arg:
                     break
             elif rule.wants(account, code, _UNSET, now, memo):
                 break
@@ -396,7 +407,7 @@ def plan_one(
             return None
     except TypeError as exc:
         raise _naive(account, exc) from None
-    return _walk(c, account, now, code, rules, memo)
+    return _walk(c, account, now, at, code, rules, memo)
 
 
 def _naive(account: Any, exc: TypeError) -> InvalidArgument:
@@ -410,6 +421,7 @@ def _walk(
     c: Compiled,
     account: Any,
     now: dt.datetime,
+    at: dt.datetime,
     code: int,
     rules: tuple[Rule, ...],
     memo: list[int],
@@ -430,7 +442,7 @@ def _walk(
                     view = (
                         account if since is _UNSET else _Shadow(account, c.status_attr, code, since)
                     )
-                    ctx = GuardContext(view, now, c.actor)
+                    ctx = GuardContext(view, at, c.actor)
                 refused: list[Refusal] = []
                 for trigger in rule.triggers:
                     dest, why = _decide(c, code, trigger, ctx)
@@ -446,7 +458,7 @@ def _walk(
                     return None
                 return changes, blocked
             changes.append(fired)
-            code, since = fired[3], now
+            code, since = fired[3], at
             rules = c.rules.get(code, ())
     except TypeError as exc:
         raise _naive(account, exc) from None

@@ -13,12 +13,11 @@ import re
 from collections.abc import Callable
 from decimal import Decimal
 from typing import Any, ClassVar
-from zoneinfo import ZoneInfo
 
 import attrs
 
 from acctstate.values.catalog import StatusRef
-from acctstate.values.clock import require_aware
+from acctstate.values.clock import billing_zone, require_aware, start_of_local_day
 from acctstate.values.effects import Charge, Effect, Refund
 from acctstate.values.errors import InvalidArgument
 from acctstate.values.status import Backend, Status
@@ -205,8 +204,9 @@ def _instant(on: dt.date | dt.datetime, account: Any) -> dt.datetime:
         return on
     # A bare date is a day in the customer's billing time zone (seed 001): it starts at
     # local midnight there, whatever zone the operator is in.
-    zone = ZoneInfo(str(getattr(account, "timezone", None) or "UTC"))
-    return dt.datetime.combine(on, dt.time(0), zone)
+    # When the clocks skip midnight, the day starts at the first instant that exists; a
+    # ``timezone`` that is not a zone is refused (InvalidArgument), never read as UTC.
+    return start_of_local_day(on, billing_zone(getattr(account, "timezone", None)))
 
 
 def _show_day(on: dt.date | dt.datetime) -> str:

@@ -15,6 +15,7 @@ from acctstate.operations.money.refunds import (
     ActualDays,
     BackBill,
     Basis,
+    CancelDay,
     Cancellation,
     CancelOption,
     ForwardBill,
@@ -26,6 +27,7 @@ from acctstate.operations.money.refunds import (
     ThirtyDay,
     minor_units,
     quote,
+    register_basis,
 )
 
 __all__ = [
@@ -35,6 +37,7 @@ __all__ = [
     "BackBill",
     "Basis",
     "CANCEL_OPTIONS",
+    "CancelDay",
     "CancelOption",
     "Cancellation",
     "ForwardBill",
@@ -50,4 +53,5 @@ __all__ = [
     "ThirtyDay",
     "minor_units",
     "quote",
+    "register_basis",
 ]

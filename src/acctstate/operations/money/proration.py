@@ -4,8 +4,9 @@ The arithmetic behind cancellations ([`acctstate.refunds`][acctstate.refunds]) a
 [`quote`][acctstate.proration.quote]: paid amount, service [`Period`][acctstate.proration.Period],
 cancellation instant -> the refund, a ``Decimal`` rounded once to the currency's minor unit with an
 explicit rounding mode. Proration is daily by default (calendar days in the customer's billing time
-zone; the cancel day is not counted as used), and the unit is pluggable
-([`BASES`][acctstate.proration.BASES]).
+zone; the cancel day is refunded, not counted as used, unless ``cancel_day="charged"``), and the
+unit is pluggable ([`BASES`][acctstate.proration.BASES],
+[`register_basis`][acctstate.proration.register_basis]).
 
 >>> import datetime as dt
 >>> from decimal import Decimal
@@ -21,12 +22,13 @@ import decimal
 import enum
 from collections.abc import Mapping
 from decimal import Decimal
+from types import MappingProxyType
 from typing import Any, Protocol, runtime_checkable
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import attrs
 
-from acctstate.values.clock import require_aware
+from acctstate.values.clock import require_aware, utc
 from acctstate.values.errors import InvalidArgument
 
 __all__ = [
@@ -38,12 +40,15 @@ __all__ = [
     "THIRTY_DAY",
     "ActualDays",
     "Basis",
+    "CancelDay",
     "Period",
     "RefundPolicy",
     "Seconds",
     "ThirtyDay",
+    "basis_name",
     "minor_units",
     "quote",
+    "register_basis",
 ]
 
 # -- money --------------------------------------------------------------------------------
@@ -99,8 +104,8 @@ def _minor(amount: object, name: str, currency: str) -> int:
     if not amount.is_finite() or amount < 0:
         raise InvalidArgument(name, amount, "a finite, non-negative Decimal")
     places = minor_units(currency)
-    scaled = amount.scaleb(places)
-    if scaled != scaled.to_integral_value():
+    scaled = amount.scaleb(places, context=_exact(amount, places))
+    if scaled != scaled.to_integral_value(context=_exact(scaled, 0)):
         raise InvalidArgument(
             name, amount, f"an amount in whole minor units of {currency} ({places} decimal places)"
         )
@@ -131,8 +136,20 @@ def _divide(num: int, den: int, mode: str) -> int:
     return q + q % 2  # ROUND_HALF_EVEN
 
 
+def _exact(amount: Decimal, places: int) -> decimal.Context:
+    """A decimal context wide enough to shift ``amount`` by ``places`` without rounding.
+
+    The default context keeps 28 significant digits: an amount written with more
+    (a large sum in a currency of small units) would lose its minor units.
+    """
+    digits = len(amount.as_tuple().digits)
+    return decimal.Context(prec=max(decimal.getcontext().prec, digits + abs(places) + 2))
+
+
 def _as_money(units: int, currency: str) -> Decimal:
-    return Decimal(units).scaleb(-minor_units(currency))
+    whole = Decimal(units)
+    places = minor_units(currency)
+    return whole.scaleb(-places, context=_exact(whole, places))
 
 
 def _zone(tz: object) -> dt.tzinfo:
@@ -171,13 +188,17 @@ class Period:
     end: dt.datetime = attrs.field(validator=_aware)
 
     def __attrs_post_init__(self) -> None:
-        if self.end <= self.start:
+        # Compare instants, not wall times (which ignore ``fold`` when zones match).
+        if self.end.astimezone(dt.UTC) <= self.start.astimezone(dt.UTC):
             raise InvalidArgument(
                 "period.end", self.end, f"an instant after period.start ({self.start.isoformat()})"
             )
 
     def __contains__(self, at: object) -> bool:
-        return isinstance(at, dt.datetime) and self.start <= at <= self.end
+        if not isinstance(at, dt.datetime) or at.utcoffset() is None:
+            return False
+        instant = utc(at)
+        return self.start.astimezone(dt.UTC) <= instant <= self.end.astimezone(dt.UTC)
 
     def split(self, at: dt.datetime) -> tuple[Period, Period]:
         """The two periods before and after ``at`` (strictly inside this one).
@@ -185,8 +206,8 @@ class Period:
         Raises:
             InvalidArgument: ``at`` is not strictly inside the period.
         """
-        require_aware(at)
-        if not self.start < at < self.end:
+        instant = utc(at)
+        if not self.start.astimezone(dt.UTC) < instant < self.end.astimezone(dt.UTC):
             raise InvalidArgument("at", at, f"an instant strictly inside {self}")
         return Period(self.start, at), Period(at, self.end)
 
@@ -275,8 +296,38 @@ THIRTY_DAY = ThirtyDay()
 SECONDS = Seconds()
 """Proration to the second."""
 
-BASES: Mapping[str, Basis] = {b.name: b for b in (ACTUAL_DAYS, THIRTY_DAY, SECONDS)}
-"""The built-in bases by name."""
+_BASES: dict[str, Basis] = {b.name: b for b in (ACTUAL_DAYS, THIRTY_DAY, SECONDS)}
+BASES: Mapping[str, Basis] = MappingProxyType(_BASES)
+"""The bases by name: the built-in ones and those added with
+[`register_basis`][acctstate.proration.register_basis] (read-only; effect rules and workflow files
+name a basis from here)."""
+
+
+def register_basis(basis: Basis) -> Basis:
+    """Make ``basis`` available by its name (to [`RefundRule`][acctstate.refunds.RefundRule]
+    and workflow files), and return it.
+
+    Registering the same basis again is a no-op; another basis under a taken name is
+    refused.
+
+    Raises:
+        InvalidArgument: not a [`Basis`][acctstate.proration.Basis], a name that is not a non-empty
+            str, or a name already taken by a different basis.
+
+    (``docs/refunds.md`` registers one.)
+    """
+    if isinstance(basis, str) or not isinstance(basis, Basis):
+        raise InvalidArgument("basis", basis, "a Basis (with a name and a position method)")
+    name = basis.name
+    if not isinstance(name, str) or not name:
+        raise InvalidArgument("basis.name", name, "a non-empty str")
+    taken = _BASES.get(name)
+    if taken is not None and taken != basis:
+        raise InvalidArgument(
+            "basis", basis, f"a basis whose name is not taken ({name!r} is {taken!r})"
+        )
+    _BASES[name] = basis
+    return basis
 
 
 def _basis(value: object) -> Basis:
@@ -285,6 +336,53 @@ def _basis(value: object) -> Basis:
     if not isinstance(value, str) and isinstance(value, Basis):
         return value
     raise InvalidArgument("basis", value, f"a Basis or one of {sorted(BASES)}")
+
+
+def basis_name(value: object) -> str:
+    """The registered name of ``value`` (a name in [`BASES`][acctstate.proration.BASES], or a
+    registered Basis).
+
+    Raises:
+        InvalidArgument: an unknown name, or a basis that was never registered.
+    """
+    if isinstance(value, str):
+        if value in BASES:
+            return value
+    elif isinstance(value, Basis):
+        name = getattr(value, "name", None)
+        if isinstance(name, str) and BASES.get(name) == value:
+            return name
+        raise InvalidArgument(
+            "basis", value, "a registered basis (add it with acctstate.proration.register_basis)"
+        )
+    raise InvalidArgument(
+        "basis",
+        value,
+        f"one of {sorted(BASES)} (or a basis added with acctstate.proration.register_basis)",
+    )
+
+
+# -- the cancel day -----------------------------------------------------------------------
+
+
+class CancelDay(enum.Enum):
+    """Who pays for the unit (the day, on a daily basis) in which service stops."""
+
+    REFUNDED = "refunded"
+    """The cancel day is given back: cancelling on a period's first day refunds it all
+    (the default; Chargebee's and Kill Bill's convention)."""
+    CHARGED = "charged"
+    """The cancel day is billed as used: cancelling on a period's last day refunds
+    nothing (Lago's convention, and Chargebee's "bill the date of cancellation")."""
+
+
+def _cancel_day(value: object) -> CancelDay:
+    try:
+        return CancelDay(value)
+    except ValueError:
+        raise InvalidArgument(
+            "cancel_day", value, f"a CancelDay or one of {[c.value for c in CancelDay]}"
+        ) from None
 
 
 # -- the two choices ------------------------------------------------------------------------
@@ -323,6 +421,7 @@ def quote(
     basis: Basis | str = ACTUAL_DAYS,
     rounding: str = decimal.ROUND_HALF_EVEN,
     tz: str | dt.tzinfo = "UTC",
+    cancel_day: CancelDay | str = CancelDay.REFUNDED,
 ) -> Decimal:
     """The refund owed when a service ``period`` paid ``paid`` is cancelled at ``at``.
 
@@ -341,6 +440,8 @@ def quote(
             [`BASES`][acctstate.proration.BASES].
         rounding: a ``decimal`` rounding mode.
         tz: the customer's billing time zone (calendar days are counted there).
+        cancel_day: whether the unit in which service stops (the cancel day, on a
+            daily basis) is ``"refunded"`` (the default) or ``"charged"`` as used.
 
     Returns:
         The refund, with the currency's number of decimal places.
@@ -349,15 +450,19 @@ def quote(
         InvalidArgument: float, negative or sub-minor-unit money; a naive instant; an
             instant outside the period; ``as_of`` missing for ``PRORATED_AS_OF`` or given
             for another policy; an unknown currency format, basis, rounding mode or time
-            zone; a period shorter than one unit of the basis.
+            zone; a period shorter than one unit of the basis; an unknown
+            ``cancel_day``.
 
     >>> p = Period(dt.datetime(2026, 2, 1, tzinfo=dt.UTC), dt.datetime(2026, 3, 1, tzinfo=dt.UTC))
     >>> quote(Decimal("20.00"), p, dt.datetime(2026, 2, 15, tzinfo=dt.UTC))
     Decimal('10.00')
     >>> quote(Decimal("20.00"), p, dt.datetime(2026, 2, 15, tzinfo=dt.UTC), policy="full")
     Decimal('20.00')
+    >>> quote(Decimal("20.00"), p, dt.datetime(2026, 2, 15, tzinfo=dt.UTC), cancel_day="charged")
+    Decimal('9.29')
     """
     policy = _policy(policy)
+    billed = _cancel_day(cancel_day) is CancelDay.CHARGED
     if not isinstance(period, Period):
         raise InvalidArgument("period", period, "a Period")
     units = _minor(paid, "paid", currency)
@@ -382,6 +487,8 @@ def quote(
     end = unit.position(period.end, zone)
     total = end - unit.position(period.start, zone)
     left = end - unit.position(stop, zone)
+    if billed and left > 0:
+        left -= 1  # the unit service stops in is used, not given back
     if total <= 0:
         raise InvalidArgument(
             "period", period, f"a period at least one {unit.name} unit long in {zone}"

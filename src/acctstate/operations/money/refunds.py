@@ -47,20 +47,23 @@ from acctstate.operations.money.proration import (
     THIRTY_DAY,
     ActualDays,
     Basis,
+    CancelDay,
     Period,
     RefundPolicy,
     Seconds,
     ThirtyDay,
     _as_money,
+    _cancel_day,
     _divide,
     _minor,
     _policy,
     _rounding,
-    _zone,
+    basis_name,
     minor_units,
     quote,
+    register_basis,
 )
-from acctstate.values.clock import require_aware
+from acctstate.values.clock import billing_zone, require_aware, utc
 from acctstate.values.effects import Charge, Effect, Refund, register_effect_rule
 from acctstate.values.errors import InvalidArgument
 from acctstate.values.history import History
@@ -84,6 +87,7 @@ __all__ = [
     "ActualDays",
     "BackBill",
     "Basis",
+    "CancelDay",
     "CancelOption",
     "Cancellation",
     "ForwardBill",
@@ -95,6 +99,7 @@ __all__ = [
     "ThirtyDay",
     "minor_units",
     "quote",
+    "register_basis",
 ]
 
 # -- the two choices ---------------------------------------------------------------------
@@ -180,7 +185,7 @@ class CancelOption:
         effective = at
         if on is not None:
             effective = require_aware(on, "on")
-            if effective < at:
+            if utc(effective, "on") < utc(at):
                 raise InvalidArgument("on", on, f"a date not before the request ({at.isoformat()})")
         data: dict[str, Any] = {"refund": self.money.value}  # plain data: storable as is
         if as_of is not None:
@@ -279,9 +284,8 @@ def _currency_of(ctx: GuardContext) -> str:
     return str(currency)
 
 
-def _tz_of(ctx: GuardContext) -> str | dt.tzinfo:
-    tz = ctx.value("timezone", "UTC")
-    return tz if isinstance(tz, str | dt.tzinfo) else "UTC"
+def _tz_of(ctx: GuardContext) -> dt.tzinfo:
+    return billing_zone(ctx.value("timezone", None))
 
 
 def _period_of(ctx: GuardContext) -> Period:
@@ -301,6 +305,12 @@ def _period_of(ctx: GuardContext) -> Period:
     return period
 
 
+def _service_stops(value: object) -> str:
+    if value in ("at", "period_end"):
+        return str(value)
+    raise InvalidArgument("service_stops", value, "'at' or 'period_end'")
+
+
 @register_effect_rule("refund_policy")
 @attrs.frozen
 class RefundRule:
@@ -317,20 +327,23 @@ class RefundRule:
         service_stops: ``"at"`` (service stops at the change's time) or
             ``"period_end"`` (it stops when the paid period ends, so a prorated refund
             is zero and only a full or as-of refund pays anything).
-        basis: a name in [`BASES`][acctstate.proration.BASES].
+        basis: a name in [`BASES`][acctstate.proration.BASES] (built in, or added with
+            [`register_basis`][acctstate.proration.register_basis]), or a registered basis.
         rounding: a ``decimal`` rounding mode.
+        cancel_day: whether the day service stops is ``"refunded"`` (the default)
+            or ``"charged"`` as used (a [`CancelDay`][acctstate.proration.CancelDay]).
 
     Raises:
-        InvalidArgument: (when planning) bad money, period or instants, or a currency
-            that contradicts the account's; nothing changes.
+        InvalidArgument: (when built) an unknown ``service_stops``, basis, rounding
+            mode or ``cancel_day``; (when planning) bad money, period or instants, or
+            a currency that contradicts the account's; nothing changes.
     """
 
     default: RefundPolicy = attrs.field(default=RefundPolicy.NONE, converter=_policy)
-    service_stops: str = attrs.field(
-        default="at", validator=attrs.validators.in_(["at", "period_end"])
-    )
-    basis: str = attrs.field(default="actual_days", validator=attrs.validators.in_(list(BASES)))
+    service_stops: str = attrs.field(default="at", converter=_service_stops)
+    basis: str = attrs.field(default="actual_days", converter=basis_name)
     rounding: str = attrs.field(default=decimal.ROUND_HALF_EVEN, converter=_rounding)
+    cancel_day: CancelDay = attrs.field(default=CancelDay.REFUNDED, converter=_cancel_day)
 
     @property
     def name(self) -> str:
@@ -340,12 +353,15 @@ class RefundRule:
     @property
     def kwargs(self) -> dict[str, Any]:
         """The arguments that rebuild it (plain strings, for files)."""
-        return {
+        out = {
             "default": self.default.value,
             "service_stops": self.service_stops,
             "basis": self.basis,
             "rounding": self.rounding,
         }
+        if self.cancel_day is not CancelDay.REFUNDED:
+            out["cancel_day"] = self.cancel_day.value
+        return out
 
     def __call__(self, ctx: GuardContext, source: Status, dest: Status) -> Iterable[Effect]:
         """The refund this cancellation owes (nothing for a zero refund)."""
@@ -368,6 +384,7 @@ class RefundRule:
             basis=self.basis,
             rounding=self.rounding,
             tz=_tz_of(ctx),
+            cancel_day=self.cancel_day,
         )
         if not amount:
             return ()
@@ -477,11 +494,11 @@ class BackBill:
                 "suspended_since", None, "when billing stopped (event data or account history)"
             )
         since = require_aware(since, "suspended_since")
-        if since > ctx.at:
+        if utc(since, "suspended_since") > utc(ctx.at):
             raise InvalidArgument(
                 "suspended_since", since, f"an instant not after the change ({ctx.at.isoformat()})"
             )
-        zone = _zone(_tz_of(ctx))
+        zone = _tz_of(ctx)
         days = ACTUAL_DAYS.position(ctx.at, zone) - ACTUAL_DAYS.position(since, zone)
         units = _divide(_minor(price, self.price, currency) * days, self.period_days, self.rounding)
         if not units:

@@ -1,20 +1,27 @@
-"""Workflows as files: :func:`load_workflow` and :func:`dump_workflow` (TOML and JSON).
+"""Workflows as files: [`load_workflow`][acctstate.config.load_workflow] and
+[`dump_workflow`][acctstate.config.dump_workflow] (TOML and JSON).
 
 A workflow file declares the statuses, the transitions and the initial statuses.
 Guards and effect rules are *named* (``{ name = "days_in_status", days = 180 }``) and
-resolved from a registry when the file is loaded — :data:`acctstate.guards.GUARDS`
-and :data:`acctstate.effects.EFFECT_RULES`, plus any the host passes — so an unknown
+resolved from a registry when the file is loaded — [`acctstate.guards.GUARDS`][acctstate.guards.GUARDS]
+and [`acctstate.effects.EFFECT_RULES`][acctstate.effects.EFFECT_RULES], plus any the host passes — so an unknown
 name fails at load time, never at fire time, and nothing in a file is ever executed.
 
 A status behaves like its back-end class unless the file says otherwise (see
-:meth:`acctstate.status.Status.custom`); an ``activates`` flag (provisioned and
-billed, or neither) is accepted too. :func:`dump_workflow` writes every behaviour flag explicitly, so a dumped file
-means the same thing whatever the defaults become.
+[`acctstate.status.Status.custom`][acctstate.status.Status.custom]); an ``activates`` flag (provisioned and
+billed, or neither) is accepted too. [`dump_workflow`][acctstate.config.dump_workflow]
+writes every behaviour flag explicitly, so a dumped file means the same thing whatever the defaults become.
 
-Every problem is a :class:`~acctstate.errors.ConfigError` naming the file, the line
+A file may start from another workflow instead of declaring everything: ``extends``
+names a preset (or any workflow registered with [`register_base`][acctstate.config.register_base]) or another
+workflow file, and the file adds or replaces statuses by code, adds transitions and
+drops some of the base's with ``[[remove]]`` entries. ``dump_workflow(wf,
+minimal_against="isp")`` writes only the difference.
+
+Every problem is a [`ConfigError`][acctstate.errors.ConfigError] naming the file, the line
 when it is known, the key path (``transitions[3].dest``) and what was expected. The
 file format is described by a JSON Schema shipped with the package
-(:func:`json_schema`).
+([`json_schema`][acctstate.config.json_schema]).
 
 >>> wf = load_workflow('''
 ... name = "tiny"
@@ -39,23 +46,29 @@ file format is described by a JSON Schema shipped with the package
 True
 """
 
-from acctstate.world.config._read import (
+from acctstate.world.config._bases import BASES, register_base
+from acctstate.world.config._keys import (
     FORMAT_VERSION,
+    REMOVE_KEYS,
     STATUS_KEYS,
     TOP_KEYS,
     TRANSITION_KEYS,
-    load_workflow,
 )
+from acctstate.world.config._read import load_workflow
 from acctstate.world.config._schema import json_schema
-from acctstate.world.config._write import dump_workflow, workflow_document
+from acctstate.world.config._write import dump_workflow, extension_document, workflow_document
 
 __all__ = [
+    "BASES",
     "FORMAT_VERSION",
+    "REMOVE_KEYS",
     "STATUS_KEYS",
     "TOP_KEYS",
     "TRANSITION_KEYS",
     "dump_workflow",
+    "extension_document",
     "json_schema",
     "load_workflow",
+    "register_base",
     "workflow_document",
 ]

@@ -1,6 +1,6 @@
-"""The reading side of :mod:`acctstate.config`: the format's keys, the parser, the
-reader that turns a parsed document into a validated workflow, naming every problem's
-file, line and key path, and :func:`load_workflow` over them."""
+"""The reading side of [`acctstate.config`][acctstate.config]: the parser, the reader
+that turns a parsed document into a validated workflow, naming every problem's file,
+line and key path, and [`load_workflow`][acctstate.config.load_workflow] over them."""
 
 from __future__ import annotations
 
@@ -20,56 +20,20 @@ import acctstate.operations.money.refunds  # noqa: F401
 from acctstate.core.workflow import Workflow
 from acctstate.values.effects import EFFECT_RULES, EffectRule
 from acctstate.values.errors import AcctStateError, ConfigError, DefinitionError, closest
-from acctstate.values.graph import Transition
+from acctstate.values.graph import Edge, Transition
 from acctstate.values.guards import GUARDS, Guard
 from acctstate.values.status import Backend, Status
-
-FORMAT_VERSION = 1
-"""The file format's version (the optional top-level ``format`` key)."""
-
-TOP_KEYS: Mapping[str, bool] = {
-    "format": False,
-    "name": False,
-    "initial": True,
-    "status_attr": False,
-    "statuses": True,
-    "transitions": True,
-}
-"""Top-level keys, each mapped to whether it is required."""
-
-BOOL_FLAGS = (
-    "provisioned",
-    "billable",
-    "usage_billable",
-    "terminal",
-    "one_way",
-    "show_in_statistics",
+from acctstate.world.config._bases import BASES
+from acctstate.world.config._keys import (
+    BOOL_FLAGS,
+    FORMAT_VERSION,
+    REMOVE_KEYS,
+    STATUS_KEYS,
+    TEXT_FIELDS,
+    TOP_KEYS,
+    TRANSITION_KEYS,
+    WHOLE_KEYS,
 )
-_TEXT_FIELDS = ("label", "description", "icon", "color")
-
-STATUS_KEYS: Mapping[str, bool] = {
-    "code": True,
-    "name": True,
-    "backend": False,
-    "activates": False,
-    "dunning_step": False,
-    **dict.fromkeys(_TEXT_FIELDS, False),
-    **dict.fromkeys(BOOL_FLAGS, False),
-}
-"""Keys of a ``[[statuses]]`` entry, each mapped to whether it is required
-(``backend`` may be left out when ``activates`` is given)."""
-
-TRANSITION_KEYS: Mapping[str, bool] = {
-    "trigger": True,
-    "source": True,
-    "dest": True,
-    "guards": False,
-    "effects": False,
-    "reasons": False,
-    "permission": False,
-    "description": False,
-}
-"""Keys of a ``[[transitions]]`` entry, each mapped to whether it is required."""
 
 _COMPOSITE = {"all_of": "guards", "any_of": "guards", "not_": "guard"}
 
@@ -87,12 +51,16 @@ class Reader:
         is_toml: bool,
         guards: Mapping[str, GuardFactory],
         rules: Mapping[str, RuleFactory],
+        chain: tuple[pathlib.Path, ...] = (),
     ) -> None:
         self.source = source
         self.text = text
         self.is_toml = is_toml
         self.guards = guards
         self.rules = rules
+        # the files being read, outermost first (this one last, when it is a file):
+        # an ``extends`` naming one of them would go round in a circle
+        self.chain = chain
 
     def error(self, path: str, problem: str) -> ConfigError:
         return ConfigError(problem, source=self.source, path=path, line=self.locate(path))
@@ -101,7 +69,7 @@ class Reader:
         """Best-effort line of ``path`` in a TOML document (``None`` when unsure)."""
         if not self.is_toml or not path:
             return None
-        m = re.match(r"^(statuses|transitions)\[(\d+)\](?:\.(\w+))?", path)
+        m = re.match(r"^(statuses|transitions|remove)\[(\d+)\](?:\.(\w+))?", path)
         lines = self.text.splitlines()
         if m is None:
             key = re.match(r"^\w+", path)
@@ -189,18 +157,22 @@ class Reader:
         self.keys(top, TOP_KEYS, "")
         if "format" in top and self.int_of(top["format"], "format") != FORMAT_VERSION:
             raise self.error("format", f"unsupported format {top['format']}; expected 1")
+        if "extends" in top:
+            return self.extension(top, self.base(top["extends"]))
+        for key in WHOLE_KEYS:
+            if key not in top:
+                raise self.error(
+                    "", f"missing required key {key!r} (or 'extends', to start from a workflow)"
+                )
+        if "remove" in top:
+            raise self.error("remove", "'remove' drops transitions of the workflow in 'extends'")
         name = self.text_of(top.get("name", "workflow"), "name")
-        status_attr = self.text_of(top.get("status_attr", "status"), "status_attr")
-        if not status_attr.isidentifier():
-            raise self.error("status_attr", "expected a Python attribute name")
+        status_attr = self.attr(top.get("status_attr", "status"))
         statuses = [
             self.status(entry, f"statuses[{i}]")
             for i, entry in enumerate(self.list_of(top["statuses"], "statuses"))
         ]
-        known: dict[object, Status] = {}
-        for s in statuses:
-            known.setdefault(s.name, s)
-            known.setdefault(s.code, s)
+        known = self.known(statuses)
         transitions: list[Transition] = []
         for i, entry in enumerate(self.list_of(top["transitions"], "transitions")):
             transitions.extend(self.transition(entry, f"transitions[{i}]", known))
@@ -208,6 +180,30 @@ class Reader:
             self.ref(v, f"initial[{i}]", known)
             for i, v in enumerate(self.list_of(top["initial"], "initial"))
         ]
+        return self.build(statuses, transitions, initial, name, status_attr)
+
+    def attr(self, value: object) -> str:
+        status_attr = self.text_of(value, "status_attr")
+        if not status_attr.isidentifier():
+            raise self.error("status_attr", "expected a Python attribute name")
+        return status_attr
+
+    @staticmethod
+    def known(statuses: Sequence[Status]) -> dict[object, Status]:
+        known: dict[object, Status] = {}
+        for s in statuses:
+            known.setdefault(s.name, s)
+            known.setdefault(s.code, s)
+        return known
+
+    def build(
+        self,
+        statuses: Sequence[Status],
+        transitions: Sequence[Transition],
+        initial: Sequence[int],
+        name: str,
+        status_attr: str,
+    ) -> Workflow:
         try:
             return Workflow(
                 statuses=statuses,
@@ -219,6 +215,93 @@ class Reader:
         except DefinitionError as exc:
             problems = "; ".join(str(v) for v in exc.violations)
             raise self.error("", f"the workflow is not valid: {problems}") from exc
+
+    # -- extends
+
+    def base(self, value: object) -> Workflow:
+        """The workflow named by ``extends``: a registered name or a workflow file
+        (relative to this file's folder)."""
+        ref = self.text_of(value, "extends")
+        factory = BASES.get(ref)
+        if factory is not None:
+            return factory()
+        if not ref.lower().endswith((".toml", ".json")):
+            hint = closest(ref, BASES)
+            also = f"; did you mean {hint[0]!r}?" if hint else ""
+            raise self.error(
+                "extends",
+                f"unknown workflow {ref!r} to extend{also} (expected a preset: "
+                f"{', '.join(sorted(BASES))}, or a .toml / .json workflow file)",
+            )
+        folder = self.chain[-1].parent if self.chain else pathlib.Path.cwd()
+        path = (folder / ref).resolve()
+        if path in self.chain:
+            circle = " -> ".join(str(p) for p in [*self.chain[self.chain.index(path) :], path])
+            raise self.error("extends", f"the files extend each other in a circle: {circle}")
+        if not path.is_file():
+            raise self.error("extends", f"no workflow file {ref!r} to extend (looked for {path})")
+        return read_file(path, None, self.guards, self.rules, (*self.chain, path))
+
+    def extension(self, top: Mapping[str, Any], base: Workflow) -> Workflow:
+        """``base`` with this file's statuses (added, or replacing one with the same
+        code), minus its ``remove`` entries, plus its transitions."""
+        name = self.text_of(top.get("name", base.name), "name")
+        status_attr = self.attr(top.get("status_attr", base.status_attr))
+        merged = {s.code: s for s in base.catalog}
+        for i, entry in enumerate(self.list_of(top.get("statuses", []), "statuses")):
+            s = self.status(entry, f"statuses[{i}]")
+            merged[s.code] = s
+        known = self.known(list(merged.values()))
+        transitions: list[Transition] = []
+        for i, entry in enumerate(self.list_of(top.get("transitions", []), "transitions")):
+            transitions.extend(self.transition(entry, f"transitions[{i}]", known))
+        removals = [
+            (f"remove[{i}]", self.removal(entry, f"remove[{i}]", known))
+            for i, entry in enumerate(self.list_of(top.get("remove", []), "remove"))
+        ]
+        kept: list[Transition] = []
+        used: set[str] = set()
+        for e in base.transitions:
+            hits = {path for path, match in removals if match(e)}
+            used |= hits
+            if not hits:
+                kept.append(e.to_transition())
+        for path, _ in removals:
+            if path not in used:
+                raise self.error(path, f"no transition of {base.name!r} matches this entry")
+        if "initial" in top:
+            initial = [
+                self.ref(v, f"initial[{i}]", known)
+                for i, v in enumerate(self.list_of(top["initial"], "initial"))
+            ]
+        else:
+            initial = [s.code for s in base.initial]
+        return self.build(list(merged.values()), [*kept, *transitions], initial, name, status_attr)
+
+    def removal(
+        self, entry: object, path: str, known: Mapping[object, Status]
+    ) -> Callable[[Edge], bool]:
+        """A ``[[remove]]`` entry as a test of the base's transitions."""
+        table = self.table(entry, path)
+        self.keys(table, REMOVE_KEYS, path)
+        trigger = self.text_of(table["trigger"], join(path, "trigger"))
+        sources: set[int] | None = None
+        if "source" in table:
+            raw = table["source"]
+            if isinstance(raw, list):
+                sources = {self.ref(v, f"{path}.source[{i}]", known) for i, v in enumerate(raw)}
+            else:
+                sources = {self.ref(raw, join(path, "source"), known)}
+        dest = self.ref(table["dest"], join(path, "dest"), known) if "dest" in table else None
+
+        def match(e: Edge) -> bool:
+            return (
+                e.trigger == trigger
+                and (sources is None or e.source.code in sources)
+                and (dest is None or e.dest.code == dest)
+            )
+
+        return match
 
     def status(self, entry: object, path: str) -> Status:
         table = self.table(entry, path)
@@ -243,7 +326,7 @@ class Reader:
         for key in BOOL_FLAGS:
             if key in table:
                 fields[key] = self.bool_of(table[key], join(path, key))
-        for key in _TEXT_FIELDS:
+        for key in TEXT_FIELDS:
             if key in table:
                 fields[key] = self.text_of(table[key], join(path, key))
         if "dunning_step" in table:
@@ -419,9 +502,9 @@ def load_workflow(
         format: ``"toml"`` or ``"json"``; by default the file's suffix, or for text,
             JSON when it starts with ``{`` and TOML otherwise.
         guards: more guard factories by name (your own guards), on top of
-            :data:`acctstate.guards.GUARDS`.
+            [`acctstate.guards.GUARDS`][acctstate.guards.GUARDS].
         effect_rules: more effect-rule factories by name, on top of
-            :data:`acctstate.effects.EFFECT_RULES`.
+            [`acctstate.effects.EFFECT_RULES`][acctstate.effects.EFFECT_RULES].
 
     Returns:
         The validated workflow.
@@ -444,19 +527,44 @@ def load_workflow(
         raise ConfigError(f"expected a path or the text of a document, got {kind(source)}")
     elif "\n" not in source and source.strip().lower().endswith((".toml", ".json")):
         path = pathlib.Path(source.strip())
-    if path is not None:
-        name = str(path)
-        try:
-            text = path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            raise ConfigError(f"cannot read the file: {exc}", source=name) from exc
-        fmt = format or ("json" if path.suffix.lower() == ".json" else "toml")
-    else:
-        text = str(source)
-        fmt = format or ("json" if text.lstrip().startswith("{") else "toml")
-    if fmt not in ("toml", "json"):
-        raise ConfigError(f"unknown format {fmt!r}; expected 'toml' or 'json'", source=name)
     registry = {**GUARDS, **(guards or {})}
     rules = {**registered_effect_rules(), **(effect_rules or {})}
+    if path is not None:
+        return read_file(path, format, registry, rules, (path.resolve(),), name=str(path))
+    text = str(source)
+    fmt = format or ("json" if text.lstrip().startswith("{") else "toml")
+    return read_text(text, fmt, name, registry, rules, ())
+
+
+def read_file(
+    path: pathlib.Path,
+    format: str | None,
+    guards: Mapping[str, GuardFactory],
+    rules: Mapping[str, RuleFactory],
+    chain: tuple[pathlib.Path, ...],
+    *,
+    name: str | None = None,
+) -> Workflow:
+    """The workflow in the file at ``path`` (``chain``: the files being read, this one last)."""
+    name = str(path) if name is None else name
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read the file: {exc}", source=name) from exc
+    fmt = format or ("json" if path.suffix.lower() == ".json" else "toml")
+    return read_text(text, fmt, name, guards, rules, chain)
+
+
+def read_text(
+    text: str,
+    fmt: str,
+    name: str,
+    guards: Mapping[str, GuardFactory],
+    rules: Mapping[str, RuleFactory],
+    chain: tuple[pathlib.Path, ...],
+) -> Workflow:
+    """The workflow in the document ``text`` (read from ``name``)."""
+    if fmt not in ("toml", "json"):
+        raise ConfigError(f"unknown format {fmt!r}; expected 'toml' or 'json'", source=name)
     doc = parse(text, fmt == "toml", name)
-    return Reader(name, text, fmt == "toml", registry, rules).workflow(doc)
+    return Reader(name, text, fmt == "toml", guards, rules, chain).workflow(doc)

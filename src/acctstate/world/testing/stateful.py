@@ -100,6 +100,10 @@ _Snapshot = tuple[int, dt.datetime | None, int, tuple[StatusChange, ...]]
 _Outcome = tuple[str, Any]
 
 
+def _instant(at: dt.datetime) -> dt.datetime:
+    return at.astimezone(dt.UTC)
+
+
 def _snapshot(account: Account) -> _Snapshot:
     return (account.status, account.status_since, len(account.history), tuple(account.history))
 
@@ -245,8 +249,9 @@ class _Base(RuleBasedStateMachine):
             raise _fail("plan-is-pure", f"plan({trigger!r}) changed the account")
         # explain / may / allowed_triggers agree with plan; like plan, they raise for
         # unknown triggers and for times before the latest change, so those are skipped
-        latest = max(before[1] or at, acct.history[-1].at)
-        if at >= latest and (
+        # (compared as instants: two datetimes in one zone compare by wall time)
+        latest = max(before[1] or at, acct.history[-1].at, key=_instant)
+        if _instant(at) >= _instant(latest) and (
             isinstance(plan_exc, ReasonRequired)
             or not isinstance(plan_exc, UnknownTrigger | HistoryConflict | InvalidArgument)
         ):
@@ -385,7 +390,7 @@ class _Base(RuleBasedStateMachine):
         if not entries or entries[-1].dest.code != self.acct.status:
             raise _fail("history-ends-in-status", "the history does not end in the status")
         for a, b in itertools.pairwise(entries):
-            if b.at < a.at:
+            if _instant(b.at) < _instant(a.at):
                 raise _fail("history-in-order", f"{b!r} is before {a!r}")
             if b.source != a.dest:
                 raise _fail("history-chained", f"{b!r} does not start where {a!r} ended")

@@ -1,0 +1,1 @@
+"""A minimal billing back office on Django, with account statuses from acctstate."""

@@ -1,0 +1,75 @@
+"""The workflow file format's keys: which a document, a status, a transition and a
+``remove`` entry may have, and which of them are required."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+__all__ = [
+    "BOOL_FLAGS",
+    "FORMAT_VERSION",
+    "REMOVE_KEYS",
+    "STATUS_KEYS",
+    "TEXT_FIELDS",
+    "TOP_KEYS",
+    "TRANSITION_KEYS",
+    "WHOLE_KEYS",
+]
+
+FORMAT_VERSION = 1
+"""The file format's version (the optional top-level ``format`` key)."""
+
+TOP_KEYS: Mapping[str, bool] = {
+    "format": False,
+    "extends": False,
+    "name": False,
+    "initial": False,
+    "status_attr": False,
+    "statuses": False,
+    "transitions": False,
+    "remove": False,
+}
+"""Top-level keys, each mapped to whether it is always required. ``initial``,
+``statuses`` and ``transitions`` are required unless the file ``extends`` another
+workflow; ``remove`` is only allowed with ``extends``."""
+
+WHOLE_KEYS = ("initial", "statuses", "transitions")
+"""The keys a workflow file needs when it does not extend another workflow."""
+
+BOOL_FLAGS = (
+    "provisioned",
+    "billable",
+    "usage_billable",
+    "terminal",
+    "one_way",
+    "show_in_statistics",
+)
+TEXT_FIELDS = ("label", "description", "icon", "color")
+
+STATUS_KEYS: Mapping[str, bool] = {
+    "code": True,
+    "name": True,
+    "backend": False,
+    "activates": False,
+    "dunning_step": False,
+    **dict.fromkeys(TEXT_FIELDS, False),
+    **dict.fromkeys(BOOL_FLAGS, False),
+}
+"""Keys of a ``[[statuses]]`` entry, each mapped to whether it is required
+(``backend`` may be left out when ``activates`` is given)."""
+
+TRANSITION_KEYS: Mapping[str, bool] = {
+    "trigger": True,
+    "source": True,
+    "dest": True,
+    "guards": False,
+    "effects": False,
+    "reasons": False,
+    "permission": False,
+    "description": False,
+}
+"""Keys of a ``[[transitions]]`` entry, each mapped to whether it is required."""
+
+REMOVE_KEYS: Mapping[str, bool] = {"trigger": True, "source": False, "dest": False}
+"""Keys of a ``[[remove]]`` entry (transitions of the extended workflow to drop): every
+transition with this trigger, and this source and destination when given."""
