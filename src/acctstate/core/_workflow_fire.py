@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from acctstate.values.account import Account
+from acctstate.values.account import Account, account_id_of
 from acctstate.values.actors import Actor
 from acctstate.values.clock import require_aware
 from acctstate.values.effects import Effect
@@ -160,9 +160,7 @@ def plan_change(
         check_reason(edge, reason)
     if note is not None and type(note) is not str:
         raise InvalidArgument("note", note, "a str or None")
-    account_id = account.id
-    if type(account_id) is not str:
-        account_id = str(account_id)
+    account_id = account_id_of(account)
     dest = edge.dest
     kinds = wf._flag_kinds[id(edge)]
     keyed: list[Effect] = []

@@ -309,7 +309,7 @@ class Workflow:
         account: Any,
         trigger: str,
         *,
-        at: dt.datetime,
+        at: dt.datetime | None = None,
         reason: str | None = None,
         note: str | None = None,
         actor: Actor | None = None,
@@ -320,7 +320,7 @@ class Workflow:
         Args:
             account: an ``Account`` or host object.
             trigger: the trigger name.
-            at: the effective time (timezone-aware).
+            at: the effective time (timezone-aware; default: now on the workflow's clock).
             reason: a reason code (required when the transition declares reasons).
             note: free text for the history.
             actor: who fires it (needed for transitions that require a permission).
@@ -335,6 +335,12 @@ class Workflow:
             HistoryConflict: ``at`` is before the account's latest recorded change.
             InvalidArgument: a naive datetime, float money or a wrongly typed argument.
         """
+        if at is None:
+            at = self._clock.now()
+        if "hooks" in data:  # fire() takes hooks; here they would pass as event data
+            raise InvalidArgument(
+                "hooks", data["hooks"], "no hooks: plan() runs no effects (pass them to fire())"
+            )
         return plan_change(
             self, account, trigger, at, reason, note, actor, data, through_engine=False
         )
@@ -358,7 +364,7 @@ class Workflow:
         account: Any,
         trigger: str,
         *,
-        at: dt.datetime,
+        at: dt.datetime | None = None,
         reason: str | None = None,
         note: str | None = None,
         actor: Actor | None = None,
@@ -382,6 +388,8 @@ class Workflow:
                 which effects ran and which did not.
             (and every error of :meth:`plan`)
         """
+        if at is None:
+            at = self._clock.now()
         change = plan_change(
             self, account, trigger, at, reason, note, actor, data, through_engine=True
         )
@@ -427,7 +435,7 @@ class Workflow:
         account: Any,
         status: StatusRef,
         *,
-        at: dt.datetime,
+        at: dt.datetime | None = None,
         reason: str | None = None,
         note: str | None = None,
         actor: Actor | None = None,
@@ -444,6 +452,8 @@ class Workflow:
             AmbiguousMove: several do.
             (and every error of :meth:`fire`)
         """
+        if at is None:
+            at = self._clock.now()
         target = self._catalog[status]
         source, trigger = move_trigger(self, account, target)
         planned = self.plan(account, trigger, at=at, reason=reason, note=note, actor=actor, **data)

@@ -304,7 +304,7 @@ class HistoryConflict(AcctStateError, ValueError):
         super().__init__(
             f"cannot record a change on account {account_id!r} effective {at.isoformat()}: "
             f"its history already has a change effective {latest.isoformat()}; a change may be "
-            f"back-dated only to after the latest recorded one"
+            f"back-dated only to after the latest recorded one, or to the same instant"
         )
 
 
@@ -364,6 +364,10 @@ class ConcurrentChange(AcctStateError):
         )
 
 
+def _printable(text: str) -> str:
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
 class ConfigError(AcctStateError, ValueError):
     """A workflow file could not be loaded.
 
@@ -383,7 +387,9 @@ class ConfigError(AcctStateError, ValueError):
         self.problem = problem
         where = source + (f":{line}" if line is not None else "")
         at = f" at {path}" if path else ""
-        super().__init__(f"{where}{at}: {problem}")
+        # A file may hold text no log can write (a lone surrogate in a JSON key): the
+        # message escapes it, so reporting the error never fails in its turn.
+        super().__init__(_printable(f"{where}{at}: {problem}"))
 
 
 class PolicyError(AcctStateError, ValueError):
