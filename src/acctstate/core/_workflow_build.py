@@ -6,14 +6,22 @@ of :data:`acctstate.graph.RULES`) and raised together in one ``DefinitionError``
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import datetime as dt
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Any
 
+from acctstate.values.account import Account
+from acctstate.values.actors import Actor
 from acctstate.values.catalog import Catalog, StatusRef
-from acctstate.values.clock import Clock
+from acctstate.values.clock import Clock, require_aware
 from acctstate.values.effects import Hooks
 from acctstate.values.errors import DefinitionError, InvalidArgument, UnknownStatus, Violation
 from acctstate.values.graph import Edge, Transition, check_graph, resolve
+from acctstate.values.history import OPEN, StatusChange
 from acctstate.values.status import Status
+
+if TYPE_CHECKING:
+    from acctstate.core.workflow import Workflow
 
 __all__: list[str] = []
 
@@ -43,3 +51,30 @@ def validated(
     if hooks is not None and not isinstance(hooks, Hooks):
         raise InvalidArgument("hooks", hooks, "an acctstate.Hooks")
     return catalog, tuple(edges), tuple(dict.fromkeys(starts))
+
+
+def open_account(
+    wf: Workflow,
+    account_id: str,
+    status: StatusRef,
+    at: dt.datetime | None,
+    actor: Actor | None,
+    reason: str | None,
+    note: str | None,
+    imported: bool,
+    fields: Mapping[str, Any],
+) -> Account:
+    """The body of ``Workflow.open``: a new ``Account`` with its history opened."""
+    start = wf.catalog[status]
+    if not imported and start not in wf.initial:
+        raise InvalidArgument(
+            "status",
+            start.name,
+            f"an initial status ({', '.join(repr(s.name) for s in wf.initial)}) or imported=True",
+        )
+    when = wf.clock.now() if at is None else require_aware(at)
+    account = Account(id=account_id, status=start.code, status_since=when, **fields)
+    account.history.append(
+        StatusChange(account_id, start, start, OPEN, when, wf.clock.now(), reason, note, actor)
+    )
+    return account

@@ -16,6 +16,7 @@ import attrs
 
 from acctstate.values.account import Account, account_id_of
 from acctstate.values.actors import Actor
+from acctstate.values.catalog import StatusRef
 from acctstate.values.clock import require_aware
 from acctstate.values.effects import Effect
 from acctstate.values.errors import (
@@ -338,3 +339,24 @@ def explain(
     except GuardRefused as exc:
         return Explanation(trigger, source, False, None, exc.refusals, True)
     return Explanation(trigger, source, True, edge.dest, (), True)
+
+
+def checked_move(
+    wf: Workflow,
+    account: Any,
+    status: StatusRef,
+    at: dt.datetime,
+    reason: str | None,
+    note: str | None,
+    actor: Actor | None,
+    data: Mapping[str, Any],
+) -> str:
+    """The one trigger ``Workflow.move_to`` fires to reach ``status``, checked by a plan."""
+    target = wf.catalog[status]
+    source, trigger = move_trigger(wf, account, target)
+    planned = wf.plan(account, trigger, at=at, reason=reason, note=note, actor=actor, **data)
+    if planned.dest != target:
+        # The trigger has guarded alternatives and, now, its guards lead elsewhere.
+        ctx = GuardContext(account, at, actor, data)
+        raise refuse_elsewhere(wf, account, source, target, trigger, ctx)
+    return trigger

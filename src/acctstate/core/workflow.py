@@ -13,15 +13,14 @@ import datetime as dt
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from acctstate.core._workflow_build import validated
+from acctstate.core._workflow_build import open_account, validated
 from acctstate.core._workflow_fire import (
     Explanation,
     check_planned,
+    checked_move,
     explain,
-    move_trigger,
     plan_change,
     record,
-    refuse_elsewhere,
 )
 from acctstate.core._workflow_schedule import check_book, new_book
 from acctstate.core._workflow_views import table_rows
@@ -30,7 +29,7 @@ from acctstate.values._views import show, show_html
 from acctstate.values.account import Account
 from acctstate.values.actors import Actor
 from acctstate.values.catalog import Catalog, StatusRef
-from acctstate.values.clock import Clock, SystemClock, require_aware
+from acctstate.values.clock import Clock, SystemClock
 from acctstate.values.diagram import dot, mermaid
 from acctstate.values.effects import Effect, Hooks, derive_flag_effects, dispatch
 from acctstate.values.errors import (
@@ -38,8 +37,7 @@ from acctstate.values.errors import (
     UnknownStatus,
 )
 from acctstate.values.graph import Edge, Transition
-from acctstate.values.guards import GuardContext
-from acctstate.values.history import OPEN, ScheduledChange, StatusChange
+from acctstate.values.history import ScheduledChange, StatusChange
 from acctstate.values.status import Status
 
 if TYPE_CHECKING:
@@ -285,22 +283,7 @@ class Workflow:
         Raises:
             InvalidArgument: ``status`` is not an initial status.
         """
-        start = self._catalog[status]
-        if not imported and start not in self._initial:
-            raise InvalidArgument(
-                "status",
-                start.name,
-                f"an initial status ({', '.join(repr(s.name) for s in self._initial)}) "
-                "or imported=True",
-            )
-        when = self._clock.now() if at is None else require_aware(at)
-        account = Account(id=account_id, status=start.code, status_since=when, **fields)
-        account.history.append(
-            StatusChange(
-                account_id, start, start, OPEN, when, self._clock.now(), reason, note, actor
-            )
-        )
-        return account
+        return open_account(self, account_id, status, at, actor, reason, note, imported, fields)
 
     # -- changing -----------------------------------------------------------------------
 
@@ -452,24 +435,10 @@ class Workflow:
             AmbiguousMove: several do.
             (and every error of :meth:`fire`)
         """
-        if at is None:
-            at = self._clock.now()
-        target = self._catalog[status]
-        source, trigger = move_trigger(self, account, target)
-        planned = self.plan(account, trigger, at=at, reason=reason, note=note, actor=actor, **data)
-        if planned.dest != target:
-            # The trigger has guarded alternatives and, now, its guards lead elsewhere.
-            ctx = GuardContext(account, at, actor, data)
-            raise refuse_elsewhere(self, account, source, target, trigger, ctx)
+        when = self._clock.now() if at is None else at
+        trigger = checked_move(self, account, status, when, reason, note, actor, data)
         return self.fire(
-            account,
-            trigger,
-            at=at,
-            reason=reason,
-            note=note,
-            actor=actor,
-            hooks=hooks,
-            **data,
+            account, trigger, at=when, reason=reason, note=note, actor=actor, hooks=hooks, **data
         )
 
     def explain(
