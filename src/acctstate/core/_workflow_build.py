@@ -1,7 +1,7 @@
-"""Building a :class:`~acctstate.workflow.Workflow`: its definition checked at once (private).
+"""Building a [`Workflow`][acctstate.workflow.Workflow]: its definition checked at once (private).
 
 Every broken rule is collected (unknown statuses, bad initial statuses, the graph rules
-of :data:`acctstate.graph.RULES`) and raised together in one ``DefinitionError``.
+of [`acctstate.graph.RULES`][acctstate.graph.RULES]) and raised together in one ``DefinitionError``.
 """
 
 from __future__ import annotations
@@ -78,3 +78,25 @@ def open_account(
         StatusChange(account_id, start, start, OPEN, when, wf.clock.now(), reason, note, actor)
     )
     return account
+
+
+def extended(
+    wf: Workflow,
+    statuses: Iterable[Status],
+    transitions: Iterable[Transition | Edge],
+    initial: Iterable[StatusRef] | None,
+    remove: Iterable[tuple[str, StatusRef]],
+    name: str | None,
+) -> dict[str, Any]:
+    """The arguments of the workflow ``Workflow.extend`` builds (validated when built)."""
+    drop = {(t, wf.catalog[s].code) for t, s in remove}
+    kept = [e.to_transition() for e in wf.transitions if (e.trigger, e.source.code) not in drop]
+    return {
+        "statuses": wf.catalog.extend(statuses),
+        "transitions": [*kept, *transitions],
+        "initial": [s.code for s in wf.initial] if initial is None else initial,
+        "name": wf.name if name is None else name,
+        "clock": wf.clock,
+        "hooks": wf.hooks,
+        "status_attr": wf.status_attr,
+    }

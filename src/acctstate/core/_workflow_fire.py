@@ -1,8 +1,8 @@
-"""Deciding and recording a change on a :class:`~acctstate.workflow.Workflow` (private).
+"""Deciding and recording a change on a [`Workflow`][acctstate.workflow.Workflow] (private).
 
-Compute first, commit second: :func:`decide` validates the call, evaluates the guards
-and picks the edge; :func:`plan_change` turns it into a keyed
-:class:`~acctstate.history.StatusChange`; :func:`record` writes a change the host's
+Compute first, commit second: [`decide`][acctstate.engine.CompiledTable.decide] validates the call,
+evaluates the guards and picks the edge; `plan_change` turns it into a keyed
+[`StatusChange`][acctstate.history.StatusChange]; `record` writes a change the host's
 hooks accepted onto the account. The workflow's methods call these functions.
 """
 
@@ -27,6 +27,7 @@ from acctstate.values.errors import (
     InvalidArgument,
     PermissionDenied,
     ReasonRequired,
+    UnknownStatus,
     UnknownTrigger,
 )
 from acctstate.values.graph import Edge
@@ -360,3 +361,17 @@ def checked_move(
         ctx = GuardContext(account, at, actor, data)
         raise refuse_elsewhere(wf, account, source, target, trigger, ctx)
     return trigger
+
+
+def status_of(wf: Workflow, account: Any) -> Status:
+    """The body of ``Workflow.status_of``."""
+    try:
+        code = getattr(account, wf._status_attr)
+    except AttributeError:
+        raise InvalidArgument(
+            "account", account, f"an object with a {wf._status_attr!r} attribute"
+        ) from None
+    found = wf._by_code.get(code) if type(code) is int else None
+    if found is None:
+        raise UnknownStatus(code, known=wf.catalog.names)
+    return found

@@ -1,8 +1,8 @@
-"""The :class:`Workflow` facade: build (validated), extend, plan, fire, move_to, may,
-allowed_triggers, explain.
+"""The [`Workflow`][acctstate.workflow.Workflow] facade: build (validated), extend, plan, fire,
+move_to, may, allowed_triggers, explain.
 
 Firing is *compute first, commit second*: arguments are validated, guards evaluated and
-effects planned into a :class:`~acctstate.history.StatusChange`; the host's hooks then
+effects planned into a [`StatusChange`][acctstate.history.StatusChange]; the host's hooks then
 run, and only when every one of them succeeded does the account's status change. A
 refused or failed call leaves the account exactly as it was.
 """
@@ -13,7 +13,7 @@ import datetime as dt
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from acctstate.core._workflow_build import open_account, validated
+from acctstate.core._workflow_build import extended, open_account, validated
 from acctstate.core._workflow_fire import (
     Explanation,
     check_planned,
@@ -21,6 +21,7 @@ from acctstate.core._workflow_fire import (
     explain,
     plan_change,
     record,
+    status_of,
 )
 from acctstate.core._workflow_schedule import check_book, new_book
 from acctstate.core._workflow_views import table_rows
@@ -52,7 +53,8 @@ class Workflow:
     """A validated, immutable account-status workflow.
 
     Args:
-        statuses: the statuses (a :class:`Catalog` or any iterable of ``Status``).
+        statuses: the statuses (a [`Catalog`][acctstate.catalog.Catalog] or any iterable of
+            ``Status``).
         transitions: the transitions (``Transition`` declarations or built ``Edge``).
         initial: the statuses an account may start in.
         name: a short name for display and files.
@@ -61,7 +63,8 @@ class Workflow:
         status_attr: the attribute of host objects that holds the status code.
 
     Raises:
-        DefinitionError: every broken rule at once (see :data:`acctstate.graph.RULES`).
+        DefinitionError: every broken rule at once (see
+            [`acctstate.graph.RULES`][acctstate.graph.RULES]).
 
     >>> from acctstate.presets import isp
     >>> import datetime as dt
@@ -193,16 +196,7 @@ class Workflow:
             InvalidArgument: the object has no status attribute.
             UnknownStatus: its code is not in the catalog.
         """
-        try:
-            code = getattr(account, self._status_attr)
-        except AttributeError:
-            raise InvalidArgument(
-                "account", account, f"an object with a {self._status_attr!r} attribute"
-            ) from None
-        found = self._by_code.get(code) if type(code) is int else None
-        if found is None:
-            raise UnknownStatus(code, known=self._catalog.names)
-        return found
+        return status_of(self, account)
 
     def edges_from(self, status: StatusRef) -> tuple[Edge, ...]:
         """The transitions leaving ``status``."""
@@ -228,18 +222,7 @@ class Workflow:
         Raises:
             DefinitionError: the extended graph breaks a rule.
         """
-        catalog = self._catalog.extend(statuses)
-        drop = {(t, self._catalog[s].code) for t, s in remove}
-        kept = [e.to_transition() for e in self._edges if (e.trigger, e.source.code) not in drop]
-        return Workflow(
-            statuses=catalog,
-            transitions=[*kept, *transitions],
-            initial=[s.code for s in self._initial] if initial is None else initial,
-            name=self._name if name is None else name,
-            clock=self._clock,
-            hooks=self._hooks,
-            status_attr=self._status_attr,
-        )
+        return Workflow(**extended(self, statuses, transitions, initial, remove, name))
 
     def with_hooks(self, hooks: Hooks | None) -> Workflow:
         """The same workflow with other default hooks."""
@@ -272,7 +255,8 @@ class Workflow:
         imported: bool = False,
         **fields: Any,
     ) -> Account:
-        """A new :class:`Account` in ``status``, its history opened with that fact.
+        """A new [`Account`][acctstate.account.Account] in ``status``, its history opened with that
+        fact.
 
         Args:
             account_id: the id.
@@ -298,7 +282,8 @@ class Workflow:
         actor: Actor | None = None,
         **data: Any,
     ) -> StatusChange:
-        """What firing ``trigger`` would do, as a :class:`StatusChange`; nothing changes.
+        """What firing ``trigger`` would do, as a [`StatusChange`][acctstate.history.StatusChange];
+        nothing changes.
 
         Args:
             account: an ``Account`` or host object.
@@ -337,7 +322,8 @@ class Workflow:
         note: str | None,
         actor: Actor | None,
     ) -> StatusChange:
-        """:meth:`plan` without event data, for automation's per-change loop."""
+        """[`plan`][acctstate.workflow.Workflow.plan] without event data, for automation's
+        per-change loop."""
         return plan_change(
             self, account, trigger, at, reason, note, actor, _NO_DATA, through_engine=False
         )
@@ -359,17 +345,19 @@ class Workflow:
         The status (and ``status_since`` and ``history`` when the account has them)
         changes only after every hook succeeded.
 
+        Other arguments are as for [`plan`][acctstate.workflow.Workflow.plan].
+
         Args:
             hooks: hooks for this call (default: the workflow's).
-            (others as :meth:`plan`)
 
         Returns:
             The ``StatusChange`` that was made.
 
+        It also raises every error of [`plan`][acctstate.workflow.Workflow.plan].
+
         Raises:
             EffectFailed: a hook raised; the status is unchanged and the error says
                 which effects ran and which did not.
-            (and every error of :meth:`plan`)
         """
         if at is None:
             at = self._clock.now()
@@ -393,7 +381,8 @@ class Workflow:
         self._commit(account, change)
 
     def commit(self, account: Any, change: StatusChange) -> StatusChange:
-        """Carry out a change planned earlier with :meth:`plan` (compute first, commit second).
+        """Carry out a change planned earlier with [`plan`][acctstate.workflow.Workflow.plan]
+        (compute first, commit second).
 
         For hosts that run the effects themselves (an outbox, a batch) between planning
         and committing. The change must still fit: the account is the one planned for,
@@ -427,13 +416,14 @@ class Workflow:
     ) -> StatusChange:
         """Fire the one trigger that leads from the account's status to ``status``.
 
-        For pick-list UIs. Refuses with :class:`~acctstate.errors.AmbiguousMove` when
+        For pick-list UIs. Refuses with [`AmbiguousMove`][acctstate.errors.AmbiguousMove] when
         several triggers lead there, naming them.
+
+        It also raises every error of [`fire`][acctstate.workflow.Workflow.fire].
 
         Raises:
             IllegalTransition: no trigger leads there.
             AmbiguousMove: several do.
-            (and every error of :meth:`fire`)
         """
         when = self._clock.now() if at is None else at
         trigger = checked_move(self, account, status, when, reason, note, actor, data)
@@ -515,19 +505,24 @@ class Workflow:
 
         A status change with an effective date and a note. Checked now as far as it can
         be (trigger, time, reason, permission); guards are checked when
-        :meth:`acctstate.schedule.Schedule.apply_due` fires it.
+        [`acctstate.schedule.Schedule.apply_due`][acctstate.schedule.Schedule.apply_due] fires it.
+
+        Other arguments are as for
+        [`acctstate.schedule.Schedule.add`][acctstate.schedule.Schedule.add].
 
         Args:
-            book: the :class:`acctstate.schedule.Schedule` to record it in (one built
-                on this workflow); default: this workflow's own book (:attr:`book`).
-            (others as :meth:`acctstate.schedule.Schedule.add`)
+            book: the [`acctstate.schedule.Schedule`][acctstate.schedule.Schedule] to record it in
+                (one built on this workflow); default: this workflow's own book
+                ([`book`][acctstate.workflow.Workflow.book]).
 
         Returns:
-            The pending :class:`~acctstate.history.ScheduledChange`.
+            The pending [`ScheduledChange`][acctstate.history.ScheduledChange].
+
+        It also raises every error of
+        [`acctstate.schedule.plan_entry`][acctstate.schedule.plan_entry].
 
         Raises:
             InvalidArgument: ``book`` is not a schedule of this workflow.
-            (and every error of :func:`acctstate.schedule.plan_entry`)
         """
         target = check_book(self, self.book if book is None else book)
         return target.add(account, trigger, at=at, reason=reason, note=note, actor=actor, **data)
@@ -546,7 +541,8 @@ class Workflow:
         return self._book
 
     def scheduled(self, account: Any = None) -> list[ScheduledChange]:
-        """The pending changes in :attr:`book`, for one account or all, in time order."""
+        """The pending changes in [`book`][acctstate.workflow.Workflow.book], for one account or
+        all, in time order."""
         return self.book.pending(account)
 
     def withdraw(
@@ -557,7 +553,8 @@ class Workflow:
         note: str | None = None,
         at: dt.datetime | None = None,
     ) -> ScheduledChange:
-        """Withdraw a pending change from :attr:`book` (see ``Schedule.withdraw``)."""
+        """Withdraw a pending change from [`book`][acctstate.workflow.Workflow.book] (see
+        ``Schedule.withdraw``)."""
         return self.book.withdraw(entry, actor=actor, note=note, at=at)
 
     def apply_due(
@@ -568,8 +565,9 @@ class Workflow:
         hooks: Hooks | None = None,
         limit: int | None = None,
     ) -> ApplyResult:
-        """Fire the changes in :attr:`book` that are due at ``now``, in effective-time order
-        (see ``Schedule.apply_due``: guards re-checked, refusals kept as failed, idempotent).
+        """Fire the changes in [`book`][acctstate.workflow.Workflow.book] that are due at ``now``,
+        in effective-time order (see ``Schedule.apply_due``: guards re-checked, refusals kept as
+        failed, idempotent).
         """
         return self.book.apply_due(now, accounts=accounts, hooks=hooks, limit=limit)
 
@@ -588,8 +586,9 @@ class Workflow:
         return table_rows(self._edges)
 
     def to_svg(self, **options: Any) -> str:
-        """The graph drawn by Graphviz as SVG; ``options`` as :func:`acctstate.export.diagram`
-        (``around=``, ``steps=``, ``path=``). Needs ``pip install acctstate[diagrams]``."""
+        """The graph drawn by Graphviz as SVG; ``options`` as
+        [`acctstate.export.diagram`][acctstate.export.diagram] (``around=``, ``steps=``, ``path=``).
+        Needs ``pip install acctstate[diagrams]``."""
         return show_html("to_svg", self, **options)
 
     def to_frame(self, *, what: str = "transitions") -> Any:

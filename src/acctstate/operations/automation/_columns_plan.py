@@ -136,7 +136,7 @@ _PLANS: dict[int, tuple[AutomationPolicy, _Plan]] = {}
 
 
 def _plan(policy: AutomationPolicy) -> _Plan:
-    """The column-wise form of ``policy``, cached by identity as :func:`compiled` is.
+    """The column-wise form of ``policy``, cached by identity as `compiled` is.
 
     Hashing a policy hashes its whole workflow (every status and edge): by identity,
     a small book is not charged for it on every sweep.
