@@ -61,6 +61,9 @@ class PendingEffect:
         effect: the effect value.
         attempts: how many deliveries were tried and failed.
         last_error: the last failure, as ``"ExceptionType: message"``, or ``None``.
+        state: ``"pending"``, or ``"dead"`` once it ran out of attempts (a dead letter
+            holds back its account's later effects until an operator retries or skips it).
+        next_attempt_at: not tried again before this instant (UTC), or ``None``.
     """
 
     key: str
@@ -69,6 +72,8 @@ class PendingEffect:
     effect: Effect
     attempts: int = 0
     last_error: str | None = None
+    state: str = "pending"
+    next_attempt_at: dt.datetime | None = None
 
 
 @attrs.frozen
@@ -80,11 +85,13 @@ class Delivery:
         skipped: the keys marked done without a hook (``skip_unhandled=True`` only).
         failed: ``(key, error)`` for each effect that failed; it stays pending and the
             account's later effects wait behind it.
+        dead: the keys among ``failed`` that ran out of attempts and became dead letters.
     """
 
     delivered: tuple[str, ...] = ()
     skipped: tuple[str, ...] = ()
     failed: tuple[tuple[str, str], ...] = ()
+    dead: tuple[str, ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -93,6 +100,11 @@ class Delivery:
 
     def __len__(self) -> int:
         return len(self.delivered) + len(self.skipped)
+
+    @property
+    def attempts(self) -> int:
+        """How many effects were tried (what ``limit`` counts)."""
+        return len(self.delivered) + len(self.skipped) + len(self.failed)
 
 
 @attrs.frozen
@@ -265,8 +277,27 @@ class Store(Protocol):
         limit: int = 1000,
         account_id: str | None = None,
         skip_unhandled: bool = False,
+        max_attempts: int = ...,
+        backoff: dt.timedelta = ...,
+        max_backoff: dt.timedelta = ...,
     ) -> Delivery:
         """Run pending effects through ``hooks`` and mark each done."""
+        ...
+
+    def dead_letters(self, *, account_id: str | None = None) -> tuple[PendingEffect, ...]:
+        """The effects that ran out of attempts, oldest first."""
+        ...
+
+    def retry_dead(self, key: str, *, reason: str, actor: Actor | None = None) -> PendingEffect:
+        """Send a dead letter back to the queue (its attempts start again)."""
+        ...
+
+    def skip_dead(self, key: str, *, reason: str, actor: Actor | None = None) -> PendingEffect:
+        """Mark a dead letter done without running it; its account's later effects go on."""
+        ...
+
+    def prune(self, *, before: dt.datetime) -> int:
+        """Delete the effects carried out before ``before``; how many."""
         ...
 
     def schedule(
