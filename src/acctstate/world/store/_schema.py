@@ -218,7 +218,7 @@ def protect_history(conn: sa.Connection) -> None:
     table = f'{prefix}"{history.name}"'
     conn.exec_driver_sql(
         f"CREATE OR REPLACE FUNCTION {fn}() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
-        "RAISE EXCEPTION 'acctstate history is append-only: % refused on %', TG_OP, TG_TABLE_NAME "
+        "RAISE EXCEPTION 'acctstate history is append-only: %% refused on %%', TG_OP, TG_TABLE_NAME "
         "USING ERRCODE = 'insufficient_privilege'; END $$"
     )
     conn.exec_driver_sql(f"DROP TRIGGER IF EXISTS {HISTORY_GUARD} ON {table}")
