@@ -56,7 +56,7 @@ def _engine(bind: object) -> tuple[sa.Engine, bool]:
 
 def _config(conn: sa.Connection) -> Config:
     cfg = Config()
-    where = importlib.resources.files("acctstate.world.store") / "migrations"
+    where = importlib.resources.files("acctstate.world.store") / "_migrations"
     cfg.set_main_option("script_location", str(where))
     cfg.attributes["connection"] = conn
     return cfg
