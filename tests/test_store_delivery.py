@@ -136,7 +136,7 @@ def test_retry_settings_are_checked(store_clock: Any) -> None:
     hooks = Hooks()
     with pytest.raises(InvalidArgument, match="max_attempts"):
         store.deliver(hooks.hooks(), max_attempts=0)
-    with pytest.raises(InvalidArgument, match="a positive datetime.timedelta"):
+    with pytest.raises(InvalidArgument, match=r"a positive datetime\.timedelta"):
         store.deliver(hooks.hooks(), backoff=dt.timedelta(0))
     with pytest.raises(InvalidArgument, match=r"at least backoff"):
         store.deliver(hooks.hooks(), backoff=60 * SEC, max_backoff=SEC)

@@ -192,9 +192,11 @@ def test_postgres_history_is_append_only_and_json_is_jsonb(tmp_path: pathlib.Pat
             "DELETE FROM acctstate_history",
             "TRUNCATE acctstate_history CASCADE",
         ):
-            with pytest.raises(sa.exc.DBAPIError, match="acctstate history is append-only"):
-                with engine.begin() as conn:
-                    conn.exec_driver_sql(sql)
+            with (
+                pytest.raises(sa.exc.DBAPIError, match="acctstate history is append-only"),
+                engine.begin() as conn,
+            ):
+                conn.exec_driver_sql(sql)
         assert len(store.history("A-1")) == 2
         types = {
             (t, c["name"]): str(c["type"])

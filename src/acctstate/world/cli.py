@@ -287,7 +287,7 @@ def _db(args: argparse.Namespace, out: IO[str]) -> int:
     try:
         before = migrate.current(args.url)
         after = migrate.upgrade(args.url)
-    except migrate.sa.exc.SQLAlchemyError as exc:
+    except migrate.DatabaseError as exc:
         print(f"acctstate db: error: {_one_line(exc)}", file=sys.stderr)
         return 1
     if before == after:

@@ -37,7 +37,10 @@ except ImportError as exc:  # pragma: no cover - exercised only without the extr
 from acctstate.world.store._schema import accounts, outbox
 from acctstate.world.store._sqlengine import create_engine
 
-__all__ = ["HEAD", "VERSION_TABLE", "current", "upgrade"]
+__all__ = ["HEAD", "VERSION_TABLE", "DatabaseError", "current", "upgrade"]
+
+DatabaseError = sa.exc.SQLAlchemyError
+"""What a failed connection or statement raises (SQLAlchemy's base error)."""
 
 HEAD = "0002"
 """The schema version this release of acctstate writes."""
