@@ -282,12 +282,12 @@ def _days(text: str) -> int:
 
 
 def _db(args: argparse.Namespace, out: IO[str]) -> int:
-    from acctstate.world.store import migrate  # needs the 'sql' extra
+    from acctstate.world.store import migrate  # needs the 'sql' extra (SQLAlchemy, Alembic)
 
     try:
         before = migrate.current(args.url)
         after = migrate.upgrade(args.url)
-    except migrate.DatabaseError as exc:
+    except migrate.DatabaseError as exc:  # unreachable server, refused login, ...
         print(f"acctstate db: error: {_one_line(exc)}", file=sys.stderr)
         return 1
     if before == after:

@@ -37,10 +37,9 @@ except ImportError as exc:  # pragma: no cover - exercised only without the extr
 from acctstate.world.store._schema import accounts, outbox
 from acctstate.world.store._sqlengine import create_engine
 
-__all__ = ["HEAD", "VERSION_TABLE", "DatabaseError", "current", "upgrade"]
+__all__ = ["HEAD", "VERSION_TABLE", "current", "upgrade"]
 
-DatabaseError = sa.exc.SQLAlchemyError
-"""What a failed connection or statement raises (SQLAlchemy's base error)."""
+DatabaseError = sa.exc.SQLAlchemyError  # what the command line reports as a plain error
 
 HEAD = "0002"
 """The schema version this release of acctstate writes."""
