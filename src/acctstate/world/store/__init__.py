@@ -24,9 +24,7 @@ and marked done; a failed or interrupted delivery is retried, never skipped.
 """
 
 from acctstate.world.store._types import (
-    Decide as Decide,
-)
-from acctstate.world.store._types import (
+    DeadLetterStore,
     Delivery,
     PendingEffect,
     Progress,
@@ -37,8 +35,12 @@ from acctstate.world.store._types import (
     StoredAccount,
     SweepRun,
 )
+from acctstate.world.store._types import (
+    Decide as Decide,
+)
 
 __all__ = [
+    "DeadLetterStore",
     "Delivery",
     "PendingEffect",
     "Progress",

@@ -18,6 +18,7 @@ if TYPE_CHECKING:  # pragma: no cover - typing only
     from acctstate.operations.automation import AutomationPolicy
 
 __all__ = [
+    "DeadLetterStore",
     "Delivery",
     "PendingEffect",
     "Progress",
@@ -62,6 +63,9 @@ class PendingEffect:
         effect: the effect value.
         attempts: how many deliveries were tried and failed.
         last_error: the last failure, as ``"ExceptionType: message"``, or ``None``.
+        state: ``"pending"``, or ``"dead"`` once it ran out of attempts (a dead letter
+            holds back its account's later effects until an operator retries or skips it).
+        next_attempt_at: not tried again before this instant (UTC), or ``None``.
     """
 
     key: str
@@ -70,6 +74,8 @@ class PendingEffect:
     effect: Effect
     attempts: int = 0
     last_error: str | None = None
+    state: str = "pending"
+    next_attempt_at: dt.datetime | None = None
 
 
 @attrs.frozen
@@ -81,11 +87,13 @@ class Delivery:
         skipped: the keys marked done without a hook (``skip_unhandled=True`` only).
         failed: ``(key, error)`` for each effect that failed; it stays pending and the
             account's later effects wait behind it.
+        dead: the keys among ``failed`` that ran out of attempts and became dead letters.
     """
 
     delivered: tuple[str, ...] = ()
     skipped: tuple[str, ...] = ()
     failed: tuple[tuple[str, str], ...] = ()
+    dead: tuple[str, ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -94,6 +102,11 @@ class Delivery:
 
     def __len__(self) -> int:
         return len(self.delivered) + len(self.skipped)
+
+    @property
+    def attempts(self) -> int:
+        """How many effects were tried (what ``limit`` counts)."""
+        return len(self.delivered) + len(self.skipped) + len(self.failed)
 
 
 @attrs.frozen
@@ -266,6 +279,9 @@ class Store(Protocol):
         limit: int = 1000,
         account_id: str | None = None,
         skip_unhandled: bool = False,
+        max_attempts: int = ...,
+        backoff: dt.timedelta = ...,
+        max_backoff: dt.timedelta = ...,
     ) -> Delivery:
         """Run pending effects through ``hooks`` and mark each done."""
         ...
@@ -324,4 +340,26 @@ class Store(Protocol):
         progress: Progress | None = None,
     ) -> RunReport:
         """Run the automation's rules over every stored account, ``chunk`` at a time."""
+        ...
+
+
+@runtime_checkable
+class DeadLetterStore(Store, Protocol):
+    """A [`Store`][acctstate.store.Store] whose delivery backs off and keeps dead letters
+    for an operator (`MemoryStore`, `SqlStore`), and prunes delivered effects."""
+
+    def dead_letters(self, *, account_id: str | None = None) -> tuple[PendingEffect, ...]:
+        """The effects that ran out of attempts, oldest first."""
+        ...
+
+    def retry_dead(self, key: str, *, reason: str, actor: Actor | None = None) -> PendingEffect:
+        """Send a dead letter back to the queue (its attempts start again)."""
+        ...
+
+    def skip_dead(self, key: str, *, reason: str, actor: Actor | None = None) -> PendingEffect:
+        """Mark a dead letter done without running it; its account's later effects go on."""
+        ...
+
+    def prune(self, *, before: dt.datetime) -> int:
+        """Delete the effects carried out before ``before``; how many."""
         ...
