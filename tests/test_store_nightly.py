@@ -301,3 +301,20 @@ def test_bad_arguments_are_refused() -> None:
             store.run_automation(POLICY, now=NOW, progress=3)  # type: ignore[arg-type]
         with pytest.raises(InvalidArgument, match="policy"):
             store.run_automation(other, now=NOW)
+
+
+def test_run_inside_the_callers_transaction() -> None:
+    """With ``connection=``, the run writes inside the caller's transaction: rolled back
+    with it, committed with it."""
+    book = [{**_quiet, "start": "active", "balance": Decimal("80"), "late_days": 31}]
+    with sql_store("sqlite") as store:
+        load_book([store], book)
+        with store.engine.connect() as conn:
+            report = store.run_automation(POLICY, now=NOW, connection=conn)
+            assert report.changes == 3
+            conn.rollback()
+        assert store.load("A-0000").version == 0
+        with store.engine.begin() as conn:
+            store.run_automation(POLICY, now=NOW, connection=conn)
+        assert WF.catalog[store.load("A-0000").status].name == "active_dunning_2"
+        assert isinstance(store, acctstate.store.Store)

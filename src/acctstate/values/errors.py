@@ -493,7 +493,7 @@ class MissingFact(InvalidArgument):
         fact: the missing fact (``"timezone"``, ``"currency"``).
 
     >>> print(MissingFact(account_id="A-1", fact="currency"))
-    invalid currency: got None; expected account 'A-1''s currency: a 'currency' column in the store's facts, or currency=... as event data
+    invalid currency: got None; expected the currency of account 'A-1': a 'currency' column in the store's facts, or currency=... as event data
     """
 
     def __init__(self, *, account_id: object, fact: str) -> None:
@@ -502,8 +502,8 @@ class MissingFact(InvalidArgument):
         super().__init__(
             fact,
             None,
-            f"account {account_id!r}'s {fact}: a {fact!r} column in the store's facts, "
-            f"or {fact}=... as event data",
+            f"the {fact} of account {account_id!r}: a {fact!r} column in the store's "
+            f"facts, or {fact}=... as event data",
         )
 
 

@@ -134,6 +134,8 @@ def scheduled_id(account_id: str, trigger: str, at: dt.datetime) -> str:
 def normalised(change: StatusChange) -> StatusChange:
     """The change with its instants in UTC, as a store gives it back."""
     recorded = change.recorded_at
+    if change.at.tzinfo is dt.UTC and (recorded is None or recorded.tzinfo is dt.UTC):
+        return change  # already in UTC: no copy
     return attrs.evolve(
         change,
         at=utc(change.at),

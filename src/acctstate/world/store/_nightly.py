@@ -15,12 +15,14 @@ import datetime as dt
 from collections.abc import Iterator, Sequence
 from typing import Any
 
+import attrs
 import sqlalchemy as sa
 
 from acctstate.operations.automation import AutomationPolicy, sweep_columns
 from acctstate.operations.automation._book import DATE_COLUMNS, _minor, _ns, _numpy
 from acctstate.operations.automation._rules import plan_one
 from acctstate.values.clock import require_aware
+from acctstate.values.effects import Effect
 from acctstate.values.errors import AcctStateError, ConcurrentChange
 from acctstate.values.history import History, StatusChange
 from acctstate.world.store._automation import Hop, Policies, Tally, check_progress, plan_hops
@@ -32,7 +34,7 @@ from acctstate.world.store._codec import (
     unknown_account,
 )
 from acctstate.world.store._facts import AccountView
-from acctstate.world.store._schema import accounts, history
+from acctstate.world.store._schema import UtcDateTime, accounts, history, outbox
 from acctstate.world.store._sqlcore import SqlBase
 from acctstate.world.store._sqlengine import (
     CAS,
@@ -59,6 +61,19 @@ def _batches(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
         yield items[i : i + size]
 
 
+_FIXED: dict[type[Effect], str | None] = {}
+
+
+def _payload(effect: Effect) -> str:
+    """``effect_payload(effect)``, computed once per type for effects without fields."""
+    kind = type(effect)
+    fixed = _FIXED.get(kind, "")
+    if fixed == "":
+        fields = [a for a in attrs.fields(kind) if a.init and a.name != "key"]
+        fixed = _FIXED[kind] = None if fields else effect_payload(effect)
+    return effect_payload(effect) if fixed is None else fixed
+
+
 class _Write:
     """The rows one chunk writes: the compare-and-set updates, history and outbox."""
 
@@ -80,7 +95,7 @@ class _Write:
             version += 1
             self.history.append(history_row(change, version))
             if change.effects:
-                payloads = [effect_payload(e) for e in change.effects]
+                payloads = [_payload(e) for e in change.effects]
                 self.outbox.extend(outbox_rows(change, version, payloads, created))
         last = changes[-1]
         self.updates.append(
@@ -198,14 +213,10 @@ class SqlNightly(SqlBase):
         query = sa.select(*cols).select_from(source).order_by(accounts.c.id).limit(limit)
         if after is not None:
             query = query.where(accounts.c.id > after)
-        out: list[tuple[StoredAccount, dict[str, Any] | None]] = []
-        width = len(names)
-        for row in conn.execute(query):
-            stored = StoredAccount(row[0], row[1], row[2], row[3])
-            out.append(
-                (stored, dict(zip(names, row[4 : 4 + width], strict=True)) if width else None)
-            )
-        return out
+        found = conn.execute(query).all()
+        if not names:
+            return [(StoredAccount(*row), None) for row in found]
+        return [(StoredAccount(*row[:4]), dict(zip(names, row[4:], strict=True))) for row in found]
 
     def _histories(self, conn: sa.Connection, ids: Sequence[str]) -> dict[str, History]:
         found: dict[str, list[StatusChange]] = {i: [] for i in ids}
@@ -279,11 +290,36 @@ class SqlNightly(SqlBase):
         lost = {u["b_id"] for u in write.updates} - won
         if lost:
             self._without(write, lost)
-        if write.history:
-            conn.execute(INSERT_HISTORY, write.history)
-        if write.outbox:
-            conn.execute(INSERT_OUTBOX, write.outbox)
+        self._insert(conn, history, write.history)
+        self._insert(conn, outbox, write.outbox)
         return lost | clashed
+
+    @staticmethod
+    def _insert(conn: sa.Connection, table: sa.Table, rows: list[dict[str, Any]]) -> None:
+        """A multi-row insert of ``rows`` (all with the same keys)."""
+        if not rows:
+            return
+        names = list(rows[0])
+        translate = conn.get_execution_options().get("schema_translate_map") or {}
+        if conn.dialect.name == "postgresql" and conn.dialect.driver == "psycopg":
+            # COPY: the rows stream in one command, in the chunk's transaction.
+            quote = conn.dialect.identifier_preparer.quote
+            schema = translate.get(table.schema, table.schema)
+            target = ".".join(quote(x) for x in ([schema] if schema else []) + [table.name])
+            columns = ", ".join(quote(n) for n in names)
+            driver = conn.connection.driver_connection
+            command = f"COPY {target} ({columns}) FROM STDIN"
+            with driver.cursor() as cursor, cursor.copy(command) as copy:  # type: ignore[union-attr]
+                for row in rows:
+                    copy.write_row(tuple(row[n] for n in names))
+            return
+        if conn.dialect.name != "sqlite" or translate:
+            conn.execute(table.insert(), rows)
+            return
+        # SQLite runs in process: what costs is building each row's parameters, so hand
+        # the driver plain tuples, instants as the UTC text the store's columns keep.
+        sql = str(table.insert().compile(dialect=conn.dialect, column_keys=names))
+        conn.exec_driver_sql(sql, _sqlite_rows(table, names, rows))
 
     @staticmethod
     def _without(write: _Write, lost: set[str]) -> None:
@@ -325,7 +361,14 @@ class SqlNightly(SqlBase):
             return won
         # Elsewhere (SQLite: the chunk's transaction holds the write lock from its first
         # read, so no other writer can come between) one statement run for every row.
-        done = conn.execute(CAS, updates).rowcount
+        if conn.dialect.name == "sqlite" and not conn.get_execution_options().get(
+            "schema_translate_map"
+        ):
+            sql = str(CAS.compile(dialect=conn.dialect))
+            names = ["status", "status_since", "version", "b_id", "b_version"]
+            done = conn.exec_driver_sql(sql, _sqlite_rows(accounts, names, updates)).rowcount
+        else:
+            done = conn.execute(CAS, updates).rowcount
         if done == len(updates):
             return {u["b_id"] for u in updates}
         now = {
@@ -385,6 +428,34 @@ class SqlNightly(SqlBase):
             if write.outbox:
                 conn.execute(INSERT_OUTBOX, write.outbox)
             tally.made(hops)
+
+
+def _sqlite_rows(
+    table: sa.Table, names: list[str], rows: list[dict[str, Any]]
+) -> list[tuple[Any, ...]]:
+    """``rows`` as the driver's tuples in ``names`` order, instants as stored text."""
+    stamps = {
+        i for i, n in enumerate(names) if n in table.c and isinstance(table.c[n].type, UtcDateTime)
+    }
+    seen: dict[dt.datetime, str] = {}  # a chunk's rows share a few instants
+
+    def stamp(value: Any) -> Any:
+        if value is None:
+            return None
+        text = seen.get(value)
+        if text is None:
+            text = seen[value] = _sqlite_stamp(value)
+        return text
+
+    return [
+        tuple(stamp(row[n]) if i in stamps else row[n] for i, n in enumerate(names)) for row in rows
+    ]
+
+
+def _sqlite_stamp(value: dt.datetime) -> str:
+    """An instant as SQLAlchemy's SQLite ``DateTime`` stores it (UTC, no offset)."""
+    require_aware(value)
+    return value.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
 
 
 def _book(rows: list[tuple[StoredAccount, dict[str, Any] | None]]) -> dict[str, Any]:

@@ -15,6 +15,7 @@ from acctstate.values.history import History, ScheduledChange, StatusChange
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from acctstate.core.workflow import Workflow
+    from acctstate.operations.automation import AutomationPolicy
 
 __all__ = [
     "Delivery",
@@ -343,4 +344,15 @@ class Store(Protocol):
         max_chunks: int | None = None,
     ) -> SweepRun:
         """Fire ``decide(account)`` on every stored account, ``chunk`` at a time."""
+        ...
+
+    def run_automation(
+        self,
+        policy: AutomationPolicy | Sequence[AutomationPolicy],
+        *,
+        now: dt.datetime,
+        chunk: int = 10_000,
+        progress: Progress | None = None,
+    ) -> RunReport:
+        """Run the automation's rules over every stored account, ``chunk`` at a time."""
         ...
