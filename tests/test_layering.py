@@ -70,6 +70,11 @@ OPTIONAL = {
     "nbformat",
     "hypothesis",
     "mkdocs",
+    "aiosqlite",
+    "greenlet",
+    "fastapi",
+    "httpx",
+    "uvicorn",
 }
 
 RANK: dict[str, int] = {}
