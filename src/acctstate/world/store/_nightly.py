@@ -218,7 +218,9 @@ class SqlNightly(SqlBase):
             return [(StoredAccount(*row), None) for row in found]
         return [(StoredAccount(*row[:4]), dict(zip(names, row[4:], strict=True))) for row in found]
 
-    def _histories(self, conn: sa.Connection, ids: Sequence[str]) -> dict[str, History]:
+    def _histories(self, conn: sa.Connection, read: dict[str, int]) -> dict[str, History]:
+        """The histories of accounts up to the versions read (``id -> version``)."""
+        ids = sorted(read)
         found: dict[str, list[StatusChange]] = {i: [] for i in ids}
         query = (
             sa.select(history)
@@ -227,7 +229,8 @@ class SqlNightly(SqlBase):
         )
         for part in _batches(ids, _IN_BATCH):
             for row in conn.execute(query, {"ids": list(part)}):
-                found[row.account_id].append(self._change(row, ())[1])
+                if row.version <= read[row.account_id]:
+                    found[row.account_id].append(self._change(row, ())[1])
         return {i: History(changes) for i, changes in found.items()}
 
     # -- planning --------------------------------------------------------------------
@@ -247,11 +250,11 @@ class SqlNightly(SqlBase):
         one_by_one.extend(rows[i][0].id for i in out.error_row.tolist())
         decisions = out.decisions()
         changed = sorted(decisions)
-        needs = [
-            rows[i][0].id
+        needs = {
+            rows[i][0].id: rows[i][0].version
             for i in changed
             if any(t in policies.reads_history for _, t, _, _ in decisions[i])
-        ]
+        }
         past = self._histories(conn, needs) if needs else {}
         write = _Write()
         created = self._workflow.clock.now()
@@ -414,7 +417,7 @@ class SqlNightly(SqlBase):
             if not hops:
                 return
             changes = plan_hops(
-                self._workflow, c, stored, facts, self._past(conn, account_id), hops, now
+                self._workflow, c, stored, facts, self._past(conn, stored), hops, now
             )
             write = _Write()
             write.add(stored, hops, changes, self._workflow.clock.now())

@@ -43,8 +43,12 @@ from acctstate.world.store._types import StoredAccount
 
 __all__ = ["SqlBase", "facts_from"]
 
+# Up to the version read: a writer that commits in between (READ COMMITTED) must make
+# this plan lose its compare-and-set, not see a history ahead of the row it read.
 _PAST = (
-    sa.select(history).where(history.c.account_id == sa.bindparam("id")).order_by(history.c.version)
+    sa.select(history)
+    .where(history.c.account_id == sa.bindparam("id"), history.c.version <= sa.bindparam("v"))
+    .order_by(history.c.version)
 )
 
 
@@ -218,9 +222,10 @@ class SqlBase(BaseStore):
         row = conn.execute(sa.select(self._facts).where(key == account_id)).first()
         return None if row is None else dict(row._mapping)
 
-    def _past(self, conn: sa.Connection, account_id: str) -> History:
-        """The account's history as the rules read it (without the effects)."""
-        rows = conn.execute(_PAST, {"id": account_id})
+    def _past(self, conn: sa.Connection, stored: StoredAccount) -> History:
+        """The account's history up to the version read, as the rules read it (without
+        the effects)."""
+        rows = conn.execute(_PAST, {"id": stored.id, "v": stored.version})
         return History([self._change(r, ())[1] for r in rows])
 
     def history(self, account_id: str) -> History:
@@ -361,9 +366,7 @@ class SqlBase(BaseStore):
                 expected_version=expected_version,
                 actual_version=stored.version,
             )
-        view = AccountView(
-            stored, self._facts_of(conn, account_id), self._past(conn, account_id), data
-        )
+        view = AccountView(stored, self._facts_of(conn, account_id), self._past(conn, stored), data)
         change = normalised(
             self._workflow.plan(view, trigger, at=at, reason=reason, note=note, actor=actor, **data)
         )
