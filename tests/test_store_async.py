@@ -253,7 +253,7 @@ def test_transactional_async_hooks_commit_or_roll_back_with_the_effect(
 def test_the_callers_async_connection_owns_the_transaction(
     kind: str, tmp_path: pathlib.Path
 ) -> None:
-    """Given ``connection=``, open, fire and the nightly run write inside the caller's
+    """Given ``connection=``, open, fire, schedule and apply_due work inside the caller's
     transaction: rolled back with it, committed with it; anything else is refused."""
 
     async def body(store: AsyncSqlStore) -> None:
@@ -267,23 +267,49 @@ def test_the_callers_async_connection_owns_the_transaction(
         async with store.engine.begin() as conn:
             await store.open("A-1", "active", at=T0, imported=True, connection=conn)
             await store.fire("A-1", "suspend", at=T0 + SEC, connection=conn)
+            await store.schedule("A-1", "terminate", at=T0 + 2 * SEC, connection=conn)
+            assert len(await store.history("A-1", connection=conn)) == 2
         assert (await store.load("A-1")).version == 1
+        assert len(await store.scheduled(account_id="A-1")) == 1
         with pytest.raises(InvalidArgument, match="AsyncConnection"):
             await store.load("A-1", connection=object())  # type: ignore[arg-type]
 
     run(kind, tmp_path, body)
 
 
-# On PostgreSQL the SQL store reads the account row and then its history in two
-# statements under READ COMMITTED; a change committed in between makes the history end
-# past the row read, and `fire` raises InvalidArgument instead of ConcurrentChange.
-# The SQL store shares this (its own code runs here); reported, not worked around.
-_RACE = pytest.mark.xfail(
-    reason="SQL store: history read after the row under READ COMMITTED", strict=False
+# The SQL store's apply_due(connection=) makes each change in a savepoint; on SQLite the
+# driver emits no BEGIN before the first write, so the savepoint's RELEASE commits it and
+# the caller's rollback finds nothing to undo. The SQL store does the same (its code runs
+# here); reported, not worked around.
+_SAVEPOINT = pytest.mark.xfail(
+    reason="SQL store on SQLite: a savepoint outside BEGIN commits on release", strict=False
 )
 
 
-@pytest.mark.parametrize("kind", ["sqlite", pytest.param("postgres", marks=[needs_pg, _RACE])])
+@pytest.mark.parametrize(
+    "kind", [pytest.param("sqlite", marks=_SAVEPOINT), pytest.param("postgres", marks=needs_pg)]
+)
+def test_due_changes_apply_inside_the_callers_transaction(
+    kind: str, tmp_path: pathlib.Path
+) -> None:
+    """``apply_due(connection=)`` makes the due changes in the caller's transaction: they
+    are gone when it rolls back."""
+
+    async def body(store: AsyncSqlStore) -> None:
+        await store.open("A-1", "active", at=T0, imported=True)
+        await store.fire("A-1", "suspend", at=T0 + SEC)
+        await store.schedule("A-1", "terminate", at=T0 + 2 * SEC)
+        async with store.engine.connect() as conn:
+            run = await store.apply_due(at=T0 + 3 * SEC, connection=conn)
+            assert len(run.applied) == 1
+            assert (await store.load("A-1", connection=conn)).version == 2
+            await conn.rollback()
+        assert (await store.load("A-1")).version == 1
+
+    run(kind, tmp_path, body)
+
+
+@pytest.mark.parametrize("kind", ASYNC_KINDS)
 def test_coroutines_firing_at_once_lose_and_double_nothing(
     kind: str, tmp_path: pathlib.Path
 ) -> None:

@@ -136,7 +136,7 @@ def test_retry_settings_are_checked(store_clock: Any) -> None:
     hooks = Hooks()
     with pytest.raises(InvalidArgument, match="max_attempts"):
         store.deliver(hooks.hooks(), max_attempts=0)
-    with pytest.raises(InvalidArgument, match="a positive datetime.timedelta"):
+    with pytest.raises(InvalidArgument, match=r"a positive datetime\.timedelta"):
         store.deliver(hooks.hooks(), backoff=dt.timedelta(0))
     with pytest.raises(InvalidArgument, match=r"at least backoff"):
         store.deliver(hooks.hooks(), backoff=60 * SEC, max_backoff=SEC)
@@ -366,3 +366,27 @@ def test_a_memory_store_refuses_transactional_delivery() -> None:
     with pytest.raises(InvalidArgument, match="no transaction to share"):
         store.deliver(hooks.hooks(), transactional=True)
     assert hooks.ran == [] and len(store.pending()) == 2
+
+
+@pytest.mark.parametrize("kind", sql_kinds())
+def test_schedule_apply_due_and_history_can_join_the_callers_transaction(
+    kind: str, tmp_path: pathlib.Path
+) -> None:
+    """`schedule`, `apply_due` and `history` take `connection=`: inside the caller's
+    transaction a refused change is marked failed without undoing the others, everything
+    is visible there, and a rollback leaves nothing."""
+    with make_store(kind, tmp_path) as (store, _):
+        store.open("A-1", "active", at=T0, imported=True)
+        store.open("B-1", "active", at=T0, imported=True)
+        with store.engine.connect() as conn:
+            if kind == "sqlite":
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
+            store.schedule("A-1", "deactivate", at=T0 + SEC, connection=conn)
+            store.schedule("B-1", "bogus", at=T0 + SEC, connection=conn)
+            run = store.apply_due(at=T0 + 2 * SEC, connection=conn)
+            assert run.applied == (f"A-1/deactivate/{(T0 + SEC).isoformat()}",)
+            assert [f[0] for f in run.failed] == [f"B-1/bogus/{(T0 + SEC).isoformat()}"]
+            history = store.history("A-1", connection=conn)
+            assert [c.trigger for c in history] == ["open", "deactivate"]
+            conn.rollback()
+        assert store.scheduled() == () and [c.trigger for c in store.history("A-1")] == ["open"]

@@ -236,13 +236,15 @@ class AsyncSqlStore:
         """Every stored account (optionally only those in ``statuses``), by id."""
         return await self._run(None, self._store.accounts, statuses=statuses)
 
-    async def history(self, account_id: str) -> History:
+    async def history(
+        self, account_id: str, *, connection: AsyncConnection | None = None
+    ) -> History:
         """The account's full history, effects included (instants in UTC).
 
         Raises:
             InvalidArgument: no such account.
         """
-        return await self._run(None, self._store.history, account_id)
+        return await self._run(connection, self._store.history, account_id)
 
     # -- firing -----------------------------------------------------------------------
 
@@ -398,6 +400,7 @@ class AsyncSqlStore:
         note: str | None = None,
         actor: Actor | None = None,
         id: str | None = None,
+        connection: AsyncConnection | None = None,
         **data: Any,
     ) -> ScheduledRecord:
         """Record a change to make at ``at``; scheduling the same id again is a no-op.
@@ -406,7 +409,7 @@ class AsyncSqlStore:
             InvalidArgument: unknown account, naive ``at``, or a bad argument.
         """
         return await self._run(
-            None,
+            connection,
             self._store.schedule,
             account_id,
             trigger,
@@ -433,15 +436,21 @@ class AsyncSqlStore:
         return await self._run(None, self._store.scheduled, account_id=account_id, state=state)
 
     async def apply_due(
-        self, *, at: dt.datetime, chunk: int = 100, max_chunks: int | None = None
+        self,
+        *,
+        at: dt.datetime,
+        chunk: int = 100,
+        max_chunks: int | None = None,
+        connection: AsyncConnection | None = None,
     ) -> ScheduleRun:
-        """Make the scheduled changes due at ``at``, oldest first, each once.
+        """Make the scheduled changes due at ``at``, oldest first, each once (with
+        ``connection=``, each in a savepoint of your transaction).
 
         Returns:
             A :class:`~acctstate.store.ScheduleRun`.
         """
         return await self._run(
-            None, self._store.apply_due, at=at, chunk=chunk, max_chunks=max_chunks
+            connection, self._store.apply_due, at=at, chunk=chunk, max_chunks=max_chunks
         )
 
     # -- bulk work --------------------------------------------------------------------

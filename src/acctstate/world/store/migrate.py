@@ -39,6 +39,8 @@ from acctstate.world.store._sqlengine import create_engine
 
 __all__ = ["HEAD", "VERSION_TABLE", "current", "upgrade"]
 
+DatabaseError = sa.exc.SQLAlchemyError  # what the command line reports as a plain error
+
 HEAD = "0002"
 """The schema version this release of acctstate writes."""
 
@@ -56,7 +58,7 @@ def _engine(bind: object) -> tuple[sa.Engine, bool]:
 
 def _config(conn: sa.Connection) -> Config:
     cfg = Config()
-    where = importlib.resources.files("acctstate.world.store") / "migrations"
+    where = importlib.resources.files("acctstate.world.store") / "_migrations"
     cfg.set_main_option("script_location", str(where))
     cfg.attributes["connection"] = conn
     return cfg
