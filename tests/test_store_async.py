@@ -15,9 +15,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+import importlib
 import inspect
 import itertools
 import pathlib
+import sys
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from decimal import Decimal
@@ -25,10 +27,6 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from tests import test_store_delivery as delivery_contract
-from tests import test_store_nightly as nightly
-from tests import test_store_sql as contract
-from tests.test_store_sql import PG_URL, needs_pg
 
 import acctstate
 from acctstate.errors import ConcurrentChange, InvalidArgument
@@ -37,6 +35,30 @@ from acctstate.store import Delivery, Store
 from acctstate.store.asyncio import AsyncSqlStore, create_async_engine
 from acctstate.store.sql import SqlStore, create_engine, metadata
 
+
+def shared(name: str) -> Any:
+    """The test module ``name``, one object under both names it is imported by.
+
+    pytest imports this folder's modules by their bare names (``test_store_sql``), other
+    test modules import them as ``tests.test_store_sql``; two copies would define the
+    contract's effect classes twice, and a stored effect would decode to the other copy's
+    class.
+    """
+    module = (
+        sys.modules.get(name)
+        or sys.modules.get(f"tests.{name}")
+        or importlib.import_module(f"tests.{name}")
+    )
+    sys.modules.setdefault(name, module)
+    sys.modules.setdefault(f"tests.{name}", module)
+    return module
+
+
+contract = shared("test_store_sql")
+delivery_contract = shared("test_store_delivery")
+nightly = shared("test_store_nightly")
+PG_URL = contract.PG_URL
+needs_pg = contract.needs_pg
 T0 = contract.T0
 SEC = dt.timedelta(seconds=1)
 ASYNC_KINDS = ["sqlite", pytest.param("postgres", marks=needs_pg)]
