@@ -21,13 +21,13 @@ import pytest
 import sqlalchemy as sa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from tests.test_store_sql import needs_pg, pg_engine
 
 import acctstate
 from acctstate.errors import AcctStateError, MissingFact
 from acctstate.presets import isp
 from acctstate.store.memory import MemoryStore
 from acctstate.store.sql import SqlStore, create_engine
+from test_store_sql import needs_pg, pg_engine
 
 T0 = dt.datetime(2026, 1, 5, 9, 0, tzinfo=dt.UTC)
 DAY = dt.timedelta(days=1)

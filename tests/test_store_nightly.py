@@ -19,7 +19,6 @@ import pytest
 import sqlalchemy as sa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from tests.test_store_sql import needs_pg, pg_engine
 
 import acctstate
 from acctstate.automation import AutomationPolicy, reference_ladder, sweep
@@ -28,6 +27,7 @@ from acctstate.presets import isp
 from acctstate.store import RunReport
 from acctstate.store.memory import MemoryStore
 from acctstate.store.sql import SqlStore, UtcDateTime, create_engine, metadata
+from test_store_sql import needs_pg, pg_engine
 
 T0 = dt.datetime(2026, 1, 5, 9, 0, tzinfo=dt.UTC)
 NOW = dt.datetime(2026, 6, 1, 2, 0, tzinfo=dt.UTC)
