@@ -44,11 +44,7 @@ def shared(name: str) -> Any:
     contract's effect classes twice, and a stored effect would decode to the other copy's
     class.
     """
-    module = (
-        sys.modules.get(name)
-        or sys.modules.get(f"tests.{name}")
-        or importlib.import_module(f"tests.{name}")
-    )
+    module = sys.modules.get(f"tests.{name}") or importlib.import_module(name)
     sys.modules.setdefault(name, module)
     sys.modules.setdefault(f"tests.{name}", module)
     return module
