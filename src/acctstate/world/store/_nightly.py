@@ -304,7 +304,11 @@ class SqlNightly(SqlBase):
             return
         names = list(rows[0])
         translate = conn.get_execution_options().get("schema_translate_map") or {}
-        if conn.dialect.name == "postgresql" and conn.dialect.driver == "psycopg":
+        if (
+            conn.dialect.name == "postgresql"
+            and conn.dialect.driver == "psycopg"
+            and not conn.dialect.is_async  # the async store: a multi-row insert below
+        ):
             # COPY: the rows stream in one command, in the chunk's transaction.
             quote = conn.dialect.identifier_preparer.quote
             schema = translate.get(table.schema, table.schema)
