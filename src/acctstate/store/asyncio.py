@@ -1,4 +1,5 @@
-"""``acctstate.store.asyncio``: the public path of :mod:`acctstate.world.store.asyncio`.
+"""``acctstate.store.asyncio``: the public path of
+[`acctstate.store.asyncio`][acctstate.store.asyncio].
 
 The code lives in its layer (see ``docs/design.md``); this name is part of the public API
 and is the very same module object.

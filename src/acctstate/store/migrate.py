@@ -1,4 +1,4 @@
-"""``acctstate.store.migrate``: the public path of :mod:`acctstate.world.store.migrate`.
+"""``acctstate.store.migrate``: the public path of `acctstate.world.store.migrate`.
 
 The code lives in its layer (see ``docs/design.md``); this name is part of the public API
 and is the very same module object.

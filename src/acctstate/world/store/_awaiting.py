@@ -34,7 +34,8 @@ _INSTALL = "pip install 'acctstate[async]'"
 
 
 def check_greenlet() -> None:
-    """Raise :class:`MissingDependency` when SQLAlchemy's asyncio support is missing."""
+    """Raise [`MissingDependency`][acctstate.errors.MissingDependency] when SQLAlchemy's asyncio
+    support is missing."""
     if importlib.util.find_spec("greenlet") is None:  # pragma: no cover - without the extra
         raise MissingDependency("greenlet", needed_for="acctstate.store.asyncio", install=_INSTALL)
 
@@ -50,8 +51,8 @@ def missing_driver(url: str | sa.URL, exc: ImportError) -> MissingDependency:
 def sqlite_pragmas(engine: AsyncEngine) -> None:
     """Set the store's SQLite pragmas on every new connection of ``engine``.
 
-    The same settings as :func:`acctstate.store.sql.create_engine` gives a sync engine:
-    foreign keys on, a busy timeout, and for a database file the WAL journal.
+    The same settings as [`acctstate.store.sql.create_engine`][acctstate.store.sql.create_engine]
+    gives a sync engine: foreign keys on, a busy timeout, and for a database file the WAL journal.
     """
     on_disk = engine.url.database not in (None, "", ":memory:")
 

@@ -92,7 +92,7 @@ def data_json(data: tuple[tuple[str, Any], ...]) -> str | None:
 
 
 def data_from(text: str | None) -> tuple[tuple[str, Any], ...]:
-    """Event data pairs back from :func:`data_json`."""
+    """Event data pairs back from `data_json`."""
     if not text:
         return ()
     return tuple((k, _decode(v)) for k, v in json.loads(text))

@@ -62,7 +62,7 @@ def _pending_of(r: Any) -> PendingEffect:
 
 
 class SqlDelivery(SqlBase):
-    """Pending effects and their delivery (a part of :class:`~acctstate.store.sql.SqlStore`)."""
+    """Pending effects and their delivery (a part of [`SqlStore`][acctstate.store.sql.SqlStore])."""
 
     __slots__ = ()
 
@@ -87,8 +87,8 @@ class SqlDelivery(SqlBase):
     ) -> tuple[PendingEffect, ...]:
         """The effects that ran out of attempts, oldest first (``state == "dead"``).
 
-        Each holds back its own account's later effects until :meth:`retry_dead` or
-        :meth:`skip_dead`.
+        Each holds back its own account's later effects until `retry_dead` or
+        `skip_dead`.
         """
         query = sa.select(outbox).where(_PENDING, outbox.c.outcome == DEAD).order_by(outbox.c.seq)
         if account_id is not None:
@@ -205,7 +205,7 @@ class SqlDelivery(SqlBase):
 
         A failed effect is tried again at the next ``deliver``, then after ``backoff``,
         doubling up to ``max_backoff``; after ``max_attempts`` tries it becomes a dead
-        letter (see :meth:`dead_letters`). Either way the same account's later effects
+        letter (see `dead_letters`). Either way the same account's later effects
         wait behind it; other accounts go on.
 
         Args:
@@ -223,7 +223,7 @@ class SqlDelivery(SqlBase):
                 each hook's writes are kept or undone with a savepoint).
 
         Returns:
-            A :class:`~acctstate.store.Delivery`.
+            A [`Delivery`][acctstate.store.Delivery].
 
         Raises:
             InvalidArgument: no hooks, or a bad ``limit`` or retry setting.
@@ -395,7 +395,8 @@ class SqlDelivery(SqlBase):
         connection: sa.Connection | None = None,
     ) -> PendingEffect:
         """Send a dead letter back to the queue: its attempts start from zero and the next
-        ``deliver`` tries it. The reason is recorded in :meth:`dead_letter_log`.
+        ``deliver`` tries it. The reason is recorded in
+        [`dead_letter_log`][acctstate.store.asyncio.AsyncSqlStore.dead_letter_log].
 
         Raises:
             InvalidArgument: no dead letter has this key, or ``reason`` is empty.
@@ -411,7 +412,8 @@ class SqlDelivery(SqlBase):
         connection: sa.Connection | None = None,
     ) -> PendingEffect:
         """Mark a dead letter done without running it (``outcome`` ``"skipped"``); its
-        account's later effects go on. The reason is recorded in :meth:`dead_letter_log`.
+        account's later effects go on. The reason is recorded in
+        [`dead_letter_log`][acctstate.store.asyncio.AsyncSqlStore.dead_letter_log].
 
         Raises:
             InvalidArgument: no dead letter has this key, or ``reason`` is empty.

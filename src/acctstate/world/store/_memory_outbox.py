@@ -56,7 +56,7 @@ class _Slot:
     log: list[DeadLetterAction] = attrs.Factory(list)  # its latest death, then decision
 
     def pending(self) -> PendingEffect:
-        """The entry as a :class:`~acctstate.store.PendingEffect`."""
+        """The entry as a [`PendingEffect`][acctstate.store.PendingEffect]."""
         return PendingEffect(
             self.key,
             self.account_id,
@@ -137,7 +137,7 @@ class MemoryOutbox:
 
         No lock is held while a hook runs. A failed effect is tried again at the next
         ``deliver``, then after ``backoff``, doubling up to ``max_backoff``; after
-        ``max_attempts`` tries it becomes a dead letter (see :meth:`dead_letters`).
+        ``max_attempts`` tries it becomes a dead letter (see `dead_letters`).
 
         Args:
             hooks: the host's hooks (default: the workflow's).
@@ -151,7 +151,7 @@ class MemoryOutbox:
             max_backoff: the longest wait.
 
         Returns:
-            A :class:`~acctstate.store.Delivery`. A failed effect stays pending, and the
+            A [`Delivery`][acctstate.store.Delivery]. A failed effect stays pending, and the
             same account's later effects wait behind it.
 
         Raises:
@@ -216,7 +216,8 @@ class MemoryOutbox:
 
     def retry_dead(self, key: str, *, reason: str, actor: Actor | None = None) -> PendingEffect:
         """Send a dead letter back to the queue: its attempts start from zero and the next
-        ``deliver`` tries it. The reason is recorded in :meth:`dead_letter_log`.
+        ``deliver`` tries it. The reason is recorded in
+        [`dead_letter_log`][acctstate.store.asyncio.AsyncSqlStore.dead_letter_log].
 
         Raises:
             InvalidArgument: no dead letter has this key, or ``reason`` is empty.
@@ -225,7 +226,8 @@ class MemoryOutbox:
 
     def skip_dead(self, key: str, *, reason: str, actor: Actor | None = None) -> PendingEffect:
         """Mark a dead letter done without running it; its account's later effects go on.
-        The reason is recorded in :meth:`dead_letter_log`.
+        The reason is recorded in
+        [`dead_letter_log`][acctstate.store.asyncio.AsyncSqlStore.dead_letter_log].
 
         Raises:
             InvalidArgument: no dead letter has this key, or ``reason`` is empty.

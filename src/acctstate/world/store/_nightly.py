@@ -111,7 +111,7 @@ class _Write:
 
 
 class SqlNightly(SqlBase):
-    """The nightly run (a part of :class:`~acctstate.store.sql.SqlStore`)."""
+    """The nightly run (a part of [`SqlStore`][acctstate.store.sql.SqlStore])."""
 
     __slots__ = ()
 
@@ -143,7 +143,7 @@ class SqlNightly(SqlBase):
             progress: called with ``(done, total)`` after each chunk.
 
         Returns:
-            A :class:`~acctstate.store.RunReport`.
+            A [`RunReport`][acctstate.store.RunReport].
 
         Raises:
             InvalidArgument: a naive ``now``, a bad ``chunk`` or ``progress``, or a

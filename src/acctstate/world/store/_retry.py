@@ -54,7 +54,7 @@ def check_hooks(hooks: object, workflow_hooks: object) -> Hooks:
     """The hooks to run: ``hooks``, else the workflow's.
 
     Raises:
-        InvalidArgument: neither is an :class:`acctstate.Hooks`.
+        InvalidArgument: neither is an [`acctstate.effects.Hooks`][acctstate.effects.Hooks].
     """
     run = hooks if hooks is not None else workflow_hooks
     if run is None or not isinstance(run, Hooks):

@@ -1,4 +1,4 @@
-"""The SQL tables of :mod:`acctstate.store.sql`, on one SQLAlchemy ``MetaData``.
+"""The SQL tables of [`acctstate.store.sql`][acctstate.store.sql], on one SQLAlchemy ``MetaData``.
 
 Every query the store makes has an index (``tests/test_store_schema.py`` runs ``EXPLAIN``
 for each on PostgreSQL). History is append-only: on PostgreSQL a trigger refuses any

@@ -1,6 +1,6 @@
 """The SQL store's core: the engine, transactions, accounts, history and firing.
 
-:class:`~acctstate.store.sql.SqlStore` adds delivery and scheduling to it (``_delivery``,
+[`SqlStore`][acctstate.store.sql.SqlStore] adds delivery and scheduling to it (``_delivery``,
 ``_sqlschedule``).
 """
 
@@ -294,11 +294,13 @@ class SqlBase(BaseStore):
         Returns:
             The change made (its effects are pending in the outbox).
 
+        It also raises every error of
+        [`acctstate.workflow.Workflow.plan`][acctstate.workflow.Workflow.plan].
+
         Raises:
             ConcurrentChange: the account is not at ``expected_version``, or another
                 writer won and the retries ran out.
             InvalidArgument: unknown account, or the change's effect keys are taken.
-            (and every error of :meth:`acctstate.Workflow.plan`)
         """
         if connection is not None and retries:
             raise InvalidArgument(

@@ -23,7 +23,7 @@ _CALLER: ContextVar[sa.Connection | None] = ContextVar("acctstate_caller", defau
 
 
 class SqlScheduling(SqlBase):
-    """Scheduled changes (a part of :class:`~acctstate.store.sql.SqlStore`)."""
+    """Scheduled changes (a part of [`SqlStore`][acctstate.store.sql.SqlStore])."""
 
     __slots__ = ()
 
@@ -42,8 +42,8 @@ class SqlScheduling(SqlBase):
     ) -> ScheduledRecord:
         """Record a change to make at ``at``; scheduling the same id again is a no-op.
 
-        As :meth:`acctstate.store.Store.schedule`, and ``connection``: write inside this
-        connection's transaction (the caller commits).
+        As [`acctstate.store.Store.schedule`][acctstate.store.Store.schedule], and ``connection``:
+        write inside this connection's transaction (the caller commits).
         """
         record = self._record(account_id, trigger, at, reason, note, actor, id, data)
         return self._add_scheduled(record, connection)
@@ -58,8 +58,8 @@ class SqlScheduling(SqlBase):
     ) -> ScheduleRun:
         """Make the scheduled changes due at ``at`` (effective ``<= at``), oldest first.
 
-        As :meth:`acctstate.store.Store.apply_due`, and ``connection``: work inside this
-        connection's transaction (the caller commits); each change is made in a
+        As [`acctstate.store.Store.apply_due`][acctstate.store.Store.apply_due], and ``connection``:
+        work inside this connection's transaction (the caller commits); each change is made in a
         savepoint, so a refused one is marked failed and leaves nothing else behind.
         """
         token = _CALLER.set(connection)

@@ -1,4 +1,5 @@
-"""The store's values and the :class:`Store` protocol (re-exported by ``acctstate.store``)."""
+"""The store's values and the [`Store`][acctstate.store.Store] protocol (re-exported by
+``acctstate.store``)."""
 
 from __future__ import annotations
 
@@ -80,7 +81,7 @@ class PendingEffect:
 
 @attrs.frozen
 class Delivery:
-    """What one :meth:`Store.deliver` call did.
+    """What one [`Store.deliver`][acctstate.store.Store.deliver] call did.
 
     Attributes:
         delivered: the keys of the effects whose hook ran and succeeded, in order.
@@ -142,7 +143,7 @@ class ScheduledRecord:
 
 @attrs.frozen
 class ScheduleRun:
-    """What one :meth:`Store.apply_due` call did.
+    """What one [`Store.apply_due`][acctstate.store.Store.apply_due] call did.
 
     Attributes:
         applied: ids of the scheduled changes made, in order.
@@ -159,7 +160,7 @@ class ScheduleRun:
 
 @attrs.frozen
 class SweepRun:
-    """What one :meth:`Store.sweep` call did.
+    """What one [`Store.sweep`][acctstate.store.Store.sweep] call did.
 
     Attributes:
         changes: the changes made, in account-id order.
@@ -177,7 +178,7 @@ class SweepRun:
 
 @attrs.frozen
 class RunReport:
-    """What one :meth:`Store.run_automation` call did.
+    """What one [`Store.run_automation`][acctstate.store.Store.run_automation] call did.
 
     Attributes:
         at: the run's ``now``; every change is effective then.
@@ -302,7 +303,7 @@ class Store(Protocol):
         ...
 
     def schedule_change(self, entry: ScheduledChange) -> ScheduledRecord:
-        """Record an :class:`~acctstate.history.ScheduledChange` (keyed by its id)."""
+        """Record an [`ScheduledChange`][acctstate.history.ScheduledChange] (keyed by its id)."""
         ...
 
     def scheduled(

@@ -1,6 +1,7 @@
-"""The SQL store for asyncio hosts (FastAPI, Starlette, aiohttp): :class:`AsyncSqlStore`.
+"""The SQL store for asyncio hosts (FastAPI, Starlette, aiohttp):
+[`AsyncSqlStore`][acctstate.store.asyncio.AsyncSqlStore].
 
-It keeps the contract of :class:`~acctstate.store.sql.SqlStore` method for method, as
+It keeps the contract of [`SqlStore`][acctstate.store.sql.SqlStore] method for method, as
 coroutines, on SQLAlchemy's asyncio engine: aiosqlite on SQLite, psycopg 3 (async) on
 PostgreSQL. Needs the ``async`` extra: ``pip install 'acctstate[async]'``.
 
@@ -8,8 +9,8 @@ It is not a second implementation: each method runs the SQL store's own code on 
 async engine's connections (the way ``AsyncConnection.run_sync`` runs sync code), so
 the same rules, the same transactions and the same rows come out; every database call
 suspends the coroutine instead of blocking the event loop. Hooks given to
-:meth:`AsyncSqlStore.deliver` may be coroutine functions: each is awaited after its
-effect was claimed and before it is marked done, outside any transaction.
+[`AsyncSqlStore.deliver`][acctstate.store.asyncio.AsyncSqlStore.deliver] may be coroutine functions:
+each is awaited after its effect was claimed and before it is marked done, outside any transaction.
 
 >>> import asyncio
 >>> import datetime as dt
@@ -92,13 +93,13 @@ def create_async_engine(url: str | sa.URL, **kwargs: Any) -> AsyncEngine:
     """An SQLAlchemy asyncio engine set up for the store.
 
     For SQLite (``sqlite+aiosqlite://``) it sets what
-    :func:`acctstate.store.sql.create_engine` sets: foreign keys, a busy timeout and, for
-    a database file, the WAL journal. Other URLs (``postgresql+psycopg://...``, which
-    uses psycopg 3's async connection) are passed through.
+    [`acctstate.store.sql.create_engine`][acctstate.store.sql.create_engine] sets: foreign keys, a
+    busy timeout and, for a database file, the WAL journal. Other URLs
+    (``postgresql+psycopg://...``, which uses psycopg 3's async connection) are passed through.
 
     Args:
         url: a database URL (``"sqlite+aiosqlite:///accounts.db"``).
-        **kwargs: passed to :func:`sqlalchemy.ext.asyncio.create_async_engine`.
+        **kwargs: passed to `sqlalchemy.ext.asyncio.create_async_engine`.
 
     Raises:
         MissingDependency: the URL's async driver is not installed.
@@ -117,7 +118,7 @@ def create_async_engine(url: str | sa.URL, **kwargs: Any) -> AsyncEngine:
 
 
 class AsyncSqlStore:
-    """A store in an SQL database, for asyncio code: :class:`~acctstate.store.sql.SqlStore`'s
+    """A store in an SQL database, for asyncio code: [`SqlStore`][acctstate.store.sql.SqlStore]'s
     methods as coroutines.
 
     Every method takes and returns what the SQL store's method of the same name does,
@@ -126,8 +127,9 @@ class AsyncSqlStore:
 
     Args:
         workflow: the workflow every change is checked against.
-        engine: an SQLAlchemy ``AsyncEngine`` (see :func:`create_async_engine`). To keep
-            the tables in another PostgreSQL schema, give an engine with
+        engine: an SQLAlchemy ``AsyncEngine`` (see
+            [`create_async_engine`][acctstate.store.asyncio.create_async_engine]). To keep the
+            tables in another PostgreSQL schema, give an engine with
             ``execution_options(schema_translate_map={None: "billing"})``.
         facts: the host's table, view or ``select()`` of facts (as for ``SqlStore``).
         facts_key: the facts' column holding the account id.
@@ -202,11 +204,11 @@ class AsyncSqlStore:
         imported: bool = False,
         connection: AsyncConnection | None = None,
     ) -> StoredAccount:
-        """Add an account in ``status`` at version 0 (see :meth:`SqlStore.open
-        <acctstate.store.sql.SqlStore.open>`).
+        """Add an account in ``status`` at version 0 (see [`SqlStore.open
+        `][acctstate.store.sql.SqlStore.open]).
 
-        Raises:
-            InvalidArgument: the id is taken, or ``status`` is not an initial status.
+         Raises:
+             InvalidArgument: the id is taken, or ``status`` is not an initial status.
         """
         return await self._run(
             connection,
@@ -263,13 +265,15 @@ class AsyncSqlStore:
         **data: Any,
     ) -> StatusChange:
         """Fire ``trigger`` on the stored account; record the change and its effects
-        (see :meth:`SqlStore.fire <acctstate.store.sql.SqlStore.fire>`).
+        (see [`SqlStore.fire`][acctstate.store.sql.SqlStore.fire]).
+
+        It also raises every error of
+        [`acctstate.workflow.Workflow.plan`][acctstate.workflow.Workflow.plan].
 
         Raises:
             ConcurrentChange: the account is not at ``expected_version``, or another
                 writer won and the retries ran out.
             InvalidArgument: unknown account, or the change's effect keys are taken.
-            (and every error of :meth:`acctstate.Workflow.plan`)
         """
         return await self._run(
             connection,
@@ -308,7 +312,7 @@ class AsyncSqlStore:
         connection: AsyncConnection | None = None,
     ) -> Delivery:
         """Run pending effects through ``hooks``, oldest first per account; mark each done
-        (see :meth:`SqlStore.deliver <acctstate.store.sql.SqlStore.deliver>`).
+        (see [`SqlStore.deliver`][acctstate.store.sql.SqlStore.deliver]).
 
         A hook may be a plain method or a coroutine function (``async def
         provision(self, effect, change)``). Each effect is claimed in a short
@@ -318,7 +322,7 @@ class AsyncSqlStore:
         effect done. A plain hook runs on the event loop: keep it quick.
 
         Returns:
-            A :class:`~acctstate.store.Delivery`.
+            A [`Delivery`][acctstate.store.Delivery].
 
         Raises:
             InvalidArgument: no hooks, or a bad ``limit`` or retry setting.
@@ -422,7 +426,7 @@ class AsyncSqlStore:
         )
 
     async def schedule_change(self, entry: ScheduledChange) -> ScheduledRecord:
-        """Record a pending :class:`~acctstate.history.ScheduledChange` under its id.
+        """Record a pending [`ScheduledChange`][acctstate.history.ScheduledChange] under its id.
 
         Raises:
             InvalidArgument: ``entry`` is not a pending ``ScheduledChange``.
@@ -447,7 +451,7 @@ class AsyncSqlStore:
         ``connection=``, each in a savepoint of your transaction).
 
         Returns:
-            A :class:`~acctstate.store.ScheduleRun`.
+            A [`ScheduleRun`][acctstate.store.ScheduleRun].
         """
         return await self._run(
             connection, self._store.apply_due, at=at, chunk=chunk, max_chunks=max_chunks
@@ -470,7 +474,7 @@ class AsyncSqlStore:
         ``decide`` may be a coroutine function.
 
         Returns:
-            A :class:`~acctstate.store.SweepRun`.
+            A [`SweepRun`][acctstate.store.SweepRun].
         """
         return await self._run(
             None,
@@ -494,11 +498,11 @@ class AsyncSqlStore:
         progress: Callable[[int, int], object] | None = None,
     ) -> RunReport:
         """Run the automation's rules over every stored account, set-based, in id order
-        (see :meth:`SqlStore.run_automation <acctstate.store.sql.SqlStore.run_automation>`);
+        (see [`SqlStore.run_automation`][acctstate.store.sql.SqlStore.run_automation]);
         ``progress`` may be a coroutine function.
 
         Returns:
-            A :class:`~acctstate.store.RunReport`.
+            A [`RunReport`][acctstate.store.RunReport].
 
         Raises:
             InvalidArgument: a naive ``now``, a bad ``chunk`` or ``progress``, or a

@@ -1,8 +1,8 @@
-"""An in-memory :class:`~acctstate.store.Store`: for tests, notebooks and simulations.
+"""An in-memory [`Store`][acctstate.store.Store]: for tests, notebooks and simulations.
 
 It keeps the same promises as the SQL store inside one process: every operation is
 atomic under a lock, firing uses a compare-and-set on the account's version, and
-effects wait in an outbox until :meth:`MemoryStore.deliver` runs them.
+effects wait in an outbox until `MemoryStore.deliver` runs them.
 """
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ __all__ = ["MemoryStore"]
 
 
 class MemoryStore(MemoryOutbox, BaseStore):
-    """A :class:`~acctstate.store.Store` in process memory (thread-safe).
+    """A [`Store`][acctstate.store.Store] in process memory (thread-safe).
 
     Args:
         workflow: the workflow every change is checked against.
@@ -160,11 +160,13 @@ class MemoryStore(MemoryOutbox, BaseStore):
         Returns:
             The change made (its effects are pending in the outbox).
 
+        It also raises every error of
+        [`acctstate.workflow.Workflow.plan`][acctstate.workflow.Workflow.plan].
+
         Raises:
             ConcurrentChange: the account is not at ``expected_version``, or another
                 writer won and the retries ran out.
             InvalidArgument: unknown account, or the change's effect keys are taken.
-            (and every error of :meth:`acctstate.Workflow.plan`)
         """
         return self._fire(
             account_id,
@@ -260,7 +262,7 @@ class MemoryStore(MemoryOutbox, BaseStore):
             progress: called with ``(done, total)`` after each chunk.
 
         Returns:
-            A :class:`~acctstate.store.RunReport`.
+            A [`RunReport`][acctstate.store.RunReport].
 
         Raises:
             InvalidArgument: a naive ``now``, a bad ``chunk`` or ``progress``, or a

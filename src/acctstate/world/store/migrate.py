@@ -3,7 +3,7 @@
 Needs the ``sql`` extra (``pip install 'acctstate[sql]'``, which brings Alembic). The
 schema's version is kept in the ``acctstate_version`` table, apart from any Alembic
 history of the host's own. A database whose tables were made by
-:meth:`~acctstate.store.sql.SqlStore.create_schema` (no version table yet) is
+`create_schema` (no version table yet) is
 recognised and brought up to date like any other. The same from the command line:
 ``acctstate db upgrade URL``.
 

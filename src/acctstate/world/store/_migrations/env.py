@@ -1,5 +1,5 @@
 """Alembic's entry point for the store's migrations: runs them on the connection that
-:func:`acctstate.store.migrate.upgrade` hands over (never from a config file)."""
+`acctstate.store.migrate.upgrade` hands over (never from a config file)."""
 
 from __future__ import annotations
 
