@@ -51,7 +51,7 @@ LAYERS: list[tuple[str, str, list[str]]] = [
     (
         "world",
         "outside world",
-        ["config", "presets", "simulation", "export", "testing", "store", "cli"],
+        ["config", "presets", "simulation", "export", "testing", "store", "distributed", "cli"],
     ),
 ]
 # The public faces: the package itself and the paths users import (`acctstate.workflow`),
@@ -64,6 +64,9 @@ OPTIONAL = {
     "sqlalchemy",
     "psycopg",
     "dask",
+    "distributed",
+    "pyarrow",
+    "pyspark",
     "matplotlib",
     "graphviz",
     "nbclient",

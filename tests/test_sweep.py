@@ -222,3 +222,38 @@ def test_columnar_rules_counted_by_rule() -> None:
     assert out.by_rule() == {"trial_end": 1, "dunning_clear": 1, "archive": 1}
     assert list(out.by_rule()) == [r for r in RULES if r in out.by_rule()]
     assert out.status.tolist() == [1, 1, -99]
+
+
+@pytest.mark.parametrize(
+    "column",
+    [
+        pd.Series(["visa", None, np.nan], dtype=object),
+        pd.Series(["visa", None, None], dtype="string"),
+        pd.Series(["visa", pd.NA, None], dtype=object),
+        pd.Series(["visa", None, np.nan]),  # pandas' default string dtype
+    ],
+    ids=["object", "string", "object-NA", "default"],
+)
+def test_columnar_sweep_reads_any_missing_marker_as_no_value(column: pd.Series) -> None:
+    """A missing payment method is missing whether the frame marks it None, NaN or <NA>:
+    the trial of those accounts does not end as if a card were on file."""
+    frame = pd.DataFrame(
+        {
+            "status": [41, 41, 41],
+            "payment_method": column,
+            "trial_ends_at": pd.to_datetime(["2026-05-01"] * 3, utc=True),
+        }
+    )
+    out = sweep_columns(frame, ISP_POLICY, now=NOW)
+    plain = sweep_columns(
+        {
+            "status": np.array([41, 41, 41]),
+            "payment_method": np.array([True, False, False]),
+            "trial_ends_at": np.array(["2026-05-01"] * 3, dtype="datetime64[ns]"),
+        },
+        ISP_POLICY,
+        now=NOW,
+    )
+    assert out.decisions() == plain.decisions()
+    assert out.status.tolist() == plain.status.tolist()
+    assert out.status[1] == out.status[2] != out.status[0]
