@@ -25,6 +25,7 @@ __all__ = [
     "InvalidArgument",
     "MissingDependency",
     "MissingFact",
+    "PartitionFailed",
     "PermissionDenied",
     "PlanOutdated",
     "PolicyError",
@@ -507,6 +508,29 @@ class MissingFact(InvalidArgument):
         )
 
 
+class PartitionFailed(AcctStateError):
+    """A worker of a partitioned nightly run stopped before its partition was done.
+
+    What the other workers wrote stays written, and so does every chunk the failed
+    worker finished: a run only adds what is due at its ``now``, so running again at
+    the same ``now`` completes the book without writing anything twice.
+
+    Attributes:
+        index: the partition that failed.
+        count: how many partitions the run had.
+        problem: what the worker reported.
+    """
+
+    def __init__(self, *, index: int, count: int, problem: str) -> None:
+        self.index = index
+        self.count = count
+        self.problem = problem
+        super().__init__(
+            f"partition {index} of {count} failed: {problem}; run again at the same "
+            "now to finish it (what was written stays, nothing is written twice)"
+        )
+
+
 # Errors print under the path users import them from (``acctstate.errors.InvalidArgument``
 # in a traceback), not the layer that holds the code. The doctest finder skips objects
 # whose ``__module__`` names another module, so their examples are listed for it here.
@@ -517,3 +541,4 @@ for _name in __all__:
         _obj.__module__ = "acctstate.errors"
         __test__[_name] = _obj
 del _name, _obj
+
