@@ -541,4 +541,3 @@ for _name in __all__:
         _obj.__module__ = "acctstate.errors"
         __test__[_name] = _obj
 del _name, _obj
-

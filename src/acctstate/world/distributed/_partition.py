@@ -116,7 +116,7 @@ def run_partition_job(text: str, index: int) -> dict[str, Any]:
             )
         finally:
             store.engine.dispose()
-    except Exception as exc:  # noqa: BLE001 - a worker reports; the driver raises
+    except Exception as exc:
         text = str(exc).splitlines()[0] if str(exc) else ""
         return {"error": f"{type(exc).__name__}: {text}"}
     out: dict[str, Any] = {name: getattr(report, name) for name in _COUNTS}
@@ -287,4 +287,3 @@ def _in_processes(text: str, count: int, workers: int) -> list[dict[str, Any]]:
             pool.shutdown(wait=True, cancel_futures=True)
             raise
     return results
-
