@@ -16,7 +16,7 @@ Medians with min-max spread; the speed-up is 1 worker / 2 workers. On SQLite the
 holds the database's one write lock for a chunk's whole transaction, so a second worker
 can only wait: its figures show the cost of partitioning there, not a gain.
 
-    .venv/bin/python benchmarks/bench_partition.py [--quick] [--accounts N] [--pg-url URL]
+    .venv/bin/python benchmarks/bench_partition.py [--quick] [--accounts N] [--rounds N] [--pg-url URL]
 """
 
 from __future__ import annotations
@@ -112,6 +112,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="a small book, one round")
     parser.add_argument("--accounts", type=int, help="accounts in the book")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds (default 3)")
     parser.add_argument(
         "--pg-url",
         default=os.environ.get(
@@ -122,7 +123,7 @@ def main() -> None:
     args = parser.parse_args()
     total = args.accounts or (20_000 if args.quick else 200_000)
     late = total // 5
-    rounds = 1 if args.quick else 3
+    rounds = 1 if args.quick else args.rounds
     print(
         f"partitioned nightly run: {late:,} of {total:,} stored accounts suspended, "
         f"{rounds} rounds, {os.cpu_count()} CPUs"

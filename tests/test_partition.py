@@ -288,6 +288,9 @@ def test_bad_arguments_are_refused_before_any_worker_starts(tmp_path: pathlib.Pa
             ({"url": "nonsense"}, InvalidArgument, "url"),
             ({"url": f"sqlite:///{tmp_path / 'empty.db'}"}, InvalidArgument, "store's tables"),
             ({"facts": "nowhere"}, ConfigError, "no table or view 'nowhere'"),
+            ({"facts": object()}, InvalidArgument, "facts"),
+            ({"schema": 3}, InvalidArgument, "schema"),
+            ({"facts_key": None}, InvalidArgument, "facts_key"),
         ]
         for change, error, words in cases:
             args: dict[str, Any] = {

@@ -203,6 +203,9 @@ def run_partitioned(
     say when rows were recorded come from each worker's system clock, unless the
     workflow's clock is a :class:`~acctstate.FixedClock`, whose instant travels.
 
+    The workers are spawned processes, which import the calling script's module: in a
+    script, call this under ``if __name__ == "__main__":``.
+
     Args:
         url: the database (``"postgresql+psycopg://..."``, or an SQLite file).
         workflow: the store's workflow.
@@ -221,9 +224,10 @@ def run_partitioned(
         One :class:`~acctstate.store.RunReport` for the whole book.
 
     Raises:
-        InvalidArgument: a naive ``now``, bad ``workers``, ``partitions`` or ``chunk``, a
-            policy on another workflow, or a database the workers cannot use (an
-            in-memory SQLite database, one without the store's tables).
+        InvalidArgument: a naive ``now``, bad ``workers``, ``partitions``, ``chunk``,
+            ``facts`` or ``schema``, a policy on another workflow, or a database the
+            workers cannot use (an in-memory SQLite database, one without the store's
+            tables, a database other than PostgreSQL or SQLite).
         ConfigError: no such facts table, or a guard or effect rule a workflow file
             cannot name.
         PartitionFailed: a worker stopped; the partitions that finished stay written.
@@ -241,6 +245,11 @@ def run_partitioned(
     Policies(workflow, given)
     if not isinstance(url, str):
         raise InvalidArgument("url", url, "a database URL as text")
+    for name, value in (("facts", facts), ("schema", schema)):
+        if value is not None and not isinstance(value, str):
+            raise InvalidArgument(name, value, "a name as text, or None")
+    if not isinstance(facts_key, str):
+        raise InvalidArgument("facts_key", facts_key, "a column name as text")
     clock = workflow.clock
     job = {
         "url": url,
