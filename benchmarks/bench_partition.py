@@ -12,7 +12,9 @@ on an SQLite file. Each round resets the book, then times, on the same book:
 * 2 workers: ``run_partitioned(workers=2)``: two spawned processes, each over its half
   (a hash of the id computed in SQL), process start-up included.
 
-Medians with min-max spread; the speed-up is 1 worker / 2 workers. On SQLite the writer
+Medians with min-max spread; the speed-up is 1 worker / 2 workers. The CPU line is the
+client side's CPU seconds (this process and the workers, not the database server's):
+it shows the work split between the workers, whatever the machine's load. On SQLite the writer
 holds the database's one write lock for a chunk's whole transaction, so a second worker
 can only wait: its figures show the cost of partitioning there, not a gain.
 
@@ -23,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import statistics
 import tempfile
 import time
@@ -66,10 +69,19 @@ def pg_db(url: str) -> Iterator[tuple[str, sa.Engine, str | None]]:
         admin.dispose()
 
 
-def timed(run: Callable[[], object]) -> float:
-    start = time.perf_counter()
+def cpu() -> float:
+    """CPU seconds of this process and its finished children (the workers)."""
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
+
+
+def timed(run: Callable[[], object]) -> tuple[float, float]:
+    """Wall seconds and client CPU seconds (this process and the workers; not the
+    database server's)."""
+    start, used = time.perf_counter(), cpu()
     run()
-    return time.perf_counter() - start
+    return time.perf_counter() - start, cpu() - used
 
 
 def measure(
@@ -93,13 +105,16 @@ def measure(
         ),
     }
     out: dict[str, list[float]] = {name: [] for name in runs}
+    out.update({f"{name} cpu": [] for name in runs})
     for _ in range(rounds):
         for name, run in runs.items():
             reset(store)
             with engine.begin() as conn:  # the same state for each: fresh statistics
                 if engine.dialect.name == "postgresql":
                     conn.execute(sa.text("ANALYZE"))
-            out[name].append(timed(run))
+            wall, used = timed(run)
+            out[name].append(wall)
+            out[f"{name} cpu"].append(used)
             assert store.load(f"C-{0:07d}").version == 1  # the late ones moved
     return out
 
@@ -146,7 +161,13 @@ def main() -> None:
                 f"{name:<10} {spread(r['run_automation']):>22} {spread(r['1 worker']):>22} "
                 f"{spread(r['2 workers']):>22} {gain:>7.2f}x"
             )
-    print("speed-up = 1 worker time / 2 workers time")
+            cpus = [
+                statistics.median(r[f"{k} cpu"])
+                for k in ("run_automation", "1 worker", "2 workers")
+            ]
+            print(f"{'  cpu':<10} {cpus[0]:>20.2f} s {cpus[1]:>20.2f} s {cpus[2]:>20.2f} s")
+    print("speed-up = 1 worker time / 2 workers time; cpu = client CPU seconds (median;")
+    print("this process and the workers, process start-up included; not the database's)")
     if why is not None and args.only != "sqlite":
         print(f"PostgreSQL not measured ({args.pg_url}): {why}")
 
