@@ -204,8 +204,8 @@ class AsyncSqlStore:
         imported: bool = False,
         connection: AsyncConnection | None = None,
     ) -> StoredAccount:
-        """Add an account in ``status`` at version 0 (see [`SqlStore.open
-        `][acctstate.store.sql.SqlStore.open]).
+        """Add an account in ``status`` at version 0 (see
+        `SqlStore.open`).
 
          Raises:
              InvalidArgument: the id is taken, or ``status`` is not an initial status.
@@ -265,7 +265,7 @@ class AsyncSqlStore:
         **data: Any,
     ) -> StatusChange:
         """Fire ``trigger`` on the stored account; record the change and its effects
-        (see [`SqlStore.fire`][acctstate.store.sql.SqlStore.fire]).
+        (see `SqlStore.fire`).
 
         It also raises every error of
         [`acctstate.workflow.Workflow.plan`][acctstate.workflow.Workflow.plan].
@@ -312,7 +312,7 @@ class AsyncSqlStore:
         connection: AsyncConnection | None = None,
     ) -> Delivery:
         """Run pending effects through ``hooks``, oldest first per account; mark each done
-        (see [`SqlStore.deliver`][acctstate.store.sql.SqlStore.deliver]).
+        (see `SqlStore.deliver`).
 
         A hook may be a plain method or a coroutine function (``async def
         provision(self, effect, change)``). Each effect is claimed in a short
@@ -498,7 +498,7 @@ class AsyncSqlStore:
         progress: Callable[[int, int], object] | None = None,
     ) -> RunReport:
         """Run the automation's rules over every stored account, set-based, in id order
-        (see [`SqlStore.run_automation`][acctstate.store.sql.SqlStore.run_automation]);
+        (see `SqlStore.run_automation`);
         ``progress`` may be a coroutine function.
 
         Returns:
