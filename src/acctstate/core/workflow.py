@@ -40,6 +40,7 @@ from acctstate.values.errors import (
 from acctstate.values.graph import Edge, Transition
 from acctstate.values.guards import GuardContext
 from acctstate.values.history import OPEN, ScheduledChange, StatusChange
+from acctstate.values.holds import Blocked, HoldType, check_hold_types, why_blocked
 from acctstate.values.status import Status
 
 if TYPE_CHECKING:
@@ -61,6 +62,7 @@ class Workflow:
         clock: where "now" comes from when ``at`` is omitted (default: the system clock).
         hooks: the host's effect hooks, used by ``fire`` unless others are passed.
         status_attr: the attribute of host objects that holds the status code.
+        holds: the hold types accounts may carry (see :mod:`acctstate.holds`).
 
     Raises:
         DefinitionError: every broken rule at once (see :data:`acctstate.graph.RULES`).
@@ -86,6 +88,7 @@ class Workflow:
         "_edges",
         "_engine",
         "_flag_kinds",
+        "_hold_types",
         "_hooks",
         "_initial",
         "_name",
@@ -104,8 +107,10 @@ class Workflow:
         clock: Clock | None = None,
         hooks: Hooks | None = None,
         status_attr: str = "status",
+        holds: Iterable[HoldType] = (),
     ) -> None:
         catalog, edges, starts = validated(statuses, transitions, initial, clock, hooks)
+        self._hold_types = {t.name: t for t in check_hold_types(holds)}
         self._catalog = catalog
         self._edges = edges
         self._initial = starts
@@ -241,7 +246,24 @@ class Workflow:
             clock=self._clock,
             hooks=self._hooks,
             status_attr=self._status_attr,
+            holds=self._hold_types.values(),
         )
+
+    def with_holds(self, holds: Iterable[HoldType]) -> Workflow:
+        """The same workflow allowing these hold types (checked; they replace the old)."""
+        return self._copy(_hold_types={t.name: t for t in check_hold_types(holds)})
+
+    @property
+    def hold_types(self) -> Mapping[str, HoldType]:
+        """The hold types accounts may carry, by name."""
+        return self._hold_types
+
+    def why_blocked(self, account: Any, capability: str) -> Blocked:
+        """Every reason ``capability`` (``"billing"``, ``"service"``, ``"changes"``) is
+        blocked on the account: its status and each standing hold, who placed it, when, why.
+        """
+        held = getattr(account, "holds", None) or ()
+        return why_blocked(str(account.id), self.status_of(account), held, capability)
 
     def with_hooks(self, hooks: Hooks | None) -> Workflow:
         """The same workflow with other default hooks."""
