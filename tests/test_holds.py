@@ -134,7 +134,7 @@ def test_a_hold_blocking_changes_refuses_people_not_automation(hwf: Workflow) ->
     assert not explanation.allowed
     assert explanation.refusals[0].guard == "hold:temporary_release"
     before = snapshot(acct)
-    with pytest.raises(GuardRefused, match="temporary_release hold 'H1'.*blocks changes"):
+    with pytest.raises(GuardRefused, match=r"temporary_release hold 'H1'.*blocks changes"):
         hwf.fire(acct, "suspend", at=T0 + DAY, actor=CLERK)
     assert snapshot(acct) == before
     assert hwf.fire(acct, "suspend", at=T0 + DAY, actor=acctstate.SYSTEM).dest.name == "suspended"
