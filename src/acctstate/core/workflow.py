@@ -62,7 +62,7 @@ class Workflow:
         clock: where "now" comes from when ``at`` is omitted (default: the system clock).
         hooks: the host's effect hooks, used by ``fire`` unless others are passed.
         status_attr: the attribute of host objects that holds the status code.
-        holds: the hold types accounts may carry (see :mod:`acctstate.holds`).
+        holds: the hold types accounts may carry (see [`acctstate.holds`][acctstate.holds]).
 
     Raises:
         DefinitionError: every broken rule at once (see :data:`acctstate.graph.RULES`).

@@ -154,7 +154,7 @@ def place_hold(
         hold_type: the name of one of ``wf.hold_types``.
         at: when it is placed (timezone-aware).
         reason: a reason code (one of the type's ``reasons`` when it declares them).
-        until: when it ends by itself (:func:`release_expired` releases it).
+        until: when it ends by itself ([`release_expired`][acctstate.holds.release_expired] releases it).
         hold_id: the hold's id (default: ``"H1"``, ``"H2"`` ... in placement order).
         hooks: hooks for this call (default: the workflow's).
         **data: event data read by the type's guards.
