@@ -258,3 +258,29 @@ def test_releasing_in_any_order_ends_in_the_same_state(
         effects = [k for c in a.history for k in kinds(c)]
         assert effects.count("stop_billing") == effects.count("start_billing")
         assert effects.count("deprovision") == effects.count("provision")
+
+
+def test_hold_types_are_declared_in_workflow_files(tmp_path: Any) -> None:
+    """A workflow file declares hold types under [[holds]]; an extending file adds or
+    replaces them; dumping writes them back; a bad entry names its key path."""
+    from acctstate.config import dump_workflow, load_workflow
+    from acctstate.errors import ConfigError
+
+    path = tmp_path / "held.toml"
+    path.write_text(
+        'extends = "isp"\n\n[[holds]]\nname = "credit"\nkind = "credit"\n'
+        'blocks = ["billing", "service"]\nreasons = ["over_limit"]\n'
+    )
+    wf = load_workflow(path)
+    assert wf.hold_types["credit"].reasons == {"over_limit"}
+    again = tmp_path / "again.toml"
+    again.write_text(dump_workflow(wf, minimal_against="isp"))
+    assert load_workflow(again).hold_types == wf.hold_types
+    whole = tmp_path / "whole.toml"
+    whole.write_text(dump_workflow(wf))
+    assert load_workflow(whole).hold_types == wf.hold_types
+    path.write_text(
+        'extends = "isp"\n\n[[holds]]\nname = "credit"\nkind = "credit"\nblocks = ["invoices"]\n'
+    )
+    with pytest.raises(ConfigError, match=r"holds\[0\]"):
+        load_workflow(path)
