@@ -188,7 +188,15 @@ class Workflow:
             self._edges,
             self._initial,
             self._status_attr,
-        ) == (other._name, other._catalog, other._edges, other._initial, other._status_attr)
+            self._hold_types,
+        ) == (
+            other._name,
+            other._catalog,
+            other._edges,
+            other._initial,
+            other._status_attr,
+            other._hold_types,
+        )
 
     def __hash__(self) -> int:
         return hash((self._name, self._catalog, self._edges))
