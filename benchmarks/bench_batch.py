@@ -22,11 +22,17 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import gc
+import sys
 import time
 import tracemalloc
 from collections.abc import Callable
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from _common import Figure, Spread, print_figures
 
 from acctstate.account import Account
 from acctstate.batch import ChangeStatus, Selection, apply, preview, select
@@ -204,7 +210,54 @@ def main(quick: bool) -> None:
     )
 
 
+def measure_flat(sizes: tuple[int, ...], rounds: int) -> list[Figure]:
+    """Goal 3: batch apply's per-account cost at each size, against the smallest.
+
+    The same accounts are toggled between blocked and active round by round (a
+    preview, then apply), a day apart, so no round pays for building accounts.
+    """
+    wf = workflow()
+    books = {n: accounts(wf, n) for n in sizes}
+    per: dict[int, list[float]] = {n: [] for n in sizes}
+    for r in range(rounds):
+        target = ChangeStatus("blocked" if r % 2 == 0 else "active")
+        at = AT + dt.timedelta(days=r)
+        for n, pool in books.items():
+            held = preview(select(wf, pool), target, at=at)
+            start = time.perf_counter()
+            apply(held)
+            per[n].append((time.perf_counter() - start) / n)
+    base = sizes[0]
+    print(f"batch apply, per-account cost by size ({rounds} rounds, median and min-max):")
+    figures = []
+    for n in sizes:
+        us = Spread.of(per[n]).scaled(1e6)
+        print(f"  {n:>10,} accounts  {us.text()} us/account")
+        if n != base:
+            ratio = Spread.of([a / b for a, b in zip(per[n], per[base], strict=True)])
+            figures.append(
+                Figure(
+                    f"batch apply per account, {n:,} / {base:,}",
+                    f"{ratio.text()}x",
+                    "<= 1.2x",
+                    ratio.median <= 1.2,
+                )
+            )
+    return figures
+
+
+def measure(quick: bool = False, largest: int | None = None) -> list[Figure]:
+    """The batch figures for ``benchmarks/run.py`` (``largest``: the big book's size)."""
+    sizes = (10_000, largest or (100_000 if quick else 1_000_000))
+    return measure_flat(sizes, 3 if quick else 5)
+
+
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="10,000 accounts, fewer repeats")
-    main(parser.parse_args().quick)
+    parser.add_argument("--flat", action="store_true", help="only the per-account cost by size")
+    args = parser.parse_args()
+    if args.flat:
+        print_figures(measure(args.quick))
+    else:
+        main(args.quick)

@@ -1,34 +1,27 @@
-"""Run the column-wise sweep over a partitioned book with Dask (``map_partitions``).
+"""Sweep a partitioned book on a Dask cluster of worker processes (``dask_sweep``).
 
-The sweep is a pure function of a batch of accounts, so each partition is swept on its
-own and the results concatenated: the same decisions as sweeping the whole book at once
-(checked at the end). A synchronous local scheduler keeps this example fast; point
-``dask.config.set(scheduler=...)`` or a ``distributed.Client`` at a cluster to scale out.
+The column-wise sweep is a pure function of a batch of accounts, so each partition is
+swept on its own, in another process, and the results concatenated: the same decisions
+as sweeping the whole book at once on this machine (checked at the end). The policy and
+its workflow reach the workers as text (the workflow in its file form), never as pickled
+objects. The cluster here is local (two worker processes); point a
+``distributed.Client`` at a real one to scale out.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 
-import dask
 import dask.dataframe as dd
 import numpy as np
 import pandas as pd
+from distributed import Client, LocalCluster
 
-from acctstate.automation import AutomationPolicy, reference_ladder, sweep_columns
+from acctstate.automation import AutomationPolicy, reference_ladder
+from acctstate.distributed import dask_sweep, sweep_frame
 from acctstate.presets import isp
 
 NOW = dt.datetime(2026, 6, 1, 2, 0, tzinfo=dt.UTC)
-CHANGES = pd.DataFrame(
-    {
-        "id": pd.Series([], dtype=object),
-        "hop": pd.Series([], dtype="int64"),
-        "rule": pd.Series([], dtype=object),
-        "trigger": pd.Series([], dtype=object),
-        "source": pd.Series([], dtype="int64"),
-        "dest": pd.Series([], dtype="int64"),
-    }
-)
 
 
 def make_book(n: int, seed: int = 11) -> pd.DataFrame:
@@ -51,22 +44,30 @@ def make_book(n: int, seed: int = 11) -> pd.DataFrame:
     )
 
 
-def sweep_partition(part: pd.DataFrame, policy: AutomationPolicy) -> pd.DataFrame:
-    """The function each worker runs: a partition in, its planned changes out."""
-    return sweep_columns(part, policy, now=NOW).to_frame(ids=part["id"].to_numpy())
+def plain(frame: pd.DataFrame) -> list[tuple[object, ...]]:
+    """The rows as tuples, missing values as None (whatever dtypes the engine chose)."""
+    values = frame.reset_index(drop=True).astype(object)
+    return list(values.where(values.notna(), None).itertuples(index=False, name=None))
 
 
 def main() -> None:
     policy = AutomationPolicy(isp.workflow(), ladder=reference_ladder(), archive="archive")
     book = make_book(4_000)
-    frame = dd.from_pandas(book, npartitions=4)
-    with dask.config.set(scheduler="synchronous"):
-        changes = frame.map_partitions(sweep_partition, policy, meta=CHANGES).compute()
-    whole = sweep_partition(book, policy)
-    same = changes.reset_index(drop=True).equals(whole.reset_index(drop=True))
-    print(f"swept {len(book):,} accounts in {frame.npartitions} partitions")
-    print(f"{len(changes):,} transitions planned for {changes['id'].nunique():,} accounts")
-    for rule, count in changes["rule"].value_counts().sort_index().items():
+    with (
+        LocalCluster(
+            processes=True, n_workers=2, threads_per_worker=1, dashboard_address=":0"
+        ) as cluster,
+        Client(cluster) as client,
+    ):
+        frame = dd.from_pandas(book, npartitions=4)
+        changes = dask_sweep(frame, policy, now=NOW).compute()
+        workers = len(client.scheduler_info()["workers"])
+    whole = sweep_frame(book, policy, now=NOW)
+    same = plain(changes) == plain(whole)
+    print(f"swept {len(book):,} accounts in {frame.npartitions} partitions on {workers} workers")
+    moved = changes[changes["kind"] == "change"]
+    print(f"{len(moved):,} transitions planned for {moved['id'].nunique():,} accounts")
+    for rule, count in moved["rule"].value_counts().sort_index().items():
         print(f"  {rule:<14} {count:>6,}")
     print(f"same as one sweep of the whole book: {same}")
     if not same:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import gc
 from decimal import Decimal
 from typing import Any
 
@@ -245,6 +246,30 @@ def test_apply_gives_one_outcome_per_account_and_never_stops(accounts: list[Acco
     assert [a.status for a in accounts] == [1, 1, 1, 1, -1, 1]
     assert accounts[3].history[-1].trigger == "unblock"
     assert sum(report.counts.values()) == len(chosen)
+
+
+def test_batch_runs_leave_the_garbage_collector_as_they_found_it(
+    accounts: list[Account],
+) -> None:
+    """Preview and apply hold the cyclic collector off while they run, and restore it:
+    enabled stays enabled, disabled stays disabled, a failing hook included."""
+
+    class Boom(RecordingHooks):
+        def deprovision(self, effect: Any, change: Any) -> None:
+            raise RuntimeError("switch down")
+
+    was = gc.isenabled()
+    try:
+        for enabled in (True, False):
+            gc.enable() if enabled else gc.disable()
+            chosen = select(WF, accounts)
+            report = apply(
+                preview(chosen, ChangeStatus("blocked"), at=AT), hooks=Hooks.from_object(Boom())
+            )
+            assert report.of(OutcomeKind.FAILED)
+            assert gc.isenabled() is enabled
+    finally:
+        gc.enable() if was else gc.disable()
 
 
 def test_applying_twice_changes_nothing_twice(accounts: list[Account]) -> None:

@@ -281,3 +281,69 @@ def test_book_local_days_match_calendar_days(rows: list[tuple[str, int]]) -> Non
     assert days.tolist() == [
         calendar_days(epoch_day, t, z) for (z, _), t in zip(rows, instants, strict=True)
     ]
+
+
+def test_sweep_columns_in_threaded_chunks_answers_as_one_pass() -> None:
+    """Chunks swept on threads and joined give every array of the one-thread sweep."""
+    rng = np.random.default_rng(5)
+    n = 997
+    now = dt.datetime(2026, 6, 1, 2, 0, tzinfo=dt.UTC)
+    now_ns = int(np.datetime64("2026-06-01T02:00:00", "ns").astype(np.int64))
+    day = 86_400 * 10**9
+    late = rng.integers(-5, 120, size=n)
+    owes = rng.random(n) < 0.4
+    cols = {
+        "status": rng.choice(np.array([1, 10, 11, 12, 13, -11, -12, -13, 41, -1, -2]), size=n),
+        "balance": np.where(owes, rng.integers(1, 50_000, size=n), 0),
+        "unpaid_invoices": np.where(owes, 2, 0),
+        "payment_method": rng.random(n) < 0.7,
+        "oldest_unpaid_at": np.where(owes, now_ns - late * day, np.iinfo(np.int64).min).view(
+            "datetime64[ns]"
+        ),
+        "status_since": (now_ns - rng.integers(0, 400, size=n) * day).view("datetime64[ns]"),
+        "trial_ends_at": (now_ns + rng.integers(-10, 10, size=n) * day).view("datetime64[ns]"),
+    }
+    policy = AutomationPolicy(
+        isp.workflow(), ladder=reference_ladder(), trial_end="end_trial", archive="archive"
+    )
+    one = sweep_columns(cols, policy, now=now, workers=1)
+    three = sweep_columns(cols, policy, now=now, workers=3)
+    assert len(one) > 0 and len(one.blocked_row) > 0
+    for name in attrs.fields_dict(type(one)):
+        a, b = getattr(one, name), getattr(three, name)
+        assert (np.array_equal(a, b) and a.dtype == b.dtype) if hasattr(a, "dtype") else a == b
+
+
+@pytest.mark.parametrize(
+    "column",
+    [
+        pd.Series(["visa", None, np.nan], dtype=object),
+        pd.Series(["visa", None, None], dtype="string"),
+        pd.Series(["visa", pd.NA, None], dtype=object),
+        pd.Series(["visa", None, np.nan]),  # pandas' default string dtype
+    ],
+    ids=["object", "string", "object-NA", "default"],
+)
+def test_columnar_sweep_reads_any_missing_marker_as_no_value(column: pd.Series) -> None:
+    """A missing payment method is missing whether the frame marks it None, NaN or <NA>:
+    the trial of those accounts does not end as if a card were on file."""
+    frame = pd.DataFrame(
+        {
+            "status": [41, 41, 41],
+            "payment_method": column,
+            "trial_ends_at": pd.to_datetime(["2026-05-01"] * 3, utc=True),
+        }
+    )
+    out = sweep_columns(frame, ISP_POLICY, now=NOW)
+    plain = sweep_columns(
+        {
+            "status": np.array([41, 41, 41]),
+            "payment_method": np.array([True, False, False]),
+            "trial_ends_at": np.array(["2026-05-01"] * 3, dtype="datetime64[ns]"),
+        },
+        ISP_POLICY,
+        now=NOW,
+    )
+    assert out.decisions() == plain.decisions()
+    assert out.status.tolist() == plain.status.tolist()
+    assert out.status[1] == out.status[2] != out.status[0]

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
+from acctstate.values.account import Account
 from acctstate.values.actors import Actor
 from acctstate.values.clock import require_aware
 from acctstate.values.effects import Effect
@@ -105,21 +106,34 @@ def check_time(account: Any, source: Status, at: dt.datetime) -> None:
         require_aware(since, "status_since")  # a string or a naive one is refused
     history = getattr(account, "history", None)
     latest = since
-    if isinstance(history, History) and history:
-        last = history[-1]
-        if last.dest.code != source.code:
+    latest_utc = None
+    tail = history.tail() if isinstance(history, History) else None
+    if tail is not None:
+        last, last_utc = tail
+        if last.dest is not source and last.dest.code != source.code:
             raise InvalidArgument(
                 "account",
                 getattr(account, "id", None),
                 f"an account whose status ({source.name!r}) matches the end of its "
                 f"history ({last.dest.name!r}); the status was changed outside the workflow",
             )
-        if latest is None or last.at.astimezone(dt.UTC) > latest.astimezone(dt.UTC):
-            latest = last.at
+        # Firing sets status_since to the change's own ``at``: identity settles it.
+        if since is None or since is last.at:
+            latest, latest_utc = last.at, last_utc
+        else:
+            since_utc = since.astimezone(dt.UTC)
+            if last_utc > since_utc:
+                latest, latest_utc = last.at, last_utc
+            else:
+                latest_utc = since_utc
+    elif since is not None:
+        latest_utc = since.astimezone(dt.UTC)
     # Compare in UTC: datetimes sharing a tzinfo compare by wall time, which
     # misorders the repeated hour when clocks fall back.
-    if latest is not None and at.astimezone(dt.UTC) < latest.astimezone(dt.UTC):
-        raise HistoryConflict(account_id=getattr(account, "id", None), at=at, latest=latest)
+    if latest_utc is not None:
+        at_utc = at if at.tzinfo is dt.UTC else at.astimezone(dt.UTC)
+        if at_utc < latest_utc:
+            raise HistoryConflict(account_id=getattr(account, "id", None), at=at, latest=latest)
 
 
 def check_reason(edge: Edge, reason: str | None) -> None:
@@ -156,16 +170,17 @@ def plan_change(
     held = getattr(account, "holds", None)
     if held:  # effects follow the effective capability, the standing holds taken away
         kinds = hold_effects(source, dest, held, held)
-    effects: list[Effect] = []
-    if kinds or edge.effects:
+    keyed: list[Effect] = []
+    if edge.effects:
         # Keys are derived from the change itself, so planning the same change again
-        # gives the same keys and a retrying host never runs an effect twice.
+        # gives the same keys and a retrying host never runs an effect twice. The flag
+        # effects' keys are derived when read (StatusChange.planned).
         prefix = effect_key_prefix(account_id, trigger, at, source.code)
-        effects = [kind(key=f"{prefix}#{i}") for i, kind in enumerate(kinds)]
+        n = len(kinds)
         for rule in edge.effects:
             for effect in rule(ctx, source, dest):
-                effects.append(effect.keyed(f"{prefix}#{len(effects)}"))
-    return StatusChange(
+                keyed.append(effect.keyed(f"{prefix}#{n + len(keyed)}"))
+    return StatusChange.planned(
         account_id,
         source,
         dest,
@@ -175,7 +190,8 @@ def plan_change(
         reason,
         note,
         actor,
-        tuple(effects) if effects else (),
+        kinds,
+        tuple(keyed),
     )
 
 
@@ -202,8 +218,25 @@ def check_planned(wf: Workflow, account: Any, change: StatusChange) -> None:
     check_time(account, source, change.at)
 
 
+_set = object.__setattr__
+
+
 def record(status_attr: str, account: Any, change: StatusChange) -> None:
     """Write ``change`` onto the account: its history (opened if empty), status and since."""
+    if type(account) is Account and status_attr == "status":
+        kept = account.history
+        if isinstance(kept, History):
+            if not kept:
+                since = account.status_since or change.at
+                kept.append(
+                    StatusChange(change.account_id, change.source, change.source, OPEN, since)
+                )
+            kept.append(change)
+        # The workflow sets these from a catalog code and a checked aware time: the
+        # Account's field validators would only repeat what was checked.
+        _set(account, "status", change.dest.code)
+        _set(account, "status_since", change.at)
+        return
     history = getattr(account, "history", None)
     if isinstance(history, History):
         if not history:

@@ -14,13 +14,77 @@ import datetime as dt
 from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
-from transitions import Machine, MachineError
+from transitions import Event, EventData, Machine, MachineError, Transition
 
 from acctstate.values.actors import Actor
 from acctstate.values.graph import Edge
 from acctstate.values.guards import GuardContext, Refusal
 
 __all__ = ["CompiledTable", "Engine", "Outcome"]
+
+
+class _LeanTransition(Transition):
+    """A ``transitions`` edge for a machine with no callbacks and no state hooks.
+
+    acctstate's machine registers conditions only (no prepare/before/after callbacks,
+    no enter/exit callbacks, no final-state callbacks, no queue) and its conditions are
+    callables taking the event: the condition checks and the state change are all that
+    is left of ``Transition.execute``, without its logging and empty callback loops.
+    """
+
+    def execute(self, event_data: EventData) -> bool:
+        for cond in self.conditions:
+            if cond.func(event_data) != cond.target:  # type: ignore[operator]
+                return False
+        event_data.model.state = self.dest  # type: ignore[attr-defined]
+        return True
+
+
+class _LeanEvent(Event):
+    """A ``transitions`` event for the same machine: the candidate transitions from the
+    model's state tried in declaration order, the first whose conditions hold taken, as
+    ``Event.trigger`` does, minus the queue, logging and empty machine callbacks."""
+
+    def trigger(self, model: Any, *args: Any, **kwargs: Any) -> bool:
+        found = self.transitions.get(model.state)
+        if found is None:
+            raise MachineError(f"Can't trigger event {self.name} from state {model.state}!")
+        event_data = EventData(None, self, self.machine, model, args, kwargs)
+        for trans in found:
+            event_data.transition = trans
+            if trans.execute(event_data):
+                return True
+        return False
+
+
+class _LeanMachine(Machine):
+    """The machine with the lean event and transition classes: ``transitions``' own
+    extension points for machines that turn features off."""
+
+    event_cls = _LeanEvent
+    transition_cls = _LeanTransition
+
+
+def _check_lean(machine: Machine) -> None:
+    """The lean classes skip callbacks: refuse a machine that has any."""
+    hooks = (
+        machine.before_state_change,
+        machine.after_state_change,
+        machine.prepare_event,
+        machine.finalize_event,
+        machine.on_exception,
+        machine.on_final,
+    )
+    states = machine.states.values()
+    edges = [t for ev in machine.events.values() for ts in ev.transitions.values() for t in ts]
+    if (
+        any(hooks)
+        or machine.has_queue
+        or any(s.on_enter or s.on_exit or s.final for s in states)
+        or any(t.prepare or t.before or t.after for t in edges)
+        or any(not callable(c.func) for t in edges for c in t.conditions)
+    ):  # pragma: no cover - the Engine never adds them
+        raise AssertionError("the lean transitions classes need a machine without callbacks")
 
 
 class _Carrier:
@@ -110,7 +174,7 @@ class Engine:
     __slots__ = ("_codes", "_edges", "_events", "_machine", "_names")
 
     def __init__(self, codes: Sequence[int], edges: Sequence[Edge]) -> None:
-        machine = Machine(
+        machine = _LeanMachine(
             model=None,
             states=[str(c) for c in codes],
             initial=None,
@@ -122,6 +186,7 @@ class Engine:
             machine.add_transition(
                 e.trigger, str(e.source.code), str(e.dest.code), conditions=[_Allows(i)]
             )
+        _check_lean(machine)
         self._machine = machine
         self._events = machine.events
         self._edges = tuple(edges)

@@ -369,6 +369,20 @@ class Workflow:
             self, account, trigger, at, reason, note, actor, data, through_engine=False
         )
 
+    def _plan(
+        self,
+        account: Any,
+        trigger: str,
+        at: dt.datetime,
+        reason: str | None,
+        note: str | None,
+        actor: Actor | None,
+    ) -> StatusChange:
+        """:meth:`plan` without event data, for automation's per-change loop."""
+        return plan_change(
+            self, account, trigger, at, reason, note, actor, _NO_DATA, through_engine=False
+        )
+
     def fire(
         self,
         account: Any,
@@ -401,13 +415,21 @@ class Workflow:
         change = plan_change(
             self, account, trigger, at, reason, note, actor, data, through_engine=True
         )
+        self._carry_out(account, change, hooks)
+        return change
+
+    def _carry_out(self, account: Any, change: StatusChange, hooks: Hooks | None) -> None:
+        """Run a just-planned change's effects through the hooks, then commit it.
+
+        Automation's ``apply`` carries out the change it has just planned through here
+        instead of planning it a second time through ``fire``.
+        """
         run = hooks if hooks is not None else self._hooks
         if run is not None and change.effects:
             if not isinstance(run, Hooks):
                 raise InvalidArgument("hooks", run, "an acctstate.Hooks")
             dispatch(change, run)
         self._commit(account, change)
-        return change
 
     def commit(self, account: Any, change: StatusChange) -> StatusChange:
         """Carry out a change planned earlier with :meth:`plan` (compute first, commit second).

@@ -38,7 +38,30 @@ OPEN = "open"
 """The trigger recorded by a history's first entry: how the account started."""
 
 
-@attrs.frozen(repr=False)
+class _Deferred:
+    """Effects a change keys from itself: flag-effect kinds, keyed ``<prefix>#<i>`` from
+    the change's :func:`effect_key_prefix` when read, then effects keyed already.
+
+    A history keeps thousands of changes whose effects differ only in keys that follow
+    from the change; holding the (shared) kinds instead of keyed values is what keeps an
+    account small. Nothing is lost: reading ``StatusChange.effects`` gives the values.
+    """
+
+    __slots__ = ("keyed", "kinds")
+
+    def __init__(self, kinds: tuple[type[Effect], ...], keyed: tuple[Effect, ...]) -> None:
+        self.kinds = kinds
+        self.keyed = keyed
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_Deferred, (self.kinds, self.keyed))
+
+
+# One shared _Deferred per kinds tuple (a workflow has a handful): zero bytes per change.
+_SHARED: dict[tuple[type[Effect], ...], _Deferred] = {}
+
+
+@attrs.frozen(repr=False, eq=False)
 class StatusChange:
     """One status change, planned or done: from, to, why, by whom, with which effects.
 
@@ -66,7 +89,67 @@ class StatusChange:
     reason: str | None = None
     note: str | None = None
     actor: Actor | None = None
-    effects: tuple[Effect, ...] = ()
+    _effects: tuple[Effect, ...] | _Deferred = attrs.field(default=(), alias="effects")
+
+    @classmethod
+    def planned(
+        cls,
+        account_id: str,
+        source: Status,
+        dest: Status,
+        trigger: str,
+        at: dt.datetime,
+        recorded_at: dt.datetime | None,
+        reason: str | None,
+        note: str | None,
+        actor: Actor | None,
+        kinds: tuple[type[Effect], ...],
+        keyed: tuple[Effect, ...] = (),
+    ) -> StatusChange:
+        """A change whose effects are ``kinds`` keyed from the change, then ``keyed``.
+
+        The effects read back exactly as if each kind had been built with the key
+        ``f"{effect_key_prefix(...)}#{i}"``; the change holds the kinds instead.
+        """
+        if not kinds and not keyed:
+            effects: tuple[Effect, ...] | _Deferred = ()
+        elif keyed:
+            effects = _Deferred(kinds, keyed)
+        else:
+            effects = _SHARED.get(kinds) or _SHARED.setdefault(kinds, _Deferred(kinds, ()))
+        return cls(account_id, source, dest, trigger, at, recorded_at, reason, note, actor, effects)
+
+    @property
+    def effects(self) -> tuple[Effect, ...]:
+        """The effects it implies, each with an idempotency key."""
+        raw = self._effects
+        if not isinstance(raw, _Deferred):
+            return raw
+        prefix = effect_key_prefix(self.account_id, self.trigger, self.at, self.source.code)
+        made = [kind(key=f"{prefix}#{i}") for i, kind in enumerate(raw.kinds)]
+        return (*made, *raw.keyed)
+
+    def _fields(self) -> tuple[Any, ...]:
+        return (
+            self.account_id,
+            self.source,
+            self.dest,
+            self.trigger,
+            self.at,
+            self.recorded_at,
+            self.reason,
+            self.note,
+            self.actor,
+            self.effects,
+        )
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        return self._fields() == other._fields()
+
+    def __hash__(self) -> int:
+        return hash(self._fields())
 
     @property
     def key(self) -> str:
@@ -112,12 +195,30 @@ def effect_key_prefix(account_id: str, trigger: str, at: dt.datetime, source_cod
     >>> effect_key_prefix("A-1", "suspend", dt.datetime(2026, 1, 5, tzinfo=dt.UTC), 1)
     'A-1/suspend/2026-01-05T00:00:00+00:00/1'
     """
-    return f"{change_key(account_id, trigger, at)}/{source_code}"
+    return f"{account_id}/{trigger}/{utc_text(at)}/{source_code}"
 
 
 def change_key(account_id: str, trigger: str, at: dt.datetime) -> str:
     """The idempotency key of the change ``trigger`` on ``account_id`` effective ``at``."""
-    return f"{account_id}/{trigger}/{at.astimezone(dt.UTC).isoformat()}"
+    return f"{account_id}/{trigger}/{utc_text(at)}"
+
+
+# The last instant turned into key text, and its text: a sweep, a batch or a ladder walk
+# keys many changes at one instant, so the UTC conversion and isoformat run once per
+# instant. Holding the datetime keeps it alive, so identity cannot be a reused id; the
+# tuple is replaced whole, so a concurrent reader sees a consistent pair.
+_LAST_TEXT: tuple[dt.datetime | None, str] = (None, "")
+
+
+def utc_text(at: dt.datetime) -> str:
+    """``at`` in UTC, as ISO 8601 text: the instant part of every key."""
+    global _LAST_TEXT
+    last = _LAST_TEXT
+    if last[0] is at:
+        return last[1]
+    text = (at if at.tzinfo is dt.UTC else at.astimezone(dt.UTC)).isoformat()
+    _LAST_TEXT = (at, text)
+    return text
 
 
 class History:
@@ -157,12 +258,14 @@ class History:
         """
         if not isinstance(change, StatusChange):
             raise InvalidArgument("change", change, "a StatusChange")
-        when = change.at.astimezone(dt.UTC)
+        at = change.at
+        when = at if at.tzinfo is dt.UTC else at.astimezone(dt.UTC)
         if self._changes:
             last = self._changes[-1]
             if when < self._times[-1]:
                 raise HistoryConflict(account_id=change.account_id, at=change.at, latest=last.at)
-            if change.source != last.dest:
+            # Statuses are shared catalog values: identity settles the common case.
+            if change.source is not last.dest and change.source != last.dest:
                 raise InvalidArgument(
                     "change.source",
                     change.source.name,
@@ -202,6 +305,12 @@ class History:
     def to_frame(self) -> Any:
         """The changes as a pandas DataFrame (``pip install acctstate[notebook]``)."""
         return show("history_frame", self)
+
+    def tail(self) -> tuple[StatusChange, dt.datetime] | None:
+        """The latest change and its effective time in UTC (``None`` when empty)."""
+        if not self._changes:
+            return None
+        return self._changes[-1], self._times[-1]
 
     @property
     def last(self) -> StatusChange | None:

@@ -301,6 +301,10 @@ def _from_series(name: str, series: Any) -> Any:
         return series.to_numpy(dtype="int64", na_value=-1)
     if str(series.dtype) == "boolean":
         return series.to_numpy(dtype=bool, na_value=False)
+    if kind == "O" and series.hasnans:
+        # A missing cell reads as no value however the frame marks it (None, NaN, pd.NA:
+        # pandas' string columns use NaN); NaN read for truth would mean "has one".
+        return series.to_numpy(dtype=object, na_value=None)
     return series.to_numpy()
 
 

@@ -3,7 +3,6 @@ table as arrays indexed by status position (built once per policy and cached).""
 
 from __future__ import annotations
 
-import functools
 from typing import Any
 
 from acctstate.operations.automation._book import _numpy
@@ -131,6 +130,20 @@ def _trigger_order(policy: AutomationPolicy, rule: str) -> list[str]:
 _ROW_WISE = frozenset({"credit_hold", "credit_hold_release"})
 
 
-@functools.lru_cache(maxsize=64)
+_PLANS: dict[int, tuple[AutomationPolicy, _Plan]] = {}
+
+
 def _plan(policy: AutomationPolicy) -> _Plan:
-    return _Plan(compiled(policy))
+    """The column-wise form of ``policy``, cached by identity as :func:`compiled` is.
+
+    Hashing a policy hashes its whole workflow (every status and edge): by identity,
+    a small book is not charged for it on every sweep.
+    """
+    hit = _PLANS.get(id(policy))
+    if hit is not None and hit[0] is policy:
+        return hit[1]
+    made = _Plan(compiled(policy))
+    if len(_PLANS) >= 64:
+        del _PLANS[next(iter(_PLANS))]
+    _PLANS[id(policy)] = (policy, made)
+    return made

@@ -309,11 +309,13 @@ def sweep(
 
 
 def apply(plan: SweepPlan | Iterable[AccountPlan], *, hooks: Hooks | None = None) -> ApplyOutcome:
-    """Carry out planned changes with ``Workflow.fire``, as the policy's system actor.
+    """Carry out planned changes as the policy's system actor, deciding each change once.
 
-    Each change is re-planned first and fired only when it still leads where the sweep
-    said (a payment that arrived in between is respected, not overridden). An account
-    stops at its first error; the others go on.
+    Each change is planned again against the account's facts now (its guards evaluated
+    once, as ``Workflow.plan`` does) and, when it still leads where the sweep said, that
+    planned change is carried out: its effects run through the hooks, then it is
+    committed, as ``Workflow.fire`` would (a payment that arrived in between is
+    respected, not overridden). An account stops at its first error; the others go on.
 
     Args:
         plan: a [`SweepPlan`][acctstate.automation.SweepPlan] (or some of its account plans).
@@ -324,32 +326,39 @@ def apply(plan: SweepPlan | Iterable[AccountPlan], *, hooks: Hooks | None = None
         [`Applied`][acctstate.automation.Applied] per account plan that had changes.
     """
     results: list[Applied] = []
+    notes: dict[str, str] = {}
     for account_plan in plan:
         if not account_plan.changes:
             continue
         p = account_plan.policy
         wf = p.workflow
+        by_code = wf._by_code
+        attr = wf.status_attr
         account = account_plan.account
+        at = account_plan.at
+        actor = p.actor
+        reason = p.reason
         done: list[StatusChange] = []
         error: AcctStateError | None = None
         try:
             for change in account_plan.changes:
-                here = wf.status_of(account)
-                if here != change.source:
-                    raise PlanOutdated(
-                        account_id=account_plan.account_id,
-                        expected=change.source,
-                        found=here,
-                        trigger=change.trigger,
-                    )
-                options: dict[str, Any] = {
-                    "at": account_plan.at,
-                    "actor": p.actor,
-                    "reason": p.reason,
-                    "note": f"automation: {change.rule}",
-                }
-                dest = wf.plan(account, change.trigger, **options).dest
-                if dest != change.dest:
+                code = getattr(account, attr, None)
+                here = by_code.get(code) if type(code) is int else None
+                if here is not change.source:
+                    here = wf.status_of(account)
+                    if here != change.source:
+                        raise PlanOutdated(
+                            account_id=account_plan.account_id,
+                            expected=change.source,
+                            found=here,
+                            trigger=change.trigger,
+                        )
+                note = notes.get(change.rule)
+                if note is None:
+                    note = notes[change.rule] = f"automation: {change.rule}"
+                made = wf._plan(account, change.trigger, at, reason, note, actor)
+                dest = made.dest
+                if dest is not change.dest and dest != change.dest:
                     raise PlanOutdated(
                         account_id=account_plan.account_id,
                         expected=change.dest,
@@ -357,7 +366,9 @@ def apply(plan: SweepPlan | Iterable[AccountPlan], *, hooks: Hooks | None = None
                         trigger=change.trigger,
                         dest=True,
                     )
-                done.append(wf.fire(account, change.trigger, hooks=hooks, **options))
+                # Just planned against the facts as they are: carry it out, no re-plan.
+                wf._carry_out(account, made, hooks)
+                done.append(made)
         except AcctStateError as exc:
             error = exc
         results.append(Applied(account_plan.account_id, tuple(done), error))

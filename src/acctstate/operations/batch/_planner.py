@@ -4,8 +4,10 @@ and plans the field updates; accounts that share a verdict share one :class:`Pla
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
-from collections.abc import Iterable, MutableSet
+import gc
+from collections.abc import Iterable, Iterator, MutableSet
 from decimal import Decimal
 from typing import Any
 
@@ -34,10 +36,28 @@ from acctstate.values.errors import (
     UnknownTrigger,
 )
 from acctstate.values.graph import Edge
-from acctstate.values.history import OPEN, History, StatusChange, effect_key_prefix
+from acctstate.values.history import OPEN, History, StatusChange
 from acctstate.values.status import Status
 
 __all__ = ["Planner"]
+
+
+@contextlib.contextmanager
+def paused_gc() -> Iterator[None]:
+    """Hold the cyclic garbage collector off for one batch run, then restore it.
+
+    A batch allocates a few acyclic objects per account (plans, changes, outcomes);
+    every full collection during the run would walk all of them again, so the cost per
+    account would grow with the size of the batch. Reference counting still frees what
+    the run drops; the collector's state is restored afterwards, as it was.
+    """
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
 
 
 class _Group:
@@ -477,10 +497,8 @@ class Planner:
         edge = plan.edge
         assert edge is not None and plan.source is not None
         trigger = edge.trigger
-        # Same keys as Workflow.plan, so retries stay idempotent.
-        prefix = effect_key_prefix(account_id, trigger, self.at, plan.source.code)
-        effects = tuple(kind(key=f"{prefix}#{i}") for i, kind in enumerate(plan.kinds))
-        return StatusChange(
+        # Same keys as Workflow.plan (derived from the change), so retries stay idempotent.
+        return StatusChange.planned(
             account_id,
             plan.source,
             edge.dest,
@@ -490,5 +508,5 @@ class Planner:
             self.reason,
             self.note,
             self.actor,
-            effects,
+            plan.kinds,
         )

@@ -22,7 +22,7 @@ from acctstate.operations.batch._plan import (
     ACTION_UNCHANGED,
     Plan,
 )
-from acctstate.operations.batch._planner import Planner
+from acctstate.operations.batch._planner import Planner, paused_gc
 from acctstate.operations.batch._select import (
     Selected,
 )
@@ -331,5 +331,6 @@ def preview(
         note,
         selected.ledger if ledger is None else ledger,
     )
-    plans = planner.plan_all(selected.accounts)
+    with paused_gc():
+        plans = planner.plan_all(selected.accounts)
     return Preview(selected, planner, plans)

@@ -17,7 +17,7 @@ from acctstate.operations.batch._changes import (
 from acctstate.operations.batch._plan import (
     Plan,
 )
-from acctstate.operations.batch._planner import Planner
+from acctstate.operations.batch._planner import Planner, paused_gc
 from acctstate.operations.batch._preview import Preview, _changes, _check_common
 from acctstate.operations.batch._select import (
     Selected,
@@ -207,9 +207,10 @@ def apply(
         raise InvalidArgument("target", target, "a Preview or the result of select()")
     run_hooks = hooks if hooks is not None else selected.workflow.hooks
     executor = Executor(planner, run_hooks)
-    items = list(zip(accounts, planner.plan_all(accounts), previewed, strict=True))
-    if run_mode is Mode.BEST_EFFORT:
-        outcomes = executor.best_effort(items)
-    else:
-        outcomes = executor.all_or_nothing(items)
+    with paused_gc():
+        items = list(zip(accounts, planner.plan_all(accounts), previewed, strict=True))
+        if run_mode is Mode.BEST_EFFORT:
+            outcomes = executor.best_effort(items)
+        else:
+            outcomes = executor.all_or_nothing(items)
     return BatchReport(tuple(outcomes), run_mode, planner.at)

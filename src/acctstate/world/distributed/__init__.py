@@ -1,0 +1,20 @@
+"""The sweep beyond one machine: the column-wise sweep in the partitions of a Spark or
+Dask DataFrame.
+
+The column-wise sweep is a pure function of a batch of accounts and an instant, so a
+book split into partitions is swept partition by partition with the same answer as in
+one piece. :func:`spark_sweep` (``pip install acctstate[spark]``) and
+:func:`dask_sweep` (``pip install acctstate[dask]``) run it on those engines;
+:func:`sweep_frame` is the function every partition runs, on a pandas DataFrame.
+
+The policies and their workflow reach the workers as plain text (the workflow in its
+file form, see :func:`~acctstate.config.dump_workflow`), never as pickled objects: a
+workflow whose guards or effect rules a file cannot name is refused before anything
+runs.
+"""
+
+from acctstate.world.distributed._dask import dask_sweep
+from acctstate.world.distributed._frame import CHANGE_COLUMNS, sweep_frame
+from acctstate.world.distributed._spark import spark_sweep
+
+__all__ = ["CHANGE_COLUMNS", "dask_sweep", "spark_sweep", "sweep_frame"]
