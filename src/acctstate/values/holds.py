@@ -257,13 +257,20 @@ def effective_capability(status: Status, holds: Sequence[Hold] = ()) -> frozense
     return frozenset(own) - _blocked(holds)
 
 
-def _flags(status: Status, blocked: frozenset[str]) -> tuple[bool, bool, bool]:
-    billing = "billing" not in blocked
-    return (
-        status.provisioned and "service" not in blocked,
-        status.billable and billing,
-        bool(status.usage_billable) and billing,
-    )
+def _open(holds: Sequence[Hold]) -> tuple[bool, bool]:
+    """Whether (service, billing) stay open under ``holds``: a plain loop, as this runs on
+    every change of a held account."""
+    service = billing = True
+    for h in holds:
+        b = h.blocks
+        if "service" in b:
+            service = False
+        if "billing" in b:
+            billing = False
+    return service, billing
+
+
+_EFFECTS: dict[tuple[bool, ...], tuple[type[Effect], ...]] = {}
 
 
 def hold_effects(
@@ -275,8 +282,20 @@ def hold_effects(
     and for placing or releasing a hold (``source`` and ``dest`` the same status).
     Stopping comes before starting, and service is switched on before billing starts.
     """
-    sp, sb, su = _flags(source, _blocked(before))
-    dp, db, du = _flags(dest, _blocked(after))
+    s_service, s_billing = _open(before)
+    d_service, d_billing = (s_service, s_billing) if after is before else _open(after)
+    flags = (
+        source.provisioned and s_service,
+        source.billable and s_billing,
+        bool(source.usage_billable) and s_billing,
+        dest.provisioned and d_service,
+        dest.billable and d_billing,
+        bool(dest.usage_billable) and d_billing,
+    )
+    found = _EFFECTS.get(flags)
+    if found is not None:
+        return found
+    sp, sb, su, dp, db, du = flags
     out: list[type[Effect]] = []
     if sb and not db:
         out.append(StopBilling)
@@ -290,7 +309,8 @@ def hold_effects(
         out.append(StartBilling)
     if du and not su:
         out.append(StartUsageBilling)
-    return tuple(out)
+    found = _EFFECTS[flags] = tuple(out)
+    return found
 
 
 def hold_refusals(holds: Sequence[Hold], actor: Actor | None) -> list[Refusal]:
