@@ -257,17 +257,38 @@ def effective_capability(status: Status, holds: Sequence[Hold] = ()) -> frozense
     return frozenset(own) - _blocked(holds)
 
 
-def _open(holds: Sequence[Hold]) -> tuple[bool, bool]:
-    """Whether (service, billing) stay open under ``holds``: a plain loop, as this runs on
-    every change of a held account."""
+_Summary = tuple[Sequence["Hold"] | None, bool, bool, tuple["Hold", ...]]
+_last: _Summary = (None, True, True, ())
+
+
+def _summary(holds: Sequence[Hold]) -> _Summary:
+    """``(holds, service open, billing open, holds blocking changes)``, remembered for the
+    last holds seen: a fire reads the same tuple twice (deciding, then planning). One
+    immutable value swapped whole, so threads never see half of another's."""
+    global _last
+    last = _last
+    if last[0] is holds:
+        return last
     service = billing = True
+    changes: list[Hold] = []
     for h in holds:
         b = h.blocks
         if "service" in b:
             service = False
         if "billing" in b:
             billing = False
-    return service, billing
+        if "changes" in b:
+            changes.append(h)
+    last = (holds, service, billing, tuple(changes))
+    if type(holds) is tuple:  # a host's list may change in place: never remembered
+        _last = last
+    return last
+
+
+def _open(holds: Sequence[Hold]) -> tuple[bool, bool]:
+    """Whether (service, billing) stay open under ``holds``."""
+    found = _summary(holds)
+    return found[1], found[2]
 
 
 _EFFECTS: dict[tuple[bool, ...], tuple[type[Effect], ...]] = {}
@@ -321,7 +342,8 @@ def hold_refusals(holds: Sequence[Hold], actor: Actor | None) -> list[Refusal]:
     """
     if actor is not None and actor.is_system:
         return []
-    return [Refusal(f"hold:{h.type}", _held(h)) for h in holds if "changes" in h.blocks]
+    changes = _summary(holds)[3]
+    return [Refusal(f"hold:{h.type}", _held(h)) for h in changes] if changes else []
 
 
 def _held(h: Hold) -> str:
