@@ -9,7 +9,10 @@ Prints a summary table and writes, to ``$ACCTSTATE_OUT`` (default ``./out``):
   ``dot`` program are installed);
 * ``status-over-time.png``: accounts per status over time (with matplotlib), else
   ``status-over-time.csv``;
-* ``account-path.mmd``: the path of one account that went through dunning.
+* ``account-path.mmd``: the path of one account that went through dunning;
+* ``acctstate-demo.db``: a SQLite file (the embedded default store) holding the book as
+  it ended, beside a host ``customers`` table of facts, after one nightly automation run
+  and the delivery of its effects to recording hooks (with the ``sql`` extra).
 
 Deterministic for a seed: ``python examples/demo.py --seed 7 --accounts 2000``.
 """
@@ -18,11 +21,13 @@ from __future__ import annotations
 
 import argparse
 import csv
+import datetime as dt
 import os
 import pathlib
 import sys
 import time
 
+from acctstate.effects import Hooks, RecordingHooks
 from acctstate.errors import AcctStateError
 from acctstate.presets import isp
 from acctstate.simulation import SimulationResult, simulate
@@ -93,6 +98,68 @@ def _write_chart(out: pathlib.Path, result: SimulationResult) -> str:
     return f"status over time (chart):   {chart}"
 
 
+def _store_night(out: pathlib.Path, result: SimulationResult) -> list[str]:
+    """The book as it ended, in the embedded store beside the host's facts, then one
+    nightly run and the delivery of its effects."""
+    try:
+        import sqlalchemy as sa
+
+        from acctstate.automation import AutomationPolicy, reference_ladder
+        from acctstate.store.sql import SqlStore, UtcDateTime, create_engine
+    except ImportError:
+        return ["(the store needs the 'sql' extra: pip install 'acctstate[sql]')"]
+    path = (out / "acctstate-demo.db").resolve()
+    path.unlink(missing_ok=True)
+    engine = create_engine(f"sqlite:///{path}")
+    host = sa.MetaData()
+    customers = sa.Table(
+        "customers",
+        host,
+        sa.Column("id", sa.String, primary_key=True),
+        sa.Column("balance", sa.Numeric(12, 2)),
+        sa.Column("unpaid_invoices", sa.Integer),
+        sa.Column("oldest_unpaid_at", UtcDateTime),
+        sa.Column("payment_method", sa.String),
+        sa.Column("timezone", sa.String),
+        sa.Column("currency", sa.String),
+    )
+    host.create_all(engine)
+    wf = isp.workflow()  # the workflow the simulation ran (its default)
+    store = SqlStore(wf, engine, facts=customers)
+    store.create_schema()
+    with engine.begin() as conn:  # the host's book and the store's accounts, one transaction
+        rows = []
+        for a in result.accounts:
+            store.open(a.id, a.status, at=a.status_since, imported=True, connection=conn)
+            unpaid = a.oldest_unpaid_at if isinstance(a.oldest_unpaid_at, dt.datetime) else None
+            rows.append(
+                {
+                    "id": a.id,
+                    "balance": a.balance,
+                    "unpaid_invoices": a.unpaid_invoices,
+                    "oldest_unpaid_at": unpaid,
+                    "payment_method": a.payment_method,
+                    "timezone": a.timezone,
+                    "currency": a.currency,
+                }
+            )
+        conn.execute(customers.insert(), rows)
+    night = result.start + dt.timedelta(days=result.days)
+    policy = AutomationPolicy(wf, ladder=reference_ladder(), archive="archive")
+    report = store.run_automation(policy, now=night)
+    hooks = Hooks.from_object(RecordingHooks())
+    delivered = 0
+    while batch := store.deliver(hooks, limit=1000):
+        delivered += len(batch)
+    engine.dispose()
+    return [
+        f"store (SQLite):             {path}",
+        f"  a host 'customers' table of facts; the nightly run at {night.isoformat()} changed "
+        f"{report.changed:,} accounts ({report.changes:,} changes, {report.blocked:,} blocked, "
+        f"{len(report.failed):,} failed); {delivered:,} effects delivered to recording hooks",
+    ]
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the demo; returns the exit status."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -122,7 +189,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"\n{len(result.problems)} changes were refused, e.g. {result.problems[0]}")
         return 1
     print("\nFiles")
-    for note in [*_write_diagrams(out, result), _write_chart(out, result)]:
+    for note in [
+        *_write_diagrams(out, result),
+        _write_chart(out, result),
+        *_store_night(out, result),
+    ]:
         print(f"  {note}")
     print(f"\nDone in {time.perf_counter() - began:.1f} s.")
     return 0

@@ -221,12 +221,14 @@ def test_portabilling_availability_period_after_first_use() -> None:
 
 
 def test_portabilling_depleted_accounts_recharge() -> None:
-    """Funds at or below the threshold deplete an account; funds above it bring it back."""
+    """Funds below the threshold deplete an account; funds at or above it bring it back
+    (the issue "Correct at every seam" made "depleted" mean "less than the threshold",
+    as the batch counts always did)."""
     wf = portabilling.workflow(threshold=Decimal("0.50"))
     acct = wf.open("P-1", "active", at=T0, imported=True, funds=Decimal("0.75"))
-    with pytest.raises(GuardRefused, match=r"funds 0\.75 is still owed"):
+    with pytest.raises(GuardRefused, match=r"funds 0\.75 left"):
         wf.fire(acct, "deplete", at=T0 + DAY)
-    assert wf.fire(acct, "deplete", at=T0 + DAY, funds=Decimal("0.50")).dest.name == "depleted"
+    assert wf.fire(acct, "deplete", at=T0 + DAY, funds=Decimal("0.49")).dest.name == "depleted"
     with pytest.raises(GuardRefused):
         wf.fire(acct, "recharge", at=T0 + 2 * DAY, funds=Decimal("0.40"))
     assert wf.fire(acct, "recharge", at=T0 + 2 * DAY, funds=Decimal("10")).dest.name == "active"
@@ -270,12 +272,13 @@ def test_account_class_manual_changes_need_edit_account_status() -> None:
 
 
 def test_account_class_auto_credit_hold_needs_days_and_amount() -> None:
-    """Automatic credit hold needs an invoice past due for the class's days and more
-    than its minimum amount owed."""
+    """Automatic credit hold needs an invoice past due for the class's days and at
+    least its minimum amount owed (the issue "Correct at every seam" made the minimum
+    inclusive, as the policy's ``CreditHold.min_past_due`` always was)."""
     due = T0 - 31 * DAY
     acct = AC.open("C-1", "active", at=T0, imported=True, oldest_unpaid_at=due)
-    with pytest.raises(GuardRefused, match="and it must not be"):
-        AC.fire(acct, "auto_credit_hold", at=T0, balance=Decimal("10.00"))
+    with pytest.raises(GuardRefused, match=r"at least 10\.00 required"):
+        AC.fire(acct, "auto_credit_hold", at=T0, balance=Decimal("9.99"))
     recent = AC.open("C-2", "active", at=T0, imported=True, oldest_unpaid_at=T0 - 5 * DAY)
     with pytest.raises(GuardRefused, match="in status for 5 days; 30 required"):
         AC.fire(recent, "auto_credit_hold", at=T0, balance=Decimal("50"))

@@ -1,4 +1,4 @@
-"""``acctstate.distributed``: the public path of :mod:`acctstate.world.distributed`.
+"""``acctstate.distributed``: the public path of [`acctstate.distributed`][acctstate.distributed].
 
 The code lives in its layer (see ``docs/design.md``); this name is part of the public API
 and is the very same module object.

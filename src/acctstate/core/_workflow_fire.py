@@ -1,8 +1,8 @@
-"""Deciding and recording a change on a :class:`~acctstate.workflow.Workflow` (private).
+"""Deciding and recording a change on a [`Workflow`][acctstate.workflow.Workflow] (private).
 
-Compute first, commit second: :func:`decide` validates the call, evaluates the guards
-and picks the edge; :func:`plan_change` turns it into a keyed
-:class:`~acctstate.history.StatusChange`; :func:`record` writes a change the host's
+Compute first, commit second: [`decide`][acctstate.engine.CompiledTable.decide] validates the call,
+evaluates the guards and picks the edge; `plan_change` turns it into a keyed
+[`StatusChange`][acctstate.history.StatusChange]; `record` writes a change the host's
 hooks accepted onto the account. The workflow's methods call these functions.
 """
 
@@ -14,8 +14,9 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from acctstate.values.account import Account
+from acctstate.values.account import Account, account_id_of
 from acctstate.values.actors import Actor
+from acctstate.values.catalog import StatusRef
 from acctstate.values.clock import require_aware
 from acctstate.values.effects import Effect
 from acctstate.values.errors import (
@@ -26,6 +27,7 @@ from acctstate.values.errors import (
     InvalidArgument,
     PermissionDenied,
     ReasonRequired,
+    UnknownStatus,
     UnknownTrigger,
 )
 from acctstate.values.graph import Edge
@@ -162,9 +164,7 @@ def plan_change(
         check_reason(edge, reason)
     if note is not None and type(note) is not str:
         raise InvalidArgument("note", note, "a str or None")
-    account_id = account.id
-    if type(account_id) is not str:
-        account_id = str(account_id)
+    account_id = account_id_of(account)
     dest = edge.dest
     kinds = wf._flag_kinds[id(edge)]
     held = getattr(account, "holds", None)
@@ -345,3 +345,38 @@ def explain(
     except GuardRefused as exc:
         return Explanation(trigger, source, False, None, exc.refusals, True)
     return Explanation(trigger, source, True, edge.dest, (), True)
+
+
+def checked_move(
+    wf: Workflow,
+    account: Any,
+    status: StatusRef,
+    at: dt.datetime,
+    reason: str | None,
+    note: str | None,
+    actor: Actor | None,
+    data: Mapping[str, Any],
+) -> str:
+    """The one trigger ``Workflow.move_to`` fires to reach ``status``, checked by a plan."""
+    target = wf.catalog[status]
+    source, trigger = move_trigger(wf, account, target)
+    planned = wf.plan(account, trigger, at=at, reason=reason, note=note, actor=actor, **data)
+    if planned.dest != target:
+        # The trigger has guarded alternatives and, now, its guards lead elsewhere.
+        ctx = GuardContext(account, at, actor, data)
+        raise refuse_elsewhere(wf, account, source, target, trigger, ctx)
+    return trigger
+
+
+def status_of(wf: Workflow, account: Any) -> Status:
+    """The body of ``Workflow.status_of``."""
+    try:
+        code = getattr(account, wf._status_attr)
+    except AttributeError:
+        raise InvalidArgument(
+            "account", account, f"an object with a {wf._status_attr!r} attribute"
+        ) from None
+    found = wf._by_code.get(code) if type(code) is int else None
+    if found is None:
+        raise UnknownStatus(code, known=wf.catalog.names)
+    return found

@@ -1,7 +1,7 @@
 """The book type behind :attr:`Workflow.book <acctstate.workflow.Workflow.book>` (private).
 
-:mod:`acctstate.schedule` holds the scheduling logic. It sits in the layer above the
-workflow, so the workflow never imports it: the scheduling part registers its
+[`acctstate.schedule`][acctstate.schedule] holds the scheduling logic. It sits in the layer above
+the workflow, so the workflow never imports it: the scheduling part registers its
 ``Schedule`` class here when it is imported (``import acctstate`` does so), and the
 workflow's scheduling methods make and check their books through these functions.
 """

@@ -1,7 +1,7 @@
-"""The table view of a :class:`~acctstate.workflow.Workflow`'s transitions (private).
+"""The table view of a [`Workflow`][acctstate.workflow.Workflow]'s transitions (private).
 
-Text diagrams come from :mod:`acctstate.diagram`; SVG, tables and notebook displays from
-:mod:`acctstate.export`, imported only when used (it sits above the workflow).
+Text diagrams come from [`acctstate.diagram`][acctstate.diagram]; SVG, tables and notebook displays
+from [`acctstate.export`][acctstate.export], imported only when used (it sits above the workflow).
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
-"""The :class:`Workflow` facade: build (validated), extend, plan, fire, move_to, may,
-allowed_triggers, explain.
+"""The [`Workflow`][acctstate.workflow.Workflow] facade: build (validated), extend, plan, fire,
+move_to, may, allowed_triggers, explain.
 
 Firing is *compute first, commit second*: arguments are validated, guards evaluated and
-effects planned into a :class:`~acctstate.history.StatusChange`; the host's hooks then
+effects planned into a [`StatusChange`][acctstate.history.StatusChange]; the host's hooks then
 run, and only when every one of them succeeded does the account's status change. A
 refused or failed call leaves the account exactly as it was.
 """
@@ -13,15 +13,15 @@ import datetime as dt
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from acctstate.core._workflow_build import validated
+from acctstate.core._workflow_build import extended, open_account, validated
 from acctstate.core._workflow_fire import (
     Explanation,
     check_planned,
+    checked_move,
     explain,
-    move_trigger,
     plan_change,
     record,
-    refuse_elsewhere,
+    status_of,
 )
 from acctstate.core._workflow_schedule import check_book, new_book
 from acctstate.core._workflow_views import table_rows
@@ -30,7 +30,7 @@ from acctstate.values._views import show, show_html
 from acctstate.values.account import Account
 from acctstate.values.actors import Actor
 from acctstate.values.catalog import Catalog, StatusRef
-from acctstate.values.clock import Clock, SystemClock, require_aware
+from acctstate.values.clock import Clock, SystemClock
 from acctstate.values.diagram import dot, mermaid
 from acctstate.values.effects import Effect, Hooks, derive_flag_effects, dispatch
 from acctstate.values.errors import (
@@ -38,8 +38,7 @@ from acctstate.values.errors import (
     UnknownStatus,
 )
 from acctstate.values.graph import Edge, Transition
-from acctstate.values.guards import GuardContext
-from acctstate.values.history import OPEN, ScheduledChange, StatusChange
+from acctstate.values.history import ScheduledChange, StatusChange
 from acctstate.values.holds import Blocked, HoldType, check_hold_types, why_blocked
 from acctstate.values.status import Status
 
@@ -55,7 +54,8 @@ class Workflow:
     """A validated, immutable account-status workflow.
 
     Args:
-        statuses: the statuses (a :class:`Catalog` or any iterable of ``Status``).
+        statuses: the statuses (a [`Catalog`][acctstate.catalog.Catalog] or any iterable of
+            ``Status``).
         transitions: the transitions (``Transition`` declarations or built ``Edge``).
         initial: the statuses an account may start in.
         name: a short name for display and files.
@@ -65,7 +65,8 @@ class Workflow:
         holds: the hold types accounts may carry (see [`acctstate.holds`][acctstate.holds]).
 
     Raises:
-        DefinitionError: every broken rule at once (see :data:`acctstate.graph.RULES`).
+        DefinitionError: every broken rule at once (see
+            [`acctstate.graph.RULES`][acctstate.graph.RULES]).
 
     >>> from acctstate.presets import isp
     >>> import datetime as dt
@@ -208,16 +209,7 @@ class Workflow:
             InvalidArgument: the object has no status attribute.
             UnknownStatus: its code is not in the catalog.
         """
-        try:
-            code = getattr(account, self._status_attr)
-        except AttributeError:
-            raise InvalidArgument(
-                "account", account, f"an object with a {self._status_attr!r} attribute"
-            ) from None
-        found = self._by_code.get(code) if type(code) is int else None
-        if found is None:
-            raise UnknownStatus(code, known=self._catalog.names)
-        return found
+        return status_of(self, account)
 
     def edges_from(self, status: StatusRef) -> tuple[Edge, ...]:
         """The transitions leaving ``status``."""
@@ -243,19 +235,7 @@ class Workflow:
         Raises:
             DefinitionError: the extended graph breaks a rule.
         """
-        catalog = self._catalog.extend(statuses)
-        drop = {(t, self._catalog[s].code) for t, s in remove}
-        kept = [e.to_transition() for e in self._edges if (e.trigger, e.source.code) not in drop]
-        return Workflow(
-            statuses=catalog,
-            transitions=[*kept, *transitions],
-            initial=[s.code for s in self._initial] if initial is None else initial,
-            name=self._name if name is None else name,
-            clock=self._clock,
-            hooks=self._hooks,
-            status_attr=self._status_attr,
-            holds=self._hold_types.values(),
-        )
+        return Workflow(**extended(self, statuses, transitions, initial, remove, name))
 
     def with_holds(self, holds: Iterable[HoldType]) -> Workflow:
         """The same workflow allowing these hold types (checked; they replace the old)."""
@@ -267,9 +247,7 @@ class Workflow:
         return self._hold_types
 
     def why_blocked(self, account: Any, capability: str) -> Blocked:
-        """Every reason ``capability`` (``"billing"``, ``"service"``, ``"changes"``) is
-        blocked on the account: its status and each standing hold, who placed it, when, why.
-        """
+        """Every reason ``capability`` (billing, service, changes) is blocked on the account."""
         held = getattr(account, "holds", None) or ()
         return why_blocked(str(account.id), self.status_of(account), held, capability)
 
@@ -304,7 +282,8 @@ class Workflow:
         imported: bool = False,
         **fields: Any,
     ) -> Account:
-        """A new :class:`Account` in ``status``, its history opened with that fact.
+        """A new [`Account`][acctstate.account.Account] in ``status``, its history opened with that
+        fact.
 
         Args:
             account_id: the id.
@@ -315,22 +294,7 @@ class Workflow:
         Raises:
             InvalidArgument: ``status`` is not an initial status.
         """
-        start = self._catalog[status]
-        if not imported and start not in self._initial:
-            raise InvalidArgument(
-                "status",
-                start.name,
-                f"an initial status ({', '.join(repr(s.name) for s in self._initial)}) "
-                "or imported=True",
-            )
-        when = self._clock.now() if at is None else require_aware(at)
-        account = Account(id=account_id, status=start.code, status_since=when, **fields)
-        account.history.append(
-            StatusChange(
-                account_id, start, start, OPEN, when, self._clock.now(), reason, note, actor
-            )
-        )
-        return account
+        return open_account(self, account_id, status, at, actor, reason, note, imported, fields)
 
     # -- changing -----------------------------------------------------------------------
 
@@ -339,18 +303,19 @@ class Workflow:
         account: Any,
         trigger: str,
         *,
-        at: dt.datetime,
+        at: dt.datetime | None = None,
         reason: str | None = None,
         note: str | None = None,
         actor: Actor | None = None,
         **data: Any,
     ) -> StatusChange:
-        """What firing ``trigger`` would do, as a :class:`StatusChange`; nothing changes.
+        """What firing ``trigger`` would do, as a [`StatusChange`][acctstate.history.StatusChange];
+        nothing changes.
 
         Args:
             account: an ``Account`` or host object.
             trigger: the trigger name.
-            at: the effective time (timezone-aware).
+            at: the effective time (timezone-aware; default: now on the workflow's clock).
             reason: a reason code (required when the transition declares reasons).
             note: free text for the history.
             actor: who fires it (needed for transitions that require a permission).
@@ -365,6 +330,12 @@ class Workflow:
             HistoryConflict: ``at`` is before the account's latest recorded change.
             InvalidArgument: a naive datetime, float money or a wrongly typed argument.
         """
+        if at is None:
+            at = self._clock.now()
+        if "hooks" in data:  # fire() takes hooks; here they would pass as event data
+            raise InvalidArgument(
+                "hooks", data["hooks"], "no hooks: plan() runs no effects (pass them to fire())"
+            )
         return plan_change(
             self, account, trigger, at, reason, note, actor, data, through_engine=False
         )
@@ -378,7 +349,8 @@ class Workflow:
         note: str | None,
         actor: Actor | None,
     ) -> StatusChange:
-        """:meth:`plan` without event data, for automation's per-change loop."""
+        """[`plan`][acctstate.workflow.Workflow.plan] without event data, for automation's
+        per-change loop."""
         return plan_change(
             self, account, trigger, at, reason, note, actor, _NO_DATA, through_engine=False
         )
@@ -388,7 +360,7 @@ class Workflow:
         account: Any,
         trigger: str,
         *,
-        at: dt.datetime,
+        at: dt.datetime | None = None,
         reason: str | None = None,
         note: str | None = None,
         actor: Actor | None = None,
@@ -400,18 +372,22 @@ class Workflow:
         The status (and ``status_since`` and ``history`` when the account has them)
         changes only after every hook succeeded.
 
+        Other arguments are as for [`plan`][acctstate.workflow.Workflow.plan].
+
         Args:
             hooks: hooks for this call (default: the workflow's).
-            (others as :meth:`plan`)
 
         Returns:
             The ``StatusChange`` that was made.
 
+        It also raises every error of [`plan`][acctstate.workflow.Workflow.plan].
+
         Raises:
             EffectFailed: a hook raised; the status is unchanged and the error says
                 which effects ran and which did not.
-            (and every error of :meth:`plan`)
         """
+        if at is None:
+            at = self._clock.now()
         change = plan_change(
             self, account, trigger, at, reason, note, actor, data, through_engine=True
         )
@@ -432,7 +408,8 @@ class Workflow:
         self._commit(account, change)
 
     def commit(self, account: Any, change: StatusChange) -> StatusChange:
-        """Carry out a change planned earlier with :meth:`plan` (compute first, commit second).
+        """Carry out a change planned earlier with [`plan`][acctstate.workflow.Workflow.plan]
+        (compute first, commit second).
 
         For hosts that run the effects themselves (an outbox, a batch) between planning
         and committing. The change must still fit: the account is the one planned for,
@@ -457,7 +434,7 @@ class Workflow:
         account: Any,
         status: StatusRef,
         *,
-        at: dt.datetime,
+        at: dt.datetime | None = None,
         reason: str | None = None,
         note: str | None = None,
         actor: Actor | None = None,
@@ -466,30 +443,19 @@ class Workflow:
     ) -> StatusChange:
         """Fire the one trigger that leads from the account's status to ``status``.
 
-        For pick-list UIs. Refuses with :class:`~acctstate.errors.AmbiguousMove` when
+        For pick-list UIs. Refuses with [`AmbiguousMove`][acctstate.errors.AmbiguousMove] when
         several triggers lead there, naming them.
+
+        It also raises every error of [`fire`][acctstate.workflow.Workflow.fire].
 
         Raises:
             IllegalTransition: no trigger leads there.
             AmbiguousMove: several do.
-            (and every error of :meth:`fire`)
         """
-        target = self._catalog[status]
-        source, trigger = move_trigger(self, account, target)
-        planned = self.plan(account, trigger, at=at, reason=reason, note=note, actor=actor, **data)
-        if planned.dest != target:
-            # The trigger has guarded alternatives and, now, its guards lead elsewhere.
-            ctx = GuardContext(account, at, actor, data)
-            raise refuse_elsewhere(self, account, source, target, trigger, ctx)
+        when = self._clock.now() if at is None else at
+        trigger = checked_move(self, account, status, when, reason, note, actor, data)
         return self.fire(
-            account,
-            trigger,
-            at=at,
-            reason=reason,
-            note=note,
-            actor=actor,
-            hooks=hooks,
-            **data,
+            account, trigger, at=when, reason=reason, note=note, actor=actor, hooks=hooks, **data
         )
 
     def explain(
@@ -566,19 +532,24 @@ class Workflow:
 
         A status change with an effective date and a note. Checked now as far as it can
         be (trigger, time, reason, permission); guards are checked when
-        :meth:`acctstate.schedule.Schedule.apply_due` fires it.
+        [`acctstate.schedule.Schedule.apply_due`][acctstate.schedule.Schedule.apply_due] fires it.
+
+        Other arguments are as for
+        [`acctstate.schedule.Schedule.add`][acctstate.schedule.Schedule.add].
 
         Args:
-            book: the :class:`acctstate.schedule.Schedule` to record it in (one built
-                on this workflow); default: this workflow's own book (:attr:`book`).
-            (others as :meth:`acctstate.schedule.Schedule.add`)
+            book: the [`acctstate.schedule.Schedule`][acctstate.schedule.Schedule] to record it in
+                (one built on this workflow); default: this workflow's own book
+                ([`book`][acctstate.workflow.Workflow.book]).
 
         Returns:
-            The pending :class:`~acctstate.history.ScheduledChange`.
+            The pending [`ScheduledChange`][acctstate.history.ScheduledChange].
+
+        It also raises every error of
+        [`acctstate.schedule.plan_entry`][acctstate.schedule.plan_entry].
 
         Raises:
             InvalidArgument: ``book`` is not a schedule of this workflow.
-            (and every error of :func:`acctstate.schedule.plan_entry`)
         """
         target = check_book(self, self.book if book is None else book)
         return target.add(account, trigger, at=at, reason=reason, note=note, actor=actor, **data)
@@ -597,7 +568,8 @@ class Workflow:
         return self._book
 
     def scheduled(self, account: Any = None) -> list[ScheduledChange]:
-        """The pending changes in :attr:`book`, for one account or all, in time order."""
+        """The pending changes in [`book`][acctstate.workflow.Workflow.book], for one account or
+        all, in time order."""
         return self.book.pending(account)
 
     def withdraw(
@@ -608,7 +580,8 @@ class Workflow:
         note: str | None = None,
         at: dt.datetime | None = None,
     ) -> ScheduledChange:
-        """Withdraw a pending change from :attr:`book` (see ``Schedule.withdraw``)."""
+        """Withdraw a pending change from [`book`][acctstate.workflow.Workflow.book] (see
+        ``Schedule.withdraw``)."""
         return self.book.withdraw(entry, actor=actor, note=note, at=at)
 
     def apply_due(
@@ -619,8 +592,9 @@ class Workflow:
         hooks: Hooks | None = None,
         limit: int | None = None,
     ) -> ApplyResult:
-        """Fire the changes in :attr:`book` that are due at ``now``, in effective-time order
-        (see ``Schedule.apply_due``: guards re-checked, refusals kept as failed, idempotent).
+        """Fire the changes in [`book`][acctstate.workflow.Workflow.book] that are due at ``now``,
+        in effective-time order (see ``Schedule.apply_due``: guards re-checked, refusals kept as
+        failed, idempotent).
         """
         return self.book.apply_due(now, accounts=accounts, hooks=hooks, limit=limit)
 
@@ -639,8 +613,9 @@ class Workflow:
         return table_rows(self._edges)
 
     def to_svg(self, **options: Any) -> str:
-        """The graph drawn by Graphviz as SVG; ``options`` as :func:`acctstate.export.diagram`
-        (``around=``, ``steps=``, ``path=``). Needs ``pip install acctstate[diagrams]``."""
+        """The graph drawn by Graphviz as SVG; ``options`` as
+        [`acctstate.export.diagram`][acctstate.export.diagram] (``around=``, ``steps=``, ``path=``).
+        Needs ``pip install acctstate[diagrams]``."""
         return show_html("to_svg", self, **options)
 
     def to_frame(self, *, what: str = "transitions") -> Any:

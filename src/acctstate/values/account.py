@@ -13,7 +13,7 @@ from acctstate.values.errors import InvalidArgument
 from acctstate.values.history import History
 from acctstate.values.holds import Hold
 
-__all__ = ["Account", "HasStatus"]
+__all__ = ["Account", "HasStatus", "account_id_of"]
 
 
 @runtime_checkable
@@ -26,6 +26,42 @@ class HasStatus(Protocol):
     """
 
     id: Any
+
+
+def account_id_of(account: object) -> str:
+    """The id of ``account`` as text (host ids may be ints): the one reading of an id
+    that planning, scheduling and effect keys share.
+
+    Raises:
+        InvalidArgument: the object has no ``id``, or its id is ``None`` (two accounts
+            without ids would share effect keys).
+
+    >>> import types
+    >>> account_id_of(Account(id="A-1", status=1)), account_id_of(types.SimpleNamespace(id=7))
+    ('A-1', '7')
+    >>> account_id_of(types.SimpleNamespace(id=None))
+    Traceback (most recent call last):
+    ...
+    acctstate.errors.InvalidArgument: invalid account.id: got None; expected an account id (a str or an int), not None
+    """
+    found = getattr(account, "id", _NO_ID)
+    if found is _NO_ID:
+        raise InvalidArgument(
+            "account", account, "an object with an `id` attribute (an Account or a host object)"
+        )
+    if found is None or isinstance(found, bool):
+        raise InvalidArgument("account.id", found, "an account id (a str or an int), not None")
+    if type(found) is str:
+        return found
+    try:
+        return str(found)
+    except Exception:  # an id object whose str() fails cannot key effects
+        raise InvalidArgument(
+            "account.id", type(found).__name__, "an id with a text form"
+        ) from None
+
+
+_NO_ID: Any = object()
 
 
 def _aware_or_none(_: object, attribute: attrs.Attribute[Any], value: object) -> None:

@@ -25,6 +25,7 @@ __all__ = [
     "IllegalTransition",
     "InvalidArgument",
     "MissingDependency",
+    "MissingFact",
     "PermissionDenied",
     "PlanOutdated",
     "PolicyError",
@@ -303,7 +304,7 @@ class HistoryConflict(AcctStateError, ValueError):
         super().__init__(
             f"cannot record a change on account {account_id!r} effective {at.isoformat()}: "
             f"its history already has a change effective {latest.isoformat()}; a change may be "
-            f"back-dated only to after the latest recorded one"
+            f"back-dated only to after the latest recorded one, or to the same instant"
         )
 
 
@@ -363,6 +364,10 @@ class ConcurrentChange(AcctStateError):
         )
 
 
+def _printable(text: str) -> str:
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
 class ConfigError(AcctStateError, ValueError):
     """A workflow file could not be loaded.
 
@@ -382,7 +387,9 @@ class ConfigError(AcctStateError, ValueError):
         self.problem = problem
         where = source + (f":{line}" if line is not None else "")
         at = f" at {path}" if path else ""
-        super().__init__(f"{where}{at}: {problem}")
+        # A file may hold text no log can write (a lone surrogate in a JSON key): the
+        # message escapes it, so reporting the error never fails in its turn.
+        super().__init__(_printable(f"{where}{at}: {problem}"))
 
 
 class PolicyError(AcctStateError, ValueError):
@@ -480,6 +487,31 @@ class MissingDependency(AcctStateError, ImportError):
 
     def __str__(self) -> str:
         return str(self.args[0])
+
+
+class MissingFact(InvalidArgument):
+    """A rule needs a fact about the account (its time zone, its currency) that nobody gave.
+
+    Money and time are never guessed: the fact must come from the host's facts (a column
+    of the store's ``facts``) or from the event data.
+
+    Attributes:
+        account_id: the account concerned.
+        fact: the missing fact (``"timezone"``, ``"currency"``).
+
+    >>> print(MissingFact(account_id="A-1", fact="currency"))
+    invalid currency: got None; expected the currency of account 'A-1': a 'currency' column in the store's facts, or currency=... as event data
+    """
+
+    def __init__(self, *, account_id: object, fact: str) -> None:
+        self.account_id = account_id
+        self.fact = fact
+        super().__init__(
+            fact,
+            None,
+            f"the {fact} of account {account_id!r}: a {fact!r} column in the store's "
+            f"facts, or {fact}=... as event data",
+        )
 
 
 # Errors print under the path users import them from (``acctstate.errors.InvalidArgument``

@@ -35,10 +35,14 @@ __all__ = [
     "Refusal",
     "all_of",
     "any_of",
+    "balance_past_due",
     "balance_settled",
+    "by_system",
     "check_change_args",
     "check_event_data",
     "days_in_status",
+    "depleted",
+    "funds_depleted",
     "guard",
     "has_payment_method",
     "has_permission",
@@ -180,9 +184,18 @@ def _money(value: object, name: str) -> Decimal:
     raise InvalidArgument(name, value, "a Decimal amount (float money is refused)")
 
 
+def _attr(value: object) -> str:
+    # Checked when the guard is built, so a workflow file naming a wrong argument fails
+    # at load (with its key path), not at the first fire.
+    if type(value) is not str or not value.isidentifier():
+        raise InvalidArgument("attr", value, "an attribute name (str)")
+    return value
+
+
 def balance_settled(*, attr: str = "balance", tolerance: Decimal = Decimal("0")) -> Guard:
     """Allow when the amount owed (``attr``, a ``Decimal``) is at most ``tolerance``."""
     limit = _money(tolerance, "tolerance")
+    _attr(attr)
 
     def check(ctx: GuardContext) -> str | None:
         owed = ctx.value(attr, None)
@@ -227,6 +240,7 @@ def days_in_status(days: int, *, attr: str = "status_since") -> Guard:
     """
     if not isinstance(days, int) or isinstance(days, bool) or days < 0:
         raise InvalidArgument("days", days, "a non-negative int")
+    _attr(attr)
 
     def check(ctx: GuardContext) -> str | None:
         since = ctx.value(attr, None)
@@ -249,6 +263,7 @@ def days_in_status(days: int, *, attr: str = "status_since") -> Guard:
 
 def has_payment_method(*, attr: str = "payment_method") -> Guard:
     """Allow when a payment method is on file (``attr`` is truthy)."""
+    _attr(attr)
 
     def check(ctx: GuardContext) -> str | None:
         return None if ctx.value(attr, None) else "no payment method on file"
@@ -259,6 +274,8 @@ def has_payment_method(*, attr: str = "payment_method") -> Guard:
 
 def has_permission(permission: str) -> Guard:
     """Allow when the actor holds ``permission`` (e.g. "edit_account_status")."""
+    if type(permission) is not str:
+        raise InvalidArgument("permission", permission, "a permission name (str)")
 
     def check(ctx: GuardContext) -> str | None:
         if ctx.actor is None:
@@ -285,6 +302,7 @@ def period_ended(*, attr: str = "period_end") -> Guard:
         InvalidArgument: when evaluated, ``attr`` holds something other than a
             timezone-aware datetime (an ISO string, a date, a naive datetime).
     """
+    _attr(attr)
 
     def check(ctx: GuardContext) -> str | None:
         end = ctx.value(attr, None)
@@ -297,6 +315,108 @@ def period_ended(*, attr: str = "period_end") -> Guard:
 
     extra = {} if attr == "period_end" else {"attr": attr}
     return guard("period_ended", check, description="the paid period has ended", **extra)
+
+
+def balance_past_due(*, at_least: Decimal = Decimal("0"), attr: str = "balance") -> Guard:
+    """Allow when something is owed (``attr`` more than zero) and at least ``at_least``.
+
+    The one meaning of a minimum past-due amount: an account owing exactly the minimum
+    has reached it.
+
+    >>> g = balance_past_due(at_least=Decimal("10.00"))
+    >>> at = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+    >>> g(GuardContext(None, at, data={"balance": Decimal("10.00")})) is None
+    True
+    >>> print(g(GuardContext(None, at, data={"balance": Decimal("9.99")})))
+    balance_past_due(Decimal('10.00')): balance 9.99 is owed; at least 10.00 required
+    """
+    need = _money(at_least, "at_least")
+    if not need.is_finite() or need < 0:
+        raise InvalidArgument("at_least", at_least, "a non-negative amount")
+    _attr(attr)
+
+    def check(ctx: GuardContext) -> str | None:
+        owed = ctx.value(attr, None)
+        if owed is None:
+            return f"the account has no {attr!r}"
+        owed = _money(owed, attr)
+        if owed > 0 and owed >= need:
+            return None
+        if owed <= 0:
+            return f"the {attr} is settled"
+        return f"{attr} {owed} is owed; at least {need} required"
+
+    extra: dict[str, Any] = {"at_least": need}
+    if attr != "balance":
+        extra["attr"] = attr
+    return guard("balance_past_due", check, description=f"at least {need} is past due", **extra)
+
+
+def depleted(funds: Decimal | int | None, threshold: Decimal | int = Decimal("0")) -> bool:
+    """The one meaning of "depleted": zero funds or less, or less than the service
+    availability threshold. An account without prepaid funds (``None``) is never depleted.
+
+    Used by the ``funds_depleted`` guard and by batch selections' counts alike.
+
+    >>> depleted(Decimal("0.50"), Decimal("0.50")), depleted(Decimal("0.49"), Decimal("0.50"))
+    (False, True)
+    >>> depleted(Decimal("0"), Decimal("0")), depleted(None, Decimal("5"))
+    (True, False)
+    """
+    if funds is None:
+        return False
+    have, limit = _money(funds, "funds"), _money(threshold, "threshold")
+    if not (have.is_finite() and limit.is_finite()):
+        raise InvalidArgument("funds", funds, "a finite Decimal amount")
+    return have <= 0 or have < limit
+
+
+def funds_depleted(*, threshold: Decimal = Decimal("0"), attr: str = "funds") -> Guard:
+    """Allow when the prepaid funds (``attr``) are [`depleted`][acctstate.guards.depleted]:
+    zero or less, or less than ``threshold``."""
+    limit = _money(threshold, "threshold")
+    if not limit.is_finite():
+        raise InvalidArgument("threshold", threshold, "a finite Decimal")
+    _attr(attr)
+
+    def check(ctx: GuardContext) -> str | None:
+        funds = ctx.value(attr, None)
+        if funds is None:
+            return f"the account has no {attr!r}"
+        if depleted(funds, limit):
+            return None
+        if limit > 0:
+            return f"{attr} {funds} left; depleted below {limit}"
+        return f"{attr} {funds} left"
+
+    extra: dict[str, Any] = {} if attr == "funds" else {"attr": attr}
+    if limit:
+        extra["threshold"] = limit
+    return guard(
+        "funds_depleted",
+        check,
+        description="the funds are used up (zero, or less than the availability threshold)",
+        **extra,
+    )
+
+
+def by_system() -> Guard:
+    """Allow unless the actor is a person: for automatic triggers, which only a system
+    actor (or the host's own code, passing no actor) may fire.
+
+    >>> from acctstate.values.actors import Actor
+    >>> at = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+    >>> print(by_system()(GuardContext(None, at, Actor("u-7"))))
+    by_system: automatic trigger: actor 'u-7' is a person; only a system actor may fire it
+    """
+
+    def check(ctx: GuardContext) -> str | None:
+        actor = ctx.actor
+        if actor is None or actor.is_system:
+            return None
+        return f"automatic trigger: actor {actor.id!r} is a person; only a system actor may fire it"
+
+    return guard("by_system", check, description="fired by automation (a system actor)")
 
 
 def _guards(guards: Iterable[Guard]) -> tuple[Guard, ...]:
@@ -347,8 +467,11 @@ def not_(inner: Guard) -> Guard:
 GUARDS: Mapping[str, Callable[..., Guard]] = {
     "all_of": all_of,
     "any_of": any_of,
+    "balance_past_due": balance_past_due,
     "balance_settled": balance_settled,
+    "by_system": by_system,
     "days_in_status": days_in_status,
+    "funds_depleted": funds_depleted,
     "has_payment_method": has_payment_method,
     "has_permission": has_permission,
     "not_": not_,

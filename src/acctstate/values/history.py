@@ -40,7 +40,8 @@ OPEN = "open"
 
 class _Deferred:
     """Effects a change keys from itself: flag-effect kinds, keyed ``<prefix>#<i>`` from
-    the change's :func:`effect_key_prefix` when read, then effects keyed already.
+    the change's [`effect_key_prefix`][acctstate.history.effect_key_prefix] when read, then effects
+    keyed already.
 
     A history keeps thousands of changes whose effects differ only in keys that follow
     from the change; holding the (shared) kinds instead of keyed values is what keeps an

@@ -13,6 +13,7 @@ into a store.
     acctstate stats URL [--json]
     acctstate export URL --what accounts|history|outbox [--format csv|parquet] [-o FILE]
     acctstate deliver URL --hooks MODULE:ATTR|--record [--limit N] [--json]
+    acctstate run-automation URL --policy FILE [--now INSTANT] [--chunk N] [--quiet]
 
 The commands on a store URL take ``--workflow PRESET|FILE`` (default ``isp``), the
 workflow the store was filled with.
@@ -355,7 +356,50 @@ def parser() -> argparse.ArgumentParser:
     p.set_defaults(run=_simulate)
 
     add_store_commands(sub, load)
+    p = sub.add_parser(
+        "run-automation",
+        help="run the nightly automation over the accounts stored in a database",
+        description="Run an automation policy (a TOML file: workflow, settings, the host's "
+        "facts table) over every account stored at URL, set-based, a chunk per "
+        "transaction, with a progress bar; print what changed. Needs the 'sql' extra.",
+    )
+    p.add_argument("url", metavar="URL", help="a database URL (sqlite:///accounts.db, ...)")
+    p.add_argument("--policy", "-p", required=True, metavar="FILE", help="the policy file")
+    p.add_argument(
+        "--now", type=_instant, metavar="INSTANT", help="the run's instant, ISO with offset (now)"
+    )
+    p.add_argument("--chunk", type=_positive, default=10_000, help="accounts per chunk (10000)")
+    p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+    p.set_defaults(run=_run_automation)
     return top
+
+
+def _instant(text: str) -> Any:
+    import datetime as dt
+
+    try:
+        value = dt.datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an ISO instant: {text!r}") from None
+    if value.utcoffset() is None:
+        raise argparse.ArgumentTypeError(f"{text!r} has no UTC offset (add +00:00)")
+    return value
+
+
+def _run_automation(args: argparse.Namespace, out: IO[str]) -> int:
+    from acctstate.world.store._cli import run_automation_command
+
+    report = run_automation_command(
+        args.url,
+        args.policy,
+        load=load,
+        now=args.now,
+        chunk=args.chunk,
+        quiet=args.quiet,
+        out=out,
+        err=sys.stderr,
+    )
+    return 0 if report.ok else 1
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -9,15 +9,19 @@ Columns (all optional but ``status``; a missing column reads as "no value"):
 ``balance``         amount owed, as integer minor units (``scale`` decimals) or ``Decimal``
                     objects; float is refused
 ``unpaid_invoices`` int
-``payment_method``  bool (or any objects, read for truth)
+``payment_method``  bool (or any objects, read for truth; a missing value is no method)
 ``availability_days`` int; negative means none
 ``timezone``        the billing time zone of each account (IANA names or ``tzinfo``;
                     none or a missing column: UTC); calendar days are counted there
 dates               ``status_since``, ``oldest_unpaid_at``, ``trial_ends_at``,
                     ``activated_at``, ``expires_at``, ``first_used_at``,
                     ``contract_ends_at``, ``period_end``: ``datetime64`` (UTC; NaT = none)
-                    or timezone-aware pandas columns
+                    or timezone-aware pandas columns, or aware ``datetime`` objects
 ==================  ========================================================================
+
+A missing value (``None``, ``NaN``, ``NaT`` or pandas' ``NA``, in any column and any dtype,
+nullable ones included) means what a missing attribute means to the per-account sweep:
+no payment method, nothing owed, no date.
 """
 
 from __future__ import annotations
@@ -57,8 +61,36 @@ def _numpy() -> ModuleType:
     return numpy
 
 
-def _ns(at: dt.datetime) -> int:
-    return (at - _EPOCH) // dt.timedelta(microseconds=1) * 1000
+def _is_missing(value: object) -> bool:
+    """``None``, a float NaN, NumPy's NaT, or pandas' ``NA`` / ``NaT`` (named by type, so
+    pandas need not be imported)."""
+    if value is None:
+        return True
+    if isinstance(value, float):
+        return value != value
+    name = type(value).__name__
+    if name in ("NAType", "NaTType"):
+        return True
+    if name in ("datetime64", "timedelta64"):
+        return bool(_numpy().isnat(value))
+    return False
+
+
+def _truth(value: object, name: str) -> bool:
+    if _is_missing(value):
+        return False
+    try:
+        return bool(value)
+    except Exception:  # an object with no truth value of its own (an array, a NA-like)
+        raise InvalidArgument(name, value, "a value read for truth (or a missing one)") from None
+
+
+def _ns(at: dt.datetime, name: str = "now") -> int:
+    ns = (at - _EPOCH) // dt.timedelta(microseconds=1) * 1000
+    # datetime64[ns] spans 1677-09-21 to 2262-04-11; beyond, a column cannot hold it.
+    if not -(2**63) < ns < 2**63:
+        raise InvalidArgument(name, at, "an instant between 1677-09-22 and 2262-04-11")
+    return ns
 
 
 # -- reading the book ------------------------------------------------------------------
@@ -95,6 +127,16 @@ class _Book:
 
     def _date(self, name: str, arr: Any) -> Any:
         np = self.np
+        if arr.dtype.kind == "O":
+            # Python datetimes with gaps (None, NaN, NaT, NA): as the per-account sweep
+            # reads them, each aware instant or missing.
+            return np.fromiter(
+                (self.nat if _is_missing(v) else _ns(require_aware(v, name)) for v in arr.tolist()),
+                dtype=np.int64,
+                count=len(arr),
+            )
+        if arr.dtype.kind == "f" and np.isnan(arr).all():  # a column of gaps only
+            return np.full(len(arr), self.nat, dtype=np.int64)
         if arr.dtype.kind != "M":
             raise InvalidArgument(
                 name, arr.dtype, "a datetime64 column (UTC) or a timezone-aware pandas column"
@@ -177,9 +219,12 @@ class _Book:
         arr = self.cols.get(name)
         if arr is None:
             return None
+        np = self.np
         if arr.dtype.kind == "b":
             return arr
-        return self.np.fromiter((bool(v) for v in arr), dtype=bool, count=len(arr))
+        if arr.dtype.kind == "f":
+            return ~np.isnan(arr) & (arr != 0)
+        return np.fromiter((_truth(v, name) for v in arr.tolist()), dtype=bool, count=len(arr))
 
     def integer(self, name: str, missing: int) -> Any | None:
         arr = self.cols.get(name)
@@ -203,6 +248,8 @@ class _Book:
         if name in ("balance", "funds"):
             return Decimal(int(self.amount(name)[row])).scaleb(-self.scale)  # type: ignore[index]
         item = arr[row]
+        if _is_missing(item):
+            return None
         return item.item() if hasattr(item, "item") else item
 
 
@@ -262,18 +309,42 @@ def _from_ns(ns: int) -> dt.datetime:
     return _EPOCH + dt.timedelta(microseconds=ns // 1000)
 
 
+_INT64 = (-(2**63) + 1, 2**63 - 1)
+
+
+def _in_int64(value: int, name: str) -> int:
+    if not _INT64[0] <= value <= _INT64[1]:
+        raise InvalidArgument(name, value, "a value that fits a 64-bit column")
+    return value
+
+
+def _int(value: object, name: str, missing: int | None = None) -> int:
+    if missing is not None and _is_missing(value):
+        return missing
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidArgument(name, value, "an int")
+    return _in_int64(value, name)
+
+
+def _text_id(account: object) -> str:
+    found = getattr(account, "id", "")
+    if found is None or isinstance(found, str):
+        return "" if found is None else found
+    return str(found) if isinstance(found, int) else repr(found)
+
+
 def _minor(value: object, name: str, scale: int) -> int:
-    if value is None:
+    if _is_missing(value):
         return 0
     if isinstance(value, int) and not isinstance(value, bool):
         whole: int = value * 10**scale
-        return whole
-    if not isinstance(value, Decimal):
-        raise InvalidArgument(name, value, "a Decimal amount (float money is refused)")
+        return _in_int64(whole, name)
+    if not isinstance(value, Decimal) or not value.is_finite():
+        raise InvalidArgument(name, value, "a finite Decimal amount (float money is refused)")
     minor = value.scaleb(scale)
     if minor != minor.to_integral_value():
         raise InvalidArgument(name, value, f"an amount with at most {scale} decimals")
-    return int(minor)
+    return _in_int64(int(minor), name)
 
 
 def _as_arrays(columns: Any) -> dict[str, Any]:
@@ -288,6 +359,9 @@ def _as_arrays(columns: Any) -> dict[str, Any]:
     )
 
 
+_NULLABLE_INTS = frozenset(f"{u}Int{b}" for u in ("", "U") for b in (8, 16, 32, 64))
+
+
 def _from_series(name: str, series: Any) -> Any:
     kind = getattr(series.dtype, "kind", "O")
     if kind == "M":
@@ -297,8 +371,15 @@ def _from_series(name: str, series: Any) -> Any:
                 name, str(series.dtype), "a timezone-aware datetime column (naive is refused)"
             )
         return series.dt.tz_convert("UTC").dt.tz_localize(None).to_numpy()
-    if str(series.dtype) in ("Int64", "Int32", "Int16", "Int8"):
-        return series.to_numpy(dtype="int64", na_value=-1)
+    if str(series.dtype) in _NULLABLE_INTS:
+        if not series.isna().any():
+            return series.to_numpy(dtype="int64")
+        if name == "status":
+            raise InvalidArgument(name, "a missing status code", "a status code on every row")
+        # Missing reads as the per-account sweep reads a missing attribute: no
+        # availability period, nothing owed, no unpaid invoice.
+        fill = -1 if name == "availability_days" else 0
+        return series.to_numpy(dtype="int64", na_value=fill)
     if str(series.dtype) == "boolean":
         return series.to_numpy(dtype=bool, na_value=False)
     if kind == "O" and series.hasnans:
@@ -329,21 +410,22 @@ def columns_from_accounts(accounts: Iterable[Any], *, scale: int = 2) -> dict[st
     np = _numpy()
     rows = list(accounts)
     out: dict[str, Any] = {
-        "id": np.array([str(getattr(a, "id", "")) for a in rows], dtype=object),
-        "status": np.array([getattr(a, "status", 0) for a in rows], dtype=np.int64),
+        "id": np.array([_text_id(a) for a in rows], dtype=object),
+        "status": np.array([_int(getattr(a, "status", None), "status") for a in rows], np.int64),
         "account_class": np.array([getattr(a, "account_class", None) for a in rows], dtype=object),
         "balance": np.array(
             [_minor(getattr(a, "balance", None), "balance", scale) for a in rows], dtype=np.int64
         ),
         "unpaid_invoices": np.array(
-            [getattr(a, "unpaid_invoices", 0) or 0 for a in rows], dtype=np.int64
+            [_int(getattr(a, "unpaid_invoices", None), "unpaid_invoices", 0) for a in rows],
+            dtype=np.int64,
         ),
-        "payment_method": np.array([bool(getattr(a, "payment_method", None)) for a in rows]),
+        "payment_method": np.array(
+            [_truth(getattr(a, "payment_method", None), "payment_method") for a in rows],
+            dtype=bool,
+        ),
         "availability_days": np.array(
-            [
-                -1 if getattr(a, "availability_days", None) is None else a.availability_days
-                for a in rows
-            ],
+            [_int(getattr(a, "availability_days", None), "availability_days", -1) for a in rows],
             dtype=np.int64,
         ),
     }
@@ -353,7 +435,7 @@ def columns_from_accounts(accounts: Iterable[Any], *, scale: int = 2) -> dict[st
     for name in DATE_COLUMNS:
         values = [getattr(a, name, None) for a in rows]
         ns = [
-            nat if v is None else _ns(_instant(v, name, tz))
+            nat if _is_missing(v) else _ns(_instant(v, name, tz), name)
             for v, tz in zip(values, zones, strict=True)
         ]
         out[name] = np.array(ns, dtype=np.int64).view("datetime64[ns]")

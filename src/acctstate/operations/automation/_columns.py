@@ -43,7 +43,7 @@ class ColumnarSweep:
         triggers: trigger names; ``change_trigger`` and ``blocked_trigger`` index it.
         change_row, change_hop, change_rule, change_trigger, change_source, change_dest:
             one entry per planned transition, sorted by row then hop; ``change_rule``
-            indexes :data:`~acctstate.automation.RULES`.
+            indexes [`RULES`][acctstate.automation.RULES].
         blocked_row, blocked_rule, blocked_trigger: rules refused by guards, per row,
             in the final status.
         error_row: rows that could not be planned (unknown status code, rules that do
@@ -135,7 +135,7 @@ def sweep_columns(
 ) -> ColumnarSweep:
     """Plan the sweep of a whole book held as columns; nothing changes.
 
-    Decides exactly what :func:`~acctstate.automation.sweep` decides for the same
+    Decides exactly what [`sweep`][acctstate.automation.sweep] decides for the same
     accounts (same rules, order, guards and fixed point), with NumPy over every row at
     once, through the workflow's compiled table. It is a pure function of its input,
     so partitions of a distributed frame can be swept independently.
@@ -151,7 +151,7 @@ def sweep_columns(
             thread below that; ``1`` never starts a thread.
 
     Returns:
-        A :class:`ColumnarSweep`.
+        A [`ColumnarSweep`][acctstate.automation.ColumnarSweep].
 
     Raises:
         InvalidArgument: a naive ``now``, a float money column, a naive or non-date

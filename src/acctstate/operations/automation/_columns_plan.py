@@ -121,20 +121,22 @@ def _trigger_order(policy: AutomationPolicy, rule: str) -> list[str]:
         return [policy.ladder.escalate]
     hold = policy.credit_hold
     if hold is not None and rule.startswith("credit_hold"):
-        return [hold.place, hold.remove, hold.release, hold.deactivate]
+        return [
+            t for t in (hold.place, hold.remove, hold.release, hold.deactivate, hold.restore) if t
+        ]
     return [getattr(policy, rule)]
 
 
 # Rules that test temporary hold releases (a set lookup on ids): ask them only of the
 # rows that are candidates.
-_ROW_WISE = frozenset({"credit_hold", "credit_hold_release"})
+_ROW_WISE = frozenset({"credit_hold", "credit_hold_release", "credit_hold_return"})
 
 
 _PLANS: dict[int, tuple[AutomationPolicy, _Plan]] = {}
 
 
 def _plan(policy: AutomationPolicy) -> _Plan:
-    """The column-wise form of ``policy``, cached by identity as :func:`compiled` is.
+    """The column-wise form of ``policy``, cached by identity as `compiled` is.
 
     Hashing a policy hashes its whole workflow (every status and edge): by identity,
     a small book is not charged for it on every sweep.

@@ -133,6 +133,8 @@ class _Run:
             return bal <= 0
         if rule == "credit_hold_release":
             return (bal > 0) & self._released(rows)
+        if rule == "credit_hold_return":
+            return (bal > 0) & ~self._released(rows)
         if rule == "credit_hold_inactive":
             assert hold.inactive_after_days is not None
             return self._days_in(rows, hold.inactive_after_days)

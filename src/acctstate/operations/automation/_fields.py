@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
@@ -32,6 +33,11 @@ def _amount(value: object) -> Decimal:
     return value
 
 
+def _trigger(_: object, attribute: attrs.Attribute[Any], value: object) -> None:
+    if type(value) is not str:
+        raise InvalidArgument(attribute.name, value, "a trigger name (str)")
+
+
 def _trigger_or_none(_: object, attribute: attrs.Attribute[Any], value: object) -> None:
     if value is not None and not isinstance(value, str):
         raise InvalidArgument(attribute.name, value, "a trigger name (str) or None")
@@ -40,3 +46,19 @@ def _trigger_or_none(_: object, attribute: attrs.Attribute[Any], value: object) 
 def _status_ref(_: object, attribute: attrs.Attribute[Any], value: object) -> None:
     if isinstance(value, bool) or not isinstance(value, int | str):
         raise InvalidArgument(attribute.name, value, "a status code or name")
+
+
+def _instance_of(kind: type | tuple[type, ...], expected: str) -> Callable[..., None]:
+    """An attrs validator like ``attrs.validators.instance_of`` that raises
+    ``InvalidArgument`` (attrs' own raises a bare ``TypeError``)."""
+
+    def check(_: object, attribute: attrs.Attribute[Any], value: object) -> None:
+        if not isinstance(value, kind) or (kind is bool and type(value) is not bool):
+            raise InvalidArgument(attribute.name, value, expected)
+
+    return check
+
+
+def _text_or_none(_: object, attribute: attrs.Attribute[Any], value: object) -> None:
+    if value is not None and type(value) is not str:
+        raise InvalidArgument(attribute.name, value, "a str or None")

@@ -18,7 +18,12 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import attrs
 
 from acctstate.core.workflow import Workflow
-from acctstate.operations.automation._fields import _count, _trigger_or_none
+from acctstate.operations.automation._fields import (
+    _count,
+    _instance_of,
+    _text_or_none,
+    _trigger_or_none,
+)
 from acctstate.operations.automation._hold import CreditHold
 from acctstate.operations.automation._ladder import DunningLadder
 from acctstate.values.actors import SYSTEM, Actor
@@ -46,6 +51,7 @@ RULES: tuple[str, ...] = (
     "dunning_clear",
     "dunning",
     "credit_hold_removal",
+    "credit_hold_return",
     "credit_hold_release",
     "credit_hold_inactive",
     "credit_hold",
@@ -111,13 +117,19 @@ class AutomationPolicy:
       - [unknown-trigger] contract_expiry names trigger 'expire_contracts', which the workflow 'isp' does not have; did you mean 'expire_contract'?
     """
 
-    workflow: Workflow = attrs.field(validator=attrs.validators.instance_of(Workflow))
-    account_class: str | None = attrs.field(default=None, kw_only=True)
-    enabled: bool = attrs.field(
-        default=True, kw_only=True, validator=attrs.validators.instance_of(bool)
+    workflow: Workflow = attrs.field(validator=_instance_of(Workflow, "an acctstate Workflow"))
+    account_class: str | None = attrs.field(default=None, kw_only=True, validator=_text_or_none)
+    enabled: bool = attrs.field(default=True, kw_only=True, validator=_instance_of(bool, "a bool"))
+    ladder: DunningLadder | None = attrs.field(
+        default=None,
+        kw_only=True,
+        validator=attrs.validators.optional(_instance_of(DunningLadder, "a DunningLadder")),
     )
-    ladder: DunningLadder | None = attrs.field(default=None, kw_only=True)
-    credit_hold: CreditHold | None = attrs.field(default=None, kw_only=True)
+    credit_hold: CreditHold | None = attrs.field(
+        default=None,
+        kw_only=True,
+        validator=attrs.validators.optional(_instance_of(CreditHold, "a CreditHold")),
+    )
     trial_end: str | None = attrs.field(default=None, kw_only=True, validator=_trigger_or_none)
     activation: str | None = attrs.field(default=None, kw_only=True, validator=_trigger_or_none)
     expiration: str | None = attrs.field(default=None, kw_only=True, validator=_trigger_or_none)
@@ -129,9 +141,9 @@ class AutomationPolicy:
     run_at: dt.time = attrs.field(default=dt.time(2, 0), kw_only=True, validator=_time)
     timezone: str = attrs.field(default="UTC", kw_only=True, validator=_zone)
     actor: Actor = attrs.field(
-        default=SYSTEM, kw_only=True, validator=attrs.validators.instance_of(Actor)
+        default=SYSTEM, kw_only=True, validator=_instance_of(Actor, "an acctstate Actor")
     )
-    reason: str | None = attrs.field(default=None, kw_only=True)
+    reason: str | None = attrs.field(default=None, kw_only=True, validator=_text_or_none)
 
     def __attrs_post_init__(self) -> None:
         problems = _check_policy(self)
@@ -305,6 +317,8 @@ def _check_credit_hold(
         used.append(("deactivate", hold.deactivate, True))
     if hold.releases:
         used.append(("release", hold.release, True))
+    if hold.restore is not None:
+        trigger(hold.restore, "credit_hold.restore")
     for what, name, from_hold in used:
         if not trigger(name, f"credit_hold.{what}") or code is None:
             continue
@@ -323,5 +337,41 @@ def _check_credit_hold(
                     "no-transition",
                     f"credit_hold.place can never fire: trigger {name!r} leads nowhere "
                     f"into the hold status {hold.status!r}",
+                )
+            )
+    if hold.releases and code is not None and trigger_known(wf, hold.release):
+        _check_way_back(hold, wf, code, problems)
+
+
+def trigger_known(wf: Workflow, name: str) -> bool:
+    return name in set(wf.triggers)
+
+
+def released_statuses(wf: Workflow, hold: CreditHold, code: int) -> set[int]:
+    """Where the release trigger takes an account on hold (any of its edges)."""
+    return {d for _, d, _ in wf.table.candidates(code, hold.release)} - {code}
+
+
+def _check_way_back(hold: CreditHold, wf: Workflow, code: int, problems: list[Violation]) -> None:
+    names = {s.code: s.name for s in wf.catalog}
+    for here in sorted(released_statuses(wf, hold, code)):
+        back = [
+            t
+            for t in (hold.restore, hold.place if hold.past_due_days is not None else None)
+            if t is not None and any(d == code for _, d, _ in wf.table.candidates(here, t))
+        ]
+        if not back:
+            via = (
+                f"restore trigger {hold.restore!r}"
+                if hold.restore is not None
+                else "no restore trigger is set, and placement"
+            )
+            problems.append(
+                Violation(
+                    "no-way-back",
+                    f"a temporary release leaves the hold for {names[here]!r}, and {via} "
+                    f"has no transition from there back to {hold.status!r}; the hold would "
+                    "never return after the window (set credit_hold.restore to a trigger "
+                    "that leads back)",
                 )
             )

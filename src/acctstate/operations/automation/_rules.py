@@ -13,7 +13,11 @@ from collections.abc import Callable, Iterator
 from decimal import Decimal
 from typing import Any
 
-from acctstate.operations.automation._policy import AutomationPolicy, _clear_reach
+from acctstate.operations.automation._policy import (
+    AutomationPolicy,
+    _clear_reach,
+    released_statuses,
+)
 from acctstate.values.clock import billing_zone, calendar_days
 from acctstate.values.errors import InvalidArgument, SweepError, UnknownStatus
 from acctstate.values.guards import GuardContext, Refusal
@@ -88,6 +92,7 @@ class Compiled:
         "clear_path",
         "free",
         "hold",
+        "lifted",
         "limit",
         "made",
         "policy",
@@ -136,6 +141,13 @@ class Compiled:
         self.clear_path = frozenset(clear_path)
         hold = policy.credit_hold
         self.hold = None if hold is None else wf.catalog[hold.status].code
+        # Statuses a temporary release leads to, where the restore rule brings the hold
+        # back once the window is over (and removal lifts it for good when paid).
+        self.lifted: frozenset[int] = frozenset(
+            released_statuses(wf, hold, self.hold)
+            if hold is not None and self.hold is not None and hold.restore is not None
+            else ()
+        )
         rules: dict[int, tuple[Rule, ...]] = {}
         for code in self.by_code:
             found = tuple(r for r in self._rules_at(code) if r.triggers)
@@ -232,6 +244,17 @@ class Compiled:
                     if any(d == self.hold for _, d, _ in table.candidates(code, t))
                 )
                 yield Rule("credit_hold", into, _past_due(hold))
+            if code in self.lifted:
+                if hold.auto_remove:
+                    yield Rule("credit_hold_removal", has(hold.remove), _paid)
+                releases = hold.releases
+
+                def ended(a: Any, c: int, s: Any, now: dt.datetime, m: list[int]) -> bool:
+                    return _money(getattr(a, "balance", None), "balance") > 0 and not any(
+                        r.account_id == getattr(a, "id", None) and r.covers(now) for r in releases
+                    )
+
+                yield Rule("credit_hold_return", has(hold.restore), ended)
         if p.archive is not None:
             days = p.archive_after_days
             yield Rule("archive", has(p.archive), _days_in_status(days), kind=DAYS, arg=days)
@@ -355,7 +378,7 @@ def plan_one(
     at = now
     now = now.astimezone(dt.UTC)
     code = getattr(account, c.status_attr)
-    rules = c.rules.get(code)
+    rules = c.rules.get(code) if type(code) is int else None
     if rules is None:
         if type(code) is int and code in c.by_code:
             return None

@@ -1,6 +1,6 @@
 """Carrying planned batch changes out: hooks, commits, outcomes, all-or-nothing rollback.
 
-Re-exported by :mod:`acctstate.batch`; import the names from there.
+Re-exported by [`acctstate.batch`][acctstate.batch]; import the names from there.
 """
 
 from __future__ import annotations
@@ -65,7 +65,7 @@ class OutcomeKind(enum.Enum):
 
 @attrs.frozen
 class BatchOutcome:
-    """What :func:`acctstate.batch.apply` did to one account.
+    """What [`acctstate.batch.apply`][acctstate.batch.apply] did to one account.
 
     Attributes:
         account_id: the account.
@@ -243,7 +243,7 @@ class Executor:
         return out
 
     def all_or_nothing(self, items: Sequence[tuple[Any, Plan, Plan | None]]) -> list[BatchOutcome]:
-        """Change every account, or none (see :func:`acctstate.batch.apply`)."""
+        """Change every account, or none (see [`acctstate.batch.apply`][acctstate.batch.apply])."""
         out: list[BatchOutcome | None] = []
         todo: list[tuple[int, Any, Plan]] = []
         blockers: list[BatchOutcome] = []

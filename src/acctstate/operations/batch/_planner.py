@@ -1,6 +1,6 @@
 """The batch planner: decides the status part once per status from the workflow's compiled
 table, plans edges with guards or effect rules per account through ``Workflow.plan``,
-and plans the field updates; accounts that share a verdict share one :class:`Plan`."""
+and plans the field updates; accounts that share a verdict share one `Plan`."""
 
 from __future__ import annotations
 
@@ -265,11 +265,11 @@ class Planner:
     # -- per account ----------------------------------------------------------------
 
     def plan_all(self, accounts: Iterable[Any]) -> list[Plan]:
-        """:meth:`plan` for many accounts, with the common case inlined.
+        """`plan` for many accounts, with the common case inlined.
 
         The common case (a status change decided by the table, no field changes, a
         history that ends before ``at`` in the account's status) costs a few attribute
-        reads per account; every other account goes through :meth:`plan`.
+        reads per account; every other account goes through `plan`.
         """
         if self.fields or self.status_part is None:
             return [self.plan(a) for a in accounts]

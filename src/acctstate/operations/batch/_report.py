@@ -160,7 +160,12 @@ def apply(
         InvalidArgument: a wrongly typed argument, a missing ``change``/``at``, or
             arguments that contradict the preview. Nothing has been done then.
     """
-    run_mode = Mode(mode)
+    try:
+        run_mode = Mode(mode)
+    except (ValueError, TypeError):
+        raise InvalidArgument(
+            "mode", mode, f"one of {', '.join(repr(m.value) for m in Mode)}"
+        ) from None
     _check_common(actor, reason, note, hooks)
     if isinstance(target, Preview):
         planner = target._planner

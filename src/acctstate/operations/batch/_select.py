@@ -16,6 +16,8 @@ import attrs
 from acctstate.core.workflow import Workflow
 from acctstate.values.clock import require_aware
 from acctstate.values.errors import InvalidArgument, UnknownStatus
+from acctstate.values.guards import Guard
+from acctstate.values.guards import depleted as is_depleted
 from acctstate.values.status import Backend, Status
 
 __all__ = ["DateRange", "Predicate", "Selected", "Selection", "SelectionCounts", "select"]
@@ -300,7 +302,7 @@ def select(
     accounts: Iterable[Any],
     selection: Selection | None = None,
     *,
-    threshold: Decimal = Decimal("0"),
+    threshold: Decimal | None = None,
 ) -> Selected:
     """Filter ``accounts`` and count them (selected, started, depleted, per status).
 
@@ -309,11 +311,15 @@ def select(
         accounts: any iterable of accounts or host objects.
         selection: the filters (default: every account).
         threshold: the product's service availability threshold: an account whose
-            funds are zero or less than this is depleted. Accounts without
-            prepaid funds (``funds`` is ``None``) are never depleted.
+            funds are zero or less than this is depleted
+            ([`depleted`][acctstate.guards.depleted], the rule the ``funds_depleted`` guard
+            applies). Accounts without prepaid funds (``funds`` is ``None``) are never
+            depleted. Default: the threshold of the workflow's ``funds_depleted``
+            guards (PortaBilling's), else 0. Set it once, on the workflow.
 
     Raises:
-        InvalidArgument: ``threshold`` is not a Decimal, or ``selection`` not a Selection.
+        InvalidArgument: ``threshold`` is not a Decimal, or differs from the one the
+            workflow's guards use; ``selection`` is not a Selection.
         UnknownStatus: a filter or an account names a status the workflow lacks.
 
     >>> from acctstate.presets import isp
@@ -323,8 +329,18 @@ def select(
     >>> select(isp.workflow(), accounts, threshold=Decimal("0.50")).counts
     SelectionCounts(selected=2, started=0, depleted=1, per_status=(('inactive', 1), ('active', 1)))
     """
-    if not isinstance(threshold, Decimal):
+    own = _workflow_threshold(workflow)
+    if threshold is None:
+        threshold = Decimal("0") if own is None else own
+    elif not isinstance(threshold, Decimal) or not threshold.is_finite():
         raise InvalidArgument("threshold", threshold, "a Decimal (float money is refused)")
+    elif own is not None and threshold != own:
+        raise InvalidArgument(
+            "threshold",
+            threshold,
+            f"the workflow's own availability threshold ({own}) or none: the workflow "
+            "decides depletion with it, and counts must agree",
+        )
     chosen = Selection() if selection is None else selection
     if not isinstance(chosen, Selection):
         raise InvalidArgument("selection", chosen, "a Selection")
@@ -335,17 +351,53 @@ def select(
     depleted = 0
     tally: Counter[Any] = Counter()
     for a in picked:
-        tally[getattr(a, attr)] += 1
+        code = getattr(a, attr, None)
+        if type(code) is not int or workflow.catalog.get(code) is None:
+            raise UnknownStatus(code, known=workflow.catalog.names)
+        tally[code] += 1
         if getattr(a, "first_used_at", None) is not None:
             started += 1
         funds = getattr(a, "funds", None)
-        if funds is not None and (funds <= 0 or funds < threshold):
+        if funds is not None and is_depleted(_funds(a, funds), threshold):
             depleted += 1
-    try:
-        statuses = workflow.statuses_for(sorted(tally))
-    except (UnknownStatus, TypeError):
-        bad = next(c for c in tally if workflow.catalog.get(c) is None)
-        raise UnknownStatus(bad, known=workflow.catalog.names) from None
+    statuses = workflow.statuses_for(sorted(tally))
     per_status = tuple((s.name, tally[s.code]) for s in statuses)
     counts = SelectionCounts(len(picked), started, depleted, per_status)
     return Selected(workflow, chosen, tuple(picked), counts, threshold)
+
+
+def _funds(account: Any, funds: object) -> Decimal:
+    if isinstance(funds, Decimal) and funds.is_finite():
+        return funds
+    if isinstance(funds, int) and not isinstance(funds, bool):
+        return Decimal(funds)
+    raise InvalidArgument(
+        "funds", funds, f"a Decimal amount on account {getattr(account, 'id', None)!r}"
+    )
+
+
+def _workflow_threshold(workflow: Workflow) -> Decimal | None:
+    """The availability threshold of the workflow's ``funds_depleted`` guards, if any."""
+    found: set[Decimal] = set()
+
+    def visit(g: Guard) -> None:
+        if g.name == "funds_depleted":
+            found.add(g.kwargs.get("threshold", Decimal("0")))
+        for _, value in g.args:
+            for inner in value if isinstance(value, tuple) else (value,):
+                if isinstance(inner, Guard):
+                    visit(inner)
+
+    if not isinstance(workflow, Workflow):
+        raise InvalidArgument("workflow", workflow, "an acctstate Workflow")
+    for edge in workflow.transitions:
+        for g in edge.guards:
+            visit(g)
+    if len(found) > 1:
+        raise InvalidArgument(
+            "workflow",
+            workflow.name,
+            "one availability threshold for every funds_depleted guard "
+            f"(found {', '.join(str(t) for t in sorted(found))})",
+        )
+    return next(iter(found), None)

@@ -391,6 +391,12 @@ class RefundRule:
         return (Refund(amount=amount, currency=currency, description=f"{policy.value} refund"),)
 
 
+def _no_price(ctx: GuardContext, key: str) -> bool:
+    """Whether there is nothing to bill: no price, or a zero one (no currency is needed)."""
+    price = ctx.value(key, None)
+    return price is None or (isinstance(price, Decimal | int) and not price)
+
+
 def _price_of(ctx: GuardContext, key: str, currency: str) -> Decimal | None:
     price = ctx.value(key, None)
     if price is None:
@@ -425,6 +431,8 @@ class ForwardBill:
 
     def __call__(self, ctx: GuardContext, source: Status, dest: Status) -> Iterable[Effect]:
         """One [`Charge`][acctstate.effects.Charge] of the period's price."""
+        if _no_price(ctx, self.price):
+            return ()
         currency = _currency_of(ctx)
         price = _price_of(ctx, self.price, currency)
         if not price:
@@ -482,6 +490,8 @@ class BackBill:
 
     def __call__(self, ctx: GuardContext, source: Status, dest: Status) -> Iterable[Effect]:
         """One [`Charge`][acctstate.effects.Charge] for the unbilled days."""
+        if _no_price(ctx, self.price):
+            return ()
         currency = _currency_of(ctx)
         price = _price_of(ctx, self.price, currency)
         if not price:

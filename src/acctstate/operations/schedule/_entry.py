@@ -6,14 +6,17 @@ from __future__ import annotations
 import datetime as dt
 from collections import deque
 from collections.abc import Mapping
+from decimal import Decimal
 from typing import Any
 
 from acctstate.core.workflow import Workflow
 from acctstate.operations.schedule._outcome import ScheduleOutcome
+from acctstate.values.account import account_id_of
 from acctstate.values.actors import SYSTEM, Actor
 from acctstate.values.clock import require_aware
 from acctstate.values.effects import Hooks
 from acctstate.values.errors import (
+    AcctStateError,
     HistoryConflict,
     IllegalTransition,
     InvalidArgument,
@@ -22,7 +25,7 @@ from acctstate.values.errors import (
     UnknownTrigger,
 )
 from acctstate.values.graph import Edge
-from acctstate.values.guards import check_change_args, check_event_data
+from acctstate.values.guards import GuardContext, check_change_args, check_event_data
 from acctstate.values.history import (
     History,
     ScheduledChange,
@@ -83,6 +86,55 @@ def _candidates(workflow: Workflow, account: Any, source: Status, trigger: str) 
             allowed=workflow.table.allowed.get(source.code, ()),
         )
     return later
+
+
+def _is_money_key(key: str) -> bool:
+    return key in _MONEY_KEYS or key.endswith("price")
+
+
+# Event data the built-in guards and refund rules read as money.
+_MONEY_KEYS = frozenset({"paid", "balance", "funds"})
+
+
+def _check_data_when_due(
+    edges: list[Edge], account: Any, at: dt.datetime, actor: Actor | None, data: Mapping[str, Any]
+) -> None:
+    """Refuse event data that would make the change fail when it is due.
+
+    Money must be a ``Decimal`` or an int (as for ``fire``); and the effect rules of
+    every edge that may carry the change out are asked now, at its effective time,
+    with the data: a failure that names a key of the data (or the effective time
+    against a period the data gives) cannot be fixed by any later fact, since event
+    data wins over the account's attributes. Failures for facts the host may still
+    record are left to the effective time.
+    """
+    for key, value in data.items():
+        if _is_money_key(key) and (isinstance(value, bool) or not isinstance(value, Decimal | int)):
+            raise InvalidArgument(key, value, "a Decimal amount or an int (as fire() reads it)")
+        if isinstance(value, Decimal) and not value.is_finite():
+            raise InvalidArgument(key, value, "a finite Decimal")
+    for edge in edges:
+        if not edge.effects:
+            continue
+        found = _effects_error(edge, account, at, actor, data)
+        if isinstance(found, InvalidArgument) and (
+            found.name in data or (found.name == "at" and "period" in data)
+        ):
+            raise found
+
+
+def _effects_error(
+    edge: Edge, account: Any, at: dt.datetime, actor: Actor | None, data: Mapping[str, Any]
+) -> AcctStateError | None:
+    ctx = GuardContext(account, at, actor, data)
+    try:
+        for rule in edge.effects:
+            list(rule(ctx, edge.source, edge.dest))
+    except AcctStateError as exc:
+        return exc
+    except Exception:  # a host's rule failing on facts it reads: judged when due
+        return None
+    return None
 
 
 def _check_permission(
@@ -150,12 +202,14 @@ def plan_entry(
     source = workflow.status_of(account)
     if not workflow.table.candidates(source.code, trigger) and trigger not in workflow.triggers:
         raise UnknownTrigger(trigger, known=workflow.triggers)
-    account_id = str(account.id)
+    account_id = account_id_of(account)
     latest = _latest(account)
     if latest is not None and at.astimezone(dt.UTC) < latest.astimezone(dt.UTC):
         raise HistoryConflict(account_id=account_id, at=at, latest=latest)
     edges = _candidates(workflow, account, source, trigger)
     _check_permission(edges, account_id=account_id, status=source, actor=actor)
+    if payload:
+        _check_data_when_due(edges, account, at, actor, payload)
     if all(e.reasons is not None for e in edges):
         allowed = frozenset().union(*(e.reasons or () for e in edges))
         if reason not in allowed:
@@ -233,4 +287,4 @@ def apply_entry(
 
 
 def _account_id(account: Any) -> str:
-    return account if isinstance(account, str) else str(account.id)
+    return account if isinstance(account, str) else account_id_of(account)

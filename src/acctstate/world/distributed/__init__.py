@@ -3,12 +3,13 @@ Dask DataFrame.
 
 The column-wise sweep is a pure function of a batch of accounts and an instant, so a
 book split into partitions is swept partition by partition with the same answer as in
-one piece. :func:`spark_sweep` (``pip install acctstate[spark]``) and
-:func:`dask_sweep` (``pip install acctstate[dask]``) run it on those engines;
-:func:`sweep_frame` is the function every partition runs, on a pandas DataFrame.
+one piece. [`spark_sweep`][acctstate.distributed.spark_sweep] (``pip install acctstate[spark]``) and
+[`dask_sweep`][acctstate.distributed.dask_sweep] (``pip install acctstate[dask]``) run it on those
+engines; [`sweep_frame`][acctstate.distributed.sweep_frame] is the function every partition runs, on
+a pandas DataFrame.
 
 The policies and their workflow reach the workers as plain text (the workflow in its
-file form, see :func:`~acctstate.config.dump_workflow`), never as pickled objects: a
+file form, see [`dump_workflow`][acctstate.config.dump_workflow]), never as pickled objects: a
 workflow whose guards or effect rules a file cannot name is refused before anything
 runs.
 """

@@ -38,20 +38,21 @@ def dask_sweep(
 ) -> Any:
     """Plan the sweep of a Dask DataFrame of accounts, partition by partition.
 
-    Every partition runs the column-wise sweep (:func:`sweep_frame`), so the result is
-    the one a single machine gives for the same book. The policies and their workflow
-    travel to the workers as plain text (the workflow in its file form).
+    Every partition runs the column-wise sweep ([`sweep_frame`][acctstate.distributed.sweep_frame]),
+    so the result is the one a single machine gives for the same book. The policies and their
+    workflow travel to the workers as plain text (the workflow in its file form).
 
     Args:
         ddf: the accounts (``id``, ``status`` and the columns of
-            :func:`~acctstate.automation.sweep_columns`).
+            [`sweep_columns`][acctstate.automation.sweep_columns]).
         policy: one policy, or one per account class.
         now: the instant of the sweep (timezone-aware).
         scale: decimals of integer money columns (2: cents).
 
     Returns:
-        A lazy Dask DataFrame with the columns of :data:`CHANGE_COLUMNS`, one
-        partition per partition of ``ddf``; ``.compute()`` runs it.
+        A lazy Dask DataFrame with the columns of
+        [`CHANGE_COLUMNS`][acctstate.distributed.CHANGE_COLUMNS], one partition per partition of
+        ``ddf``; ``.compute()`` runs it.
 
     Raises:
         MissingDependency: Dask is not installed (``pip install acctstate[dask]``).

@@ -4,7 +4,7 @@ A distributed sweep must not ship pickled Python objects to its workers: a pickl
 workflow carries its guards and effect rules as code, and a worker with another version
 of the host's modules would run something else than the driver checked. Instead the
 driver writes each policy as a document of strings, numbers and lists, with its workflow
-in the workflow-file form (:func:`~acctstate.config.dump_workflow`, so only registered,
+in the workflow-file form ([`dump_workflow`][acctstate.config.dump_workflow], so only registered,
 named guards and effect rules can travel), and every worker builds the policy again from
 that document, validating it exactly as the driver did.
 """
@@ -209,7 +209,7 @@ def _hold_from(doc: Mapping[str, Any] | None) -> CreditHold | None:
 
 
 def policies_from_document(doc: Mapping[str, Any]) -> tuple[AutomationPolicy, ...]:
-    """The policies written by :func:`policies_to_document`, built and validated again.
+    """The policies written by `policies_to_document`, built and validated again.
 
     Raises:
         ConfigError: a document of another format version, or a workflow file that
@@ -249,5 +249,5 @@ def policies_from_document(doc: Mapping[str, Any]) -> tuple[AutomationPolicy, ..
 
 
 def document_text(policies: Sequence[AutomationPolicy]) -> str:
-    """:func:`policies_to_document` as compact JSON text (what travels to the workers)."""
+    """`policies_to_document` as compact JSON text (what travels to the workers)."""
     return json.dumps(policies_to_document(policies), separators=(",", ":"), sort_keys=True)

@@ -98,7 +98,8 @@ def _job(text: str) -> tuple[tuple[AutomationPolicy, ...], dt.datetime, int]:
 
 
 def sweep_job(frame: Any, text: str) -> Any:
-    """:func:`sweep_frame` with the job as text (what a worker runs on a partition)."""
+    """[`sweep_frame`][acctstate.distributed.sweep_frame] with the job as text (what a worker runs
+    on a partition)."""
     policies, now, scale = _job(text)
     return _changes(frame, policies, now, scale)
 
@@ -111,12 +112,13 @@ def sweep_frame(
     scale: int = 2,
 ) -> Any:
     """Plan the sweep of a pandas DataFrame of accounts: one row per planned change,
-    refused rule and unplannable account (see :data:`CHANGE_COLUMNS`); nothing changes.
+    refused rule and unplannable account (see
+    [`CHANGE_COLUMNS`][acctstate.distributed.CHANGE_COLUMNS]); nothing changes.
 
-    This is what every partition of :func:`spark_sweep` and :func:`dask_sweep` runs,
-    so the answer for a book is the same whether it is swept here in one piece or in
-    partitions on a cluster. The accounts' columns are those of
-    :func:`~acctstate.automation.sweep_columns`, plus an ``id`` column.
+    This is what every partition of [`spark_sweep`][acctstate.distributed.spark_sweep] and
+    [`dask_sweep`][acctstate.distributed.dask_sweep] runs, so the answer for a book is the same
+    whether it is swept here in one piece or in partitions on a cluster. The accounts' columns are
+    those of [`sweep_columns`][acctstate.automation.sweep_columns], plus an ``id`` column.
 
     Args:
         frame: the accounts (a pandas DataFrame with ``id`` and ``status`` columns).

@@ -135,14 +135,14 @@ def spark_sweep(
 ) -> Any:
     """Plan the sweep of a Spark DataFrame of accounts, partition by partition.
 
-    Every partition runs the column-wise sweep (:func:`sweep_frame`), so the result is
-    the one a single machine gives for the same book. The policies and their workflow
-    travel to the executors as plain text (the workflow in its file form); the
+    Every partition runs the column-wise sweep ([`sweep_frame`][acctstate.distributed.sweep_frame]),
+    so the result is the one a single machine gives for the same book. The policies and their
+    workflow travel to the executors as plain text (the workflow in its file form); the
     executors need ``acctstate[spark]`` installed, not the host's code.
 
     Args:
         df: the accounts: an ``id`` column, ``status`` and the facts the rules read
-            (see :func:`~acctstate.automation.sweep_columns`): integer codes and
+            (see [`sweep_columns`][acctstate.automation.sweep_columns]): integer codes and
             counts, money as integer minor units or decimals, dates as ``TIMESTAMP``.
             Missing values (nulls) read as "no value".
         policy: one policy, or one per account class.
@@ -152,8 +152,8 @@ def spark_sweep(
 
     Returns:
         A Spark DataFrame (lazy, like any transformation) with the columns of
-        :data:`CHANGE_COLUMNS`: ``id`` keeps the accounts' id type, ``hop``,
-        ``source`` and ``dest`` are ``BIGINT``, the rest ``STRING``.
+        [`CHANGE_COLUMNS`][acctstate.distributed.CHANGE_COLUMNS]: ``id`` keeps the accounts' id
+        type, ``hop``, ``source`` and ``dest`` are ``BIGINT``, the rest ``STRING``.
 
     Raises:
         MissingDependency: PySpark is not installed (``pip install acctstate[spark]``).

@@ -5,18 +5,28 @@ Collections. A person changes a status only with the "Edit Account Status"
 permission (``edit_account_status``); the account class's automation (a system
 actor) has its own triggers, guarded by the class's settings:
 
-* ``auto_credit_hold``: one invoice past due for at least ``past_due_days`` and more
-  than ``min_past_due`` owed;
+* ``auto_credit_hold``: one invoice past due for at least ``past_due_days`` and at
+  least ``min_past_due`` owed (owing exactly the minimum is enough);
 * ``auto_inactivate``: on credit hold for ``inactive_after_days``;
-* ``auto_remove_credit_hold``: the past-due balance has been paid.
+* ``auto_remove_credit_hold``: the past-due balance has been paid;
+* ``auto_lift_credit_hold`` / ``auto_end_temporary_lift``: a temporary removal's window
+  starts / is over with the balance still owed.
+
+Automatic triggers are refused to a person (an [`Actor`][acctstate.actors.Actor] that is not
+a system actor), whatever their permissions: only the account class's automation, or
+the host's own code passing no actor, fires them.
 
 Whether automation runs at all, and when (the daily run time, daily auto-apply of
-payments), is the account class's policy in [`acctstate.automation`][acctstate.automation]; the
-graph only says which moves are legal and when.
+payments), is the account class's policy: [`policy`][acctstate.presets.account_class.policy]
+builds a ready [`AutomationPolicy`][acctstate.automation.AutomationPolicy] whose triggers are
+this preset's, with the thresholds given once.
 
-Temporary credit hold removal lifts a hold between two dates: the account moves to
-``credit_hold_lifted`` (serviced again) and returns to ``credit_hold`` once the end
-date given as ``lift_ends_at`` has passed, unless it was paid meanwhile.
+Temporary credit hold removal lifts a hold between two dates: each window is a
+[`HoldRelease`][acctstate.automation.HoldRelease] (the account, its start and its end) given to
+the policy. On the first run inside the window the account moves to ``credit_hold_lifted``
+(serviced again); on the first run after the window it returns to ``credit_hold``,
+unless it was paid meanwhile, in which case the hold is removed. A host that stores the
+end on its own objects may also fire ``end_temporary_lift``, which reads ``lift_ends_at``.
 
 Bad debt is terminal: the debt is written off, and a returning customer gets a new
 account. The product's condition for collections ("no active services for any site")
@@ -25,18 +35,33 @@ is host data the preset cannot see; add it as a guard of your own.
 >>> wf = workflow()
 >>> wf.catalog["bad_debt"].terminal, sorted({e.permission for e in wf.transitions} - {None})
 (True, ['edit_account_status'])
+>>> p = policy(past_due_days=30, min_past_due=Decimal("10.00"), inactive_after_days=60)
+>>> p.credit_hold.min_past_due, p.credit_hold.place, p.workflow.name
+(Decimal('10.00'), 'auto_credit_hold', 'account_class')
 """
 
 from __future__ import annotations
 
+import datetime as dt
+from collections.abc import Iterable
 from decimal import Decimal
 
 from acctstate.core.workflow import Workflow
+from acctstate.operations.automation._hold import CreditHold, HoldRelease
+from acctstate.operations.automation._policy import AutomationPolicy
+from acctstate.values.actors import SYSTEM, Actor
 from acctstate.values.graph import Transition
-from acctstate.values.guards import balance_settled, days_in_status, not_, period_ended
+from acctstate.values.guards import (
+    balance_past_due,
+    balance_settled,
+    by_system,
+    days_in_status,
+    not_,
+    period_ended,
+)
 from acctstate.values.status import Status
 
-__all__ = ["EDIT_STATUS", "statuses", "transitions", "workflow"]
+__all__ = ["EDIT_STATUS", "policy", "statuses", "transitions", "workflow"]
 
 EDIT_STATUS = "edit_account_status"
 """The permission "Edit Account Status", needed for every manual change."""
@@ -104,12 +129,13 @@ def transitions(
 
     Args:
         past_due_days: "Auto Credit Hold Past Due Days".
-        min_past_due: "Auto Credit Hold Minimum Past Due Amount" (more than this is owed).
+        min_past_due: "Auto Credit Hold Minimum Past Due Amount" (at least this is owed).
         inactive_after_days: "Auto Inactive Account/Site Days" on credit hold.
     """
     T = Transition
     many = Transition.many
     paid = balance_settled()
+    auto = by_system()
 
     def manual(trigger: str, sources: list[str], dest: str, why: str) -> list[Transition]:
         return many(trigger, sources, dest, permission=EDIT_STATUS, description=why)
@@ -154,8 +180,9 @@ def transitions(
             "active",
             "credit_hold",
             guards=[
+                auto,
                 days_in_status(past_due_days, attr="oldest_unpaid_at"),
-                not_(balance_settled(tolerance=min_past_due)),
+                balance_past_due(at_least=min_past_due),
             ],
             description="auto credit hold placement (past-due days and minimum amount)",
         ),
@@ -163,22 +190,36 @@ def transitions(
             "auto_inactivate",
             "credit_hold",
             "inactive",
-            guards=[days_in_status(inactive_after_days)],
+            guards=[auto, days_in_status(inactive_after_days)],
             description="auto inactive after N days on credit hold",
         ),
         *many(
             "auto_remove_credit_hold",
             ["credit_hold", "credit_hold_lifted"],
             "active",
-            guards=[paid],
+            guards=[auto, paid],
             description="auto credit hold removal once the past-due balance is paid",
+        ),
+        T(
+            "auto_lift_credit_hold",
+            "credit_hold",
+            "credit_hold_lifted",
+            guards=[auto],
+            description="temporary credit hold removal: the window has started",
+        ),
+        T(
+            "auto_end_temporary_lift",
+            "credit_hold_lifted",
+            "credit_hold",
+            guards=[auto, not_(paid)],
+            description="the temporary removal's window is over and the balance is still owed",
         ),
         T(
             "end_temporary_lift",
             "credit_hold_lifted",
             "credit_hold",
-            guards=[period_ended(attr="lift_ends_at")],
-            description="the temporary removal's end date has passed",
+            guards=[auto, period_ended(attr="lift_ends_at")],
+            description="the temporary removal's end date (lift_ends_at) has passed",
         ),
     ]
 
@@ -193,7 +234,7 @@ def workflow(
 
     Args:
         past_due_days: days one invoice must be past due before auto credit hold.
-        min_past_due: auto credit hold needs more than this owed.
+        min_past_due: auto credit hold needs at least this owed.
         inactive_after_days: days on credit hold before auto inactive.
     """
     return Workflow(
@@ -205,4 +246,72 @@ def workflow(
         ),
         initial=["prospect"],
         name="account_class",
+    )
+
+
+def policy(
+    *,
+    past_due_days: int | None = 30,
+    min_past_due: Decimal = Decimal("0.00"),
+    inactive_after_days: int | None = 60,
+    auto_remove: bool = True,
+    releases: Iterable[HoldRelease] = (),
+    account_class: str | None = None,
+    enabled: bool = True,
+    run_at: dt.time = dt.time(2, 0),
+    timezone: str = "UTC",
+    actor: Actor = SYSTEM,
+    reason: str | None = None,
+) -> AutomationPolicy:
+    """The account class's automation, ready to sweep: its thresholds given once, for
+    both the workflow's guards and the policy's rules, and its triggers this preset's.
+
+    Args:
+        past_due_days: "Auto Credit Hold Past Due Days" (``None``: placement off).
+        min_past_due: "Auto Credit Hold Minimum Past Due Amount" (at least this owed).
+        inactive_after_days: "Auto Inactive Account/Site Days" (``None``: never).
+        auto_remove: "Auto Credit Hold Removal" once the past-due balance is paid.
+        releases: temporary credit hold removals, each with its start and end.
+        account_class: the class the policy is for (``None``: every account).
+        enabled: "Enable Automatic Status Update".
+        run_at: the daily run time ...
+        timezone: ... in this time zone.
+        actor: the system actor automated changes are recorded as.
+        reason: the reason code passed with every automated change.
+
+    Returns:
+        A policy whose ``workflow`` is [`workflow`][acctstate.presets.account_class.workflow]
+        built with the same thresholds:
+        fire and sweep through ``policy(...).workflow``.
+
+    Raises:
+        InvalidArgument: a setting of the wrong type or out of range.
+    """
+    wf = workflow(
+        past_due_days=30 if past_due_days is None else past_due_days,
+        min_past_due=min_past_due,
+        inactive_after_days=60 if inactive_after_days is None else inactive_after_days,
+    )
+    hold = CreditHold(
+        past_due_days=past_due_days,
+        min_past_due=min_past_due,
+        inactive_after_days=inactive_after_days,
+        auto_remove=auto_remove,
+        releases=releases,
+        status="credit_hold",
+        place="auto_credit_hold",
+        remove="auto_remove_credit_hold",
+        deactivate="auto_inactivate",
+        release="auto_lift_credit_hold",
+        restore="auto_end_temporary_lift",
+    )
+    return AutomationPolicy(
+        wf,
+        account_class=account_class,
+        enabled=enabled,
+        credit_hold=hold,
+        run_at=run_at,
+        timezone=timezone,
+        actor=actor,
+        reason=reason,
     )

@@ -13,13 +13,21 @@
 
 Dates are instants on the account (``activated_at``, ``expires_at``,
 ``first_used_at``); the calendar day they fall on is the customer's billing time
-zone's ([`acctstate.clock.local_date`][acctstate.clock.local_date]). Funds are compared with the
-threshold using the ``balance_settled`` guard on the ``funds`` attribute (funds at most the
-threshold count as depleted).
+zone's ([`acctstate.clock.local_date`][acctstate.clock.local_date]). An account is depleted when
+its funds are zero or less, or less than the availability threshold (the
+``funds_depleted`` guard, [`acctstate.guards.depleted`][acctstate.guards.depleted]); funds exactly
+at the threshold are not depleted. The threshold is set once, on the workflow: a batch
+[`select`][acctstate.batch.select] over it counts depleted accounts with the same threshold.
 
 >>> wf = workflow(availability_days=30)
 >>> wf.catalog["terminated"].terminal, wf.initial[0].name
 (True, 'inactive')
+>>> from acctstate.account import Account
+>>> from acctstate.batch import select
+>>> wf = workflow(threshold=Decimal("0.50"))
+>>> at_threshold = Account(id="A", status=1, funds=Decimal("0.50"))
+>>> wf.may(at_threshold, "deplete"), select(wf, [at_threshold]).counts.depleted
+(False, 0)
 """
 
 from __future__ import annotations
@@ -28,7 +36,7 @@ from decimal import Decimal
 
 from acctstate.core.workflow import Workflow
 from acctstate.values.graph import Transition
-from acctstate.values.guards import any_of, balance_settled, days_in_status, not_, period_ended
+from acctstate.values.guards import any_of, days_in_status, funds_depleted, not_, period_ended
 from acctstate.values.status import Status
 
 __all__ = ["DEFAULT_THRESHOLD", "statuses", "transitions", "workflow"]
@@ -59,7 +67,7 @@ def statuses() -> list[Status]:
             -5,
             "depleted",
             backend="suspended",
-            description="Funds used up (at or below the availability threshold).",
+            description="Funds used up (zero, or less than the availability threshold).",
         ),
         Status.custom(
             -4,
@@ -85,11 +93,12 @@ def transitions(
     Args:
         availability_days: the "availability period after first usage, days";
             ``None`` when the product sets none.
-        threshold: the funds at or below which a debit account is depleted.
+        threshold: the availability threshold: funds less than this (or zero) are
+            depleted.
     """
     T = Transition
     many = Transition.many
-    depleted = balance_settled(attr="funds", tolerance=threshold)
+    depleted = funds_depleted(threshold=threshold)
     past_expiry = period_ended(attr="expires_at")
     expiry = (
         past_expiry
@@ -122,14 +131,14 @@ def transitions(
             "active",
             "depleted",
             guards=[depleted],
-            description="depleted: funds at or below the availability threshold",
+            description="depleted: funds zero or less than the availability threshold",
         ),
         T(
             "recharge",
             "depleted",
             "active",
             guards=[not_(depleted)],
-            description="funds above the threshold again",
+            description="funds at or above the threshold again",
         ),
         *many(
             "expire",

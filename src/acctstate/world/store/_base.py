@@ -17,7 +17,6 @@ from acctstate.values.catalog import StatusRef
 from acctstate.values.clock import require_aware
 from acctstate.values.errors import AcctStateError, ConcurrentChange, InvalidArgument
 from acctstate.values.history import ScheduledChange, StatusChange
-from acctstate.world.store import Decide, ScheduledRecord, ScheduleRun, StoredAccount, SweepRun
 from acctstate.world.store._codec import (
     SCHEDULE_STATES,
     check_count,
@@ -25,6 +24,13 @@ from acctstate.world.store._codec import (
     error_text,
     scheduled_id,
     utc,
+)
+from acctstate.world.store._types import (
+    Decide,
+    ScheduledRecord,
+    ScheduleRun,
+    StoredAccount,
+    SweepRun,
 )
 
 # A scheduled change that loses a race this many times in a row stays pending for

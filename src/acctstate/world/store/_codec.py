@@ -134,6 +134,8 @@ def scheduled_id(account_id: str, trigger: str, at: dt.datetime) -> str:
 def normalised(change: StatusChange) -> StatusChange:
     """The change with its instants in UTC, as a store gives it back."""
     recorded = change.recorded_at
+    if change.at.tzinfo is dt.UTC and (recorded is None or recorded.tzinfo is dt.UTC):
+        return change  # already in UTC: no copy
     return attrs.evolve(
         change,
         at=utc(change.at),
@@ -154,3 +156,18 @@ def with_effects(change: StatusChange, effects: tuple[Effect, ...]) -> StatusCha
 def plan_kwargs(**values: Any) -> dict[str, Any]:
     """Drop ``None`` values (so a workflow's defaults apply)."""
     return {k: v for k, v in values.items() if v is not None}
+
+
+def duplicate_key(account_id: str, trigger: str, at: dt.datetime, key: str) -> InvalidArgument:
+    """The error for a change whose effect keys are already taken."""
+    return InvalidArgument(
+        "at",
+        utc(at).isoformat(),
+        f"a time at which {trigger!r} was not already fired on account {account_id!r} "
+        f"(the effect key {key!r} is already in the outbox)",
+    )
+
+
+def unknown_account(account_id: object) -> InvalidArgument:
+    """The error for an account id the store does not hold."""
+    return InvalidArgument("account_id", account_id, "the id of an account in the store")

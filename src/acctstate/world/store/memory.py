@@ -15,14 +15,33 @@ from typing import Any
 import attrs
 
 from acctstate.core.workflow import Workflow
+from acctstate.operations.automation import AutomationPolicy
+from acctstate.operations.automation._rules import plan_one
 from acctstate.values.actors import SYSTEM, Actor
 from acctstate.values.catalog import StatusRef
+from acctstate.values.clock import require_aware
 from acctstate.values.effects import Effect, Hooks
-from acctstate.values.errors import ConcurrentChange, InvalidArgument
+from acctstate.values.errors import AcctStateError, ConcurrentChange, InvalidArgument
 from acctstate.values.history import History, StatusChange
-from acctstate.world.store import Delivery, PendingEffect, ScheduledRecord, StoredAccount
+from acctstate.world.store._automation import Policies, Tally, check_progress, plan_hops
 from acctstate.world.store._base import BaseStore
-from acctstate.world.store._codec import check_count, check_id, error_text, normalised, utc
+from acctstate.world.store._codec import (
+    check_count,
+    check_id,
+    duplicate_key,
+    error_text,
+    normalised,
+    unknown_account,
+)
+from acctstate.world.store._facts import AccountView, FactsSource, memory_facts
+from acctstate.world.store._types import (
+    Delivery,
+    PendingEffect,
+    Progress,
+    RunReport,
+    ScheduledRecord,
+    StoredAccount,
+)
 
 __all__ = ["MemoryStore"]
 
@@ -41,26 +60,15 @@ class _Slot:
     last_error: str | None = None
 
 
-def duplicate_key(account_id: str, trigger: str, at: dt.datetime, key: str) -> InvalidArgument:
-    """The error for a change whose effect keys are already taken."""
-    return InvalidArgument(
-        "at",
-        utc(at).isoformat(),
-        f"a time at which {trigger!r} was not already fired on account {account_id!r} "
-        f"(the effect key {key!r} is already in the outbox)",
-    )
-
-
-def unknown_account(account_id: object) -> InvalidArgument:
-    """The error for an account id the store does not hold."""
-    return InvalidArgument("account_id", account_id, "the id of an account in the store")
-
-
 class MemoryStore(BaseStore):
     """A :class:`~acctstate.store.Store` in process memory (thread-safe).
 
     Args:
         workflow: the workflow every change is checked against.
+        facts: the host's facts about each account (balance, time zone, currency,
+            period, ...), read when a change is planned: a mapping of account id to a
+            mapping of facts, or a callable ``(account_id) -> facts or None``. Event
+            data given to ``fire`` overrides them.
 
     >>> import datetime as dt
     >>> from acctstate.presets import isp
@@ -73,10 +81,11 @@ class MemoryStore(BaseStore):
     acctstate.errors.ConcurrentChange: account 'A-1' was changed concurrently (expected version 1, found 0); reload it and try again
     """
 
-    __slots__ = ("_accounts", "_changes", "_lock", "_outbox", "_scheduled")
+    __slots__ = ("_accounts", "_changes", "_facts", "_lock", "_outbox", "_scheduled")
 
-    def __init__(self, workflow: Workflow) -> None:
+    def __init__(self, workflow: Workflow, *, facts: FactsSource | None = None) -> None:
         super().__init__(workflow)
+        self._facts = memory_facts(facts)
         self._lock = threading.RLock()
         self._accounts: dict[str, StoredAccount] = {}
         self._changes: dict[str, list[StatusChange]] = {}
@@ -208,7 +217,13 @@ class MemoryStore(BaseStore):
                 )
             change = normalised(
                 self._workflow.plan(
-                    stored, trigger, at=at, reason=reason, note=note, actor=actor, **data
+                    self._view(stored, data),
+                    trigger,
+                    at=at,
+                    reason=reason,
+                    note=note,
+                    actor=actor,
+                    **data,
                 )
             )
             # Guards may call out (and, in tests, even fire on the same account); the
@@ -231,6 +246,94 @@ class MemoryStore(BaseStore):
             for effect in change.effects:
                 self._outbox[effect.key] = _Slot(effect.key, account_id, version, effect)
             return change
+
+    def _view(self, stored: StoredAccount, data: Mapping[str, Any]) -> AccountView:
+        """The account as rules see it: its stored state, its history and its facts."""
+        facts = None if self._facts is None else self._facts(stored.id)
+        return AccountView(stored, facts, History(list(self._changes[stored.id])), data)
+
+    # -- automation -------------------------------------------------------------------
+
+    def run_automation(
+        self,
+        policy: AutomationPolicy | Sequence[AutomationPolicy],
+        *,
+        now: dt.datetime,
+        chunk: int = 10_000,
+        progress: Progress | None = None,
+    ) -> RunReport:
+        """Run the automation's rules over every stored account, in id order.
+
+        Each account is planned by the rules against its stored state and its facts,
+        and its steps are made as ordinary changes (guards, effects, history and
+        outbox), all of an account's steps at once or none. Running again at the same
+        ``now`` changes nothing more.
+
+        Args:
+            policy: one policy, or one per account class (on the store's workflow).
+            now: the instant of the run (timezone-aware); every change is effective then.
+            chunk: accounts read at a time.
+            progress: called with ``(done, total)`` after each chunk.
+
+        Returns:
+            A :class:`~acctstate.store.RunReport`.
+
+        Raises:
+            InvalidArgument: a naive ``now``, a bad ``chunk`` or ``progress``, or a
+                policy on another workflow.
+        """
+        require_aware(now, "now")
+        check_count(chunk, "chunk")
+        report = check_progress(progress)
+        policies = Policies(self._workflow, policy)
+        tally = Tally(now)
+        total = len(self._accounts)
+        cursor: str | None = None
+        while batch := self._accounts_after(cursor, chunk, None):
+            tally.chunks += 1
+            for stored in batch:
+                tally.examined += 1
+                try:
+                    self._automate_one(policies, stored.id, now, tally)
+                except AcctStateError as exc:
+                    tally.failed.append((stored.id, error_text(exc)))
+            cursor = batch[-1].id
+            if report is not None:
+                report(tally.examined, total)
+        return tally.report()
+
+    def _automate_one(
+        self, policies: Policies, account_id: str, now: dt.datetime, tally: Tally
+    ) -> None:
+        with self._lock:
+            stored = self.load(account_id)
+            facts = None if self._facts is None else self._facts(account_id)
+            c = policies.pick(AccountView(stored, facts, None, {}))
+            if c is None:
+                return
+            planned = plan_one(c, AccountView(stored, facts, None, {}), now)
+            if planned is None:
+                return
+            hops, blocked = planned
+            if blocked:
+                tally.blocked += 1
+            if not hops:
+                return
+            history = History(list(self._changes[account_id]))
+            changes = plan_hops(self._workflow, c, stored, facts, history, hops, now)
+            for change in changes:
+                for effect in change.effects:
+                    if effect.key in self._outbox:
+                        raise duplicate_key(account_id, change.trigger, now, effect.key)
+            version = stored.version
+            for change in changes:
+                version += 1
+                self._changes[account_id].append(change)
+                for effect in change.effects:
+                    self._outbox[effect.key] = _Slot(effect.key, account_id, version, effect)
+            last = changes[-1]
+            self._accounts[account_id] = StoredAccount(account_id, last.dest.code, last.at, version)
+            tally.made(hops)
 
     # -- outbox -----------------------------------------------------------------------
 

@@ -31,10 +31,13 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, models, transaction
 
 from acctstate.core.workflow import Workflow
+from acctstate.operations.automation import AutomationPolicy
+from acctstate.operations.automation._rules import plan_one
 from acctstate.values.actors import SYSTEM, Actor
 from acctstate.values.catalog import StatusRef
+from acctstate.values.clock import require_aware
 from acctstate.values.effects import Hooks
-from acctstate.values.errors import ConcurrentChange, InvalidArgument
+from acctstate.values.errors import AcctStateError, ConcurrentChange, InvalidArgument
 from acctstate.values.history import History, StatusChange
 from acctstate.world.contrib.django.models import (
     AccountStatusMixin,
@@ -42,7 +45,15 @@ from acctstate.world.contrib.django.models import (
     ScheduledEntry,
     StatusHistory,
 )
-from acctstate.world.store import Delivery, PendingEffect, ScheduledRecord, StoredAccount
+from acctstate.world.store import (
+    Delivery,
+    PendingEffect,
+    Progress,
+    RunReport,
+    ScheduledRecord,
+    StoredAccount,
+)
+from acctstate.world.store._automation import Policies, Tally, check_progress
 from acctstate.world.store._base import BaseStore
 from acctstate.world.store._codec import (
     actor_columns,
@@ -51,12 +62,13 @@ from acctstate.world.store._codec import (
     check_id,
     data_from,
     data_json,
+    duplicate_key,
     effect_from,
     effect_payload,
     error_text,
     normalised,
+    unknown_account,
 )
-from acctstate.world.store.memory import duplicate_key, unknown_account
 
 __all__ = ["DjangoStore"]
 
@@ -338,6 +350,58 @@ class DjangoStore(BaseStore):
         return History([self._change(r, effects.get(r.version, [])) for r in rows])
 
     # -- firing -----------------------------------------------------------------------
+
+    def run_automation(
+        self,
+        policy: AutomationPolicy | Sequence[AutomationPolicy],
+        *,
+        now: dt.datetime,
+        chunk: int = 10_000,
+        progress: Progress | None = None,
+    ) -> RunReport:
+        """Run the automation's rules over every stored account, in id order.
+
+        Each account is planned by the rules against its row (see [`facts`][acctstate.contrib.django.DjangoStore.facts])
+        and its steps are fired as ordinary changes, each in its own transaction with its
+        guards re-checked. Running again at the same ``now`` changes nothing more.
+
+        Raises:
+            InvalidArgument: a naive ``now``, a bad ``chunk`` or ``progress``, or a
+                policy on another workflow.
+        """
+        require_aware(now, "now")
+        check_count(chunk, "chunk")
+        report = check_progress(progress)
+        policies = Policies(self._workflow, policy)
+        tally = Tally(now)
+        accounts = self.accounts()
+        tally.chunks = -(-len(accounts) // chunk)
+        for done, stored in enumerate(accounts, 1):
+            tally.examined += 1
+            try:
+                view = self.facts(stored.id)
+                c = policies.pick(view)
+                planned = None if c is None else plan_one(c, view, now)
+                if c is not None and planned is not None:
+                    hops, blocked = planned
+                    if blocked:
+                        tally.blocked += 1
+                    for rule, trigger, _source, _dest in hops:
+                        self.fire(
+                            stored.id,
+                            trigger,
+                            at=now,
+                            reason=c.policy.reason,
+                            note=f"automation: {rule}",
+                            actor=c.policy.actor,
+                        )
+                    if hops:
+                        tally.made(hops)
+            except AcctStateError as exc:
+                tally.failed.append((stored.id, error_text(exc)))
+            if report is not None and (done % chunk == 0 or done == len(accounts)):
+                report(done, len(accounts))
+        return tally.report()
 
     def fire(
         self,

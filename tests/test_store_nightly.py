@@ -1,0 +1,320 @@
+"""The nightly run through the store: ``run_automation`` read as columns, written set-based.
+
+Pinned here: the rows the set-based run writes (accounts, history, outbox) are the rows
+the per-account path writes for the same changes -- the automation's sweep on plain
+accounts carried out with ``store.fire`` one step at a time -- on random books, on SQLite
+and PostgreSQL; ``MemoryStore`` gives the same report; running again at the same ``now``
+changes nothing; an account another writer changed in between is planned again alone.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+from collections.abc import Iterator
+from decimal import Decimal
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import acctstate
+from acctstate.automation import AutomationPolicy, reference_ladder, sweep
+from acctstate.errors import InvalidArgument
+from acctstate.presets import isp
+from acctstate.store import RunReport
+from acctstate.store.memory import MemoryStore
+from acctstate.store.sql import SqlStore, UtcDateTime, create_engine, metadata
+from test_store_sql import needs_pg, pg_engine
+
+T0 = dt.datetime(2026, 1, 5, 9, 0, tzinfo=dt.UTC)
+NOW = dt.datetime(2026, 6, 1, 2, 0, tzinfo=dt.UTC)
+DAY = dt.timedelta(days=1)
+WF = isp.workflow().with_clock(acctstate.FixedClock(NOW + DAY))
+POLICY = AutomationPolicy(WF, ladder=reference_ladder(), archive="archive", trial_end="end_trial")
+
+host = sa.MetaData()
+customers = sa.Table(
+    "customers",
+    host,
+    sa.Column("id", sa.String(200), primary_key=True),
+    sa.Column("balance", sa.Numeric(12, 2), nullable=False),
+    sa.Column("unpaid_invoices", sa.Integer, nullable=False),
+    sa.Column("oldest_unpaid_at", UtcDateTime),
+    sa.Column("trial_ends_at", UtcDateTime),
+    sa.Column("payment_method", sa.String(20)),
+    sa.Column("timezone", sa.String(50)),
+    sa.Column("currency", sa.String(3)),
+    sa.Column("period_price", sa.Numeric(12, 2)),
+)
+STARTS = [
+    "active",
+    "active_dunning_pending",
+    "active_dunning_1",
+    "active_dunning_3",
+    "suspended_dunning_1",
+    "suspended_dunning_2",
+    "active_trial",
+    "canceled",
+    "suspended",
+]
+
+
+@contextlib.contextmanager
+def sql_store(kind: str) -> Iterator[SqlStore]:
+    """An empty SQL store of ``kind`` with the host's ``customers`` table as its facts."""
+    if kind == "sqlite":
+        engine = create_engine("sqlite://")
+    else:
+        cm = pg_engine()
+        engine = cm.__enter__()
+    try:
+        store = SqlStore(WF, engine, facts=customers)
+        store.create_schema()
+        host.create_all(engine)
+        yield store
+    finally:
+        if kind == "sqlite":
+            engine.dispose()
+        else:
+            cm.__exit__(None, None, None)
+
+
+money = st.decimals(min_value=0, max_value=300, places=2, allow_nan=False)
+account_st = st.fixed_dictionaries(
+    {
+        "start": st.sampled_from(STARTS),
+        "since_days": st.integers(min_value=0, max_value=250),
+        "balance": st.sampled_from([Decimal("0.00")]) | money,
+        "unpaid_invoices": st.integers(min_value=0, max_value=4),
+        "late_days": st.none() | st.integers(min_value=0, max_value=120),
+        "trial_days": st.none() | st.integers(min_value=-30, max_value=30),
+        "payment_method": st.sampled_from([None, "card", "card"]),
+        "timezone": st.sampled_from(["UTC", "Europe/Berlin", "America/New_York"]),
+        "currency": st.sampled_from(["USD", "EUR"]),
+        "period_price": st.none() | money,
+    }
+)
+
+
+def facts_of(a: dict[str, Any]) -> dict[str, Any]:
+    late, trial = a["late_days"], a["trial_days"]
+    return {
+        "balance": a["balance"],
+        "unpaid_invoices": a["unpaid_invoices"],
+        "oldest_unpaid_at": None if late is None else NOW - late * DAY,
+        "trial_ends_at": None if trial is None else NOW + trial * DAY,
+        "payment_method": a["payment_method"],
+        "timezone": a["timezone"],
+        "currency": a["currency"],
+        "period_price": a["period_price"],
+    }
+
+
+def load_book(stores: list[Any], book: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Open every account in every store (and the host's rows); the facts by id."""
+    facts = {}
+    for n, a in enumerate(book):
+        account_id = f"A-{n:04d}"
+        facts[account_id] = facts_of(a)
+        for store in stores:
+            store.open(account_id, a["start"], at=NOW - a["since_days"] * DAY, imported=True)
+    for store in stores:
+        if isinstance(store, SqlStore):
+            with store.engine.begin() as conn:
+                conn.execute(customers.insert(), [{"id": k, **v} for k, v in facts.items()])
+    return facts
+
+
+def per_account(store: SqlStore, facts: dict[str, dict[str, Any]], now: dt.datetime) -> None:
+    """The per-account path: the sweep on plain accounts, each step a ``store.fire``."""
+    plain = []
+    for account_id in sorted(facts):
+        stored = store.load(account_id)
+        f = facts[account_id]
+        fields = {k: v for k, v in f.items() if k != "period_price" and v is not None}
+        account = WF.open(
+            account_id, stored.status, at=stored.status_since, imported=True, **fields
+        )
+        plain.append(account)
+    for plan in sweep(plain, POLICY, now=now):
+        if plan.error is not None:
+            continue
+        for change in plan.changes:
+            store.fire(
+                plan.account_id,
+                change.trigger,
+                at=now,
+                actor=POLICY.actor,
+                reason=POLICY.reason,
+                note=f"automation: {change.rule}",
+            )
+
+
+def table_rows(store: SqlStore) -> dict[str, list[tuple[Any, ...]]]:
+    """Every stored row but the surrogate keys, sorted."""
+    out = {}
+    with store.engine.connect() as conn:
+        for name in ("acctstate_accounts", "acctstate_history", "acctstate_outbox"):
+            table = metadata.tables[name]
+            cols = [c for c in table.c if c.name not in ("id", "seq")]
+            if name == "acctstate_accounts":
+                cols = list(table.c)
+            out[name] = sorted(tuple(r) for r in conn.execute(sa.select(*cols)))
+    return out
+
+
+def run_both(kind: str, book: list[dict[str, Any]], chunk: int) -> tuple[RunReport, ...]:
+    with sql_store(kind) as fast, sql_store(kind) as slow:
+        facts = load_book([fast, slow], book)
+        memory = MemoryStore(WF, facts=facts)
+        load_book([memory], book)
+        report = fast.run_automation(POLICY, now=NOW, chunk=chunk)
+        per_account(slow, facts, NOW)
+        assert table_rows(fast) == table_rows(slow)
+        by_memory = memory.run_automation(POLICY, now=NOW, chunk=chunk)
+        for account_id in facts:
+            assert [
+                (c.trigger, c.source, c.dest, c.at, c.note, c.actor, c.effects)
+                for c in memory.history(account_id)
+            ] == [
+                (c.trigger, c.source, c.dest, c.at, c.note, c.actor, c.effects)
+                for c in fast.history(account_id)
+            ]
+        before = table_rows(fast)
+        again = fast.run_automation(POLICY, now=NOW, chunk=chunk)
+        assert table_rows(fast) == before
+        return report, by_memory, again
+
+
+@pytest.mark.parametrize("kind", ["sqlite", pytest.param("postgres", marks=needs_pg)])
+def test_set_based_run_writes_the_per_account_rows(kind: str) -> None:
+    """On random books, ``run_automation`` writes exactly the rows of the per-account
+    path, ``MemoryStore`` reports the same, and a second run at the same ``now`` writes
+    nothing."""
+
+    @settings(
+        max_examples=30 if kind == "sqlite" else 10,
+        deadline=None,
+        suppress_health_check=[HealthCheck.too_slow],
+    )
+    @given(book=st.lists(account_st, min_size=1, max_size=25), chunk=st.integers(1, 12))
+    def run(book: list[dict[str, Any]], chunk: int) -> None:
+        report, by_memory, again = run_both(kind, book, chunk)
+        assert (report.changed, report.changes, report.by_rule, report.failed) == (
+            by_memory.changed,
+            by_memory.changes,
+            by_memory.by_rule,
+            by_memory.failed,
+        )
+        assert report.examined == len(book) == again.examined
+        assert (again.changed, again.changes) == (0, 0)
+
+    run()
+
+
+def test_a_known_book() -> None:
+    """A late account climbs the ladder, a paid suspended one is reinstated and
+    back-billed from when billing stopped, an old canceled one is archived; progress is
+    reported per chunk."""
+    book = [
+        {**_quiet, "start": "active", "balance": Decimal("80"), "late_days": 31},
+        {**_quiet, "start": "suspended_dunning_2", "since_days": 10, "period_price": Decimal("30")},
+        {**_quiet, "start": "canceled", "since_days": 200},
+        {**_quiet, "start": "active"},
+    ]
+    seen: list[tuple[int, int]] = []
+    with sql_store("sqlite") as store:
+        load_book([store], book)
+        report = store.run_automation(
+            POLICY, now=NOW, chunk=3, progress=lambda done, total: seen.append((done, total))
+        )
+        assert seen == [(3, 4), (4, 4)]
+        assert (report.examined, report.changed, report.chunks) == (4, 3, 2)
+        assert dict(report.by_rule) == {"dunning_clear": 2, "dunning": 3, "archive": 1}
+        statuses = [store.load(f"A-{n:04d}").status for n in range(4)]
+        assert [WF.catalog[s].name for s in statuses] == [
+            "active_dunning_2",
+            "active",
+            "archived",
+            "active",
+        ]
+        charges = [e for c in store.history("A-0001") for e in c.effects if e.kind == "charge"]
+        assert [e.amount for e in charges] == [Decimal("10.00")]
+
+
+_quiet = {
+    "since_days": 0,
+    "balance": Decimal("0"),
+    "unpaid_invoices": 0,
+    "late_days": None,
+    "trial_days": None,
+    "payment_method": "card",
+    "timezone": "UTC",
+    "currency": "USD",
+    "period_price": None,
+}
+
+
+def test_a_row_changed_in_between_is_planned_again_alone() -> None:
+    """An account another writer changes after the chunk was read loses its
+    compare-and-set and is planned again on its own; nothing is written twice."""
+    book = [
+        {**_quiet, "start": "active", "balance": Decimal("80"), "late_days": 31},
+        {**_quiet, "start": "active", "balance": Decimal("80"), "late_days": 31},
+    ]
+    with sql_store("sqlite") as store:
+        load_book([store], book)
+        original = SqlStore._plan_chunk
+
+        def meddle(self: SqlStore, conn: Any, rows: Any, *args: Any) -> Any:
+            write = original(self, conn, rows, *args)
+            # Another writer (here, in the same transaction) moves A-0000 first.
+            self.fire("A-0000", "escalate_dunning", at=NOW, connection=conn)
+            return write
+
+        SqlStore._plan_chunk = meddle  # type: ignore[method-assign]
+        try:
+            report = store.run_automation(POLICY, now=NOW)
+        finally:
+            SqlStore._plan_chunk = original  # type: ignore[method-assign]
+        assert report.retried == 1
+        assert report.ok
+        for account_id in ("A-0000", "A-0001"):
+            assert WF.catalog[store.load(account_id).status].name == "active_dunning_2"
+        assert len(store.history("A-0000")) == 4
+
+
+def test_bad_arguments_are_refused() -> None:
+    """A naive ``now``, a bad chunk, progress or a policy on another workflow are refused
+    before anything is read."""
+    other_wf = isp.workflow().extend(remove=[("terminate", "active")])
+    other = AutomationPolicy(other_wf, ladder=reference_ladder())
+    with sql_store("sqlite") as store:
+        with pytest.raises(InvalidArgument, match="now"):
+            store.run_automation(POLICY, now=NOW.replace(tzinfo=None))
+        with pytest.raises(InvalidArgument, match="chunk"):
+            store.run_automation(POLICY, now=NOW, chunk=0)
+        with pytest.raises(InvalidArgument, match="progress"):
+            store.run_automation(POLICY, now=NOW, progress=3)  # type: ignore[arg-type]
+        with pytest.raises(InvalidArgument, match="policy"):
+            store.run_automation(other, now=NOW)
+
+
+def test_run_inside_the_callers_transaction() -> None:
+    """With ``connection=``, the run writes inside the caller's transaction: rolled back
+    with it, committed with it."""
+    book = [{**_quiet, "start": "active", "balance": Decimal("80"), "late_days": 31}]
+    with sql_store("sqlite") as store:
+        load_book([store], book)
+        with store.engine.connect() as conn:
+            report = store.run_automation(POLICY, now=NOW, connection=conn)
+            assert report.changes == 3
+            conn.rollback()
+        assert store.load("A-0000").version == 0
+        with store.engine.begin() as conn:
+            store.run_automation(POLICY, now=NOW, connection=conn)
+        assert WF.catalog[store.load("A-0000").status].name == "active_dunning_2"
+        assert isinstance(store, acctstate.store.Store)
