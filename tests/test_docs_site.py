@@ -30,12 +30,7 @@ SOURCE_WORDS = re.compile(
 # Pages still showing text from modules that were being reorganised when this test was
 # written. Each entry goes once its module is fixed (roles: run the role conversion on it);
 # the strict xfail then fails to say so.
-PENDING_ROLES: dict[str, str] = {
-    "reference/automation": "operations/automation/_columns.py and _policy.py",
-    "reference/batch": "operations/batch/",
-    "reference/store": "world/store/",
-    "reference/workflow": "core/workflow.py and core/_workflow_schedule.py",
-}
+PENDING_ROLES: dict[str, str] = {}
 PENDING_BASES: dict[str, str] = {}
 PENDING_WORDS: dict[str, str] = {}
 PENDING_CLI: dict[tuple[str, str], str] = {}

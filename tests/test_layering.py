@@ -97,6 +97,11 @@ OPTIONAL = {
     "hypothesis",
     "mkdocs",
     "django",
+    "aiosqlite",
+    "greenlet",
+    "fastapi",
+    "httpx",
+    "uvicorn",
 }
 
 RANK: dict[str, int] = {}

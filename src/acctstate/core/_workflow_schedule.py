@@ -1,4 +1,4 @@
-"""The book type behind :attr:`Workflow.book <acctstate.workflow.Workflow.book>` (private).
+"""The book type behind [`Workflow.book`][acctstate.workflow.Workflow.book] (private).
 
 [`acctstate.schedule`][acctstate.schedule] holds the scheduling logic. It sits in the layer above
 the workflow, so the workflow never imports it: the scheduling part registers its

@@ -274,6 +274,22 @@ def _days(text: str) -> int:
     return value
 
 
+def _db(args: argparse.Namespace, out: IO[str]) -> int:
+    from acctstate.world.store import migrate  # needs the 'sql' extra (SQLAlchemy, Alembic)
+
+    try:
+        before = migrate.current(args.url)
+        after = migrate.upgrade(args.url)
+    except migrate.DatabaseError as exc:  # unreachable server, refused login, ...
+        print(f"acctstate db: error: {_one_line(exc)}", file=sys.stderr)
+        return 1
+    if before == after:
+        print(f"the schema is up to date (version {after})", file=out)
+    else:
+        print(f"upgraded the schema from version {before or 'none'} to {after}", file=out)
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     """The command line parser (``acctstate --help``)."""
     presets = ", ".join(sorted(PRESETS))
@@ -371,6 +387,17 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--chunk", type=_positive, default=10_000, help="accounts per chunk (10000)")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
     p.set_defaults(run=_run_automation)
+    p = sub.add_parser(
+        "db",
+        help="create or upgrade the SQL store's schema",
+        description="Create the SQL store's tables, or upgrade them to this release's "
+        "version (kept in the acctstate_version table). Needs the 'sql' extra.",
+    )
+    db = p.add_subparsers(dest="action", metavar="ACTION", parser_class=_Parser)
+    db.required = True
+    up = db.add_parser("upgrade", help="create or upgrade the schema at URL")
+    up.add_argument("url", metavar="URL", help="a database URL (sqlite:///accounts.db, ...)")
+    up.set_defaults(run=_db)
     return top
 
 

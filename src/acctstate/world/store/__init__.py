@@ -1,14 +1,15 @@
-"""Persistence: the :class:`Store` protocol, its values, and two implementations.
+"""Persistence: the [`Store`][acctstate.store.Store] protocol, its values, and two implementations.
 
-* :class:`acctstate.store.memory.MemoryStore` keeps everything in dicts (tests, notebooks).
-* :class:`acctstate.store.sql.SqlStore` keeps it in a relational database through
-  SQLAlchemy 2 (SQLite embedded, PostgreSQL in production; ``pip install acctstate[sql]``).
+* [`acctstate.store.memory.MemoryStore`][acctstate.store.memory.MemoryStore] keeps everything in
+  dicts (tests, notebooks).
+* [`acctstate.store.sql.SqlStore`][acctstate.store.sql.SqlStore] keeps it in a relational database
+  through SQLAlchemy 2 (SQLite embedded, PostgreSQL in production; ``pip install acctstate[sql]``).
 
 Both give the same guarantees. Firing through a store checks the guards against the
 *stored* state, writes the new status with a compare-and-set on the account's version,
 and records the history entry and the change's effects (an *outbox*) in the same
-transaction. Effects are run later by :meth:`Store.deliver`, oldest first per account,
-and marked done; a failed or interrupted delivery is retried, never skipped.
+transaction. Effects are run later by [`Store.deliver`][acctstate.store.Store.deliver], oldest first
+per account, and marked done; a failed or interrupted delivery is retried, never skipped.
 
 >>> import datetime as dt
 >>> from acctstate.presets import isp
@@ -24,9 +25,7 @@ and marked done; a failed or interrupted delivery is retried, never skipped.
 """
 
 from acctstate.world.store._types import (
-    Decide as Decide,
-)
-from acctstate.world.store._types import (
+    DeadLetterStore,
     Delivery,
     PendingEffect,
     Progress,
@@ -37,8 +36,12 @@ from acctstate.world.store._types import (
     StoredAccount,
     SweepRun,
 )
+from acctstate.world.store._types import (
+    Decide as Decide,
+)
 
 __all__ = [
+    "DeadLetterStore",
     "Delivery",
     "PendingEffect",
     "Progress",

@@ -1,9 +1,9 @@
 """What both stores share to run automation: the policies of a run, planning one
-account's steps as ordinary changes, and tallying a :class:`~acctstate.store.RunReport`.
+account's steps as ordinary changes, and tallying a [`RunReport`][acctstate.store.RunReport].
 
 An account's automated steps are planned by the automation's rules (the same decisions as
-:func:`acctstate.automation.sweep`), then each step is planned again by the workflow
-against the account as it will be after the steps before it -- its stored state, its
+[`acctstate.automation.sweep`][acctstate.automation.sweep]), then each step is planned again by the
+workflow against the account as it will be after the steps before it -- its stored state, its
 history and the host's facts -- exactly as ``store.fire`` would, so the history and
 outbox rows of a nightly run are those the per-account path writes.
 """
@@ -77,9 +77,11 @@ def plan_hops(
 ) -> list[StatusChange]:
     """Each step planned by the workflow against the account as it will be by then.
 
+    It also raises every error of
+    [`acctstate.workflow.Workflow.plan`][acctstate.workflow.Workflow.plan].
+
     Raises:
         PlanOutdated: a step leads elsewhere than the rules said.
-        (and every error of :meth:`acctstate.Workflow.plan`)
     """
     policy = c.policy
     by_code = c.by_code
@@ -119,7 +121,7 @@ def check_progress(progress: object) -> Progress | None:
 
 
 class Tally:
-    """Counts for a :class:`~acctstate.store.RunReport`, kept as a run goes."""
+    """Counts for a [`RunReport`][acctstate.store.RunReport], kept as a run goes."""
 
     def __init__(self, now: dt.datetime) -> None:
         self.now = now

@@ -170,7 +170,7 @@ class BaseStore:
         """Record a change to make at ``at``; scheduling the same id again is a no-op.
 
         The default id is the change's key (account, trigger, UTC time), the same as a
-        :class:`~acctstate.history.ScheduledChange`'s ``key``.
+        [`ScheduledChange`][acctstate.history.ScheduledChange]'s ``key``.
 
         Args:
             account_id: the account.
@@ -192,7 +192,7 @@ class BaseStore:
         return self._add_scheduled(record)
 
     def schedule_change(self, entry: ScheduledChange) -> ScheduledRecord:
-        """Record a pending :class:`~acctstate.history.ScheduledChange` under its id.
+        """Record a pending [`ScheduledChange`][acctstate.history.ScheduledChange] under its id.
 
         Raises:
             InvalidArgument: ``entry`` is not a pending ``ScheduledChange``.
@@ -234,7 +234,7 @@ class BaseStore:
             max_chunks: stop after this many chunks (``None``: until none is due).
 
         Returns:
-            A :class:`~acctstate.store.ScheduleRun`.
+            A [`ScheduleRun`][acctstate.store.ScheduleRun].
         """
         require_aware(at)
         check_count(chunk, "chunk")
@@ -301,7 +301,7 @@ class BaseStore:
             max_chunks: stop after this many chunks.
 
         Returns:
-            A :class:`~acctstate.store.SweepRun`; ``cursor`` is ``None`` when the end
+            A [`SweepRun`][acctstate.store.SweepRun]; ``cursor`` is ``None`` when the end
             was reached.
         """
         require_aware(at)

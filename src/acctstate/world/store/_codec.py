@@ -31,12 +31,19 @@ def _subclasses(cls: type[Effect]) -> Iterator[type[Effect]]:
 
 
 def effect_type(kind: str) -> type[Effect]:
-    """The effect class whose ``kind`` is ``kind`` (host subclasses included)."""
+    """The effect class whose ``kind`` is ``kind`` (host subclasses included).
+
+    When a module defining it was imported twice (under two names, or reloaded), the
+    class defined last is the live one.
+    """
+    found: type[Effect] | None = None
     for sub in _subclasses(Effect):
         field = attrs.fields_dict(sub).get("kind") if "__attrs_attrs__" in vars(sub) else None
         if field is not None and field.default == kind:
-            return sub
-    raise InvalidArgument("kind", kind, "the kind of an Effect subclass that is imported")
+            found = sub
+    if found is None:
+        raise InvalidArgument("kind", kind, "the kind of an Effect subclass that is imported")
+    return found
 
 
 def _encode(value: object, where: str) -> object:
@@ -85,7 +92,7 @@ def data_json(data: tuple[tuple[str, Any], ...]) -> str | None:
 
 
 def data_from(text: str | None) -> tuple[tuple[str, Any], ...]:
-    """Event data pairs back from :func:`data_json`."""
+    """Event data pairs back from `data_json`."""
     if not text:
         return ()
     return tuple((k, _decode(v)) for k, v in json.loads(text))

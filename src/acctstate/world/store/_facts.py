@@ -4,7 +4,7 @@ The host's database is the source of truth for balances, time zones, currencies 
 periods; a store reads them (a row of the host's ``facts``) when it plans and never
 copies them. Money and time are never guessed: a rule that reads the account's
 ``timezone`` or ``currency`` when neither the facts nor the event data give one gets a
-:class:`~acctstate.errors.MissingFact`.
+[`MissingFact`][acctstate.errors.MissingFact].
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ STRICT_FACTS = frozenset({"currency", "timezone"})
 _OWN = frozenset({"id", "status", "status_since", "version", "history"})
 
 FactsSource = Mapping[str, Mapping[str, Any]] | Callable[[str], Mapping[str, Any] | None]
-"""What a :class:`~acctstate.store.memory.MemoryStore` takes as ``facts``: a mapping of
+"""What a [`MemoryStore`][acctstate.store.memory.MemoryStore] takes as ``facts``: a mapping of
 account id to its facts, or a callable returning an account's facts (or ``None``)."""
 
 
@@ -36,7 +36,7 @@ class AccountView:
     ``status_since``, ``version``, ``history``), then the host's facts. A strict fact
     (``timezone``, ``currency``) that the facts do not give reads as absent when the
     event data gives it (so the event data is used) and raises
-    :class:`~acctstate.errors.MissingFact` otherwise.
+    [`MissingFact`][acctstate.errors.MissingFact] otherwise.
     """
 
     __slots__ = ("_data", "_facts", "history", "id", "status", "status_since", "version")

@@ -111,7 +111,7 @@ class _Write:
 
 
 class SqlNightly(SqlBase):
-    """The nightly run (a part of :class:`~acctstate.store.sql.SqlStore`)."""
+    """The nightly run (a part of [`SqlStore`][acctstate.store.sql.SqlStore])."""
 
     __slots__ = ()
 
@@ -143,7 +143,7 @@ class SqlNightly(SqlBase):
             progress: called with ``(done, total)`` after each chunk.
 
         Returns:
-            A :class:`~acctstate.store.RunReport`.
+            A [`RunReport`][acctstate.store.RunReport].
 
         Raises:
             InvalidArgument: a naive ``now``, a bad ``chunk`` or ``progress``, or a
@@ -304,7 +304,11 @@ class SqlNightly(SqlBase):
             return
         names = list(rows[0])
         translate = conn.get_execution_options().get("schema_translate_map") or {}
-        if conn.dialect.name == "postgresql" and conn.dialect.driver == "psycopg":
+        if (
+            conn.dialect.name == "postgresql"
+            and conn.dialect.driver == "psycopg"
+            and not conn.dialect.is_async  # the async store: a multi-row insert below
+        ):
             # COPY: the rows stream in one command, in the chunk's transaction.
             quote = conn.dialect.identifier_preparer.quote
             schema = translate.get(table.schema, table.schema)

@@ -1,6 +1,6 @@
 """The SQL store's core: the engine, transactions, accounts, history and firing.
 
-:class:`~acctstate.store.sql.SqlStore` adds delivery and scheduling to it (``_delivery``,
+[`SqlStore`][acctstate.store.sql.SqlStore] adds delivery and scheduling to it (``_delivery``,
 ``_sqlschedule``).
 """
 
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from typing import Any
 
 import sqlalchemy as sa
@@ -228,13 +228,17 @@ class SqlBase(BaseStore):
         rows = conn.execute(_PAST, {"id": stored.id, "v": stored.version})
         return History([self._change(r, ())[1] for r in rows])
 
-    def history(self, account_id: str) -> History:
+    def history(self, account_id: str, *, connection: sa.Connection | None = None) -> History:
         """The account's full history, effects included (instants in UTC).
+
+        Args:
+            connection: read inside this connection's transaction.
 
         Raises:
             InvalidArgument: no such account.
         """
-        with self._engine.connect() as conn:
+        reader = self._engine.connect() if connection is None else nullcontext(connection)
+        with reader as conn:
             if conn.execute(LOAD, {"id": account_id}).first() is None:
                 raise unknown_account(account_id)
             rows = conn.execute(
@@ -290,11 +294,13 @@ class SqlBase(BaseStore):
         Returns:
             The change made (its effects are pending in the outbox).
 
+        It also raises every error of
+        [`acctstate.workflow.Workflow.plan`][acctstate.workflow.Workflow.plan].
+
         Raises:
             ConcurrentChange: the account is not at ``expected_version``, or another
                 writer won and the retries ran out.
             InvalidArgument: unknown account, or the change's effect keys are taken.
-            (and every error of :meth:`acctstate.Workflow.plan`)
         """
         if connection is not None and retries:
             raise InvalidArgument(

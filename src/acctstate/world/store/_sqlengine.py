@@ -35,7 +35,7 @@ def create_engine(url: str | sa.URL, **kwargs: Any) -> sa.Engine:
     Args:
         url: a database URL (``"sqlite:///accounts.db"``,
             ``"postgresql+psycopg://user@host/db"``).
-        **kwargs: passed to :func:`sqlalchemy.create_engine`.
+        **kwargs: passed to `sqlalchemy.create_engine`.
 
     >>> create_engine("sqlite://").dialect.name
     'sqlite'

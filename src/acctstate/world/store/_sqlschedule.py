@@ -3,29 +3,77 @@
 from __future__ import annotations
 
 import datetime as dt
+from contextvars import ContextVar
+from typing import Any
 
 import sqlalchemy as sa
 
-from acctstate.values.actors import SYSTEM
+from acctstate.values.actors import SYSTEM, Actor
 from acctstate.values.history import StatusChange
 from acctstate.world.store._codec import actor_columns, data_json, unknown_account
 from acctstate.world.store._schema import accounts, scheduled
 from acctstate.world.store._sqlcore import SqlBase
 from acctstate.world.store._sqlengine import LOAD, account_of, record_of
-from acctstate.world.store._types import ScheduledRecord, StoredAccount
+from acctstate.world.store._types import ScheduledRecord, ScheduleRun, StoredAccount
 
 __all__ = ["SqlScheduling"]
 
+# The caller's connection while ``apply_due(connection=...)`` runs (per thread and task).
+_CALLER: ContextVar[sa.Connection | None] = ContextVar("acctstate_caller", default=None)
+
 
 class SqlScheduling(SqlBase):
-    """Scheduled changes (a part of :class:`~acctstate.store.sql.SqlStore`)."""
+    """Scheduled changes (a part of [`SqlStore`][acctstate.store.sql.SqlStore])."""
 
     __slots__ = ()
 
-    def _add_scheduled(self, record: ScheduledRecord) -> ScheduledRecord:
+    def schedule(
+        self,
+        account_id: str,
+        trigger: str,
+        *,
+        at: dt.datetime,
+        reason: str | None = None,
+        note: str | None = None,
+        actor: Actor | None = None,
+        id: str | None = None,
+        connection: sa.Connection | None = None,
+        **data: Any,
+    ) -> ScheduledRecord:
+        """Record a change to make at ``at``; scheduling the same id again is a no-op.
+
+        As [`acctstate.store.Store.schedule`][acctstate.store.Store.schedule], and ``connection``:
+        write inside this connection's transaction (the caller commits).
+        """
+        record = self._record(account_id, trigger, at, reason, note, actor, id, data)
+        return self._add_scheduled(record, connection)
+
+    def apply_due(
+        self,
+        *,
+        at: dt.datetime,
+        chunk: int = 100,
+        max_chunks: int | None = None,
+        connection: sa.Connection | None = None,
+    ) -> ScheduleRun:
+        """Make the scheduled changes due at ``at`` (effective ``<= at``), oldest first.
+
+        As [`acctstate.store.Store.apply_due`][acctstate.store.Store.apply_due], and ``connection``:
+        work inside this connection's transaction (the caller commits); each change is made in a
+        savepoint, so a refused one is marked failed and leaves nothing else behind.
+        """
+        token = _CALLER.set(connection)
+        try:
+            return super().apply_due(at=at, chunk=chunk, max_chunks=max_chunks)
+        finally:
+            _CALLER.reset(token)
+
+    def _add_scheduled(
+        self, record: ScheduledRecord, connection: sa.Connection | None = None
+    ) -> ScheduledRecord:
         account_id = record.account_id
         by_id = sa.select(scheduled).where(scheduled.c.id == record.id)
-        with self._tx() as conn:
+        with self._tx(connection) as conn:
             if conn.execute(LOAD, {"id": account_id}).first() is None:
                 raise unknown_account(account_id)
             existing = conn.execute(by_id).first()
@@ -70,12 +118,24 @@ class SqlScheduling(SqlBase):
             .order_by(scheduled.c.at, scheduled.c.id)
             .limit(limit)
         )
+        caller = _CALLER.get()
+        if caller is not None:
+            return [record_of(r) for r in caller.execute(query)]
         with self._engine.connect() as conn:
             return [record_of(r) for r in conn.execute(query)]
 
     def _apply_scheduled(self, record: ScheduledRecord) -> StatusChange | None:
+        caller = _CALLER.get()
+        if caller is None:
+            return self._apply_in(None, record)
+        with caller.begin_nested():  # a refusal undoes this change only
+            return self._apply_in(caller, record)
+
+    def _apply_in(
+        self, connection: sa.Connection | None, record: ScheduledRecord
+    ) -> StatusChange | None:
         mine = scheduled.c.id == record.id
-        with self._tx() as conn:
+        with self._tx(connection) as conn:
             # Claim first: a second runner blocks on this row (PostgreSQL) or on the
             # write lock (SQLite), then finds it no longer pending and does nothing.
             claimed = conn.execute(
@@ -101,7 +161,7 @@ class SqlScheduling(SqlBase):
             return change
 
     def _mark_failed(self, record: ScheduledRecord, error: str) -> None:
-        with self._tx() as conn:
+        with self._tx(_CALLER.get()) as conn:
             conn.execute(
                 scheduled.update()
                 .where(scheduled.c.id == record.id, scheduled.c.state == "pending")

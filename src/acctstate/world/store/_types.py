@@ -1,4 +1,5 @@
-"""The store's values and the :class:`Store` protocol (re-exported by ``acctstate.store``)."""
+"""The store's values and the [`Store`][acctstate.store.Store] protocol (re-exported by
+``acctstate.store``)."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ if TYPE_CHECKING:  # pragma: no cover - typing only
     from acctstate.operations.automation import AutomationPolicy
 
 __all__ = [
+    "DeadLetterStore",
     "Delivery",
     "PendingEffect",
     "Progress",
@@ -62,6 +64,9 @@ class PendingEffect:
         effect: the effect value.
         attempts: how many deliveries were tried and failed.
         last_error: the last failure, as ``"ExceptionType: message"``, or ``None``.
+        state: ``"pending"``, or ``"dead"`` once it ran out of attempts (a dead letter
+            holds back its account's later effects until an operator retries or skips it).
+        next_attempt_at: not tried again before this instant (UTC), or ``None``.
     """
 
     key: str
@@ -70,22 +75,26 @@ class PendingEffect:
     effect: Effect
     attempts: int = 0
     last_error: str | None = None
+    state: str = "pending"
+    next_attempt_at: dt.datetime | None = None
 
 
 @attrs.frozen
 class Delivery:
-    """What one :meth:`Store.deliver` call did.
+    """What one [`Store.deliver`][acctstate.store.Store.deliver] call did.
 
     Attributes:
         delivered: the keys of the effects whose hook ran and succeeded, in order.
         skipped: the keys marked done without a hook (``skip_unhandled=True`` only).
         failed: ``(key, error)`` for each effect that failed; it stays pending and the
             account's later effects wait behind it.
+        dead: the keys among ``failed`` that ran out of attempts and became dead letters.
     """
 
     delivered: tuple[str, ...] = ()
     skipped: tuple[str, ...] = ()
     failed: tuple[tuple[str, str], ...] = ()
+    dead: tuple[str, ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -94,6 +103,11 @@ class Delivery:
 
     def __len__(self) -> int:
         return len(self.delivered) + len(self.skipped)
+
+    @property
+    def attempts(self) -> int:
+        """How many effects were tried (what ``limit`` counts)."""
+        return len(self.delivered) + len(self.skipped) + len(self.failed)
 
 
 @attrs.frozen
@@ -129,7 +143,7 @@ class ScheduledRecord:
 
 @attrs.frozen
 class ScheduleRun:
-    """What one :meth:`Store.apply_due` call did.
+    """What one [`Store.apply_due`][acctstate.store.Store.apply_due] call did.
 
     Attributes:
         applied: ids of the scheduled changes made, in order.
@@ -146,7 +160,7 @@ class ScheduleRun:
 
 @attrs.frozen
 class SweepRun:
-    """What one :meth:`Store.sweep` call did.
+    """What one [`Store.sweep`][acctstate.store.Store.sweep] call did.
 
     Attributes:
         changes: the changes made, in account-id order.
@@ -164,7 +178,7 @@ class SweepRun:
 
 @attrs.frozen
 class RunReport:
-    """What one :meth:`Store.run_automation` call did.
+    """What one [`Store.run_automation`][acctstate.store.Store.run_automation] call did.
 
     Attributes:
         at: the run's ``now``; every change is effective then.
@@ -266,6 +280,9 @@ class Store(Protocol):
         limit: int = 1000,
         account_id: str | None = None,
         skip_unhandled: bool = False,
+        max_attempts: int = ...,
+        backoff: dt.timedelta = ...,
+        max_backoff: dt.timedelta = ...,
     ) -> Delivery:
         """Run pending effects through ``hooks`` and mark each done."""
         ...
@@ -286,7 +303,7 @@ class Store(Protocol):
         ...
 
     def schedule_change(self, entry: ScheduledChange) -> ScheduledRecord:
-        """Record an :class:`~acctstate.history.ScheduledChange` (keyed by its id)."""
+        """Record an [`ScheduledChange`][acctstate.history.ScheduledChange] (keyed by its id)."""
         ...
 
     def scheduled(
@@ -324,4 +341,26 @@ class Store(Protocol):
         progress: Progress | None = None,
     ) -> RunReport:
         """Run the automation's rules over every stored account, ``chunk`` at a time."""
+        ...
+
+
+@runtime_checkable
+class DeadLetterStore(Store, Protocol):
+    """A [`Store`][acctstate.store.Store] whose delivery backs off and keeps dead letters
+    for an operator (`MemoryStore`, `SqlStore`), and prunes delivered effects."""
+
+    def dead_letters(self, *, account_id: str | None = None) -> tuple[PendingEffect, ...]:
+        """The effects that ran out of attempts, oldest first."""
+        ...
+
+    def retry_dead(self, key: str, *, reason: str, actor: Actor | None = None) -> PendingEffect:
+        """Send a dead letter back to the queue (its attempts start again)."""
+        ...
+
+    def skip_dead(self, key: str, *, reason: str, actor: Actor | None = None) -> PendingEffect:
+        """Mark a dead letter done without running it; its account's later effects go on."""
+        ...
+
+    def prune(self, *, before: dt.datetime) -> int:
+        """Delete the effects carried out before ``before``; how many."""
         ...

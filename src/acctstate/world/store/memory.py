@@ -1,8 +1,8 @@
-"""An in-memory :class:`~acctstate.store.Store`: for tests, notebooks and simulations.
+"""An in-memory [`Store`][acctstate.store.Store]: for tests, notebooks and simulations.
 
 It keeps the same promises as the SQL store inside one process: every operation is
 atomic under a lock, firing uses a compare-and-set on the account's version, and
-effects wait in an outbox until :meth:`MemoryStore.deliver` runs them.
+effects wait in an outbox until `MemoryStore.deliver` runs them.
 """
 
 from __future__ import annotations
@@ -20,7 +20,6 @@ from acctstate.operations.automation._rules import plan_one
 from acctstate.values.actors import SYSTEM, Actor
 from acctstate.values.catalog import StatusRef
 from acctstate.values.clock import require_aware
-from acctstate.values.effects import Effect, Hooks
 from acctstate.values.errors import AcctStateError, ConcurrentChange, InvalidArgument
 from acctstate.values.history import History, StatusChange
 from acctstate.world.store._automation import Policies, Tally, check_progress, plan_hops
@@ -34,9 +33,8 @@ from acctstate.world.store._codec import (
     unknown_account,
 )
 from acctstate.world.store._facts import AccountView, FactsSource, memory_facts
+from acctstate.world.store._memory_outbox import MemoryOutbox, _Slot
 from acctstate.world.store._types import (
-    Delivery,
-    PendingEffect,
     Progress,
     RunReport,
     ScheduledRecord,
@@ -46,22 +44,8 @@ from acctstate.world.store._types import (
 __all__ = ["MemoryStore"]
 
 
-@attrs.define
-class _Slot:
-    """One outbox entry (mutable: claimed, done, attempts)."""
-
-    key: str
-    account_id: str
-    version: int
-    effect: Effect
-    done: bool = False
-    claimed: bool = False
-    attempts: int = 0
-    last_error: str | None = None
-
-
-class MemoryStore(BaseStore):
-    """A :class:`~acctstate.store.Store` in process memory (thread-safe).
+class MemoryStore(MemoryOutbox, BaseStore):
+    """A [`Store`][acctstate.store.Store] in process memory (thread-safe).
 
     Args:
         workflow: the workflow every change is checked against.
@@ -176,11 +160,13 @@ class MemoryStore(BaseStore):
         Returns:
             The change made (its effects are pending in the outbox).
 
+        It also raises every error of
+        [`acctstate.workflow.Workflow.plan`][acctstate.workflow.Workflow.plan].
+
         Raises:
             ConcurrentChange: the account is not at ``expected_version``, or another
                 writer won and the retries ran out.
             InvalidArgument: unknown account, or the change's effect keys are taken.
-            (and every error of :meth:`acctstate.Workflow.plan`)
         """
         return self._fire(
             account_id,
@@ -276,7 +262,7 @@ class MemoryStore(BaseStore):
             progress: called with ``(done, total)`` after each chunk.
 
         Returns:
-            A :class:`~acctstate.store.RunReport`.
+            A [`RunReport`][acctstate.store.RunReport].
 
         Raises:
             InvalidArgument: a naive ``now``, a bad ``chunk`` or ``progress``, or a
@@ -334,86 +320,6 @@ class MemoryStore(BaseStore):
             last = changes[-1]
             self._accounts[account_id] = StoredAccount(account_id, last.dest.code, last.at, version)
             tally.made(hops)
-
-    # -- outbox -----------------------------------------------------------------------
-
-    def pending(self, *, account_id: str | None = None) -> tuple[PendingEffect, ...]:
-        """The effects not carried out yet, oldest first."""
-        with self._lock:
-            return tuple(
-                PendingEffect(s.key, s.account_id, s.version, s.effect, s.attempts, s.last_error)
-                for s in self._outbox.values()
-                if not s.done and (account_id is None or s.account_id == account_id)
-            )
-
-    def _claim(self, blocked: set[str], account_id: str | None) -> _Slot | None:
-        heads: set[str] = set()
-        for slot in self._outbox.values():
-            if slot.done or slot.account_id in heads:
-                continue
-            heads.add(slot.account_id)  # later effects of this account wait behind it
-            if slot.claimed or slot.account_id in blocked:
-                continue
-            if account_id is None or slot.account_id == account_id:
-                slot.claimed = True
-                return slot
-        return None
-
-    def deliver(
-        self,
-        hooks: Hooks | None = None,
-        *,
-        limit: int = 1000,
-        account_id: str | None = None,
-        skip_unhandled: bool = False,
-    ) -> Delivery:
-        """Run pending effects through ``hooks``, oldest first per account; mark each done.
-
-        Args:
-            hooks: the host's hooks (default: the workflow's).
-            limit: run at most this many effects.
-            account_id: only this account's effects.
-            skip_unhandled: mark effects that have no hook as done instead of failing.
-
-        Returns:
-            A :class:`~acctstate.store.Delivery`. A failed effect stays pending, and the
-            same account's later effects wait behind it.
-        """
-        run = hooks if hooks is not None else self._workflow.hooks
-        if run is None or not isinstance(run, Hooks):
-            raise InvalidArgument("hooks", run, "an acctstate.Hooks (or a workflow with hooks)")
-        check_count(limit, "limit")
-        delivered: list[str] = []
-        skipped: list[str] = []
-        failed: list[tuple[str, str]] = []
-        blocked: set[str] = set()
-        while len(delivered) + len(skipped) < limit:
-            with self._lock:
-                slot = self._claim(blocked, account_id)
-                if slot is None:
-                    break
-                change = self._changes[slot.account_id][slot.version]
-            handler = run.handler(slot.effect)
-            error: str | None = None
-            if handler is None:
-                if not skip_unhandled:
-                    error = f"no hook handles {slot.effect.kind!r} effects"
-            else:
-                try:
-                    handler(slot.effect, change)
-                except Exception as exc:
-                    error = error_text(exc)
-            with self._lock:
-                slot.claimed = False
-                if error is None:
-                    slot.done = True
-                    (delivered if handler is not None else skipped).append(slot.key)
-                else:
-                    slot.attempts += 1
-                    slot.last_error = error
-                    failed.append((slot.key, error))
-                    blocked.add(slot.account_id)
-        return Delivery(tuple(delivered), tuple(skipped), tuple(failed))
 
     # -- scheduled changes ------------------------------------------------------------
 

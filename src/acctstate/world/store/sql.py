@@ -1,4 +1,4 @@
-"""A :class:`~acctstate.store.Store` on a relational database through SQLAlchemy 2.
+"""A [`Store`][acctstate.store.Store] on a relational database through SQLAlchemy 2.
 
 SQLite is the embedded default and PostgreSQL the production target; both are tested.
 Needs the ``sql`` extra: ``pip install 'acctstate[sql]'``.
@@ -6,7 +6,7 @@ Needs the ``sql`` extra: ``pip install 'acctstate[sql]'``.
 Every write is one transaction. Firing reads the account row, plans the change with the
 workflow against that stored state, updates the row with a compare-and-set on its
 ``version``, and inserts the history row and the change's effects into the outbox.
-:meth:`SqlStore.deliver` then runs the effects, one transaction per effect: it claims
+`SqlStore.deliver` then runs the effects, one transaction per effect: it claims
 the oldest pending effect of an account whose earlier effects are all done (on
 PostgreSQL with ``FOR UPDATE SKIP LOCKED``, so deliverers in parallel never take the
 same one), runs the hook, and marks it done in the same transaction.
@@ -44,12 +44,12 @@ __all__ = ["SqlStore", "UtcDateTime", "create_engine", "metadata"]
 
 
 class SqlStore(SqlDelivery, SqlScheduling, SqlNightly):
-    """A :class:`~acctstate.store.Store` in an SQL database (SQLite or PostgreSQL).
+    """A [`Store`][acctstate.store.Store] in an SQL database (SQLite or PostgreSQL).
 
     Args:
         workflow: the workflow every change is checked against.
-        engine: an SQLAlchemy ``Engine`` (see :func:`create_engine` for SQLite). To keep
-            the tables in another PostgreSQL schema, give an engine with
+        engine: an SQLAlchemy ``Engine`` (see [`create_engine`][acctstate.store.sql.create_engine]
+            for SQLite). To keep the tables in another PostgreSQL schema, give an engine with
             ``execution_options(schema_translate_map={None: "billing"})``.
         facts: the host's own table, view or ``select()`` holding what the rules read
             about an account (``balance``, ``payment_method``, ``timezone``,
@@ -58,7 +58,7 @@ class SqlStore(SqlDelivery, SqlScheduling, SqlNightly):
             in the same transaction as the change it plans and never copies it; event
             data given to ``fire`` overrides a column. A rule that needs the time zone
             or the currency when neither gives one raises
-            :class:`~acctstate.errors.MissingFact`.
+            [`MissingFact`][acctstate.errors.MissingFact].
         facts_key: the facts' column holding the account id.
 
     Raises:
