@@ -74,6 +74,7 @@ FIELDS: dict[type, tuple[str, ...]] = {
         "remove",
         "deactivate",
         "release",
+        "restore",
     ),
     HoldRelease: ("account_id", "start", "end"),
     Actor: ("id", "kind", "permissions"),
@@ -122,6 +123,7 @@ def _hold(hold: CreditHold | None) -> dict[str, Any] | None:
         "remove": hold.remove,
         "deactivate": hold.deactivate,
         "release": hold.release,
+        "restore": hold.restore,
     }
 
 
@@ -205,6 +207,7 @@ def _hold_from(doc: Mapping[str, Any] | None) -> CreditHold | None:
         remove=doc["remove"],
         deactivate=doc["deactivate"],
         release=doc["release"],
+        restore=doc.get("restore"),
     )
 
 
