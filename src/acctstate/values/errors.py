@@ -26,6 +26,7 @@ __all__ = [
     "InvalidArgument",
     "MissingDependency",
     "MissingFact",
+    "PartitionFailed",
     "PermissionDenied",
     "PlanOutdated",
     "PolicyError",
@@ -511,6 +512,29 @@ class MissingFact(InvalidArgument):
             None,
             f"the {fact} of account {account_id!r}: a {fact!r} column in the store's "
             f"facts, or {fact}=... as event data",
+        )
+
+
+class PartitionFailed(AcctStateError):
+    """A worker of a partitioned nightly run stopped before its partition was done.
+
+    What the other workers wrote stays written, and so does every chunk the failed
+    worker finished: a run only adds what is due at its ``now``, so running again at
+    the same ``now`` completes the book without writing anything twice.
+
+    Attributes:
+        index: the partition that failed.
+        count: how many partitions the run had.
+        problem: what the worker reported.
+    """
+
+    def __init__(self, *, index: int, count: int, problem: str) -> None:
+        self.index = index
+        self.count = count
+        self.problem = problem
+        super().__init__(
+            f"partition {index} of {count} failed: {problem}; run again at the same "
+            "now to finish it (what was written stays, nothing is written twice)"
         )
 
 

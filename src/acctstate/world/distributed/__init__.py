@@ -12,10 +12,15 @@ The policies and their workflow reach the workers as plain text (the workflow in
 file form, see [`dump_workflow`][acctstate.config.dump_workflow]), never as pickled objects: a
 workflow whose guards or effect rules a file cannot name is refused before anything
 runs.
+
+:func:`run_partitioned` runs the store's nightly run the same way: N worker
+processes, each over its own partition of the stored accounts (``pip install
+acctstate[sql]``).
 """
 
 from acctstate.world.distributed._dask import dask_sweep
 from acctstate.world.distributed._frame import CHANGE_COLUMNS, sweep_frame
+from acctstate.world.distributed._partition import run_partitioned
 from acctstate.world.distributed._spark import spark_sweep
 
-__all__ = ["CHANGE_COLUMNS", "dask_sweep", "spark_sweep", "sweep_frame"]
+__all__ = ["CHANGE_COLUMNS", "dask_sweep", "run_partitioned", "spark_sweep", "sweep_frame"]

@@ -34,6 +34,7 @@ from acctstate.world.store._codec import (
     unknown_account,
 )
 from acctstate.world.store._facts import AccountView
+from acctstate.world.store._partition import check_partition, in_partition
 from acctstate.world.store._schema import UtcDateTime, accounts, history, outbox
 from acctstate.world.store._sqlcore import SqlBase
 from acctstate.world.store._sqlengine import (
@@ -123,6 +124,7 @@ class SqlNightly(SqlBase):
         chunk: int = 10_000,
         connection: sa.Connection | None = None,
         progress: Progress | None = None,
+        partition: tuple[int, int] | None = None,
     ) -> RunReport:
         """Run the automation's rules over every stored account, set-based, in id order.
 
@@ -141,23 +143,32 @@ class SqlNightly(SqlBase):
             chunk: accounts read and written per transaction.
             connection: run inside this connection's transaction (the caller commits).
             progress: called with ``(done, total)`` after each chunk.
+            partition: ``(index, count)``: run over that partition of the accounts only
+                (a hash of the id, computed in SQL; see
+                :func:`~acctstate.distributed.run_partitioned`). The ``count``
+                partitions are disjoint and together hold every account, so runs over
+                all of them, in any order or at once, write what one run writes.
 
         Returns:
             A [`RunReport`][acctstate.store.RunReport].
 
         Raises:
-            InvalidArgument: a naive ``now``, a bad ``chunk`` or ``progress``, or a
-                policy on another workflow.
+            InvalidArgument: a naive ``now``, a bad ``chunk``, ``progress`` or
+                ``partition``, or a policy on another workflow.
         """
         require_aware(now, "now")
         check_count(chunk, "chunk")
         report = check_progress(progress)
+        part = check_partition(partition)
         policies = Policies(self._workflow, policy)
         tally = Tally(now)
         total = 0
         if report is not None:
             with self._tx(connection) as conn:
-                total = conn.execute(sa.select(sa.func.count()).select_from(accounts)).scalar_one()
+                counting = sa.select(sa.func.count()).select_from(accounts)
+                if part is not None:
+                    counting = counting.where(in_partition(conn, accounts.c.id, part))
+                total = conn.execute(counting).scalar_one()
         cursor: str | None = None
         while True:
             one_by_one: list[str] = []
@@ -165,7 +176,7 @@ class SqlNightly(SqlBase):
             rows: list[tuple[StoredAccount, dict[str, Any] | None]] = []
             try:
                 with self._tx(connection) as conn:
-                    rows = self._read_chunk(conn, cursor, chunk)
+                    rows = self._read_chunk(conn, cursor, chunk, part)
                     if not rows:
                         break
                     write = self._plan_chunk(conn, rows, policies, now, tally, one_by_one)
@@ -195,7 +206,11 @@ class SqlNightly(SqlBase):
     # -- reading ---------------------------------------------------------------------
 
     def _read_chunk(
-        self, conn: sa.Connection, after: str | None, limit: int
+        self,
+        conn: sa.Connection,
+        after: str | None,
+        limit: int,
+        partition: tuple[int, int] | None = None,
     ) -> list[tuple[StoredAccount, dict[str, Any] | None]]:
         cols: list[Any] = [
             accounts.c.id,
@@ -213,6 +228,8 @@ class SqlNightly(SqlBase):
         query = sa.select(*cols).select_from(source).order_by(accounts.c.id).limit(limit)
         if after is not None:
             query = query.where(accounts.c.id > after)
+        if partition is not None:
+            query = query.where(in_partition(conn, accounts.c.id, partition))
         found = conn.execute(query).all()
         if not names:
             return [(StoredAccount(*row), None) for row in found]
