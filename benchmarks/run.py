@@ -19,10 +19,16 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 import bench_batch
 import bench_engine
+import bench_holds
 import bench_sweep
 from _common import Figure, print_figures
 
-PARTS = {"engine": bench_engine, "sweep": bench_sweep, "batch": bench_batch}
+PARTS = {
+    "engine": bench_engine,
+    "holds": bench_holds,
+    "sweep": bench_sweep,
+    "batch": bench_batch,
+}
 
 
 def main() -> None:

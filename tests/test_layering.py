@@ -41,6 +41,7 @@ LAYERS: list[tuple[str, str, list[str]]] = [
             "guards",
             "effects",
             "history",
+            "holds",
             "account",
             "graph",
             "diagram",
@@ -58,7 +59,7 @@ LAYERS: list[tuple[str, str, list[str]]] = [
             "workflow",
         ],
     ),
-    ("operations", "operations", ["money", "schedule", "automation", "stats", "batch"]),
+    ("operations", "operations", ["money", "schedule", "automation", "holds", "stats", "batch"]),
     (
         "world",
         "outside world",

@@ -99,4 +99,5 @@ def extended(
         "clock": wf.clock,
         "hooks": wf.hooks,
         "status_attr": wf.status_attr,
+        "holds": wf.hold_types.values(),
     }

@@ -33,6 +33,7 @@ from acctstate.values.errors import (
 from acctstate.values.graph import Edge
 from acctstate.values.guards import GuardContext, Refusal, check_event_data
 from acctstate.values.history import OPEN, History, StatusChange, effect_key_prefix
+from acctstate.values.holds import hold_effects, hold_refusals
 from acctstate.values.status import Status
 
 # Years in which an aware instant may have no UTC equivalent (datetime.max at -05:00).
@@ -80,13 +81,14 @@ def decide(
     check_time(account, source, at)
     if through_engine:
         edge, refusals, denied, ctx = wf._engine.run(source.code, trigger, account, at, actor, data)
-        if edge is not None:
-            return source, edge, ctx
     else:
         ctx = GuardContext(account, at, actor, data)
         edge, refusals, denied = wf._table.decide(source.code, trigger, ctx)
-        if edge is not None:
-            return source, edge, ctx
+    held = getattr(account, "holds", None)
+    if held and (blocking := hold_refusals(held, actor)):
+        edge, refusals = None, [*refusals, *blocking]  # a hold blocking changes refuses too
+    if edge is not None:
+        return source, edge, ctx
     account_id = getattr(account, "id", None)
     if denied is not None and denied.permission is not None:
         raise PermissionDenied(
@@ -165,6 +167,9 @@ def plan_change(
     account_id = account_id_of(account)
     dest = edge.dest
     kinds = wf._flag_kinds[id(edge)]
+    held = getattr(account, "holds", None)
+    if held:  # effects follow the effective capability, the standing holds taken away
+        kinds = hold_effects(source, dest, held, held)
     keyed: list[Effect] = []
     if edge.effects:
         # Keys are derived from the change itself, so planning the same change again

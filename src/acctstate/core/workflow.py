@@ -39,6 +39,7 @@ from acctstate.values.errors import (
 )
 from acctstate.values.graph import Edge, Transition
 from acctstate.values.history import ScheduledChange, StatusChange
+from acctstate.values.holds import Blocked, HoldType, check_hold_types, why_blocked
 from acctstate.values.status import Status
 
 if TYPE_CHECKING:
@@ -61,6 +62,7 @@ class Workflow:
         clock: where "now" comes from when ``at`` is omitted (default: the system clock).
         hooks: the host's effect hooks, used by ``fire`` unless others are passed.
         status_attr: the attribute of host objects that holds the status code.
+        holds: the hold types accounts may carry (see [`acctstate.holds`][acctstate.holds]).
 
     Raises:
         DefinitionError: every broken rule at once (see
@@ -87,6 +89,7 @@ class Workflow:
         "_edges",
         "_engine",
         "_flag_kinds",
+        "_hold_types",
         "_hooks",
         "_initial",
         "_name",
@@ -105,8 +108,10 @@ class Workflow:
         clock: Clock | None = None,
         hooks: Hooks | None = None,
         status_attr: str = "status",
+        holds: Iterable[HoldType] = (),
     ) -> None:
         catalog, edges, starts = validated(statuses, transitions, initial, clock, hooks)
+        self._hold_types = {t.name: t for t in check_hold_types(holds)}
         self._catalog = catalog
         self._edges = edges
         self._initial = starts
@@ -184,7 +189,15 @@ class Workflow:
             self._edges,
             self._initial,
             self._status_attr,
-        ) == (other._name, other._catalog, other._edges, other._initial, other._status_attr)
+            self._hold_types,
+        ) == (
+            other._name,
+            other._catalog,
+            other._edges,
+            other._initial,
+            other._status_attr,
+            other._hold_types,
+        )
 
     def __hash__(self) -> int:
         return hash((self._name, self._catalog, self._edges))
@@ -223,6 +236,20 @@ class Workflow:
             DefinitionError: the extended graph breaks a rule.
         """
         return Workflow(**extended(self, statuses, transitions, initial, remove, name))
+
+    def with_holds(self, holds: Iterable[HoldType]) -> Workflow:
+        """The same workflow allowing these hold types (checked; they replace the old)."""
+        return self._copy(_hold_types={t.name: t for t in check_hold_types(holds)})
+
+    @property
+    def hold_types(self) -> Mapping[str, HoldType]:
+        """The hold types accounts may carry, by name."""
+        return self._hold_types
+
+    def why_blocked(self, account: Any, capability: str) -> Blocked:
+        """Every reason ``capability`` (billing, service, changes) is blocked on the account."""
+        held = getattr(account, "holds", None) or ()
+        return why_blocked(str(account.id), self.status_of(account), held, capability)
 
     def with_hooks(self, hooks: Hooks | None) -> Workflow:
         """The same workflow with other default hooks."""

@@ -11,6 +11,7 @@ import attrs
 
 from acctstate.values.errors import InvalidArgument
 from acctstate.values.history import History
+from acctstate.values.holds import Hold
 
 __all__ = ["Account", "HasStatus", "account_id_of"]
 
@@ -125,6 +126,7 @@ class Account:
         availability_days: days the account stays usable after first use.
         funds: prepaid funds left ("depleted" below the product threshold).
         history: the account's history.
+        holds: the holds standing on it (placed and released through ``acctstate.holds``).
 
     >>> Account(id="A-1", status=1, balance=1.5)
     Traceback (most recent call last):
@@ -154,3 +156,4 @@ class Account:
     availability_days: int | None = None
     funds: Decimal | None = attrs.field(default=None, validator=_money_or_none)
     history: History = attrs.field(factory=History, eq=False, repr=False)
+    holds: tuple[Hold, ...] = attrs.field(default=(), repr=False)

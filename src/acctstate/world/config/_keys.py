@@ -8,6 +8,7 @@ from collections.abc import Mapping
 __all__ = [
     "BOOL_FLAGS",
     "FORMAT_VERSION",
+    "HOLD_KEYS",
     "REMOVE_KEYS",
     "STATUS_KEYS",
     "TEXT_FIELDS",
@@ -28,6 +29,7 @@ TOP_KEYS: Mapping[str, bool] = {
     "statuses": False,
     "transitions": False,
     "remove": False,
+    "holds": False,
 }
 """Top-level keys, each mapped to whether it is always required. ``initial``,
 ``statuses`` and ``transitions`` are required unless the file ``extends`` another
@@ -73,3 +75,15 @@ TRANSITION_KEYS: Mapping[str, bool] = {
 REMOVE_KEYS: Mapping[str, bool] = {"trigger": True, "source": False, "dest": False}
 """Keys of a ``[[remove]]`` entry (transitions of the extended workflow to drop): every
 transition with this trigger, and this source and destination when given."""
+
+HOLD_KEYS: Mapping[str, bool] = {
+    "name": True,
+    "kind": True,
+    "blocks": True,
+    "reasons": False,
+    "permission": False,
+    "description": False,
+}
+"""Keys of a ``[[holds]]`` entry (a hold type accounts may carry), each mapped to whether
+it is required. In a file that extends another workflow, an entry with the name of one
+of its hold types replaces it."""

@@ -22,11 +22,13 @@ from acctstate.values.effects import EFFECT_RULES, EffectRule
 from acctstate.values.errors import AcctStateError, ConfigError, DefinitionError, closest
 from acctstate.values.graph import Edge, Transition
 from acctstate.values.guards import GUARDS, Guard
+from acctstate.values.holds import HoldType
 from acctstate.values.status import Backend, Status
 from acctstate.world.config._bases import BASES
 from acctstate.world.config._keys import (
     BOOL_FLAGS,
     FORMAT_VERSION,
+    HOLD_KEYS,
     REMOVE_KEYS,
     STATUS_KEYS,
     TEXT_FIELDS,
@@ -180,7 +182,8 @@ class Reader:
             self.ref(v, f"initial[{i}]", known)
             for i, v in enumerate(self.list_of(top["initial"], "initial"))
         ]
-        return self.build(statuses, transitions, initial, name, status_attr)
+        holds = self.hold_types(top.get("holds", []), {})
+        return self.build(statuses, transitions, initial, name, status_attr, holds)
 
     def attr(self, value: object) -> str:
         status_attr = self.text_of(value, "status_attr")
@@ -203,6 +206,7 @@ class Reader:
         initial: Sequence[int],
         name: str,
         status_attr: str,
+        holds: Sequence[HoldType] = (),
     ) -> Workflow:
         try:
             return Workflow(
@@ -211,6 +215,7 @@ class Reader:
                 initial=initial,
                 name=name,
                 status_attr=status_attr,
+                holds=holds,
             )
         except DefinitionError as exc:
             problems = "; ".join(str(v) for v in exc.violations)
@@ -276,7 +281,35 @@ class Reader:
             ]
         else:
             initial = [s.code for s in base.initial]
-        return self.build(list(merged.values()), [*kept, *transitions], initial, name, status_attr)
+        holds = self.hold_types(top.get("holds", []), dict(base.hold_types))
+        return self.build(
+            list(merged.values()), [*kept, *transitions], initial, name, status_attr, holds
+        )
+
+    def hold_types(self, value: object, start: dict[str, HoldType]) -> list[HoldType]:
+        """The ``[[holds]]`` entries, each replacing a hold type of the same name."""
+        found = dict(start)
+        for i, entry in enumerate(self.list_of(value, "holds")):
+            path = f"holds[{i}]"
+            table = self.table(entry, path)
+            self.keys(table, HOLD_KEYS, path)
+            fields: dict[str, Any] = {
+                k: self.text_of(table[k], join(path, k))
+                for k in ("name", "kind", "permission", "description")
+                if k in table
+            }
+            for key in ("blocks", "reasons"):
+                if key in table:
+                    fields[key] = [
+                        self.text_of(v, f"{path}.{key}[{j}]")
+                        for j, v in enumerate(self.list_of(table[key], join(path, key)))
+                    ]
+            try:
+                hold = HoldType(**fields)
+            except AcctStateError as exc:
+                raise self.error(path, str(exc)) from exc
+            found[hold.name] = hold
+        return list(found.values())
 
     def removal(
         self, entry: object, path: str, known: Mapping[object, Status]

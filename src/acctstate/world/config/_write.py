@@ -14,6 +14,7 @@ from acctstate.core.workflow import Workflow
 from acctstate.values.errors import ConfigError, MissingDependency
 from acctstate.values.graph import Edge, Transition
 from acctstate.values.guards import GUARDS, Guard
+from acctstate.values.holds import HoldType
 from acctstate.values.status import Status
 from acctstate.world.config._keys import BOOL_FLAGS, FORMAT_VERSION
 from acctstate.world.config._read import (
@@ -152,6 +153,9 @@ def extension_document(
     doc["statuses"] = statuses
     doc["transitions"] = added
     doc["remove"] = [{"trigger": t, "source": src, "dest": d} for t, src, d in removals]
+    doc["holds"] = [
+        _hold_doc(h) for h in wf.hold_types.values() if start.hold_types.get(h.name) != h
+    ]
     return {k: v for k, v in doc.items() if v != []}
 
 
@@ -177,6 +181,25 @@ def workflow_document(
     doc["initial"] = [s.name for s in wf.initial]
     doc["statuses"] = statuses
     doc["transitions"] = transitions
+    if wf.hold_types:
+        doc["holds"] = [_hold_doc(h) for h in wf.hold_types.values()]
+    return doc
+
+
+def _hold_doc(h: HoldType) -> dict[str, Any]:
+    if h.guards:
+        raise ConfigError(
+            f"hold type {h.name!r} has guards, which a workflow file cannot hold; "
+            "declare it in Python",
+            source="<dump>",
+        )
+    doc: dict[str, Any] = {"name": h.name, "kind": h.kind, "blocks": sorted(h.blocks)}
+    if h.reasons is not None:
+        doc["reasons"] = sorted(h.reasons)
+    if h.permission is not None:
+        doc["permission"] = h.permission
+    if h.description:
+        doc["description"] = h.description
     return doc
 
 
