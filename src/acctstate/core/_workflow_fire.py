@@ -18,7 +18,7 @@ from acctstate.values.account import Account, account_id_of
 from acctstate.values.actors import Actor
 from acctstate.values.catalog import StatusRef
 from acctstate.values.clock import require_aware
-from acctstate.values.effects import Effect
+from acctstate.values.effects import Effect, Hooks, dispatch
 from acctstate.values.errors import (
     AmbiguousMove,
     GuardRefused,
@@ -380,3 +380,30 @@ def status_of(wf: Workflow, account: Any) -> Status:
     if found is None:
         raise UnknownStatus(code, known=wf.catalog.names)
     return found
+
+
+def plan_without_data(
+    wf: Workflow,
+    account: Any,
+    trigger: str,
+    at: dt.datetime,
+    reason: str | None,
+    note: str | None,
+    actor: Actor | None,
+) -> StatusChange:
+    """``Workflow.plan`` without event data, for automation's per-change loop."""
+    return plan_change(wf, account, trigger, at, reason, note, actor, {}, through_engine=False)
+
+
+def carry_out(wf: Workflow, account: Any, change: StatusChange, hooks: Hooks | None) -> None:
+    """Run a just-planned change's effects through the hooks, then commit it.
+
+    ``Workflow.fire`` ends here, and automation's ``apply`` carries out the change it has
+    just planned through here instead of planning it a second time through ``fire``.
+    """
+    run = hooks if hooks is not None else wf.hooks
+    if run is not None and change.effects:
+        if not isinstance(run, Hooks):
+            raise InvalidArgument("hooks", run, "an acctstate.Hooks")
+        dispatch(change, run)
+    wf._commit(account, change)

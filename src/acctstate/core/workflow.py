@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from acctstate.core._workflow_build import extended, open_account, validated
 from acctstate.core._workflow_fire import (
     Explanation,
+    carry_out,
     check_planned,
     checked_move,
     explain,
@@ -32,7 +33,7 @@ from acctstate.values.actors import Actor
 from acctstate.values.catalog import Catalog, StatusRef
 from acctstate.values.clock import Clock, SystemClock
 from acctstate.values.diagram import dot, mermaid
-from acctstate.values.effects import Effect, Hooks, derive_flag_effects, dispatch
+from acctstate.values.effects import Effect, Hooks, derive_flag_effects
 from acctstate.values.errors import (
     InvalidArgument,
     UnknownStatus,
@@ -46,8 +47,6 @@ if TYPE_CHECKING:
     from acctstate.operations.schedule import ApplyResult, Schedule
 
 __all__ = ["Explanation", "Workflow"]
-
-_NO_DATA: Mapping[str, Any] = {}
 
 
 class Workflow:
@@ -340,21 +339,6 @@ class Workflow:
             self, account, trigger, at, reason, note, actor, data, through_engine=False
         )
 
-    def _plan(
-        self,
-        account: Any,
-        trigger: str,
-        at: dt.datetime,
-        reason: str | None,
-        note: str | None,
-        actor: Actor | None,
-    ) -> StatusChange:
-        """[`plan`][acctstate.workflow.Workflow.plan] without event data, for automation's
-        per-change loop."""
-        return plan_change(
-            self, account, trigger, at, reason, note, actor, _NO_DATA, through_engine=False
-        )
-
     def fire(
         self,
         account: Any,
@@ -391,21 +375,8 @@ class Workflow:
         change = plan_change(
             self, account, trigger, at, reason, note, actor, data, through_engine=True
         )
-        self._carry_out(account, change, hooks)
+        carry_out(self, account, change, hooks)
         return change
-
-    def _carry_out(self, account: Any, change: StatusChange, hooks: Hooks | None) -> None:
-        """Run a just-planned change's effects through the hooks, then commit it.
-
-        Automation's ``apply`` carries out the change it has just planned through here
-        instead of planning it a second time through ``fire``.
-        """
-        run = hooks if hooks is not None else self._hooks
-        if run is not None and change.effects:
-            if not isinstance(run, Hooks):
-                raise InvalidArgument("hooks", run, "an acctstate.Hooks")
-            dispatch(change, run)
-        self._commit(account, change)
 
     def commit(self, account: Any, change: StatusChange) -> StatusChange:
         """Carry out a change planned earlier with [`plan`][acctstate.workflow.Workflow.plan]

@@ -15,6 +15,7 @@ from typing import Any
 
 import attrs
 
+from acctstate.core._workflow_fire import carry_out, plan_without_data
 from acctstate.operations.automation._policy import RULES, AutomationPolicy
 from acctstate.operations.automation._rules import Change, Compiled, Refused, compiled, plan_one
 from acctstate.values._views import show, show_html
@@ -356,7 +357,7 @@ def apply(plan: SweepPlan | Iterable[AccountPlan], *, hooks: Hooks | None = None
                 note = notes.get(change.rule)
                 if note is None:
                     note = notes[change.rule] = f"automation: {change.rule}"
-                made = wf._plan(account, change.trigger, at, reason, note, actor)
+                made = plan_without_data(wf, account, change.trigger, at, reason, note, actor)
                 dest = made.dest
                 if dest is not change.dest and dest != change.dest:
                     raise PlanOutdated(
@@ -367,7 +368,7 @@ def apply(plan: SweepPlan | Iterable[AccountPlan], *, hooks: Hooks | None = None
                         dest=True,
                     )
                 # Just planned against the facts as they are: carry it out, no re-plan.
-                wf._carry_out(account, made, hooks)
+                carry_out(wf, account, made, hooks)
                 done.append(made)
         except AcctStateError as exc:
             error = exc

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from decimal import Decimal
 
 __all__ = [
     "BOOL_FLAGS",
@@ -15,6 +16,8 @@ __all__ = [
     "TOP_KEYS",
     "TRANSITION_KEYS",
     "WHOLE_KEYS",
+    "join",
+    "kind",
 ]
 
 FORMAT_VERSION = 1
@@ -87,3 +90,21 @@ HOLD_KEYS: Mapping[str, bool] = {
 """Keys of a ``[[holds]]`` entry (a hold type accounts may carry), each mapped to whether
 it is required. In a file that extends another workflow, an entry with the name of one
 of its hold types replaces it."""
+
+
+def join(path: str, key: str) -> str:
+    """A key path one level deeper (``transitions[3]`` + ``dest``)."""
+    return f"{path}.{key}" if path else key
+
+
+def kind(value: object) -> str:
+    """What a value read from a file is, in the words an error message uses."""
+    names = {
+        dict: "a table",
+        list: "an array",
+        str: "a string",
+        bool: "a boolean",
+        int: "an integer",
+        Decimal: "a number",
+    }
+    return names.get(type(value), type(value).__name__)

@@ -35,6 +35,8 @@ from acctstate.world.config._keys import (
     TOP_KEYS,
     TRANSITION_KEYS,
     WHOLE_KEYS,
+    join,
+    kind,
 )
 
 _COMPOSITE = {"all_of": "guards", "any_of": "guards", "not_": "guard"}
@@ -475,22 +477,6 @@ class Reader:
             return factory(*args, **kwargs)
         except Exception as exc:  # the factory is the judge of its own arguments
             raise self.error(path, f"the {what}'s arguments were refused: {exc}") from exc
-
-
-def join(path: str, key: str) -> str:
-    return f"{path}.{key}" if path else key
-
-
-def kind(value: object) -> str:
-    names = {
-        dict: "a table",
-        list: "an array",
-        str: "a string",
-        bool: "a boolean",
-        int: "an integer",
-        Decimal: "a number",
-    }
-    return names.get(type(value), type(value).__name__)
 
 
 _LINE = re.compile(r"line (\d+)")

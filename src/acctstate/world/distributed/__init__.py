@@ -13,8 +13,8 @@ file form, see [`dump_workflow`][acctstate.config.dump_workflow]), never as pick
 workflow whose guards or effect rules a file cannot name is refused before anything
 runs.
 
-:func:`run_partitioned` runs the store's nightly run the same way: N worker
-processes, each over its own partition of the stored accounts (``pip install
+[`run_partitioned`][acctstate.distributed.run_partitioned] runs the store's nightly run the same
+way: N worker processes, each over its own partition of the stored accounts (``pip install
 acctstate[sql]``).
 """
 

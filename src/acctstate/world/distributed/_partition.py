@@ -201,7 +201,7 @@ def run_partitioned(
     The workflow and policies travel as text (the workflow in its file form), so their
     guards and effect rules must be ones a workflow file can name. The instants that
     say when rows were recorded come from each worker's system clock, unless the
-    workflow's clock is a :class:`~acctstate.FixedClock`, whose instant travels.
+    workflow's clock is a [`FixedClock`][acctstate.clock.FixedClock], whose instant travels.
 
     The workers are spawned processes, which import the calling script's module: in a
     script, call this under ``if __name__ == "__main__":``.
@@ -216,12 +216,12 @@ def run_partitioned(
             more partitions than workers are taken in turn as workers free up.
         chunk: accounts read and written per transaction, in each worker.
         facts: the host's facts table or view (``"name"`` or ``"schema.name"``),
-            read where it is as :class:`~acctstate.store.sql.SqlStore` reads ``facts``.
+            read where it is as [`SqlStore`][acctstate.store.sql.SqlStore] reads ``facts``.
         facts_key: the facts' column holding the account id.
         schema: the PostgreSQL schema of the store's tables (default: the search path).
 
     Returns:
-        One :class:`~acctstate.store.RunReport` for the whole book.
+        One [`RunReport`][acctstate.store.RunReport] for the whole book.
 
     Raises:
         InvalidArgument: a naive ``now``, bad ``workers``, ``partitions``, ``chunk``,

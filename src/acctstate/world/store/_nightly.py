@@ -145,7 +145,7 @@ class SqlNightly(SqlBase):
             progress: called with ``(done, total)`` after each chunk.
             partition: ``(index, count)``: run over that partition of the accounts only
                 (a hash of the id, computed in SQL; see
-                :func:`~acctstate.distributed.run_partitioned`). The ``count``
+                [`run_partitioned`][acctstate.distributed.run_partitioned]). The ``count``
                 partitions are disjoint and together hold every account, so runs over
                 all of them, in any order or at once, write what one run writes.
 

@@ -5,7 +5,7 @@ An account belongs to partition ``h mod count``, where ``h`` is the first 32 bit
 MD5 digest of its id (UTF-8), read as an unsigned number. Membership depends on the id
 alone, so the partitions are disjoint and together cover every account whatever is
 inserted while a run goes, and an account falls in the same partition on every database
-(:func:`partition_of` gives it in Python). PostgreSQL computes it with its own ``md5``;
+(`partition_of` gives it in Python). PostgreSQL computes it with its own ``md5``;
 on SQLite the store registers the same function on the connection.
 """
 
