@@ -2,7 +2,7 @@
 set-based nightly run over its own partition of the accounts.
 
 The partitions are a hash of the account id computed in SQL (see
-:meth:`SqlStore.run_automation <acctstate.store.sql.SqlStore.run_automation>`,
+`SqlStore.run_automation`,
 ``partition=``), so each worker reads only its own rows, and no two workers ever write
 the same account, history or outbox row. The job reaches the workers as text: the
 database URL, the workflow in its file form, the policies' document and the instant.
@@ -192,7 +192,7 @@ def run_partitioned(
     partition of the accounts each.
 
     Every worker opens the database itself and runs
-    :meth:`SqlStore.run_automation <acctstate.store.sql.SqlStore.run_automation>` with
+    `SqlStore.run_automation` with
     ``partition=(index, partitions)``: it reads only its own accounts (a hash of the id,
     computed in SQL), plans them with the column-wise sweep and writes each chunk
     set-based. The partitions are disjoint, so workers never contend for a row, and the
