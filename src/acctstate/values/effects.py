@@ -221,6 +221,19 @@ def derive_flag_effects(source: Status, dest: Status) -> tuple[type[Effect], ...
         bool(source.usage_billable),
         bool(dest.usage_billable),
     )
+    return capability_effects(flags)
+
+
+def capability_effects(
+    flags: tuple[bool, bool, bool, bool, bool, bool],
+) -> tuple[type[Effect], ...]:
+    """The effect types a change of capability implies, in execution order.
+
+    ``flags`` is (provisioned before, after, billable before, after, usage-billed before,
+    after); the statuses' flags for a plain change, the effective capability (flags minus
+    standing holds) on a held account. Stopping comes before starting, and service is
+    switched on before billing starts.
+    """
     found = _FLAG_CACHE.get(flags)
     if found is None:
         sp, dp, sb, db, su, du = flags

@@ -22,13 +22,8 @@ import attrs
 
 from acctstate.values.actors import Actor
 from acctstate.values.effects import (
-    Deprovision,
     Effect,
-    Provision,
-    StartBilling,
-    StartUsageBilling,
-    StopBilling,
-    StopUsageBilling,
+    capability_effects,
 )
 from acctstate.values.errors import (
     AcctStateError,
@@ -291,9 +286,6 @@ def _open(holds: Sequence[Hold]) -> tuple[bool, bool]:
     return found[1], found[2]
 
 
-_EFFECTS: dict[tuple[bool, ...], tuple[type[Effect], ...]] = {}
-
-
 def hold_effects(
     source: Status, dest: Status, before: Sequence[Hold], after: Sequence[Hold]
 ) -> tuple[type[Effect], ...]:
@@ -313,25 +305,8 @@ def hold_effects(
         dest.billable and d_billing,
         bool(dest.usage_billable) and d_billing,
     )
-    found = _EFFECTS.get(flags)
-    if found is not None:
-        return found
     sp, sb, su, dp, db, du = flags
-    out: list[type[Effect]] = []
-    if sb and not db:
-        out.append(StopBilling)
-    if su and not du:
-        out.append(StopUsageBilling)
-    if sp and not dp:
-        out.append(Deprovision)
-    if dp and not sp:
-        out.append(Provision)
-    if db and not sb:
-        out.append(StartBilling)
-    if du and not su:
-        out.append(StartUsageBilling)
-    found = _EFFECTS[flags] = tuple(out)
-    return found
+    return capability_effects((sp, dp, sb, db, su, du))
 
 
 def hold_refusals(holds: Sequence[Hold], actor: Actor | None) -> list[Refusal]:
