@@ -72,7 +72,7 @@ class _Plan:
             self.fire[t] = levels
         lo, hi = codes[0], codes[-1]
         # A dense code -> position table when the codes are compact (they are in
-        # practice: seed 004 spans -99..21004), else a binary search.
+        # practice: the status-code table spans -99..21004), else a binary search.
         self.lut = None
         if hi - lo < 1 << 20:
             self.lut = np.full(hi - lo + 1, -1, dtype=np.int64)

@@ -202,7 +202,7 @@ def _date_or_aware(_: object, attribute: attrs.Attribute[Any], value: object) ->
 def _instant(on: dt.date | dt.datetime, account: Any) -> dt.datetime:
     if isinstance(on, dt.datetime):
         return on
-    # A bare date is a day in the customer's billing time zone (seed 001): it starts at
+    # A bare date is a day in the customer's billing time zone: it starts at
     # local midnight there, whatever zone the operator is in.
     # When the clocks skip midnight, the day starts at the first instant that exists; a
     # ``timezone`` that is not a zone is refused (InvalidArgument), never read as UTC.

@@ -71,8 +71,8 @@ def transitions() -> list[Transition]:
     paid = balance_settled()
     card = has_payment_method()
     ladder = ["active", *_DUNNING_ACTIVE, *_DUNNING_SUSPENDED]
-    # Money (acctstate.refunds): a cancellation refunds what the event asks for (seed 000's
-    # options; nothing unless asked), reinstatements bill forward or back (seed 004, 21/22).
+    # Money (acctstate.refunds): a cancellation refunds what the event asks for (the EngageIP-style cancellation
+    # options; nothing unless asked), reinstatements bill forward or back (status codes 21 and 22).
     refund_now = RefundRule()
     refund_at_period_end = RefundRule(service_stops="period_end")
     forward_bill = ForwardBill()
