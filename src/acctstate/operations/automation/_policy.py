@@ -89,6 +89,9 @@ class AutomationPolicy:
             nothing for the class.
         ladder: the dunning ladder, if any.
         credit_hold: the credit-hold settings, if any.
+        auto_apply: the "Run Daily Auto Apply" setting: before the rules are evaluated,
+            unapplied payments and credits go to the oldest open invoice balances first
+            (accounts with ``invoices``; see ``acctstate.invoices``).
         trial_end: trigger fired once ``trial_ends_at`` has passed.
         activation: trigger fired once ``activated_at`` has passed (prepaid activation).
         expiration: trigger fired once ``expires_at`` has passed, or ``availability_days``
@@ -129,6 +132,9 @@ class AutomationPolicy:
         default=None,
         kw_only=True,
         validator=attrs.validators.optional(_instance_of(CreditHold, "a CreditHold")),
+    )
+    auto_apply: bool = attrs.field(
+        default=False, kw_only=True, validator=_instance_of(bool, "a bool")
     )
     trial_end: str | None = attrs.field(default=None, kw_only=True, validator=_trigger_or_none)
     activation: str | None = attrs.field(default=None, kw_only=True, validator=_trigger_or_none)
