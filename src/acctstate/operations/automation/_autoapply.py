@@ -55,9 +55,7 @@ def planned_allocations(account: Any, at: dt.datetime) -> tuple[ApplyPayment, ..
     credits = getattr(account, "credits", None) or ()
     if not payments and not credits:
         return ()
-    made = allocate(
-        invoices, payments, credits, at=at, timezone=getattr(account, "timezone", None)
-    )
+    made = allocate(invoices, payments, credits, at=at, timezone=getattr(account, "timezone", None))
     if not made:
         return ()
     prefix = effect_key_prefix(str(account.id), AUTO_APPLY, at, 0)
@@ -98,7 +96,16 @@ def book_allocations(
     total = sum((e.amount for e in applied), Decimal(0))
     note = f"auto-apply: {total} to {len({e.invoice for e in applied})} invoice(s)"
     change = StatusChange(
-        str(account.id), status, status, AUTO_APPLY, at, wf.clock.now(), reason, note, actor, applied
+        str(account.id),
+        status,
+        status,
+        AUTO_APPLY,
+        at,
+        wf.clock.now(),
+        reason,
+        note,
+        actor,
+        applied,
     )
     run = hooks if hooks is not None else wf.hooks
     if run is not None:

@@ -358,7 +358,9 @@ def apply(plan: SweepPlan | Iterable[AccountPlan], *, hooks: Hooks | None = None
             fresh = planned_allocations(account, at) if account_plan.applied else ()
             if fresh:
                 done.append(
-                    book_allocations(wf, account, fresh, at, actor=actor, reason=reason, hooks=hooks)
+                    book_allocations(
+                        wf, account, fresh, at, actor=actor, reason=reason, hooks=hooks
+                    )
                 )
             for change in account_plan.changes:
                 code = getattr(account, attr, None)
