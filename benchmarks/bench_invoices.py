@@ -56,21 +56,25 @@ def hand_invoices(cols: dict[str, Any], inv: dict[str, Any]) -> Any:
     ``hand_numpy``: the final status of every row."""
     n = len(cols["status"])
     acct, due, open_ = inv["account"], inv["due"].view(np.int64), inv["open"]
-    order = np.lexsort((due, acct))
-    a, d, o = acct[order], due[order], open_[order]
+    funds = cols["unapplied"]
+    left = open_.copy()
+    # Only accounts with funds need their invoices in order.
+    rows = np.flatnonzero(funds[acct] > 0)
+    a, d, o = acct[rows], due[rows], open_[rows]
+    order = np.lexsort((d, a))
+    rows, a, o = rows[order], a[order], o[order]
     cum = np.cumsum(o)
     first = np.ones(len(a), dtype=bool)
     first[1:] = a[1:] != a[:-1]
     starts = np.flatnonzero(first)
     group_base = np.repeat(cum[starts] - o[starts], np.diff(np.append(starts, len(a))))
     before = cum - o - group_base
-    left = o - np.clip(cols["unapplied"][a] - before, 0, o)
-    late = (left > 0) & (d < NOW_NS // DAY_NS)
-    who = a[starts]
+    left[rows] = o - np.minimum(np.maximum(funds[a] - before, 0), o)
+    late = (left > 0) & (due < NOW_NS // DAY_NS)
     balance = np.zeros(n, dtype=np.int64)
-    balance[who] = np.add.reduceat(np.where(late, left, 0), starts)
+    np.add.at(balance, acct[late], left[late])
     oldest = np.full(n, np.iinfo(np.int64).max)
-    oldest[who] = np.minimum.reduceat(np.where(late, d, np.iinfo(np.int64).max), starts)
+    np.minimum.at(oldest, acct[late], due[late])
     nat = np.iinfo(np.int64).min
     facts = dict(cols)
     facts["oldest_unpaid_at"] = np.where(balance > 0, oldest * DAY_NS, nat).view("datetime64[ns]")

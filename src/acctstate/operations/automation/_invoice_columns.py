@@ -152,41 +152,40 @@ def invoice_facts(
     if "issued" in cols:
         issued = _instants(np, cols["issued"], "invoices.issued")
         keep &= (issued != np.iinfo(np.int64).min) & (issued <= now_ns)
-    rows = np.flatnonzero(keep)
-    a, o, d = acct[rows], open_[rows], due[rows]
-    keys = [rows, d, a] if issued is None else [rows, issued[rows], d, a]
-    order = np.lexsort(keys)
-    rows, a, o, d = rows[order], a[order], o[order], d[order]
-    # Open balances of the older invoices of the same account, before each invoice.
-    before = np.cumsum(o) - o
-    first = np.ones(len(a), dtype=bool)
-    first[1:] = a[1:] != a[:-1]
-    base = np.maximum.accumulate(np.where(first, before, 0)) if len(a) else before
-    before = before - base
     unapplied = book.amount("unapplied")
-    if unapplied is None:
-        funds = np.zeros(book.n, dtype=np.int64)
-    else:
+    left = np.where(keep, open_, 0)
+    given_rows = np.empty(0, dtype=np.int64)
+    given_amounts = np.empty(0, dtype=np.int64)
+    if unapplied is not None:
         funds = np.where(auto, np.maximum(unapplied, 0), 0)
-    take = np.clip(funds[a] - before, 0, o)
-    left = o - take
+        # Only the invoices of accounts with funds to apply need ordering.
+        rows = np.flatnonzero(keep & (funds[acct] > 0))
+        if rows.size:
+            a, o, d = acct[rows], open_[rows], due[rows]
+            # lexsort is stable: ties keep table order.
+            keys = [d, a] if issued is None else [issued[rows], d, a]
+            order = np.lexsort(keys)
+            rows, a, o = rows[order], a[order], o[order]
+            # Open balances of the older invoices of the same account, before each one.
+            before = np.cumsum(o) - o
+            first = np.ones(len(a), dtype=bool)
+            first[1:] = a[1:] != a[:-1]
+            before -= np.maximum.accumulate(np.where(first, before, 0))
+            take = np.minimum(np.maximum(funds[a] - before, 0), o)
+            left[rows] -= take
+            paid = take > 0
+            given_rows, given_amounts = rows[paid], take[paid]
     today = book.local_days(now_ns)
-    late = (left > 0) & (d < today[a])
+    late = (left > 0) & (due < today[acct])
+    who, amount, when = acct[late], left[late], due[late]
     balance = np.zeros(book.n, dtype=np.int64)
-    count = np.zeros(book.n, dtype=np.int64)
-    days = np.zeros(book.n, dtype=np.int64)
-    if len(a):
-        starts = np.flatnonzero(first)
-        who = a[starts]
-        balance[who] = np.add.reduceat(np.where(late, left, 0), starts)
-        count[who] = np.add.reduceat(late.astype(np.int64), starts)
-        big = np.iinfo(np.int64).max
-        oldest = np.minimum.reduceat(np.where(late, d, big), starts)
-        has = oldest != big
-        days[who[has]] = today[who[has]] - oldest[has]
-    given = take > 0
+    np.add.at(balance, who, amount)
+    count = np.bincount(who, minlength=book.n).astype(np.int64, copy=False)
+    oldest = np.full(book.n, np.iinfo(np.int64).max, dtype=np.int64)
+    np.minimum.at(oldest, who, when)
+    days = np.where(count > 0, today - np.where(count > 0, oldest, 0), 0)
     out = {"past_due_balance": balance, "past_due_invoices": count, DAYS: days}
-    return out, rows[given], take[given]
+    return out, given_rows, given_amounts
 
 
 def dunning_columns(book: _Book, now_ns: int) -> tuple[Any, Any, Any, Any]:
