@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
 from acctstate.account import Account
@@ -347,25 +347,43 @@ def test_reexpressing_instants_in_another_zone_changes_nothing(
     )
 
 
-@settings(max_examples=60, deadline=None)
-@given(st.lists(books(), min_size=1, max_size=6), AT, st.booleans())
+def _policy(which: str, auto: bool) -> AutomationPolicy:
+    if which == "ladder":
+        return AutomationPolicy(isp.workflow(), ladder=reference_ladder(), auto_apply=auto)
+    return account_class.policy(
+        past_due_days=10, min_past_due=D("5.00"), inactive_after_days=150, auto_apply=auto
+    )
+
+
+STARTS = {"ladder": [1, 10, 11, 12, 13, -11], "hold": [1, -1]}
+
+
+@settings(max_examples=120, deadline=None)
+@given(
+    st.sampled_from(["ladder", "hold"]),
+    st.lists(st.tuples(books(), st.integers(0, 5), st.integers(0, 300)), min_size=1, max_size=6),
+    AT,
+    st.booleans(),
+)
 def test_per_account_and_column_wise_paths_agree(
-    many: list[object], at: dt.datetime, auto: bool
+    which: str, many: list[tuple[object, int, int]], at: dt.datetime, auto: bool
 ) -> None:
     """For random invoices and payments, the per-account sweep and the column-wise sweep
-    over an invoice table plan the same changes and the same allocations."""
-    wf = isp.workflow()
-    policy = AutomationPolicy(wf, ladder=reference_ladder(), auto_apply=auto)
+    over an invoice table plan the same changes and the same allocations: a dunning
+    ladder climbing and clearing, and a credit hold placed and removed."""
+    policy = _policy(which, auto)
+    wf = policy.workflow
     accounts = []
     rows: dict[str, list[object]] = {"account": [], "due": [], "open": [], "issued": []}
     ids: list[tuple[str, str]] = []
     unapplied = []
-    for r, book in enumerate(many):
+    for r, (book, start, age) in enumerate(many):
         invoices, pays, creds, zone = book  # type: ignore[misc]
+        codes = STARTS[which]
         acct = wf.open(
             f"A-{r}",
-            "active",
-            at=at - dt.timedelta(days=200),
+            codes[start % len(codes)],
+            at=at - dt.timedelta(days=age),
             imported=True,
             timezone=zone,
             invoices=invoices,
@@ -391,16 +409,24 @@ def test_per_account_and_column_wise_paths_agree(
     }
     book_cols = {
         "status": np.array([a.status for a in accounts], dtype=np.int64),
+        "status_since": np.array([a.status_since for a in accounts], dtype=object),
         "timezone": np.array([a.timezone for a in accounts], dtype=object),
+        "balance": np.zeros(len(accounts), dtype=np.int64),
+        "payment_method": np.zeros(len(accounts), dtype=bool),
         "unapplied": np.array(unapplied, dtype=np.int64),
     }
     cols = sweep_columns(book_cols, policy, now=at, invoices=table)
+    assert cols.refusals() == {
+        int(p.account_id[2:]): [(b.rule, b.trigger) for b in p.blocked] for p in plan if p.blocked
+    }
     per_account = {
         int(p.account_id[2:]): [(c.rule, c.trigger, c.source.code, c.dest.code) for c in p.changes]
         for p in plan
         if p.changes
     }
     assert cols.decisions() == per_account
+    event(f"{which}: {'changes' if per_account else 'no change'}")
+    event(f"{which}: {'allocations' if len(cols.applied_invoice) else 'no allocation'}")
     expect: dict[tuple[str, str], Decimal] = {}
     for p in plan:
         for e in p.applied:
@@ -412,3 +438,38 @@ def test_per_account_and_column_wise_paths_agree(
         for i, a in zip(cols.applied_invoice, cols.applied_amount, strict=True)
     }
     assert got == expect
+
+
+def test_column_wise_reads_the_past_due_scalars_as_the_per_account_path() -> None:
+    """A book with ``past_due_balance`` / ``oldest_past_due`` / ``past_due_invoices``
+    columns is dunned from them, not from ``balance``, as the per-account sweep reads
+    the same attributes."""
+    policy = _ladder_policy()
+    wf = policy.workflow
+    accts = [
+        wf.open(
+            f"A-{i}",
+            "active",
+            at=NOW - dt.timedelta(days=400),
+            imported=True,
+            balance=D("500.00"),
+            oldest_unpaid_at=NOW - dt.timedelta(days=300),
+            past_due_balance=D(owed),
+            oldest_past_due=NOW - dt.timedelta(days=days),
+            past_due_invoices=1,
+        )
+        for i, (owed, days) in enumerate([("0", 50), ("12.00", 20), ("12.00", 0)])
+    ]
+    plan = sweep(accts, policy, now=NOW)
+    book = {
+        "status": np.array([1, 1, 1]),
+        "balance": np.array([50_000] * 3),
+        "oldest_unpaid_at": np.array([np.datetime64("2025-05-10", "ns")] * 3),
+        "past_due_balance": np.array([0, 1200, 1200]),
+        "past_due_invoices": np.array([1, 1, 1]),
+        "oldest_past_due": np.array([a.oldest_past_due for a in accts], dtype=object),
+    }
+    cols = sweep_columns(book, policy, now=NOW)
+    assert cols.status.tolist() == [1, 11, 1]
+    assert [p.final.code if p.final else 1 for p in plan] == [11]
+    assert plan.plans[0].account_id == "A-1"
