@@ -33,22 +33,32 @@ AUTO = attrs.evolve(POLICY, auto_apply=True)
 
 def invoice_book(n: int, seed: int = 11) -> tuple[dict[str, Any], dict[str, Any]]:
     """The sweep benchmark's book with its dunning facts as an invoice table instead:
-    5 open invoices per account on average (Poisson), due between 120 days ago and 20
-    days ahead, and unapplied funds on one account in five."""
+    5 open invoices per account on average (Poisson). An account the sweep benchmark has
+    owing has its oldest invoice due as many days ago as its ``oldest_unpaid_at`` says
+    and the others due since; the others' open invoices are not yet due (1 to 30 days
+    ahead). One account in five has unapplied funds for the auto-apply."""
     cols = book(n, seed=seed)
     rng = np.random.default_rng(seed)
     per = rng.poisson(5, size=n)
+    owes = cols["balance"] > 0
+    per[owes] = np.maximum(per[owes], 1)
     acct = np.repeat(np.arange(n, dtype=np.int64), per)
     m = len(acct)
-    due = (NOW_NS // DAY_NS - rng.integers(-20, 120, size=m)).astype("datetime64[D]")
+    today = NOW_NS // DAY_NS
+    oldest = cols["oldest_unpaid_at"].view(np.int64)
+    late = np.where(owes, today - oldest // DAY_NS, 0)
+    first = np.ones(m, dtype=bool)
+    first[1:] = acct[1:] != acct[:-1]
+    due_owing = today - late[acct] + np.where(first, 0, rng.integers(0, 60, size=m))
+    due_owing = np.minimum(due_owing, today + 30)
+    due = np.where(owes[acct], due_owing, today + rng.integers(1, 31, size=m))
     open_ = rng.integers(1, 10_000, size=m).astype(np.int64)
     unapplied = np.where(rng.random(n) < 0.2, rng.integers(0, 30_000, size=n), 0)
-    total = np.bincount(acct, weights=open_, minlength=n).astype(np.int64)
     book_cols = {k: v for k, v in cols.items() if k not in ("oldest_unpaid_at", "unpaid_invoices")}
-    # The host's own balance (what the settle guard reads): open invoices less funds.
-    book_cols["balance"] = np.maximum(total - unapplied, 0)
+    # Dunned from invoices, the host leaves `balance` (what the settle guard reads) at 0.
+    book_cols["balance"] = np.zeros(n, dtype=np.int64)
     book_cols["unapplied"] = unapplied.astype(np.int64)
-    return book_cols, {"account": acct, "due": due, "open": open_}
+    return book_cols, {"account": acct, "due": due.astype("datetime64[D]"), "open": open_}
 
 
 def hand_invoices(cols: dict[str, Any], inv: dict[str, Any]) -> Any:
@@ -78,9 +88,9 @@ def hand_invoices(cols: dict[str, Any], inv: dict[str, Any]) -> Any:
     nat = np.iinfo(np.int64).min
     facts = dict(cols)
     facts["oldest_unpaid_at"] = np.where(balance > 0, oldest * DAY_NS, nat).view("datetime64[ns]")
-    # The settle guard reads the host's balance, which is the open balance left after
-    # the auto-apply, so it owes whenever something is past due: with no date where
-    # nothing is past due, hand_numpy's ladder reads exactly the past-due facts.
+    # hand_numpy reads one balance for the ladder and the settle guard: the past-due one
+    # (the guard passes wherever nothing is past due, as it does on the host's zero).
+    facts["balance"] = balance
     return hand_numpy(facts)
 
 

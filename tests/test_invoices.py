@@ -473,3 +473,49 @@ def test_column_wise_reads_the_past_due_scalars_as_the_per_account_path() -> Non
     assert cols.status.tolist() == [1, 11, 1]
     assert [p.final.code if p.final else 1 for p in plan] == [11]
     assert plan.plans[0].account_id == "A-1"
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.lists(st.tuples(st.integers(-40, 40), st.integers(0, 5_000)), max_size=6),
+            st.integers(0, 20_000),
+        ),
+        min_size=1,
+        max_size=8,
+    ),
+    st.randoms(use_true_random=False),
+)
+def test_column_wise_auto_apply_is_oldest_first_in_any_table_order(
+    accounts: list[tuple[list[tuple[int, int]], int]], rnd: object
+) -> None:
+    """Without ``issued``, the table may list invoices in any order: each account's funds
+    go to its invoices by due date, ties in table order, never more than open or held."""
+    rows = [
+        (r, due, amount, k)
+        for r, (invs, _) in enumerate(accounts)
+        for k, (due, amount) in enumerate(invs)
+    ]
+    rnd.shuffle(rows)  # type: ignore[attr-defined]
+    today = NOW.date()
+    table = {
+        "account": np.array([r for r, *_ in rows], dtype=np.int64),
+        "due": np.array([today + dt.timedelta(days=d) for _, d, _, _ in rows], "datetime64[D]"),
+        "open": np.array([a for *_, a, _ in rows], dtype=np.int64),
+    }
+    book = {
+        "status": np.ones(len(accounts), dtype=np.int64),
+        "unapplied": np.array([f for _, f in accounts], dtype=np.int64),
+    }
+    out = sweep_columns(book, _ladder_policy(auto_apply=True), now=NOW, invoices=table)
+    got = dict(zip(out.applied_invoice.tolist(), out.applied_amount.tolist(), strict=True))
+    expect: dict[int, int] = {}
+    for r, (_, funds) in enumerate(accounts):
+        mine = sorted((d, pos) for pos, (rr, d, a, _) in enumerate(rows) if rr == r and a > 0)
+        for _, pos in mine:
+            take = min(funds, rows[pos][2])
+            if take:
+                expect[pos] = take
+            funds -= take
+    assert got == expect
