@@ -134,42 +134,23 @@ class Invoice:
             raise InvalidArgument("paid", self.paid, f"at most the invoice amount {self.amount}")
 
 
-@attrs.frozen
-class _Funds:
-    id: str = attrs.field(validator=_id)
-    amount: Decimal = attrs.field(converter=_amount)
-    received: When = attrs.field(validator=_when)
-    applied_to: tuple[tuple[str, Decimal], ...] = attrs.field(
-        default=(), kw_only=True, converter=_applied
-    )
+def _check_funds(funds: Payment | Credit) -> None:
+    if funds.applied > funds.amount:
+        raise InvalidArgument(
+            "applied_to", dict(funds.applied_to), f"at most the amount {funds.amount} in all"
+        )
 
-    def __attrs_post_init__(self) -> None:
-        if self.applied > self.amount:
-            raise InvalidArgument(
-                "applied_to", dict(self.applied_to), f"at most the amount {self.amount} in all"
-            )
 
-    @property
-    def applied(self) -> Decimal:
-        """How much of it is applied to invoices."""
-        return sum((a for _, a in self.applied_to), Decimal(0))
-
-    @property
-    def unapplied(self) -> Decimal:
-        """How much of it is not applied to any invoice yet."""
-        return self.amount - self.applied
-
-    def applying(self, invoice: str, amount: Decimal) -> Any:
-        """This value with ``amount`` more applied to ``invoice``."""
-        return attrs.evolve(self, applied_to=(*self.applied_to, (invoice, amount)))
+def _applied_total(applied_to: tuple[tuple[str, Decimal], ...]) -> Decimal:
+    return sum((a for _, a in applied_to), Decimal(0))
 
 
 @attrs.frozen
-class Payment(_Funds):
+class Payment:
     """A payment received, and how much of it is applied to which invoice.
 
     Args:
-        id: the payment id.
+        id: the payment id (unique among the account's payments and credits).
         amount: the amount received (``Decimal``, not negative).
         received: when it was received (an aware instant, or a date in the billing zone).
         applied_to: invoice id -> amount applied (a mapping or pairs); at most
@@ -180,18 +161,66 @@ class Payment(_Funds):
     Decimal('30.00')
     """
 
+    id: str = attrs.field(validator=_id)
+    amount: Decimal = attrs.field(converter=_amount)
+    received: When = attrs.field(validator=_when)
+    applied_to: tuple[tuple[str, Decimal], ...] = attrs.field(
+        default=(), kw_only=True, converter=_applied
+    )
+
+    def __attrs_post_init__(self) -> None:
+        _check_funds(self)
+
+    @property
+    def applied(self) -> Decimal:
+        """How much of it is applied to invoices."""
+        return _applied_total(self.applied_to)
+
+    @property
+    def unapplied(self) -> Decimal:
+        """How much of it is not applied to any invoice yet."""
+        return self.amount - self.applied
+
+    def applying(self, invoice: str, amount: Decimal) -> Payment:
+        """This payment with ``amount`` more applied to ``invoice``."""
+        return attrs.evolve(self, applied_to=(*self.applied_to, (invoice, amount)))
+
 
 @attrs.frozen
-class Credit(_Funds):
+class Credit:
     """A credit (a credit note, an adjustment in the customer's favour): applied to
     invoices exactly as a payment is.
 
     Args:
-        id: the credit id.
+        id: the credit id (unique among the account's payments and credits).
         amount: the credited amount (``Decimal``, not negative).
         received: when it was granted (an aware instant, or a date in the billing zone).
         applied_to: invoice id -> amount applied; at most ``amount`` in all.
     """
+
+    id: str = attrs.field(validator=_id)
+    amount: Decimal = attrs.field(converter=_amount)
+    received: When = attrs.field(validator=_when)
+    applied_to: tuple[tuple[str, Decimal], ...] = attrs.field(
+        default=(), kw_only=True, converter=_applied
+    )
+
+    def __attrs_post_init__(self) -> None:
+        _check_funds(self)
+
+    @property
+    def applied(self) -> Decimal:
+        """How much of it is applied to invoices."""
+        return _applied_total(self.applied_to)
+
+    @property
+    def unapplied(self) -> Decimal:
+        """How much of it is not applied to any invoice yet."""
+        return self.amount - self.applied
+
+    def applying(self, invoice: str, amount: Decimal) -> Credit:
+        """This credit with ``amount`` more applied to ``invoice``."""
+        return attrs.evolve(self, applied_to=(*self.applied_to, (invoice, amount)))
 
 
 def _instant(value: When, tz: dt.tzinfo) -> dt.datetime:
@@ -235,7 +264,7 @@ class PastDue:
 
 def _open(
     invoices: Iterable[Invoice],
-    funds: Iterable[_Funds],
+    funds: Iterable[Payment | Credit],
     at: dt.datetime,
     tz: dt.tzinfo,
 ) -> tuple[list[tuple[dt.date, dt.datetime, str, Decimal]], Decimal]:
@@ -246,7 +275,7 @@ def _open(
     unapplied = Decimal(0)
     ids: set[str] = set()
     for f in funds:
-        if not isinstance(f, _Funds):
+        if not isinstance(f, Payment | Credit):
             raise InvalidArgument("payments", f, "Payment or Credit values")
         if f.id in ids:
             raise InvalidArgument(
@@ -280,7 +309,7 @@ def _open(
     return rows, unapplied
 
 
-def _funds(payments: Iterable[Payment], credits: Iterable[Credit]) -> list[_Funds]:
+def _funds(payments: Iterable[Payment], credits: Iterable[Credit]) -> list[Payment | Credit]:
     return [*(payments or ()), *(credits or ())]
 
 

@@ -156,6 +156,14 @@ class Compiled:
         if found >= 0:
             return found
         found = 0
+        if (
+            getattr(account, "invoices", None) is None
+            and getattr(account, "past_due_balance", None) is None
+            and not getattr(account, "balance", None)
+        ):
+            # Most of a book owes nothing: no facts to compute.
+            memo[0] = 0
+            return 0
         days, balance, invoices = dunning_facts(account, now, auto_apply=self.auto_apply)
         if balance > 0 and days is not None:
             for i, (min_days, min_balance, min_invoices) in enumerate(self.steps, start=1):
