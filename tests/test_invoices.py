@@ -249,7 +249,10 @@ def books(draw: st.DrawFn) -> tuple[list[Invoice], list[Payment], list[Credit], 
     invoices = []
     for i in range(n):
         issued = DAY0 + dt.timedelta(days=draw(st.integers(0, 60)))
-        due = issued + dt.timedelta(days=draw(st.integers(0, 30)))
+        due: dt.date | dt.datetime = issued + dt.timedelta(days=draw(st.integers(0, 30)))
+        if draw(st.booleans()):  # an instant: its calendar day in the billing zone counts
+            written = ZoneInfo(draw(st.sampled_from(ZONES)))
+            due = dt.datetime.combine(due, dt.time(draw(st.integers(0, 23))), tzinfo=written)
         cents = draw(st.integers(0, 20_000))
         paid = draw(st.integers(0, cents))
         invoices.append(
@@ -300,7 +303,7 @@ def test_auto_apply_is_bounded_oldest_first_and_idempotent(book: object, at: dt.
     tz = ZoneInfo(zone)
     order = sorted(
         (inv for inv in invoices if _start(inv.issued, tz) <= at),
-        key=lambda inv: (inv.due, _start(inv.issued, tz), inv.id),
+        key=lambda inv: (_day(inv.due, tz), _start(inv.issued, tz), inv.id),
     )
     got = {i for _, i, _ in made}
     still_open = {
@@ -310,6 +313,10 @@ def test_auto_apply_is_bounded_oldest_first_and_idempotent(book: object, at: dt.
     for k, inv in enumerate(order):
         if inv.id in got:
             assert all(still_open[o.id] == 0 for o in order[:k])
+
+
+def _day(when: dt.date | dt.datetime, tz: ZoneInfo) -> dt.date:
+    return when.astimezone(tz).date() if isinstance(when, dt.datetime) else when
 
 
 def _start(when: dt.date | dt.datetime, tz: ZoneInfo) -> dt.datetime:

@@ -91,7 +91,9 @@ def _tuple_or_none(value: Any) -> Any:
     if value is None:
         return None
     if isinstance(value, str | bytes) or not hasattr(value, "__iter__"):
-        raise InvalidArgument("Account.invoices", value, "an iterable of values (or None)")
+        raise InvalidArgument(
+            "Account.invoices/payments/credits", value, "an iterable of values (or None)"
+        )
     return tuple(value)
 
 

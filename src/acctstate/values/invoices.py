@@ -113,8 +113,8 @@ class Invoice:
             host's own settlements); at most ``amount``.
 
     Raises:
-        InvalidArgument: float or negative money, a naive datetime, ``paid`` above
-            ``amount``, or a due date before the day of issue.
+        InvalidArgument: float or negative money, a naive datetime, or ``paid`` above
+            ``amount``.
 
     >>> Invoice("I-1", Decimal("10.00"), dt.date(2026, 1, 1), dt.date(2026, 1, 15),
     ...         paid=Decimal("12.00"))
