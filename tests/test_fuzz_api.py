@@ -28,10 +28,11 @@ from acctstate.automation import (
     sweep,
     sweep_columns,
 )
+from acctstate.automation import apply as automation_apply
 from acctstate.batch import FireTrigger, Selection, preview, select
 from acctstate.batch import apply as batch_apply
 from acctstate.config import load_workflow
-from acctstate.errors import AcctStateError
+from acctstate.errors import AcctStateError, InvalidArgument
 from acctstate.history import History
 from acctstate.presets import isp
 from acctstate.refunds import Period, quote
@@ -153,13 +154,9 @@ def _state(obj: Any) -> Any:
 
 
 # Leaks found by this test in modules another change owns, by file: tolerated here so
-# the fuzz test stays green, and each pinned by a strict xfail below that flips when the
-# owner fixes it.
-KNOWN_LEAKS: dict[str, str] = {
-    "world/store/memory.py": "MemoryStore looks an unhashable account id up in a dict",
-    "operations/automation/_sweep.py": "sweep() reads account.id of a host object without id",
-    "operations/batch/_apply.py": "batch apply() reads account.id of a host object without id",
-}
+# the fuzz test stays green, each pinned by a strict xfail that flips when the owner
+# fixes it. None are left.
+KNOWN_LEAKS: dict[str, str] = {}
 
 
 def _leak_site(exc: BaseException) -> str:
@@ -364,7 +361,7 @@ def test_fuzz_default_account_is_plain() -> None:
     assert isinstance(WF.open("A-1", "active", at=T0, imported=True), Account)
 
 
-# -- the leaks above, one strict xfail each (they flip when their owner fixes them) ------
+# -- the leaks this test found, each a regression test now ------------------------------
 
 
 class _NoId:
@@ -375,31 +372,57 @@ class _NoId:
     oldest_unpaid_at = T0 - 100 * DAY
 
 
-@pytest.mark.xfail(strict=True, raises=TypeError, reason=KNOWN_LEAKS["world/store/memory.py"])
-def test_leak_memory_store_unhashable_id() -> None:
-    """``MemoryStore.load({})`` should be an InvalidArgument, not a TypeError."""
+@pytest.mark.parametrize("account_id", [{}, [1], None, 7, ""])
+def test_memory_store_refuses_a_non_text_id(account_id: object) -> None:
+    """``MemoryStore.load`` and ``history`` with an unhashable or non-text id raise
+    ``InvalidArgument`` (not a bare ``TypeError``), and the store is unchanged."""
     store = MemoryStore(WF)
-    with pytest.raises(AcctStateError):
-        store.load({})  # type: ignore[arg-type]
+    store.open("A-1", "active", at=T0, imported=True)
+    before = _state(store)
+    for call in (store.load, store.history):
+        with pytest.raises(InvalidArgument, match="invalid account_id"):
+            call(account_id)  # type: ignore[arg-type]
+    assert _state(store) == before
 
 
-@pytest.mark.xfail(
-    strict=True, raises=AttributeError, reason=KNOWN_LEAKS["operations/automation/_sweep.py"]
-)
-def test_leak_sweep_host_without_id() -> None:
-    """``sweep`` over a host object without ``id`` should refuse with an acctstate error."""
-    with pytest.raises(AcctStateError):
-        sweep([_NoId()], POLICY, now=T0)
+def test_sweep_reports_a_host_without_id() -> None:
+    """``sweep`` over a host object without ``id`` that a rule would move reports that
+    account's ``InvalidArgument`` (one outcome per account, the others planned) and
+    changes nothing."""
+    bad, good = _NoId(), Host()
+    good.id, good.status, good.status_since = "G-1", 1, T0 - 400 * DAY
+    good.balance, good.unpaid_invoices = Decimal("500"), 3
+    good.oldest_unpaid_at = T0 - 100 * DAY
+    plan = sweep([bad, good], POLICY, now=T0)
+    by_id = {p.account_id: p for p in plan.plans}
+    assert isinstance(by_id["None"].error, InvalidArgument)
+    assert by_id["None"].changes == ()
+    assert "account" in str(by_id["None"].error)
+    assert by_id["G-1"].error is None and by_id["G-1"].changes
+    assert bad.status == 1 and not hasattr(bad, "history")
+    assert automation_apply(plan).failed == ()
 
 
-@pytest.mark.xfail(
-    strict=True, raises=AttributeError, reason=KNOWN_LEAKS["operations/batch/_apply.py"]
-)
-def test_leak_batch_apply_host_without_id() -> None:
-    """Batch ``apply`` on a host object without ``id`` should report an acctstate error."""
-    shown = preview(select(WF, [_NoId()]), FireTrigger("suspend"), at=T0)
-    with pytest.raises(AcctStateError):
-        batch_apply(shown)
+@pytest.mark.parametrize("bad_id", ["missing", None, True])
+@pytest.mark.parametrize("mode", ["best_effort", "all_or_nothing"])
+def test_batch_apply_reports_a_host_without_id(bad_id: object, mode: str) -> None:
+    """Batch ``preview`` and ``apply`` on a host object without a usable ``id`` report
+    that account as failed with ``InvalidArgument``, its status unchanged; in best-effort
+    mode the other accounts still change."""
+    bad = _NoId()
+    if bad_id != "missing":
+        bad.id = bad_id  # type: ignore[attr-defined]
+    good = WF.open("G-1", "active", at=T0 - 10 * DAY, imported=True)
+    shown = preview(select(WF, [bad, good]), FireTrigger("suspend"), at=T0)
+    assert shown.rows()[0].action.value == "refused"
+    outcomes = batch_apply(shown, mode=mode)
+    first, second = outcomes.outcomes
+    assert first.kind.value == "failed" and isinstance(first.error, InvalidArgument)
+    assert bad.status == 1
+    if mode == "best_effort":
+        assert second.kind.value == "changed" and WF.status_of(good).name == "suspended"
+    else:
+        assert second.kind.value == "skipped" and WF.status_of(good).name == "active"
 
 
 @pytest.mark.parametrize("period_end", ["2026-01-01", dt.date(2026, 1, 1)])
