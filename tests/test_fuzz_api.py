@@ -14,6 +14,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -38,6 +39,7 @@ from acctstate.presets import isp
 from acctstate.refunds import Period, quote
 from acctstate.schedule import Schedule
 from acctstate.store.memory import MemoryStore
+from acctstate.store.sql import SqlStore
 
 WF = isp.workflow()
 T0 = dt.datetime(2026, 3, 1, 9, 0, tzinfo=dt.UTC)
@@ -142,7 +144,7 @@ def accounts(draw: st.DrawFn) -> Any:
 def _state(obj: Any) -> Any:
     """What a refused call must leave as it was (by ``repr``: NaN and bare objects compare
     unequal to themselves)."""
-    if isinstance(obj, MemoryStore):
+    if isinstance(obj, MemoryStore | SqlStore):
         return repr(obj.accounts()), [repr(list(obj.history(a.id))) for a in obj.accounts()]
     history = getattr(obj, "history", None)
     return (
@@ -324,11 +326,19 @@ def test_fuzz_config_loading(bits: list[str], fmt: str) -> None:
 # -- the memory store --------------------------------------------------------------------
 
 
+def _sqlite_store() -> SqlStore:
+    store = SqlStore(WF, sa.create_engine("sqlite://"))
+    store.create_schema()
+    return store
+
+
+@pytest.mark.parametrize("make", [lambda: MemoryStore(WF), _sqlite_store], ids=["memory", "sqlite"])
 @FUZZ
-@given(st.data())
-def test_fuzz_memory_store(data: st.DataObject) -> None:
-    """``MemoryStore`` methods with arbitrary ids, triggers, times and data."""
-    store = MemoryStore(WF)
+@given(data=st.data())
+def test_fuzz_memory_store(make: Callable[[], Any], data: st.DataObject) -> None:
+    """``MemoryStore`` and ``SqlStore`` (SQLite) methods with arbitrary ids, triggers,
+    times and data."""
+    store = make()
     store.open("A-1", "active", at=T0 - 100 * DAY, imported=True)
     account_id = data.draw(st.sampled_from(["A-1", "Z-9"]) | ANY)
     trigger = data.draw(st.sampled_from(["suspend", "cancel"]) | ANY)

@@ -15,13 +15,22 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import attrs
 import pytest
 import sqlalchemy as sa
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from _workflows import hold_workflow
 from acctstate.account import Account
-from acctstate.automation import AutomationPolicy, reference_ladder
+from acctstate.automation import (
+    AutomationPolicy,
+    CreditHold,
+    columns_from_accounts,
+    reference_ladder,
+    sweep,
+    sweep_columns,
+)
 from acctstate.batch import DateRange, Selection, select
 from acctstate.errors import InvalidArgument
 from acctstate.presets import isp
@@ -238,3 +247,107 @@ def test_selection_is_the_same_for_every_writing(
         tz = ZoneInfo(billing) if billing else UTC
         day = at.astimezone(tz).date()
         assert answers == {start <= day < start + dt.timedelta(days=days)}
+
+
+# -- every "N days" rule and every due instant, whatever zone the facts are written in --
+
+HOUR = dt.timedelta(hours=1)
+# Sunday 25 October 2026 02:30 Paris happens twice; the sweep runs in that hour.
+SWEEP_AT = dt.datetime(2026, 10, 25, 1, 30, tzinfo=UTC)
+_ISP_POLICY = AutomationPolicy(
+    WF,
+    ladder=reference_ladder(),
+    trial_end="end_trial",
+    contract_expiry="expire_contract",
+    expiration="deactivate",
+    archive="archive",
+    archive_after_days=30,
+)
+_HOLD_POLICY = AutomationPolicy(
+    hold_workflow(),
+    credit_hold=CreditHold(past_due_days=30, min_past_due=Decimal("100"), inactive_after_days=20),
+)
+_DATES = (
+    "status_since",
+    "oldest_unpaid_at",
+    "trial_ends_at",
+    "contract_ends_at",
+    "expires_at",
+    "first_used_at",
+)
+
+
+def _near(draw: st.DrawFn, days: int) -> dt.datetime:
+    """An instant around a whole number of days before the sweep (where miscounts show)."""
+    offset = dt.timedelta(days=draw(st.integers(-days, days)), minutes=draw(st.integers(-90, 90)))
+    return SWEEP_AT + offset
+
+
+def _maybe(draw: st.DrawFn, value: dt.datetime) -> dt.datetime | None:
+    return value if draw(st.booleans()) else None
+
+
+@st.composite
+def zoned_books(draw: st.DrawFn) -> tuple[AutomationPolicy, list[Account]]:
+    policy = draw(st.sampled_from([_ISP_POLICY, _HOLD_POLICY]))
+    codes = [1, 10, 11, 12, 13, 41, -2, 22] if policy is _ISP_POLICY else [1, 7, 0, 30]
+    book = []
+    for i in range(draw(st.integers(1, 5))):
+        book.append(
+            Account(
+                id=f"Z-{i}",
+                status=draw(st.sampled_from(codes)),
+                status_since=min(_near(draw, 70), SWEEP_AT),
+                timezone=draw(st.sampled_from(ZONES)),
+                balance=Decimal(draw(st.sampled_from([25075, 0, 10000]))).scaleb(-2),
+                unpaid_invoices=draw(st.integers(0, 3)),
+                oldest_unpaid_at=_maybe(draw, min(_near(draw, 70), SWEEP_AT)),
+                payment_method=draw(st.sampled_from([None, "visa"])),
+                trial_ends_at=_maybe(draw, _near(draw, 2)),
+                contract_ends_at=_maybe(draw, _near(draw, 2)),
+                expires_at=_maybe(draw, _near(draw, 1)),
+                first_used_at=min(_near(draw, 40), SWEEP_AT),
+                availability_days=draw(st.none() | st.integers(0, 40)),
+            )
+        )
+    return policy, book
+
+
+def _written(book: list[Account], zones: list[str]) -> list[Account]:
+    """The same book with every datetime re-expressed, the i-th fact in ``zones[i]``."""
+    out = []
+    for a in book:
+        changes = {
+            name: _rewrite(getattr(a, name), zones[i % len(zones)])
+            for i, name in enumerate(_DATES)
+            if getattr(a, name) is not None
+        }
+        out.append(attrs.evolve(a, **changes))
+    return out
+
+
+def _decisions(policy: AutomationPolicy, book: list[Account], now: dt.datetime) -> Any:
+    plan = sweep(book, policy, now=now)
+    per_account = sorted(
+        (p.account_id, tuple(str(c) for c in p.changes), tuple(str(b) for b in p.blocked))
+        for p in plan.plans
+    )
+    columns = sweep_columns(columns_from_accounts(book), policy, now=now).decisions()
+    return per_account, sorted((book[i].id, tuple(map(str, d))) for i, d in columns.items())
+
+
+@settings(max_examples=120, deadline=None)
+@given(
+    zoned_books(), st.lists(st.sampled_from(ZONES), min_size=1, max_size=6), st.sampled_from(ZONES)
+)
+def test_every_rule_decides_the_same_for_every_writing(
+    case: tuple[AutomationPolicy, list[Account]], zones: list[str], now_zone: str
+) -> None:
+    """Credit hold (past-due days, inactive after hold), the ladder, trial end, contract
+    and expiration instants, availability after first use and archiving decide the same,
+    per account and column-wise, whatever zone each fact and the sweep's ``now`` are
+    written in (the sweep runs in the hour Paris clocks go back, so ``fold=1`` occurs)."""
+    policy, book = case
+    expected = _decisions(policy, book, SWEEP_AT)
+    assert _decisions(policy, _written(book, zones), _rewrite(SWEEP_AT, now_zone)) == expected
+    assert _decisions(policy, _written(book, ["UTC"]), SWEEP_AT.astimezone(PARIS)) == expected
