@@ -172,7 +172,7 @@ class CancelOption:
             paid: the amount paid for the current period (needed unless no refund).
             period: the current paid period (or the account's ``period_start`` and
                 ``period_end`` are used). For ``ServiceStop.PERIOD_END`` its end is
-                recorded as [`Cancellation.ends`][acctstate.refunds.Cancellation.ends]:
+                recorded as `Cancellation.ends`:
                 the instant service ends by itself.
 
         Raises:
@@ -251,7 +251,7 @@ class Cancellation:
 
     def completion(self, account: Any = None) -> Cancellation:
         """The change that ends service when the period ends: ``complete_cancelation``
-        at [`ends`][acctstate.refunds.Cancellation.ends] (or ``account``'s
+        at `ends` (or ``account``'s
         ``period_end``), carrying that end as event data, so the ``period_ended`` guard
         reads the end the request recorded, not whatever the account holds by then.
 
