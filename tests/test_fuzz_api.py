@@ -443,3 +443,32 @@ def test_period_end_text_or_date_is_refused(period_end: object) -> None:
     with pytest.raises(AcctStateError):
         WF.fire(host, "complete_cancelation", at=T0)
     assert host.status == 2
+
+
+@FUZZ
+@given(accounts(), st.data())
+def test_fuzz_cancel_option(account: Any, data: st.DataObject) -> None:
+    """``CancelOption.request``, ``Cancellation.completion`` and ``Cancellation.fire``
+    (which schedules a period-end completion) with arbitrary values."""
+    from acctstate.refunds import CANCEL_OPTIONS
+
+    option = CANCEL_OPTIONS[data.draw(st.sampled_from(sorted(CANCEL_OPTIONS)))]
+    kwargs = _kwargs(data, ("on", "as_of", "paid", "period"))
+    at = data.draw(st.sampled_from([T0]) | ANY)
+    book = Schedule(WF)
+
+    def run() -> None:
+        request = option.request(at=at, **kwargs)
+        if data.draw(st.booleans()):
+            request.completion(account)
+        request.fire(WF, account, book=book)
+
+    before = _state(account)
+    try:
+        run()
+    except AcctStateError:
+        # Refused: neither the account nor the book changed.
+        assert _state(account) == before and book.entries == []
+    except Exception as exc:
+        if _leak_site(exc) not in KNOWN_LEAKS:
+            raise
