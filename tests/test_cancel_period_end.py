@@ -220,3 +220,22 @@ def test_a_period_round_trips_through_the_codec(
     assert name == "period" and isinstance(back, Period)
     assert back.start.astimezone(UTC) == period.start.astimezone(UTC)
     assert back.end.astimezone(UTC) == period.end.astimezone(UTC)
+
+
+def test_apply_due_without_now_reads_the_workflows_clock() -> None:
+    """``Workflow.apply_due()`` and ``Schedule.apply_due()`` without ``now`` use the
+    workflow's clock, as ``at`` does elsewhere: before the period end nothing is due,
+    at it the cancellation completes."""
+    from acctstate.clock import FixedClock
+
+    before = isp.workflow().with_clock(FixedClock(JANUARY.end - SEC))
+    acct = before.open("A-1", "active", at=dt.datetime(2025, 6, 1, tzinfo=UTC), imported=True)
+    CANCEL_OPTIONS["period_end"].request(at=CALL, period=JANUARY).fire(before, acct)
+    assert before.apply_due().outcomes == ()
+    assert before.status_of(acct).name == "cancelation_pending"
+    book = Schedule(WF.with_clock(FixedClock(JANUARY.end)))
+    other = _active("A-2")
+    CANCEL_OPTIONS["period_end"].request(at=CALL, period=JANUARY).fire(book.workflow, other,
+                                                                        book=book)  # fmt: skip
+    [outcome] = book.apply_due().outcomes
+    assert WF.status_of(other).name == "canceled", outcome
