@@ -35,7 +35,14 @@ from acctstate.values.holds import (
 )
 from acctstate.values.status import Status
 
-__all__ = ["place_hold", "release_expired", "release_hold"]
+__all__ = [
+    "place_hold",
+    "planned_placement",
+    "planned_release",
+    "record_hold_change",
+    "release_expired",
+    "release_hold",
+]
 
 
 def _holds_of(account: Any) -> tuple[Hold, ...]:
@@ -108,6 +115,11 @@ def _commit(
         if not isinstance(run, Hooks):
             raise InvalidArgument("hooks", run, "an acctstate.Hooks")
         dispatch(change, run)
+    record_hold_change(account, change, holds)
+
+
+def record_hold_change(account: Any, change: StatusChange, holds: tuple[Hold, ...]) -> None:
+    """Write a hold change whose effects ran onto the account: its history and holds."""
     history = getattr(account, "history", None)
     if isinstance(history, History):
         if not history:
@@ -171,6 +183,27 @@ def place_hold(
         HistoryConflict: ``at`` is before the account's latest recorded change.
         EffectFailed: a hook raised; nothing changed.
     """
+    change, after = planned_placement(
+        wf, account, hold_type, at, reason, note, actor, until, hold_id, data
+    )
+    _commit(wf, account, change, after, hooks)
+    return change
+
+
+def planned_placement(
+    wf: Workflow,
+    account: Any,
+    hold_type: str,
+    at: dt.datetime,
+    reason: str | None,
+    note: str | None,
+    actor: Actor | None,
+    until: dt.datetime | None,
+    hold_id: str | None,
+    data: dict[str, Any],
+) -> tuple[StatusChange, tuple[Hold, ...]]:
+    """The change placing a hold would make, and the holds standing after it; nothing
+    changes (every check of [`place_hold`][acctstate.holds.place_hold] is made)."""
     htype = wf.hold_types.get(hold_type) if isinstance(hold_type, str) else None
     if htype is None:
         raise UnknownHold("hold type", hold_type, known=wf.hold_types)
@@ -202,8 +235,7 @@ def place_hold(
     hold = Hold(hid, htype.name, htype.kind, htype.blocks, at, until, reason, actor, note)
     after = (*before, hold)
     change = _change(wf, account, status, PLACE_HOLD, hold, before, after, at, reason, note, actor)
-    _commit(wf, account, change, after, hooks)
-    return change
+    return change, after
 
 
 def release_hold(
@@ -228,6 +260,22 @@ def release_hold(
         HistoryConflict: ``at`` is before the account's latest recorded change.
         EffectFailed: a hook raised; nothing changed.
     """
+    change, after = planned_release(wf, account, hold, at, reason, note, actor)
+    _commit(wf, account, change, after, hooks)
+    return change
+
+
+def planned_release(
+    wf: Workflow,
+    account: Any,
+    hold: Hold | str,
+    at: dt.datetime,
+    reason: str | None,
+    note: str | None,
+    actor: Actor | None,
+) -> tuple[StatusChange, tuple[Hold, ...]]:
+    """The change releasing a hold would make, and the holds standing after it; nothing
+    changes (every check of [`release_hold`][acctstate.holds.release_hold] is made)."""
     status = wf.status_of(account)
     before = _holds_of(account)
     hid = hold.id if isinstance(hold, Hold) else hold
@@ -244,8 +292,7 @@ def release_hold(
     change = _change(
         wf, account, status, RELEASE_HOLD, found, before, after, at, reason, note, actor
     )
-    _commit(wf, account, change, after, hooks)
-    return change
+    return change, after
 
 
 def release_expired(
