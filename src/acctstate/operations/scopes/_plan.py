@@ -145,7 +145,13 @@ class _Planner:
         return made
 
     def cascade_hold(
-        self, root: str, i: int, e: Entity, hold: Hold, origin: str, until: dt.datetime | None
+        self,
+        root: Entity,
+        i: int,
+        e: Entity,
+        hold: Hold,
+        origin: str,
+        until: dt.datetime | None,
     ) -> None:
         for rule in self.scopes.hold_cascades:
             assert rule.types is not None
@@ -157,7 +163,7 @@ class _Planner:
                 ):
                     continue
                 wf = self.scopes.workflow(t.scope)
-                note = f"inherited from {e.scope} {e.id!r}"
+                note = f"inherited from {root.scope} {root.id!r}"
                 try:
                     change, after = planned_placement(
                         wf,
@@ -173,7 +179,7 @@ class _Planner:
                     )
                 except AcctStateError as exc:
                     what = f"the {hold.type} hold cannot stand on {t.scope} {t.id!r}"
-                    raise _refused(root, what, exc) from exc
+                    raise _refused(root.id, what, exc) from exc
                 j = self.add(Step(t.id, t.scope, change, i, rule.label, after))
                 self.cascade_hold(root, j, t, after[-1], origin, until)
 
@@ -242,7 +248,7 @@ def plan_place(
     )
     p.add(Step(e.id, e.scope, change, holds=after))
     hold = after[-1]
-    p.cascade_hold(e.id, 0, e, hold, f"{e.id}/{hold.id}", until)
+    p.cascade_hold(e, 0, e, hold, f"{e.id}/{hold.id}", until)
     return p.done()
 
 
