@@ -581,3 +581,26 @@ def test_the_kit_refuses_what_is_not_scopes() -> None:
     with pytest.raises(InvalidArgument, match="tree"):
         scoped_state_machine(SCOPES, customer())  # type: ignore[arg-type]
     assert isinstance(customer().account, Account)
+
+
+def test_the_scopes_page_draws_the_diagram_it_prints() -> None:
+    """The Mermaid diagram on the scopes page is the one ``to_mermaid`` prints there."""
+    import pathlib
+    import re
+
+    page = (pathlib.Path(__file__).resolve().parents[1] / "docs" / "scopes.md").read_text()
+    drawn = re.findall(r"```mermaid\n(.*?)\n```", page, re.S)
+    assert len(drawn) == 1
+    assert f">>> print(scopes.to_mermaid(tree, changes))\n{drawn[0]}\n" in page
+
+
+def test_to_mermaid_marks_changed_and_spared_entities() -> None:
+    """The tree diagram shows every entity's status; a change set marks the changed ones
+    with ``before -> after`` and the spared ones."""
+    tree = customer()
+    plain = SCOPES.to_mermaid(tree)
+    assert 'n_SUB_2["subscription SUB-2<br/>active"]' in plain and "classDef" not in plain
+    changes = SCOPES.plan(tree, "A-1", "escalate_dunning", at=T0 + DAY)
+    drawn = SCOPES.to_mermaid(tree, changes)
+    assert "class n_A_1,n_SUB_2,n_SUB_3 changed" in drawn
+    assert "class n_SUB_1 spared" in drawn

@@ -155,3 +155,6 @@ def carry_out(scopes: Scopes, tree: Entity, changes: ChangeSet, hooks: Hooks | N
             scopes.workflow(step.scope).commit(account, step.change)
         else:
             record_hold_change(account, step.change, step.holds)
+
+
+ChangeSetFailed.__module__ = "acctstate.scopes"  # the path users import it from

@@ -254,3 +254,8 @@ class ScopeConflict(AcctStateError):
         self.cause = cause
         listed = "; ".join(self.problems)
         super().__init__(f"refused on {entity_id!r}, nothing changed: {listed}")
+
+
+# Errors print under the path users import them from (``acctstate.scopes.ScopeConflict``
+# in a traceback), not the private module that holds the code.
+UnknownEntity.__module__ = ScopeConflict.__module__ = "acctstate.scopes"

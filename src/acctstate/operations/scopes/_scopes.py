@@ -10,6 +10,7 @@ from typing import Any
 from acctstate.core.workflow import Workflow
 from acctstate.operations.scopes._changes import ChangeSet, carry_out
 from acctstate.operations.scopes._check import ancestors, checked
+from acctstate.operations.scopes._diagram import tree_mermaid
 from acctstate.operations.scopes._model import Cascade, Entity, HoldCascade, Scope
 from acctstate.operations.scopes._plan import InScope, plan_fire, plan_place, plan_release
 from acctstate.values.actors import Actor
@@ -120,6 +121,12 @@ class Scopes:
     def statuses(self, tree: Entity) -> dict[str, str]:
         """Every entity's status name, by id, top down."""
         return {e.id: self.status_of(e).name for e in tree.walk()}
+
+    def to_mermaid(self, tree: Entity, changes: ChangeSet | None = None) -> str:
+        """The tree as a Mermaid flowchart, top down; with ``changes`` (a change set
+        made on it), each changed entity shows ``before -> after`` and each spared child
+        is marked."""
+        return tree_mermaid(self, tree, changes)
 
     # -- aggregation --------------------------------------------------------------------
 
