@@ -604,3 +604,127 @@ def test_to_mermaid_marks_changed_and_spared_entities() -> None:
     drawn = SCOPES.to_mermaid(tree, changes)
     assert "class n_A_1,n_SUB_2,n_SUB_3 changed" in drawn
     assert "class n_SUB_1 spared" in drawn
+
+
+# -- scopes in files ---------------------------------------------------------------------------
+
+SCOPES_FILE = """
+[[scopes]]
+name = "account"
+workflow = "account"
+
+[[scopes]]
+name = "site"
+parent = "account"
+workflow = "site"
+
+[[scopes]]
+name = "subscription"
+parent = "site"
+workflow = "subscription"
+
+[[cascades]]
+scope = "account"
+entering = ["cancelled"]
+target = "subscription"
+fire = "cancel"
+strict = true
+
+[[cascades]]
+scope = "account"
+entering = "dunning"
+target = "subscription"
+fire = "suspend"
+exempt = { name = "paid_ahead", attr = "period_end" }
+
+[[hold_cascades]]
+scope = "account"
+target = "subscription"
+types = ["dunning"]
+exempt = "paid_ahead"
+"""
+WORKFLOWS = {"account": ACCOUNT, "site": SITE, "subscription": SUBSCRIPTION}
+
+
+def test_scopes_load_from_a_file() -> None:
+    """A scopes file declares the levels and rules; loaded, they behave as declared in
+    Python (the paid annual subscription is spared by the named exemption)."""
+    from acctstate.config import load_scopes
+
+    scopes = load_scopes(SCOPES_FILE, workflows=WORKFLOWS)
+    assert scopes.names == ("account", "site", "subscription")
+    assert [c.label for c in scopes.cascades] == [
+        "account cancelled -> subscription cancel",
+        "account dunning -> subscription suspend",
+    ]
+    tree = customer(scopes)
+    changes = scopes.fire(tree, "A-1", "escalate_dunning", at=T0 + DAY)
+    assert [s.entity_id for s in changes] == ["A-1", "SUB-2", "SUB-3"]
+    assert changes.spared == (("SUB-1", "account dunning -> subscription suspend"),)
+
+
+def test_scope_files_name_workflow_files_beside_them(tmp_path: Any) -> None:
+    """A level's workflow may be a workflow file beside the scopes file; such a file may
+    name the ``no_active_service`` guard."""
+    from acctstate.config import dump_workflow, load_scopes
+
+    text = dump_workflow(SUBSCRIPTION.with_holds(()), format="toml")
+    (tmp_path / "sub.toml").write_text(text)
+    (tmp_path / "acct.toml").write_text(
+        """
+name = "acct"
+initial = ["active"]
+[[statuses]]
+code = 1
+name = "active"
+backend = "active"
+[[statuses]]
+code = -5
+name = "collections"
+backend = "suspended"
+terminal = true
+[[transitions]]
+trigger = "send_to_collections"
+source = "active"
+dest = "collections"
+guards = [{ name = "no_active_service" }]
+"""
+    )
+    (tmp_path / "scopes.toml").write_text(
+        '[[scopes]]\nname = "account"\nworkflow = "acct.toml"\n'
+        '[[scopes]]\nname = "subscription"\nparent = "account"\nworkflow = "sub.toml"\n'
+    )
+    scopes = load_scopes(tmp_path / "scopes.toml")
+    acct = scopes.workflow("account").open("A-1", "active", at=T0)
+    sub = scopes.workflow("subscription").open("S-1", "active", at=T0)
+    tree = scopes.entity("account", acct, scopes.entity("subscription", sub))
+    with pytest.raises(GuardRefused, match="subscription 'S-1' has active service"):
+        scopes.fire(tree, "A-1", "send_to_collections", at=T0 + DAY)
+
+
+@pytest.mark.parametrize(
+    ("text", "match"),
+    [
+        (
+            "[[scopes]]\nname = 'account'\nworkflow = 'nowhere'\n",
+            r"scopes\[0\]\.workflow: unknown workflow 'nowhere'",
+        ),
+        (
+            "[[scopes]]\nname = 'account'\nworkflow = 'account'\ncolour = 1\n",
+            r"scopes\[0\]\.colour: unknown key",
+        ),
+        (
+            SCOPES_FILE.replace('exempt = "paid_ahead"', 'exempt = "lucky"'),
+            r"hold_cascades\[0\]\.exempt: unknown exemption 'lucky'",
+        ),
+        (SCOPES_FILE.replace('fire = "suspend"', 'fire = "explode"'), "cascade-trigger"),
+        ("scopes = 3", r"at scopes: expected an array of tables"),
+    ],
+)
+def test_broken_scope_files_are_refused(text: str, match: str) -> None:
+    """Every problem of a scopes file is a ConfigError naming the key path."""
+    from acctstate.config import load_scopes
+    from acctstate.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=match):
+        load_scopes(text, workflows=WORKFLOWS)

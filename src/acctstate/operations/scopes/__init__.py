@@ -9,6 +9,7 @@ is committed, or none. Public path: ``acctstate.scopes``.
 
 from acctstate.operations.scopes._changes import ChangeSet, ChangeSetFailed, Step
 from acctstate.operations.scopes._model import (
+    EXEMPTIONS,
     Cascade,
     Entity,
     Exemption,
@@ -16,11 +17,13 @@ from acctstate.operations.scopes._model import (
     Scope,
     ScopeConflict,
     UnknownEntity,
+    paid_ahead,
 )
 from acctstate.operations.scopes._plan import InScope
 from acctstate.operations.scopes._scopes import Scopes, no_active_service
 
 __all__ = [
+    "EXEMPTIONS",
     "Cascade",
     "ChangeSet",
     "ChangeSetFailed",
@@ -34,4 +37,5 @@ __all__ = [
     "Step",
     "UnknownEntity",
     "no_active_service",
+    "paid_ahead",
 ]

@@ -21,6 +21,7 @@ from acctstate.values.account import account_id_of
 from acctstate.values.errors import AcctStateError, InvalidArgument
 
 __all__ = [
+    "EXEMPTIONS",
     "Cascade",
     "Entity",
     "Exemption",
@@ -28,6 +29,7 @@ __all__ = [
     "Scope",
     "ScopeConflict",
     "UnknownEntity",
+    "paid_ahead",
 ]
 
 _SNAKE = re.compile(r"^[a-z][a-z0-9_]*$")
@@ -35,6 +37,36 @@ _SNAKE = re.compile(r"^[a-z][a-z0-9_]*$")
 Exemption = Callable[[Any, dt.datetime], bool]
 """``(child, at) -> bool``: whether a rule spares this child (an account, site or
 subscription object) at ``at``, unless the operator names the spared children."""
+
+
+@attrs.frozen
+class _PaidAhead:
+    attr: str
+
+    def __call__(self, child: Any, at: dt.datetime) -> bool:
+        until = getattr(child, self.attr, None)
+        return isinstance(until, dt.datetime) and until.astimezone(dt.UTC) > at.astimezone(dt.UTC)
+
+
+def paid_ahead(*, attr: str = "period_end") -> Exemption:
+    """An exemption: the child is paid beyond the change's time (its ``attr``, a
+    timezone-aware datetime, is later), as an annual plan paid up front is.
+
+    >>> import datetime as dt
+    >>> from types import SimpleNamespace
+    >>> at = dt.datetime(2026, 3, 1, tzinfo=dt.UTC)
+    >>> paid_ahead()(SimpleNamespace(period_end=dt.datetime(2026, 12, 31, tzinfo=dt.UTC)), at)
+    True
+    >>> paid_ahead()(SimpleNamespace(period_end=None), at)
+    False
+    """
+    if not isinstance(attr, str) or not attr:
+        raise InvalidArgument("attr", attr, "an attribute name such as 'period_end'")
+    return _PaidAhead(attr)
+
+
+EXEMPTIONS: dict[str, Callable[..., Exemption]] = {"paid_ahead": paid_ahead}
+"""Exemptions by name, for files (``exempt = "paid_ahead"``); hosts may add their own."""
 
 
 def _snake(_: object, attribute: attrs.Attribute[Any], value: object) -> None:
