@@ -728,3 +728,37 @@ def test_broken_scope_files_are_refused(text: str, match: str) -> None:
 
     with pytest.raises(ConfigError, match=match):
         load_scopes(text, workflows=WORKFLOWS)
+
+
+def test_a_tree_standing_in_conflict_still_accepts_its_repair() -> None:
+    """A tree loaded in a state its rules forbid (an open site under a cancelled account)
+    is not frozen: a change that repairs it, or leaves the conflict as it was, goes
+    through; a change adding a conflict does not."""
+    e = SCOPES.entity
+    tree = e(
+        "account",
+        ACCOUNT.open("A-9", "cancelled", at=T0, imported=True),
+        e(
+            "site",
+            SITE.open("S-9", "active", at=T0),
+            e("subscription", SUBSCRIPTION.open("U-9", "cancelled", at=T0, imported=True)),
+        ),
+        e("site", SITE.open("S-8", "cancelled", at=T0, imported=True)),
+    )
+    assert len(SCOPES.conflicts(tree)) == 1
+    with pytest.raises(ScopeConflict, match="site 'S-8'"):
+        SCOPES.fire(tree, "S-8", "reopen", at=T0 + DAY)
+    SCOPES.fire(tree, "S-9", "deactivate", at=T0 + DAY)  # still forbidden, not new
+    SCOPES.fire(tree, "S-9", "cancel", at=T0 + 2 * DAY)
+    assert SCOPES.conflicts(tree) == []
+
+
+def test_at_defaults_to_the_top_levels_clock() -> None:
+    """Without ``at``, every change of the set takes the top level's clock's now."""
+    from acctstate.clock import FixedClock
+
+    now = T0 + 3 * DAY
+    levels = (Scope("account", ACCOUNT.with_clock(FixedClock(now))), *LEVELS[1:])
+    scopes = Scopes(levels, cascades=[Cascade("account", "cancelled", "subscription", "cancel")])
+    changes = scopes.fire(customer(scopes), "A-1", "cancel")
+    assert {s.change.at for s in changes} == {now}

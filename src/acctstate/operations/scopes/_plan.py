@@ -74,6 +74,7 @@ class _Planner:
         self.actor = actor
         self.spare = spare
         self.data = data
+        self.where = {e.id: e for e in tree.walk()}
         self.steps: list[Step] = []
         self.after: dict[str, Status] = {}
         self.spared: list[tuple[str, str]] = []
@@ -102,7 +103,7 @@ class _Planner:
         while queue:
             i = queue.pop(0)
             step = self.steps[i]
-            e = self.tree.find(step.entity_id)
+            e = self.where[step.entity_id]
             for rule in self.scopes.cascades:
                 if rule.scope == e.scope and step.change.dest.name in rule.entering:
                     queue.extend(self.follow(root, i, e, rule))
@@ -218,7 +219,10 @@ def plan_fire(
     )
     p.add(Step(e.id, e.scope, change))
     p.cascade_status(e.id)
-    problems = scopes.conflicts(tree, p.after)
+    # Only what this change set would introduce: a tree loaded in an inconsistent state
+    # must still accept the changes that repair it.
+    standing = {key for key, _ in scopes.conflicting(tree)}
+    problems = [text for key, text in scopes.conflicting(tree, p.after) if key not in standing]
     if problems:
         raise ScopeConflict(e.id, problems)
     return p.done()

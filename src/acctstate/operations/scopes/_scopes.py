@@ -154,6 +154,13 @@ class Scopes:
     def conflicts(self, tree: Entity, planned: Mapping[str, Status] | None = None) -> list[str]:
         """Every entity standing in a status its parent's status forbids (through a strict
         cascade), one sentence each; ``planned`` overrides statuses by id."""
+        return [text for _, text in self.conflicting(tree, planned)]
+
+    def conflicting(
+        self, tree: Entity, planned: Mapping[str, Status] | None = None
+    ) -> list[tuple[tuple[str, str], str]]:
+        """As [`conflicts`][acctstate.scopes.Scopes.conflicts], each sentence keyed by
+        ``(child id, rule label)``."""
         after = planned or {}
 
         def status(e: Entity) -> Status:
@@ -169,13 +176,18 @@ class Scopes:
                     continue
                 for c in e.below(rule.target):
                     if status(c).name in rule.among:
-                        found.append(
+                        text = (
                             f"{c.scope} {c.id!r} would stand in {status(c).name!r} while "
                             f"{e.scope} {e.id!r} is {status(e).name!r} ({rule.label})"
                         )
+                        found.append(((c.id, rule.label), text))
         return found
 
     # -- changing -----------------------------------------------------------------------
+
+    def _now(self, at: dt.datetime | None) -> dt.datetime:
+        # One instant for the whole change set: the top level's clock when none is given.
+        return self.workflow(self._order[0]).clock.now() if at is None else at
 
     def plan(
         self,
@@ -183,7 +195,7 @@ class Scopes:
         entity_id: str,
         trigger: str,
         *,
-        at: dt.datetime,
+        at: dt.datetime | None = None,
         reason: str | None = None,
         note: str | None = None,
         actor: Actor | None = None,
@@ -197,6 +209,8 @@ class Scopes:
             tree: the entity tree (the customer).
             entity_id: the entity fired on.
             trigger: a trigger of that entity's own workflow.
+            at: the effective time of every change in the set (default: now on the top
+                level's workflow clock).
             spare: the children the cascades spare, named by the operator (``None``: the
                 rules' own exemptions decide; ``()``: nobody is spared).
             **data: event data for the first change's guards (the ``scope`` key is given:
@@ -209,7 +223,8 @@ class Scopes:
 
         It also raises every error of [`Workflow.plan`][acctstate.workflow.Workflow.plan].
         """
-        return plan_fire(self, tree, entity_id, trigger, at, reason, note, actor, spare, data)
+        when = self._now(at)
+        return plan_fire(self, tree, entity_id, trigger, when, reason, note, actor, spare, data)
 
     def fire(
         self,
@@ -217,7 +232,7 @@ class Scopes:
         entity_id: str,
         trigger: str,
         *,
-        at: dt.datetime,
+        at: dt.datetime | None = None,
         reason: str | None = None,
         note: str | None = None,
         actor: Actor | None = None,
@@ -237,7 +252,7 @@ class Scopes:
             tree,
             entity_id,
             trigger,
-            at=at,
+            at=self._now(at),
             reason=reason,
             note=note,
             actor=actor,
@@ -253,7 +268,7 @@ class Scopes:
         entity_id: str,
         hold_type: str,
         *,
-        at: dt.datetime,
+        at: dt.datetime | None = None,
         reason: str | None = None,
         note: str | None = None,
         actor: Actor | None = None,
@@ -272,8 +287,9 @@ class Scopes:
 
         It also raises every error of [`place_hold`][acctstate.holds.place_hold].
         """
+        when = self._now(at)
         changes = plan_place(
-            self, tree, entity_id, hold_type, at, reason, note, actor, until, hold_id, spare, data
+            self, tree, entity_id, hold_type, when, reason, note, actor, until, hold_id, spare, data
         )
         carry_out(self, tree, changes, hooks)
         return changes
@@ -284,7 +300,7 @@ class Scopes:
         entity_id: str,
         hold: Hold | str,
         *,
-        at: dt.datetime,
+        at: dt.datetime | None = None,
         reason: str | None = None,
         note: str | None = None,
         actor: Actor | None = None,
@@ -295,7 +311,7 @@ class Scopes:
         It raises every error of [`release_hold`][acctstate.holds.release_hold], and
         [`ChangeSetFailed`][acctstate.scopes.ChangeSetFailed] when a hook raised.
         """
-        changes = plan_release(self, tree, entity_id, hold, at, reason, note, actor)
+        changes = plan_release(self, tree, entity_id, hold, self._now(at), reason, note, actor)
         carry_out(self, tree, changes, hooks)
         return changes
 
