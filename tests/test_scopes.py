@@ -496,6 +496,29 @@ def test_a_strict_cascade_must_leave_nothing_behind() -> None:
     assert err.value.rules == {"cascade-strict"}
 
 
+def test_a_cascade_gives_the_reason_code_the_child_transition_needs() -> None:
+    """A child's transition declaring reason codes needs the cascade to give one of them
+    (checked when built); given, the cascaded change records it."""
+    sub = SUBSCRIPTION.extend(
+        remove=[("cancel", "active"), ("cancel", "suspended")],
+        transitions=Transition.many(
+            "cancel", ["active", "suspended"], "cancelled", reasons={"account_closed"}
+        ),
+    )
+    levels = (LEVELS[0], LEVELS[1], Scope("subscription", sub, parent="site"))
+    with pytest.raises(DefinitionError, match="needs a reason code") as err:
+        Scopes(levels, cascades=[Cascade("account", "cancelled", "subscription", "cancel")])
+    assert err.value.rules == {"cascade-reason"}
+    scopes = Scopes(
+        levels,
+        cascades=[
+            Cascade("account", "cancelled", "subscription", "cancel", reason="account_closed")
+        ],
+    )
+    changes = scopes.fire(customer(scopes), "A-1", "cancel", at=T0 + DAY)
+    assert {s.change.reason for s in changes.steps[1:]} == {"account_closed"}
+
+
 def test_a_cycle_of_cascades_is_refused_when_built() -> None:
     """Account cancelled cancels the sites; the last site cancelled would cancel the
     account: a circle, refused when built."""

@@ -85,6 +85,20 @@ def _cascade(levels: Mapping[str, Scope], c: Cascade, problems: list[Violation])
             "cascade-edge",
             f"the {c.target!r} workflow has no {c.fire!r} transition from {lacking}",
         )
+    refusing = sorted(
+        e.source.name
+        for e in their.transitions
+        if e.trigger == c.fire
+        and e.source.name in among
+        and e.reasons is not None
+        and c.reason not in e.reasons
+    )
+    if refusing:
+        return bad(
+            "cascade-reason",
+            f"the {c.target!r} {c.fire!r} transition from {refusing} needs a reason code "
+            f"it accepts; give the cascade reason= one",
+        )
     if c.strict:
         if not down:
             return bad("cascade-strict", "only a cascade down the tree can be strict")

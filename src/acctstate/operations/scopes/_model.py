@@ -197,12 +197,13 @@ def _children(value: Iterable[Entity]) -> tuple[Entity, ...]:
     return found
 
 
-@attrs.frozen
+@attrs.frozen(eq=False)
 class Entity:
     """One account, site or subscription in a tree, with the entities below it.
 
     The object (an ``Account`` or a host object) carries the status, holds and history;
-    the tree only says who belongs to whom.
+    the tree only says who belongs to whom. Entities compare by identity, as the
+    objects they hold change.
 
     Args:
         scope: the level's name.
