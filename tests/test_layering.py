@@ -62,7 +62,7 @@ LAYERS: list[tuple[str, str, list[str]]] = [
     (
         "operations",
         "operations",
-        ["money", "schedule", "automation", "holds", "scopes", "stats", "batch"],
+        ["money", "schedule", "holds", "automation", "scopes", "stats", "batch"],
     ),
     (
         "world",

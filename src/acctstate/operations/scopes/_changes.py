@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from acctstate.operations.holds._place import record_hold_change
+from acctstate.operations.holds._place import commit_hold
 from acctstate.values.effects import Effect, Hooks, dispatch
 from acctstate.values.errors import AcctStateError, EffectFailed, InvalidArgument
 from acctstate.values.history import StatusChange
@@ -23,6 +23,8 @@ if TYPE_CHECKING:
     from acctstate.operations.scopes._scopes import Scopes
 
 __all__ = ["ChangeSet", "ChangeSetFailed", "Step", "carry_out"]
+
+_RECORD = Hooks()  # no system: dispatching through it runs nothing
 
 
 @attrs.frozen
@@ -153,8 +155,8 @@ def carry_out(scopes: Scopes, tree: Entity, changes: ChangeSet, hooks: Hooks | N
         account: Any = where[step.entity_id].account
         if step.holds is None:
             scopes.workflow(step.scope).commit(account, step.change)
-        else:
-            record_hold_change(account, step.change, step.holds)
+        else:  # its effects ran above: record it with hooks that run nothing
+            commit_hold(scopes.workflow(step.scope), account, step.change, step.holds, _RECORD)
 
 
 ChangeSetFailed.__module__ = "acctstate.scopes"  # the path users import it from

@@ -14,7 +14,8 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from acctstate.operations.holds._place import planned_placement, planned_release
+from acctstate.operations.holds._place import plan_place as plan_hold
+from acctstate.operations.holds._place import plan_release as plan_unhold
 from acctstate.operations.scopes._changes import ChangeSet, Step
 from acctstate.operations.scopes._model import Cascade, Entity, ScopeConflict, UnknownEntity
 from acctstate.values.actors import Actor
@@ -166,17 +167,17 @@ class _Planner:
                 wf = self.scopes.workflow(t.scope)
                 note = f"inherited from {root.scope} {root.id!r}"
                 try:
-                    change, after = planned_placement(
+                    change, after = plan_hold(
                         wf,
                         t.account,
                         hold.type,
-                        self.at,
-                        hold.reason,
-                        note,
-                        self.actor,
-                        until,
-                        origin,
-                        dict(self.data),
+                        at=self.at,
+                        reason=hold.reason,
+                        note=note,
+                        actor=self.actor,
+                        until=until,
+                        hold_id=origin,
+                        data=self.data,
                     )
                 except AcctStateError as exc:
                     what = f"the {hold.type} hold cannot stand on {t.scope} {t.id!r}"
@@ -247,8 +248,17 @@ def plan_place(
     e = tree.find(entity_id)
     p = _Planner(scopes, tree, at, actor, spare_ids(tree, spare), data)
     wf = scopes.workflow(e.scope)
-    change, after = planned_placement(
-        wf, e.account, hold_type, at, reason, note, actor, until, hold_id, data
+    change, after = plan_hold(
+        wf,
+        e.account,
+        hold_type,
+        at=at,
+        reason=reason,
+        note=note,
+        actor=actor,
+        until=until,
+        hold_id=hold_id,
+        data=data,
     )
     p.add(Step(e.id, e.scope, change, holds=after))
     hold = after[-1]
@@ -270,7 +280,7 @@ def plan_release(
     scopes.check_tree(tree)
     e = tree.find(entity_id)
     wf = scopes.workflow(e.scope)
-    change, after = planned_release(wf, e.account, hold, at, reason, note, actor)
+    change, after = plan_unhold(wf, e.account, hold, at=at, reason=reason, note=note, actor=actor)
     steps = [Step(e.id, e.scope, change, holds=after)]
     hid = hold.id if isinstance(hold, Hold) else str(hold)
     # A hold placed here left copies below named "<here>/<id>"; an inherited hold keeps
@@ -281,7 +291,7 @@ def plan_release(
             continue
         twf = scopes.workflow(t.scope)
         try:
-            c, a = planned_release(twf, t.account, copied, at, reason, note, actor)
+            c, a = plan_unhold(twf, t.account, copied, at=at, reason=reason, note=note, actor=actor)
         except AcctStateError as exc:
             what = f"the inherited hold {copied!r} cannot be released on {t.scope} {t.id!r}"
             raise _refused(e.id, what, exc) from exc
