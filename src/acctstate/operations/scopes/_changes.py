@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
+from acctstate.core._workflow_fire import record
 from acctstate.operations.holds._place import commit_hold
 from acctstate.values.effects import Effect, Hooks, dispatch
 from acctstate.values.errors import AcctStateError, EffectFailed, InvalidArgument
@@ -132,14 +133,8 @@ def carry_out(scopes: Scopes, tree: Entity, changes: ChangeSet, hooks: Hooks | N
     Raises:
         ChangeSetFailed: a hook raised; nothing was committed.
     """
+    # Called right after planning, nothing in between: every change still fits its entity.
     where = {e.id: e for e in tree.walk()}
-    for step in changes:  # every change still fits before any hook runs
-        if step.holds is None:
-            wf = scopes.workflow(step.scope)
-            if wf.status_of(where[step.entity_id].account) != step.change.source:
-                raise InvalidArgument(
-                    "changes", step.entity_id, "a change set planned on the tree as it stands"
-                )
     done: list[Step] = []
     for step in changes:
         run = hooks if hooks is not None else scopes.workflow(step.scope).hooks
@@ -154,7 +149,7 @@ def carry_out(scopes: Scopes, tree: Entity, changes: ChangeSet, hooks: Hooks | N
     for step in changes:
         account: Any = where[step.entity_id].account
         if step.holds is None:
-            scopes.workflow(step.scope).commit(account, step.change)
+            record(scopes.workflow(step.scope).status_attr, account, step.change)
         else:  # its effects ran above: record it with hooks that run nothing
             commit_hold(scopes.workflow(step.scope), account, step.change, step.holds, _RECORD)
 

@@ -152,10 +152,11 @@ class Cascade:
     exempt: Exemption | None = attrs.field(default=None, eq=False)
     reason: str | None = None
     name: str = ""
+    label: str = attrs.field(init=False, eq=False, repr=False)
+    """The rule's name, or ``scope entering -> target fire``."""
 
-    @property
-    def label(self) -> str:
-        """The rule's name, or ``scope entering -> target fire``."""
+    @label.default
+    def _label(self) -> str:
         if self.name:
             return self.name
         entering = "|".join(sorted(self.entering))
@@ -182,10 +183,11 @@ class HoldCascade:
     types: frozenset[str] | None = attrs.field(default=None, converter=_names_or_none)
     exempt: Exemption | None = attrs.field(default=None, eq=False)
     name: str = ""
+    label: str = attrs.field(init=False, eq=False, repr=False)
+    """The rule's name, or ``scope hold -> target``."""
 
-    @property
-    def label(self) -> str:
-        """The rule's name, or ``scope hold -> target``."""
+    @label.default
+    def _label(self) -> str:
         return self.name or f"{self.scope} hold -> {self.target}"
 
 
@@ -214,17 +216,20 @@ class Entity:
     scope: str = attrs.field(validator=_snake)
     account: Any
     children: tuple[Entity, ...] = attrs.field(default=(), converter=_children)
+    id: str = attrs.field(init=False)
+    """The object's id, as text (read once, when the entity is made)."""
 
-    @property
-    def id(self) -> str:
-        """The object's id, as text."""
+    @id.default
+    def _id(self) -> str:
         return account_id_of(self.account)
 
     def walk(self) -> Iterator[Entity]:
         """This entity and every one below it, top down."""
-        yield self
-        for c in self.children:
-            yield from c.walk()
+        stack = [self]
+        while stack:  # a stack, not nested generators: trees are walked on every fire
+            e = stack.pop()
+            yield e
+            stack.extend(reversed(e.children))
 
     def below(self, scope: str) -> tuple[Entity, ...]:
         """The entities of level ``scope`` below this one (not itself), top down."""

@@ -42,17 +42,23 @@ class InScope:
     entity: Entity
 
 
-def spare_ids(tree: Entity, spare: Iterable[str] | None) -> frozenset[str] | None:
+def spare_ids(where: Mapping[str, Entity], spare: Iterable[str] | None) -> frozenset[str] | None:
     """The ids an operator spares (``None``: the rules' own exemptions decide)."""
     if spare is None:
         return None
     if isinstance(spare, str):
         spare = (spare,)
     ids = frozenset(str(s) for s in spare)
-    known = {e.id for e in tree.walk()}
-    for s in sorted(ids - known):
-        raise UnknownEntity(s, known=known)
+    for s in sorted(ids - where.keys()):
+        raise UnknownEntity(s, known=where)
     return ids
+
+
+def _find(where: Mapping[str, Entity], entity_id: object) -> Entity:
+    found = where.get(str(entity_id))
+    if found is None:
+        raise UnknownEntity(entity_id, known=where)
+    return found
 
 
 def _refused(entity_id: str, what: str, exc: AcctStateError) -> ScopeConflict:
@@ -64,6 +70,7 @@ class _Planner:
         self,
         scopes: Scopes,
         tree: Entity,
+        where: dict[str, Entity],
         at: dt.datetime,
         actor: Actor | None,
         spare: frozenset[str] | None,
@@ -75,7 +82,7 @@ class _Planner:
         self.actor = actor
         self.spare = spare
         self.data = data
-        self.where = {e.id: e for e in tree.walk()}
+        self.where = where
         self.steps: list[Step] = []
         self.after: dict[str, Status] = {}
         self.spared: list[tuple[str, str]] = []
@@ -204,9 +211,9 @@ def plan_fire(
     """The change set firing ``trigger`` on ``entity_id`` makes; nothing changes."""
     if "scope" in data:
         raise InvalidArgument("scope", data["scope"], "no event data named 'scope' (it is given)")
-    scopes.check_tree(tree)
-    e = tree.find(entity_id)
-    p = _Planner(scopes, tree, at, actor, spare_ids(tree, spare), data)
+    where = scopes.check_tree(tree)
+    e = _find(where, entity_id)
+    p = _Planner(scopes, tree, where, at, actor, spare_ids(where, spare), data)
     wf = scopes.workflow(e.scope)
     change = wf.plan(
         e.account,
@@ -244,9 +251,9 @@ def plan_place(
     data: dict[str, Any],
 ) -> ChangeSet:
     """The change set placing a hold on ``entity_id`` (and its inherited copies) makes."""
-    scopes.check_tree(tree)
-    e = tree.find(entity_id)
-    p = _Planner(scopes, tree, at, actor, spare_ids(tree, spare), data)
+    where = scopes.check_tree(tree)
+    e = _find(where, entity_id)
+    p = _Planner(scopes, tree, where, at, actor, spare_ids(where, spare), data)
     wf = scopes.workflow(e.scope)
     change, after = plan_hold(
         wf,
@@ -277,8 +284,7 @@ def plan_release(
     actor: Actor | None,
 ) -> ChangeSet:
     """The change set releasing a hold on ``entity_id`` and every copy it left below."""
-    scopes.check_tree(tree)
-    e = tree.find(entity_id)
+    e = _find(scopes.check_tree(tree), entity_id)
     wf = scopes.workflow(e.scope)
     change, after = plan_unhold(wf, e.account, hold, at=at, reason=reason, note=note, actor=actor)
     steps = [Step(e.id, e.scope, change, holds=after)]

@@ -38,7 +38,7 @@ class Scopes:
             leaves children behind, cascades in a circle, hold types a level lacks.
     """
 
-    __slots__ = ("_cascades", "_holds", "_levels", "_order")
+    __slots__ = ("_below", "_cascades", "_holds", "_levels", "_order")
 
     def __init__(
         self, scopes: Iterable[Scope], *, cascades: Iterable[Cascade | HoldCascade] = ()
@@ -46,6 +46,10 @@ class Scopes:
         self._levels, self._cascades, self._holds = checked(scopes, cascades)
         depth = {n: len(ancestors(self._levels, n)) for n in self._levels}
         self._order = tuple(sorted(self._levels, key=lambda n: (depth[n], n)))
+        self._below = {
+            a: tuple(n for n in self._order if a in ancestors(self._levels, n))
+            for a in self._levels
+        }
 
     def __repr__(self) -> str:
         return f"<Scopes {' > '.join(self._order)}, {len(self._cascades) + len(self._holds)} rules>"
@@ -77,7 +81,8 @@ class Scopes:
 
     def levels_below(self, scope: str) -> tuple[str, ...]:
         """Every level below ``scope``, nearest first."""
-        return tuple(n for n in self._order if scope in ancestors(self._levels, n))
+        self[scope]
+        return self._below[scope]
 
     # -- the tree -----------------------------------------------------------------------
 
@@ -96,23 +101,27 @@ class Scopes:
                 )
         return Entity(scope, account, children)
 
-    def check_tree(self, tree: Entity) -> None:
+    def check_tree(self, tree: Entity) -> dict[str, Entity]:
         """Refuse a tree whose levels do not follow the declared ones, or whose ids repeat.
+
+        Returns:
+            Every entity of the tree by id.
 
         Raises:
             InvalidArgument: naming the entity that does not fit.
         """
-        seen: set[str] = set()
+        seen: dict[str, Entity] = {}
         for e in tree.walk():
             self[e.scope]
             if e.id in seen:
                 raise InvalidArgument("tree", e.id, "entities with distinct ids")
-            seen.add(e.id)
+            seen[e.id] = e
             for c in e.children:
                 if self[c.scope].parent != e.scope:
                     raise InvalidArgument(
                         "tree", f"{c.scope} {c.id}", f"entities of a level below {e.scope!r}"
                     )
+        return seen
 
     def status_of(self, entity: Entity) -> Status:
         """The entity's status in its own level's workflow."""
