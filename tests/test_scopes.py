@@ -785,3 +785,25 @@ def test_at_defaults_to_the_top_levels_clock() -> None:
     scopes = Scopes(levels, cascades=[Cascade("account", "cancelled", "subscription", "cancel")])
     changes = scopes.fire(customer(scopes), "A-1", "cancel")
     assert {s.change.at for s in changes} == {now}
+
+
+def test_hooks_lacking_a_method_are_refused_before_any_effect_runs() -> None:
+    """A hook object lacking the method a cascaded change needs is refused before the
+    first effect of the set runs: nothing ran, nothing changed."""
+
+    class BillingOnly:
+        def __init__(self) -> None:
+            self.ran: list[str] = []
+
+        def stop_billing(self, effect: Any, change: Any) -> None:
+            self.ran.append(effect.key)
+
+        stop_usage_billing = stop_billing
+
+    billing = BillingOnly()
+    hooks = Hooks(billing=billing, provisioning=object())  # type: ignore[arg-type]
+    tree = customer()
+    before = snapshot(tree)
+    with pytest.raises(InvalidArgument, match="deprovision"):
+        SCOPES.fire(tree, "A-1", "cancel", at=T0 + DAY, hooks=hooks)
+    assert billing.ran == [] and snapshot(tree) == before

@@ -14,7 +14,7 @@ import attrs
 
 from acctstate.core._workflow_fire import record
 from acctstate.operations.holds._place import commit_hold
-from acctstate.values.effects import Effect, Hooks, dispatch
+from acctstate.values.effects import Effect, Hooks, dispatch, handled
 from acctstate.values.errors import AcctStateError, EffectFailed, InvalidArgument
 from acctstate.values.history import StatusChange
 from acctstate.values.holds import Hold
@@ -135,12 +135,17 @@ def carry_out(scopes: Scopes, tree: Entity, changes: ChangeSet, hooks: Hooks | N
     """
     # Called right after planning, nothing in between: every change still fits its entity.
     where = {e.id: e for e in tree.walk()}
-    done: list[Step] = []
-    for step in changes:
+    runs: list[Hooks | None] = []
+    for step in changes:  # every hook is looked up before the first one runs
         run = hooks if hooks is not None else scopes.workflow(step.scope).hooks
         if run is not None and step.change.effects:
             if not isinstance(run, Hooks):
                 raise InvalidArgument("hooks", run, "an acctstate.Hooks")
+            handled(step.change, run)  # a system lacking a method is refused here
+        runs.append(run)
+    done: list[Step] = []
+    for step, run in zip(changes, runs, strict=True):
+        if run is not None and step.change.effects:
             try:
                 dispatch(step.change, run)
             except EffectFailed as exc:
