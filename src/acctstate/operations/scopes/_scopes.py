@@ -36,6 +36,22 @@ class Scopes:
         DefinitionError: every broken rule at once: levels that do not form one tree, a
             cascade through a transition a level's workflow lacks, a strict cascade that
             leaves children behind, cascades in a circle, hold types a level lacks.
+
+    >>> from acctstate.presets import isp
+    >>> wf = isp.workflow()
+    >>> scopes = Scopes(
+    ...     [Scope("account", wf), Scope("site", wf, parent="account")],
+    ...     cascades=[Cascade("account", "canceled", "site", "cancel", strict=True)],
+    ... )
+    >>> scopes
+    <Scopes account > site, 1 rule>
+    >>> Scopes([Scope("account", wf), Scope("site", wf, parent="account")],
+    ...        cascades=[Cascade("account", "canceled", "site", "cancel"),
+    ...                  Cascade("site", "canceled", "account", "cancel")])
+    Traceback (most recent call last):
+    ...
+    acctstate.errors.DefinitionError: invalid workflow (1 problem):
+      - [cascade-cycle] cascades go round in a circle: account canceled -> site canceled -> account canceled
     """
 
     __slots__ = ("_below", "_cascades", "_holds", "_levels", "_order")
@@ -52,7 +68,8 @@ class Scopes:
         }
 
     def __repr__(self) -> str:
-        return f"<Scopes {' > '.join(self._order)}, {len(self._cascades) + len(self._holds)} rules>"
+        n = len(self._cascades) + len(self._holds)
+        return f"<Scopes {' > '.join(self._order)}, {n} rule{'s' if n != 1 else ''}>"
 
     @property
     def names(self) -> tuple[str, ...]:
