@@ -807,3 +807,17 @@ def test_hooks_lacking_a_method_are_refused_before_any_effect_runs() -> None:
     with pytest.raises(InvalidArgument, match="deprovision"):
         SCOPES.fire(tree, "A-1", "cancel", at=T0 + DAY, hooks=hooks)
     assert billing.ran == [] and snapshot(tree) == before
+
+
+def test_a_hold_cascade_may_carry_every_hold_on_service() -> None:
+    """``HoldCascade(blocks={"service"})`` carries every hold type blocking service that
+    both levels declare ("an account hold on service blocks every subscription's
+    service"), and no other."""
+    scopes = Scopes(LEVELS, cascades=[HoldCascade("account", "subscription", blocks="service")])
+    (rule,) = scopes.hold_cascades
+    assert rule.types == {"credit", "dunning", "fraud", "vacation", "blocking_state"}
+    tree = customer(scopes)
+    assert len(scopes.place_hold(tree, "A-1", "vacation", at=T0 + DAY)) == 4
+    assert len(scopes.place_hold(tree, "A-1", "manual", at=T0 + DAY)) == 1  # billing only
+    with pytest.raises(InvalidArgument, match="capabilities"):
+        HoldCascade("account", "subscription", blocks="invoices")

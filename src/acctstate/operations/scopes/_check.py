@@ -128,9 +128,13 @@ def _hold_cascade(
             Violation("cascade-level", f"{c.label!r}: {c.target!r} is not below {c.scope!r}")
         )
         return c
-    own = set(levels[c.scope].workflow.hold_types)
+    declared = levels[c.scope].workflow.hold_types
+    own = set(declared)
     their = set(levels[c.target].workflow.hold_types)
     types = c.types if c.types is not None else frozenset(own & their)
+    if c.blocks is not None:
+        blocks = c.blocks
+        types = frozenset(t for t in types if t in declared and declared[t].blocks & blocks)
     missing = sorted(t for t in types if t not in own or t not in their)
     if missing or not types:
         problems.append(

@@ -19,6 +19,7 @@ import attrs
 from acctstate.core.workflow import Workflow
 from acctstate.values.account import account_id_of
 from acctstate.values.errors import AcctStateError, InvalidArgument
+from acctstate.values.holds import CAPABILITIES
 
 __all__ = [
     "EXEMPTIONS",
@@ -171,8 +172,9 @@ class HoldCascade:
     Args:
         scope: the level the hold is placed on.
         target: a level below it.
-        types: the hold types carried down (default: every type the target's workflow
-            declares).
+        types: the hold types carried down (default: every type both levels declare).
+        blocks: carry only hold types blocking one of these capabilities (``"service"``:
+            "an account hold on service blocks every subscription's service").
         exempt: ``(child, at) -> bool``, which children the rule spares unless the operator
             names the spared ones (a paid annual subscription keeps its service).
         name: a label for messages (default: built from the rule).
@@ -181,10 +183,18 @@ class HoldCascade:
     scope: str = attrs.field(validator=_snake)
     target: str = attrs.field(validator=_snake)
     types: frozenset[str] | None = attrs.field(default=None, converter=_names_or_none)
+    blocks: frozenset[str] | None = attrs.field(default=None, converter=_names_or_none)
     exempt: Exemption | None = attrs.field(default=None, eq=False)
     name: str = ""
     label: str = attrs.field(init=False, eq=False, repr=False)
     """The rule's name, or ``scope hold -> target``."""
+
+    @blocks.validator
+    def _capabilities(self, _: attrs.Attribute[Any], value: frozenset[str] | None) -> None:
+        if value is not None and not value <= set(CAPABILITIES):
+            raise InvalidArgument(
+                "HoldCascade.blocks", sorted(value), f"capabilities among {CAPABILITIES}"
+            )
 
     @label.default
     def _label(self) -> str:

@@ -36,7 +36,7 @@ SCOPE_FILE_KEYS: Mapping[str, frozenset[str]] = {
     "cascades": frozenset(
         {"scope", "entering", "target", "fire", "among", "strict", "exempt", "reason", "name"}
     ),
-    "hold_cascades": frozenset({"scope", "target", "types", "exempt", "name"}),
+    "hold_cascades": frozenset({"scope", "target", "types", "blocks", "exempt", "name"}),
 }
 """The keys a scopes file accepts: at the top (``""``) and in each kind of table."""
 
@@ -164,6 +164,7 @@ class _Reader:
                     self.text(t, p, "scope"),
                     self.text(t, p, "target"),
                     types=self.names(t, p, "types", required=False),
+                    blocks=self.names(t, p, "blocks", required=False),
                     exempt=self.exempt(t, p),
                     name=self.text(t, p, "name", required=False) or "",
                 )
