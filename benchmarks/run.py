@@ -21,12 +21,14 @@ import bench_batch
 import bench_engine
 import bench_holds
 import bench_invoices
+import bench_scopes
 import bench_sweep
 from _common import Figure, print_figures
 
 PARTS = {
     "engine": bench_engine,
     "holds": bench_holds,
+    "scopes": bench_scopes,
     "sweep": bench_sweep,
     "invoices": bench_invoices,
     "batch": bench_batch,

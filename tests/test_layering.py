@@ -64,7 +64,7 @@ LAYERS: list[tuple[str, str, list[str]]] = [
     (
         "operations",
         "operations",
-        ["money", "schedule", "automation", "invoices", "holds", "stats", "batch"],
+        ["money", "schedule", "holds", "automation", "invoices", "scopes", "stats", "batch"],
     ),
     (
         "world",

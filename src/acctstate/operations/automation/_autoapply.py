@@ -16,6 +16,7 @@ from decimal import Decimal
 from typing import Any
 
 from acctstate.core.workflow import Workflow
+from acctstate.values.account import account_id_of
 from acctstate.values.actors import SYSTEM, Actor
 from acctstate.values.clock import require_aware
 from acctstate.values.effects import Hooks, dispatch
@@ -58,7 +59,7 @@ def planned_allocations(account: Any, at: dt.datetime) -> tuple[ApplyPayment, ..
     made = allocate(invoices, payments, credits, at=at, timezone=getattr(account, "timezone", None))
     if not made:
         return ()
-    prefix = effect_key_prefix(str(account.id), AUTO_APPLY, at, 0)
+    prefix = effect_key_prefix(account_id_of(account), AUTO_APPLY, at, 0)
     return tuple(
         ApplyPayment(invoice, amount, payment=fid, key=f"{prefix}#{i}")
         for i, (fid, invoice, amount) in enumerate(made)
@@ -96,7 +97,7 @@ def book_allocations(
     total = sum((e.amount for e in applied), Decimal(0))
     note = f"auto-apply: {total} to {len({e.invoice for e in applied})} invoice(s)"
     change = StatusChange(
-        str(account.id),
+        account_id_of(account),
         status,
         status,
         AUTO_APPLY,

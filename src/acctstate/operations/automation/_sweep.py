@@ -20,6 +20,7 @@ from acctstate.operations.automation._autoapply import book_allocations, planned
 from acctstate.operations.automation._policy import RULES, AutomationPolicy
 from acctstate.operations.automation._rules import Change, Compiled, Refused, compiled, plan_one
 from acctstate.values._views import show, show_html
+from acctstate.values.account import account_id_of, id_label
 from acctstate.values.clock import require_aware
 from acctstate.values.effects import Hooks
 from acctstate.values.errors import AcctStateError, InvalidArgument, PlanOutdated, SweepError
@@ -218,7 +219,7 @@ def _account_plan(
         planned.append(value)
     return AccountPlan(
         account,
-        str(account.id),
+        account_id_of(account),
         c.policy,
         now,
         tuple(planned),
@@ -305,16 +306,15 @@ def sweep(
         try:
             applied = planned_allocations(account, now) if c.auto_apply else ()
             planned = plan_one(c, account, now)
+            if planned is not None:
+                made = _account_plan(c, account, now, *planned)
+                plans.append(attrs.evolve(made, applied=applied) if applied else made)
+            elif applied:
+                plans.append(
+                    AccountPlan(account, id_label(account), c.policy, now, applied=applied)
+                )
         except AcctStateError as exc:
-            plans.append(
-                AccountPlan(account, str(getattr(account, "id", None)), c.policy, now, error=exc)
-            )
-            continue
-        if planned is not None:
-            made = _account_plan(c, account, now, *planned)
-            plans.append(attrs.evolve(made, applied=applied) if applied else made)
-        elif applied:
-            plans.append(AccountPlan(account, str(account.id), c.policy, now, applied=applied))
+            plans.append(AccountPlan(account, id_label(account), c.policy, now, error=exc))
     return SweepPlan(now, examined, tuple(plans))
 
 
