@@ -526,3 +526,58 @@ def test_column_wise_auto_apply_is_oldest_first_in_any_table_order(
                 expect[pos] = take
             funds -= take
     assert got == expect
+
+
+def test_auto_apply_refused_before_the_latest_entry_changes_nothing() -> None:
+    """An auto-apply at an instant before the account's latest history entry is refused
+    (HistoryConflict) and leaves the payments and the history as they were."""
+    from acctstate.errors import HistoryConflict
+
+    wf = account_class.workflow(invoices=True)
+    acct = wf.open(
+        "A-1",
+        "active",
+        at=NOW,
+        imported=True,
+        invoices=[Invoice("I-1", D("30"), dt.date(2026, 1, 1), dt.date(2026, 1, 15))],
+        payments=[Payment("P-1", D("50"), dt.date(2026, 2, 1))],
+    )
+    before = (acct.payments, list(acct.history))
+    with pytest.raises(HistoryConflict):
+        auto_apply(wf, acct, at=NOW - dt.timedelta(days=1))
+    assert (acct.payments, list(acct.history)) == before
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(books(), min_size=1, max_size=4), AT, st.sampled_from(ZONES))
+def test_the_sweep_plans_the_same_whatever_zone_now_is_written_in(
+    many: list[object], at: dt.datetime, other: str
+) -> None:
+    """Writing the sweep's instant in another zone changes no decision and no allocation."""
+    policy = _ladder_policy(auto_apply=True)
+    wf = policy.workflow
+
+    def plans(now: dt.datetime) -> list[tuple[object, ...]]:
+        accounts = [
+            wf.open(
+                f"A-{r}",
+                "active",
+                at=at - dt.timedelta(days=200),
+                imported=True,
+                timezone=zone,
+                invoices=invoices,
+                payments=pays,
+                credits=creds,
+            )
+            for r, (invoices, pays, creds, zone) in enumerate(many)  # type: ignore[misc]
+        ]
+        return [
+            (
+                p.account_id,
+                [(c.rule, c.dest.code) for c in p.changes],
+                [(e.payment, e.invoice, e.amount) for e in p.applied],
+            )
+            for p in sweep(accounts, policy, now=now)
+        ]
+
+    assert plans(at) == plans(at.astimezone(ZoneInfo(other)))
