@@ -119,12 +119,16 @@ class Account:
         oldest_unpaid_at: when the earliest unpaid invoice fell due: its due date (a
             ``datetime.date``, a day in ``timezone``) or an instant.
         trial_ends_at: end of the trial period.
-        contract_ends_at: end of the fixed contract period.
+        contract_ends_at: end of the contract term (not the bill cycle, which ends at
+            ``period_end``).
         activated_at: activation date.
         expires_at: expiration date.
         first_used_at: first successful use ("started").
         availability_days: days the account stays usable after first use.
         funds: prepaid funds left ("depleted" below the product threshold).
+        control_tags: control tags on the account (``OVERDUE_ENFORCEMENT_OFF``,
+            ``AUTO_PAY_OFF``), read by dunning ladders.
+        last_payment_failure: why the last payment failed (``INVALID_CARD``), if it did.
         history: the account's history.
         holds: the holds standing on it (placed and released through ``acctstate.holds``).
 
@@ -155,5 +159,7 @@ class Account:
     first_used_at: dt.datetime | None = attrs.field(default=None, validator=_aware_or_none)
     availability_days: int | None = None
     funds: Decimal | None = attrs.field(default=None, validator=_money_or_none)
+    control_tags: frozenset[str] = attrs.field(default=frozenset(), converter=frozenset)
+    last_payment_failure: str | None = None
     history: History = attrs.field(factory=History, eq=False, repr=False)
     holds: tuple[Hold, ...] = attrs.field(default=(), repr=False)
