@@ -62,6 +62,7 @@ from acctstate.guards import balance_settled, has_payment_method, not_
 from acctstate.presets import isp
 from acctstate.refunds import RefundRule
 from acctstate.status import Status
+from acctstate.store.memory import MemoryStore
 from acctstate.workflow import Workflow
 
 T0 = dt.datetime(2026, 3, 1, 2, 0, tzinfo=dt.UTC)
@@ -679,3 +680,37 @@ def test_ladder_file_errors_name_the_key() -> None:
             '[[ladders.x.steps]]\nstatus = "od1"\nmin_days = 30\n'
             '[[ladders.x.steps]]\nstatus = "od2"\nmin_balance = "5.00"\n'
         )
+
+
+def test_nightly_store_run_cancels_with_the_refund_as_apply_does() -> None:
+    """The store's nightly run carries a ladder's cancellation out with its refund
+    policy, as ``apply`` does: the same refund, the account canceled."""
+    ladder = attrs.evolve(
+        tutorial().ladder,  # type: ignore[misc]
+        steps=[
+            LadderStep("od3", min_days=21, cancel=LadderCancellation("cancel", refund="full")),
+            LadderStep("od2", min_days=14),
+            LadderStep("od1", min_days=10),
+        ],
+    )
+    wf = KB3.extend(
+        remove=[("cancel", "od3")],
+        transitions=[Transition("cancel", "od3", "canceled", effects=[RefundRule()])],
+    )
+    facts = {
+        "balance": D("10.00"),
+        "unpaid_invoices": 1,
+        "oldest_unpaid_at": T0 - 25 * DAY,
+        "paid": D("10.00"),
+        "period_start": T0 - 10 * DAY,
+        "period_end": T0 + 20 * DAY,
+        "timezone": "UTC",
+        "currency": "USD",
+    }
+    store = MemoryStore(wf, facts={"KB-1": facts})
+    store.open("KB-1", "od3", at=T0 - 2 * DAY, imported=True)
+    report = store.run_automation(AutomationPolicy(wf, ladder=ladder), now=T0)
+    assert dict(report.by_rule) == {"dunning_cancel": 1}
+    assert store.load("KB-1").status == -2
+    refunds = [e for c in store.history("KB-1") for e in c.effects if isinstance(e, Refund)]
+    assert [r.amount for r in refunds] == [D("10.00")]
