@@ -164,7 +164,8 @@ class _Reader:
 
     def count(self, value: object, path: str) -> int:
         if type(value) is not int or value < 0:
-            raise self.error(path, f"expected a non-negative integer, got {kind(value)}")
+            got = str(value) if type(value) is int else kind(value)
+            raise self.error(path, f"expected a non-negative integer, got {got}")
         return value
 
     def text(self, value: object, path: str) -> str:
