@@ -618,21 +618,63 @@ def test_down_then_up_walks_only_legal_edges(days_and_amounts: list[tuple[int, s
         # (an amount owed but not yet past due cannot settle: it stays on its step)
 
 
-@given(first_match_ladders(), st.lists(st.tuples(st.integers(100, 104), FACTS), max_size=8))
+NESTED = DunningLadder(
+    [
+        LadderStep("od1", min_days=5),
+        LadderStep("od2", min_days=10, min_balance=D("5.00")),
+        LadderStep("od3", min_days=20, min_balance=D("5.00"), without_tags={"AUTO_PAY_OFF"}),
+        LadderStep(
+            "od4",
+            min_days=30,
+            min_balance=D("100.00"),
+            failure_reasons={"INVALID_CARD"},
+            cancel=LadderCancellation("cancel", when="end_of_period"),
+        ),
+    ],
+    deescalate="deescalate_dunning",
+    ends_in_cancellation=True,
+)
+LADDERS = st.one_of(
+    first_match_ladders(),
+    st.just(NESTED),
+    st.just(  # the same conditions, most severe first, without the cancellation
+        attrs.evolve(
+            NESTED,
+            steps=[attrs.evolve(s, cancel=None) for s in NESTED.steps[::-1]],
+            ends_in_cancellation=False,
+            order="first_match",
+        )
+    ),
+)
+
+
+@given(
+    LADDERS,
+    st.lists(st.tuples(st.integers(100, 104), FACTS, st.none() | st.integers(-3, 3)), max_size=8),
+)
 def test_column_wise_sweep_agrees_on_first_match_and_steps_down(
-    ladder: DunningLadder, rows: list[tuple[int, tuple[Any, ...]]]
+    ladder: DunningLadder, rows: list[tuple[int, tuple[Any, ...], int | None]]
 ) -> None:
     """The column-wise sweep decides as the per-account sweep, row for row: first match,
-    steps down, control tags and failure reasons included."""
+    steps down, control tags, failure reasons and a final cancellation included, and the
+    same accounts reported (a cycle-end cancellation without a cycle end)."""
     policy = AutomationPolicy(KB4, ladder=ladder)
-    book = [_customer(i, 1 if s == 100 else s, f) for i, (s, f) in enumerate(rows)]
+    book = []
+    for i, (s, f, cycle) in enumerate(rows):
+        c = _customer(i, 1 if s == 100 else s, f)
+        c.period_end = None if cycle is None else T0 + cycle * DAY
+        book.append(c)
     per: dict[int, list[tuple[str, str, int, int]]] = {}
+    errors = set()
     for p in sweep(book, policy, now=T0):
         i = int(p.account_id.split("-")[1])
         per[i] = [(c.rule, c.trigger, c.source.code, c.dest.code) for c in p.changes]
+        if p.error is not None:
+            errors.add(i)
     per = {i: v for i, v in per.items() if v}
     out = sweep_columns(columns_from_accounts(book), policy, now=T0)
     assert out.decisions() == per
+    assert set(out.error_row.tolist()) == errors
 
 
 # -- workflow files --------------------------------------------------------------------------
