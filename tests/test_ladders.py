@@ -756,3 +756,30 @@ def test_nightly_store_run_cancels_with_the_refund_as_apply_does() -> None:
     assert store.load("KB-1").status == -2
     refunds = [e for c in store.history("KB-1") for e in c.effects if isinstance(e, Refund)]
     assert [r.amount for r in refunds] == [D("10.00")]
+
+
+def test_operator_policy_file_takes_a_ladder_table(tmp_path: Any) -> None:
+    """``acctstate run-automation``'s policy file accepts a ladder table in the form of a
+    workflow file's ``[ladders.<name>]``; a bad one names its key."""
+    from acctstate.world.store._cli import policy_from_file
+
+    path = tmp_path / "policy.toml"
+    path.write_text(
+        'workflow = "isp"\n'
+        "[policy.ladder]\n"
+        'order = "first_match"\n'
+        'deescalate = "deescalate_dunning"\n'
+        "[[policy.ladder.steps]]\n"
+        "status = 11\n"
+        "min_balance = 5.00\n"
+        "[[policy.ladder.steps]]\n"
+        "status = 10\n"
+        "min_days = 30\n",
+        encoding="utf-8",
+    )
+    policy, _, _ = policy_from_file(path, lambda name: isp.workflow())
+    assert policy.ladder is not None and policy.ladder.order == "first_match"
+    assert policy.ladder.target(1, D("10.00"), 1) == 2
+    path.write_text('[policy.ladder]\nsteps = [{ status = 10, min_days = "x" }]\n')
+    with pytest.raises(ConfigError, match=r"policy\.ladder\.steps\[0\]\.min_days"):
+        policy_from_file(path, lambda name: isp.workflow())
