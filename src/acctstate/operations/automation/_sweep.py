@@ -19,6 +19,7 @@ from acctstate.core._workflow_fire import carry_out, plan_change, plan_without_d
 from acctstate.operations.automation._policy import RULES, AutomationPolicy
 from acctstate.operations.automation._rules import Change, Compiled, Refused, compiled, plan_one
 from acctstate.values._views import show, show_html
+from acctstate.values.account import account_id_of, id_label
 from acctstate.values.clock import require_aware
 from acctstate.values.effects import Hooks
 from acctstate.values.errors import AcctStateError, InvalidArgument, PlanOutdated, SweepError
@@ -213,7 +214,7 @@ def _account_plan(
         planned.append(value)
     return AccountPlan(
         account,
-        str(account.id),
+        account_id_of(account),
         c.policy,
         now,
         tuple(planned),
@@ -299,13 +300,10 @@ def sweep(
             c = found
         try:
             planned = plan_one(c, account, now)
+            if planned is not None:
+                plans.append(_account_plan(c, account, now, *planned))
         except AcctStateError as exc:
-            plans.append(
-                AccountPlan(account, str(getattr(account, "id", None)), c.policy, now, error=exc)
-            )
-            continue
-        if planned is not None:
-            plans.append(_account_plan(c, account, now, *planned))
+            plans.append(AccountPlan(account, id_label(account), c.policy, now, error=exc))
     return SweepPlan(now, examined, tuple(plans))
 
 

@@ -66,6 +66,7 @@ from acctstate.world.config._ladders import (
 )
 from acctstate.world.config._read import load_workflow
 from acctstate.world.config._schema import json_schema
+from acctstate.world.config._scopes import SCOPE_FILE_KEYS, load_scopes
 from acctstate.world.config._write import dump_workflow, extension_document, workflow_document
 
 __all__ = [
@@ -73,6 +74,7 @@ __all__ = [
     "FORMAT_VERSION",
     "LADDER_KEYS",
     "REMOVE_KEYS",
+    "SCOPE_FILE_KEYS",
     "STATUS_KEYS",
     "STEP_KEYS",
     "TOP_KEYS",
@@ -84,6 +86,7 @@ __all__ = [
     "ladder_document_text",
     "ladder_from_document",
     "load_ladders",
+    "load_scopes",
     "load_workflow",
     "register_base",
     "workflow_document",
