@@ -163,6 +163,9 @@ def hand_loop(book_: list[Account], now: dt.datetime) -> dict[str, list[tuple[st
             elif s in _POS and target > _POS[s]:
                 d = _STEP_STATUS[_POS[s] + 1]
                 changes.append(("dunning", "escalate_dunning", s, d))
+            elif s in _POS and 0 < target < _POS[s]:
+                d = _STEP_STATUS[_POS[s] - 1]
+                changes.append(("dunning_down", "deescalate_dunning", s, d))
             elif s in _CLOSED and since is not None and (now.date() - since.date()).days >= 180:
                 d = -99
                 changes.append(("archive", "archive", s, d))
@@ -199,7 +202,8 @@ def hand_numpy(cols: dict[str, Any]) -> Any:
     pos = np.full(len(s), -1)
     for i, c in enumerate(LADDER):
         pos[s == c] = i
-    m = (pos >= 0) & (target > pos)
+    # Up to the target, or (a partial payment) down to it.
+    m = (pos >= 0) & (target > 0) & (target != pos)
     s[m] = LADDER[target[m]]
     since = cols["status_since"].view(np.int64)
     closed = (s == start) & (s >= -4) & (s <= -1)
@@ -248,7 +252,7 @@ def hand_polars(frame: Any) -> Any:
     ladder = LADDER.tolist()
     pos = pl.col("_s").replace_strict(ladder, list(range(len(ladder))), default=-1)
     climbed = (
-        pl.when((pos >= 0) & (pl.col("_target") > pos))
+        pl.when((pos >= 0) & (pl.col("_target") > 0) & (pl.col("_target") != pos))
         .then(pl.col("_target").replace_strict(list(range(len(ladder))), ladder, default=0))
         .otherwise(pl.col("_s"))
     )

@@ -40,9 +40,9 @@ def hold_policy(wf: Workflow, **changes: object) -> AutomationPolicy:
 
 
 def isp_policy(wf: Workflow, **options: object) -> AutomationPolicy:
+    options.setdefault("ladder", reference_ladder())
     return AutomationPolicy(
         wf,
-        ladder=reference_ladder(),
         trial_end="end_trial",
         contract_expiry="expire_contract",
         archive="archive",
@@ -201,10 +201,16 @@ def test_clearing_refused_by_guard_is_reported_not_forced(wf: Workflow) -> None:
     assert apply(plan).changes == 0 and account.status == -12
 
 
-def test_lower_step_does_not_move_back_down(wf: Workflow) -> None:
-    """A partial payment lowers the step but the graph only advances or ends dunning."""
+def test_lower_step_walks_back_down(wf: Workflow) -> None:
+    """A partial payment lowers the step: the reference ladder walks down one recorded
+    step at a time; a ladder without a step-down trigger leaves the account where it is."""
     account = late(20, status=12)
-    assert sweep([account], isp_policy(wf), now=NOW).plans == ()
+    (only,) = sweep([account], isp_policy(wf), now=NOW).plans
+    assert [(c.rule, c.trigger, c.dest.name) for c in only.changes] == [
+        ("dunning_down", "deescalate_dunning", "active_dunning_1")
+    ]
+    climbing_only = attrs.evolve(reference_ladder(), deescalate=None)
+    assert sweep([account], isp_policy(wf, ladder=climbing_only), now=NOW).plans == ()
 
 
 def test_ladder_conditions_on_balance_and_invoices() -> None:

@@ -119,6 +119,13 @@ def _trigger_order(policy: AutomationPolicy, rule: str) -> list[str]:
         return list(policy.ladder.clear)
     if rule == "dunning" and policy.ladder is not None:
         return [policy.ladder.escalate]
+    if rule == "dunning_down" and policy.ladder is not None:
+        ladder = policy.ladder
+        downs = (ladder.down_trigger(i) for i in range(2, len(ladder.steps) + 1))
+        return list(dict.fromkeys(t for t in downs if t is not None))
+    if rule == "dunning_cancel" and policy.ladder is not None:
+        cancel = policy.ladder.climb[-1].cancel
+        return [] if cancel is None else [cancel.trigger]
     hold = policy.credit_hold
     if hold is not None and rule.startswith("credit_hold"):
         return [

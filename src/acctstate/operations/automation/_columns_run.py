@@ -8,9 +8,10 @@ import datetime as dt
 from decimal import Decimal
 from typing import Any
 
-from acctstate.operations.automation._book import _Book, _ns
+from acctstate.operations.automation._book import _Book, _is_missing, _ns
 from acctstate.operations.automation._columns_plan import _ROW_WISE, _Plan
 from acctstate.operations.automation._invoice_columns import dunning_columns
+from acctstate.operations.automation._ladder import condition_of
 from acctstate.operations.automation._policy import RULES
 from acctstate.values.errors import InvalidArgument
 from acctstate.values.guards import Guard, GuardContext
@@ -32,6 +33,7 @@ class _Run:
         self.scale = book.scale
         self.bal, self.inv, self.dpd_ok, self.dpd = dunning_columns(book, self.now_ns)
         self.target = self._target()
+        self.faults: list[Any] = []
 
     def _limit(self, amount: Decimal, *, ceil: bool) -> int:
         minor = amount.scaleb(self.scale)
@@ -44,24 +46,85 @@ class _Run:
         target = np.zeros(self.book.n, dtype=np.int8)
         if ladder is None:
             return target
-        # Thresholds never decrease along the ladder (checked when it was built), so a
-        # step holds exactly when it is within the count of thresholds each fact meets:
-        # the step is the smallest of the three counts.
+        owing = (self.bal > 0) & self.dpd_ok
         k = len(ladder.steps)
-        target[(self.bal > 0) & self.dpd_ok] = k
-        dims = (
-            (self.dpd, [s.min_days for s in ladder.steps]),
-            (self.bal, [self._limit(s.min_balance, ceil=True) for s in ladder.steps]),
-            (self.inv, [s.min_invoices for s in ladder.steps]),
-        )
-        for values, limits in dims:
-            if limits[-1] <= 0 and values is not self.dpd:
-                continue  # every step's threshold is met by any account that owes
-            count = np.zeros(self.book.n, dtype=np.int8)
-            for limit in sorted(set(limits)):
-                count += (values >= limit).view(np.int8) * limits.count(limit)
-            np.minimum(target, count, out=target)
+        if ladder.extended:
+            self._target_rows(target, owing)
+        elif ladder.order == "first_match":
+            # Most severe first: a row takes the first step that holds.
+            free = owing.copy()
+            for i, step in enumerate(ladder.steps):
+                hit = (
+                    free
+                    & (self.dpd >= step.min_days)
+                    & (self.bal >= self._limit(step.min_balance, ceil=True))
+                    & (self.inv >= step.min_invoices)
+                )
+                target[hit] = k - i
+                free &= ~hit
+        else:
+            # Thresholds never decrease along the ladder (checked when it was built), so
+            # a step holds exactly when it is within the count of thresholds each fact
+            # meets: the step is the smallest of the three counts.
+            target[owing] = k
+            dims = (
+                (self.dpd, [s.min_days for s in ladder.steps]),
+                (self.bal, [self._limit(s.min_balance, ceil=True) for s in ladder.steps]),
+                (self.inv, [s.min_invoices for s in ladder.steps]),
+            )
+            for values, limits in dims:
+                if limits[-1] <= 0 and values is not self.dpd:
+                    continue  # every step's threshold is met by any account that owes
+                count = np.zeros(self.book.n, dtype=np.int8)
+                for limit in sorted(set(limits)):
+                    count += (values >= limit).view(np.int8) * limits.count(limit)
+                np.minimum(target, count, out=target)
+        tags = self.book.cols.get("control_tags")
+        if ladder.enforcement_off is not None and tags is not None:
+            off = ladder.enforcement_off
+            for row in np.flatnonzero(tags != None).tolist():  # noqa: E711
+                have = tags[row]
+                if not _is_missing(have) and off in have:
+                    target[row] = -2
         return target
+
+    def _target_rows(self, target: Any, owing: Any) -> None:
+        """Steps with tags, failure reasons or host predicates: ask the ladder per row
+        that owes (the per-account sweep's own evaluation)."""
+        ladder = self.policy.ladder
+        assert ladder is not None
+        scale = self.scale
+        tags = self.book.cols.get("control_tags")
+        failure = self.book.cols.get("last_payment_failure")
+        now = self.now
+        for row in self.np.flatnonzero(owing).tolist():
+            view = _RowView(self.book, row, 0, self.book.nat, "")
+            t = None if tags is None else tags[row]
+            f = None if failure is None else failure[row]
+            target[row] = ladder.target(
+                int(self.dpd[row]),
+                Decimal(int(self.bal[row])).scaleb(-scale),
+                int(self.inv[row]),
+                tags=() if t is None or _is_missing(t) else t,
+                failure=None if f is None or _is_missing(f) else f,
+                host=lambda name, v=view: condition_of(name)(v, now),  # type: ignore[misc]
+            )
+
+    def _cancel(self, rows: Any) -> Any:
+        ladder = self.policy.ladder
+        assert ladder is not None
+        cancel = ladder.climb[-1].cancel
+        assert cancel is not None
+        at_top = self.target[rows] >= len(ladder.steps)
+        if cancel.fact is None:
+            return at_top
+        col = self.book.date(cancel.fact)
+        missing = at_top if col is None else at_top & (col[rows] == self.book.nat)
+        if missing.any():
+            # The per-account sweep reports these accounts (MissingFact); so do we.
+            at = self.np.flatnonzero(missing)
+            self.faults.append(at if isinstance(rows, slice) else rows[at])
+        return at_top & ~missing & self._due(cancel.fact, rows)
 
     def _size(self, rows: Any) -> int:
         return self.book.n if isinstance(rows, slice) else len(rows)
@@ -96,6 +159,11 @@ class _Run:
             return self.target[rows] > self.plan.pos[s]
         if rule == "dunning_clear":
             return self.target[rows] == 0
+        if rule == "dunning_down":
+            t = self.target[rows]
+            return (t > 0) & (t < self.plan.pos[s])
+        if rule == "dunning_cancel":
+            return self._cancel(rows)
         if rule == "trial_end":
             return self._due("trial_ends_at", rows)
         if rule == "activation":
@@ -321,6 +389,7 @@ class _Run:
             s = dest
             m = len(moved)
             hop += 1
+        errors.extend(self.faults)
         return changes, blocked, errors
 
 

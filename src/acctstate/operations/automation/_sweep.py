@@ -15,7 +15,7 @@ from typing import Any
 
 import attrs
 
-from acctstate.core._workflow_fire import carry_out, plan_without_data
+from acctstate.core._workflow_fire import carry_out, plan_change, plan_without_data
 from acctstate.operations.automation._autoapply import book_allocations, planned_allocations
 from acctstate.operations.automation._policy import RULES, AutomationPolicy
 from acctstate.operations.automation._rules import Change, Compiled, Refused, compiled, plan_one
@@ -318,6 +318,12 @@ def sweep(
     return SweepPlan(now, examined, tuple(plans))
 
 
+def _cancel_data(p: AutomationPolicy) -> dict[str, Any]:
+    """The event data of a ladder's cancellation: its refund policy."""
+    cancel = None if p.ladder is None else p.ladder.climb[-1].cancel
+    return {} if cancel is None else {"refund": cancel.refund}
+
+
 def apply(plan: SweepPlan | Iterable[AccountPlan], *, hooks: Hooks | None = None) -> ApplyOutcome:
     """Carry out planned changes as the policy's system actor, deciding each change once.
 
@@ -377,7 +383,20 @@ def apply(plan: SweepPlan | Iterable[AccountPlan], *, hooks: Hooks | None = None
                 note = notes.get(change.rule)
                 if note is None:
                     note = notes[change.rule] = f"automation: {change.rule}"
-                made = plan_without_data(wf, account, change.trigger, at, reason, note, actor)
+                if change.rule == "dunning_cancel":
+                    made = plan_change(
+                        wf,
+                        account,
+                        change.trigger,
+                        at,
+                        reason,
+                        note,
+                        actor,
+                        _cancel_data(p),
+                        through_engine=False,
+                    )
+                else:
+                    made = plan_without_data(wf, account, change.trigger, at, reason, note, actor)
                 dest = made.dest
                 if dest is not change.dest and dest != change.dest:
                     raise PlanOutdated(
