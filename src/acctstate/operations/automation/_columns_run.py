@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
 from acctstate.operations.automation._book import _Book, _ns
 from acctstate.operations.automation._columns_plan import _ROW_WISE, _Plan
@@ -15,6 +15,21 @@ from acctstate.values.errors import InvalidArgument
 from acctstate.values.guards import Guard, GuardContext
 
 __all__: list[str] = []
+
+
+class _Hop(NamedTuple):
+    """The rows one round moved, in ascending order, and how.
+
+    A row moves in a round only if it moved in every round before, so each round's
+    rows are a subset of the previous round's: ``prior`` gives their positions there
+    (in round 0, the rows themselves).
+    """
+
+    rows: Any
+    prior: Any
+    rule: Any  # int8, indexes RULES
+    trigger: Any  # int16, indexes the plan's triggers
+    dest: Any  # status positions
 
 
 class _Run:
@@ -226,18 +241,23 @@ class _Run:
         assert dest is not None
         return dest
 
-    def run(self, eligible: Any, status_pos: Any, since_all: Any) -> tuple[list[Any], ...]:
+    def run(
+        self, eligible: Any, status_pos: Any, since_all: Any
+    ) -> tuple[list[_Hop], list[Any], list[Any]]:
         """Move rows to the fixed point, a round (hop) at a time.
 
         The first round takes every row of the book with full-length masks (most rows
         of a real book are eligible, and a mask beats gathering them by index); later
         rounds take only the rows that moved, by index. ``eligible`` masks the rows of
         this policy with a known status (``None``: all of them).
+
+        Returns the hops (each with rows), the refusals ``(rows, rule, first trigger)``
+        and the rows that could not be planned.
         """
         np = self.np
         self.since_all = since_all
         plan = self.plan
-        changes: list[tuple[Any, ...]] = []
+        changes: list[_Hop] = []
         blocked: list[tuple[Any, ...]] = []
         errors: list[Any] = []
         rules = [r for r in RULES if r in plan.rule_triggers]
@@ -316,16 +336,8 @@ class _Run:
             moved = np.flatnonzero(decided)
             rows_moved = moved if active is None else active[moved]
             dest = f_dest[moved]
-            changes.append(
-                (
-                    rows_moved,
-                    np.full(len(moved), hop),
-                    f_rule[moved],
-                    f_trig[moved],
-                    plan.codes[s[moved]],
-                    plan.codes[dest],
-                )
-            )
+            if moved.size:
+                changes.append(_Hop(rows_moved, moved, f_rule[moved], f_trig[moved], dest))
             status_pos[rows_moved] = dest
             since_all[rows_moved] = self.now_ns
             active = rows_moved
