@@ -180,7 +180,8 @@ def sweep_columns(
     threads = min(workers if workers is not None else _auto_workers(book.n), max(1, book.n))
     status = np.empty(book.n, dtype=np.int64)
     if threads <= 1:
-        return _laid_out(now, status, [_sweep_book(book, by_class, now, status)], [0], map)
+        decided = [_sweep_book(book, by_class, now, status)]
+        return _laid_out(now, status, decided, [0], [status], map)
     # Rows are independent: each chunk is swept on its own, writing its statuses into
     # its slice of the result; once all are decided (and the sizes known) each writes
     # its entries into its slices of the other arrays. Chunks are views of the columns;
@@ -192,7 +193,8 @@ def sweep_columns(
     ]
     with concurrent.futures.ThreadPoolExecutor(threads) as pool:
         decided = list(pool.map(lambda c: _sweep_book(c[0], by_class, now, c[1]), chunks))
-        return _laid_out(now, status, decided, bounds[:-1], pool.map)
+        finals = [c[1] for c in chunks]
+        return _laid_out(now, status, decided, bounds[:-1], finals, pool.map)
 
 
 _AUTO_ROWS = 200_000
@@ -208,6 +210,7 @@ def _laid_out(
     status: Any,
     decided: list[_Decided],
     starts: list[int],
+    finals: list[Any],
     each: Callable[..., Iterable[Any]],
 ) -> ColumnarSweep:
     """The result's arrays, each chunk writing its entries into its own slices
@@ -226,7 +229,7 @@ def _laid_out(
     for name in ("blocked_row", "blocked_rule", "blocked_trigger"):
         out[name] = np.empty(b, dtype=np.int64)
     out["error_row"] = np.empty(e, dtype=np.int64)
-    list(each(lambda d, a, r: d.write(out, a, r), decided, at, starts))
+    list(each(lambda d, a, r, f: d.write(out, a, r, f), decided, at, starts, finals))
     return ColumnarSweep(
         at=now,
         status=status,
@@ -284,8 +287,10 @@ def _sweep_book(
         hops, blocked, errors = run.run(eligible, pos, since_all)
         settled = not errors
         errors.append(bad)
-        for h in hops:  # in hop order: the last move of a row wins
-            final[h.rows] = plan.codes[h.dest]
+        if len(by_class) > 1 or not settled:
+            # One policy that settles writes its statuses as it lays its changes out.
+            for h in hops:  # in hop order: the last move of a row wins
+                final[h.rows] = plan.codes[h.dest]
         for stuck in errors:
             final[stuck] = book.status[stuck]
         parts.append(_Part(hops, blocked, errors, plan, settled))

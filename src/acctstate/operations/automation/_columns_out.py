@@ -131,9 +131,10 @@ class _Decided:
         order = np.argsort(out[0], kind="stable")
         return tuple(a[order] for a in out)
 
-    def write(self, out: dict[str, Any], at: tuple[int, int, int], row0: int) -> None:
+    def write(self, out: dict[str, Any], at: tuple[int, int, int], row0: int, final: Any) -> None:
         """Write the entries into ``out`` (the result's arrays by name) at ``at`` (the
-        first change, refusal and error of this chunk), rows shifted by ``row0``."""
+        first change, refusal and error of this chunk), rows shifted by ``row0``; the
+        statuses the rows end in into ``final`` (this chunk's slice of them)."""
         c, b, e = at
         views = {name: out[name][c : c + self.changes] for name in _NAMES}
         if self.sorted is not None:
@@ -141,7 +142,7 @@ class _Decided:
                 views[name][:] = a
             views["row"] += row0
         elif self.part is not None:
-            self._write_rounds(self.part, views, row0)
+            self._write_rounds(self.part, views, final, row0)
         for name, a in zip(("row", "rule", "trigger"), self.blocked, strict=True):
             v = out["blocked_" + name][b : b + len(a)]
             v[:] = a
@@ -151,23 +152,23 @@ class _Decided:
         v[:] = self.error_row
         v += row0
 
-    def _write_rounds(self, part: _Part, views: dict[str, Any], row0: int) -> None:
+    def _write_rounds(self, part: _Part, views: dict[str, Any], final: Any, row0: int) -> None:
         """Each round's entries at their places (ascending, so the writes stay local);
         a change's source is the change before's destination, or the row's status."""
-        np = self.np
-        first = part.hops[0].rows
-        row = views["row"]
-        row[:] = np.repeat(first, self.counts)
-        if row0:
-            row += row0
         codes = part.plan.codes
         remap = self.remap[0]
-        hop, rule, trig, dest = views["hop"], views["rule"], views["trigger"], views["dest"]
+        row, hop, rule, trig, dest = (views[k] for k in ("row", "hop", "rule", "trigger", "dest"))
         for k, (h, at) in enumerate(zip(part.hops, self.at, strict=True)):
+            row[at] = h.rows
             hop[at] = k
             rule[at] = h.rule
             trig[at] = remap[h.trigger]
             dest[at] = codes[h.dest]
+        if row0:
+            row += row0
+        first = part.hops[0].rows
+        # Each row ends in its last change's destination.
+        final[first] = dest[self.start + self.counts - 1]
         source = views["source"]
         source[1:] = dest[:-1]
         source[self.start] = self.status[first]

@@ -88,6 +88,15 @@ class _Plan:
             )
             for rule in self.rule_triggers
         }
+        # The same as sets of positions, to skip a rule in a round whose rows are all
+        # in statuses it does not apply to (or to take them all without a mask).
+        self.rule_statuses = {
+            rule: frozenset(np.flatnonzero(mask).tolist()) for rule, mask in self.rule_mask.items()
+        }
+        # Per trigger and level: whether any source has guards to ask.
+        self.guarded = {
+            t: [bool(g.any()) for _, g, _, _ in levels] for t, levels in self.fire.items()
+        }
         self.pos = np.full(k, -1, dtype=np.int64)
         for code, p in c.pos.items():
             self.pos[index[code]] = p

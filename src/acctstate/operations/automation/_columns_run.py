@@ -85,7 +85,9 @@ class _Run:
                 continue  # every step's threshold is met by any account that owes
             count = np.zeros(self.book.n, dtype=np.int8)
             for limit in sorted(set(limits)):
-                count += (values >= limit).view(np.int8) * limits.count(limit)
+                met = (values >= limit).view(np.int8)
+                times = limits.count(limit)
+                count += met if times == 1 else met * times
             np.minimum(target, count, out=target)
         return target
 
@@ -216,7 +218,9 @@ class _Run:
         """Destination status positions (-1: no edge passed), as the table answers."""
         np = self.np
         dest: Any = None
-        for free, guarded, edge_at, dest_at in self.plan.fire[trigger]:
+        for (free, guarded, edge_at, dest_at), any_guarded in zip(
+            self.plan.fire[trigger], self.plan.guarded[trigger], strict=True
+        ):
             if dest is None:
                 idx = None
                 ss = s
@@ -227,6 +231,8 @@ class _Run:
                     break
                 ss = s[idx]
                 dest[idx] = free[ss]
+            if not any_guarded:
+                continue
             gi = np.flatnonzero(guarded[ss])
             if not gi.size:
                 continue
@@ -240,6 +246,55 @@ class _Run:
                 dest[at[ok]] = dest_at[ss[sel[ok]]]
         assert dest is not None
         return dest
+
+    def _decide(
+        self,
+        rule: str,
+        pos: Any,
+        s: Any,
+        active: Any,
+        trig_index: dict[str, int],
+        hits: list[tuple[Any, int, int, Any]],
+        round_blocked: list[tuple[Any, int, Any]],
+    ) -> None:
+        """Fire ``rule``'s triggers, in order, for the positions ``pos`` it wants: each
+        position moves by the first trigger whose edge passes (into ``hits``), or is
+        refused, reported with the first trigger that applied (``round_blocked``)."""
+        np = self.np
+        plan = self.plan
+        rid = RULES.index(rule)
+        triggers = plan.rule_triggers[rule]
+        sp = s[pos]
+        if len(triggers) == 1:
+            # The rule applies only where its one trigger does: no per-trigger masks.
+            t = triggers[0]
+            ti = trig_index[t]
+            d = self.fire(t, pos if active is None else active[pos], sp)
+            ok = d >= 0
+            if ok.all():
+                hits.append((pos, rid, ti, d))
+                return
+            if ok.any():
+                hits.append((pos[ok], rid, ti, d[ok]))
+            no = pos[~ok]
+            round_blocked.append((no, rid, np.full(len(no), ti, dtype=np.int64)))
+            return
+        first = np.full(len(pos), -1, dtype=np.int64)
+        open_ = np.ones(len(pos), dtype=bool)
+        for t in triggers:
+            has = plan.applies[(rule, t)][sp]
+            first[(first < 0) & has] = trig_index[t]
+            sel = np.flatnonzero(open_ & has)
+            if not sel.size:
+                continue
+            p = pos[sel]
+            d = self.fire(t, p if active is None else active[p], sp[sel])
+            ok = d >= 0
+            if ok.any():
+                hits.append((p[ok], rid, trig_index[t], d[ok]))
+            open_[sel[ok]] = False
+        if open_.any():
+            round_blocked.append((pos[open_], rid, first[open_]))
 
     def run(
         self, eligible: Any, status_pos: Any, since_all: Any
@@ -272,73 +327,83 @@ class _Run:
             if hop == limit:
                 errors.append(active)
                 break
-            decided = np.zeros(m, dtype=bool)
-            any_decided = False
-            # Only read where ``decided``: no need to fill.
-            f_rule = np.empty(m, dtype=np.int8)
-            f_trig = np.empty(m, dtype=np.int16)
-            f_dest = np.empty(m, dtype=np.int64)
+            # The statuses present in a later round (few rows, few statuses): rules that
+            # apply to none of them are skipped, and to all of them need no mask.
+            present = (
+                None
+                if active is None
+                else frozenset(np.flatnonzero(np.bincount(s, minlength=len(plan.codes))).tolist())
+            )
+            # Per round, what each (rule, trigger) moved: ascending positions, the rule,
+            # the trigger and the destinations; ``decided`` masks them all.
+            hits: list[tuple[Any, int, int, Any]] = []
+            decided: Any = None
             round_blocked: list[tuple[Any, int, Any]] = []
             for rule in rules:
-                rid = RULES.index(rule)
-                triggers = plan.rule_triggers[rule]
-                cand = plan.rule_mask[rule][s]
-                if active is None and eligible is not None:
-                    cand &= eligible
-                if any_decided:
-                    cand &= ~decided
-                many = np.count_nonzero(cand)
+                cand: Any = None  # None: every row of the round
+                if present is not None:
+                    statuses = plan.rule_statuses[rule]
+                    if present.isdisjoint(statuses):
+                        continue
+                    if not present <= statuses:
+                        cand = plan.rule_mask[rule][s]
+                else:
+                    cand = plan.rule_mask[rule][s]
+                    if eligible is not None:
+                        cand &= eligible
+                if decided is not None:
+                    cand = ~decided if cand is None else np.logical_and(cand, ~decided, out=cand)
+                many = m if cand is None else np.count_nonzero(cand)
                 if not many:
                     continue
                 rows_all = slice(None) if active is None else active
                 if many * 4 > m and rule not in _ROW_WISE:
                     # Most rows are candidates: ask the rule over every row at once.
-                    cand &= self.wants(rule, rows_all, s)
-                    pos = np.flatnonzero(cand)
+                    wanted = self.wants(rule, rows_all, s)
+                    pos = np.flatnonzero(wanted if cand is None else cand & wanted)
                 else:
-                    pos = np.flatnonzero(cand)
+                    pos = np.arange(m) if cand is None else np.flatnonzero(cand)
                     rows = pos if active is None else active[pos]
                     pos = pos[self.wants(rule, rows, s[pos])]
                 if not pos.size:
                     continue
-                sp = s[pos]
-                first = np.full(len(pos), -1, dtype=np.int64)
-                open_ = np.ones(len(pos), dtype=bool)
-                for t in triggers:
-                    has = plan.applies[(rule, t)][sp]
-                    first[(first < 0) & has] = trig_index[t]
-                    sel = np.flatnonzero(open_ & has)
-                    if not sel.size:
-                        continue
-                    p = pos[sel]
-                    d = self.fire(t, p if active is None else active[p], sp[sel])
-                    ok = d >= 0
-                    hit = p[ok]
-                    f_rule[hit] = rid
-                    f_trig[hit] = trig_index[t]
-                    f_dest[hit] = d[ok]
-                    decided[hit] = True
-                    any_decided = True
-                    open_[sel[ok]] = False
-                if open_.any():
-                    round_blocked.append((pos[open_], rid, first[open_]))
+                done = len(hits)
+                self._decide(rule, pos, s, active, trig_index, hits, round_blocked)
+                if len(hits) > done:
+                    if decided is None:
+                        decided = np.zeros(m, dtype=bool)
+                    for p, *_ in hits[done:]:
+                        decided[p] = True
             for p, rid, first in round_blocked:
-                keep = ~decided[p]
-                if keep.any():
-                    kept = p[keep]
+                keep = ~decided[p] if decided is not None else None
+                if keep is None or keep.any():
+                    kept = p if keep is None else p[keep]
                     blocked.append(
                         (
                             kept if active is None else active[kept],
                             np.full(len(kept), rid),
-                            first[keep],
+                            first if keep is None else first[keep],
                         )
                     )
-            moved = np.flatnonzero(decided)
+            if not hits:
+                break
+            if len(hits) == 1:
+                moved, rid, ti, dest = hits[0]
+                rule_of = np.full(len(moved), rid, dtype=np.int8)
+                trig_of = np.full(len(moved), ti, dtype=np.int16)
+            else:
+                # Several rules moved rows: lay them out by position (ascending).
+                f_rule = np.empty(m, dtype=np.int8)
+                f_trig = np.empty(m, dtype=np.int16)
+                f_dest = np.empty(m, dtype=np.int64)
+                for p, rid, ti, d in hits:
+                    f_rule[p] = rid
+                    f_trig[p] = ti
+                    f_dest[p] = d
+                moved = np.flatnonzero(decided)
+                rule_of, trig_of, dest = f_rule[moved], f_trig[moved], f_dest[moved]
             rows_moved = moved if active is None else active[moved]
-            dest = f_dest[moved]
-            if moved.size:
-                changes.append(_Hop(rows_moved, moved, f_rule[moved], f_trig[moved], dest))
-            status_pos[rows_moved] = dest
+            changes.append(_Hop(rows_moved, moved, rule_of, trig_of, dest))
             since_all[rows_moved] = self.now_ns
             active = rows_moved
             s = dest
