@@ -186,7 +186,8 @@ def sweep_columns(
     # its slice of the result; once all are decided (and the sizes known) each writes
     # its entries into its slices of the other arrays. Chunks are views of the columns;
     # NumPy releases the GIL in its loops.
-    bounds = np.linspace(0, book.n, threads + 1).astype(np.int64).tolist()
+    pieces = max(threads, -(-book.n // _CHUNK_ROWS))
+    bounds = np.linspace(0, book.n, pieces + 1).astype(np.int64).tolist()
     chunks = [
         (_Book({k: v[a:b] for k, v in book.cols.items()}, scale), status[a:b])
         for a, b in itertools.pairwise(bounds)
@@ -198,6 +199,9 @@ def sweep_columns(
 
 
 _AUTO_ROWS = 200_000
+# Chunks of about this many rows (a few per thread): a thread slowed by the machine's
+# other work takes fewer of them, and a chunk's columns stay near the core's cache.
+_CHUNK_ROWS = 250_000
 
 
 def _auto_workers(n: int) -> int:

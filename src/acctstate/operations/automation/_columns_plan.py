@@ -93,6 +93,13 @@ class _Plan:
         self.rule_statuses = {
             rule: frozenset(np.flatnonzero(mask).tolist()) for rule, mask in self.rule_mask.items()
         }
+        # Every rule's mask in one array of bits by status position: a round gathers it
+        # once for all its rules.
+        self.rule_bit = {rule: 1 << i for i, rule in enumerate(self.rule_mask)}
+        bits = np.zeros(k, dtype=np.uint64)
+        for rule, mask in self.rule_mask.items():
+            bits[mask] |= np.uint64(self.rule_bit[rule])
+        self.rule_bits = bits.astype(np.min_scalar_type(max(1 << len(self.rule_mask), 1) - 1))
         # Per trigger and level: whether any source has guards to ask.
         self.guarded = {
             t: [bool(g.any()) for _, g, _, _ in levels] for t, levels in self.fire.items()

@@ -5,6 +5,7 @@ them; rows that did not move are done."""
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from decimal import Decimal
 from typing import Any, NamedTuple
 
@@ -15,6 +16,19 @@ from acctstate.values.errors import InvalidArgument
 from acctstate.values.guards import Guard, GuardContext
 
 __all__: list[str] = []
+
+
+def _where(mask: Any) -> Any:
+    """The positions where a 1-d mask holds (``np.flatnonzero`` without its Python
+    layers, paid once per rule and round)."""
+    return mask.nonzero()[0]
+
+
+@functools.lru_cache(maxsize=256)
+def _minor_limit(amount: Decimal, scale: int, ceil: bool) -> int:
+    """A money threshold in integer minor units, rounded toward the safe side."""
+    minor = amount.scaleb(scale)
+    return int(minor.to_integral_value(rounding="ROUND_CEILING" if ceil else "ROUND_FLOOR"))
 
 
 class _Hop(NamedTuple):
@@ -60,9 +74,7 @@ class _Run:
         self.target = self._target()
 
     def _limit(self, amount: Decimal, *, ceil: bool) -> int:
-        minor = amount.scaleb(self.scale)
-        whole = int(minor.to_integral_value(rounding="ROUND_CEILING" if ceil else "ROUND_FLOOR"))
-        return whole
+        return _minor_limit(amount, self.scale, ceil)
 
     def _target(self) -> Any:
         np = self.np
@@ -226,18 +238,18 @@ class _Run:
                 ss = s
                 dest = free[s]
             else:
-                idx = np.flatnonzero(dest < 0)
+                idx = _where(dest < 0)
                 if not idx.size:
                     break
                 ss = s[idx]
                 dest[idx] = free[ss]
             if not any_guarded:
                 continue
-            gi = np.flatnonzero(guarded[ss])
+            gi = _where(guarded[ss])
             if not gi.size:
                 continue
             e = edge_at[ss[gi]]
-            for index in np.flatnonzero(np.bincount(e)).tolist():
+            for index in _where(np.bincount(e)).tolist():
                 sel = gi[e == index]
                 at = sel if idx is None else idx[sel]
                 ok = np.ones(len(sel), dtype=bool)
@@ -284,7 +296,7 @@ class _Run:
         for t in triggers:
             has = plan.applies[(rule, t)][sp]
             first[(first < 0) & has] = trig_index[t]
-            sel = np.flatnonzero(open_ & has)
+            sel = _where(open_ & has)
             if not sel.size:
                 continue
             p = pos[sel]
@@ -332,13 +344,14 @@ class _Run:
             present = (
                 None
                 if active is None
-                else frozenset(np.flatnonzero(np.bincount(s, minlength=len(plan.codes))).tolist())
+                else frozenset(_where(np.bincount(s, minlength=len(plan.codes))).tolist())
             )
             # Per round, what each (rule, trigger) moved: ascending positions, the rule,
             # the trigger and the destinations; ``decided`` masks them all.
             hits: list[tuple[Any, int, int, Any]] = []
             decided: Any = None
             round_blocked: list[tuple[Any, int, Any]] = []
+            bits: Any = None  # each row's rules (by the bits of its status), when needed
             for rule in rules:
                 cand: Any = None  # None: every row of the round
                 if present is not None:
@@ -346,9 +359,11 @@ class _Run:
                     if present.isdisjoint(statuses):
                         continue
                     if not present <= statuses:
-                        cand = plan.rule_mask[rule][s]
+                        bits = plan.rule_bits[s] if bits is None else bits
+                        cand = (bits & plan.rule_bit[rule]) != 0
                 else:
-                    cand = plan.rule_mask[rule][s]
+                    bits = plan.rule_bits[s] if bits is None else bits
+                    cand = (bits & plan.rule_bit[rule]) != 0
                     if eligible is not None:
                         cand &= eligible
                 if decided is not None:
@@ -360,9 +375,9 @@ class _Run:
                 if many * 4 > m and rule not in _ROW_WISE:
                     # Most rows are candidates: ask the rule over every row at once.
                     wanted = self.wants(rule, rows_all, s)
-                    pos = np.flatnonzero(wanted if cand is None else cand & wanted)
+                    pos = _where(wanted if cand is None else cand & wanted)
                 else:
-                    pos = np.arange(m) if cand is None else np.flatnonzero(cand)
+                    pos = np.arange(m) if cand is None else _where(cand)
                     rows = pos if active is None else active[pos]
                     pos = pos[self.wants(rule, rows, s[pos])]
                 if not pos.size:
@@ -400,7 +415,7 @@ class _Run:
                     f_rule[p] = rid
                     f_trig[p] = ti
                     f_dest[p] = d
-                moved = np.flatnonzero(decided)
+                moved = _where(decided)
                 rule_of, trig_of, dest = f_rule[moved], f_trig[moved], f_dest[moved]
             rows_moved = moved if active is None else active[moved]
             changes.append(_Hop(rows_moved, moved, rule_of, trig_of, dest))
