@@ -230,8 +230,9 @@ class _Run:
         """Destination status positions (-1: no edge passed), as the table answers."""
         np = self.np
         dest: Any = None
-        for (free, guarded, edge_at, dest_at), any_guarded in zip(
-            self.plan.fire[trigger], self.plan.guarded[trigger], strict=True
+        plan = self.plan
+        for (free, guarded, _, dest_at), group_at, any_guarded in zip(
+            plan.fire[trigger], plan.group[trigger], plan.guarded[trigger], strict=True
         ):
             if dest is None:
                 idx = None
@@ -248,12 +249,13 @@ class _Run:
             gi = _where(guarded[ss])
             if not gi.size:
                 continue
-            e = edge_at[ss[gi]]
-            for index in _where(np.bincount(e)).tolist():
-                sel = gi[e == index]
+            e = group_at[ss[gi]]
+            groups = _where(np.bincount(e)).tolist()
+            for index in groups:
+                sel = gi if len(groups) == 1 else gi[e == index]
                 at = sel if idx is None else idx[sel]
                 ok = np.ones(len(sel), dtype=bool)
-                for g in self.plan.edges[index].guards:
+                for g in plan.group_guards[index]:
                     ok &= self.guard(g, rows[at], s[at])
                 dest[at[ok]] = dest_at[ss[sel[ok]]]
         assert dest is not None
