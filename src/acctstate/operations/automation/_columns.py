@@ -147,9 +147,10 @@ def sweep_columns(
         policy: one policy, or one per account class.
         now: the instant of the sweep (timezone-aware).
         scale: decimals of integer money columns (2: cents).
-        workers: threads sweeping independent chunks of rows (NumPy releases the GIL);
-            ``None`` uses every CPU for a book of at least 200,000 rows and one
-            thread below that; ``1`` never starts a thread.
+        workers: threads sweeping independent chunks of rows (NumPy releases the GIL;
+            chunks of about 250,000 rows, at least one per thread); ``None`` uses
+            every CPU for a book of at least 200,000 rows and one thread below that;
+            ``1`` never starts a thread.
 
     Returns:
         A [`ColumnarSweep`][acctstate.automation.ColumnarSweep].
