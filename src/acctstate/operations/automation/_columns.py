@@ -189,13 +189,15 @@ def sweep_columns(
     # NumPy releases the GIL in its loops.
     pieces = max(threads, -(-book.n // _CHUNK_ROWS))
     bounds = np.linspace(0, book.n, pieces + 1).astype(np.int64).tolist()
-    chunks = [
-        (_Book({k: v[a:b] for k, v in book.cols.items()}, scale), status[a:b])
-        for a, b in itertools.pairwise(bounds)
-    ]
+    spans = list(itertools.pairwise(bounds))
+    finals = [status[a:b] for a, b in spans]
+
+    def chunk(a: int, b: int, final: Any) -> _Decided:
+        part = _Book({k: v[a:b] for k, v in book.cols.items()}, scale)
+        return _sweep_book(part, by_class, now, final)
+
     with concurrent.futures.ThreadPoolExecutor(threads) as pool:
-        decided = list(pool.map(lambda c: _sweep_book(c[0], by_class, now, c[1]), chunks))
-        finals = [c[1] for c in chunks]
+        decided = list(pool.map(chunk, *zip(*spans, strict=True), finals))
         return _laid_out(now, status, decided, bounds[:-1], finals, pool.map)
 
 

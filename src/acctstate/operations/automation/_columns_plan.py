@@ -105,7 +105,7 @@ class _Plan:
         # list of guards, and per trigger and level each source's group (-1: none).
         self.group_guards: list[tuple[Guard, ...]] = []
         groups: dict[Any, int] = {}
-        self.group = {}
+        self.group: dict[str, list[Any]] = {}
         for t, levels in self.fire.items():
             per_level = []
             for _, guarded, edge, _ in levels:
