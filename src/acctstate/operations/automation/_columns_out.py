@@ -59,7 +59,7 @@ class _Decided:
         self.remap = [
             np.array([index[t] for t in p.plan.triggers] or [0], dtype=np.int64) for p in parts
         ]
-        errors = [e for p in parts for e in p.errors]
+        errors = [e for p in parts for e in p.errors if e.size]
         self.error_row = (
             np.unique(np.concatenate(errors)) if errors else np.empty(0, dtype=np.int64)
         )

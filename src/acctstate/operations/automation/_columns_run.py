@@ -254,9 +254,10 @@ class _Run:
             for index in groups:
                 sel = gi if len(groups) == 1 else gi[e == index]
                 at = sel if idx is None else idx[sel]
-                ok = np.ones(len(sel), dtype=bool)
+                ok: Any = None
                 for g in plan.group_guards[index]:
-                    ok &= self.guard(g, rows[at], s[at])
+                    passed = self.guard(g, rows[at], s[at])
+                    ok = passed if ok is None else ok & passed
                 dest[at[ok]] = dest_at[ss[sel[ok]]]
         assert dest is not None
         return dest
