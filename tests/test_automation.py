@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import gc
 from decimal import Decimal
 
 import attrs
@@ -450,3 +451,30 @@ def test_equal_policies_on_differently_clocked_workflows_fire_through_their_own(
     acct = second.open("Z-1", "canceled", at=t - dt.timedelta(days=200), imported=True)
     apply(sweep([acct], p2, now=t))
     assert acct.history[-1].recorded_at == t + dt.timedelta(hours=5)
+
+
+def test_apply_leaves_the_garbage_collector_as_it_found_it() -> None:
+    """Apply holds the cyclic collector off while it runs and restores it: enabled stays
+    enabled, disabled stays disabled, a failing hook and an outdated plan included."""
+    from acctstate.effects import Hooks, RecordingHooks
+
+    class Boom(RecordingHooks):
+        def deprovision(self, effect: object, change: object) -> None:
+            raise RuntimeError("switch down")
+
+    wf = isp.workflow()
+    was = gc.isenabled()
+    try:
+        for enabled in (True, False):
+            gc.enable() if enabled else gc.disable()
+            suspended, moved = late(70, id="A-1"), late(20, id="A-2")
+            plan = sweep([suspended, moved], isp_policy(wf), now=NOW)
+            moved.status = 11  # changed outside the plan: its plan is outdated
+            failed = apply(plan, hooks=Hooks.from_object(Boom())).failed
+            assert [type(r.error).__name__ for r in failed] == ["EffectFailed", "PlanOutdated"]
+            assert gc.isenabled() is enabled
+            outcome = apply(sweep([late(20, id="A-3")], isp_policy(wf), now=NOW))
+            assert outcome.changes == 2 and not outcome.failed  # 1 -> 10 -> 11
+            assert gc.isenabled() is enabled
+    finally:
+        gc.enable() if was else gc.disable()

@@ -176,17 +176,19 @@ class _Book:
 
         Returns:
             int64 day numbers (rows whose ``ns`` is NaT get a meaningless number;
-            callers mask them, as before).
+            callers mask them, as before); one number for one instant when every
+            row counts days in UTC.
         """
         np = self.np
+        zones = self.zones()
+        if len(zones) == 1 and _is_utc(zones[0][0]):
+            # UTC everywhere: one instant's day is one number, broadcast by the caller.
+            return np.asarray(ns, dtype=np.int64) // _DAY
         picked = slice(None) if rows is None else rows
         size = self.n if isinstance(picked, slice) else len(picked)
         if isinstance(picked, slice) and picked != slice(None):
             size = len(range(*picked.indices(self.n)))
         values = np.broadcast_to(np.asarray(ns, dtype=np.int64), (size,))
-        zones = self.zones()
-        if len(zones) == 1 and _is_utc(zones[0][0]):
-            return values // _DAY
         out = np.empty(size, dtype=np.int64)
         for tz, mask in zones:
             mine = mask[picked]
