@@ -56,9 +56,10 @@ def snapshot(acct: Account) -> tuple[Any, ...]:
 
 
 def test_kill_bill_two_service_blocking_timeline(hwf: Workflow) -> None:
-    """Kill Bill's blocking-state example, as its documentation of blocking states lays it
-    out (service 1 blocks, service 2 blocks, service 2 unblocks: still blocked; service 1
-    unblocks: active again): the account is blocked while any block stands."""
+    """Kill Bill's blocking-state example, as its entitlement documentation lays it out
+    under "Services" (https://docs.killbill.io/latest/entitlement_subsystem): SVC1 blocks,
+    SVC2 blocks, SVC2 unblocks: still blocked; SVC1 unblocks: active again. The page shows
+    it on a subscription; here on one account: blocked while any block stands."""
     acct = active(hwf)
     s1 = place_hold(hwf, acct, "blocking_state", at=T0 + DAY, hold_id="service-1")
     assert kinds(s1) == ["stop_billing", "stop_usage_billing", "deprovision"]
