@@ -21,6 +21,7 @@ from acctstate.errors import (
     IllegalTransition,
     InvalidArgument,
 )
+from acctstate.history import Cause, StatusChange
 from acctstate.holds import STANDARD_HOLDS, HoldType, place_hold
 from acctstate.scopes import (
     Cascade,
@@ -188,7 +189,10 @@ def test_account_cancelled_cancels_every_open_subscription_and_site() -> None:
         "cancelled",
         CLERK,
     )
-    assert last.note == "cascade from account 'A-1' (cancel)"
+    assert last.cause == Cause(
+        "account", "A-1", "cancel", "account cancelled -> subscription cancel"
+    )
+    assert last.note == str(last.cause)
 
 
 def test_a_subscription_already_closed_is_left_alone() -> None:
@@ -211,6 +215,49 @@ def test_roll_up_deactivates_a_site_when_its_last_subscription_is_cancelled() ->
         ("S-1", "inactive"),
     ]
     assert second.steps[1].rule == "subscription cancelled -> site deactivate"
+    # A roll-up's cause is the child whose change completed it.
+    assert tree.find("S-1").account.history[-1].cause == Cause(
+        "subscription", "SUB-2", "cancel", "subscription cancelled -> site deactivate"
+    )
+
+
+def test_every_cascaded_change_records_its_cause_and_keeps_it_through_a_store() -> None:
+    """Each cascaded change (status, inherited hold, released copy) records the change it
+    came from (entity, trigger) and the rule as a structured ``cause``, the same as the
+    change set's; the change asked for has none. A store keeps the note only, and a
+    change rebuilt from the stored columns gives back the same cause and compares equal."""
+    tree = customer()
+    made = [
+        SCOPES.fire(tree, "A-1", "escalate_dunning", at=T0 + DAY, spare=()),
+        SCOPES.place_hold(tree, "A-1", "credit", at=T0 + 2 * DAY, note="called twice"),
+        SCOPES.release_hold(tree, "A-1", "H1", at=T0 + 3 * DAY),
+        SCOPES.fire(tree, "A-1", "cancel", at=T0 + 4 * DAY),
+    ]
+    seen = 0
+    for changes in made:
+        assert changes.steps[0].change.cause is None
+        for step in changes.steps[1:]:
+            by = changes.cause_of(step)
+            assert by is not None
+            expected = Cause(by.scope, by.entity_id, by.change.trigger, step.rule or "")
+            assert step.change.cause == expected
+            recorded = tree.find(step.entity_id).account.history
+            assert step.change in list(recorded)
+            c = step.change
+            stored = StatusChange(  # the columns a store writes and reads back
+                c.account_id, c.source, c.dest, c.trigger, c.at, c.recorded_at, c.reason,
+                c.note, c.actor, c.effects,
+            )  # fmt: skip
+            assert stored.cause == expected and stored == c and hash(stored) == hash(c)
+            seen += 1
+    assert seen == 3 + 5 + 5 + 5
+    copy = tree.find("SUB-3").account.history[-2]  # the credit hold's copy, released
+    assert (copy.trigger, copy.cause) == (
+        "release_hold",
+        Cause("account", "A-1", "release_hold", "inherited"),
+    )
+    # A note of someone's own is never read as a cause.
+    assert StatusChange("X", c.source, c.source, "t", T0, note="cascade from me").cause is None
 
 
 def test_dunning_cascade_spares_the_paid_annual_subscription() -> None:
@@ -375,7 +422,10 @@ def test_kill_bill_account_block_blocks_every_subscription() -> None:
     assert [s.entity_id for s in changes] == ["A-1", "S-1", "SUB-1", "SUB-2", "S-2", "SUB-3"]
     blocked = SCOPES.why_blocked(tree, "SUB-2", "service")
     assert [h.id for h in blocked.holds] == ["A-1/svc1"]
-    assert "inherited from account 'A-1'" in (blocked.holds[0].note or "")
+    # Each copy names the change it came from: the site's copy, by the site's rule.
+    assert tree.find("SUB-2").account.history[-1].cause == Cause(
+        "site", "S-1", "place_hold", "site hold -> subscription"
+    )
 
 
 def test_kill_bill_bundle_block_blocks_only_its_subscriptions() -> None:
