@@ -126,6 +126,35 @@ def test_why_blocked_names_the_status_and_every_hold(hwf: Workflow) -> None:
         hwf.why_blocked(acct, "invoices")
 
 
+def test_why_blocked_on_changes_names_a_terminal_status_and_the_holds_blocking_changes(
+    hwf: Workflow,
+) -> None:
+    """ "changes" is blocked by a terminal status and by every hold blocking changes (not
+    by one blocking only billing); the paragraph agrees in number ("Changes ... are
+    blocked") and calls the entity what ``label`` says."""
+    acct = hwf.open("A-1", "canceled", at=T0, imported=True)
+    assert not hwf.why_blocked(acct, "changes")
+    assert str(hwf.why_blocked(acct, "changes")) == "Nothing blocks changes on account 'A-1'."
+    place_hold(hwf, acct, "manual", at=T0 + DAY)
+    place_hold(hwf, acct, "temporary_release", at=T0 + DAY, reason="promised")
+    hwf.fire(acct, "archive", at=T0 + 200 * DAY, actor=acctstate.SYSTEM)
+    blocked = hwf.why_blocked(acct, "changes")
+    assert [(r.source, r.hold and r.hold.id) for r in blocked.reasons] == [
+        ("status", None),
+        ("hold", "H2"),
+    ]
+    assert str(blocked) == (
+        "Changes on account 'A-1' are blocked for 2 reasons: (1) its status 'archived' (-99) "
+        "does not allow it; (2) the temporary_release hold 'H2' (temporary_release) placed "
+        "at 2026-01-06T09:00:00+00:00, reason 'promised'."
+    )
+    billing = hwf.why_blocked(acct, "billing", label="subscription")
+    assert str(billing).startswith("Billing on subscription 'A-1' is blocked for 2 reasons: ")
+    assert [h.id for h in billing.holds] == ["H1"]
+    with pytest.raises(acctstate.InvalidArgument, match="label"):
+        hwf.why_blocked(acct, "billing", label="")
+
+
 def test_a_hold_blocking_changes_refuses_people_not_automation(hwf: Workflow) -> None:
     """A hold blocking changes refuses a person's status change (explain says which hold);
     a system actor still moves the account."""

@@ -428,6 +428,31 @@ def test_kill_bill_account_block_blocks_every_subscription() -> None:
     )
 
 
+@pytest.mark.parametrize(
+    ("capability", "entity_id", "text"),
+    [
+        ("billing", "SUB-3", "Billing on subscription 'SUB-3' is blocked for 2 reasons"),
+        ("service", "SUB-3", "Service on subscription 'SUB-3' is blocked for 2 reasons"),
+        ("changes", "SUB-3", "Changes on subscription 'SUB-3' are blocked for 2 reasons"),
+        ("service", "S-1", "Service on site 'S-1' is blocked for 1 reason"),
+        ("changes", "A-1", "Changes on account 'A-1' are blocked for 1 reason"),
+    ],
+)
+def test_why_blocked_names_the_level_and_every_reason(
+    capability: str, entity_id: str, text: str
+) -> None:
+    """Below the account the paragraph names the entity's level, with the verb agreeing:
+    a cancelled subscription under the account's blocking state is blocked by its status
+    and by the inherited hold, for billing, service and changes alike."""
+    tree = customer()
+    SCOPES.fire(tree, "SUB-3", "cancel", at=T0 + DAY, actor=SYSTEM)
+    SCOPES.place_hold(tree, "A-1", "blocking_state", at=T0 + 2 * DAY, hold_id="svc1")
+    blocked = SCOPES.why_blocked(tree, entity_id, capability)
+    assert str(blocked).startswith(text + ": ")
+    assert blocked.holds[-1].id == ("svc1" if entity_id == "A-1" else "A-1/svc1")
+    assert blocked.label == tree.find(entity_id).scope
+
+
 def test_kill_bill_bundle_block_blocks_only_its_subscriptions() -> None:
     """A blocking state on one SUBSCRIPTION_BUNDLE: its subscriptions are BLOCKED, the
     other bundle's subscription stays ACTIVE."""

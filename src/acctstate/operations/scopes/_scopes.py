@@ -170,10 +170,11 @@ class Scopes:
 
     def why_blocked(self, tree: Entity, entity_id: str, capability: str) -> Blocked:
         """Every reason ``capability`` is blocked on one entity of the tree (its status,
-        its own holds and those it inherited from the levels above)."""
+        its own holds and those it inherited from the levels above); the paragraph names the
+        entity by its level (``Service on subscription 'SUB-2' is blocked ...``)."""
         e = tree.find(entity_id)
         held: tuple[Hold, ...] = tuple(getattr(e.account, "holds", None) or ())
-        return why_blocked(e.id, self.status_of(e), held, capability)
+        return why_blocked(e.id, self.status_of(e), held, capability, label=e.scope)
 
     # -- invariants ---------------------------------------------------------------------
 
