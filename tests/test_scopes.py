@@ -896,3 +896,29 @@ def test_a_hold_cascade_may_carry_every_hold_on_service() -> None:
     assert len(scopes.place_hold(tree, "A-1", "manual", at=T0 + DAY)) == 1  # billing only
     with pytest.raises(InvalidArgument, match="capabilities"):
         HoldCascade("account", "subscription", blocks="invoices")
+
+
+def test_releasing_a_hold_down_the_tree_checks_every_copy() -> None:
+    """Releasing a hold is checked on every copy as on the entity asked for (release
+    guards read the event data given to ``Scopes.release_hold``): one copy refusing
+    refuses the whole set, and nothing changes."""
+    from acctstate.guards import GuardContext, Refusal
+
+    def settled(ctx: GuardContext) -> Refusal | None:
+        if ctx.account.id == "SUB-2" and not ctx.data.get("settled"):
+            return Refusal("settled", "SUB-2 still owes")
+        return None
+
+    review = HoldType("review", kind="manual", blocks="service", release_guards=[settled])
+    levels = [Scope(s.name, s.workflow.with_holds([*HOLDS, review]), s.parent) for s in LEVELS]
+    scopes = Scopes(levels, cascades=[HoldCascade("account", "subscription", types="review")])
+    tree = customer(scopes)
+    scopes.place_hold(tree, "A-1", "review", at=T0 + DAY)
+    before = snapshot(tree)
+    with pytest.raises(ScopeConflict, match="SUB-2 still owes") as info:
+        scopes.release_hold(tree, "A-1", "H1", at=T0 + 2 * DAY)
+    assert isinstance(info.value.cause, GuardRefused)
+    assert snapshot(tree) == before
+    released = scopes.release_hold(tree, "A-1", "H1", at=T0 + 2 * DAY, settled=True)
+    assert [s.entity_id for s in released] == ["A-1", "SUB-1", "SUB-2", "SUB-3"]
+    assert not any(e.account.holds for e in tree.walk())

@@ -128,6 +128,13 @@ class HoldType:
         permission: the permission needed to place and release it (``None``: anyone).
         guards: conditions checked when placing it, each ``(GuardContext) -> Refusal | None``.
         description: a sentence for people.
+        release_reasons: the reason codes accepted when releasing it (``None``: any or
+            none).
+        release_guards: conditions checked when releasing it, as ``guards``.
+
+    A hold whose ``until`` has passed ends by itself: releasing it then checks the
+    permission but neither ``release_reasons`` nor ``release_guards`` (the automation
+    releases it with the reason ``"expired"``).
 
     >>> HoldType("fraud_review", kind="fraud", blocks={"billing", "changes"}).blocks == {
     ...     "billing", "changes"}
@@ -145,6 +152,8 @@ class HoldType:
     permission: str | None = None
     guards: tuple[HoldGuard, ...] = attrs.field(default=(), converter=tuple, eq=False)
     description: str = ""
+    release_reasons: frozenset[str] | None = attrs.field(default=None, converter=_reasons)
+    release_guards: tuple[HoldGuard, ...] = attrs.field(default=(), converter=tuple, eq=False)
 
 
 @attrs.frozen

@@ -291,11 +291,14 @@ def plan_release(
     reason: str | None,
     note: str | None,
     actor: Actor | None,
+    data: dict[str, Any],
 ) -> ChangeSet:
     """The change set releasing a hold on ``entity_id`` and every copy it left below."""
     e = _find(scopes.check_tree(tree), entity_id)
     wf = scopes.workflow(e.scope)
-    change, after = plan_unhold(wf, e.account, hold, at=at, reason=reason, note=note, actor=actor)
+    change, after = plan_unhold(
+        wf, e.account, hold, at=at, reason=reason, note=note, actor=actor, data=data
+    )
     steps = [Step(e.id, e.scope, change, holds=after)]
     hid = hold.id if isinstance(hold, Hold) else str(hold)
     # A hold placed here left copies below named "<here>/<id>"; an inherited hold keeps
@@ -308,7 +311,14 @@ def plan_release(
         twf = scopes.workflow(t.scope)
         try:
             c, a = plan_unhold(
-                twf, t.account, copied, at=at, reason=reason, note=str(cause), actor=actor
+                twf,
+                t.account,
+                copied,
+                at=at,
+                reason=reason,
+                note=str(cause),
+                actor=actor,
+                data=data,
             )
         except AcctStateError as exc:
             what = f"the inherited hold {copied!r} cannot be released on {t.scope} {t.id!r}"

@@ -332,13 +332,20 @@ class Scopes:
         note: str | None = None,
         actor: Actor | None = None,
         hooks: Hooks | None = None,
+        **data: Any,
     ) -> ChangeSet:
-        """Release a hold on one entity and every copy of it standing below.
+        """Release a hold on one entity and every copy of it standing below (``data``:
+        event data for the hold type's release guards, on every copy too).
+
+        Raises:
+            ScopeConflict: a copy's release was refused below (the cause says why);
+                nothing changed.
 
         It raises every error of [`release_hold`][acctstate.holds.release_hold], and
         [`ChangeSetFailed`][acctstate.scopes.ChangeSetFailed] when a hook raised.
         """
-        changes = plan_release(self, tree, entity_id, hold, self._now(at), reason, note, actor)
+        when = self._now(at)
+        changes = plan_release(self, tree, entity_id, hold, when, reason, note, actor, data)
         carry_out(self, tree, changes, hooks)
         return changes
 
