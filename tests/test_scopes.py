@@ -381,6 +381,26 @@ def test_an_account_is_active_while_any_subscription_is() -> None:
     assert not SCOPES.is_active(acct)
 
 
+def test_statistics_count_an_account_active_while_any_subscription_is() -> None:
+    """``account_statistics(wf, trees, active=scopes.is_active)`` counts each customer by
+    its account's status and, as active, only those with an active subscription: an
+    account whose status is active but whose every subscription is suspended is not,
+    and one in dunning whose paid annual subscription still serves is."""
+    from acctstate.stats import account_statistics
+
+    serving, idle, dunning = customer(), customer(), customer()
+    for sub in ("SUB-1", "SUB-2", "SUB-3"):
+        SCOPES.fire(idle, sub, "suspend", at=T0 + DAY)
+    SCOPES.fire(dunning, "A-1", "escalate_dunning", at=T0 + DAY)  # spares SUB-1
+    stats = account_statistics(ACCOUNT, [serving, idle, dunning], active=SCOPES.is_active)
+    assert stats.by_status() == {"active": 2, "dunning": 1, "collections": 0, "cancelled": 0}
+    assert stats.by_backend()["active"] == 3
+    assert (stats.active, stats.to_dict()["active"]) == (2, 2)
+    plain = account_statistics(ACCOUNT, [serving, idle, dunning])
+    assert plain.active is None and "active" not in plain.to_dict()
+    assert plain.by_status() == stats.by_status()
+
+
 def test_collections_only_if_no_active_service_in_any_site() -> None:
     """The account-class rule "collections only if there are no active services for any
     site" is the built-in guard ``no_active_service``."""
