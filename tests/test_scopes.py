@@ -6,9 +6,11 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+import attrs
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from hypothesis.stateful import run_state_machine_as_test
 
 from acctstate import Status, Transition
 from acctstate.account import Account
@@ -25,6 +27,7 @@ from acctstate.history import Cause, StatusChange
 from acctstate.holds import STANDARD_HOLDS, HoldType, place_hold
 from acctstate.scopes import (
     Cascade,
+    ChangeSet,
     ChangeSetFailed,
     Entity,
     HoldCascade,
@@ -34,7 +37,7 @@ from acctstate.scopes import (
     UnknownEntity,
     no_active_service,
 )
-from acctstate.testing import scoped_state_machine
+from acctstate.testing import ScopeInvariantError, scoped_state_machine
 from acctstate.workflow import Workflow
 
 T0 = dt.datetime(2026, 1, 5, 9, 0, tzinfo=dt.UTC)
@@ -690,6 +693,66 @@ def test_cascades_leave_no_child_in_a_status_its_parent_forbids(ops: list[Any]) 
 
 TestScopedMachine = scoped_state_machine(SCOPES, customer).TestCase
 TestScopedMachine.settings = settings(max_examples=40, stateful_step_count=15, deadline=None)
+
+
+def _skip_last_commit(real: Any) -> Any:
+    """carry_out that runs the effects but commits every step but the last of a cascade."""
+
+    def broken(scopes: Scopes, tree: Entity, changes: ChangeSet, hooks: Any) -> None:
+        if len(changes) > 1:
+            changes = ChangeSet(changes.steps[:-1], changes.spared)
+        real(scopes, tree, changes, hooks)
+
+    return broken
+
+
+def _half_then_raise(real: Any) -> Any:
+    """carry_out that commits the first change of a cascade, then reports a refusal."""
+
+    def broken(scopes: Scopes, tree: Entity, changes: ChangeSet, hooks: Any) -> None:
+        if len(changes) > 1:
+            real(scopes, tree, ChangeSet(changes.steps[:1]), hooks)
+            raise ScopeConflict(changes.steps[0].entity_id, ["injected after one commit"])
+        real(scopes, tree, changes, hooks)
+
+    return broken
+
+
+def _lose_cause(real: Any) -> Any:
+    """_caused that records a cascaded change without its cause, nor the note saying it."""
+    return lambda change, cause: attrs.evolve(change, note=None)
+
+
+@pytest.mark.parametrize(
+    ("target", "breaking", "rule"),
+    [
+        ("_scopes.carry_out", _skip_last_commit, "committed"),
+        ("_scopes.carry_out", _half_then_raise, "refusal-changes-nothing"),
+        ("_plan._caused", _lose_cause, "cascade-cause"),
+    ],
+)
+def test_the_scoped_kit_catches_broken_scopes(
+    monkeypatch: pytest.MonkeyPatch, target: str, breaking: Any, rule: str
+) -> None:
+    """The scoped stateful kit fails, naming the rule, when Scopes are broken: a cascaded
+    change left uncommitted, a refusal after part of a change set was committed, or a
+    cascaded change recorded without its cause."""
+    import importlib
+
+    module_name, attr = target.split(".")
+    module = importlib.import_module(f"acctstate.operations.scopes.{module_name}")
+    monkeypatch.setattr(module, attr, breaking(getattr(module, attr)))
+    machine = scoped_state_machine(SCOPES, customer)
+    quiet = settings(
+        max_examples=100,
+        stateful_step_count=15,
+        deadline=None,
+        derandomize=True,
+        database=None,
+        suppress_health_check=list(HealthCheck),
+    )
+    with pytest.raises(ScopeInvariantError, match=rf"^\[{rule}\]"):
+        run_state_machine_as_test(machine, settings=quiet)
 
 
 def test_the_kit_refuses_what_is_not_scopes() -> None:
