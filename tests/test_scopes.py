@@ -384,6 +384,29 @@ def test_an_account_is_active_while_any_subscription_is() -> None:
     assert not SCOPES.is_active(acct)
 
 
+def test_a_sql_store_gives_a_cascaded_change_its_cause_back(tmp_path: Any) -> None:
+    """A store keeps a change's note, not a cause column: a subscription's change stored
+    with a cascade's note reads back from SQLite with the very cause the cascade
+    recorded in memory."""
+    sa = pytest.importorskip("sqlalchemy")
+    from acctstate.store.sql import SqlStore
+
+    tree = customer()
+    changes = SCOPES.fire(tree, "A-1", "escalate_dunning", at=T0 + DAY)
+    cascaded = changes.for_entity("SUB-2")[0].change
+    assert cascaded.cause is not None
+    engine = sa.create_engine(f"sqlite:///{tmp_path / 'subscriptions.db'}")
+    store = SqlStore(SUBSCRIPTION, engine)
+    store.create_schema()
+    store.open("SUB-2", "active", at=T0)
+    store.fire("SUB-2", "suspend", at=T0 + DAY, note=cascaded.note, reason=cascaded.reason)
+    stored = store.history("SUB-2")[-1]
+    engine.dispose()
+    assert (stored.trigger, stored.dest.name) == ("suspend", "suspended")
+    assert stored.cause == cascaded.cause
+    assert stored.key == cascaded.key
+
+
 def test_statistics_count_an_account_active_while_any_subscription_is() -> None:
     """``account_statistics(wf, trees, active=scopes.is_active)`` counts each customer by
     its account's status and, as active, only those with an active subscription: an
