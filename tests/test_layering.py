@@ -59,7 +59,7 @@ LAYERS: list[tuple[str, str, list[str]]] = [
             "workflow",
         ],
     ),
-    ("operations", "operations", ["money", "schedule", "automation", "holds", "stats", "batch"]),
+    ("operations", "operations", ["money", "schedule", "holds", "automation", "stats", "batch"]),
     (
         "world",
         "outside world",
