@@ -14,12 +14,13 @@ import concurrent.futures
 import datetime as dt
 import itertools
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import attrs
 
 from acctstate.operations.automation._book import _Book, _numpy
+from acctstate.operations.automation._columns_holds import HoldDecisions, sweep_holds
 from acctstate.operations.automation._columns_plan import _Plan, _plan
 from acctstate.operations.automation._columns_run import _Run
 from acctstate.operations.automation._policy import RULES, AutomationPolicy
@@ -48,6 +49,9 @@ class ColumnarSweep:
             in the final status.
         error_row: rows that could not be planned (unknown status code, rules that do
             not settle).
+        holds: the hold changes (time-bound holds ended, a credit hold placed or
+            released as a hold), decided before the status changes of each row; ``None``
+            when no holds were given and no policy places one.
     """
 
     at: dt.datetime
@@ -63,6 +67,7 @@ class ColumnarSweep:
     blocked_rule: Any
     blocked_trigger: Any
     error_row: Any
+    holds: HoldDecisions | None = None
 
     def __len__(self) -> int:
         return len(self.change_row)
@@ -132,6 +137,7 @@ def sweep_columns(
     now: dt.datetime,
     scale: int = 2,
     workers: int | None = None,
+    holds: Mapping[str, Any] | None = None,
 ) -> ColumnarSweep:
     """Plan the sweep of a whole book held as columns; nothing changes.
 
@@ -149,6 +155,9 @@ def sweep_columns(
         workers: threads sweeping independent chunks of rows (NumPy releases the GIL);
             ``None`` uses every CPU for a book of at least 200,000 rows and one
             thread below that; ``1`` never starts a thread.
+        holds: the standing holds, one row per hold in placement order: columns
+            ``row`` (the account's row), ``id``, ``type`` and ``until``
+            (``datetime64``, ``NaT`` for none); ``hold_columns(...)`` builds them.
 
     Returns:
         A [`ColumnarSweep`][acctstate.automation.ColumnarSweep].
@@ -178,7 +187,7 @@ def sweep_columns(
     by_class = _policies(policy)
     threads = min(workers if workers is not None else _auto_workers(book.n), max(1, book.n))
     if threads <= 1:
-        return _sweep_book(book, by_class, now)
+        return _with_holds(_sweep_book(book, by_class, now), book, holds, by_class, now)
     # Rows are independent: each chunk is swept on its own and the results joined in
     # row order. Chunks are views of the columns; NumPy releases the GIL in its loops.
     bounds = np.linspace(0, book.n, threads + 1).astype(np.int64).tolist()
@@ -188,7 +197,22 @@ def sweep_columns(
     ]
     with concurrent.futures.ThreadPoolExecutor(threads) as pool:
         done = list(pool.map(lambda b: _sweep_book(b, by_class, now), chunks))
-    return _joined(now, done, bounds[:-1])
+    return _with_holds(_joined(now, done, bounds[:-1]), book, holds, by_class, now)
+
+
+def _with_holds(
+    out: ColumnarSweep,
+    book: _Book,
+    holds: Mapping[str, Any] | None,
+    by_class: dict[str | None, AutomationPolicy],
+    now: dt.datetime,
+) -> ColumnarSweep:
+    """The sweep with its hold changes, when holds were given or a policy places one."""
+    if holds is None and all(
+        p.credit_hold is None or p.credit_hold.hold is None for p in by_class.values()
+    ):
+        return out
+    return attrs.evolve(out, holds=sweep_holds(book, holds, by_class, now, out.error_row))
 
 
 _AUTO_ROWS = 200_000

@@ -16,8 +16,15 @@ from typing import Any
 import attrs
 
 from acctstate.core._workflow_fire import carry_out, plan_without_data
+from acctstate.operations.automation._holds import (
+    HoldAction,
+    hold_actions,
+    hold_mode,
+    plan_hold_action,
+)
 from acctstate.operations.automation._policy import RULES, AutomationPolicy
 from acctstate.operations.automation._rules import Change, Compiled, Refused, compiled, plan_one
+from acctstate.operations.holds._place import commit_hold
 from acctstate.values._views import show, show_html
 from acctstate.values.clock import require_aware
 from acctstate.values.effects import Hooks
@@ -42,14 +49,22 @@ __all__ = [
 
 @attrs.frozen
 class PlannedChange:
-    """One transition the sweep will fire, and the rule that asked for it."""
+    """One transition the sweep will fire, and the rule that asked for it.
+
+    A hold change (trigger ``"place_hold"`` or ``"release_hold"``) goes from the status
+    to itself and names the hold: ``hold`` (its id) and ``hold_type``.
+    """
 
     rule: str
     trigger: str
     source: Status
     dest: Status
+    hold: str | None = None
+    hold_type: str | None = None
 
     def __str__(self) -> str:
+        if self.hold is not None:
+            return f"{self.rule}: {self.hold_type} hold {self.hold!r} [{self.trigger}]"
         return f"{self.rule}: {self.source.name} -> {self.dest.name} [{self.trigger}]"
 
 
@@ -199,11 +214,19 @@ class ApplyOutcome:
 
 
 def _account_plan(
-    c: Compiled, account: Any, now: dt.datetime, changes: list[Change], blocked: list[Refused]
+    c: Compiled,
+    account: Any,
+    now: dt.datetime,
+    changes: list[Change],
+    blocked: list[Refused],
+    held: Sequence[HoldAction] = (),
 ) -> AccountPlan:
     by = c.by_code
     made = c.made
     planned = []
+    if held:
+        here = by[getattr(account, c.status_attr)]
+        planned = [PlannedChange(r, t, here, here, hid, ht) for r, t, hid, ht in held]
     for change in changes:
         # Changes are values and a policy has few distinct ones: share them.
         value = made.get(change)
@@ -299,12 +322,20 @@ def sweep(
             c = found
         try:
             planned = plan_one(c, account, now)
+            # Hold rules: only for accounts with holds, or a policy placing holds.
+            held = (
+                hold_actions(c.policy, account, now)
+                if getattr(account, "holds", None) or hold_mode(c.policy) is not None
+                else None
+            )
         except AcctStateError as exc:
             plans.append(
                 AccountPlan(account, str(getattr(account, "id", None)), c.policy, now, error=exc)
             )
             continue
-        if planned is not None:
+        if held:
+            plans.append(_account_plan(c, account, now, *(planned or ([], [])), held))
+        elif planned is not None:
             plans.append(_account_plan(c, account, now, *planned))
     return SweepPlan(now, examined, tuple(plans))
 
@@ -343,6 +374,12 @@ def apply(plan: SweepPlan | Iterable[AccountPlan], *, hooks: Hooks | None = None
         error: AcctStateError | None = None
         try:
             for change in account_plan.changes:
+                if change.hold is not None:
+                    action = (change.rule, change.trigger, change.hold, str(change.hold_type))
+                    made, after = plan_hold_action(wf, p, account, action, at)
+                    commit_hold(wf, account, made, after, hooks)
+                    done.append(made)
+                    continue
                 code = getattr(account, attr, None)
                 here = by_code.get(code) if type(code) is int else None
                 if here is not change.source:

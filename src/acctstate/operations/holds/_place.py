@@ -37,6 +37,7 @@ from acctstate.values.status import Status
 
 __all__ = [
     "auto_hold_id",
+    "commit_hold",
     "plan_place",
     "plan_release",
     "place_hold",
@@ -103,13 +104,15 @@ def _change(
     )
 
 
-def _commit(
+def commit_hold(
     wf: Workflow,
     account: Any,
     change: StatusChange,
     holds: tuple[Hold, ...],
     hooks: Hooks | None,
 ) -> None:
+    """Run a planned hold change's effects through the hooks, then record it on the
+    account (its history and standing holds)."""
     run = hooks if hooks is not None else wf.hooks
     if run is not None and change.effects:
         if not isinstance(run, Hooks):
@@ -190,7 +193,7 @@ def place_hold(
         hold_id=hold_id,
         data=data,
     )
-    _commit(wf, account, change, after, hooks)
+    commit_hold(wf, account, change, after, hooks)
     return change
 
 
@@ -270,7 +273,7 @@ def release_hold(
         EffectFailed: a hook raised; nothing changed.
     """
     change, after = plan_release(wf, account, hold, at=at, reason=reason, note=note, actor=actor)
-    _commit(wf, account, change, after, hooks)
+    commit_hold(wf, account, change, after, hooks)
     return change
 
 

@@ -34,9 +34,9 @@ from acctstate.world.store._codec import (
     unknown_account,
 )
 from acctstate.world.store._facts import AccountView
+from acctstate.world.store._nightly_holds import SqlNightlyHolds
 from acctstate.world.store._partition import check_partition, in_partition
 from acctstate.world.store._schema import UtcDateTime, accounts, history, outbox
-from acctstate.world.store._sqlcore import SqlBase
 from acctstate.world.store._sqlengine import (
     CAS,
     INSERT_HISTORY,
@@ -111,7 +111,7 @@ class _Write:
         self.hops[stored.id] = hops
 
 
-class SqlNightly(SqlBase):
+class SqlNightly(SqlNightlyHolds):
     """The nightly run (a part of [`SqlStore`][acctstate.store.sql.SqlStore])."""
 
     __slots__ = ()
@@ -262,11 +262,15 @@ class SqlNightly(SqlBase):
         one_by_one: list[str],
     ) -> _Write:
         views = [AccountView(stored, facts, None, {}) for stored, facts in rows]
-        out = sweep_columns(_book(rows), policies.given, now=now)
-        tally.blocked += len(set(out.blocked_row.tolist()))
+        held_cols = self._chunk_holds(conn, rows)
+        holds = None if held_cols is None else held_cols[1]
+        out = sweep_columns(_book(rows), policies.given, now=now, holds=holds)
+        held = set() if held_cols is None else self._held_rows(out, held_cols[0], rows)
+        tally.blocked += len(set(out.blocked_row.tolist()) - held)
         one_by_one.extend(rows[i][0].id for i in out.error_row.tolist())
+        one_by_one.extend(rows[i][0].id for i in sorted(held))  # holds: one by one
         decisions = out.decisions()
-        changed = sorted(decisions)
+        changed = sorted(set(decisions) - held)
         needs = {
             rows[i][0].id: rows[i][0].version
             for i in changed
@@ -415,6 +419,8 @@ class SqlNightly(SqlBase):
         connection: sa.Connection | None,
     ) -> None:
         """Plan and write one account's steps in a transaction of its own."""
+        if self._workflow.hold_types:
+            return self._automate_held(policies, account_id, now, tally, connection)
         with self._tx(connection) as conn:
             row = conn.execute(LOAD, {"id": account_id}).first()
             if row is None:

@@ -16,6 +16,7 @@ import attrs
 
 from acctstate.core.workflow import Workflow
 from acctstate.operations.automation import AutomationPolicy
+from acctstate.operations.automation._holds import hold_actions, hold_mode
 from acctstate.operations.automation._rules import plan_one
 from acctstate.values.actors import SYSTEM, Actor
 from acctstate.values.catalog import StatusRef
@@ -23,7 +24,8 @@ from acctstate.values.clock import require_aware
 from acctstate.values.errors import AcctStateError, ConcurrentChange, InvalidArgument
 from acctstate.values.history import History, StatusChange
 from acctstate.values.holds import Hold
-from acctstate.world.store._automation import Policies, Tally, check_progress, plan_hops
+from acctstate.world.store._autoholds import hold_hops, plan_steps
+from acctstate.world.store._automation import Policies, Tally, check_progress
 from acctstate.world.store._base import BaseStore
 from acctstate.world.store._codec import (
     check_count,
@@ -354,32 +356,46 @@ class MemoryStore(MemoryOutbox, HoldsMixin, BaseStore):
         with self._lock:
             stored = self.load(account_id)
             facts = None if self._facts is None else self._facts(account_id)
-            c = policies.pick(AccountView(stored, facts, None, {}))
+            holds = self._holds.get(account_id, ())
+            view = AccountView(stored, facts, None, {}, holds)
+            c = policies.pick(view)
             if c is None:
                 return
-            planned = plan_one(c, AccountView(stored, facts, None, {}), now)
-            if planned is None:
+            planned = plan_one(c, view, now)
+            actions = (
+                hold_actions(c.policy, view, now)
+                if holds or hold_mode(c.policy) is not None
+                else []
+            )
+            if planned is None and not actions:
                 return
-            hops, blocked = planned
+            hops, blocked = planned if planned is not None else ([], [])
             if blocked:
                 tally.blocked += 1
-            if not hops:
+            if not hops and not actions:
                 return
             history = History(list(self._changes[account_id]))
-            changes = plan_hops(self._workflow, c, stored, facts, history, hops, now)
-            for change in changes:
+            steps = plan_steps(self._workflow, c, stored, facts, history, holds, actions, hops, now)
+            for change, _ in steps:
                 for effect in change.effects:
                     if effect.key in self._outbox:
                         raise duplicate_key(account_id, change.trigger, now, effect.key)
             version = stored.version
-            for change in changes:
+            for change, after in steps:
                 version += 1
                 self._changes[account_id].append(change)
                 for effect in change.effects:
                     self._outbox[effect.key] = _Slot(effect.key, account_id, version, effect)
-            last = changes[-1]
-            self._accounts[account_id] = StoredAccount(account_id, last.dest.code, last.at, version)
-            tally.made(hops)
+                if after is not None:
+                    self._holds[account_id] = after
+            last = steps[-1][0] if hops else None
+            self._accounts[account_id] = StoredAccount(
+                account_id,
+                stored.status if last is None else last.dest.code,
+                stored.status_since if last is None else last.at,
+                version,
+            )
+            tally.made([*hold_hops(stored, actions), *hops])
 
     # -- scheduled changes ------------------------------------------------------------
 
