@@ -47,12 +47,6 @@ def hold_actors(wf: Workflow) -> st.SearchStrategy[Actor | None]:
     return st.one_of(st.none(), person, system)
 
 
-def _fail(rule: str, detail: str) -> AssertionError:
-    from acctstate.world.testing.stateful import WorkflowInvariantError
-
-    return WorkflowInvariantError(f"[{rule}] {detail}")
-
-
 def _flags(status: Status) -> frozenset[str]:
     """The status's own capabilities, read from its flags here (not by the library)."""
     own = set()
@@ -85,6 +79,12 @@ class HoldSteps:
     wf: Workflow
     now: dt.datetime
     account: Account | None
+    # Set by the machine: its error type and its recording hooks.
+    invariant_error: type[AssertionError]
+    flaky_hooks: type[Any]
+
+    def _fail(self, rule: str, detail: str) -> AssertionError:
+        return self.invariant_error(f"[{rule}] {detail}")
 
     @property
     def acct(self) -> Account:  # pragma: no cover - the machine defines it
@@ -97,14 +97,12 @@ class HoldSteps:
         return any("changes" in h.blocks for h in self.acct.holds)
 
     def _hold_change(self, call: Any, before: _Held, what: str) -> StatusChange | None:
-        from acctstate.world.testing.stateful import FlakyHooks
-
-        recorder = FlakyHooks(fail_at=call[1])
+        recorder = self.flaky_hooks(fail_at=call[1])
         try:
             change: StatusChange = call[0](recorder.hooks())
         except AcctStateError as exc:
             if _held(self.acct) != before:
-                raise _fail(
+                raise self._fail(
                     "refusal-changes-nothing",
                     f"{what} raised {type(exc).__name__} ({exc}) but changed the account",
                 ) from exc
@@ -112,13 +110,13 @@ class HoldSteps:
         acct = self.acct
         status, since, history, holds = before
         if (acct.status, acct.status_since) != (status, since):
-            raise _fail("hold-keeps-status", f"{what} moved the status: {change!r}")
+            raise self._fail("hold-keeps-status", f"{what} moved the status: {change!r}")
         if tuple(acct.history) != (*history, change):
-            raise _fail("history-append-only", f"{what} was not appended exactly once")
+            raise self._fail("history-append-only", f"{what} was not appended exactly once")
         hooks = recorder.hooks()
         routed = [e for e in change.effects if hooks.handler(e) is not None]
         if recorder.ran != routed:
-            raise _fail("effects", f"hooks ran {recorder.ran}, planned {routed}")
+            raise self._fail("effects", f"hooks ran {recorder.ran}, planned {routed}")
         self._check_hold_effects(change, holds, tuple(acct.holds))
         self.now = max(self.now, change.at, key=lambda t: t.astimezone(dt.UTC))
         return change
@@ -144,7 +142,7 @@ class HoldSteps:
         if status.usage_billable and "billing" not in was and "billing" in now:
             expected.append("start_usage_billing")
         if sorted(kinds) != sorted(expected):
-            raise _fail(
+            raise self._fail(
                 "effects-follow-effective-capability",
                 f"{change!r} emitted {kinds}; the effective capability went from "
                 f"{sorted(was)} to {sorted(now)}, which implies {expected}",
@@ -172,7 +170,7 @@ class HoldSteps:
         if change is not None:
             placed = tuple(acct.holds)
             if placed[:-1] != before[3] or placed[-1].type != hold_type:
-                raise _fail("hold-own", f"placing {hold_type!r} left the holds {placed}")
+                raise self._fail("hold-own", f"placing {hold_type!r} left the holds {placed}")
 
     def _release(
         self, pick: int, after: dt.timedelta, actor: Actor | None, fail_at: int | None
@@ -190,7 +188,7 @@ class HoldSteps:
         if change is not None and tuple(acct.holds) != tuple(
             h for h in standing if h.id != hold_id
         ):
-            raise _fail("hold-own", f"releasing {hold_id!r} left the holds {acct.holds}")
+            raise self._fail("hold-own", f"releasing {hold_id!r} left the holds {acct.holds}")
 
     def _check_union(self) -> None:
         """Effective capability = the status's flags minus the union of standing holds,
@@ -202,7 +200,7 @@ class HoldSteps:
         holds = tuple(acct.holds)
         union = _union(holds)
         if effective_capability(status, holds) != _flags(status) - union:
-            raise _fail(
+            raise self._fail(
                 "effective-capability",
                 f"{sorted(effective_capability(status, holds))} != the flags of "
                 f"{status.name!r} minus {sorted(union)}",
@@ -210,6 +208,8 @@ class HoldSteps:
         last = acct.history[-1]
         kinds = {e.kind for e in last.effects}
         if "billing" in union and kinds & {"start_billing", "start_usage_billing"}:
-            raise _fail("start-under-hold", f"{last!r} started billing while a hold blocks it")
+            raise self._fail("start-under-hold", f"{last!r} started billing while a hold blocks it")
         if "service" in union and "provision" in kinds:
-            raise _fail("start-under-hold", f"{last!r} provisioned while a hold blocks service")
+            raise self._fail(
+                "start-under-hold", f"{last!r} provisioned while a hold blocks service"
+            )

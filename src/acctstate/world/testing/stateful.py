@@ -157,6 +157,8 @@ class _Base(HoldSteps, RuleBasedStateMachine):
     wf: Workflow
     start_statuses: tuple[Status, ...] | None
     kit: _Strategies
+    invariant_error = WorkflowInvariantError
+    flaky_hooks = FlakyHooks
 
     def __init__(self) -> None:
         super().__init__()
