@@ -306,6 +306,7 @@ def sweep(
     compiled_ = {k: compiled(p) for k, p in by_class.items() if p.enabled}
     fallback = compiled_.get(None)
     only = fallback if len(by_class) == 1 else None
+    placing = [c for c in compiled_.values() if hold_mode(c.policy) is not None]
     plans: list[AccountPlan] = []
     examined = 0
     for account in accounts:
@@ -325,7 +326,7 @@ def sweep(
             # Hold rules: only for accounts with holds, or a policy placing holds.
             held = (
                 hold_actions(c.policy, account, now)
-                if getattr(account, "holds", None) or hold_mode(c.policy) is not None
+                if getattr(account, "holds", None) or c in placing
                 else None
             )
         except AcctStateError as exc:
