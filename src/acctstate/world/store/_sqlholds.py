@@ -173,7 +173,7 @@ class SqlHolds(HoldsMixin, SqlBase):
         **data: Any,
     ) -> StatusChange:
         """Place a hold on the stored account in one transaction (see
-        [`MemoryStore.place_hold`][acctstate.store.memory.MemoryStore.place_hold]).
+        `MemoryStore.place_hold`).
 
         Args:
             connection: run inside this connection's transaction; the caller commits.
