@@ -294,3 +294,31 @@ def test_plain_apply_memory_store_and_sql_store_automate_holds_alike(kind: str) 
         run_everywhere(kind, book, chunk)
 
     check()
+
+
+def test_a_policy_placing_holds_travels_to_distributed_workers() -> None:
+    """The policy document carries the hold type a credit hold places, and the
+    workflow's hold types: workers build the very same policy."""
+    import json
+
+    from acctstate.world.distributed._document import (
+        policies_from_document,
+        policies_to_document,
+    )
+
+    back = policies_from_document(json.loads(json.dumps(policies_to_document([POLICY]))))
+    assert back == (POLICY,)
+    assert back[0].credit_hold is not None and back[0].credit_hold.hold == "credit"
+    assert back[0].workflow.hold_types == WF.hold_types
+
+
+def test_a_distributed_sweep_refuses_a_policy_placing_holds() -> None:
+    """A frame swept in partitions carries no table of holds: a policy placing holds is
+    refused at once rather than planned without them."""
+    pd = pytest.importorskip("pandas")
+    from acctstate.distributed import sweep_frame
+    from acctstate.errors import InvalidArgument
+
+    book = pd.DataFrame({"id": ["A-1"], "status": [1]})
+    with pytest.raises(InvalidArgument, match="a credit hold that moves the status"):
+        sweep_frame(book, POLICY, now=NOW)

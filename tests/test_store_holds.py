@@ -305,3 +305,50 @@ def test_the_async_store_keeps_holds_as_the_sql_store_does(
     ):
         with adapted(kind, tmp_path, WF) as store:
             check(store)
+
+
+@needs_pg
+def test_every_query_on_the_holds_uses_an_index() -> None:
+    """Placing, releasing, listing, firing on a held account and the nightly run read
+    and write the holds table through an index (``EXPLAIN`` with sequential scans off,
+    as the outbox and history are checked)."""
+    from acctstate.automation import AutomationPolicy, CreditHold
+    from test_store_schema import Recorder
+
+    with pg_engine() as engine:
+        store = SqlStore(WF, engine)
+        store.create_schema()
+        rec = Recorder()
+        sa.event.listen(engine, "before_cursor_execute", rec)
+        for i in range(3):
+            store.open(f"A-{i}", "active", at=T0, imported=True)
+        store.place_hold("A-0", "manual", at=T0 + HOUR, until=T0 + DAY)
+        store.place_hold("A-1", "credit", at=T0 + HOUR)
+        store.fire("A-0", "suspend", at=T0 + 2 * HOUR, actor=CLERK)
+        store.release_hold("A-1", "H1", at=T0 + 3 * HOUR)
+        store.holds("A-0")
+        policy = AutomationPolicy(WF, credit_hold=CreditHold(past_due_days=5, hold="credit"))
+        store.run_automation(policy, now=T0 + 2 * DAY)
+        sa.event.remove(engine, "before_cursor_execute", rec)
+        assert store.holds("A-0") == ()
+
+        checked = 0
+        scans: list[str] = []
+        raw = engine.raw_connection()
+        try:
+            cur = raw.cursor()
+            cur.execute("SET enable_seqscan = off")
+            for statement, params in rec.seen:
+                head = statement.lstrip().split(None, 1)[0].upper()
+                if head not in ("SELECT", "UPDATE", "DELETE") or "acctstate_holds" not in statement:
+                    continue
+                cur.execute("EXPLAIN " + statement, params)
+                plan = "\n".join(r[0] for r in cur.fetchall())
+                checked += 1
+                if "Seq Scan on acctstate_holds" in plan:
+                    scans.append(f"{statement}\n{plan}")
+            raw.rollback()
+        finally:
+            raw.close()
+        assert checked >= 5
+        assert scans == [], "\n\n".join(scans)
