@@ -23,13 +23,13 @@ from acctstate.automation import (
     HoldRelease,
     apply,
     columns_from_accounts,
+    hold_columns,
     reference_ladder,
     sweep,
     sweep_columns,
 )
 from acctstate.errors import PolicyError
 from acctstate.holds import STANDARD_HOLDS, HoldType, place_hold
-from acctstate.operations.automation._columns_holds import hold_columns
 from acctstate.presets import isp
 from acctstate.store.memory import MemoryStore
 from acctstate.store.sql import SqlStore, UtcDateTime, create_engine

@@ -50,8 +50,9 @@ class ColumnarSweep:
         error_row: rows that could not be planned (unknown status code, rules that do
             not settle).
         holds: the hold changes (time-bound holds ended, a credit hold placed or
-            released as a hold), decided before the status changes of each row; ``None``
-            when no holds were given and no policy places one.
+            released as a hold), decided before the status changes of each row, a
+            [`HoldDecisions`][acctstate.automation.HoldDecisions]; ``None`` when no holds
+            were given and no policy places one.
     """
 
     at: dt.datetime
@@ -157,7 +158,8 @@ def sweep_columns(
             thread below that; ``1`` never starts a thread.
         holds: the standing holds, one row per hold in placement order: columns
             ``row`` (the account's row), ``id``, ``type`` and ``until``
-            (``datetime64``, ``NaT`` for none); ``hold_columns(...)`` builds them.
+            (``datetime64``, ``NaT`` for none);
+            [`hold_columns`][acctstate.automation.hold_columns] builds them.
 
     Returns:
         A [`ColumnarSweep`][acctstate.automation.ColumnarSweep].

@@ -68,7 +68,15 @@ class HoldDecisions:
 
 def hold_columns(holds: Iterable[Sequence[Hold]]) -> dict[str, Any]:
     """The standing holds of a book's accounts (one sequence per row, in row order) as
-    the columns [`sweep_columns`][acctstate.automation.sweep_columns] reads as ``holds=``."""
+    the columns [`sweep_columns`][acctstate.automation.sweep_columns] reads as ``holds=``.
+
+    >>> import datetime as dt
+    >>> from acctstate.holds import Hold
+    >>> t0 = dt.datetime(2026, 1, 5, tzinfo=dt.UTC)
+    >>> cols = hold_columns([[], [Hold("H1", "credit", "credit", "billing", t0)]])
+    >>> cols["row"].tolist(), cols["id"].tolist(), cols["until"].tolist()
+    ([1], ['H1'], [None])
+    """
     np = _numpy()
     rows: list[int] = []
     ids: list[str] = []
