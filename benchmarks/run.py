@@ -20,12 +20,14 @@ sys.path.insert(0, str(Path(__file__).parent))
 import bench_batch
 import bench_engine
 import bench_holds
+import bench_scopes
 import bench_sweep
 from _common import Figure, print_figures
 
 PARTS = {
     "engine": bench_engine,
     "holds": bench_holds,
+    "scopes": bench_scopes,
     "sweep": bench_sweep,
     "batch": bench_batch,
 }

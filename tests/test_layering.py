@@ -59,7 +59,11 @@ LAYERS: list[tuple[str, str, list[str]]] = [
             "workflow",
         ],
     ),
-    ("operations", "operations", ["money", "schedule", "holds", "automation", "stats", "batch"]),
+    (
+        "operations",
+        "operations",
+        ["money", "schedule", "holds", "automation", "scopes", "stats", "batch"],
+    ),
     (
         "world",
         "outside world",

@@ -64,6 +64,19 @@ def account_id_of(account: object) -> str:
 _NO_ID: Any = object()
 
 
+def id_label(account: object) -> str:
+    """The account's id as text for a report line, never raising: ``account_id_of`` when
+    the id is usable, else what was found (``'None'`` when there is no ``id``), so that
+    a batch or a sweep can say which account it could not handle."""
+    try:
+        return account_id_of(account)
+    except InvalidArgument:
+        try:
+            return repr(getattr(account, "id", None))
+        except Exception:  # a hostile __repr__ or __getattr__: still one line per account
+            return f"<{type(account).__name__} without a usable id>"
+
+
 def _aware_or_none(_: object, attribute: attrs.Attribute[Any], value: object) -> None:
     if value is not None and (
         not isinstance(value, dt.datetime)

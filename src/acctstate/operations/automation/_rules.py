@@ -18,6 +18,7 @@ from acctstate.operations.automation._policy import (
     _clear_reach,
     released_statuses,
 )
+from acctstate.values.account import account_id_of
 from acctstate.values.clock import billing_zone, calendar_days
 from acctstate.values.errors import InvalidArgument, SweepError, UnknownStatus
 from acctstate.values.guards import GuardContext, Refusal
@@ -227,7 +228,7 @@ class Compiled:
 
                     def released(a: Any, c: int, s: Any, now: dt.datetime, m: list[int]) -> bool:
                         return _money(getattr(a, "balance", None), "balance") > 0 and any(
-                            r.account_id == a.id and r.covers(now) for r in releases
+                            r.account_id == account_id_of(a) and r.covers(now) for r in releases
                         )
 
                     yield Rule("credit_hold_release", has(hold.release), released)

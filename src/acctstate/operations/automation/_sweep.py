@@ -26,6 +26,7 @@ from acctstate.operations.automation._policy import RULES, AutomationPolicy
 from acctstate.operations.automation._rules import Change, Compiled, Refused, compiled, plan_one
 from acctstate.operations.holds._place import commit_hold
 from acctstate.values._views import show, show_html
+from acctstate.values.account import account_id_of, id_label
 from acctstate.values.clock import require_aware
 from acctstate.values.effects import Hooks
 from acctstate.values.errors import AcctStateError, InvalidArgument, PlanOutdated, SweepError
@@ -236,7 +237,7 @@ def _account_plan(
         planned.append(value)
     return AccountPlan(
         account,
-        str(account.id),
+        account_id_of(account),
         c.policy,
         now,
         tuple(planned),
@@ -329,15 +330,12 @@ def sweep(
                 if getattr(account, "holds", None) or c in placing
                 else None
             )
+            if held:
+                plans.append(_account_plan(c, account, now, *(planned or ([], [])), held))
+            elif planned is not None:
+                plans.append(_account_plan(c, account, now, *planned))
         except AcctStateError as exc:
-            plans.append(
-                AccountPlan(account, str(getattr(account, "id", None)), c.policy, now, error=exc)
-            )
-            continue
-        if held:
-            plans.append(_account_plan(c, account, now, *(planned or ([], [])), held))
-        elif planned is not None:
-            plans.append(_account_plan(c, account, now, *planned))
+            plans.append(AccountPlan(account, id_label(account), c.policy, now, error=exc))
     return SweepPlan(now, examined, tuple(plans))
 
 

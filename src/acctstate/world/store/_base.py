@@ -21,6 +21,7 @@ from acctstate.world.store._codec import (
     SCHEDULE_STATES,
     check_count,
     check_id,
+    data_json,
     error_text,
     scheduled_id,
     utc,
@@ -144,6 +145,8 @@ class BaseStore:
         if actor is not None and not isinstance(actor, Actor):
             raise InvalidArgument("actor", actor, "an acctstate.Actor or None")
         when = utc(at)
+        pairs = tuple(sorted(data.items()))
+        data_json(pairs)  # what one backend cannot keep, none accepts
         return ScheduledRecord(
             id=scheduled_id(account_id, trigger, when) if id is None else check_id(id, "id"),
             account_id=account_id,
@@ -152,7 +155,7 @@ class BaseStore:
             reason=reason,
             note=note,
             actor=actor,
-            data=tuple(sorted(data.items())),
+            data=pairs,
         )
 
     def schedule(

@@ -179,8 +179,9 @@ class SqlBase(BaseStore):
         """The account's current state.
 
         Raises:
-            InvalidArgument: no such account.
+            InvalidArgument: no such account, or ``account_id`` is not an id.
         """
+        check_id(account_id)
         if connection is not None:
             row = connection.execute(LOAD, {"id": account_id}).first()
         else:
@@ -236,8 +237,9 @@ class SqlBase(BaseStore):
             connection: read inside this connection's transaction.
 
         Raises:
-            InvalidArgument: no such account.
+            InvalidArgument: no such account, or ``account_id`` is not an id.
         """
+        check_id(account_id)
         reader = self._engine.connect() if connection is None else nullcontext(connection)
         with reader as conn:
             if conn.execute(LOAD, {"id": account_id}).first() is None:

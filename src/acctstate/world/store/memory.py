@@ -120,9 +120,9 @@ class MemoryStore(MemoryOutbox, HoldsMixin, BaseStore):
         """The account's current state.
 
         Raises:
-            InvalidArgument: no such account.
+            InvalidArgument: no such account, or ``account_id`` is not an id.
         """
-        found = self._accounts.get(account_id)
+        found = self._accounts.get(check_id(account_id))
         if found is None:
             raise unknown_account(account_id)
         return found
