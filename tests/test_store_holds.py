@@ -302,6 +302,7 @@ def test_the_async_store_keeps_holds_as_the_sql_store_does(
         test_placing_and_releasing_in_a_store_records_changes_effects_and_rows,
         test_a_status_change_in_a_store_follows_the_standing_holds,
         test_refused_hold_changes_in_a_store_change_nothing,
+        test_a_store_says_why_an_account_is_blocked,
     ):
         with adapted(kind, tmp_path, WF) as store:
             check(store)
@@ -352,3 +353,18 @@ def test_every_query_on_the_holds_uses_an_index() -> None:
             raw.close()
         assert checked >= 5
         assert scans == [], "\n\n".join(scans)
+
+
+def test_a_store_says_why_an_account_is_blocked(store: Any) -> None:
+    """``store.why_blocked`` names the status and every standing hold, as
+    ``wf.why_blocked`` does on the same account as an object."""
+    store.open("A-1", "active", at=T0, imported=True)
+    store.place_hold("A-1", "manual", at=T0 + HOUR, reason="disputed", actor=CLERK)
+    store.place_hold("A-1", "vacation", at=T0 + 2 * HOUR, until=T0 + DAY)
+    acct = WF.open("A-1", "active", at=T0, imported=True)
+    place_hold(WF, acct, "manual", at=T0 + HOUR, reason="disputed", actor=CLERK)
+    place_hold(WF, acct, "vacation", at=T0 + 2 * HOUR, until=T0 + DAY)
+    for capability in ("billing", "service", "changes"):
+        assert str(store.why_blocked("A-1", capability)) == str(WF.why_blocked(acct, capability))
+    assert [h.id for h in store.why_blocked("A-1", "billing").holds] == ["H1", "H2"]
+    assert not store.why_blocked("A-1", "changes")

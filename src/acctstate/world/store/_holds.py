@@ -22,8 +22,10 @@ from acctstate.values.actors import Actor
 from acctstate.values.clock import require_aware
 from acctstate.values.errors import InvalidArgument
 from acctstate.values.history import StatusChange
-from acctstate.values.holds import Hold
+from acctstate.values.holds import Blocked, Hold
 from acctstate.world.store._codec import check_count, check_id, utc
+from acctstate.world.store._facts import AccountView
+from acctstate.world.store._types import StoredAccount
 
 __all__ = ["HoldPlan", "HoldsMixin", "utc_hold"]
 
@@ -43,6 +45,21 @@ class HoldsMixin:
     """``place_hold`` and ``release_hold`` of a store, over its ``_hold_change``."""
 
     __slots__ = ()
+    _workflow: Workflow
+
+    def _held_state(self, account_id: str) -> tuple[StoredAccount, tuple[Hold, ...]]:
+        raise NotImplementedError  # pragma: no cover
+
+    def why_blocked(self, account_id: str, capability: str) -> Blocked:
+        """Every reason ``capability`` (billing, service, changes) is blocked on the stored
+        account: its status and each standing hold, as
+        [`Workflow.why_blocked`][acctstate.workflow.Workflow.why_blocked] gives them.
+
+        Raises:
+            InvalidArgument: no such account, or an unknown capability.
+        """
+        stored, holds = self._held_state(account_id)
+        return self._workflow.why_blocked(AccountView(stored, None, None, {}, holds), capability)
 
     def _hold_change(
         self,

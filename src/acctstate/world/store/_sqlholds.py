@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping, Sequence
+from contextlib import nullcontext
 from typing import Any
 
 import sqlalchemy as sa
@@ -124,10 +125,18 @@ class SqlHolds(HoldsMixin, SqlBase):
         Raises:
             InvalidArgument: no such account.
         """
-        with self._tx(connection) as conn:
+        reader = self._engine.connect() if connection is None else nullcontext(connection)
+        with reader as conn:
             if conn.execute(LOAD, {"id": account_id}).first() is None:
                 raise unknown_account(account_id)
             return standing(conn, account_id)
+
+    def _held_state(self, account_id: str) -> tuple[StoredAccount, tuple[Hold, ...]]:
+        with self._engine.connect() as conn:
+            row = conn.execute(LOAD, {"id": account_id}).first()
+            if row is None:
+                raise unknown_account(account_id)
+            return account_of(row), standing(conn, account_id)
 
     def _hold_change(
         self,

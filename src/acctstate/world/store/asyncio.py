@@ -55,7 +55,7 @@ from acctstate.values.catalog import StatusRef
 from acctstate.values.effects import Hooks
 from acctstate.values.errors import InvalidArgument
 from acctstate.values.history import History, ScheduledChange, StatusChange
-from acctstate.values.holds import Hold
+from acctstate.values.holds import Blocked, Hold
 from acctstate.world.store._awaiting import (
     awaiting,
     awaiting_hooks,
@@ -297,6 +297,11 @@ class AsyncSqlStore:
     ) -> tuple[Hold, ...]:
         """The holds standing on the account, in the order they were placed (UTC)."""
         return await self._run(connection, self._store.holds, account_id)
+
+    async def why_blocked(self, account_id: str, capability: str) -> Blocked:
+        """Every reason ``capability`` is blocked on the stored account (see
+        `SqlStore.why_blocked`)."""
+        return await self._run(None, self._store.why_blocked, account_id, capability)
 
     async def place_hold(
         self,

@@ -256,6 +256,10 @@ class MemoryStore(MemoryOutbox, HoldsMixin, BaseStore):
             self.load(account_id)
             return self._holds.get(account_id, ())
 
+    def _held_state(self, account_id: str) -> tuple[StoredAccount, tuple[Hold, ...]]:
+        with self._lock:
+            return self.load(account_id), self._holds.get(account_id, ())
+
     def _hold_change(
         self,
         account_id: str,
