@@ -368,3 +368,30 @@ def test_a_store_says_why_an_account_is_blocked(store: Any) -> None:
         assert str(store.why_blocked("A-1", capability)) == str(WF.why_blocked(acct, capability))
     assert [h.id for h in store.why_blocked("A-1", "billing").holds] == ["H1", "H2"]
     assert not store.why_blocked("A-1", "changes")
+
+
+@settings(max_examples=15, deadline=None)
+@given(
+    types=st.lists(st.sampled_from([t.name for t in STANDARD_HOLDS]), min_size=1, max_size=5),
+    data=st.data(),
+)
+def test_releasing_stored_holds_in_any_order_ends_in_the_same_state(
+    types: list[str], data: st.DataObject
+) -> None:
+    """In a store too, releasing the same holds in any order ends with no hold, the
+    status's own capability, and every stop in the outbox met by a start."""
+    with tempfile.TemporaryDirectory() as tmp, make_store("sqlite", pathlib.Path(tmp)) as sql:
+        ends = []
+        for store in (MemoryStore(WF), sql):
+            store.open("A-1", "active", at=T0, imported=True)
+            for i, t in enumerate(types):
+                store.place_hold("A-1", t, at=T0 + i * HOUR, actor=CLERK)
+            order = data.draw(st.permutations([h.id for h in store.holds("A-1")]))
+            for hid in order:
+                store.release_hold("A-1", hid, at=T0 + DAY, actor=CLERK)
+            kinds_ = [p.effect.kind for p in store.pending(account_id="A-1")]
+            assert kinds_.count("stop_billing") == kinds_.count("start_billing")
+            assert kinds_.count("deprovision") == kinds_.count("provision")
+            status = WF.catalog[store.load("A-1").status]
+            ends.append((store.holds("A-1"), effective_capability(status, store.holds("A-1"))))
+        assert ends[0] == ends[1] == ((), effective_capability(WF.catalog["active"]))
