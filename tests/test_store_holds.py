@@ -31,6 +31,7 @@ from acctstate.holds import (
 from acctstate.presets import isp
 from acctstate.store.memory import MemoryStore
 from acctstate.store.sql import SqlStore, create_engine, metadata
+from acctstate.testing import guard_inputs
 from test_store_sql import needs_pg, pg_engine
 
 T0 = dt.datetime(2026, 1, 5, 9, 0, tzinfo=dt.UTC)
@@ -180,6 +181,8 @@ def test_hold_rows_keep_every_placement_and_release(tmp_path: pathlib.Path) -> N
 
 # The store never defaults the time zone or currency: both paths are given them.
 FACTS = {"timezone": "UTC", "currency": "EUR"}
+# What the guards read that a plain Account has and a store reads from the host's facts.
+GUARDED = sorted(set(guard_inputs(WF)) - {"status_since"})
 TRIGGERS = sorted({e.trigger for e in WF.transitions})
 OPS = st.lists(
     st.one_of(
@@ -213,7 +216,7 @@ def _plain_step(acct: Any, op: tuple[str, Any, Any], at: dt.datetime) -> tuple[s
     if what == "release":
         hid = acct.holds[arg % len(acct.holds)].id if acct.holds else "H99"
         return _outcome(lambda: release_hold(WF, acct, hid, at=at, actor=CLERK))
-    return _outcome(lambda: WF.fire(acct, arg, at=at, actor=CLERK, **FACTS))
+    return _outcome(lambda: WF.fire(acct, arg, at=at, actor=CLERK, **FACTS, **extra))
 
 
 def _store_step(store: Any, op: tuple[str, Any, Any], at: dt.datetime) -> tuple[str, Any]:
@@ -227,7 +230,7 @@ def _store_step(store: Any, op: tuple[str, Any, Any], at: dt.datetime) -> tuple[
         standing = store.holds("A-1")
         hid = standing[arg % len(standing)].id if standing else "H99"
         return _outcome(lambda: store.release_hold("A-1", hid, at=at, actor=CLERK))
-    return _outcome(lambda: store.fire("A-1", arg, at=at, actor=CLERK, **FACTS))
+    return _outcome(lambda: store.fire("A-1", arg, at=at, actor=CLERK, **FACTS, **extra))
 
 
 def _same(change: Any, other: Any) -> None:
@@ -253,6 +256,9 @@ def _run_differential(stores: list[Any], ops: list[tuple[str, Any, Any]], status
         if op[0] == "fire" and isinstance(op[1], int):  # a trigger the account allows
             allowed = sorted(WF.allowed_triggers(acct)) or TRIGGERS
             op = ("fire", allowed[op[1] % len(allowed)], None)
+        if op[0] == "fire":  # the facts the guards read, the same on every path
+            facts = {n: getattr(acct, n, None) for n in GUARDED}
+            op = ("fire", op[1], {k: v for k, v in facts.items() if v is not None})
         kind, plain = _plain_step(acct, op, at)
         for s in stores:
             got, change = _store_step(s, op, at)

@@ -83,6 +83,8 @@ class _Write:
         self.history: list[dict[str, Any]] = []
         self.outbox: list[dict[str, Any]] = []
         self.hops: dict[str, Sequence[Hop]] = {}
+        self.holds: list[dict[str, Any]] = []  # hold rows placed
+        self.releases: list[dict[str, Any]] = []  # hold rows released
 
     def add(
         self,
@@ -275,9 +277,8 @@ class SqlNightly(SqlNightlyHolds):
         holds = None if held_cols is None else held_cols[1]
         out = sweep_columns(_book(rows), policies.given, now=now, holds=holds)
         held = set() if held_cols is None else self._held_rows(out, held_cols[0], rows)
-        tally.blocked += len(set(out.blocked_row.tolist()) - held)
+        tally.blocked += len(set(out.blocked_row.tolist()))
         one_by_one.extend(rows[i][0].id for i in out.error_row.tolist())
-        one_by_one.extend(rows[i][0].id for i in sorted(held))  # holds: one by one
         decisions = out.decisions()
         changed = sorted(set(decisions) - held)
         needs = {
@@ -301,6 +302,9 @@ class SqlNightly(SqlNightlyHolds):
                 one_by_one.append(stored.id)
                 continue
             write.add(stored, hops, changes, created)
+        if held and held_cols is not None:  # hold changes, or status steps under holds
+            found = held_cols[0]
+            self._plan_held(conn, rows, views, held, found, out, policies, now, write, one_by_one)
         return write
 
     # -- writing ---------------------------------------------------------------------
@@ -325,6 +329,7 @@ class SqlNightly(SqlNightlyHolds):
             self._without(write, lost)
         self._insert(conn, history, write.history)
         self._insert(conn, outbox, write.outbox)
+        self._write_holds(conn, write.holds, write.releases)
         return lost | clashed
 
     @staticmethod
@@ -363,6 +368,8 @@ class SqlNightly(SqlNightlyHolds):
         write.updates = [u for u in write.updates if u["b_id"] not in lost]
         write.history = [r for r in write.history if r["account_id"] not in lost]
         write.outbox = [r for r in write.outbox if r["account_id"] not in lost]
+        write.holds = [r for r in write.holds if r["account_id"] not in lost]
+        write.releases = [r for r in write.releases if r["b_account"] not in lost]
 
     def _compare_and_set(self, conn: sa.Connection, updates: list[dict[str, Any]]) -> set[str]:
         """Update each row still at the version read; the ids updated."""

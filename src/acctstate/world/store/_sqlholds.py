@@ -42,9 +42,9 @@ from acctstate.world.store._sqlengine import (
 )
 from acctstate.world.store._types import StoredAccount
 
-__all__ = ["SqlHolds", "write_hold_change"]
+__all__ = ["RELEASE", "SqlHolds", "hold_rows", "write_hold_change"]
 
-_RELEASE = (
+RELEASE = (
     holds_table.update()
     .where(
         holds_table.c.account_id == sa.bindparam("b_account"),
@@ -56,6 +56,26 @@ _RELEASE = (
         released_version=sa.bindparam("released_version"),
     )
 )
+
+
+def hold_rows(
+    account_id: str,
+    before: Sequence[Hold],
+    after: Sequence[Hold],
+    at: dt.datetime,
+    version: int,
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The hold rows a hold change writes: ``(rows placed, releases)`` (the releases as
+    parameters of ``RELEASE``)."""
+    kept = {h.id for h in after}
+    was = {h.id for h in before}
+    placed = [hold_row(account_id, utc_hold(h), version) for h in after if h.id not in was]
+    released = [
+        {"b_account": account_id, "b_hold": h.id, **release_values(at, version)}
+        for h in before
+        if h.id not in kept
+    ]
+    return placed, released
 
 
 def write_hold_change(
@@ -98,17 +118,11 @@ def write_hold_change(
     if change.effects:
         payloads = [effect_payload(e) for e in change.effects]
         conn.execute(INSERT_OUTBOX, outbox_rows(change, version, payloads, created))
-    kept = {h.id for h in after}
-    was = {h.id for h in before}
-    for h in after:
-        if h.id not in was:
-            conn.execute(holds_table.insert(), hold_row(stored.id, utc_hold(h), version))
-    for h in before:
-        if h.id not in kept:
-            conn.execute(
-                _RELEASE,
-                {"b_account": stored.id, "b_hold": h.id, **release_values(change.at, version)},
-            )
+    placed, released = hold_rows(stored.id, before, after, change.at, version)
+    if released:
+        conn.execute(RELEASE, released)
+    if placed:
+        conn.execute(holds_table.insert(), placed)
     return StoredAccount(stored.id, stored.status, stored.status_since, version)
 
 
