@@ -322,3 +322,17 @@ def test_a_distributed_sweep_refuses_a_policy_placing_holds() -> None:
     book = pd.DataFrame({"id": ["A-1"], "status": [1]})
     with pytest.raises(InvalidArgument, match="a credit hold that moves the status"):
         sweep_frame(book, POLICY, now=NOW)
+
+
+def test_a_host_object_whose_holds_are_not_holds_is_an_account_error() -> None:
+    """A host object with a ``holds`` attribute of its own (not acctstate holds) is
+    reported as that account's error by the sweep, never raised past it."""
+
+    class Host:
+        id = "A-1"
+        status = WF.catalog["active"].code
+        status_since = T0
+        holds = ("not a hold",)
+
+    (plan,) = sweep([Host()], POLICY, now=NOW).plans
+    assert plan.error is not None and "a tuple of acctstate Hold values" in str(plan.error)

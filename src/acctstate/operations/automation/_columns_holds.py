@@ -70,6 +70,9 @@ def hold_columns(holds: Iterable[Sequence[Hold]]) -> dict[str, Any]:
     """The standing holds of a book's accounts (one sequence per row, in row order) as
     the columns [`sweep_columns`][acctstate.automation.sweep_columns] reads as ``holds=``.
 
+    Raises:
+        InvalidArgument: something other than a ``Hold`` among them.
+
     >>> import datetime as dt
     >>> from acctstate.holds import Hold
     >>> t0 = dt.datetime(2026, 1, 5, tzinfo=dt.UTC)
@@ -85,6 +88,8 @@ def hold_columns(holds: Iterable[Sequence[Hold]]) -> dict[str, Any]:
     nat = int(np.iinfo(np.int64).min)
     for i, standing in enumerate(holds):
         for h in standing or ():
+            if not isinstance(h, Hold):
+                raise InvalidArgument("holds", h, f"acctstate Hold values (row {i})")
             rows.append(i)
             ids.append(h.id)
             types.append(h.type)

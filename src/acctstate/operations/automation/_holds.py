@@ -17,6 +17,7 @@ from acctstate.core.workflow import Workflow
 from acctstate.operations.automation._policy import AutomationPolicy
 from acctstate.operations.automation._rules import _UNSET, _money, _past_due
 from acctstate.operations.holds._place import auto_hold_id, plan_place, plan_release
+from acctstate.values.errors import InvalidArgument
 from acctstate.values.history import StatusChange
 from acctstate.values.holds import PLACE_HOLD, RELEASE_HOLD, Hold
 
@@ -44,8 +45,15 @@ def hold_actions(policy: AutomationPolicy, account: Any, now: dt.datetime) -> li
     standing ``T`` holds are released once nothing is owed (``auto_remove``) or while a
     temporary release covers ``now`` (something still owed), and when none stands a new
     one is placed once the account is past due as the credit-hold rule says.
+
+    Raises:
+        InvalidArgument: the account's ``holds`` are not ``Hold`` values.
     """
-    standing: tuple[Hold, ...] = tuple(getattr(account, "holds", None) or ())
+    standing = getattr(account, "holds", None) or ()
+    if not isinstance(standing, tuple | list) or not all(isinstance(h, Hold) for h in standing):
+        raise InvalidArgument(
+            "holds", getattr(account, "id", None), "a tuple of acctstate Hold values"
+        )
     out: list[HoldAction] = []
     left: list[Hold] = []
     for h in standing:
