@@ -37,9 +37,11 @@ LAYERS: list[tuple[str, str, list[str]]] = [
             "status",
             "catalog",
             "clock",
+            "invoices",
             "actors",
             "guards",
             "effects",
+            "ledger",
             "history",
             "holds",
             "account",
@@ -62,7 +64,7 @@ LAYERS: list[tuple[str, str, list[str]]] = [
     (
         "operations",
         "operations",
-        ["money", "schedule", "holds", "automation", "scopes", "stats", "batch"],
+        ["money", "schedule", "holds", "automation", "invoices", "scopes", "stats", "batch"],
     ),
     (
         "world",

@@ -12,6 +12,7 @@ import attrs
 from acctstate.values.errors import InvalidArgument
 from acctstate.values.history import History
 from acctstate.values.holds import Hold
+from acctstate.values.invoices import Credit, Invoice, Payment
 
 __all__ = ["Account", "HasStatus", "account_id_of"]
 
@@ -99,6 +100,16 @@ def _money_or_none(_: object, attribute: attrs.Attribute[Any], value: object) ->
         )
 
 
+def _tuple_or_none(value: Any) -> Any:
+    if value is None:
+        return None
+    if isinstance(value, str | bytes) or not hasattr(value, "__iter__"):
+        raise InvalidArgument(
+            "Account.invoices/payments/credits", value, "an iterable of values (or None)"
+        )
+    return tuple(value)
+
+
 def _text(_: object, attribute: attrs.Attribute[Any], value: object) -> None:
     if not isinstance(value, str):
         raise InvalidArgument(f"Account.{attribute.name}", value, "a str account id")
@@ -132,12 +143,24 @@ class Account:
         oldest_unpaid_at: when the earliest unpaid invoice fell due: its due date (a
             ``datetime.date``, a day in ``timezone``) or an instant.
         trial_ends_at: end of the trial period.
-        contract_ends_at: end of the fixed contract period.
+        contract_ends_at: end of the contract term (not the bill cycle, which ends at
+            ``period_end``).
         activated_at: activation date.
         expires_at: expiration date.
         first_used_at: first successful use ("started").
         availability_days: days the account stays usable after first use.
         funds: prepaid funds left ("depleted" below the product threshold).
+        invoices: the account's invoices (``None``: not given; dunning then reads the
+            scalars below, or ``balance`` and ``oldest_unpaid_at``).
+        payments: its payments, with what each is applied to.
+        credits: its credits, likewise.
+        past_due_balance: the open balance of its past-due invoices, when the host
+            gives the scalar instead of the invoices.
+        oldest_past_due: the due date (or instant) of its oldest past-due invoice.
+        past_due_invoices: how many of its invoices are past due.
+        control_tags: control tags on the account (``OVERDUE_ENFORCEMENT_OFF``,
+            ``AUTO_PAY_OFF``), read by dunning ladders.
+        last_payment_failure: why the last payment failed (``INVALID_CARD``), if it did.
         history: the account's history.
         holds: the holds standing on it (placed and released through ``acctstate.holds``).
 
@@ -168,5 +191,15 @@ class Account:
     first_used_at: dt.datetime | None = attrs.field(default=None, validator=_aware_or_none)
     availability_days: int | None = None
     funds: Decimal | None = attrs.field(default=None, validator=_money_or_none)
+    invoices: tuple[Invoice, ...] | None = attrs.field(default=None, converter=_tuple_or_none)
+    payments: tuple[Payment, ...] | None = attrs.field(default=None, converter=_tuple_or_none)
+    credits: tuple[Credit, ...] | None = attrs.field(default=None, converter=_tuple_or_none)
+    past_due_balance: Decimal | None = attrs.field(default=None, validator=_money_or_none)
+    oldest_past_due: dt.datetime | dt.date | None = attrs.field(
+        default=None, validator=_due_or_none
+    )
+    past_due_invoices: int | None = None
+    control_tags: frozenset[str] = attrs.field(default=frozenset(), converter=frozenset)
+    last_payment_failure: str | None = None
     history: History = attrs.field(factory=History, eq=False, repr=False)
     holds: tuple[Hold, ...] = attrs.field(default=(), repr=False)

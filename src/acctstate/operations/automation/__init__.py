@@ -15,7 +15,14 @@ from acctstate.operations.automation._book import columns_from_accounts
 from acctstate.operations.automation._columns import ColumnarSweep, sweep_columns
 from acctstate.operations.automation._columns_holds import HoldDecisions, hold_columns
 from acctstate.operations.automation._hold import CreditHold, HoldRelease
-from acctstate.operations.automation._ladder import DunningLadder, LadderStep, reference_ladder
+from acctstate.operations.automation._ladder import (
+    DunningLadder,
+    LadderCancellation,
+    LadderStep,
+    ladder_conditions,
+    reference_ladder,
+    register_ladder_condition,
+)
 from acctstate.operations.automation._policy import RULES, AutomationPolicy, PolicyError
 from acctstate.operations.automation._sweep import (
     AccountPlan,
@@ -42,6 +49,7 @@ __all__ = [
     "DunningLadder",
     "HoldDecisions",
     "HoldRelease",
+    "LadderCancellation",
     "LadderStep",
     "PlanOutdated",
     "PlannedChange",
@@ -51,7 +59,9 @@ __all__ = [
     "apply",
     "columns_from_accounts",
     "hold_columns",
+    "ladder_conditions",
     "reference_ladder",
+    "register_ladder_condition",
     "sweep",
     "sweep_columns",
 ]

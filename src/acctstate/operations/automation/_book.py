@@ -9,11 +9,18 @@ Columns (all optional but ``status``; a missing column reads as "no value"):
 ``balance``         amount owed, as integer minor units (``scale`` decimals) or ``Decimal``
                     objects; float is refused
 ``unpaid_invoices`` int
+``past_due_balance``, ``past_due_invoices``, ``oldest_past_due``: the past-due scalars,
+                    read instead of ``balance`` / ``unpaid_invoices`` /
+                    ``oldest_unpaid_at`` when ``past_due_balance`` is present
+``unapplied``       unapplied payments and credits (money), for the daily auto-apply
+                    over an invoice table (see ``sweep_columns(invoices=...)``)
 ``payment_method``  bool (or any objects, read for truth; a missing value is no method)
 ``availability_days`` int; negative means none
+``control_tags``    the account's control tags (any iterable of names; objects)
+``last_payment_failure`` the reason its last payment failed (text or none)
 ``timezone``        the billing time zone of each account (IANA names or ``tzinfo``;
                     none or a missing column: UTC); calendar days are counted there
-dates               ``status_since``, ``oldest_unpaid_at``, ``trial_ends_at``,
+dates               ``status_since``, ``oldest_unpaid_at``, ``oldest_past_due``, ``trial_ends_at``,
                     ``activated_at``, ``expires_at``, ``first_used_at``,
                     ``contract_ends_at``, ``period_end``: ``datetime64`` (UTC; NaT = none)
                     or timezone-aware pandas columns, or aware ``datetime`` objects
@@ -40,6 +47,7 @@ __all__ = ["DATE_COLUMNS", "columns_from_accounts"]
 DATE_COLUMNS = (
     "status_since",
     "oldest_unpaid_at",
+    "oldest_past_due",
     "trial_ends_at",
     "activated_at",
     "expires_at",
@@ -168,17 +176,19 @@ class _Book:
 
         Returns:
             int64 day numbers (rows whose ``ns`` is NaT get a meaningless number;
-            callers mask them, as before).
+            callers mask them, as before); one number for one instant when every
+            row counts days in UTC.
         """
         np = self.np
+        zones = self.zones()
+        if len(zones) == 1 and _is_utc(zones[0][0]):
+            # UTC everywhere: one instant's day is one number, broadcast by the caller.
+            return np.asarray(ns, dtype=np.int64) // _DAY
         picked = slice(None) if rows is None else rows
         size = self.n if isinstance(picked, slice) else len(picked)
         if isinstance(picked, slice) and picked != slice(None):
             size = len(range(*picked.indices(self.n)))
         values = np.broadcast_to(np.asarray(ns, dtype=np.int64), (size,))
-        zones = self.zones()
-        if len(zones) == 1 and _is_utc(zones[0][0]):
-            return values // _DAY
         out = np.empty(size, dtype=np.int64)
         for tz, mask in zones:
             mine = mask[picked]
@@ -245,7 +255,7 @@ class _Book:
         arr = self.cols.get(name)
         if arr is None:
             raise AttributeError(name)
-        if name in ("balance", "funds"):
+        if name in ("balance", "funds", "past_due_balance", "unapplied"):
             return Decimal(int(self.amount(name)[row])).scaleb(-self.scale)  # type: ignore[index]
         item = arr[row]
         if _is_missing(item):
@@ -429,6 +439,13 @@ def columns_from_accounts(accounts: Iterable[Any], *, scale: int = 2) -> dict[st
             dtype=np.int64,
         ),
     }
+    # Dunning conditions beyond the three facts: only when some account has them.
+    for name in ("control_tags", "last_payment_failure"):
+        cells = [getattr(a, name, None) for a in rows]
+        if any(cells):
+            col = np.empty(len(rows), dtype=object)
+            col[:] = [tuple(c) if name == "control_tags" and c else c for c in cells]
+            out[name] = col
     zones = [getattr(a, "timezone", None) for a in rows]
     out["timezone"] = np.array(zones, dtype=object)
     nat = np.iinfo(np.int64).min

@@ -15,11 +15,13 @@ from typing import Any
 
 from acctstate.core.workflow import Workflow
 from acctstate.operations.automation._policy import AutomationPolicy
-from acctstate.operations.automation._rules import _UNSET, _money, _past_due
+from acctstate.operations.automation._rules import _UNSET, _past_due
 from acctstate.operations.holds._place import auto_hold_id, plan_place, plan_release
+from acctstate.values.account import account_id_of
 from acctstate.values.errors import InvalidArgument
 from acctstate.values.history import StatusChange
 from acctstate.values.holds import PLACE_HOLD, RELEASE_HOLD, Hold
+from acctstate.values.invoices import dunning_facts
 
 __all__ = ["HoldAction", "hold_actions", "hold_mode", "plan_hold_action"]
 
@@ -66,15 +68,16 @@ def hold_actions(policy: AutomationPolicy, account: Any, now: dt.datetime) -> li
         return out
     mine = [h for h in left if h.type == credit.hold]
     if mine:
-        owed = _money(getattr(account, "balance", None), "balance")
+        # What is owed, as the status rules read it (invoices, else the balance).
+        owed = dunning_facts(account, now, auto_apply=policy.auto_apply)[1]
         if credit.auto_remove and owed <= 0:
             rule = "credit_hold_removal"
-        elif owed > 0 and credit.released(getattr(account, "id", None), now):
+        elif owed > 0 and credit.released(account_id_of(account), now):
             rule = "credit_hold_release"
         else:
             return out
         out.extend((rule, RELEASE_HOLD, h.id, h.type) for h in mine)
-    elif credit.past_due_days is not None and _past_due(credit)(
+    elif credit.past_due_days is not None and _past_due(credit, policy.auto_apply)(
         account, 0, _UNSET, now.astimezone(dt.UTC), [-1]
     ):
         out.append(("credit_hold", PLACE_HOLD, auto_hold_id(credit.hold, now), credit.hold))

@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterator
 from decimal import Decimal
 from typing import Any
 
+from acctstate.operations.automation._ladder import condition_of
 from acctstate.operations.automation._policy import (
     AutomationPolicy,
     _clear_reach,
@@ -20,8 +21,9 @@ from acctstate.operations.automation._policy import (
 )
 from acctstate.values.account import account_id_of
 from acctstate.values.clock import billing_zone, calendar_days
-from acctstate.values.errors import InvalidArgument, SweepError, UnknownStatus
+from acctstate.values.errors import InvalidArgument, MissingFact, SweepError, UnknownStatus
 from acctstate.values.guards import GuardContext, Refusal
+from acctstate.values.invoices import dunning_facts
 
 _UNSET: Any = object()
 
@@ -34,7 +36,10 @@ Refused = tuple[str, str, int, tuple[Refusal, ...]]
 """``(rule, first trigger, status code, refusals)``."""
 
 
-GENERIC, DUE, CLIMB, CLEAR, DAYS = range(5)
+GENERIC, DUE, CLIMB, CLEAR, DAYS, DOWN = range(6)
+
+FROZEN = -2
+"""The target of an account whose dunning enforcement is off: no ladder rule acts."""
 
 
 class Rule:
@@ -64,16 +69,6 @@ class Rule:
         self.arg = arg
 
 
-def _money(value: object, name: str) -> Decimal:
-    if value is None:
-        return Decimal(0)
-    if isinstance(value, Decimal):
-        return value
-    if isinstance(value, int) and not isinstance(value, bool):
-        return Decimal(value)
-    raise InvalidArgument(name, value, "a Decimal amount (float money is refused)")
-
-
 def _since(account: Any, since: Any) -> Any:
     return getattr(account, "status_since", None) if since is _UNSET else since
 
@@ -89,6 +84,7 @@ class Compiled:
 
     __slots__ = (
         "actor",
+        "auto_apply",
         "by_code",
         "clear_path",
         "free",
@@ -96,9 +92,11 @@ class Compiled:
         "lifted",
         "limit",
         "made",
+        "off_tag",
         "policy",
         "pos",
         "rules",
+        "simple",
         "status_attr",
         "steps",
         "table",
@@ -108,6 +106,7 @@ class Compiled:
         wf = policy.workflow
         self.policy = policy
         self.actor = policy.actor
+        self.auto_apply = policy.auto_apply
         self.table = wf.table
         self.status_attr = wf.status_attr
         self.by_code = {s.code: s for s in wf.catalog}
@@ -124,12 +123,17 @@ class Compiled:
         pos: dict[int, int] = {}
         clear_path: set[int] = set()
         self.steps: tuple[tuple[int, Decimal, int], ...] = ()
+        # Plain nested thresholds are tested inline; anything else asks the ladder.
+        self.simple = False
+        self.off_tag: str | None = None
         if policy.ladder is not None:
             ladder = policy.ladder
             self.steps = tuple((s.min_days, s.min_balance, s.min_invoices) for s in ladder.steps)
+            self.simple = ladder.order == "last_holding" and not ladder.extended
+            self.off_tag = ladder.enforcement_off
             home = wf.catalog[ladder.home].code
             pos[home] = 0
-            for i, step in enumerate(ladder.steps, start=1):
+            for i, step in enumerate(ladder.climb, start=1):
                 pos[wf.catalog[step.status].code] = i
             # Statuses a clearing account passes through on its way home (a
             # reinstatement, say) keep the clearing rule; other statuses those triggers
@@ -161,22 +165,43 @@ class Compiled:
     def target(self, account: Any, now: dt.datetime, memo: list[int]) -> int:
         """The ladder step the account belongs on (0: clear); computed once per sweep."""
         found = memo[0]
-        if found >= 0:
+        if found != -1:
             return found
         found = 0
-        balance = getattr(account, "balance", None)
-        if balance:
-            if balance.__class__ is not Decimal:
-                balance = _money(balance, "balance")
-            oldest = getattr(account, "oldest_unpaid_at", None)
-            if balance > 0 and oldest is not None:
-                days = _days(account, oldest, now, "oldest_unpaid_at")
-                invoices = getattr(account, "unpaid_invoices", 0) or 0
-                for i, (min_days, min_balance, min_invoices) in enumerate(self.steps, start=1):
-                    if days >= min_days and balance >= min_balance and invoices >= min_invoices:
-                        found = i
+        if (
+            getattr(account, "invoices", None) is not None
+            or getattr(account, "past_due_balance", None) is not None
+            or getattr(account, "balance", None)
+        ):
+            # Most of a book owes nothing: no facts to compute for it.
+            days, balance, invoices = dunning_facts(account, now, auto_apply=self.auto_apply)
+            if balance > 0 and days is not None:
+                if self.simple:
+                    for i, (min_days, min_balance, min_invoices) in enumerate(self.steps, 1):
+                        if days >= min_days and balance >= min_balance and invoices >= min_invoices:
+                            found = i
+                else:
+                    found = self._target(account, now, days, balance, invoices)
+        if self.off_tag is not None:
+            tags = getattr(account, "control_tags", None)
+            if tags and self.off_tag in tags:
+                found = FROZEN
         memo[0] = found
         return found
+
+    def _target(
+        self, account: Any, now: dt.datetime, days: int, balance: Decimal, invoices: int
+    ) -> int:
+        ladder = self.policy.ladder
+        assert ladder is not None
+        return ladder.target(
+            days,
+            balance,
+            invoices,
+            tags=getattr(account, "control_tags", None) or (),
+            failure=getattr(account, "last_payment_failure", None),
+            host=lambda name: condition_of(name)(account, now),
+        )
 
     # -- rules ---------------------------------------------------------------------------
 
@@ -210,7 +235,8 @@ class Compiled:
                     kind=CLEAR,
                 )
             here = self.pos.get(code)
-            if here is not None and here < len(p.ladder.steps):
+            top = len(p.ladder.steps)
+            if here is not None and here < top:
                 yield Rule(
                     "dunning",
                     has(p.ladder.escalate),
@@ -218,16 +244,36 @@ class Compiled:
                     kind=CLIMB,
                     arg=here,
                 )
+            down = None if not here else p.ladder.down_trigger(here)
+            if here is not None and here > 1 and down is not None:
+                yield Rule(
+                    "dunning_down",
+                    has(down),
+                    lambda a, c, s, now, memo: 0 < target(a, now, memo) < here,
+                    kind=DOWN,
+                    arg=here,
+                )
+            cancel = p.ladder.climb[-1].cancel
+            if here == top and cancel is not None:
+                yield Rule("dunning_cancel", has(cancel.trigger), _cancel(target, top, cancel))
         hold = _status_hold(p)
         if hold is not None:
+            auto_apply = self.auto_apply
+
+            def owed(a: Any, now: dt.datetime) -> Decimal:
+                return dunning_facts(a, now, auto_apply=auto_apply)[1]
+
+            def paid(a: Any, c: int, s: Any, now: dt.datetime, m: list[int]) -> bool:
+                return owed(a, now) <= 0
+
             if code == self.hold:
                 if hold.auto_remove:
-                    yield Rule("credit_hold_removal", has(hold.remove), _paid)
+                    yield Rule("credit_hold_removal", has(hold.remove), paid)
                 if hold.releases:
                     releases = hold.releases
 
                     def released(a: Any, c: int, s: Any, now: dt.datetime, m: list[int]) -> bool:
-                        return _money(getattr(a, "balance", None), "balance") > 0 and any(
+                        return owed(a, now) > 0 and any(
                             r.account_id == account_id_of(a) and r.covers(now) for r in releases
                         )
 
@@ -244,14 +290,14 @@ class Compiled:
                     for t in has(hold.place)
                     if any(d == self.hold for _, d, _ in table.candidates(code, t))
                 )
-                yield Rule("credit_hold", into, _past_due(hold))
+                yield Rule("credit_hold", into, _past_due(hold, self.auto_apply))
             if code in self.lifted:
                 if hold.auto_remove:
-                    yield Rule("credit_hold_removal", has(hold.remove), _paid)
+                    yield Rule("credit_hold_removal", has(hold.remove), paid)
                 releases = hold.releases
 
                 def ended(a: Any, c: int, s: Any, now: dt.datetime, m: list[int]) -> bool:
-                    return _money(getattr(a, "balance", None), "balance") > 0 and not any(
+                    return owed(a, now) > 0 and not any(
                         r.account_id == getattr(a, "id", None) and r.covers(now) for r in releases
                     )
 
@@ -266,6 +312,22 @@ def _status_hold(policy: AutomationPolicy) -> Any:
     planned beside the status rules, see ``_holds``)."""
     hold = policy.credit_hold
     return hold if hold is not None and hold.hold is None else None
+
+
+def _cancel(target: Callable[[Any, dt.datetime, list[int]], int], top: int, cancel: Any) -> Wants:
+    fact = cancel.fact
+
+    def wants(a: Any, c: int, s: Any, now: dt.datetime, m: list[int]) -> bool:
+        if target(a, now, m) < top:
+            return False
+        if fact is None:
+            return True
+        when = getattr(a, fact, None)
+        if when is None:
+            raise MissingFact(account_id=getattr(a, "id", None), fact=fact)
+        return bool(now >= when)
+
+    return wants
 
 
 def _due(attr: str) -> Wants:
@@ -289,10 +351,6 @@ def _expired(a: Any, c: int, s: Any, now: dt.datetime, m: list[int]) -> bool:
     return _days(a, first, now, "first_used_at") >= days
 
 
-def _paid(a: Any, c: int, s: Any, now: dt.datetime, m: list[int]) -> bool:
-    return _money(getattr(a, "balance", None), "balance") <= 0
-
-
 def _days_in_status(days: int) -> Wants:
     def wants(a: Any, c: int, s: Any, now: dt.datetime, m: list[int]) -> bool:
         since = _since(a, s)
@@ -301,20 +359,15 @@ def _days_in_status(days: int) -> Wants:
     return wants
 
 
-def _past_due(hold: Any) -> Wants:
+def _past_due(hold: Any, auto_apply: bool) -> Wants:
     need_days = hold.past_due_days
     need_amount = hold.min_past_due
 
     def wants(a: Any, c: int, s: Any, now: dt.datetime, m: list[int]) -> bool:
-        oldest = getattr(a, "oldest_unpaid_at", None)
-        if oldest is None or _days(a, oldest, now, "oldest_unpaid_at") < need_days:
+        days, owed, _ = dunning_facts(a, now, auto_apply=auto_apply)
+        if days is None or days < need_days:
             return False
-        balance = _money(getattr(a, "balance", None), "balance")
-        return (
-            balance > 0
-            and balance >= need_amount
-            and not hold.released(getattr(a, "id", None), now)
-        )
+        return owed > 0 and owed >= need_amount and not hold.released(getattr(a, "id", None), now)
 
     return wants
 
@@ -401,9 +454,15 @@ def plan_one(
                 when = getattr(account, rule.attr, None)
                 if when is not None and now >= when:
                     break
-            elif kind in (CLIMB, CLEAR):
-                step = memo[0] if memo[0] >= 0 else c.target(account, now, memo)
-                if (step > rule.arg) if kind == CLIMB else (step == 0):
+            elif kind in (CLIMB, CLEAR, DOWN):
+                step = memo[0] if memo[0] != -1 else c.target(account, now, memo)
+                if (
+                    (step > rule.arg)
+                    if kind == CLIMB
+                    else (step == 0)
+                    if kind == CLEAR
+                    else (0 < step < rule.arg)
+                ):
                     break
             elif kind == DAYS:
                 since = getattr(account, "status_since", None)

@@ -10,12 +10,14 @@ an account reached, planning continues from there to the same end.
 from __future__ import annotations
 
 import datetime as dt
+import gc
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 import attrs
 
-from acctstate.core._workflow_fire import carry_out, plan_without_data
+from acctstate.core._workflow_fire import carry_out, plan_change, plan_without_data
+from acctstate.operations.automation._autoapply import book_allocations, planned_allocations
 from acctstate.operations.automation._holds import (
     HoldAction,
     hold_actions,
@@ -32,6 +34,7 @@ from acctstate.values.effects import Hooks
 from acctstate.values.errors import AcctStateError, InvalidArgument, PlanOutdated, SweepError
 from acctstate.values.guards import Refusal
 from acctstate.values.history import StatusChange
+from acctstate.values.ledger import ApplyPayment
 from acctstate.values.status import Status
 
 __all__ = [
@@ -102,6 +105,8 @@ class AccountPlan:
         changes: the transitions, in order (a ladder jump is one change per step).
         blocked: rules that wanted to act but were refused, in the final status.
         error: why the account could not be planned, if it could not.
+        applied: the daily auto-apply's allocations, booked before the changes (a policy
+            with ``auto_apply``).
     """
 
     account: Any = attrs.field(eq=False, repr=False)
@@ -111,6 +116,7 @@ class AccountPlan:
     changes: tuple[PlannedChange, ...] = ()
     blocked: tuple[Blocked, ...] = ()
     error: AcctStateError | None = attrs.field(default=None, eq=False)
+    applied: tuple[ApplyPayment, ...] = ()
 
     @property
     def final(self) -> Status | None:
@@ -323,6 +329,7 @@ def sweep(
                 found = fallback
             c = found
         try:
+            applied = planned_allocations(account, now) if c.auto_apply else ()
             planned = plan_one(c, account, now)
             # Hold rules: only for accounts with holds, or a policy placing holds.
             held = (
@@ -330,13 +337,22 @@ def sweep(
                 if getattr(account, "holds", None) or c in placing
                 else None
             )
-            if held:
-                plans.append(_account_plan(c, account, now, *(planned or ([], [])), held))
-            elif planned is not None:
-                plans.append(_account_plan(c, account, now, *planned))
+            if held or planned is not None:
+                made = _account_plan(c, account, now, *(planned or ([], [])), held or ())
+                plans.append(attrs.evolve(made, applied=applied) if applied else made)
+            elif applied:
+                plans.append(
+                    AccountPlan(account, id_label(account), c.policy, now, applied=applied)
+                )
         except AcctStateError as exc:
             plans.append(AccountPlan(account, id_label(account), c.policy, now, error=exc))
     return SweepPlan(now, examined, tuple(plans))
+
+
+def _cancel_data(p: AutomationPolicy) -> dict[str, Any]:
+    """The event data of a ladder's cancellation: its refund policy."""
+    cancel = None if p.ladder is None else p.ladder.climb[-1].cancel
+    return {} if cancel is None else {"refund": cancel.refund}
 
 
 def apply(plan: SweepPlan | Iterable[AccountPlan], *, hooks: Hooks | None = None) -> ApplyOutcome:
@@ -347,6 +363,9 @@ def apply(plan: SweepPlan | Iterable[AccountPlan], *, hooks: Hooks | None = None
     planned change is carried out: its effects run through the hooks, then it is
     committed, as ``Workflow.fire`` would (a payment that arrived in between is
     respected, not overridden). An account stops at its first error; the others go on.
+    A plan with auto-apply allocations books them first, as one history entry
+    (trigger ``auto_apply``) among the account's changes.
+    The cyclic garbage collector is held off while it runs (and restored as it was).
 
     Args:
         plan: a [`SweepPlan`][acctstate.automation.SweepPlan] (or some of its account plans).
@@ -356,10 +375,24 @@ def apply(plan: SweepPlan | Iterable[AccountPlan], *, hooks: Hooks | None = None
         An [`ApplyOutcome`][acctstate.automation.ApplyOutcome] with one
         [`Applied`][acctstate.automation.Applied] per account plan that had changes.
     """
+    # The run allocates a few acyclic objects per change (changes, history entries,
+    # outcomes); a collection during it would walk every one again, so the cost per
+    # account would grow with the plan. Reference counting still frees what it drops;
+    # the collector is restored as it was found.
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        return _apply(plan, hooks)
+    finally:
+        if was:
+            gc.enable()
+
+
+def _apply(plan: SweepPlan | Iterable[AccountPlan], hooks: Hooks | None) -> ApplyOutcome:
     results: list[Applied] = []
     notes: dict[str, str] = {}
     for account_plan in plan:
-        if not account_plan.changes:
+        if not account_plan.changes and not account_plan.applied:
             continue
         p = account_plan.policy
         wf = p.workflow
@@ -372,6 +405,15 @@ def apply(plan: SweepPlan | Iterable[AccountPlan], *, hooks: Hooks | None = None
         done: list[StatusChange] = []
         error: AcctStateError | None = None
         try:
+            # Allocated again against the facts as they are now (a payment applied by
+            # hand in between is respected): the same allocations when nothing moved.
+            fresh = planned_allocations(account, at) if account_plan.applied else ()
+            if fresh:
+                done.append(
+                    book_allocations(
+                        wf, account, fresh, at, actor=actor, reason=reason, hooks=hooks
+                    )
+                )
             for change in account_plan.changes:
                 if change.hold is not None:
                     action = (change.rule, change.trigger, change.hold, str(change.hold_type))
@@ -393,7 +435,20 @@ def apply(plan: SweepPlan | Iterable[AccountPlan], *, hooks: Hooks | None = None
                 note = notes.get(change.rule)
                 if note is None:
                     note = notes[change.rule] = f"automation: {change.rule}"
-                made = plan_without_data(wf, account, change.trigger, at, reason, note, actor)
+                if change.rule == "dunning_cancel":
+                    made = plan_change(
+                        wf,
+                        account,
+                        change.trigger,
+                        at,
+                        reason,
+                        note,
+                        actor,
+                        _cancel_data(p),
+                        through_engine=False,
+                    )
+                else:
+                    made = plan_without_data(wf, account, change.trigger, at, reason, note, actor)
                 dest = made.dest
                 if dest is not change.dest and dest != change.dest:
                     raise PlanOutdated(
