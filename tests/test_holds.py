@@ -290,6 +290,25 @@ def test_time_bound_holds_are_released_by_the_automation(hwf: Workflow) -> None:
     assert [h.type for h in acct.holds] == ["manual"]
 
 
+def test_release_expired_is_checked_before_anything_is_released(hwf: Workflow) -> None:
+    """An expired hold the actor may not release refuses the whole run: the other
+    accounts' expired holds keep standing until a run with the permission."""
+    review = HoldType("review", kind="manual", blocks="billing", permission="review")
+    wf = isp.workflow().with_holds([*STANDARD_HOLDS, review])
+    boss = Actor("u-1", permissions={"review"})
+    first = wf.open("A-1", "active", at=T0, imported=True)
+    second = wf.open("A-2", "active", at=T0, imported=True)
+    place_hold(wf, first, "vacation", at=T0, until=T0 + DAY)
+    place_hold(wf, second, "review", at=T0, actor=boss, until=T0 + DAY)
+    before = (snapshot(first), snapshot(second))
+    with pytest.raises(PermissionDenied, match="'review' is required"):
+        release_expired(wf, [first, second], now=T0 + 2 * DAY)
+    assert (snapshot(first), snapshot(second)) == before
+    done = release_expired(wf, [first, second], now=T0 + 2 * DAY, actor=boss)
+    assert [(c.account_id, c.reason) for c in done] == [("A-1", "expired"), ("A-2", "expired")]
+    assert first.holds == second.holds == ()
+
+
 OPS = st.lists(
     st.tuples(
         st.sampled_from(["place", "release"]), st.sampled_from(STANDARD_HOLDS), st.integers(0, 5)

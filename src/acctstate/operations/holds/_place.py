@@ -355,18 +355,25 @@ def release_expired(
     Each release is an ordinary recorded change made by ``actor`` at ``now`` with the
     reason ``"expired"``.
 
+    Every release is checked before the first is made, so a refusal (an actor without
+    a hold type's permission, a change recorded after ``now``) changes nothing.
+
     Returns:
         The release changes, account by account, in the order the holds were placed.
+
+    Raises:
+        PermissionDenied: ``actor`` lacks the permission of an expired hold's type.
+        HistoryConflict: ``now`` is before an account's latest recorded change.
+        EffectFailed: a hook raised; that release and the ones after it are not made.
     """
     require_aware(now, "now")
-    done: list[StatusChange] = []
-    for account in accounts:
-        for h in _holds_of(account):
-            if h.expired(now):
-                done.append(
-                    release_hold(wf, account, h, at=now, reason="expired", actor=actor, hooks=hooks)
-                )
-    return done
+    due = [(account, h) for account in list(accounts) for h in _holds_of(account) if h.expired(now)]
+    for account, h in due:
+        plan_release(wf, account, h, at=now, reason="expired", actor=actor, data={})
+    return [
+        release_hold(wf, account, h, at=now, reason="expired", actor=actor, hooks=hooks)
+        for account, h in due
+    ]
 
 
 def auto_hold_id(hold_type: str, at: dt.datetime) -> str:
