@@ -476,3 +476,25 @@ def test_a_run_killed_anywhere_and_run_again_writes_what_one_run_writes(kind: st
             assert table_rows(killed) == table_rows(whole)
 
     run()
+
+
+@pytest.mark.parametrize("kind", ["sqlite", pytest.param("postgres", marks=needs_pg)])
+def test_an_effect_key_already_taken_fails_its_account_not_the_run(kind: str) -> None:
+    """The host escalated A-0000 to suspension by hand at the run's ``now`` and took it
+    back: the run's own escalation at that instant would repeat the effect keys already
+    in the outbox. That account is listed in ``failed`` with the store's error (nothing
+    of it written) and the other account of the chunk still moves, on both backends (on
+    PostgreSQL the rows are sent with ``COPY``)."""
+    late = {**_quiet, "start": "active_dunning_3", "since_days": 10}
+    book = [{**late, "balance": Decimal("80"), "late_days": 61}] * 2
+    with sql_store(kind) as store:
+        load_book([store], book)
+        taken = store.fire("A-0000", "escalate_dunning", at=NOW)
+        assert taken.effects
+        store.fire("A-0000", "deescalate_dunning", at=NOW)
+        report = store.run_automation(POLICY, now=NOW)
+        assert [account_id for account_id, _ in report.failed] == ["A-0000"]
+        assert "already in the outbox" in report.failed[0][1]
+        assert (report.changed, report.changes) == (1, 1)
+        assert store.load("A-0000").version == 2
+        assert WF.catalog[store.load("A-0001").status].name == "suspended_dunning_1"
