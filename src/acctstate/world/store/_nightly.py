@@ -351,9 +351,14 @@ class SqlNightly(SqlNightlyHolds):
             columns = ", ".join(quote(n) for n in names)
             driver = conn.connection.driver_connection
             command = f"COPY {target} ({columns}) FROM STDIN"
-            with driver.cursor() as cursor, cursor.copy(command) as copy:  # type: ignore[union-attr]
-                for row in rows:
-                    copy.write_row(tuple(row[n] for n in names))
+            try:
+                with driver.cursor() as cursor, cursor.copy(command) as copy:  # type: ignore[union-attr]
+                    for row in rows:
+                        copy.write_row(tuple(row[n] for n in names))
+            except conn.dialect.dbapi.IntegrityError as exc:  # type: ignore[union-attr]
+                # The driver's own cursor: wrap its error as SQLAlchemy would, so a
+                # taken effect key is handled as on every other backend.
+                raise sa.exc.IntegrityError(command, None, exc) from exc
             return
         if conn.dialect.name != "sqlite" or translate:
             conn.execute(table.insert(), rows)

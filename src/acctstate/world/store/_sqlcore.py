@@ -126,10 +126,12 @@ class SqlBase(BaseStore):
                 conn.exec_driver_sql("BEGIN IMMEDIATE")
             try:
                 yield conn
+                # A commit that fails must roll back too: else the transaction stays
+                # open on the pooled connection and its next user commits it.
+                conn.commit()
             except BaseException:
                 conn.rollback()
                 raise
-            conn.commit()
 
     # -- accounts ---------------------------------------------------------------------
 
