@@ -33,6 +33,7 @@ from acctstate.world.store._codec import (
     unknown_account,
 )
 from acctstate.world.store._facts import AccountView, FactsSource, memory_facts
+from acctstate.world.store._memory_batch import MemoryBatch
 from acctstate.world.store._memory_outbox import MemoryOutbox, _Slot
 from acctstate.world.store._types import (
     Progress,
@@ -44,7 +45,7 @@ from acctstate.world.store._types import (
 __all__ = ["MemoryStore"]
 
 
-class MemoryStore(MemoryOutbox, BaseStore):
+class MemoryStore(MemoryOutbox, MemoryBatch, BaseStore):
     """A [`Store`][acctstate.store.Store] in process memory (thread-safe).
 
     Args:

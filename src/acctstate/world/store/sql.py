@@ -35,15 +35,15 @@ except ImportError as exc:  # pragma: no cover - exercised only without the extr
     ) from exc
 
 from acctstate.world.store._delivery import SqlDelivery
-from acctstate.world.store._nightly import SqlNightly
 from acctstate.world.store._schema import UtcDateTime, metadata
+from acctstate.world.store._sqlbatch import SqlBatch
 from acctstate.world.store._sqlengine import create_engine
 from acctstate.world.store._sqlschedule import SqlScheduling
 
 __all__ = ["SqlStore", "UtcDateTime", "create_engine", "metadata"]
 
 
-class SqlStore(SqlDelivery, SqlScheduling, SqlNightly):
+class SqlStore(SqlDelivery, SqlScheduling, SqlBatch):
     """A [`Store`][acctstate.store.Store] in an SQL database (SQLite or PostgreSQL).
 
     Args:
