@@ -322,3 +322,45 @@ def test_caller_connection_holds_the_writes() -> None:
             conn.rollback()
         assert store.load("A-000").status == 1
         assert store.pending() == ()
+
+
+def test_async_store_batch_equals_batch_on_objects(tmp_path: Any) -> None:
+    """AsyncSqlStore runs the SQL store's batch: the same counts and outcomes, and an
+    async ``progress`` is awaited."""
+    import asyncio
+
+    from acctstate.store.asyncio import AsyncSqlStore, create_async_engine
+
+    book = object_book(ROWS)
+    expected = batch.apply(batch.select(WF, book), FireTrigger("suspend"), at=AT)
+    seen: list[tuple[int, int]] = []
+
+    async def progress(done: int, total: int) -> None:
+        seen.append((done, total))
+
+    async def run() -> tuple[Any, Any]:
+        engine = create_async_engine(f"sqlite+aiosqlite:///{tmp_path / 'batch.db'}")
+        try:
+            store = AsyncSqlStore(WF, engine, facts=customers)
+            await store.create_schema()
+            async with engine.begin() as conn:
+                await conn.run_sync(host.create_all)
+            for n, row in enumerate(ROWS):
+                await store.open(f"A-{n:03d}", row["status"], at=T0, imported=True)
+            async with engine.begin() as conn:
+                await conn.execute(
+                    customers.insert(),
+                    [{"id": f"A-{n:03d}", **facts_of(r)} for n, r in enumerate(ROWS)],
+                )
+            picked = await store.select()
+            report = await store.apply_batch(
+                picked, FireTrigger("suspend"), at=AT, chunk=3, progress=progress
+            )
+            return picked, report
+        finally:
+            await engine.dispose()
+
+    picked, report = asyncio.run(run())
+    assert picked.counts == batch.select(WF, object_book(ROWS)).counts
+    assert report.outcomes == expected.outcomes
+    assert seen == [(3, 4), (4, 4)]

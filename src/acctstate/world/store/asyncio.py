@@ -55,6 +55,7 @@ from acctstate.values.catalog import StatusRef
 from acctstate.values.effects import Hooks
 from acctstate.values.errors import InvalidArgument
 from acctstate.values.history import History, ScheduledChange, StatusChange
+from acctstate.world.store._async_batch import AsyncBatch
 from acctstate.world.store._awaiting import (
     awaiting,
     awaiting_hooks,
@@ -117,7 +118,7 @@ def create_async_engine(url: str | sa.URL, **kwargs: Any) -> AsyncEngine:
     return engine
 
 
-class AsyncSqlStore:
+class AsyncSqlStore(AsyncBatch):
     """A store in an SQL database, for asyncio code: [`SqlStore`][acctstate.store.sql.SqlStore]'s
     methods as coroutines.
 
