@@ -364,3 +364,21 @@ def test_async_store_batch_equals_batch_on_objects(tmp_path: Any) -> None:
     assert picked.counts == batch.select(WF, object_book(ROWS)).counts
     assert report.outcomes == expected.outcomes
     assert seen == [(3, 4), (4, 4)]
+
+
+def test_chunks_are_written_set_based(store: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without races, no account takes the one-by-one path: each chunk's rows go in with
+    the chunk's own statements."""
+    if isinstance(store, MemoryStore):
+        pytest.skip("the SQL store's chunks")
+
+    def alone(*args: Any) -> Any:
+        raise AssertionError("an account was planned again alone")
+
+    monkeypatch.setattr(SqlStore, "_apply_alone", alone)
+    for mode in ("all_or_nothing", "best_effort"):
+        report = store.apply_batch(
+            Selection(statuses="active"), FireTrigger("suspend"), at=AT, chunk=1, mode=mode
+        )
+        assert report.counts["changed"] == (2 if mode == "all_or_nothing" else 0)
+    assert [len(store.pending(account_id=i)) for i in ("A-000", "A-001")] == [3, 3]

@@ -78,7 +78,8 @@ def _payload(effect: Effect) -> str:
 class _Write:
     """The rows one chunk writes: the compare-and-set updates, history and outbox."""
 
-    def __init__(self) -> None:
+    def __init__(self, tenant: str) -> None:
+        self.tenant = tenant
         self.updates: list[dict[str, Any]] = []
         self.history: list[dict[str, Any]] = []
         self.outbox: list[dict[str, Any]] = []
@@ -94,15 +95,16 @@ class _Write:
         version = stored.version
         for change in changes:
             version += 1
-            self.history.append(history_row(change, version))
+            self.history.append(history_row(change, version, self.tenant))
             if change.effects:
                 payloads = [_payload(e) for e in change.effects]
-                self.outbox.extend(outbox_rows(change, version, payloads, created))
+                self.outbox.extend(outbox_rows(change, version, payloads, created, self.tenant))
         last = changes[-1]
         self.updates.append(
             {
                 "b_id": stored.id,
                 "b_version": stored.version,
+                "b_tenant": self.tenant,
                 "status": last.dest.code,
                 "status_since": last.at,
                 "version": version,
@@ -165,14 +167,16 @@ class SqlNightly(SqlBase):
         total = 0
         if report is not None:
             with self._tx(connection) as conn:
-                counting = sa.select(sa.func.count()).select_from(accounts)
+                counting = (
+                    sa.select(sa.func.count()).select_from(accounts).where(self._mine(accounts))
+                )
                 if part is not None:
                     counting = counting.where(in_partition(conn, accounts.c.id, part))
                 total = conn.execute(counting).scalar_one()
         cursor: str | None = None
         while True:
             one_by_one: list[str] = []
-            write = _Write()
+            write = _Write(self._tenant)
             rows: list[tuple[StoredAccount, dict[str, Any] | None]] = []
             try:
                 with self._tx(connection) as conn:
@@ -225,7 +229,13 @@ class SqlNightly(SqlBase):
             names = [col.key for col in facts.c if col.key not in _OWN]
             cols += [facts.c[n].label(f"f_{i}") for i, n in enumerate(names)]
             source = accounts.outerjoin(facts, facts.c[self._facts_key] == accounts.c.id)
-        query = sa.select(*cols).select_from(source).order_by(accounts.c.id).limit(limit)
+        query = (
+            sa.select(*cols)
+            .select_from(source)
+            .where(self._mine(accounts))
+            .order_by(accounts.c.id)
+            .limit(limit)
+        )
         if after is not None:
             query = query.where(accounts.c.id > after)
         if partition is not None:
@@ -241,7 +251,10 @@ class SqlNightly(SqlBase):
         found: dict[str, list[StatusChange]] = {i: [] for i in ids}
         query = (
             sa.select(history)
-            .where(history.c.account_id.in_(sa.bindparam("ids", expanding=True)))
+            .where(
+                self._mine(history),
+                history.c.account_id.in_(sa.bindparam("ids", expanding=True)),
+            )
             .order_by(history.c.account_id, history.c.version)
         )
         for part in _batches(ids, _IN_BATCH):
@@ -273,7 +286,7 @@ class SqlNightly(SqlBase):
             if any(t in policies.reads_history for _, t, _, _ in decisions[i])
         }
         past = self._histories(conn, needs) if needs else {}
-        write = _Write()
+        write = _Write(self._tenant)
         created = self._workflow.clock.now()
         wf = self._workflow
         for i in changed:
@@ -302,7 +315,7 @@ class SqlNightly(SqlBase):
             # the accounts whose keys are taken to the one-by-one path.
             owner = {r["key"]: r["account_id"] for r in write.outbox}
             for part in _batches(list(owner), _IN_BATCH):
-                taken = conn.execute(TAKEN, {"keys": list(part)}).scalars()
+                taken = conn.execute(TAKEN, {"keys": list(part), "tenant": self._tenant}).scalars()
                 clashed.update(owner[k] for k in taken)
             if clashed:
                 self._without(write, clashed)
@@ -319,7 +332,10 @@ class SqlNightly(SqlBase):
         """A multi-row insert of ``rows`` (all with the same keys)."""
         if not rows:
             return
-        names = list(rows[0])
+        # In the table's column order: the SQLite path below hands the driver tuples for
+        # the statement compiled from these names, whose columns follow the table.
+        given = rows[0]
+        names = [c.key for c in table.c if c.key in given]
         translate = conn.get_execution_options().get("schema_translate_map") or {}
         if (
             conn.dialect.name == "postgresql"
@@ -368,7 +384,11 @@ class SqlNightly(SqlBase):
             ).subquery("v")
             stmt = (
                 accounts.update()
-                .where(accounts.c.id == v.c.id, accounts.c.version == v.c.old)
+                .where(
+                    accounts.c.tenant == self._tenant,
+                    accounts.c.id == v.c.id,
+                    accounts.c.version == v.c.old,
+                )
                 .values(status=v.c.status, status_since=v.c.since, version=v.c.new)
                 .returning(accounts.c.id)
             )
@@ -389,7 +409,7 @@ class SqlNightly(SqlBase):
             "schema_translate_map"
         ):
             sql = str(CAS.compile(dialect=conn.dialect))
-            names = ["status", "status_since", "version", "b_id", "b_version"]
+            names = ["status", "status_since", "version", "b_id", "b_version", "b_tenant"]
             done = conn.exec_driver_sql(sql, _sqlite_rows(accounts, names, updates)).rowcount
         else:
             done = conn.execute(CAS, updates).rowcount
@@ -399,7 +419,9 @@ class SqlNightly(SqlBase):
             r.id: r.version
             for part in _batches([u["b_id"] for u in updates], _IN_BATCH)
             for r in conn.execute(
-                sa.select(accounts.c.id, accounts.c.version).where(accounts.c.id.in_(list(part)))
+                sa.select(accounts.c.id, accounts.c.version).where(
+                    self._mine(accounts), accounts.c.id.in_(list(part))
+                )
             )
         }
         return {u["b_id"] for u in updates if now.get(u["b_id"]) == u["version"]}
@@ -416,7 +438,7 @@ class SqlNightly(SqlBase):
     ) -> None:
         """Plan and write one account's steps in a transaction of its own."""
         with self._tx(connection) as conn:
-            row = conn.execute(LOAD, {"id": account_id}).first()
+            row = conn.execute(LOAD, {"id": account_id, "tenant": self._tenant}).first()
             if row is None:
                 raise unknown_account(account_id)
             stored = account_of(row)
@@ -436,11 +458,13 @@ class SqlNightly(SqlBase):
             changes = plan_hops(
                 self._workflow, c, stored, facts, self._past(conn, stored), hops, now
             )
-            write = _Write()
+            write = _Write(self._tenant)
             write.add(stored, hops, changes, self._workflow.clock.now())
             keys = [r["key"] for r in write.outbox]
             if keys:
-                taken = conn.execute(TAKEN, {"keys": keys}).scalars().first()
+                taken = (
+                    conn.execute(TAKEN, {"keys": keys, "tenant": self._tenant}).scalars().first()
+                )
                 if taken is not None:
                     raise duplicate_key(account_id, changes[0].trigger, now, taken)
             (update,) = write.updates

@@ -4,6 +4,10 @@ Every query the store makes has an index (``tests/test_store_schema.py`` runs ``
 for each on PostgreSQL). History is append-only: on PostgreSQL a trigger refuses any
 ``UPDATE``, ``DELETE`` or ``TRUNCATE`` of it. JSON columns are ``JSONB`` on PostgreSQL.
 The shipped migrations (``acctstate db upgrade URL``) build exactly these tables.
+
+Every row carries a ``tenant`` (``''`` by default): stores given different tenants share
+the tables and never see or change each other's rows; keys, indexes and foreign keys all
+lead with it.
 """
 
 from __future__ import annotations
@@ -89,25 +93,34 @@ class JsonText(sa.types.TypeDecorator[str]):
 _Serial = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 _Id = sa.String(200)
 
+
+def _tenant() -> sa.Column[str]:
+    # Every row belongs to one tenant (a workflow, a brand, a customer of a hosted
+    # billing service); '' is the default store's, and what older rows were given.
+    return sa.Column("tenant", sa.String(100), nullable=False, server_default="")
+
+
 metadata = sa.MetaData()
 """Every table of the SQL store; include it in your migrations (``target_metadata``)."""
 
 accounts = sa.Table(
     "acctstate_accounts",
     metadata,
-    sa.Column("id", _Id, primary_key=True),
+    sa.Column("id", _Id, nullable=False),
     sa.Column("status", sa.Integer, nullable=False),
     sa.Column("status_since", UtcDateTime, nullable=False),
     sa.Column("version", sa.Integer, nullable=False),
+    _tenant(),
+    sa.PrimaryKeyConstraint("tenant", "id", name="pk_acctstate_accounts"),
     comment="acctstate: each account's current status; version counts its changes",
 )
-sa.Index("ix_acctstate_accounts_status", accounts.c.status, accounts.c.id)
+sa.Index("ix_acctstate_accounts_status", accounts.c.tenant, accounts.c.status, accounts.c.id)
 
 history = sa.Table(
     "acctstate_history",
     metadata,
     sa.Column("id", _Serial, primary_key=True, autoincrement=True),
-    sa.Column("account_id", _Id, sa.ForeignKey(accounts.c.id), nullable=False),
+    sa.Column("account_id", _Id, nullable=False),
     sa.Column("version", sa.Integer, nullable=False),
     sa.Column("trigger", sa.String(100), nullable=False),
     sa.Column("source", sa.Integer, nullable=False),
@@ -119,7 +132,13 @@ history = sa.Table(
     sa.Column("actor_id", sa.String(200)),
     sa.Column("actor_kind", sa.String(20)),
     sa.Column("actor_permissions", JsonText),
-    sa.UniqueConstraint("account_id", "version", name="uq_acctstate_history_version"),
+    _tenant(),
+    sa.ForeignKeyConstraint(
+        ["tenant", "account_id"],
+        [accounts.c.tenant, accounts.c.id],
+        name="fk_acctstate_history_account",
+    ),
+    sa.UniqueConstraint("tenant", "account_id", "version", name="uq_acctstate_history_version"),
     comment="acctstate: append-only status history, one row per version",
 )
 
@@ -127,8 +146,8 @@ outbox = sa.Table(
     "acctstate_outbox",
     metadata,
     sa.Column("seq", _Serial, primary_key=True, autoincrement=True),
-    sa.Column("key", sa.String(500), nullable=False, unique=True),
-    sa.Column("account_id", _Id, sa.ForeignKey(accounts.c.id), nullable=False),
+    sa.Column("key", sa.String(500), nullable=False),
+    sa.Column("account_id", _Id, nullable=False),
     sa.Column("version", sa.Integer, nullable=False),
     sa.Column("position", sa.Integer, nullable=False),
     sa.Column("kind", sa.String(100), nullable=False),
@@ -146,15 +165,29 @@ outbox = sa.Table(
     sa.Column("resolution", sa.Text),
     sa.Column("resolved_by", sa.String(200)),
     sa.Column("resolved_at", UtcDateTime),
+    _tenant(),
+    sa.ForeignKeyConstraint(
+        ["tenant", "account_id"],
+        [accounts.c.tenant, accounts.c.id],
+        name="fk_acctstate_outbox_account",
+    ),
+    sa.UniqueConstraint("tenant", "key", name="uq_acctstate_outbox_key"),
     comment=(
         "acctstate: effects of committed changes; done_at is set once carried out, "
         "outcome 'dead' after too many failed attempts"
     ),
 )
 # history() and each delivery read an account's effects by version.
-sa.Index("ix_acctstate_outbox_account", outbox.c.account_id, outbox.c.version, outbox.c.position)
+sa.Index(
+    "ix_acctstate_outbox_account",
+    outbox.c.tenant,
+    outbox.c.account_id,
+    outbox.c.version,
+    outbox.c.position,
+)
 sa.Index(
     "ix_acctstate_outbox_pending",
+    outbox.c.tenant,
     outbox.c.account_id,
     outbox.c.seq,
     postgresql_where=outbox.c.done_at.is_(None),
@@ -162,6 +195,7 @@ sa.Index(
 )
 sa.Index(
     "ix_acctstate_outbox_queue",
+    outbox.c.tenant,
     outbox.c.seq,
     postgresql_where=outbox.c.done_at.is_(None),
     sqlite_where=outbox.c.done_at.is_(None),
@@ -169,6 +203,7 @@ sa.Index(
 # prune(before=...) deletes the rows carried out before an instant.
 sa.Index(
     "ix_acctstate_outbox_done",
+    outbox.c.tenant,
     outbox.c.done_at,
     postgresql_where=outbox.c.done_at.is_not(None),
     sqlite_where=outbox.c.done_at.is_not(None),
@@ -177,6 +212,7 @@ sa.Index(
 # dead_letters() lists them per account.
 sa.Index(
     "ix_acctstate_outbox_dead",
+    outbox.c.tenant,
     outbox.c.account_id,
     outbox.c.seq,
     postgresql_where=outbox.c.dead_at.is_not(None),
@@ -186,8 +222,8 @@ sa.Index(
 scheduled = sa.Table(
     "acctstate_scheduled",
     metadata,
-    sa.Column("id", sa.String(500), primary_key=True),
-    sa.Column("account_id", _Id, sa.ForeignKey(accounts.c.id), nullable=False),
+    sa.Column("id", sa.String(500), nullable=False),
+    sa.Column("account_id", _Id, nullable=False),
     sa.Column("trigger", sa.String(100), nullable=False),
     sa.Column("at", UtcDateTime, nullable=False),
     sa.Column("reason", sa.String(100)),
@@ -199,10 +235,29 @@ scheduled = sa.Table(
     sa.Column("state", sa.String(10), nullable=False, default="pending"),
     sa.Column("version", sa.Integer),
     sa.Column("error", sa.Text),
+    _tenant(),
+    sa.PrimaryKeyConstraint("tenant", "id", name="pk_acctstate_scheduled"),
+    sa.ForeignKeyConstraint(
+        ["tenant", "account_id"],
+        [accounts.c.tenant, accounts.c.id],
+        name="fk_acctstate_scheduled_account",
+    ),
     comment="acctstate: effective-dated changes; state pending -> applied | failed",
 )
-sa.Index("ix_acctstate_scheduled_due", scheduled.c.state, scheduled.c.at, scheduled.c.id)
-sa.Index("ix_acctstate_scheduled_account", scheduled.c.account_id, scheduled.c.at, scheduled.c.id)
+sa.Index(
+    "ix_acctstate_scheduled_due",
+    scheduled.c.tenant,
+    scheduled.c.state,
+    scheduled.c.at,
+    scheduled.c.id,
+)
+sa.Index(
+    "ix_acctstate_scheduled_account",
+    scheduled.c.tenant,
+    scheduled.c.account_id,
+    scheduled.c.at,
+    scheduled.c.id,
+)
 
 HISTORY_GUARD = "acctstate_history_append_only"
 """The PostgreSQL function and trigger that keep the history append-only."""

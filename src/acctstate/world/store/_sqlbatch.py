@@ -193,7 +193,12 @@ class SqlBatch(SqlNightly):
         lock: bool = False,
     ) -> list[AccountView]:
         source, cols, names = self._source()
-        query = sa.select(*cols).select_from(source).where(*clauses).order_by(accounts.c.id)
+        query = (
+            sa.select(*cols)
+            .select_from(source)
+            .where(self._mine(accounts), *clauses)
+            .order_by(accounts.c.id)
+        )
         if limit is not None:
             query = query.limit(limit)
         if after is not None:
@@ -229,7 +234,7 @@ class SqlBatch(SqlNightly):
                 sa.func.coalesce(sa.func.sum(depleted), 0),
             )
             .select_from(source)
-            .where(*clauses)
+            .where(self._mine(accounts), *clauses)
             .group_by(accounts.c.status)
         )
         tally: Counter[int] = Counter()
@@ -433,7 +438,11 @@ class SqlBatch(SqlNightly):
             return len(run.ids)
         assert run.selection is not None
         source, _, _ = self._source()
-        query = sa.select(sa.func.count()).select_from(source).where(*self._where(run.selection))
+        query = (
+            sa.select(sa.func.count())
+            .select_from(source)
+            .where(self._mine(accounts), *self._where(run.selection))
+        )
         with self._tx(connection) as conn:
             return int(conn.execute(query).scalar_one())
 
@@ -480,7 +489,7 @@ class SqlBatch(SqlNightly):
 
     def _write_of(self, run: BatchRun, items: list[Item]) -> tuple[_Write, dict[str, Any]]:
         """The rows the changing accounts of ``items`` write, and their changes by id."""
-        write = _Write()
+        write = _Write(self._tenant)
         written: dict[str, Any] = {}
         created = self._workflow.clock.now()
         for view, plan, outcome in items:
@@ -509,7 +518,11 @@ class SqlBatch(SqlNightly):
             write, written = self._write_of(run, [(view, plan, None)])
             change = written[account_id]
             keys = [r["key"] for r in write.outbox]
-            taken = conn.execute(TAKEN, {"keys": keys}).scalars().first() if keys else None
+            taken = (
+                conn.execute(TAKEN, {"keys": keys, "tenant": self._tenant}).scalars().first()
+                if keys
+                else None
+            )
             if taken is not None:
                 why = str(duplicate_key(account_id, change.trigger, change.at, taken))
                 return BatchOutcome(account_id, OutcomeKind.REFUSED, plan.source, reason=why)
@@ -554,7 +567,8 @@ class SqlBatch(SqlNightly):
                 owner = {e.key: i for i, c in written.items() for e in c.effects}
                 sources = {view.id: plan.source for view, plan, _ in items}
                 for part in _batches(sorted(owner), _IN_BATCH):
-                    for key in conn.execute(TAKEN, {"keys": list(part)}).scalars():
+                    found = conn.execute(TAKEN, {"keys": list(part), "tenant": self._tenant})
+                    for key in found.scalars():
                         i = owner[key]
                         why = str(duplicate_key(i, written[i].trigger, written[i].at, key))
                         run.done(i, BatchOutcome(i, OutcomeKind.REFUSED, sources[i], reason=why))

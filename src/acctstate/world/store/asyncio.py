@@ -134,9 +134,10 @@ class AsyncSqlStore(AsyncBatch):
             ``execution_options(schema_translate_map={None: "billing"})``.
         facts: the host's table, view or ``select()`` of facts (as for ``SqlStore``).
         facts_key: the facts' column holding the account id.
+        tenant: whose rows the store keeps (as for ``SqlStore``).
 
     Raises:
-        InvalidArgument: ``engine`` is not an ``AsyncEngine``, or bad ``facts``.
+        InvalidArgument: ``engine`` is not an ``AsyncEngine``, bad ``facts`` or ``tenant``.
     """
 
     __slots__ = ("_engine", "_store")
@@ -148,6 +149,7 @@ class AsyncSqlStore(AsyncBatch):
         *,
         facts: sa.FromClause | sa.Select[Any] | None = None,
         facts_key: str = "id",
+        tenant: str = "",
     ) -> None:
         if not isinstance(engine, AsyncEngine):
             raise InvalidArgument(
@@ -155,7 +157,9 @@ class AsyncSqlStore(AsyncBatch):
             )
         check_greenlet()
         self._engine = engine
-        self._store = SqlStore(workflow, engine.sync_engine, facts=facts, facts_key=facts_key)
+        self._store = SqlStore(
+            workflow, engine.sync_engine, facts=facts, facts_key=facts_key, tenant=tenant
+        )
 
     def __repr__(self) -> str:
         return f"<AsyncSqlStore {self.workflow.name!r} on {self._engine.url!r}>"

@@ -41,7 +41,7 @@ __all__ = ["HEAD", "VERSION_TABLE", "current", "upgrade"]
 
 DatabaseError = sa.exc.SQLAlchemyError  # what the command line reports as a plain error
 
-HEAD = "0002"
+HEAD = "0003"
 """The schema version this release of acctstate writes."""
 
 VERSION_TABLE = "acctstate_version"
@@ -71,7 +71,9 @@ def _found(conn: sa.Connection) -> str | None:
     if not inspector.has_table(accounts.name, schema=schema):
         return None
     columns = {c["name"] for c in inspector.get_columns(outbox.name, schema=schema)}
-    return HEAD if "claimed_by" in columns else "0001"
+    if "tenant" in columns:
+        return "0003"
+    return "0002" if "claimed_by" in columns else "0001"
 
 
 def current(bind: sa.Engine | str | sa.URL) -> str | None:

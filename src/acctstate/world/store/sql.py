@@ -60,10 +60,16 @@ class SqlStore(SqlDelivery, SqlScheduling, SqlBatch):
             or the currency when neither gives one raises
             [`MissingFact`][acctstate.errors.MissingFact].
         facts_key: the facts' column holding the account id.
+        tenant: whose rows the store keeps (default ``''``). Every table has a
+            ``tenant`` column that leads its keys; stores on the same tables with
+            different tenants (two workflows, two brands, the customers of a hosted
+            billing service) never see or change each other's accounts, history,
+            effects or scheduled changes, and may use the same account ids.
 
     Raises:
-        InvalidArgument: ``engine`` is not an SQLAlchemy ``Engine``, or ``facts`` is
-            not a table, view or select with a ``facts_key`` column.
+        InvalidArgument: ``engine`` is not an SQLAlchemy ``Engine``, ``facts`` is
+            not a table, view or select with a ``facts_key`` column, or ``tenant`` is
+            not text of at most 100 characters.
     """
 
     __slots__ = ()
