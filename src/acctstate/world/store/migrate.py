@@ -10,9 +10,9 @@ recognised and brought up to date like any other. The same from the command line
 >>> from acctstate.store.sql import create_engine
 >>> engine = create_engine("sqlite://")
 >>> upgrade(engine)
-'0002'
+'0003'
 >>> current(engine), upgrade(engine)              # running it again changes nothing
-('0002', '0002')
+('0003', '0003')
 """
 
 from __future__ import annotations
