@@ -48,6 +48,7 @@ from acctstate.world.store._batch import (
 )
 from acctstate.world.store._codec import check_count, duplicate_key, unknown_account
 from acctstate.world.store._facts import AccountView
+from acctstate.world.store._grouped import groupable
 from acctstate.world.store._nightly import _IN_BATCH, SqlNightly, _batches, _Write
 from acctstate.world.store._schema import accounts
 from acctstate.world.store._sqlengine import CAS, INSERT_HISTORY, INSERT_OUTBOX, TAKEN
@@ -463,7 +464,7 @@ class SqlBatch(SqlNightly):
                 with self._tx(connection) as conn:
                     views, nxt, covered = self._read_run(conn, run, at, chunk)
                     items = run.plan(views)
-                    write, written = self._write_of(run, items)
+                    write, written = self._write_of(run, items, conn)
                     lost = (
                         self._write_chunk(conn, write, check_keys=connection is not None)
                         if written
@@ -487,9 +488,12 @@ class SqlBatch(SqlNightly):
                 return
             at = nxt
 
-    def _write_of(self, run: BatchRun, items: list[Item]) -> tuple[_Write, dict[str, Any]]:
-        """The rows the changing accounts of ``items`` write, and their changes by id."""
-        write = _Write(self._tenant)
+    def _write_of(
+        self, run: BatchRun, items: list[Item], conn: sa.Connection | None = None
+    ) -> tuple[_Write, dict[str, Any]]:
+        """The rows the changing accounts of ``items`` write (set-based on ``conn`` where
+        it can), and their changes by id."""
+        write = _Write(self._tenant, grouped=conn is not None and groupable(conn))
         written: dict[str, Any] = {}
         created = self._workflow.clock.now()
         for view, plan, outcome in items:
@@ -582,7 +586,7 @@ class SqlBatch(SqlNightly):
                     report(done, total)
                 return
             for part in _batches(items, chunk):
-                write, written = self._write_of(run, list(part))
+                write, written = self._write_of(run, list(part), conn)
                 lost = self._write_chunk(conn, write, check_keys=False)
                 if lost:
                     # Rows are locked (PostgreSQL) or the write lock is held (SQLite), so
