@@ -11,7 +11,8 @@ building the effect values a change only derives its keys for.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from decimal import Decimal
 from typing import Any
 
 import attrs
@@ -25,7 +26,15 @@ from acctstate.world.store._codec import effect_payload
 from acctstate.world.store._schema import UtcDateTime
 from acctstate.world.store._types import StoredAccount
 
-__all__ = ["Chunk", "book_of", "effect_rows", "sqlite_rows", "sqlite_stamp"]
+__all__ = [
+    "Chunk",
+    "book_of",
+    "effect_rows",
+    "read_query",
+    "read_raw",
+    "sqlite_rows",
+    "sqlite_stamp",
+]
 
 # Stored state wins over a host column of the same name.
 OWN = frozenset({"id", "status", "status_since", "version", "history"})
@@ -42,12 +51,34 @@ def _from_text(value: Any) -> dt.datetime | None:
 
 class Chunk:
     """The accounts of one chunk as columns (``ids``, ``status``, ``since``, ``version``)
-    and the host's facts as one list per name; ``texts`` names the columns still in
-    SQLite's stored text (``"status_since"`` and facts)."""
+    and the host's facts as one list per name.
 
-    __slots__ = ("facts", "ids", "names", "since", "status", "texts", "version")
+    ``texts`` names the columns still in SQLite's stored text (``"status_since"`` and
+    facts); ``decoders`` the facts read raw from the driver with the processor that
+    turns a value into what the column's type gives; ``money`` the raw ``Numeric``
+    columns of scale 2 (the sweep reads them straight as minor units).
+    """
 
-    def __init__(self, rows: Sequence[Any], names: list[str], texts: frozenset[str]) -> None:
+    __slots__ = (
+        "decoders",
+        "facts",
+        "ids",
+        "money",
+        "names",
+        "since",
+        "status",
+        "texts",
+        "version",
+    )
+
+    def __init__(
+        self,
+        rows: Sequence[Any],
+        names: list[str],
+        texts: frozenset[str],
+        decoders: dict[str, Callable[[Any], Any]] | None = None,
+        money: frozenset[str] = frozenset(),
+    ) -> None:
         columns = list(zip(*rows, strict=True)) if rows else [()] * (4 + len(names))
         self.ids: list[str] = list(columns[0])
         self.status: list[int] = list(columns[1])
@@ -56,6 +87,8 @@ class Chunk:
         self.names = names
         self.facts: dict[str, list[Any]] = {n: list(columns[4 + i]) for i, n in enumerate(names)}
         self.texts = texts
+        self.decoders = {} if decoders is None else decoders
+        self.money = money
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -67,12 +100,36 @@ class Chunk:
             since = _from_text(since)
         return StoredAccount(self.ids[i], self.status[i], since, self.version[i])
 
+    def _value(self, name: str, value: Any) -> Any:
+        if name in self.texts:
+            return _from_text(value)
+        decode = self.decoders.get(name)
+        return value if decode is None else decode(value)
+
     def facts_of(self, i: int) -> dict[str, Any] | None:
         """Row ``i``'s facts, as the store reads them for one account."""
         if not self.names:
             return None
-        texts = self.texts
-        return {n: _from_text(col[i]) if n in texts else col[i] for n, col in self.facts.items()}
+        return {n: self._value(n, col[i]) for n, col in self.facts.items()}
+
+    def column(self, name: str) -> list[Any]:
+        """A fact's column, as its type reads it."""
+        values = self.facts[name]
+        if name in self.texts or name in self.decoders:
+            return [self._value(name, v) for v in values]
+        return values
+
+
+def _raw_minor(value: Any) -> int:
+    """A raw SQLite number of a ``Numeric(scale=2)`` column in minor units: what
+    ``_minor`` gives for the Decimal SQLAlchemy makes of it (``"%.2f"`` of the value)."""
+    if value is None:
+        return 0
+    if type(value) is int:
+        return _minor(value, "balance", 2)
+    if type(value) is float:
+        return _minor(Decimal("%.2f" % value), "balance", 2)  # noqa: UP031
+    return _minor(value, "balance", 2)
 
 
 def read_query(
@@ -103,6 +160,40 @@ def read_query(
     return cols, source, names, frozenset(texts)
 
 
+def read_raw(
+    conn: sa.Connection, query: Any, facts: Any, names: list[str], texts: frozenset[str]
+) -> Chunk:
+    """The chunk read through the SQLite driver itself: rows as plain tuples, each fact
+    decoded only when it is read (the sweep reads ``Numeric(scale=2)`` money raw)."""
+    dialect = conn.dialect
+    compiled = query.compile(dialect=dialect)
+    params = compiled.construct_params()
+    args = tuple(params[k] for k in compiled.positiontup or ())
+    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    try:
+        cursor.execute(str(compiled), args)
+        rows = cursor.fetchall()
+    finally:
+        cursor.close()
+    decoders: dict[str, Callable[[Any], Any]] = {}
+    money: set[str] = set()
+    for n in names:
+        if n in texts:
+            continue
+        kind = facts.c[n].type
+        decode = kind._cached_result_processor(dialect, None)
+        if decode is not None:
+            decoders[n] = decode
+        if (
+            isinstance(kind, sa.Numeric)
+            and not isinstance(kind, sa.Float)
+            and kind.asdecimal
+            and kind.scale == 2
+        ):
+            money.add(n)
+    return Chunk(rows, names, texts, decoders, frozenset(money))
+
+
 def _dates(values: list[Any], name: str, text: bool, n: int) -> Any:
     np = _numpy()
     if text:
@@ -129,13 +220,21 @@ def book_of(chunk: Chunk) -> dict[str, Any]:
         "id": objects(chunk.ids),
         "status": np.array(chunk.status, dtype=np.int64),
     }
+    if "balance" in chunk.money:
+        raw = facts["balance"]
+        book["balance"] = np.fromiter(map(_raw_minor, raw), dtype=np.int64, count=n)
+    elif "balance" in facts:
+        balance = chunk.column("balance")
+        book["balance"] = np.fromiter(
+            (_minor(v, "balance", 2) for v in balance), dtype=np.int64, count=n
+        )
+    else:
+        book["balance"] = np.zeros(n, dtype=np.int64)
+    facts = {
+        k: (v if k in chunk.texts or k in chunk.money else chunk.column(k))
+        for k, v in facts.items()
+    }
     book["account_class"] = objects(facts.get("account_class", [None] * n))
-    balance = facts.get("balance")
-    book["balance"] = (
-        np.fromiter((_minor(v, "balance", 2) for v in balance), dtype=np.int64, count=n)
-        if balance is not None
-        else np.zeros(n, dtype=np.int64)
-    )
     unpaid = facts.get("unpaid_invoices")
     book["unpaid_invoices"] = (
         np.fromiter((v or 0 for v in unpaid), dtype=np.int64, count=n)

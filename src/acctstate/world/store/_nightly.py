@@ -23,7 +23,14 @@ from acctstate.values.clock import require_aware
 from acctstate.values.errors import AcctStateError, ConcurrentChange
 from acctstate.values.history import History, StatusChange
 from acctstate.world.store._automation import Hop, Policies, Tally, check_progress, plan_hops
-from acctstate.world.store._chunk import Chunk, book_of, effect_rows, read_query, sqlite_rows
+from acctstate.world.store._chunk import (
+    Chunk,
+    book_of,
+    effect_rows,
+    read_query,
+    read_raw,
+    sqlite_rows,
+)
 from acctstate.world.store._codec import (
     check_count,
     duplicate_key,
@@ -48,8 +55,6 @@ from acctstate.world.store._types import Progress, RunReport, StoredAccount
 
 __all__ = ["SqlNightly"]
 
-# Stored state wins over a host column of the same name.
-_OWN = frozenset({"id", "status", "status_since", "version", "history"})
 # Bound parameters per statement stay well under SQLite's and PostgreSQL's limits.
 _IN_BATCH = 1000
 
@@ -255,6 +260,8 @@ class SqlNightly(SqlBase):
             query = query.where(accounts.c.id > after)
         if partition is not None:
             query = query.where(in_partition(conn, accounts.c.id, partition))
+        if texts and not conn.get_execution_options().get("schema_translate_map"):
+            return read_raw(conn, query, self._facts, names, texts)
         return Chunk(conn.execute(query).all(), names, texts)
 
     def _histories(self, conn: sa.Connection, read: dict[str, int]) -> dict[str, History]:
