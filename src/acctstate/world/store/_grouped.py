@@ -3,7 +3,7 @@
 Most changes of a nightly run or a batch share everything but the account: the trigger,
 source, destination, instant, actor, note and the kinds of their effects, whose keys
 follow from the account id (``<id>/<trigger>/<instant>/<source>#<i>``). Such changes are
-kept as ``(order, group, account id, version)`` only. Writing them loads those narrow rows
+kept as ``(order, group, account id, version, recorded at)`` only. Writing them loads those narrow rows
 (and each group's effects) into two temporary tables and inserts the history and outbox
 rows with ``INSERT ... SELECT`` -- the rows ``fire`` writes, in the order it writes them
 (each account's effects in order), without building them one by one in Python.
@@ -75,7 +75,7 @@ class Grouped:
     __slots__ = ("effects", "groups", "info", "members")
 
     def __init__(self) -> None:
-        self.members: list[tuple[int, int, str, int]] = []
+        self.members: list[tuple[int, int, str, int, Any]] = []
         self.groups: dict[tuple[Any, ...], int] = {}
         self.info: list[tuple[StatusChange, str]] = []  # a sample change and its key suffix
         self.effects: list[tuple[int, int, str, str, str]] = []
@@ -97,7 +97,6 @@ class Grouped:
             change.source.code,
             change.dest.code,
             change.at,
-            change.recorded_at,
             change.reason,
             change.note,
             change.actor,
@@ -110,7 +109,11 @@ class Grouped:
             self.info.append((change, suffix))
             for position, (_, kind, payload) in enumerate(effect_rows(change)):
                 self.effects.append((grp, position, f"{suffix}#{position}", kind, payload))
-        self.members.append((len(self.members), grp, change.account_id, version))
+        # When the change was recorded differs from one change to the next (the clock
+        # runs): a column of the member, not a part of its group.
+        self.members.append(
+            (len(self.members), grp, change.account_id, version, change.recorded_at)
+        )
 
     def keys(self) -> dict[str, str]:
         """Every effect key of the members, and its account."""
@@ -119,7 +122,7 @@ class Grouped:
             suffixes.setdefault(grp, []).append(suffix)
         return {
             f"{account_id}{s}": account_id
-            for _, grp, account_id, _ in self.members
+            for _, grp, account_id, _, _ in self.members
             for s in suffixes.get(grp, ())
         }
 
@@ -158,7 +161,7 @@ class Grouped:
                 cast(mark, "INTEGER"),
                 cast(mark, "INTEGER"),
                 cast(mark, "TIMESTAMPTZ"),
-                cast(mark, "TIMESTAMPTZ"),
+                "recorded_at",
                 cast(mark, "TEXT"),
                 cast(mark, "TEXT"),
                 cast(mark, "TEXT"),
@@ -180,7 +183,6 @@ class Grouped:
                     change.source.code,
                     change.dest.code,
                     instant(change.at) if sqlite else change.at,
-                    instant(change.recorded_at) if sqlite else change.recorded_at,
                     change.reason,
                     change.note,
                     actor_id,
@@ -203,10 +205,12 @@ class Grouped:
 
     def _load(self, conn: sa.Connection, sqlite: bool) -> None:
         """The members and the groups' effects into the (emptied) temporary tables."""
-        text, integer = ("TEXT", "INTEGER") if sqlite else ("text", "integer")
+        text, integer, stamp = (
+            ("TEXT", "INTEGER", "TEXT") if sqlite else ("text", "integer", "timestamptz")
+        )
         conn.exec_driver_sql(
-            f"CREATE TEMP TABLE IF NOT EXISTS {_CHANGES} "
-            f"(ord {integer}, grp {integer}, account_id {text}, version {integer})"
+            f"CREATE TEMP TABLE IF NOT EXISTS {_CHANGES} (ord {integer}, grp {integer}, "
+            f"account_id {text}, version {integer}, recorded_at {stamp})"
         )
         conn.exec_driver_sql(
             f"CREATE TEMP TABLE IF NOT EXISTS {_EFFECTS} (grp {integer}, position {integer}, "
@@ -215,7 +219,16 @@ class Grouped:
         conn.exec_driver_sql(f"DELETE FROM {_CHANGES}")
         conn.exec_driver_sql(f"DELETE FROM {_EFFECTS}")
         copying = not sqlite and conn.dialect.driver == "psycopg" and not conn.dialect.is_async
-        for name, rows in ((_CHANGES, self.members), (_EFFECTS, self.effects)):
+        members: list[tuple[Any, ...]] = self.members
+        if sqlite:
+            seen: dict[Any, Any] = {None: None}
+            members = []
+            for *head, recorded in self.members:
+                text_at = seen.get(recorded)
+                if text_at is None and recorded is not None:
+                    text_at = seen[recorded] = sqlite_stamp(recorded)
+                members.append((*head, text_at))
+        for name, rows in ((_CHANGES, members), (_EFFECTS, self.effects)):
             if not rows:
                 continue
             if copying:
