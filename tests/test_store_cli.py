@@ -97,3 +97,21 @@ def test_run_automation_command_refuses_a_bad_policy(
     policy.write_text(POLICY.replace('"customers"', '"clients"'))
     assert main(["run-automation", url, "--policy", str(policy), "-q"]) == 1
     assert "no table 'clients'" in capsys.readouterr().err
+
+
+def test_run_automation_shows_a_progress_bar(
+    tmp_path: pathlib.Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Without ``--quiet`` the run draws a progress bar on stderr (the accounts done of
+    the accounts stored); the summary stays on stdout. ``--tenant`` names the store's
+    tenant: another tenant has no accounts."""
+    url = book(tmp_path)
+    policy = tmp_path / "nightly.toml"
+    policy.write_text(POLICY)
+    args = ["run-automation", url, "--policy", str(policy), "--now", NOW.isoformat()]
+    assert main([*args, "--chunk", "2"]) == 0
+    captured = capsys.readouterr()
+    assert "nightly run" in captured.err and "3/3" in captured.err.replace(" ", "")
+    assert "nightly run" not in captured.out
+    assert main([*args, "--tenant", "elsewhere", "-q"]) == 0
+    assert capsys.readouterr().out.startswith("0 accounts examined")
