@@ -120,13 +120,16 @@ class Chunk:
         return values
 
 
+_WHOLE = 2**63 // 100  # whole amounts whose minor units fit in int64
+
+
 def _raw_minor(value: Any) -> int:
     """A raw SQLite number of a ``Numeric(scale=2)`` column in minor units: what
     ``_minor`` gives for the Decimal SQLAlchemy makes of it (``"%.2f"`` of the value)."""
     if value is None:
         return 0
-    if type(value) is int:
-        return _minor(value, "balance", 2)
+    if type(value) is int and -_WHOLE < value < _WHOLE:
+        return value * 100  # what _minor gives, without its checks' cost
     if type(value) is float:
         return _minor(Decimal("%.2f" % value), "balance", 2)  # noqa: UP031
     return _minor(value, "balance", 2)
