@@ -461,12 +461,12 @@ def main() -> None:
                 print(
                     f"{name:<10} {spread(r['floor']):>24} {spread(r['store']):>24} "
                     f"{ratio:>5.2f}x {rate:>10,.0f} {r['peak'] / 2**20:>8.1f} "
-                    f"{cpu:>9.2f}x" + (" (client)" if name != "sqlite" else "")
+                    + (f"{cpu:>9.2f}x" if name == "sqlite" else f"{'n/a':>10}")
                 )
             print("ratio = run_automation time / hand-written set-based SQL time (aim < 3x)")
             print(
-                "CPU ratio = the same in this process's CPU seconds, median of the rounds "
-                "(all the work on SQLite; only the client's on PostgreSQL)"
+                "CPU ratio = the same in CPU seconds of this process, median of the rounds "
+                "(SQLite runs in process; PostgreSQL's work is in the server)"
             )
         if why is not None:
             print(f"PostgreSQL not measured ({args.pg_url}): {why}")
