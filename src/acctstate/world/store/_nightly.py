@@ -260,7 +260,11 @@ class SqlNightly(SqlBase):
             query = query.where(accounts.c.id > after)
         if partition is not None:
             query = query.where(in_partition(conn, accounts.c.id, partition))
-        if texts and not conn.get_execution_options().get("schema_translate_map"):
+        if (
+            texts
+            and not conn.dialect.is_async  # aiosqlite: through SQLAlchemy below
+            and not conn.get_execution_options().get("schema_translate_map")
+        ):
             return read_raw(conn, query, self._facts, names, texts)
         return Chunk(conn.execute(query).all(), names, texts)
 
