@@ -72,26 +72,36 @@ def _shared(change: StatusChange) -> tuple[type[Effect], ...] | None:
 class Grouped:
     """The changes of a chunk kept as group members (see the module)."""
 
-    __slots__ = ("effects", "groups", "info", "members")
+    __slots__ = ("actors", "effects", "groups", "info", "members")
 
     def __init__(self) -> None:
         self.members: list[tuple[int, int, str, int, Any]] = []
         self.groups: dict[tuple[Any, ...], int] = {}
         self.info: list[tuple[StatusChange, str]] = []  # a sample change and its key suffix
         self.effects: list[tuple[int, int, str, str, str]] = []
+        # Groups are keyed by the actor's identity (hashing an actor per change costs);
+        # the actors are kept so that no identity is reused while the chunk is built.
+        self.actors: dict[int, Any] = {}
 
     def __len__(self) -> int:
         return len(self.members)
 
     @staticmethod
-    def fits(changes: list[StatusChange]) -> bool:
-        """Whether all of one account's changes can be group members."""
-        return all(_shared(c) is not None for c in changes)
+    def kinds_of(changes: list[StatusChange]) -> list[tuple[type[Effect], ...]] | None:
+        """The effect kinds of each of one account's changes when all can be group
+        members, else ``None``."""
+        out = []
+        for c in changes:
+            kinds = _shared(c)
+            if kinds is None:
+                return None
+            out.append(kinds)
+        return out
 
-    def add(self, change: StatusChange, version: int) -> None:
-        """Keep ``change`` (made at ``version``) as a member of its group."""
-        kinds = _shared(change)
-        assert kinds is not None
+    def add(self, change: StatusChange, version: int, kinds: tuple[type[Effect], ...]) -> None:
+        """Keep ``change`` (made at ``version``, effects of ``kinds``) as a member."""
+        actor = change.actor
+        self.actors.setdefault(id(actor), actor)
         key = (
             change.trigger,
             change.source.code,
@@ -99,7 +109,7 @@ class Grouped:
             change.at,
             change.reason,
             change.note,
-            change.actor,
+            id(actor),
             kinds,
         )
         grp = self.groups.get(key)

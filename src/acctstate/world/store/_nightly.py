@@ -104,10 +104,11 @@ class _Write:
         version = stored.version
         tenant = self.tenant
         grouped = self.grouped
-        if grouped is not None and Grouped.fits(changes):
-            for change in changes:
+        kinds = None if grouped is None else Grouped.kinds_of(changes)
+        if grouped is not None and kinds is not None:
+            for change, its in zip(changes, kinds, strict=True):
                 version += 1
-                grouped.add(change, version)
+                grouped.add(change, version, its)
             changes = []  # written set-based; only the update below
         for change in changes:
             version += 1
