@@ -11,7 +11,7 @@ building the effect values a change only derives its keys for.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -106,11 +106,12 @@ class Chunk:
         decode = self.decoders.get(name)
         return value if decode is None else decode(value)
 
-    def facts_of(self, i: int) -> dict[str, Any] | None:
-        """Row ``i``'s facts, as the store reads them for one account."""
+    def facts_of(self, i: int) -> Mapping[str, Any] | None:
+        """Row ``i``'s facts, as the store reads them for one account (each value decoded
+        when a rule reads it)."""
         if not self.names:
             return None
-        return {n: self._value(n, col[i]) for n, col in self.facts.items()}
+        return _Row(self, i)
 
     def column(self, name: str) -> list[Any]:
         """A fact's column, as its type reads it."""
@@ -118,6 +119,29 @@ class Chunk:
         if name in self.texts or name in self.decoders:
             return [self._value(name, v) for v in values]
         return values
+
+
+class _Row(Mapping[str, Any]):
+    """One row of a chunk's facts, read lazily."""
+
+    __slots__ = ("_chunk", "_i")
+
+    def __init__(self, chunk: Chunk, i: int) -> None:
+        self._chunk = chunk
+        self._i = i
+
+    def __getitem__(self, name: str) -> Any:
+        chunk = self._chunk
+        return chunk._value(name, chunk.facts[name][self._i])
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._chunk.facts
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._chunk.facts)
+
+    def __len__(self) -> int:
+        return len(self._chunk.facts)
 
 
 _WHOLE = 2**63 // 100  # whole amounts whose minor units fit in int64

@@ -49,6 +49,8 @@ def create_engine(url: str | sa.URL, **kwargs: Any) -> sa.Engine:
             cursor = dbapi_connection.cursor()
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.execute("PRAGMA busy_timeout=30000")
+            # The set-based writes stage each chunk in small temporary tables.
+            cursor.execute("PRAGMA temp_store=MEMORY")
             if on_disk:
                 cursor.execute("PRAGMA journal_mode=WAL")
                 cursor.execute("PRAGMA synchronous=NORMAL")
