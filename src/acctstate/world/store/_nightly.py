@@ -67,7 +67,7 @@ def _batches(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
 class _Write:
     """The rows one chunk writes: the compare-and-set updates, history and outbox."""
 
-    def __init__(self, tenant: str, *, grouped: bool = False) -> None:
+    def __init__(self, tenant: str = "", *, grouped: bool = False) -> None:
         self.tenant = tenant
         self.updates: list[dict[str, Any]] = []
         self.history: list[dict[str, Any]] = []

@@ -106,8 +106,9 @@ TAKEN = sa.select(outbox.c.key).where(
 )
 
 
-def history_row(change: StatusChange, version: int, tenant: str) -> dict[str, Any]:
-    """The history table row of ``change`` at ``version``, in ``tenant``."""
+def history_row(change: StatusChange, version: int, tenant: str = "") -> dict[str, Any]:
+    """The history table row of ``change`` at ``version``, in ``tenant`` (a row in a tenant
+    without the account is refused by the foreign key)."""
     actor_id, actor_kind, permissions = actor_columns(change.actor)
     return {
         "tenant": tenant,
@@ -127,7 +128,7 @@ def history_row(change: StatusChange, version: int, tenant: str) -> dict[str, An
 
 
 def outbox_rows(
-    change: StatusChange, version: int, payloads: list[str], created: Any, tenant: str
+    change: StatusChange, version: int, payloads: list[str], created: Any, tenant: str = ""
 ) -> list[dict[str, Any]]:
     """The outbox rows of ``change``'s effects (``payloads`` are their encoded fields)."""
     return [
