@@ -41,10 +41,6 @@ class AccountView:
 
     __slots__ = ("_data", "_facts", "history", "id", "status", "status_since", "version")
 
-    # A stored account has no holds of its own here (a class attribute, not a fact:
-    # reading it must not go through the facts and fail each time it is planned).
-    holds: tuple[Any, ...] = ()
-
     def __init__(
         self,
         stored: StoredAccount,
