@@ -102,17 +102,20 @@ def test_run_automation_command_refuses_a_bad_policy(
 def test_run_automation_command_draws_progress(
     tmp_path: pathlib.Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """Without ``-q`` the nightly run draws a progress bar on stderr, driven by the run's
-    progress to the end (here in two chunks); stdout holds the same summary as with
-    ``-q``, and ``-q`` draws nothing."""
+    """Without ``-q`` the nightly run draws a progress bar on stderr (the accounts done
+    of the accounts stored), driven by the run's progress to the end (here in two
+    chunks); stdout holds the same summary as with ``-q``, and ``-q`` draws nothing.
+    ``--tenant`` names the store's tenant: another tenant has no accounts."""
     url = book(tmp_path)
     policy = tmp_path / "nightly.toml"
     policy.write_text(POLICY)
     args = ["run-automation", url, "--policy", str(policy), "--now", NOW.isoformat()]
     assert main([*args, "--chunk", "2"]) == 0
     captured = capsys.readouterr()
-    assert "nightly run" in captured.err and "100%" in captured.err
+    assert "nightly run" in captured.err and "3/3" in captured.err.replace(" ", "")
     assert "nightly run" not in captured.out
     assert captured.out.startswith("3 accounts examined at 2026-06-01T02:00:00+00:00: 2 changed")
     assert main([*args, "-q"]) == 0
     assert capsys.readouterr().err == ""
+    assert main([*args, "--tenant", "elsewhere", "-q"]) == 0
+    assert capsys.readouterr().out.startswith("0 accounts examined")

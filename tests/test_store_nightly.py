@@ -498,3 +498,39 @@ def test_an_effect_key_already_taken_fails_its_account_not_the_run(kind: str) ->
         assert (report.changed, report.changes) == (1, 1)
         assert store.load("A-0000").version == 2
         assert WF.catalog[store.load("A-0001").status].name == "suspended_dunning_1"
+
+
+class _Ticking:
+    """A clock that moves one microsecond each time it is read."""
+
+    def __init__(self, start: dt.datetime) -> None:
+        self.at = start
+
+    def now(self) -> dt.datetime:
+        self.at += dt.timedelta(microseconds=1)
+        return self.at
+
+
+@pytest.mark.parametrize("kind", ["sqlite", pytest.param("postgres", marks=needs_pg)])
+def test_a_running_clock_keeps_the_chunk_set_based(kind: str) -> None:
+    """With a clock that runs, each change keeps its own recorded instant, and a chunk's
+    history still goes in with one statement per ladder step, not one per change."""
+    book = [{**_quiet, "start": "active", "balance": Decimal("80"), "late_days": 31}] * 6
+    ticking = WF.with_clock(_Ticking(NOW + DAY))
+    statements: list[str] = []
+    with sql_store(kind) as plain:
+        store = SqlStore(ticking, plain.engine, facts=customers)
+        load_book([store], book)
+
+        @sa.event.listens_for(store.engine, "before_cursor_execute")
+        def _count(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+            statements.append(statement)
+
+        report = store.run_automation(POLICY, now=NOW)
+        sa.event.remove(store.engine, "before_cursor_execute", _count)
+        assert report.changes == 18 and report.retried == 0
+        recorded = [c.recorded_at for n in range(6) for c in store.history(f"A-{n:04d}")[1:]]
+        assert len(set(recorded)) == 18
+        assert recorded == sorted(recorded)
+        inserts = [s for s in statements if s.lstrip().upper().startswith("INSERT INTO")]
+        assert sum("acctstate_history" in s for s in inserts) == 3  # three steps

@@ -617,7 +617,7 @@ def test_a_sweep_reports_refusals_and_goes_on(store: Any) -> None:
 
 def test_sql_schema_is_plain_metadata(tmp_path: pathlib.Path) -> None:
     """The tables are on one public `MetaData` (for Alembic) with the documented names and
-    the unique idempotency key."""
+    the idempotency key unique per tenant."""
     assert sorted(metadata.tables) == [
         "acctstate_accounts",
         "acctstate_history",
@@ -625,7 +625,12 @@ def test_sql_schema_is_plain_metadata(tmp_path: pathlib.Path) -> None:
         "acctstate_outbox",
         "acctstate_scheduled",
     ]
-    assert metadata.tables["acctstate_outbox"].c.key.unique
+    keys = {
+        tuple(c.name for c in u.columns)
+        for u in metadata.tables["acctstate_outbox"].constraints
+        if isinstance(u, sa.UniqueConstraint)
+    }
+    assert keys == {("tenant", "key")}
     engine = create_engine(f"sqlite:///{tmp_path / 's.db'}")
     SqlStore(WF, engine).create_schema()
     assert sorted(sa.inspect(engine).get_table_names()) == sorted(metadata.tables)

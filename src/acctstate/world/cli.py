@@ -13,7 +13,7 @@ into a store.
     acctstate stats URL [--json]
     acctstate export URL --what accounts|history|outbox [--format csv|parquet] [-o FILE]
     acctstate deliver URL --hooks MODULE:ATTR|--record [--limit N] [--json]
-    acctstate run-automation URL --policy FILE [--now INSTANT] [--chunk N] [--quiet]
+    acctstate run-automation URL --policy FILE [--now INSTANT] [--chunk N] [--tenant T] [--quiet]
 
 The commands on a store URL take ``--workflow PRESET|FILE`` (default ``isp``), the
 workflow the store was filled with.
@@ -385,6 +385,7 @@ def parser() -> argparse.ArgumentParser:
         "--now", type=_instant, metavar="INSTANT", help="the run's instant, ISO with offset (now)"
     )
     p.add_argument("--chunk", type=_positive, default=10_000, help="accounts per chunk (10000)")
+    p.add_argument("--tenant", default="", help="the store's tenant (default: none)")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
     p.set_defaults(run=_run_automation)
     p = sub.add_parser(
@@ -425,6 +426,7 @@ def _run_automation(args: argparse.Namespace, out: IO[str]) -> int:
         quiet=args.quiet,
         out=out,
         err=sys.stderr,
+        tenant=args.tenant,
     )
     return 0 if report.ok else 1
 

@@ -28,7 +28,7 @@ from acctstate.values.clock import require_aware
 from acctstate.values.effects import Hooks
 from acctstate.values.errors import InvalidArgument
 
-__all__ = ["BatchReport", "Mode", "apply"]
+__all__ = ["BatchReport", "Mode", "apply", "check_mode", "resolve"]
 
 
 class Mode(enum.Enum):
@@ -160,13 +160,53 @@ def apply(
         InvalidArgument: a wrongly typed argument, a missing ``change``/``at``, or
             arguments that contradict the preview. Nothing has been done then.
     """
+    run_mode = check_mode(mode)
+    _check_common(actor, reason, note, hooks)
+    planner, selected, accounts, previewed = resolve(
+        target, change, at=at, actor=actor, reason=reason, note=note, ledger=ledger
+    )
+    run_hooks = hooks if hooks is not None else selected.workflow.hooks
+    executor = Executor(planner, run_hooks)
+    with paused_gc():
+        items = list(zip(accounts, planner.plan_all(accounts), previewed, strict=True))
+        if run_mode is Mode.BEST_EFFORT:
+            outcomes = executor.best_effort(items)
+        else:
+            outcomes = executor.all_or_nothing(items)
+    return BatchReport(tuple(outcomes), run_mode, planner.at)
+
+
+def check_mode(mode: Mode | str) -> Mode:
+    """``mode`` as a [`Mode`][acctstate.batch.Mode].
+
+    Raises:
+        InvalidArgument: not a mode.
+    """
     try:
-        run_mode = Mode(mode)
+        return Mode(mode)
     except (ValueError, TypeError):
         raise InvalidArgument(
             "mode", mode, f"one of {', '.join(repr(m.value) for m in Mode)}"
         ) from None
-    _check_common(actor, reason, note, hooks)
+
+
+def resolve(
+    target: Preview | Selected,
+    change: BatchChange | Sequence[BatchChange] | None,
+    *,
+    at: dt.datetime | None,
+    actor: Actor | None,
+    reason: str | None,
+    note: str | None,
+    ledger: MutableSet[str] | None,
+) -> tuple[Planner, Selected, Sequence[Any], Sequence[Plan | None]]:
+    """What applying ``target`` plans with: a fresh planner, the selection, its accounts and
+    the previewed plans (``None`` each without a preview); shared with the stores' batches.
+
+    Raises:
+        InvalidArgument: a missing ``change``/``at`` with a selection, arguments that
+            contradict the preview, or a ``target`` that is neither.
+    """
     if isinstance(target, Preview):
         planner = target._planner
         given = {"change": change, "at": at, "actor": actor, "reason": reason, "note": note}
@@ -186,17 +226,13 @@ def apply(
                     value,
                     f"the previewed {name} ({shown[name]!r}); a preview is applied as confirmed",
                 )
-        planner = planner.copy(ledger)
-        accounts = target.selected.accounts
-        previewed: Sequence[Plan | None] = target._plans
-        selected = target.selected
-    elif isinstance(target, Selected):
+        return planner.copy(ledger), target.selected, target.selected.accounts, target._plans
+    if isinstance(target, Selected):
         if change is None or at is None:
             raise InvalidArgument(
                 "change" if change is None else "at", None, "a value when applying a selection"
             )
         require_aware(at)
-        selected = target
         planner = Planner(
             target.workflow,
             _changes(change),
@@ -206,16 +242,5 @@ def apply(
             note,
             target.ledger if ledger is None else ledger,
         )
-        accounts = target.accounts
-        previewed = [None] * len(accounts)
-    else:
-        raise InvalidArgument("target", target, "a Preview or the result of select()")
-    run_hooks = hooks if hooks is not None else selected.workflow.hooks
-    executor = Executor(planner, run_hooks)
-    with paused_gc():
-        items = list(zip(accounts, planner.plan_all(accounts), previewed, strict=True))
-        if run_mode is Mode.BEST_EFFORT:
-            outcomes = executor.best_effort(items)
-        else:
-            outcomes = executor.all_or_nothing(items)
-    return BatchReport(tuple(outcomes), run_mode, planner.at)
+        return planner, target, target.accounts, [None] * len(target.accounts)
+    raise InvalidArgument("target", target, "a Preview or the result of select()")

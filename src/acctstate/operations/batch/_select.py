@@ -20,7 +20,15 @@ from acctstate.values.guards import Guard
 from acctstate.values.guards import depleted as is_depleted
 from acctstate.values.status import Backend, Status
 
-__all__ = ["DateRange", "Predicate", "Selected", "Selection", "SelectionCounts", "select"]
+__all__ = [
+    "DateRange",
+    "Predicate",
+    "Selected",
+    "Selection",
+    "SelectionCounts",
+    "check_threshold",
+    "select",
+]
 
 
 def _bound(_: object, attribute: attrs.Attribute[Any], value: object) -> None:
@@ -394,18 +402,7 @@ def select(
     >>> select(isp.workflow(), accounts, threshold=Decimal("0.50")).counts
     SelectionCounts(selected=2, started=0, depleted=1, per_status=(('inactive', 1), ('active', 1)))
     """
-    own = _workflow_threshold(workflow)
-    if threshold is None:
-        threshold = Decimal("0") if own is None else own
-    elif not isinstance(threshold, Decimal) or not threshold.is_finite():
-        raise InvalidArgument("threshold", threshold, "a Decimal (float money is refused)")
-    elif own is not None and threshold != own:
-        raise InvalidArgument(
-            "threshold",
-            threshold,
-            f"the workflow's own availability threshold ({own}) or none: the workflow "
-            "decides depletion with it, and counts must agree",
-        )
+    threshold = check_threshold(workflow, threshold)
     chosen = Selection() if selection is None else selection
     if not isinstance(chosen, Selection):
         raise InvalidArgument("selection", chosen, "a Selection")
@@ -429,6 +426,28 @@ def select(
     per_status = tuple((s.name, tally[s.code]) for s in statuses)
     counts = SelectionCounts(len(picked), started, depleted, per_status)
     return Selected(workflow, chosen, tuple(picked), counts, threshold)
+
+
+def check_threshold(workflow: Workflow, threshold: Decimal | None) -> Decimal:
+    """The availability threshold a selection counts "depleted" with (see `select`).
+
+    Raises:
+        InvalidArgument: ``threshold`` is not a Decimal, or differs from the one the
+            workflow's guards use.
+    """
+    own = _workflow_threshold(workflow)
+    if threshold is None:
+        return Decimal("0") if own is None else own
+    if not isinstance(threshold, Decimal) or not threshold.is_finite():
+        raise InvalidArgument("threshold", threshold, "a Decimal (float money is refused)")
+    if own is not None and threshold != own:
+        raise InvalidArgument(
+            "threshold",
+            threshold,
+            f"the workflow's own availability threshold ({own}) or none: the workflow "
+            "decides depletion with it, and counts must agree",
+        )
+    return threshold
 
 
 def _funds(account: Any, funds: object) -> Decimal:

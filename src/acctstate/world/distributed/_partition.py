@@ -94,7 +94,13 @@ def _store(job: dict[str, Any]) -> Any:
     if job["clock"] is not None:
         wf = wf.with_clock(FixedClock(dt.datetime.fromisoformat(job["clock"])))
     engine = _engine(job["url"], job["schema"])
-    return SqlStore(wf, engine, facts=_facts(engine, job["facts"]), facts_key=job["facts_key"])
+    return SqlStore(
+        wf,
+        engine,
+        facts=_facts(engine, job["facts"]),
+        facts_key=job["facts_key"],
+        tenant=job["tenant"],
+    )
 
 
 def run_partition_job(text: str, index: int) -> dict[str, Any]:
@@ -187,6 +193,7 @@ def run_partitioned(
     facts: str | None = None,
     facts_key: str = "id",
     schema: str | None = None,
+    tenant: str = "",
 ) -> RunReport:
     """Run the automation over the SQL store at ``url`` in worker processes, one
     partition of the accounts each.
@@ -219,6 +226,7 @@ def run_partitioned(
             read where it is as [`SqlStore`][acctstate.store.sql.SqlStore] reads ``facts``.
         facts_key: the facts' column holding the account id.
         schema: the PostgreSQL schema of the store's tables (default: the search path).
+        tenant: the store's tenant (see [`SqlStore`][acctstate.store.sql.SqlStore]).
 
     Returns:
         One [`RunReport`][acctstate.store.RunReport] for the whole book.
@@ -233,6 +241,7 @@ def run_partitioned(
         PartitionFailed: a worker stopped; the partitions that finished stay written.
     """
     from acctstate.world.store._automation import Policies
+    from acctstate.world.store._sqlcore import check_tenant
 
     require_aware(now, "now")
     _check_int(workers, "workers", "a positive int")
@@ -250,12 +259,14 @@ def run_partitioned(
             raise InvalidArgument(name, value, "a name as text, or None")
     if not isinstance(facts_key, str):
         raise InvalidArgument("facts_key", facts_key, "a column name as text")
+    check_tenant(tenant)
     clock = workflow.clock
     job = {
         "url": url,
         "schema": schema,
         "facts": facts,
         "facts_key": facts_key,
+        "tenant": tenant,
         "workflow": dump_workflow(workflow, format="json"),
         "clock": clock.now().isoformat() if isinstance(clock, FixedClock) else None,
         "policies": policies_to_document(given),

@@ -144,7 +144,9 @@ class Tally:
         """One account changed along ``hops``."""
         self.changed += 1
         self.changes += len(hops)
-        self.rules.update(h[0] for h in hops)
+        rules = self.rules
+        for h in hops:
+            rules[h[0]] += 1
 
     def report(self) -> RunReport:
         """The report so far."""

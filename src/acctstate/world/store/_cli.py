@@ -97,13 +97,26 @@ def _bar(quiet: bool, stream: IO[str]) -> Iterator[Callable[[int, int], None] | 
         yield None
         return
     try:
-        from rich.progress import Progress
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+        )
     except ImportError:  # pragma: no cover - rich comes with the sql extra
         yield None
         return
     from rich.console import Console
 
-    with Progress(console=Console(file=stream), transient=False) as bar:
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("accounts"),
+        TimeElapsedColumn(),
+    )
+    with Progress(*columns, console=Console(file=stream), transient=False) as bar:
         task = bar.add_task("nightly run", total=None)
 
         def show(done: int, total: int) -> None:
@@ -122,6 +135,7 @@ def run_automation_command(
     quiet: bool,
     out: IO[str],
     err: IO[str],
+    tenant: str = "",
 ) -> RunReport:
     """Run the policy over the store at ``url``, print a summary; the report."""
     try:
@@ -152,7 +166,7 @@ def run_automation_command(
                 for column in facts.c:
                     if isinstance(column.type, sa.DateTime):
                         column.type = UtcDateTime()
-        store = SqlStore(policy.workflow, engine, facts=facts, facts_key=key)
+        store = SqlStore(policy.workflow, engine, facts=facts, facts_key=key, tenant=tenant)
         with _bar(quiet, err) as progress:
             report = store.run_automation(policy, now=when, chunk=chunk, progress=progress)
     except sa.exc.OperationalError as exc:

@@ -77,7 +77,7 @@ class SqlDelivery(SqlBase):
             account_id: only this account's.
             connection: read inside this connection's transaction.
         """
-        query = sa.select(outbox).where(_PENDING).order_by(outbox.c.seq)
+        query = sa.select(outbox).where(self._mine(outbox), _PENDING).order_by(outbox.c.seq)
         if account_id is not None:
             query = query.where(outbox.c.account_id == account_id)
         return self._effects(query, connection)
@@ -90,7 +90,11 @@ class SqlDelivery(SqlBase):
         Each holds back its own account's later effects until `retry_dead` or
         `skip_dead`.
         """
-        query = sa.select(outbox).where(_PENDING, outbox.c.outcome == DEAD).order_by(outbox.c.seq)
+        query = (
+            sa.select(outbox)
+            .where(self._mine(outbox), _PENDING, outbox.c.outcome == DEAD)
+            .order_by(outbox.c.seq)
+        )
         if account_id is not None:
             query = query.where(outbox.c.account_id == account_id)
         return self._effects(query, connection)
@@ -102,7 +106,11 @@ class SqlDelivery(SqlBase):
 
         Each effect keeps its latest death and its latest decision (until it is pruned).
         """
-        query = sa.select(outbox).where(outbox.c.dead_at.is_not(None)).order_by(outbox.c.seq)
+        query = (
+            sa.select(outbox)
+            .where(self._mine(outbox), outbox.c.dead_at.is_not(None))
+            .order_by(outbox.c.seq)
+        )
         if account_id is not None:
             query = query.where(outbox.c.account_id == account_id)
         with self._read(connection) as conn:
@@ -120,12 +128,16 @@ class SqlDelivery(SqlBase):
     def _change_of(self, conn: sa.Connection, account_id: str, version: int) -> StatusChange:
         row = conn.execute(
             sa.select(history).where(
-                history.c.account_id == account_id, history.c.version == version
+                self._mine(history),
+                history.c.account_id == account_id,
+                history.c.version == version,
             )
         ).one()
         effects = conn.execute(
             sa.select(outbox.c.kind, outbox.c.key, outbox.c.payload)
-            .where(outbox.c.account_id == account_id, outbox.c.version == version)
+            .where(
+                self._mine(outbox), outbox.c.account_id == account_id, outbox.c.version == version
+            )
             .order_by(outbox.c.position)
         ).all()
         return self._change(row, effects)[1]
@@ -141,11 +153,13 @@ class SqlDelivery(SqlBase):
         query = (
             sa.select(outbox)
             .where(
+                self._mine(outbox),
                 _PENDING,
                 outbox.c.outcome.is_(None),
                 sa.or_(outbox.c.next_attempt_at.is_(None), outbox.c.next_attempt_at <= now),
                 sa.or_(outbox.c.claimed_until.is_(None), outbox.c.claimed_until <= now),
                 ~sa.exists().where(
+                    earlier.c.tenant == outbox.c.tenant,
                     earlier.c.account_id == outbox.c.account_id,
                     earlier.c.done_at.is_(None),
                     earlier.c.seq < outbox.c.seq,
@@ -167,13 +181,13 @@ class SqlDelivery(SqlBase):
         """Free the claims of deliverers on this host whose process has died."""
         tokens = conn.execute(
             sa.select(outbox.c.claimed_by)
-            .where(_PENDING, outbox.c.claimed_by.is_not(None))
+            .where(self._mine(outbox), _PENDING, outbox.c.claimed_by.is_not(None))
             .distinct()
         ).scalars()
         for token in [t for t in tokens if claim_is_orphaned(t)]:
             conn.execute(
                 outbox.update()
-                .where(_PENDING, outbox.c.claimed_by == token)
+                .where(self._mine(outbox), _PENDING, outbox.c.claimed_by == token)
                 .values(claimed_by=None, claimed_until=None)
             )
 
@@ -432,7 +446,9 @@ class SqlDelivery(SqlBase):
         if actor is not None and not isinstance(actor, Actor):
             raise InvalidArgument("actor", actor, "an acctstate.Actor or None")
         with self._tx(connection) as conn:
-            query = sa.select(outbox).where(outbox.c.key == key, _PENDING, outbox.c.outcome == DEAD)
+            query = sa.select(outbox).where(
+                self._mine(outbox), outbox.c.key == key, _PENDING, outbox.c.outcome == DEAD
+            )
             if self._locking:
                 query = query.with_for_update()
             row = conn.execute(query).first()
@@ -469,7 +485,9 @@ class SqlDelivery(SqlBase):
         require_aware(before, "before")
         with self._tx(connection) as conn:
             gone = conn.execute(
-                outbox.delete().where(outbox.c.done_at.is_not(None), outbox.c.done_at < before)
+                outbox.delete().where(
+                    self._mine(outbox), outbox.c.done_at.is_not(None), outbox.c.done_at < before
+                )
             )
             return int(gone.rowcount)
 

@@ -17,12 +17,17 @@ __all__ = ["hold_of", "hold_row", "release_values", "standing", "standing_column
 
 _STANDING = (
     sa.select(holds)
-    .where(holds.c.account_id == sa.bindparam("id"), holds.c.released_at.is_(None))
+    .where(
+        holds.c.tenant == sa.bindparam("tenant"),
+        holds.c.account_id == sa.bindparam("id"),
+        holds.c.released_at.is_(None),
+    )
     .order_by(holds.c.seq)
 )
 _STANDING_MANY = (
     sa.select(holds)
     .where(
+        holds.c.tenant == sa.bindparam("tenant"),
         holds.c.account_id.in_(sa.bindparam("ids", expanding=True)),
         holds.c.released_at.is_(None),
     )
@@ -47,10 +52,11 @@ def hold_of(row: Any) -> Hold:
     )
 
 
-def hold_row(account_id: str, hold: Hold, version: int) -> dict[str, Any]:
-    """The holds table row of ``hold``, placed at ``version``."""
+def hold_row(account_id: str, hold: Hold, version: int, tenant: str) -> dict[str, Any]:
+    """The holds table row of ``hold``, placed at ``version``, in ``tenant``."""
     actor_id, actor_kind, permissions = actor_columns(hold.placed_by)
     return {
+        "tenant": tenant,
         "account_id": account_id,
         "hold_id": hold.id,
         "type": hold.type,
@@ -74,17 +80,20 @@ def release_values(at: dt.datetime, version: int) -> dict[str, Any]:
     return {"released_at": at, "released_version": version}
 
 
-def standing(conn: sa.Connection, account_id: str) -> tuple[Hold, ...]:
-    """The holds standing on one account, in placement order."""
-    return tuple(hold_of(r) for r in conn.execute(_STANDING, {"id": account_id}))
+def standing(conn: sa.Connection, account_id: str, tenant: str) -> tuple[Hold, ...]:
+    """The holds standing on one account of ``tenant``, in placement order."""
+    params = {"id": account_id, "tenant": tenant}
+    return tuple(hold_of(r) for r in conn.execute(_STANDING, params))
 
 
-def standing_columns(conn: sa.Connection, ids: Sequence[str]) -> dict[str, tuple[Hold, ...]]:
-    """The standing holds of a chunk of accounts, read in one query per thousand ids;
-    only accounts with a standing hold are keys."""
+def standing_columns(
+    conn: sa.Connection, ids: Sequence[str], tenant: str
+) -> dict[str, tuple[Hold, ...]]:
+    """The standing holds of a chunk of accounts of ``tenant``, read in one query per
+    thousand ids; only accounts with a standing hold are keys."""
     out: dict[str, list[Hold]] = {}
     for part in _parts(ids):
-        for row in conn.execute(_STANDING_MANY, {"ids": list(part)}):
+        for row in conn.execute(_STANDING_MANY, {"ids": list(part), "tenant": tenant}):
             out.setdefault(row.account_id, []).append(hold_of(row))
     return {k: tuple(v) for k, v in out.items()}
 

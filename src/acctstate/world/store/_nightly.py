@@ -15,28 +15,33 @@ import datetime as dt
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-import attrs
 import sqlalchemy as sa
 
 from acctstate.operations.automation import AutomationPolicy, sweep_columns
-from acctstate.operations.automation._book import DATE_COLUMNS, _minor, _ns, _numpy
 from acctstate.operations.automation._rules import plan_one
 from acctstate.values.clock import require_aware
-from acctstate.values.effects import Effect
 from acctstate.values.errors import AcctStateError, ConcurrentChange
 from acctstate.values.history import History, StatusChange
 from acctstate.world.store._automation import Hop, Policies, Tally, check_progress, plan_hops
+from acctstate.world.store._chunk import (
+    Chunk,
+    book_of,
+    effect_rows,
+    read_query,
+    read_raw,
+    sqlite_rows,
+)
 from acctstate.world.store._codec import (
     check_count,
     duplicate_key,
-    effect_payload,
     error_text,
     unknown_account,
 )
 from acctstate.world.store._facts import AccountView
+from acctstate.world.store._grouped import Grouped, groupable
 from acctstate.world.store._nightly_holds import SqlNightlyHolds
 from acctstate.world.store._partition import check_partition, in_partition
-from acctstate.world.store._schema import UtcDateTime, accounts, history, outbox
+from acctstate.world.store._schema import accounts, history, outbox
 from acctstate.world.store._sqlengine import (
     CAS,
     INSERT_HISTORY,
@@ -45,14 +50,11 @@ from acctstate.world.store._sqlengine import (
     TAKEN,
     account_of,
     history_row,
-    outbox_rows,
 )
 from acctstate.world.store._types import Progress, RunReport, StoredAccount
 
 __all__ = ["SqlNightly"]
 
-# Stored state wins over a host column of the same name.
-_OWN = frozenset({"id", "status", "status_since", "version", "history"})
 # Bound parameters per statement stay well under SQLite's and PostgreSQL's limits.
 _IN_BATCH = 1000
 
@@ -62,29 +64,37 @@ def _batches(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
         yield items[i : i + size]
 
 
-_FIXED: dict[type[Effect], str | None] = {}
-
-
-def _payload(effect: Effect) -> str:
-    """``effect_payload(effect)``, computed once per type for effects without fields."""
-    kind = type(effect)
-    fixed = _FIXED.get(kind, "")
-    if fixed == "":
-        fields = [a for a in attrs.fields(kind) if a.init and a.name != "key"]
-        fixed = _FIXED[kind] = None if fields else effect_payload(effect)
-    return effect_payload(effect) if fixed is None else fixed
-
-
 class _Write:
     """The rows one chunk writes: the compare-and-set updates, history and outbox."""
 
-    def __init__(self) -> None:
+    def __init__(self, tenant: str = "", *, grouped: bool = False) -> None:
+        self.tenant = tenant
         self.updates: list[dict[str, Any]] = []
         self.history: list[dict[str, Any]] = []
         self.outbox: list[dict[str, Any]] = []
         self.hops: dict[str, Sequence[Hop]] = {}
         self.holds: list[dict[str, Any]] = []  # hold rows placed
         self.releases: list[dict[str, Any]] = []  # hold rows released
+        # Changes written set-based (see ``_grouped``); the rest row by row above.
+        self.grouped = Grouped() if grouped else None
+        self.created: dt.datetime | None = None
+
+    def keys(self) -> dict[str, str]:
+        """Every effect key the chunk writes, and its account."""
+        out = {r["key"]: r["account_id"] for r in self.outbox}
+        if self.grouped is not None:
+            out.update(self.grouped.keys())
+        return out
+
+    def without(self, lost: set[str]) -> None:
+        """Drop the rows of the accounts in ``lost``."""
+        self.updates = [u for u in self.updates if u["b_id"] not in lost]
+        self.history = [r for r in self.history if r["account_id"] not in lost]
+        self.outbox = [r for r in self.outbox if r["account_id"] not in lost]
+        self.holds = [r for r in self.holds if r["account_id"] not in lost]
+        self.releases = [r for r in self.releases if r["b_account"] not in lost]
+        if self.grouped is not None:
+            self.grouped.without(lost)
 
     def add(
         self,
@@ -93,18 +103,40 @@ class _Write:
         changes: list[StatusChange],
         created: dt.datetime,
     ) -> None:
+        self.created = created
+        last = changes[-1]
         version = stored.version
+        tenant = self.tenant
+        grouped = self.grouped
+        kinds = None if grouped is None else Grouped.kinds_of(changes)
+        if grouped is not None and kinds is not None:
+            for change, its in zip(changes, kinds, strict=True):
+                version += 1
+                grouped.add(change, version, its)
+            changes = []  # written set-based; only the update below
         for change in changes:
             version += 1
-            self.history.append(history_row(change, version))
-            if change.effects:
-                payloads = [_payload(e) for e in change.effects]
-                self.outbox.extend(outbox_rows(change, version, payloads, created))
-        last = changes[-1]
+            self.history.append(history_row(change, version, tenant))
+            account_id = change.account_id
+            for position, (key, kind, payload) in enumerate(effect_rows(change)):
+                self.outbox.append(
+                    {
+                        "key": key,
+                        "account_id": account_id,
+                        "version": version,
+                        "position": position,
+                        "kind": kind,
+                        "payload": payload,
+                        "created_at": created,
+                        "attempts": 0,
+                        "tenant": tenant,
+                    }
+                )
         self.updates.append(
             {
                 "b_id": stored.id,
                 "b_version": stored.version,
+                "b_tenant": self.tenant,
                 "status": last.dest.code,
                 "status_since": last.at,
                 "version": version,
@@ -167,19 +199,21 @@ class SqlNightly(SqlNightlyHolds):
         total = 0
         if report is not None:
             with self._tx(connection) as conn:
-                counting = sa.select(sa.func.count()).select_from(accounts)
+                counting = (
+                    sa.select(sa.func.count()).select_from(accounts).where(self._mine(accounts))
+                )
                 if part is not None:
                     counting = counting.where(in_partition(conn, accounts.c.id, part))
                 total = conn.execute(counting).scalar_one()
         cursor: str | None = None
         while True:
             one_by_one: list[str] = []
-            write = _Write()
-            rows: list[tuple[StoredAccount, dict[str, Any] | None]] = []
+            write = _Write(self._tenant)
+            rows = Chunk([], [], frozenset())
             try:
                 with self._tx(connection) as conn:
                     rows = self._read_chunk(conn, cursor, chunk, part)
-                    if not rows:
+                    if not len(rows):
                         break
                     write = self._plan_chunk(conn, rows, policies, now, tally, one_by_one)
                     lost = self._write_chunk(conn, write, check_keys=connection is not None)
@@ -198,7 +232,7 @@ class SqlNightly(SqlNightlyHolds):
                     self._automate_alone(policies, account_id, now, tally, connection)
                 except AcctStateError as exc:
                     tally.failed.append((account_id, error_text(exc)))
-            cursor = rows[-1][0].id
+            cursor = rows.ids[-1]
             if report is not None:
                 report(tally.examined, total)
             if len(rows) < chunk:
@@ -213,29 +247,31 @@ class SqlNightly(SqlNightlyHolds):
         after: str | None,
         limit: int,
         partition: tuple[int, int] | None = None,
-    ) -> list[tuple[StoredAccount, dict[str, Any] | None]]:
-        cols: list[Any] = [
-            accounts.c.id,
-            accounts.c.status,
-            accounts.c.status_since,
-            accounts.c.version,
-        ]
-        source: Any = accounts
-        names: list[str] = []
-        facts = self._facts
-        if facts is not None:
-            names = [col.key for col in facts.c if col.key not in _OWN]
-            cols += [facts.c[n].label(f"f_{i}") for i, n in enumerate(names)]
-            source = accounts.outerjoin(facts, facts.c[self._facts_key] == accounts.c.id)
-        query = sa.select(*cols).select_from(source).order_by(accounts.c.id).limit(limit)
+    ) -> Chunk:
+        cols, source, names, texts = read_query(
+            self._facts,
+            self._facts_key,
+            conn.dialect.name == "sqlite",
+            accounts,
+        )
+        query = (
+            sa.select(*cols)
+            .select_from(source)
+            .where(self._mine(accounts))
+            .order_by(accounts.c.id)
+            .limit(limit)
+        )
         if after is not None:
             query = query.where(accounts.c.id > after)
         if partition is not None:
             query = query.where(in_partition(conn, accounts.c.id, partition))
-        found = conn.execute(query).all()
-        if not names:
-            return [(StoredAccount(*row), None) for row in found]
-        return [(StoredAccount(*row[:4]), dict(zip(names, row[4:], strict=True))) for row in found]
+        if (
+            texts
+            and not conn.dialect.is_async  # aiosqlite: through SQLAlchemy below
+            and not conn.get_execution_options().get("schema_translate_map")
+        ):
+            return read_raw(conn, query, self._facts, names, texts)
+        return Chunk(conn.execute(query).all(), names, texts)
 
     def _histories(self, conn: sa.Connection, read: dict[str, int]) -> dict[str, History]:
         """The histories of accounts up to the versions read (``id -> version``)."""
@@ -243,7 +279,10 @@ class SqlNightly(SqlNightlyHolds):
         found: dict[str, list[StatusChange]] = {i: [] for i in ids}
         query = (
             sa.select(history)
-            .where(history.c.account_id.in_(sa.bindparam("ids", expanding=True)))
+            .where(
+                self._mine(history),
+                history.c.account_id.in_(sa.bindparam("ids", expanding=True)),
+            )
             .order_by(history.c.account_id, history.c.version)
         )
         for part in _batches(ids, _IN_BATCH):
@@ -257,7 +296,7 @@ class SqlNightly(SqlNightlyHolds):
     def _plan_chunk(
         self,
         conn: sa.Connection,
-        rows: list[tuple[StoredAccount, dict[str, Any] | None]],
+        rows: Chunk,
         policies: Policies,
         now: dt.datetime,
         tally: Tally,
@@ -266,34 +305,37 @@ class SqlNightly(SqlNightlyHolds):
         # The time zone is a strict fact: the column-wise sweep would read a missing one
         # as UTC, so those rows take the per-account path, which refuses with MissingFact
         # when a rule needs the zone, exactly as ``fire`` and the memory store do.
-        unzoned = [r for r in rows if r[1] is None or r[1].get("timezone") is None]
-        if unzoned:
-            one_by_one.extend(stored.id for stored, _ in unzoned)
-            rows = [r for r in rows if r[1] is not None and r[1].get("timezone") is not None]
-            if not rows:
-                return _Write()
-        views = [AccountView(stored, facts, None, {}) for stored, facts in rows]
+        zones = rows.facts.get("timezone")
+        if zones is None:
+            one_by_one.extend(rows.ids)
+            return _Write(self._tenant)
+        if None in zones:
+            one_by_one.extend(rows.ids[i] for i, z in enumerate(zones) if z is None)
+            rows = rows.subset([i for i, z in enumerate(zones) if z is not None])
+            if not len(rows):
+                return _Write(self._tenant)
         held_cols = self._chunk_holds(conn, rows)
         holds = None if held_cols is None else held_cols[1]
-        out = sweep_columns(_book(rows), policies.given, now=now, holds=holds)
+        out = sweep_columns(book_of(rows), policies.given, now=now, holds=holds)
         held = set() if held_cols is None else self._held_rows(out, held_cols[0], rows)
         tally.blocked += len(set(out.blocked_row.tolist()))
-        one_by_one.extend(rows[i][0].id for i in out.error_row.tolist())
+        one_by_one.extend(rows.ids[i] for i in out.error_row.tolist())
         decisions = out.decisions()
         changed = sorted(set(decisions) - held)
         needs = {
-            rows[i][0].id: rows[i][0].version
+            rows.ids[i]: rows.version[i]
             for i in changed
             if any(t in policies.reads_history for _, t, _, _ in decisions[i])
         }
         past = self._histories(conn, needs) if needs else {}
-        write = _Write()
+        write = _Write(self._tenant, grouped=groupable(conn))
         created = self._workflow.clock.now()
         wf = self._workflow
         for i in changed:
-            stored, facts = rows[i]
+            stored = rows.stored(i)
+            facts = rows.facts_of(i)
             hops = [(rule, trigger, src, dst) for rule, trigger, src, dst in decisions[i]]
-            c = policies.pick(views[i])
+            c = policies.pick(AccountView(stored, facts, None, {}))
             if c is None:  # pragma: no cover - the sweep plans only accounts with a policy
                 continue
             try:
@@ -304,7 +346,7 @@ class SqlNightly(SqlNightlyHolds):
             write.add(stored, hops, changes, created)
         if held and held_cols is not None:  # hold changes, or status steps under holds
             found = held_cols[0]
-            self._plan_held(conn, rows, views, held, found, out, policies, now, write, one_by_one)
+            self._plan_held(conn, rows, held, found, out, policies, now, write, one_by_one)
         return write
 
     # -- writing ---------------------------------------------------------------------
@@ -317,19 +359,21 @@ class SqlNightly(SqlNightlyHolds):
         if check_keys:
             # In the caller's transaction an error must come before any write: leave
             # the accounts whose keys are taken to the one-by-one path.
-            owner = {r["key"]: r["account_id"] for r in write.outbox}
+            owner = write.keys()
             for part in _batches(list(owner), _IN_BATCH):
-                taken = conn.execute(TAKEN, {"keys": list(part)}).scalars()
+                taken = conn.execute(TAKEN, {"keys": list(part), "tenant": self._tenant}).scalars()
                 clashed.update(owner[k] for k in taken)
             if clashed:
-                self._without(write, clashed)
+                write.without(clashed)
         won = self._compare_and_set(conn, write.updates) if write.updates else set()
         lost = {u["b_id"] for u in write.updates} - won
         if lost:
-            self._without(write, lost)
+            write.without(lost)
         self._insert(conn, history, write.history)
         self._insert(conn, outbox, write.outbox)
         self._write_holds(conn, write.holds, write.releases)
+        if write.grouped is not None and write.created is not None:
+            write.grouped.write(conn, self._tenant, write.created)
         return lost | clashed
 
     @staticmethod
@@ -337,7 +381,10 @@ class SqlNightly(SqlNightlyHolds):
         """A multi-row insert of ``rows`` (all with the same keys)."""
         if not rows:
             return
-        names = list(rows[0])
+        # In the table's column order: the SQLite path below hands the driver tuples for
+        # the statement compiled from these names, whose columns follow the table.
+        given = rows[0]
+        names = [c.key for c in table.c if c.key in given]
         translate = conn.get_execution_options().get("schema_translate_map") or {}
         if (
             conn.dialect.name == "postgresql"
@@ -366,15 +413,7 @@ class SqlNightly(SqlNightlyHolds):
         # SQLite runs in process: what costs is building each row's parameters, so hand
         # the driver plain tuples, instants as the UTC text the store's columns keep.
         sql = str(table.insert().compile(dialect=conn.dialect, column_keys=names))
-        conn.exec_driver_sql(sql, _sqlite_rows(table, names, rows))
-
-    @staticmethod
-    def _without(write: _Write, lost: set[str]) -> None:
-        write.updates = [u for u in write.updates if u["b_id"] not in lost]
-        write.history = [r for r in write.history if r["account_id"] not in lost]
-        write.outbox = [r for r in write.outbox if r["account_id"] not in lost]
-        write.holds = [r for r in write.holds if r["account_id"] not in lost]
-        write.releases = [r for r in write.releases if r["b_account"] not in lost]
+        conn.exec_driver_sql(sql, sqlite_rows(table, names, rows))
 
     def _compare_and_set(self, conn: sa.Connection, updates: list[dict[str, Any]]) -> set[str]:
         """Update each row still at the version read; the ids updated."""
@@ -393,7 +432,11 @@ class SqlNightly(SqlNightlyHolds):
             ).subquery("v")
             stmt = (
                 accounts.update()
-                .where(accounts.c.id == v.c.id, accounts.c.version == v.c.old)
+                .where(
+                    accounts.c.tenant == self._tenant,
+                    accounts.c.id == v.c.id,
+                    accounts.c.version == v.c.old,
+                )
                 .values(status=v.c.status, status_since=v.c.since, version=v.c.new)
                 .returning(accounts.c.id)
             )
@@ -414,8 +457,8 @@ class SqlNightly(SqlNightlyHolds):
             "schema_translate_map"
         ):
             sql = str(CAS.compile(dialect=conn.dialect))
-            names = ["status", "status_since", "version", "b_id", "b_version"]
-            done = conn.exec_driver_sql(sql, _sqlite_rows(accounts, names, updates)).rowcount
+            names = ["status", "status_since", "version", "b_id", "b_version", "b_tenant"]
+            done = conn.exec_driver_sql(sql, sqlite_rows(accounts, names, updates)).rowcount
         else:
             done = conn.execute(CAS, updates).rowcount
         if done == len(updates):
@@ -424,7 +467,9 @@ class SqlNightly(SqlNightlyHolds):
             r.id: r.version
             for part in _batches([u["b_id"] for u in updates], _IN_BATCH)
             for r in conn.execute(
-                sa.select(accounts.c.id, accounts.c.version).where(accounts.c.id.in_(list(part)))
+                sa.select(accounts.c.id, accounts.c.version).where(
+                    self._mine(accounts), accounts.c.id.in_(list(part))
+                )
             )
         }
         return {u["b_id"] for u in updates if now.get(u["b_id"]) == u["version"]}
@@ -443,7 +488,7 @@ class SqlNightly(SqlNightlyHolds):
         if self._workflow.hold_types:
             return self._automate_held(policies, account_id, now, tally, connection)
         with self._tx(connection) as conn:
-            row = conn.execute(LOAD, {"id": account_id}).first()
+            row = conn.execute(LOAD, {"id": account_id, "tenant": self._tenant}).first()
             if row is None:
                 raise unknown_account(account_id)
             stored = account_of(row)
@@ -463,11 +508,13 @@ class SqlNightly(SqlNightlyHolds):
             changes = plan_hops(
                 self._workflow, c, stored, facts, self._past(conn, stored), hops, now
             )
-            write = _Write()
+            write = _Write(self._tenant)
             write.add(stored, hops, changes, self._workflow.clock.now())
             keys = [r["key"] for r in write.outbox]
             if keys:
-                taken = conn.execute(TAKEN, {"keys": keys}).scalars().first()
+                taken = (
+                    conn.execute(TAKEN, {"keys": keys, "tenant": self._tenant}).scalars().first()
+                )
                 if taken is not None:
                     raise duplicate_key(account_id, changes[0].trigger, now, taken)
             (update,) = write.updates
@@ -479,93 +526,3 @@ class SqlNightly(SqlNightlyHolds):
             if write.outbox:
                 conn.execute(INSERT_OUTBOX, write.outbox)
             tally.made(hops)
-
-
-def _sqlite_rows(
-    table: sa.Table, names: list[str], rows: list[dict[str, Any]]
-) -> list[tuple[Any, ...]]:
-    """``rows`` as the driver's tuples in ``names`` order, instants as stored text."""
-    stamps = {
-        i for i, n in enumerate(names) if n in table.c and isinstance(table.c[n].type, UtcDateTime)
-    }
-    seen: dict[dt.datetime, str] = {}  # a chunk's rows share a few instants
-
-    def stamp(value: Any) -> Any:
-        if value is None:
-            return None
-        text = seen.get(value)
-        if text is None:
-            text = seen[value] = _sqlite_stamp(value)
-        return text
-
-    return [
-        tuple(stamp(row[n]) if i in stamps else row[n] for i, n in enumerate(names)) for row in rows
-    ]
-
-
-def _sqlite_stamp(value: dt.datetime) -> str:
-    """An instant as SQLAlchemy's SQLite ``DateTime`` stores it (UTC, no offset)."""
-    require_aware(value)
-    return value.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
-
-
-def _book(rows: list[tuple[StoredAccount, dict[str, Any] | None]]) -> dict[str, Any]:
-    """The chunk as the columns the sweep reads, as ``columns_from_accounts`` makes them
-    from the same accounts (read straight from the rows, without an object per row)."""
-    np = _numpy()
-    n = len(rows)
-    facts = [{} if f is None else f for _, f in rows]
-    names = {k for f in facts for k in f}
-
-    def column(name: str) -> list[Any]:
-        return [f.get(name) for f in facts]
-
-    def objects(values: list[Any]) -> Any:
-        out = np.empty(n, dtype=object)
-        out[:] = values
-        return out
-
-    book: dict[str, Any] = {
-        "id": objects([stored.id for stored, _ in rows]),
-        "status": np.fromiter((stored.status for stored, _ in rows), dtype=np.int64, count=n),
-    }
-    book["account_class"] = objects(
-        column("account_class") if "account_class" in names else [None] * n
-    )
-    book["balance"] = (
-        np.fromiter((_minor(v, "balance", 2) for v in column("balance")), dtype=np.int64, count=n)
-        if "balance" in names
-        else np.zeros(n, dtype=np.int64)
-    )
-    book["unpaid_invoices"] = (
-        np.fromiter((v or 0 for v in column("unpaid_invoices")), dtype=np.int64, count=n)
-        if "unpaid_invoices" in names
-        else np.zeros(n, dtype=np.int64)
-    )
-    book["payment_method"] = (
-        np.fromiter((bool(v) for v in column("payment_method")), dtype=bool, count=n)
-        if "payment_method" in names
-        else np.zeros(n, dtype=bool)
-    )
-    book["availability_days"] = (
-        np.fromiter(
-            (-1 if v is None else v for v in column("availability_days")), dtype=np.int64, count=n
-        )
-        if "availability_days" in names
-        else np.full(n, -1, dtype=np.int64)
-    )
-    nat = np.iinfo(np.int64).min
-    for name in DATE_COLUMNS:
-        if name == "status_since":
-            values: list[Any] = [stored.status_since for stored, _ in rows]
-        elif name in names:
-            values = column(name)
-        else:
-            book[name] = np.full(n, nat, dtype=np.int64).view("datetime64[ns]")
-            continue
-        ns = (nat if v is None else _ns(require_aware(v, name)) for v in values)
-        book[name] = np.fromiter(ns, dtype=np.int64, count=n).view("datetime64[ns]")
-    # Host columns a guard without a column-wise form may read, as objects.
-    for name in sorted(names - book.keys()):
-        book[name] = objects(column(name))
-    return book

@@ -27,6 +27,7 @@ from acctstate.values.history import History, StatusChange
 from acctstate.values.holds import Hold
 from acctstate.world.store._autoholds import hold_hops, plan_steps
 from acctstate.world.store._automation import Policies, Tally
+from acctstate.world.store._chunk import Chunk
 from acctstate.world.store._codec import duplicate_key, effect_payload, unknown_account
 from acctstate.world.store._facts import AccountView
 from acctstate.world.store._holdrows import standing, standing_columns
@@ -47,8 +48,6 @@ from acctstate.world.store._types import StoredAccount
 
 __all__ = ["SqlNightlyHolds"]
 
-Rows = list[tuple[StoredAccount, dict[str, Any] | None]]
-
 
 class SqlNightlyHolds(SqlBase):
     """Holds in the nightly run: read per chunk as columns, written account by account."""
@@ -59,20 +58,19 @@ class SqlNightlyHolds(SqlBase):
         raise NotImplementedError  # pragma: no cover - the nightly run's own
 
     def _chunk_holds(
-        self, conn: sa.Connection, rows: Rows
+        self, conn: sa.Connection, rows: Chunk
     ) -> tuple[dict[str, tuple[Hold, ...]], dict[str, Any]] | None:
         """The chunk's standing holds (by account) and as the sweep's hold columns;
         ``None`` for a workflow without hold types."""
         if not self._workflow.hold_types:
             return None
-        found = standing_columns(conn, [stored.id for stored, _ in rows])
-        return found, hold_columns(found.get(stored.id, ()) for stored, _ in rows)
+        found = standing_columns(conn, rows.ids, self._tenant)
+        return found, hold_columns(found.get(i, ()) for i in rows.ids)
 
     def _plan_held(
         self,
         conn: sa.Connection,
-        rows: Rows,
-        views: list[AccountView],
+        rows: Chunk,
         held: set[int],
         found: dict[str, tuple[Hold, ...]],
         out: ColumnarSweep,
@@ -85,11 +83,13 @@ class SqlNightlyHolds(SqlBase):
         actions = {} if out.holds is None else out.holds.decisions()
         decisions = out.decisions()
         order = sorted(held)
-        past = self._histories(conn, {rows[i][0].id: rows[i][0].version for i in order})
+        past = self._histories(conn, {rows.ids[i]: rows.version[i] for i in order})
         created = self._workflow.clock.now()
+        tenant = self._tenant
         for i in order:
-            stored, facts = rows[i]
-            c = policies.pick(views[i])
+            stored = rows.stored(i)
+            facts = rows.facts_of(i)
+            c = policies.pick(AccountView(stored, facts, None, {}))
             if c is None:  # pragma: no cover - the sweep plans only accounts with a policy
                 continue
             acts = actions.get(i, [])
@@ -102,7 +102,8 @@ class SqlNightlyHolds(SqlBase):
             except AcctStateError:
                 one_by_one.append(stored.id)
                 continue
-            _add_held(write, stored, [*hold_hops(stored, acts), *hops], steps, standing, created)
+            hops_all = [*hold_hops(stored, acts), *hops]
+            _add_held(write, stored, hops_all, steps, standing, created, tenant)
 
     @staticmethod
     def _write_holds(
@@ -115,12 +116,12 @@ class SqlNightlyHolds(SqlBase):
             conn.execute(holds_table.insert(), placed)
 
     @staticmethod
-    def _held_rows(out: ColumnarSweep, found: dict[str, tuple[Hold, ...]], rows: Rows) -> set[int]:
+    def _held_rows(out: ColumnarSweep, found: dict[str, tuple[Hold, ...]], rows: Chunk) -> set[int]:
         """Rows written one by one: a hold change to make, or standing holds and a
         status change."""
         held = set() if out.holds is None else set(out.holds.row.tolist())
         if found:
-            held.update(i for i in out.changed_rows().tolist() if rows[i][0].id in found)
+            held.update(i for i in out.changed_rows().tolist() if rows.ids[i] in found)
         return held
 
     def _automate_held(
@@ -133,12 +134,13 @@ class SqlNightlyHolds(SqlBase):
     ) -> None:
         """Plan and write one account's hold changes and status steps in one transaction."""
         with self._tx(connection) as conn:
-            row = conn.execute(LOAD, {"id": account_id}).first()
+            tenant = self._tenant
+            row = conn.execute(LOAD, {"id": account_id, "tenant": tenant}).first()
             if row is None:
                 raise unknown_account(account_id)
             stored = account_of(row)
             facts = self._facts_of(conn, account_id)
-            holds = standing(conn, account_id)
+            holds = standing(conn, account_id, tenant)
             view = AccountView(stored, facts, None, {}, holds)
             c = policies.pick(view)
             if c is None:
@@ -161,28 +163,34 @@ class SqlNightlyHolds(SqlBase):
             # In the caller's transaction an error must come before any write.
             keys = [e.key for change, _ in steps for e in change.effects]
             if keys:
-                taken = conn.execute(TAKEN, {"keys": keys}).scalars().first()
+                taken = conn.execute(TAKEN, {"keys": keys, "tenant": tenant}).scalars().first()
                 if taken is not None:
                     raise duplicate_key(account_id, steps[0][0].trigger, now, taken)
             created = self._workflow.clock.now()
             before: tuple[Hold, ...] = holds
             for change, after in steps:
                 if after is not None:
-                    stored = write_hold_change(conn, stored, change, before, after, created)
+                    stored = write_hold_change(conn, stored, change, before, after, created, tenant)
                     before = after
                 else:
-                    stored = _write_step(conn, stored, change, created)
+                    stored = _write_step(conn, stored, change, created, tenant)
             tally.made([*hold_hops(stored, actions), *hops])
 
 
 def _write_step(
-    conn: sa.Connection, stored: StoredAccount, change: StatusChange, created: dt.datetime
+    conn: sa.Connection,
+    stored: StoredAccount,
+    change: StatusChange,
+    created: dt.datetime,
+    tenant: str,
 ) -> StoredAccount:
-    """Write one status step against the version read; the account after it."""
+    """Write one status step (in ``tenant``) against the version read; the account after
+    it."""
     version = stored.version + 1
     update = {
         "b_id": stored.id,
         "b_version": stored.version,
+        "b_tenant": tenant,
         "status": change.dest.code,
         "status_since": change.at,
         "version": version,
@@ -191,10 +199,10 @@ def _write_step(
         raise ConcurrentChange(
             account_id=stored.id, expected_version=stored.version, actual_version=None
         )
-    conn.execute(INSERT_HISTORY, history_row(change, version))
+    conn.execute(INSERT_HISTORY, history_row(change, version, tenant))
     if change.effects:
         payloads = [effect_payload(e) for e in change.effects]
-        conn.execute(INSERT_OUTBOX, outbox_rows(change, version, payloads, created))
+        conn.execute(INSERT_OUTBOX, outbox_rows(change, version, payloads, created, tenant))
     return StoredAccount(stored.id, change.dest.code, change.at, version)
 
 
@@ -205,6 +213,7 @@ def _add_held(
     steps: list[tuple[StatusChange, tuple[Hold, ...] | None]],
     standing: tuple[Hold, ...],
     created: dt.datetime,
+    tenant: str,
 ) -> None:
     """One held account's rows in the chunk's write: history, outbox, hold rows, and one
     compare-and-set to its final status (``status_since`` moves only with the status)."""
@@ -213,14 +222,14 @@ def _add_held(
     before = standing
     for change, after in steps:
         version += 1
-        write.history.append(history_row(change, version))
+        write.history.append(history_row(change, version, tenant))
         if change.effects:
             payloads = [effect_payload(e) for e in change.effects]
-            write.outbox.extend(outbox_rows(change, version, payloads, created))
+            write.outbox.extend(outbox_rows(change, version, payloads, created, tenant))
         if after is None:
             status, since = change.dest.code, change.at
             continue
-        placed, released = hold_rows(stored.id, before, after, change.at, version)
+        placed, released = hold_rows(stored.id, before, after, change.at, version, tenant)
         write.holds.extend(placed)
         write.releases.extend(released)
         before = after
@@ -228,6 +237,7 @@ def _add_held(
         {
             "b_id": stored.id,
             "b_version": stored.version,
+            "b_tenant": tenant,
             "status": status,
             "status_since": since,
             "version": version,

@@ -4,6 +4,10 @@ Every query the store makes has an index (``tests/test_store_schema.py`` runs ``
 for each on PostgreSQL). History is append-only: on PostgreSQL a trigger refuses any
 ``UPDATE``, ``DELETE`` or ``TRUNCATE`` of it. JSON columns are ``JSONB`` on PostgreSQL.
 The shipped migrations (``acctstate db upgrade URL``) build exactly these tables.
+
+Every row carries a ``tenant`` (``''`` by default): stores given different tenants share
+the tables and never see or change each other's rows; keys, indexes and foreign keys all
+lead with it.
 """
 
 from __future__ import annotations
@@ -90,25 +94,34 @@ class JsonText(sa.types.TypeDecorator[str]):
 _Serial = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 _Id = sa.String(200)
 
+
+def _tenant() -> sa.Column[str]:
+    # Every row belongs to one tenant (a workflow, a brand, a customer of a hosted
+    # billing service); '' is the default store's, and what older rows were given.
+    return sa.Column("tenant", sa.String(100), nullable=False, server_default="")
+
+
 metadata = sa.MetaData()
 """Every table of the SQL store; include it in your migrations (``target_metadata``)."""
 
 accounts = sa.Table(
     "acctstate_accounts",
     metadata,
-    sa.Column("id", _Id, primary_key=True),
+    sa.Column("id", _Id, nullable=False),
     sa.Column("status", sa.Integer, nullable=False),
     sa.Column("status_since", UtcDateTime, nullable=False),
     sa.Column("version", sa.Integer, nullable=False),
+    _tenant(),
+    sa.PrimaryKeyConstraint("tenant", "id", name="pk_acctstate_accounts"),
     comment="acctstate: each account's current status; version counts its changes",
 )
-sa.Index("ix_acctstate_accounts_status", accounts.c.status, accounts.c.id)
+sa.Index("ix_acctstate_accounts_status", accounts.c.tenant, accounts.c.status, accounts.c.id)
 
 history = sa.Table(
     "acctstate_history",
     metadata,
     sa.Column("id", _Serial, primary_key=True, autoincrement=True),
-    sa.Column("account_id", _Id, sa.ForeignKey(accounts.c.id), nullable=False),
+    sa.Column("account_id", _Id, nullable=False),
     sa.Column("version", sa.Integer, nullable=False),
     sa.Column("trigger", sa.String(100), nullable=False),
     sa.Column("source", sa.Integer, nullable=False),
@@ -120,7 +133,13 @@ history = sa.Table(
     sa.Column("actor_id", sa.String(200)),
     sa.Column("actor_kind", sa.String(20)),
     sa.Column("actor_permissions", JsonText),
-    sa.UniqueConstraint("account_id", "version", name="uq_acctstate_history_version"),
+    _tenant(),
+    sa.ForeignKeyConstraint(
+        ["tenant", "account_id"],
+        [accounts.c.tenant, accounts.c.id],
+        name="fk_acctstate_history_account",
+    ),
+    sa.UniqueConstraint("tenant", "account_id", "version", name="uq_acctstate_history_version"),
     comment="acctstate: append-only status history, one row per version",
 )
 
@@ -128,8 +147,8 @@ outbox = sa.Table(
     "acctstate_outbox",
     metadata,
     sa.Column("seq", _Serial, primary_key=True, autoincrement=True),
-    sa.Column("key", sa.String(500), nullable=False, unique=True),
-    sa.Column("account_id", _Id, sa.ForeignKey(accounts.c.id), nullable=False),
+    sa.Column("key", sa.String(500), nullable=False),
+    sa.Column("account_id", _Id, nullable=False),
     sa.Column("version", sa.Integer, nullable=False),
     sa.Column("position", sa.Integer, nullable=False),
     sa.Column("kind", sa.String(100), nullable=False),
@@ -147,15 +166,29 @@ outbox = sa.Table(
     sa.Column("resolution", sa.Text),
     sa.Column("resolved_by", sa.String(200)),
     sa.Column("resolved_at", UtcDateTime),
+    _tenant(),
+    sa.ForeignKeyConstraint(
+        ["tenant", "account_id"],
+        [accounts.c.tenant, accounts.c.id],
+        name="fk_acctstate_outbox_account",
+    ),
+    sa.UniqueConstraint("tenant", "key", name="uq_acctstate_outbox_key"),
     comment=(
         "acctstate: effects of committed changes; done_at is set once carried out, "
         "outcome 'dead' after too many failed attempts"
     ),
 )
 # history() and each delivery read an account's effects by version.
-sa.Index("ix_acctstate_outbox_account", outbox.c.account_id, outbox.c.version, outbox.c.position)
+sa.Index(
+    "ix_acctstate_outbox_account",
+    outbox.c.tenant,
+    outbox.c.account_id,
+    outbox.c.version,
+    outbox.c.position,
+)
 sa.Index(
     "ix_acctstate_outbox_pending",
+    outbox.c.tenant,
     outbox.c.account_id,
     outbox.c.seq,
     postgresql_where=outbox.c.done_at.is_(None),
@@ -163,6 +196,7 @@ sa.Index(
 )
 sa.Index(
     "ix_acctstate_outbox_queue",
+    outbox.c.tenant,
     outbox.c.seq,
     postgresql_where=outbox.c.done_at.is_(None),
     sqlite_where=outbox.c.done_at.is_(None),
@@ -170,6 +204,7 @@ sa.Index(
 # prune(before=...) deletes the rows carried out before an instant.
 sa.Index(
     "ix_acctstate_outbox_done",
+    outbox.c.tenant,
     outbox.c.done_at,
     postgresql_where=outbox.c.done_at.is_not(None),
     sqlite_where=outbox.c.done_at.is_not(None),
@@ -178,6 +213,7 @@ sa.Index(
 # dead_letters() lists them per account.
 sa.Index(
     "ix_acctstate_outbox_dead",
+    outbox.c.tenant,
     outbox.c.account_id,
     outbox.c.seq,
     postgresql_where=outbox.c.dead_at.is_not(None),
@@ -187,8 +223,8 @@ sa.Index(
 scheduled = sa.Table(
     "acctstate_scheduled",
     metadata,
-    sa.Column("id", sa.String(500), primary_key=True),
-    sa.Column("account_id", _Id, sa.ForeignKey(accounts.c.id), nullable=False),
+    sa.Column("id", sa.String(500), nullable=False),
+    sa.Column("account_id", _Id, nullable=False),
     sa.Column("trigger", sa.String(100), nullable=False),
     sa.Column("at", UtcDateTime, nullable=False),
     sa.Column("reason", sa.String(100)),
@@ -200,16 +236,35 @@ scheduled = sa.Table(
     sa.Column("state", sa.String(10), nullable=False, default="pending"),
     sa.Column("version", sa.Integer),
     sa.Column("error", sa.Text),
+    _tenant(),
+    sa.PrimaryKeyConstraint("tenant", "id", name="pk_acctstate_scheduled"),
+    sa.ForeignKeyConstraint(
+        ["tenant", "account_id"],
+        [accounts.c.tenant, accounts.c.id],
+        name="fk_acctstate_scheduled_account",
+    ),
     comment="acctstate: effective-dated changes; state pending -> applied | failed",
 )
-sa.Index("ix_acctstate_scheduled_due", scheduled.c.state, scheduled.c.at, scheduled.c.id)
-sa.Index("ix_acctstate_scheduled_account", scheduled.c.account_id, scheduled.c.at, scheduled.c.id)
+sa.Index(
+    "ix_acctstate_scheduled_due",
+    scheduled.c.tenant,
+    scheduled.c.state,
+    scheduled.c.at,
+    scheduled.c.id,
+)
+sa.Index(
+    "ix_acctstate_scheduled_account",
+    scheduled.c.tenant,
+    scheduled.c.account_id,
+    scheduled.c.at,
+    scheduled.c.id,
+)
 
 holds = sa.Table(
     "acctstate_holds",
     metadata,
     sa.Column("seq", _Serial, primary_key=True, autoincrement=True),
-    sa.Column("account_id", _Id, sa.ForeignKey(accounts.c.id), nullable=False),
+    sa.Column("account_id", _Id, nullable=False),
     sa.Column("hold_id", _Id, nullable=False),
     sa.Column("type", sa.String(100), nullable=False),
     sa.Column("kind", sa.String(30), nullable=False),
@@ -224,6 +279,12 @@ holds = sa.Table(
     sa.Column("placed_version", sa.Integer, nullable=False),
     sa.Column("released_at", UtcDateTime),
     sa.Column("released_version", sa.Integer),
+    _tenant(),
+    sa.ForeignKeyConstraint(
+        ["tenant", "account_id"],
+        [accounts.c.tenant, accounts.c.id],
+        name="fk_acctstate_holds_account",
+    ),
     comment=(
         "acctstate: one row per hold; placed at placed_version, standing until "
         "released_at is set (the history records both changes)"
@@ -233,6 +294,7 @@ holds = sa.Table(
 # at most one standing hold per id on an account.
 sa.Index(
     "ix_acctstate_holds_standing",
+    holds.c.tenant,
     holds.c.account_id,
     holds.c.hold_id,
     unique=True,
@@ -242,6 +304,7 @@ sa.Index(
 # The automation finds time-bound holds whose end has passed.
 sa.Index(
     "ix_acctstate_holds_until",
+    holds.c.tenant,
     holds.c.until,
     postgresql_where=holds.c.released_at.is_(None) & holds.c.until.is_not(None),
     sqlite_where=holds.c.released_at.is_(None) & holds.c.until.is_not(None),

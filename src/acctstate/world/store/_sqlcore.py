@@ -42,13 +42,17 @@ from acctstate.world.store._sqlengine import (
 )
 from acctstate.world.store._types import StoredAccount
 
-__all__ = ["SqlBase", "facts_from"]
+__all__ = ["SqlBase", "check_tenant", "facts_from"]
 
 # Up to the version read: a writer that commits in between (READ COMMITTED) must make
 # this plan lose its compare-and-set, not see a history ahead of the row it read.
 _PAST = (
     sa.select(history)
-    .where(history.c.account_id == sa.bindparam("id"), history.c.version <= sa.bindparam("v"))
+    .where(
+        history.c.tenant == sa.bindparam("tenant"),
+        history.c.account_id == sa.bindparam("id"),
+        history.c.version <= sa.bindparam("v"),
+    )
     .order_by(history.c.version)
 )
 
@@ -75,10 +79,21 @@ def facts_from(facts: object, key: str) -> tuple[sa.FromClause | None, str]:
     return facts, key
 
 
+def check_tenant(tenant: object) -> str:
+    """``tenant`` when it is a tenant name (text of at most 100 characters).
+
+    Raises:
+        InvalidArgument: not text, too long, or holding a NUL.
+    """
+    if not isinstance(tenant, str) or len(tenant) > 100 or "\x00" in tenant:
+        raise InvalidArgument("tenant", tenant, "a tenant name: text of at most 100 characters")
+    return tenant
+
+
 class SqlBase(BaseStore):
     """The SQL store's engine, accounts, history and firing (see ``SqlStore``)."""
 
-    __slots__ = ("_engine", "_facts", "_facts_key", "_locking", "_sqlite")
+    __slots__ = ("_engine", "_facts", "_facts_key", "_locking", "_sqlite", "_tenant")
 
     def __init__(
         self,
@@ -87,10 +102,12 @@ class SqlBase(BaseStore):
         *,
         facts: sa.FromClause | sa.Select[Any] | None = None,
         facts_key: str = "id",
+        tenant: str = "",
     ) -> None:
         super().__init__(workflow)
         if not isinstance(engine, sa.Engine):
             raise InvalidArgument("engine", engine, "an sqlalchemy.Engine")
+        self._tenant = check_tenant(tenant)
         self._engine = engine
         self._facts, self._facts_key = facts_from(facts, facts_key)
         self._sqlite = engine.dialect.name == "sqlite"
@@ -103,6 +120,11 @@ class SqlBase(BaseStore):
     def engine(self) -> sa.Engine:
         """The engine the store uses."""
         return self._engine
+
+    @property
+    def tenant(self) -> str:
+        """The tenant whose rows this store reads and writes (``''``: the default)."""
+        return self._tenant
 
     def create_schema(self) -> None:
         """Create the store's tables and indexes where they do not exist yet."""
@@ -132,6 +154,10 @@ class SqlBase(BaseStore):
             except BaseException:
                 conn.rollback()
                 raise
+
+    def _mine(self, table: sa.Table) -> Any:
+        """A WHERE clause keeping this store's tenant's rows of ``table``."""
+        return table.c.tenant == self._tenant
 
     # -- accounts ---------------------------------------------------------------------
 
@@ -163,18 +189,19 @@ class SqlBase(BaseStore):
         opening = normalised(account.history[0])
         stored = StoredAccount(account_id, opening.dest.code, opening.at, 0)
         with self._tx(connection) as conn:
-            if conn.execute(LOAD, {"id": account_id}).first() is not None:
+            if conn.execute(LOAD, {"id": account_id, "tenant": self._tenant}).first() is not None:
                 raise InvalidArgument("account_id", account_id, "an id not yet in the store")
             conn.execute(
                 accounts.insert(),
                 {
+                    "tenant": self._tenant,
                     "id": account_id,
                     "status": stored.status,
                     "status_since": opening.at,
                     "version": 0,
                 },
             )
-            conn.execute(INSERT_HISTORY, history_row(opening, 0))
+            conn.execute(INSERT_HISTORY, history_row(opening, 0, self._tenant))
         return stored
 
     def load(self, account_id: str, *, connection: sa.Connection | None = None) -> StoredAccount:
@@ -184,18 +211,19 @@ class SqlBase(BaseStore):
             InvalidArgument: no such account, or ``account_id`` is not an id.
         """
         check_id(account_id)
+        key = {"id": account_id, "tenant": self._tenant}
         if connection is not None:
-            row = connection.execute(LOAD, {"id": account_id}).first()
+            row = connection.execute(LOAD, key).first()
         else:
             with self._engine.connect() as conn:
-                row = conn.execute(LOAD, {"id": account_id}).first()
+                row = conn.execute(LOAD, key).first()
         if row is None:
             raise unknown_account(account_id)
         return account_of(row)
 
     def accounts(self, *, statuses: Sequence[StatusRef] | None = None) -> tuple[StoredAccount, ...]:
         """Every stored account (optionally only those in ``statuses``), by id."""
-        query = sa.select(accounts).order_by(accounts.c.id)
+        query = sa.select(accounts).where(self._mine(accounts)).order_by(accounts.c.id)
         if statuses is not None:
             codes = {self._workflow.catalog[s].code for s in statuses}
             query = query.where(accounts.c.status.in_(sorted(codes)))
@@ -229,7 +257,7 @@ class SqlBase(BaseStore):
     def _past(self, conn: sa.Connection, stored: StoredAccount) -> History:
         """The account's history up to the version read, as the rules read it (without
         the effects)."""
-        rows = conn.execute(_PAST, {"id": stored.id, "v": stored.version})
+        rows = conn.execute(_PAST, {"id": stored.id, "v": stored.version, "tenant": self._tenant})
         return History([self._change(r, ())[1] for r in rows])
 
     def history(self, account_id: str, *, connection: sa.Connection | None = None) -> History:
@@ -244,17 +272,17 @@ class SqlBase(BaseStore):
         check_id(account_id)
         reader = self._engine.connect() if connection is None else nullcontext(connection)
         with reader as conn:
-            if conn.execute(LOAD, {"id": account_id}).first() is None:
+            if conn.execute(LOAD, {"id": account_id, "tenant": self._tenant}).first() is None:
                 raise unknown_account(account_id)
             rows = conn.execute(
                 sa.select(history)
-                .where(history.c.account_id == account_id)
+                .where(self._mine(history), history.c.account_id == account_id)
                 .order_by(history.c.version)
             ).all()
             effects: dict[int, list[Any]] = {}
             for e in conn.execute(
                 sa.select(outbox.c.version, outbox.c.kind, outbox.c.key, outbox.c.payload)
-                .where(outbox.c.account_id == account_id)
+                .where(self._mine(outbox), outbox.c.account_id == account_id)
                 .order_by(outbox.c.version, outbox.c.position)
             ):
                 effects.setdefault(e.version, []).append(e)
@@ -367,7 +395,7 @@ class SqlBase(BaseStore):
         *,
         precheck: bool = True,
     ) -> StatusChange:
-        row = conn.execute(LOAD, {"id": account_id}).first()
+        row = conn.execute(LOAD, {"id": account_id, "tenant": self._tenant}).first()
         if row is None:
             raise unknown_account(account_id)
         stored = account_of(row)
@@ -379,7 +407,7 @@ class SqlBase(BaseStore):
             )
         # Effects follow the effective capability: the standing holds are read too (one
         # indexed query, only for workflows that declare hold types).
-        held = standing(conn, account_id) if self._workflow.hold_types else ()
+        held = standing(conn, account_id, self._tenant) if self._workflow.hold_types else ()
         view = AccountView(
             stored, self._facts_of(conn, account_id), self._past(conn, stored), data, held
         )
@@ -389,11 +417,11 @@ class SqlBase(BaseStore):
         payloads = [effect_payload(e) for e in change.effects]
         if change.effects and precheck:
             keys = [e.key for e in change.effects]
-            taken = conn.execute(TAKEN, {"keys": keys}).scalars().first()
+            taken = conn.execute(TAKEN, {"keys": keys, "tenant": self._tenant}).scalars().first()
             if taken is not None:
                 # Under READ COMMITTED each statement sees the latest commits: keys that
                 # appeared since the account was read belong to a writer that just won.
-                now = conn.execute(LOAD, {"id": account_id}).one()
+                now = conn.execute(LOAD, {"id": account_id, "tenant": self._tenant}).one()
                 if now.version != stored.version:
                     raise ConcurrentChange(
                         account_id=account_id,
@@ -407,25 +435,27 @@ class SqlBase(BaseStore):
             {
                 "b_id": account_id,
                 "b_version": stored.version,
+                "b_tenant": self._tenant,
                 "status": change.dest.code,
                 "status_since": change.at,
                 "version": version,
             },
         )
         if updated.rowcount != 1:
-            found = conn.execute(LOAD, {"id": account_id}).first()
+            found = conn.execute(LOAD, {"id": account_id, "tenant": self._tenant}).first()
             raise ConcurrentChange(
                 account_id=account_id,
                 expected_version=stored.version,
                 actual_version=None if found is None else found.version,
             )
-        conn.execute(INSERT_HISTORY, history_row(change, version))
+        conn.execute(INSERT_HISTORY, history_row(change, version, self._tenant))
         if change.effects:
             created = self._workflow.clock.now()
             conn.execute(
                 INSERT_OUTBOX,
                 [
                     {
+                        "tenant": self._tenant,
                         "key": e.key,
                         "account_id": account_id,
                         "version": version,

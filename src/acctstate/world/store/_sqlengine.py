@@ -49,6 +49,8 @@ def create_engine(url: str | sa.URL, **kwargs: Any) -> sa.Engine:
             cursor = dbapi_connection.cursor()
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.execute("PRAGMA busy_timeout=30000")
+            # The set-based writes stage each chunk in small temporary tables.
+            cursor.execute("PRAGMA temp_store=MEMORY")
             if on_disk:
                 cursor.execute("PRAGMA journal_mode=WAL")
                 cursor.execute("PRAGMA synchronous=NORMAL")
@@ -79,10 +81,17 @@ def record_of(row: sa.Row[Any]) -> ScheduledRecord:
     )
 
 
-LOAD = sa.select(accounts).where(accounts.c.id == sa.bindparam("id"))
+# Every statement names the store's tenant: ``tenant`` (``b_tenant`` in the update).
+LOAD = sa.select(accounts).where(
+    accounts.c.tenant == sa.bindparam("tenant"), accounts.c.id == sa.bindparam("id")
+)
 CAS = (
     accounts.update()
-    .where(accounts.c.id == sa.bindparam("b_id"), accounts.c.version == sa.bindparam("b_version"))
+    .where(
+        accounts.c.id == sa.bindparam("b_id"),
+        accounts.c.version == sa.bindparam("b_version"),
+        accounts.c.tenant == sa.bindparam("b_tenant"),
+    )
     .values(
         status=sa.bindparam("status"),
         status_since=sa.bindparam("status_since"),
@@ -91,13 +100,18 @@ CAS = (
 )
 INSERT_HISTORY = history.insert()
 INSERT_OUTBOX = outbox.insert()
-TAKEN = sa.select(outbox.c.key).where(outbox.c.key.in_(sa.bindparam("keys", expanding=True)))
+TAKEN = sa.select(outbox.c.key).where(
+    outbox.c.tenant == sa.bindparam("tenant"),
+    outbox.c.key.in_(sa.bindparam("keys", expanding=True)),
+)
 
 
-def history_row(change: StatusChange, version: int) -> dict[str, Any]:
-    """The history table row of ``change`` at ``version``."""
+def history_row(change: StatusChange, version: int, tenant: str = "") -> dict[str, Any]:
+    """The history table row of ``change`` at ``version``, in ``tenant`` (a row in a tenant
+    without the account is refused by the foreign key)."""
     actor_id, actor_kind, permissions = actor_columns(change.actor)
     return {
+        "tenant": tenant,
         "account_id": change.account_id,
         "version": version,
         "trigger": change.trigger,
@@ -114,11 +128,12 @@ def history_row(change: StatusChange, version: int) -> dict[str, Any]:
 
 
 def outbox_rows(
-    change: StatusChange, version: int, payloads: list[str], created: Any
+    change: StatusChange, version: int, payloads: list[str], created: Any, tenant: str = ""
 ) -> list[dict[str, Any]]:
     """The outbox rows of ``change``'s effects (``payloads`` are their encoded fields)."""
     return [
         {
+            "tenant": tenant,
             "key": e.key,
             "account_id": change.account_id,
             "version": version,

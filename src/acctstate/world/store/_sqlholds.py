@@ -47,6 +47,7 @@ __all__ = ["RELEASE", "SqlHolds", "hold_rows", "write_hold_change"]
 RELEASE = (
     holds_table.update()
     .where(
+        holds_table.c.tenant == sa.bindparam("b_tenant"),
         holds_table.c.account_id == sa.bindparam("b_account"),
         holds_table.c.hold_id == sa.bindparam("b_hold"),
         holds_table.c.released_at.is_(None),
@@ -64,14 +65,20 @@ def hold_rows(
     after: Sequence[Hold],
     at: dt.datetime,
     version: int,
+    tenant: str,
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """The hold rows a hold change writes: ``(rows placed, releases)`` (the releases as
-    parameters of ``RELEASE``)."""
+    """The hold rows a hold change writes in ``tenant``: ``(rows placed, releases)`` (the
+    releases as parameters of ``RELEASE``)."""
     kept = {h.id for h in after}
     was = {h.id for h in before}
-    placed = [hold_row(account_id, utc_hold(h), version) for h in after if h.id not in was]
+    placed = [hold_row(account_id, utc_hold(h), version, tenant) for h in after if h.id not in was]
     released = [
-        {"b_account": account_id, "b_hold": h.id, **release_values(at, version)}
+        {
+            "b_tenant": tenant,
+            "b_account": account_id,
+            "b_hold": h.id,
+            **release_values(at, version),
+        }
         for h in before
         if h.id not in kept
     ]
@@ -85,15 +92,18 @@ def write_hold_change(
     before: Sequence[Hold],
     after: Sequence[Hold],
     created: dt.datetime,
+    tenant: str,
 ) -> StoredAccount:
-    """Write one planned hold change against the version read; the account after it.
+    """Write one planned hold change (in ``tenant``) against the version read; the
+    account after it.
 
     Raises:
         ConcurrentChange: another writer changed the account since it was read.
         InvalidArgument: the change's effect keys are taken.
     """
     if change.effects:
-        taken = conn.execute(TAKEN, {"keys": [e.key for e in change.effects]}).scalars().first()
+        keys = [e.key for e in change.effects]
+        taken = conn.execute(TAKEN, {"keys": keys, "tenant": tenant}).scalars().first()
         if taken is not None:
             raise duplicate_key(stored.id, change.trigger, change.at, taken)
     version = stored.version + 1
@@ -102,23 +112,24 @@ def write_hold_change(
         {
             "b_id": stored.id,
             "b_version": stored.version,
+            "b_tenant": tenant,
             "status": stored.status,
             "status_since": stored.status_since,
             "version": version,
         },
     )
     if updated.rowcount != 1:
-        found = conn.execute(LOAD, {"id": stored.id}).first()
+        found = conn.execute(LOAD, {"id": stored.id, "tenant": tenant}).first()
         raise ConcurrentChange(
             account_id=stored.id,
             expected_version=stored.version,
             actual_version=None if found is None else found.version,
         )
-    conn.execute(INSERT_HISTORY, history_row(change, version))
+    conn.execute(INSERT_HISTORY, history_row(change, version, tenant))
     if change.effects:
         payloads = [effect_payload(e) for e in change.effects]
-        conn.execute(INSERT_OUTBOX, outbox_rows(change, version, payloads, created))
-    placed, released = hold_rows(stored.id, before, after, change.at, version)
+        conn.execute(INSERT_OUTBOX, outbox_rows(change, version, payloads, created, tenant))
+    placed, released = hold_rows(stored.id, before, after, change.at, version, tenant)
     if released:
         conn.execute(RELEASE, released)
     if placed:
@@ -141,16 +152,16 @@ class SqlHolds(HoldsMixin, SqlBase):
         """
         reader = self._engine.connect() if connection is None else nullcontext(connection)
         with reader as conn:
-            if conn.execute(LOAD, {"id": account_id}).first() is None:
+            if conn.execute(LOAD, {"id": account_id, "tenant": self._tenant}).first() is None:
                 raise unknown_account(account_id)
-            return standing(conn, account_id)
+            return standing(conn, account_id, self._tenant)
 
     def _held_state(self, account_id: str) -> tuple[StoredAccount, tuple[Hold, ...]]:
         with self._engine.connect() as conn:
-            row = conn.execute(LOAD, {"id": account_id}).first()
+            row = conn.execute(LOAD, {"id": account_id, "tenant": self._tenant}).first()
             if row is None:
                 raise unknown_account(account_id)
-            return account_of(row), standing(conn, account_id)
+            return account_of(row), standing(conn, account_id, self._tenant)
 
     def _hold_change(
         self,
@@ -161,7 +172,7 @@ class SqlHolds(HoldsMixin, SqlBase):
         options: Mapping[str, Any],
     ) -> StatusChange:
         with self._tx(options.get("connection")) as conn:
-            row = conn.execute(LOAD, {"id": account_id}).first()
+            row = conn.execute(LOAD, {"id": account_id, "tenant": self._tenant}).first()
             if row is None:
                 raise unknown_account(account_id)
             stored = account_of(row)
@@ -171,13 +182,14 @@ class SqlHolds(HoldsMixin, SqlBase):
                     expected_version=expected_version,
                     actual_version=stored.version,
                 )
-            before = standing(conn, account_id)
+            before = standing(conn, account_id, self._tenant)
             view = AccountView(
                 stored, self._facts_of(conn, account_id), self._past(conn, stored), data, before
             )
             change, after = plan(self._workflow, view)
             change = normalised(change)
-            write_hold_change(conn, stored, change, before, after, self._workflow.clock.now())
+            created = self._workflow.clock.now()
+            write_hold_change(conn, stored, change, before, after, created, self._tenant)
             return change
 
     def place_hold(

@@ -72,9 +72,9 @@ class SqlScheduling(SqlBase):
         self, record: ScheduledRecord, connection: sa.Connection | None = None
     ) -> ScheduledRecord:
         account_id = record.account_id
-        by_id = sa.select(scheduled).where(scheduled.c.id == record.id)
+        by_id = sa.select(scheduled).where(self._mine(scheduled), scheduled.c.id == record.id)
         with self._tx(connection) as conn:
-            if conn.execute(LOAD, {"id": account_id}).first() is None:
+            if conn.execute(LOAD, {"id": account_id, "tenant": self._tenant}).first() is None:
                 raise unknown_account(account_id)
             existing = conn.execute(by_id).first()
             if existing is not None:
@@ -83,6 +83,7 @@ class SqlScheduling(SqlBase):
             conn.execute(
                 scheduled.insert(),
                 {
+                    "tenant": self._tenant,
                     "id": record.id,
                     "account_id": record.account_id,
                     "trigger": record.trigger,
@@ -103,7 +104,11 @@ class SqlScheduling(SqlBase):
     ) -> tuple[ScheduledRecord, ...]:
         """The scheduled changes, by time then id."""
         self._check_state(state)
-        query = sa.select(scheduled).order_by(scheduled.c.at, scheduled.c.id)
+        query = (
+            sa.select(scheduled)
+            .where(self._mine(scheduled))
+            .order_by(scheduled.c.at, scheduled.c.id)
+        )
         if account_id is not None:
             query = query.where(scheduled.c.account_id == account_id)
         if state is not None:
@@ -114,7 +119,7 @@ class SqlScheduling(SqlBase):
     def _due(self, at: dt.datetime, limit: int) -> list[ScheduledRecord]:
         query = (
             sa.select(scheduled)
-            .where(scheduled.c.state == "pending", scheduled.c.at <= at)
+            .where(self._mine(scheduled), scheduled.c.state == "pending", scheduled.c.at <= at)
             .order_by(scheduled.c.at, scheduled.c.id)
             .limit(limit)
         )
@@ -134,7 +139,7 @@ class SqlScheduling(SqlBase):
     def _apply_in(
         self, connection: sa.Connection | None, record: ScheduledRecord
     ) -> StatusChange | None:
-        mine = scheduled.c.id == record.id
+        mine = sa.and_(self._mine(scheduled), scheduled.c.id == record.id)
         with self._tx(connection) as conn:
             # Claim first: a second runner blocks on this row (PostgreSQL) or on the
             # write lock (SQLite), then finds it no longer pending and does nothing.
@@ -156,7 +161,8 @@ class SqlScheduling(SqlBase):
                 None,
                 dict(record.data),
             )
-            version = conn.execute(LOAD, {"id": record.account_id}).one().version
+            key = {"id": record.account_id, "tenant": self._tenant}
+            version = conn.execute(LOAD, key).one().version
             conn.execute(scheduled.update().where(mine).values(version=version))
             return change
 
@@ -164,14 +170,18 @@ class SqlScheduling(SqlBase):
         with self._tx(_CALLER.get()) as conn:
             conn.execute(
                 scheduled.update()
-                .where(scheduled.c.id == record.id, scheduled.c.state == "pending")
+                .where(
+                    self._mine(scheduled),
+                    scheduled.c.id == record.id,
+                    scheduled.c.state == "pending",
+                )
                 .values(state="failed", error=error)
             )
 
     def _accounts_after(
         self, after: str | None, limit: int, codes: tuple[int, ...] | None
     ) -> list[StoredAccount]:
-        query = sa.select(accounts).order_by(accounts.c.id).limit(limit)
+        query = sa.select(accounts).where(self._mine(accounts)).order_by(accounts.c.id).limit(limit)
         if after is not None:
             query = query.where(accounts.c.id > after)
         if codes is not None:

@@ -56,6 +56,7 @@ from acctstate.values.effects import Hooks
 from acctstate.values.errors import InvalidArgument
 from acctstate.values.history import History, ScheduledChange, StatusChange
 from acctstate.values.holds import Blocked, Hold
+from acctstate.world.store._async_batch import AsyncBatch
 from acctstate.world.store._awaiting import (
     awaiting,
     awaiting_hooks,
@@ -118,7 +119,7 @@ def create_async_engine(url: str | sa.URL, **kwargs: Any) -> AsyncEngine:
     return engine
 
 
-class AsyncSqlStore:
+class AsyncSqlStore(AsyncBatch):
     """A store in an SQL database, for asyncio code: [`SqlStore`][acctstate.store.sql.SqlStore]'s
     methods as coroutines.
 
@@ -134,9 +135,10 @@ class AsyncSqlStore:
             ``execution_options(schema_translate_map={None: "billing"})``.
         facts: the host's table, view or ``select()`` of facts (as for ``SqlStore``).
         facts_key: the facts' column holding the account id.
+        tenant: whose rows the store keeps (as for ``SqlStore``).
 
     Raises:
-        InvalidArgument: ``engine`` is not an ``AsyncEngine``, or bad ``facts``.
+        InvalidArgument: ``engine`` is not an ``AsyncEngine``, bad ``facts`` or ``tenant``.
     """
 
     __slots__ = ("_engine", "_store")
@@ -148,6 +150,7 @@ class AsyncSqlStore:
         *,
         facts: sa.FromClause | sa.Select[Any] | None = None,
         facts_key: str = "id",
+        tenant: str = "",
     ) -> None:
         if not isinstance(engine, AsyncEngine):
             raise InvalidArgument(
@@ -155,7 +158,9 @@ class AsyncSqlStore:
             )
         check_greenlet()
         self._engine = engine
-        self._store = SqlStore(workflow, engine.sync_engine, facts=facts, facts_key=facts_key)
+        self._store = SqlStore(
+            workflow, engine.sync_engine, facts=facts, facts_key=facts_key, tenant=tenant
+        )
 
     def __repr__(self) -> str:
         return f"<AsyncSqlStore {self.workflow.name!r} on {self._engine.url!r}>"

@@ -37,6 +37,7 @@ from acctstate.world.store._codec import (
 )
 from acctstate.world.store._facts import AccountView, FactsSource, memory_facts
 from acctstate.world.store._holds import HoldPlan, HoldsMixin, utc_hold
+from acctstate.world.store._memory_batch import MemoryBatch
 from acctstate.world.store._memory_outbox import MemoryOutbox, _Slot
 from acctstate.world.store._types import (
     Progress,
@@ -48,7 +49,7 @@ from acctstate.world.store._types import (
 __all__ = ["MemoryStore"]
 
 
-class MemoryStore(MemoryOutbox, HoldsMixin, BaseStore):
+class MemoryStore(MemoryOutbox, HoldsMixin, MemoryBatch, BaseStore):
     """A [`Store`][acctstate.store.Store] in process memory (thread-safe).
 
     Args:

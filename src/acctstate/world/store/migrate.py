@@ -73,6 +73,8 @@ def _found(conn: sa.Connection) -> str | None:
     if inspector.has_table(holds.name, schema=schema):
         return HEAD
     columns = {c["name"] for c in inspector.get_columns(outbox.name, schema=schema)}
+    if "tenant" in columns:
+        return "0003"
     return "0002" if "claimed_by" in columns else "0001"
 
 

@@ -35,8 +35,8 @@ except ImportError as exc:  # pragma: no cover - exercised only without the extr
     ) from exc
 
 from acctstate.world.store._delivery import SqlDelivery
-from acctstate.world.store._nightly import SqlNightly
 from acctstate.world.store._schema import UtcDateTime, metadata
+from acctstate.world.store._sqlbatch import SqlBatch
 from acctstate.world.store._sqlengine import create_engine
 from acctstate.world.store._sqlholds import SqlHolds
 from acctstate.world.store._sqlschedule import SqlScheduling
@@ -44,7 +44,7 @@ from acctstate.world.store._sqlschedule import SqlScheduling
 __all__ = ["SqlStore", "UtcDateTime", "create_engine", "metadata"]
 
 
-class SqlStore(SqlHolds, SqlDelivery, SqlScheduling, SqlNightly):
+class SqlStore(SqlHolds, SqlDelivery, SqlScheduling, SqlBatch):
     """A [`Store`][acctstate.store.Store] in an SQL database (SQLite or PostgreSQL).
 
     Args:
@@ -61,10 +61,16 @@ class SqlStore(SqlHolds, SqlDelivery, SqlScheduling, SqlNightly):
             or the currency when neither gives one raises
             [`MissingFact`][acctstate.errors.MissingFact].
         facts_key: the facts' column holding the account id.
+        tenant: whose rows the store keeps (default ``''``). Every table has a
+            ``tenant`` column that leads its keys; stores on the same tables with
+            different tenants (two workflows, two brands, the customers of a hosted
+            billing service) never see or change each other's accounts, history,
+            effects or scheduled changes, and may use the same account ids.
 
     Raises:
-        InvalidArgument: ``engine`` is not an SQLAlchemy ``Engine``, or ``facts`` is
-            not a table, view or select with a ``facts_key`` column.
+        InvalidArgument: ``engine`` is not an SQLAlchemy ``Engine``, ``facts`` is
+            not a table, view or select with a ``facts_key`` column, or ``tenant`` is
+            not text of at most 100 characters.
     """
 
     __slots__ = ()

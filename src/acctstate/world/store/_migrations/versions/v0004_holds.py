@@ -1,4 +1,4 @@
-"""Holds: one row per hold, standing until released.
+"""Holds: one row per hold, standing until released (each row in its account's tenant).
 
 Revision ID: 0004
 """
@@ -11,7 +11,7 @@ from alembic import op
 from acctstate.world.store._schema import JsonText, UtcDateTime
 
 revision = "0004"
-down_revision = "0002"
+down_revision = "0003"
 branch_labels = None
 depends_on = None
 
@@ -23,9 +23,7 @@ def upgrade() -> None:
     op.create_table(
         "acctstate_holds",
         sa.Column("seq", _Serial, primary_key=True, autoincrement=True),
-        sa.Column(
-            "account_id", sa.String(200), sa.ForeignKey("acctstate_accounts.id"), nullable=False
-        ),
+        sa.Column("account_id", sa.String(200), nullable=False),
         sa.Column("hold_id", sa.String(200), nullable=False),
         sa.Column("type", sa.String(100), nullable=False),
         sa.Column("kind", sa.String(30), nullable=False),
@@ -40,6 +38,12 @@ def upgrade() -> None:
         sa.Column("placed_version", sa.Integer, nullable=False),
         sa.Column("released_at", UtcDateTime),
         sa.Column("released_version", sa.Integer),
+        sa.Column("tenant", sa.String(100), nullable=False, server_default=""),
+        sa.ForeignKeyConstraint(
+            ["tenant", "account_id"],
+            ["acctstate_accounts.tenant", "acctstate_accounts.id"],
+            name="fk_acctstate_holds_account",
+        ),
         comment=(
             "acctstate: one row per hold; placed at placed_version, standing until "
             "released_at is set (the history records both changes)"
@@ -49,7 +53,7 @@ def upgrade() -> None:
     op.create_index(
         "ix_acctstate_holds_standing",
         "acctstate_holds",
-        ["account_id", "hold_id"],
+        ["tenant", "account_id", "hold_id"],
         unique=True,
         postgresql_where=standing,
         sqlite_where=standing,
@@ -58,7 +62,7 @@ def upgrade() -> None:
     op.create_index(
         "ix_acctstate_holds_until",
         "acctstate_holds",
-        ["until"],
+        ["tenant", "until"],
         postgresql_where=ending,
         sqlite_where=ending,
     )
