@@ -6,7 +6,9 @@ with the same counts (computed in SQL), preview the same plans and apply with th
 outcome per account, leaving the same statuses, history rows and outbox rows; applying
 again changes nothing; a field change is refused before anything is read; an account
 changed since the preview is refused; an all-or-nothing batch with one refusal writes
-nothing; the caller's connection holds the writes.
+nothing; the caller's connection holds the writes. Accounts may carry a standing hold
+(placed on the objects and in the stores alike): a store batch plans with it as
+``acctstate.batch`` does on the objects.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ import acctstate
 from acctstate import batch
 from acctstate.batch import ChangeStatus, FireTrigger, Mode, OutcomeKind, Selection
 from acctstate.errors import InvalidArgument
+from acctstate.holds import STANDARD_HOLDS, place_hold
 from acctstate.presets import isp
 from acctstate.store.memory import MemoryStore
 from acctstate.store.sql import SqlStore, UtcDateTime, create_engine
@@ -34,7 +37,8 @@ from test_store_sql import needs_pg, pg_engine
 T0 = dt.datetime(2026, 1, 5, 9, 0, tzinfo=dt.UTC)
 DAY = dt.timedelta(days=1)
 AT = T0 + 200 * DAY
-WF = isp.workflow().with_clock(acctstate.FixedClock(AT + DAY))
+WF = isp.workflow().with_holds(STANDARD_HOLDS).with_clock(acctstate.FixedClock(AT + DAY))
+CLERK = acctstate.Actor("u-7", permissions={"place_fraud_hold"})
 
 host = sa.MetaData()
 customers = sa.Table(
@@ -79,6 +83,7 @@ accounts_st = st.lists(
             "first_used_at": st.sampled_from([None, T0 + 5 * DAY]),
             "funds": st.sampled_from([None, Decimal("0"), Decimal("0.40"), Decimal("10.00")]),
             "period_end": st.sampled_from([None, T0 + 150 * DAY, T0 + 300 * DAY]),
+            "hold": st.sampled_from([None, None, "manual", "fraud", "credit"]),
         }
     ),
     min_size=1,
@@ -116,6 +121,8 @@ def object_book(rows: list[dict[str, Any]]) -> list[acctstate.Account]:
         account = WF.open(f"A-{n:03d}", row["status"], at=T0 + row["days"] * DAY, imported=True)
         for k, v in facts_of(row).items():
             setattr(account, k, v)
+        if row.get("hold") is not None:
+            place_hold(WF, account, row["hold"], at=T0 + row["days"] * DAY, actor=CLERK)
         out.append(account)
     return out
 
@@ -130,6 +137,10 @@ def fill(store: Any, rows: list[dict[str, Any]], engine: sa.Engine | None = None
                 customers.insert(),
                 [{"id": f"A-{n:03d}", **facts_of(row)} for n, row in enumerate(rows)],
             )
+    for n, row in enumerate(rows):
+        if row.get("hold") is not None:
+            at = T0 + row["days"] * DAY
+            store.place_hold(f"A-{n:03d}", row["hold"], at=at, actor=CLERK)
 
 
 @contextlib.contextmanager
@@ -160,14 +171,16 @@ def state(store: Any, ids: list[str]) -> tuple[Any, ...]:
     statuses = [(i, store.load(i).status) for i in ids]
     histories = [(i, list(store.history(i))) for i in ids]
     outbox = sorted((p.key, p.account_id, p.effect) for p in store.pending())
-    return statuses, histories, outbox
+    holds = [(i, store.holds(i)) for i in ids]
+    return statuses, histories, outbox, holds
 
 
 def object_state(book: list[acctstate.Account]) -> tuple[Any, ...]:
     statuses = [(a.id, a.status) for a in book]
     histories = [(a.id, list(a.history)) for a in book]
     outbox = sorted((e.key, a.id, e) for a in book for c in a.history for e in c.effects)
-    return statuses, histories, outbox
+    holds = [(a.id, tuple(a.holds)) for a in book]
+    return statuses, histories, outbox, holds
 
 
 def run_paths(

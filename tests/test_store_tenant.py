@@ -1,6 +1,7 @@
 """Tenants: two SQL stores on the same tables with different tenants (two workflows, or two
-brands on one workflow) never see or change each other's accounts, history, effects or
-scheduled changes, even under the same account ids; a bad tenant is refused.
+brands on one workflow) never see or change each other's accounts, history, effects,
+scheduled changes or holds, even under the same account and hold ids; a bad tenant is
+refused.
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ import sqlalchemy as sa
 import acctstate
 from acctstate.automation import AutomationPolicy, reference_ladder
 from acctstate.batch import FireTrigger, Selection
-from acctstate.errors import InvalidArgument
+from acctstate.errors import GuardRefused, InvalidArgument
+from acctstate.holds import STANDARD_HOLDS, UnknownHold
 from acctstate.presets import isp
 from acctstate.store.sql import SqlStore, create_engine
 from test_store_sql import needs_pg, pg_engine
@@ -97,6 +99,71 @@ def test_two_tenants_share_the_tables_and_never_meet(kind: str, tmp_path: pathli
         assert a.load("A-2").version == 1  # B's scheduled change stayed in B
         with pytest.raises(InvalidArgument, match="an account in the store"):
             SqlStore(ISP, engine, tenant="brand-c").load("A-1")
+
+
+HELD = ISP.with_holds(STANDARD_HOLDS)
+CLERK = acctstate.Actor("u-7", permissions={"place_fraud_hold"})
+host = sa.MetaData()
+customers = sa.Table(
+    "customers",
+    host,
+    sa.Column("id", sa.String(200), primary_key=True),
+    sa.Column("balance", sa.Numeric(12, 2), nullable=False),
+    sa.Column("timezone", sa.String(50)),
+    sa.Column("currency", sa.String(3)),
+)
+
+
+@pytest.mark.parametrize("kind", ["sqlite", pytest.param("postgres", marks=needs_pg)])
+def test_two_tenants_never_see_each_others_holds(kind: str, tmp_path: pathlib.Path) -> None:
+    """A hold placed in one tenant neither shows, blocks, nor is released in the other,
+    under the same account and hold ids: ``holds``, ``why_blocked``, ``fire``, a store
+    batch, and the nightly run (chunk read and time-bound holds ending) read their own."""
+    with engine_of(kind, tmp_path) as engine:
+        a = SqlStore(HELD, engine, tenant="brand-a", facts=customers)
+        b = SqlStore(HELD, engine, tenant="brand-b", facts=customers)
+        a.create_schema()
+        host.create_all(engine)
+        with engine.begin() as conn:
+            conn.execute(
+                customers.insert(),
+                [
+                    {"id": i, "balance": 0, "timezone": "UTC", "currency": "USD"}
+                    for i in ("A-1", "A-2")
+                ],
+            )
+        for store in (a, b):
+            store.open("A-1", "active", at=T0, imported=True)
+            store.open("A-2", "active", at=T0, imported=True)
+        a.place_hold("A-1", "fraud", at=T0 + DAY, actor=CLERK)
+        a.place_hold("A-2", "vacation", at=T0 + DAY, until=T0 + 10 * DAY)
+        b.place_hold("A-2", "vacation", at=T0 + DAY, until=T0 + 20 * DAY)
+        (theirs,), (mine,) = a.holds("A-2"), b.holds("A-2")
+        assert theirs.id == mine.id and (theirs.until, mine.until) == (T0 + 10 * DAY, T0 + 20 * DAY)
+
+        assert b.holds("A-1") == () and a.holds("A-1")[0].type == "fraud"
+        assert a.why_blocked("A-1", "changes") and not b.why_blocked("A-1", "changes")
+        with pytest.raises(UnknownHold):
+            b.release_hold("A-1", a.holds("A-1")[0].id, at=T0 + 2 * DAY)
+        with pytest.raises(GuardRefused, match="hold:fraud"):
+            a.fire("A-1", "cancel", at=T0 + 2 * DAY)
+        assert b.fire("A-1", "cancel", at=T0 + 2 * DAY).trigger == "cancel"
+        refused = a.apply_batch(
+            Selection(statuses="active"), FireTrigger("cancel"), at=T0 + 3 * DAY
+        )
+        assert [(o.account_id, "hold:fraud" in (o.reason or "")) for o in refused.outcomes] == [
+            ("A-1", True),
+            ("A-2", False),
+        ]
+
+        # Each nightly run ends its own tenant's time-bound holds only.
+        policy = AutomationPolicy(HELD, archive="archive")
+        b.run_automation(policy, now=T0 + 15 * DAY)
+        assert a.holds("A-2") == (theirs,) and b.holds("A-2") == (mine,)
+        a.run_automation(policy, now=T0 + 15 * DAY)
+        assert a.holds("A-2") == () and b.holds("A-2") == (mine,)
+        assert [c.trigger for c in b.history("A-2")] == ["open", "place_hold"]
+        assert len(a.holds("A-1")) == 1
 
 
 @pytest.mark.parametrize("tenant", [None, 7, "x" * 101, "a\x00b"])

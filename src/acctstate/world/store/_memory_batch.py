@@ -23,6 +23,7 @@ from acctstate.operations.batch._select import select as select_accounts
 from acctstate.values.actors import Actor
 from acctstate.values.clock import require_aware
 from acctstate.values.history import History, StatusChange
+from acctstate.values.holds import Hold
 from acctstate.world.store._automation import check_progress
 from acctstate.world.store._batch import (
     BatchRun,
@@ -50,11 +51,12 @@ class MemoryBatch:
     _changes: dict[str, list[StatusChange]]
     _outbox: dict[str, _Slot]
     _facts: Callable[[str], Mapping[str, Any] | None] | None
+    _holds: dict[str, tuple[Hold, ...]]
 
     def _batch_view(self, stored: StoredAccount, history: bool) -> AccountView:
         facts = None if self._facts is None else self._facts(stored.id)
         past = History(list(self._changes[stored.id])) if history else None
-        return AccountView(stored, facts, past, {})
+        return AccountView(stored, facts, past, {}, self._holds.get(stored.id, ()))
 
     def select(
         self, selection: Selection | None = None, *, threshold: Decimal | None = None

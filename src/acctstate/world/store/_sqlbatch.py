@@ -47,6 +47,7 @@ from acctstate.world.store._batch import (
 from acctstate.world.store._codec import check_count, duplicate_key, unknown_account
 from acctstate.world.store._facts import AccountView
 from acctstate.world.store._grouped import groupable
+from acctstate.world.store._holdrows import standing_columns
 from acctstate.world.store._nightly import _IN_BATCH, _batches, _Write
 from acctstate.world.store._schema import accounts
 from acctstate.world.store._sqlengine import CAS, INSERT_HISTORY, INSERT_OUTBOX, TAKEN
@@ -188,6 +189,14 @@ class SqlBatch(SqlSelect):
     def _with_histories(
         self, conn: sa.Connection, planner: Planner, views: list[AccountView]
     ) -> None:
+        """Give the views what planning reads beyond the row: the standing holds (a hold
+        may refuse the change, and effects follow the effective capability) and, where
+        a rule may read it, the history."""
+        if self._workflow.hold_types and views:
+            held = standing_columns(conn, [v.id for v in views], self._tenant)
+            if held:
+                for v in views:
+                    v.holds = held.get(v.id, ())
         needs = {v.id: v.version for v in views if needs_history(planner, v)}
         if needs:
             past = self._histories(conn, needs)
