@@ -84,6 +84,9 @@ accounts_st = st.lists(
             "funds": st.sampled_from([None, Decimal("0"), Decimal("0.40"), Decimal("10.00")]),
             "period_end": st.sampled_from([None, T0 + 150 * DAY, T0 + 300 * DAY]),
             "hold": st.sampled_from([None, None, "manual", "fraud", "credit"]),
+            # placed at the opening, or after the batch's instant (the status and its
+            # ``status_since`` stay: only the history says the account changed since)
+            "hold_days": st.sampled_from([0, 250]),
         }
     ),
     min_size=1,
@@ -122,7 +125,8 @@ def object_book(rows: list[dict[str, Any]]) -> list[acctstate.Account]:
         for k, v in facts_of(row).items():
             setattr(account, k, v)
         if row.get("hold") is not None:
-            place_hold(WF, account, row["hold"], at=T0 + row["days"] * DAY, actor=CLERK)
+            at = T0 + max(row["days"], row.get("hold_days", 0)) * DAY
+            place_hold(WF, account, row["hold"], at=at, actor=CLERK)
         out.append(account)
     return out
 
@@ -139,7 +143,7 @@ def fill(store: Any, rows: list[dict[str, Any]], engine: sa.Engine | None = None
             )
     for n, row in enumerate(rows):
         if row.get("hold") is not None:
-            at = T0 + row["days"] * DAY
+            at = T0 + max(row["days"], row.get("hold_days", 0)) * DAY
             store.place_hold(f"A-{n:03d}", row["hold"], at=at, actor=CLERK)
 
 
@@ -257,6 +261,28 @@ def test_store_batch_equals_batch_on_postgres(
 ) -> None:
     """The same differential on PostgreSQL."""
     run_paths(["postgres"], rows, selection, change, mode, previewed=previewed)
+
+
+@pytest.mark.parametrize("kind", ["sqlite", pytest.param("postgres", marks=needs_pg)])
+@pytest.mark.parametrize("hold_days", [0, 250])
+@pytest.mark.parametrize("change", [FireTrigger("suspend"), FireTrigger("cancel")])
+def test_held_accounts_batch_as_objects_do(kind: str, hold_days: int, change: Any) -> None:
+    """A standing hold refuses or shapes the change as on the objects; a hold placed after
+    the batch's instant (status and ``status_since`` unchanged) makes the change a
+    back-dated one, refused, never written before the hold in the history."""
+    rows = [
+        {
+            "status": "active",
+            "days": 0,
+            "balance": Decimal("0"),
+            "hold": hold,
+            "hold_days": hold_days,
+        }
+        for hold in (None, "manual", "fraud", "credit")
+    ]
+    for mode in (Mode.BEST_EFFORT, Mode.ALL_OR_NOTHING):
+        run_paths([kind], rows, Selection(), change, mode, previewed=False)
+        run_paths([kind], rows, Selection(), change, mode, previewed=True)
 
 
 ROWS = [

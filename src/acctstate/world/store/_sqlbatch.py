@@ -49,7 +49,7 @@ from acctstate.world.store._facts import AccountView
 from acctstate.world.store._grouped import groupable
 from acctstate.world.store._holdrows import standing_columns
 from acctstate.world.store._nightly import _IN_BATCH, _batches, _Write
-from acctstate.world.store._schema import accounts
+from acctstate.world.store._schema import accounts, history
 from acctstate.world.store._sqlengine import CAS, INSERT_HISTORY, INSERT_OUTBOX, TAKEN
 from acctstate.world.store._sqlselect import SqlSelect
 from acctstate.world.store._types import Progress
@@ -191,18 +191,37 @@ class SqlBatch(SqlSelect):
     ) -> None:
         """Give the views what planning reads beyond the row: the standing holds (a hold
         may refuse the change, and effects follow the effective capability) and, where
-        a rule may read it, the history."""
+        a rule may read it or a change is recorded at or after the batch's instant, the
+        history."""
+        needs = {v.id: v.version for v in views if needs_history(planner, v)}
         if self._workflow.hold_types and views:
-            held = standing_columns(conn, [v.id for v in views], self._tenant)
+            ids = [v.id for v in views]
+            held = standing_columns(conn, ids, self._tenant)
             if held:
                 for v in views:
                     v.holds = held.get(v.id, ())
-        needs = {v.id: v.version for v in views if needs_history(planner, v)}
+            # A hold placed or released keeps the status and its ``status_since``: only
+            # the history says the account changed at or after the batch's instant.
+            later = self._changed_since(conn, ids, planner.at)
+            needs.update((v.id, v.version) for v in views if v.id in later)
         if needs:
             past = self._histories(conn, needs)
             for v in views:
                 if v.id in needs:
                     v.history = past[v.id]
+
+    def _changed_since(self, conn: sa.Connection, ids: list[str], at: dt.datetime) -> set[str]:
+        """The accounts of ``ids`` with a change recorded at or after ``at``."""
+        query = sa.select(history.c.account_id).where(
+            self._mine(history),
+            history.c.account_id.in_(sa.bindparam("ids", expanding=True)),
+            history.c.at >= at,
+        )
+        return {
+            i
+            for part in _batches(ids, _IN_BATCH)
+            for i in conn.execute(query, {"ids": list(part)}).scalars()
+        }
 
     # -- applying --------------------------------------------------------------------
 
