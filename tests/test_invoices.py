@@ -581,3 +581,123 @@ def test_the_sweep_plans_the_same_whatever_zone_now_is_written_in(
         ]
 
     assert plans(at) == plans(at.astimezone(ZoneInfo(other)))
+
+
+# -- the ledger's hook ---------------------------------------------------------------------
+
+
+class _Ledger:
+    """A host ledger that books every call it gets (no deduplication of its own), and
+    has only the ledger's method."""
+
+    def __init__(self, fail_at: int | None = None) -> None:
+        self.booked: list[ApplyPayment] = []
+        self.fail_at = fail_at
+
+    def apply_payment(self, effect: ApplyPayment, change: object) -> None:
+        if self.fail_at is not None and len(self.booked) == self.fail_at:
+            self.fail_at = None
+            raise RuntimeError("ledger unavailable")
+        self.booked.append(effect)
+
+
+def test_ledger_hook_receives_each_allocation_and_recording_hooks_record_it() -> None:
+    """``Hooks(ledger=...)`` runs every ApplyPayment of the entry, in order, with the
+    entry as the change; RecordingHooks records them under their keys; an object made
+    for the first four systems (no ``apply_payment``) gets no ledger registered, and
+    the allocations stay on the entry for the host, as before."""
+    from acctstate.effects import Hooks, RecordingHooks
+
+    def account() -> Account:
+        return Account(
+            id="A-1",
+            status=1,
+            invoices=[Invoice("I-1", D("30"), dt.date(2026, 1, 1), dt.date(2026, 1, 15))],
+            payments=[Payment("P-1", D("50"), dt.date(2026, 2, 1))],
+        )
+
+    wf = account_class.workflow(invoices=True)
+    ledger = _Ledger()
+    change = auto_apply(wf, account(), at=NOW, hooks=Hooks(ledger=ledger))
+    assert change is not None and tuple(ledger.booked) == change.effects
+    log = RecordingHooks()
+    change = auto_apply(wf, account(), at=NOW, hooks=Hooks.from_object(log))
+    assert change is not None and log.keys == [e.key for e in change.effects]
+
+    class FourSystems:
+        def refund(self, effect: object, change: object) -> None: ...
+
+    old = Hooks.from_object(FourSystems())
+    assert old.ledger is None and old.contracts is None and old.refunds is not None
+    kept = account()
+    change = auto_apply(wf, kept, at=NOW, hooks=old)
+    assert change is not None and len(change.effects) == 1 and kept.payments[0].unapplied == 20
+
+
+def test_a_failing_ledger_hook_records_nothing_and_the_rerun_delivers_the_rest() -> None:
+    """A ledger that fails on the second allocation: apply reports the error, the account's
+    payments and history are unchanged; the next run at the same instant offers the same
+    keys again, so a ledger that skips keys it booked books each allocation once."""
+    from acctstate.effects import Hooks
+
+    wf = isp.workflow()
+    acct = wf.open(
+        "A-1",
+        "active",
+        at=NOW - dt.timedelta(days=90),
+        imported=True,
+        invoices=[
+            Invoice("I-1", D("40"), dt.date(2026, 1, 1), dt.date(2026, 1, 15)),
+            Invoice("I-2", D("40"), dt.date(2026, 2, 1), dt.date(2026, 2, 15)),
+        ],
+        payments=[Payment("P-1", D("50"), dt.date(2026, 3, 1))],
+    )
+    policy = _ladder_policy(auto_apply=True)
+    ledger = _Ledger(fail_at=1)
+    out = apply(sweep([acct], policy, now=NOW), hooks=Hooks(ledger=ledger))
+    assert len(out.failed) == 1 and len(ledger.booked) == 1
+    assert acct.payments[0].unapplied == 50 and [c.trigger for c in acct.history] == ["open"]
+    out = apply(sweep([acct], policy, now=NOW), hooks=Hooks(ledger=ledger))
+    assert not out.failed
+    keys = [e.key for e in ledger.booked]
+    assert keys[0] == keys[1]  # offered again: the same key, recognisable
+    assert len(set(keys)) == 2 and acct.payments[0].unapplied == 0
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(books(), min_size=1, max_size=4), AT)
+def test_the_ledger_hook_gets_each_allocation_exactly_once(
+    accounts: list[tuple[list[Invoice], list[Payment], list[Credit], str]], at: dt.datetime
+) -> None:
+    """Through ``apply`` of a sweep with the auto-apply, the host's ledger receives every
+    allocation the plan carried, once, and the amounts it receives are the funds
+    applied; a second sweep and apply at the same instant delivers nothing more."""
+    from acctstate.effects import Hooks
+
+    policy = account_class.policy(past_due_days=30, auto_apply=True)
+    book = [
+        Account(
+            id=f"A-{i}",
+            status=1,
+            status_since=at - dt.timedelta(days=400),
+            timezone=zone,
+            invoices=invoices,
+            payments=pays,
+            credits=creds,
+        )
+        for i, (invoices, pays, creds, zone) in enumerate(accounts)
+    ]
+    ledger = _Ledger()
+    plan = sweep(book, policy, now=at)
+    planned = [e for p in plan for e in p.applied]
+    out = apply(plan, hooks=Hooks(ledger=ledger))
+    assert not out.failed
+    assert [e.key for e in ledger.booked] == [e.key for e in planned]
+    assert len({e.key for e in ledger.booked}) == len(ledger.booked)
+    for a in book:
+        funds = (*(a.payments or ()), *(a.credits or ()))  # type: ignore[attr-defined]
+        applied = sum((x for f in funds for _, x in f.applied_to), D(0))
+        mine = sum((e.amount for e in ledger.booked if e.key.startswith(f"{a.id}/")), D(0))
+        assert applied == mine  # the strategy's funds start unapplied
+    apply(sweep(book, policy, now=at), hooks=Hooks(ledger=ledger))
+    assert len(ledger.booked) == len(planned)

@@ -40,6 +40,8 @@ LAYERS: list[tuple[str, str, list[str]]] = [
             "invoices",
             "actors",
             "guards",
+            "_effect_kinds",
+            "_effect_rules",
             "effects",
             "ledger",
             "history",

@@ -148,8 +148,9 @@ def auto_apply(
         at: the instant of the run (timezone-aware).
         actor: who the entry is recorded as (the system actor by default).
         reason: a reason code for the entry.
-        hooks: hooks for the effects (default: the workflow's own); no hook system runs
-            ``ApplyPayment``, the host books it from the entry.
+        hooks: hooks for the effects (default: the workflow's own): the ledger's
+            ``apply_payment`` receives each allocation, before anything is recorded;
+            without a ledger hook the host books them from the entry.
 
     Returns:
         The recorded entry, or ``None`` when there was nothing to allocate.
