@@ -114,7 +114,7 @@ def test_open_uses_the_hosts_fields_and_guards_read_them(store: DjangoStore) -> 
         Decimal("9.50"),
     )
     why = WF.explain(store.facts("C-1"), "settle", at=T0 + DAY)
-    assert str(why) == "'settle' is refused: balance_settled: balance 9.50 is still owed"
+    assert str(why) == "'settle' is refused: nothing_past_due: balance 9.50 is still owed"
     before = contract.snapshot(store, "C-1")
     with pytest.raises(acctstate.GuardRefused, match=r"balance 9\.50 is still owed"):
         store.fire("C-1", "settle", at=T0 + DAY)
@@ -285,7 +285,7 @@ def test_the_admin_page_shows_allowed_refused_and_history(admin_store: DjangoSto
         "terminate",
     ]
     assert panel["refused"] == [
-        ("settle", "'settle' is refused: balance_settled: balance 25.00 is still owed")
+        ("settle", "'settle' is refused: nothing_past_due: balance 25.00 is still owed")
     ]
     assert [h["trigger"] for h in panel["history"]] == ["open"]
     html = page.content.decode()
@@ -384,7 +384,7 @@ def test_the_example_project_runs(tmp_path: pathlib.Path) -> None:
     )
     assert done.returncode == 0, done.stderr[-3000:]
     out = done.stdout
-    assert "'settle' is refused: balance_settled: balance 40.00 is still owed" in out
+    assert "'settle' is refused: nothing_past_due: balance 40.00 is still owed" in out
     assert "fired: active_dunning_1 -> suspended by clerk (fraud-check)" in out
     assert "was changed concurrently (expected version 0, found 1)" in out
     assert "without the permission: HTTP 403" in out

@@ -132,7 +132,11 @@ class Account:
         id: the account id.
         status: the numeric status code.
         status_since: when the account entered its status.
-        balance: the amount owed (``Decimal``; 0 or less means settled).
+        balance: the amount the account owes (``Decimal``; 0 or less means settled).
+            Dunning, credit hold and ``nothing_past_due`` read it as the amount *past
+            due* only when neither ``invoices`` nor ``past_due_balance`` is given; a
+            host that gives either may keep its total here (invoices not yet due
+            included).
         payment_method: a payment method on file, if any.
         account_class: the account class its automation policy belongs to.
         timezone: the customer's billing time zone (IANA name).
@@ -154,8 +158,9 @@ class Account:
             scalars below, or ``balance`` and ``oldest_unpaid_at``).
         payments: its payments, with what each is applied to.
         credits: its credits, likewise.
-        past_due_balance: the open balance of its past-due invoices, when the host
-            gives the scalar instead of the invoices.
+        past_due_balance: the open balance of its past-due invoices only (due before
+            today, in ``timezone``), when the host gives the scalar instead of the
+            invoices; read before ``balance``.
         oldest_past_due: the due date (or instant) of its oldest past-due invoice.
         past_due_invoices: how many of its invoices are past due.
         control_tags: control tags on the account (``OVERDUE_ENFORCEMENT_OFF``,

@@ -27,6 +27,7 @@ import attrs
 from acctstate.values.actors import Actor
 from acctstate.values.clock import billing_zone, calendar_days, require_aware
 from acctstate.values.errors import InvalidArgument
+from acctstate.values.invoices import dunning_facts
 
 __all__ = [
     "GUARDS",
@@ -47,6 +48,7 @@ __all__ = [
     "has_payment_method",
     "has_permission",
     "not_",
+    "nothing_past_due",
     "period_ended",
 ]
 
@@ -208,6 +210,69 @@ def balance_settled(*, attr: str = "balance", tolerance: Decimal = Decimal("0"))
     if limit:
         extra["tolerance"] = limit
     return guard("balance_settled", check, description="the balance is settled", **extra)
+
+
+class _Facts:
+    """The facts a guard context gives, read as attributes (event data first, then the
+    account; ``None`` when neither has one), for readers of an account's facts."""
+
+    __slots__ = ("_ctx",)
+
+    def __init__(self, ctx: GuardContext) -> None:
+        self._ctx = ctx
+
+    def __getattr__(self, name: str) -> Any:
+        return self._ctx.value(name, None)
+
+
+def nothing_past_due(*, tolerance: Decimal = Decimal("0")) -> Guard:
+    """Allow when at most ``tolerance`` is past due: what "paid" means to dunning.
+
+    Reads what the dunning ladder reads
+    ([`dunning_facts`][acctstate.invoices.dunning_facts]): the account's ``invoices``
+    (with its ``payments`` and ``credits``) when it has them, else
+    ``past_due_balance`` when given, else ``balance`` (then the amount past due, as
+    before invoices). So an account whose only open invoice is not yet due is allowed
+    whatever its total, and a host that keeps its total in ``balance`` beside invoices
+    or ``past_due_balance`` is not held back by it. Event data given to ``fire``
+    (``balance=...``) is read before the account's attribute of that name.
+
+    Raises:
+        InvalidArgument: a ``tolerance`` that is not a non-negative amount; when
+            evaluated, facts of the wrong type (float money, naive dates).
+
+    >>> import types
+    >>> at = dt.datetime(2026, 3, 6, 2, 0, tzinfo=dt.UTC)
+    >>> host = types.SimpleNamespace(balance=Decimal("80.00"),   # the total: not read
+    ...                              past_due_balance=Decimal("0"))
+    >>> nothing_past_due()(GuardContext(host, at)) is None
+    True
+    >>> print(nothing_past_due()(GuardContext(None, at, data={"balance": Decimal("9.50")})))
+    nothing_past_due: balance 9.50 is still owed
+    """
+    limit = _money(tolerance, "tolerance")
+    if not limit.is_finite() or limit < 0:
+        raise InvalidArgument("tolerance", tolerance, "a non-negative amount")
+
+    def check(ctx: GuardContext) -> str | None:
+        facts = _Facts(ctx)
+        if facts.invoices is not None:
+            source = "invoices"
+        elif facts.past_due_balance is not None:
+            source = "past_due_balance"
+        elif facts.balance is not None:
+            source = "balance"
+        else:
+            return "the account has no invoices, 'past_due_balance' or 'balance'"
+        _, owed, count = dunning_facts(facts, ctx.at)
+        if owed <= limit:
+            return None
+        if source == "invoices":
+            return f"{owed} is past due on {count} invoice(s)"
+        return f"{source} {owed} is still owed"
+
+    extra: dict[str, Any] = {"tolerance": limit} if limit else {}
+    return guard("nothing_past_due", check, description="nothing is past due", **extra)
 
 
 def days_in_status(days: int, *, attr: str = "status_since") -> Guard:
@@ -475,6 +540,7 @@ GUARDS: Mapping[str, Callable[..., Guard]] = {
     "has_payment_method": has_payment_method,
     "has_permission": has_permission,
     "not_": not_,
+    "nothing_past_due": nothing_past_due,
     "period_ended": period_ended,
 }
 """The built-in guard factories by name (workflow files name guards from a registry)."""

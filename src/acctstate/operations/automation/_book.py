@@ -7,7 +7,8 @@ Columns (all optional but ``status``; a missing column reads as "no value"):
 ``id``              account ids (needed only for temporary hold releases)
 ``account_class``   the account's class (needed only for a policy with a class)
 ``balance``         amount owed, as integer minor units (``scale`` decimals) or ``Decimal``
-                    objects; float is refused
+                    objects; float is refused. Read as the amount past due only when
+                    there is no invoice table and no ``past_due_balance`` column
 ``unpaid_invoices`` int
 ``past_due_balance``, ``past_due_invoices``, ``oldest_past_due``: the past-due scalars,
                     read instead of ``balance`` / ``unpaid_invoices`` /

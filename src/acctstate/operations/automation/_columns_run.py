@@ -253,6 +253,13 @@ class _Run:
                 return np.zeros(len(rows), dtype=bool)
             tol = args.get("tolerance", Decimal(0))
             return col[rows] <= self._limit(tol, ceil=False)
+        if name == "nothing_past_due":
+            # The ladder's own amount (invoices after the auto-apply, else the
+            # past-due scalars, else balance), as the per-account guard reads it.
+            cols = self.book.cols
+            if "past_due_balance" not in cols and "balance" not in cols:
+                return np.zeros(len(rows), dtype=bool)
+            return self.bal[rows] <= self._limit(args.get("tolerance", Decimal(0)), ceil=False)
         if name == "has_payment_method":
             flag = self.book.flag(args.get("attr", "payment_method"))
             return np.zeros(len(rows), dtype=bool) if flag is None else flag[rows]

@@ -17,7 +17,11 @@ from typing import Any
 import attrs
 
 from acctstate.core._workflow_fire import carry_out, plan_change, plan_without_data
-from acctstate.operations.automation._autoapply import book_allocations, planned_allocations
+from acctstate.operations.automation._autoapply import (
+    AfterAutoApply,
+    book_allocations,
+    planned_allocations,
+)
 from acctstate.operations.automation._policy import RULES, AutomationPolicy
 from acctstate.operations.automation._rules import Change, Compiled, Refused, compiled, plan_one
 from acctstate.values._views import show, show_html
@@ -306,7 +310,8 @@ def sweep(
             c = found
         try:
             applied = planned_allocations(account, now) if c.auto_apply else ()
-            planned = plan_one(c, account, now)
+            # Planned on the facts apply will find once it has booked the allocations.
+            planned = plan_one(c, AfterAutoApply(account, applied) if applied else account, now)
             if planned is not None:
                 made = _account_plan(c, account, now, *planned)
                 plans.append(attrs.evolve(made, applied=applied) if applied else made)
