@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
+from collections.abc import Iterable
 from decimal import Decimal
 from typing import Any, Protocol, runtime_checkable
 
@@ -120,6 +122,42 @@ def _code(_: object, attribute: attrs.Attribute[Any], value: object) -> None:
         raise InvalidArgument(f"Account.{attribute.name}", value, "an int status code")
 
 
+_TAG = re.compile(r"[A-Za-z0-9_.:-]+")
+
+
+def tag_names(value: object) -> frozenset[str]:
+    """An account's control tags as a set of names, however the host holds them.
+
+    ``None`` is no tag; a collection (tuple, list, set, an array a data frame holds)
+    gives its names; a string is one name, or names separated by commas
+    (``"AUTO_PAY_OFF, OVERDUE_ENFORCEMENT_OFF"``), as a text column holds them.
+
+    Raises:
+        InvalidArgument: something else, or a string that is not names (such as the
+            text of a tuple, which is what an engine that turns object columns into
+            text makes of a column of tuples).
+
+    >>> sorted(tag_names("AUTO_PAY_OFF, OVERDUE_ENFORCEMENT_OFF")), tag_names(None)
+    (['AUTO_PAY_OFF', 'OVERDUE_ENFORCEMENT_OFF'], frozenset())
+    """
+    if value is None:
+        return frozenset()
+    names: list[object]
+    if isinstance(value, str):
+        names = [n.strip() for n in value.split(",")] if value.strip() else []
+    elif isinstance(value, Iterable):
+        names = list(value)
+    else:
+        names = [value]  # refused below
+    if not all(isinstance(n, str) and _TAG.fullmatch(n) for n in names):
+        raise InvalidArgument(
+            "control_tags",
+            value,
+            "tag names: a collection of names, or names separated by commas",
+        )
+    return frozenset(str(n) for n in names)
+
+
 @attrs.define
 class Account:
     """A customer account, as the examples and notebooks use it.
@@ -204,7 +242,7 @@ class Account:
         default=None, validator=_due_or_none
     )
     past_due_invoices: int | None = None
-    control_tags: frozenset[str] = attrs.field(default=frozenset(), converter=frozenset)
+    control_tags: frozenset[str] = attrs.field(default=frozenset(), converter=tag_names)
     last_payment_failure: str | None = None
     history: History = attrs.field(factory=History, eq=False, repr=False)
     holds: tuple[Hold, ...] = attrs.field(default=(), repr=False)

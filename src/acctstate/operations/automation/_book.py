@@ -17,7 +17,8 @@ Columns (all optional but ``status``; a missing column reads as "no value"):
                     over an invoice table (see ``sweep_columns(invoices=...)``)
 ``payment_method``  bool (or any objects, read for truth; a missing value is no method)
 ``availability_days`` int; negative means none
-``control_tags``    the account's control tags (any iterable of names; objects)
+``control_tags``    the account's control tags: collections of names (objects), or text
+                    with names separated by commas (``"AUTO_PAY_OFF, OVERDUE_ENFORCEMENT_OFF"``)
 ``last_payment_failure`` the reason its last payment failed (text or none)
 ``timezone``        the billing time zone of each account (IANA names or ``tzinfo``;
                     none or a missing column: UTC); calendar days are counted there

@@ -19,7 +19,7 @@ from acctstate.operations.automation._policy import (
     _clear_reach,
     released_statuses,
 )
-from acctstate.values.account import account_id_of
+from acctstate.values.account import account_id_of, tag_names
 from acctstate.values.clock import billing_zone, calendar_days
 from acctstate.values.errors import InvalidArgument, MissingFact, SweepError, UnknownStatus
 from acctstate.values.guards import GuardContext, Refusal
@@ -184,7 +184,7 @@ class Compiled:
                     found = self._target(account, now, days, balance, invoices)
         if self.off_tag is not None:
             tags = getattr(account, "control_tags", None)
-            if tags and self.off_tag in tags:
+            if tags and self.off_tag in tag_names(tags):
                 found = FROZEN
         memo[0] = found
         return found
