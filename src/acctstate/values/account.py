@@ -122,7 +122,9 @@ def _code(_: object, attribute: attrs.Attribute[Any], value: object) -> None:
         raise InvalidArgument(f"Account.{attribute.name}", value, "an int status code")
 
 
-_TAG = re.compile(r"[A-Za-z0-9_.:-]+")
+# A name in text: letters, digits, spaces and ``_ . : -`` (no brackets or quotes, which
+# are what the text of a tuple or a set is made of).
+_TAG_TEXT = re.compile(r"[\w .:-]*\w[\w .:-]*")
 
 
 def tag_names(value: object) -> frozenset[str]:
@@ -139,17 +141,23 @@ def tag_names(value: object) -> frozenset[str]:
 
     >>> sorted(tag_names("AUTO_PAY_OFF, OVERDUE_ENFORCEMENT_OFF")), tag_names(None)
     (['AUTO_PAY_OFF', 'OVERDUE_ENFORCEMENT_OFF'], frozenset())
+    >>> tag_names("('AUTO_PAY_OFF',)")
+    Traceback (most recent call last):
+    ...
+    acctstate.errors.InvalidArgument: invalid control_tags: got "('AUTO_PAY_OFF',)"; expected tag names: a collection of names, or names separated by commas
     """
     if value is None:
         return frozenset()
     names: list[object]
     if isinstance(value, str):
         names = [n.strip() for n in value.split(",")] if value.strip() else []
+        ok = all(_TAG_TEXT.fullmatch(str(n)) for n in names)
     elif isinstance(value, Iterable):
         names = list(value)
+        ok = all(isinstance(n, str) and n for n in names)
     else:
-        names = [value]  # refused below
-    if not all(isinstance(n, str) and _TAG.fullmatch(n) for n in names):
+        names, ok = [], False
+    if not ok:
         raise InvalidArgument(
             "control_tags",
             value,
