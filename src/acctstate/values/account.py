@@ -210,7 +210,8 @@ class Account:
         oldest_past_due: the due date (or instant) of its oldest past-due invoice.
         past_due_invoices: how many of its invoices are past due.
         control_tags: control tags on the account (``OVERDUE_ENFORCEMENT_OFF``,
-            ``AUTO_PAY_OFF``), read by dunning ladders.
+            ``AUTO_PAY_OFF``), read by dunning ladders: a collection of names, or text
+            with names separated by commas (kept as a frozenset of names).
         last_payment_failure: why the last payment failed (``INVALID_CARD``), if it did.
         history: the account's history.
         holds: the holds standing on it (placed and released through ``acctstate.holds``).
