@@ -44,6 +44,7 @@ LAYERS: list[tuple[str, str, list[str]]] = [
             "_effect_rules",
             "effects",
             "ledger",
+            "_cause",
             "history",
             "holds",
             "account",

@@ -245,10 +245,11 @@ class Workflow:
         """The hold types accounts may carry, by name."""
         return self._hold_types
 
-    def why_blocked(self, account: Any, capability: str) -> Blocked:
-        """Every reason ``capability`` (billing, service, changes) is blocked on the account."""
+    def why_blocked(self, account: Any, capability: str, *, label: str = "account") -> Blocked:
+        """Every reason ``capability`` (billing, service, changes) is blocked on the account
+        (``label``: what the paragraph calls it, such as ``"subscription"``)."""
         held = getattr(account, "holds", None) or ()
-        return why_blocked(str(account.id), self.status_of(account), held, capability)
+        return why_blocked(str(account.id), self.status_of(account), held, capability, label=label)
 
     def with_hooks(self, hooks: Hooks | None) -> Workflow:
         """The same workflow with other default hooks."""

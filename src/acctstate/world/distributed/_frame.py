@@ -71,6 +71,7 @@ def _policies(
             distributed sweep (and the partitioned nightly run) reads the accounts'
             columns only, no invoice table, so it cannot allocate payments and credits
             as the per-account sweep does; it is refused rather than run without it.
+            Likewise a credit hold that places holds (the frame has no table of holds).
     """
     given = (policy,) if isinstance(policy, AutomationPolicy) else tuple(policy)
     if not given:
@@ -86,6 +87,14 @@ def _policies(
                 "invoice table, so they cannot apply payments and credits (apply them "
                 "before the run and give past_due_balance, or sweep with "
                 "sweep_columns(..., invoices=...))",
+            )
+        if isinstance(p, AutomationPolicy) and p.credit_hold is not None and p.credit_hold.hold:
+            # The frame has no table of holds: refuse rather than plan without them.
+            raise InvalidArgument(
+                "policy",
+                p.credit_hold.hold,
+                "a credit hold that moves the status (a policy placing holds runs with "
+                "sweep_columns(..., holds=...) or a store's run_automation)",
             )
     return given
 
