@@ -295,17 +295,8 @@ def test_the_callers_async_connection_owns_the_transaction(
     run(kind, tmp_path, body)
 
 
-# The SQL store's apply_due(connection=) makes each change in a savepoint; on SQLite the
-# driver emits no BEGIN before the first write, so the savepoint's RELEASE commits it and
-# the caller's rollback finds nothing to undo. The SQL store does the same (its code runs
-# here); reported, not worked around.
-_SAVEPOINT = pytest.mark.xfail(
-    reason="SQL store on SQLite: a savepoint outside BEGIN commits on release", strict=False
-)
-
-
 @pytest.mark.parametrize(
-    "kind", [pytest.param("sqlite", marks=_SAVEPOINT), pytest.param("postgres", marks=needs_pg)]
+    "kind", ["sqlite", pytest.param("postgres", marks=needs_pg)]
 )
 def test_due_changes_apply_inside_the_callers_transaction(
     kind: str, tmp_path: pathlib.Path

@@ -41,7 +41,7 @@ from acctstate.world.store._sqlengine import (
 )
 from acctstate.world.store._types import StoredAccount
 
-__all__ = ["SqlBase", "facts_from"]
+__all__ = ["SqlBase", "begin_for_real", "facts_from"]
 
 # Up to the version read: a writer that commits in between (READ COMMITTED) must make
 # this plan lose its compare-and-set, not see a history ahead of the row it read.
@@ -50,6 +50,19 @@ _PAST = (
     .where(history.c.account_id == sa.bindparam("id"), history.c.version <= sa.bindparam("v"))
     .order_by(history.c.version)
 )
+
+
+def begin_for_real(conn: sa.Connection) -> None:
+    """Open the SQLite transaction of a caller's connection now, if the driver has not.
+
+    Python's sqlite3 driver only sends ``BEGIN`` before its first ``INSERT``/``UPDATE``;
+    a savepoint taken before that is a transaction of its own, committed by its
+    ``RELEASE``, and the caller's rollback would find nothing to undo.
+    """
+    raw: Any = conn.connection.dbapi_connection
+    inner = getattr(raw, "_connection", raw)  # the aiosqlite adapter wraps its connection
+    if not getattr(inner, "in_transaction", True):
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def facts_from(facts: object, key: str) -> tuple[sa.FromClause | None, str]:
@@ -116,6 +129,8 @@ class SqlBase(BaseStore):
         if connection is not None:
             # The caller owns the transaction: it commits (or rolls back) our writes
             # together with its own. Refusals are raised before the first write.
+            if self._sqlite:
+                begin_for_real(connection)
             yield connection
             return
         with self._engine.connect() as conn:
@@ -189,12 +204,24 @@ class SqlBase(BaseStore):
             raise unknown_account(account_id)
         return account_of(row)
 
-    def accounts(self, *, statuses: Sequence[StatusRef] | None = None) -> tuple[StoredAccount, ...]:
-        """Every stored account (optionally only those in ``statuses``), by id."""
+    def accounts(
+        self,
+        *,
+        statuses: Sequence[StatusRef] | None = None,
+        connection: sa.Connection | None = None,
+    ) -> tuple[StoredAccount, ...]:
+        """Every stored account (optionally only those in ``statuses``), by id.
+
+        Args:
+            statuses: only accounts in these statuses.
+            connection: read inside this connection's transaction.
+        """
         query = sa.select(accounts).order_by(accounts.c.id)
         if statuses is not None:
             codes = {self._workflow.catalog[s].code for s in statuses}
             query = query.where(accounts.c.status.in_(sorted(codes)))
+        if connection is not None:
+            return tuple(account_of(r) for r in connection.execute(query))
         with self._engine.connect() as conn:
             return tuple(account_of(r) for r in conn.execute(query))
 

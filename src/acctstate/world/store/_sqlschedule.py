@@ -12,7 +12,7 @@ from acctstate.values.actors import SYSTEM, Actor
 from acctstate.values.history import StatusChange
 from acctstate.world.store._codec import actor_columns, data_json, unknown_account
 from acctstate.world.store._schema import accounts, scheduled
-from acctstate.world.store._sqlcore import SqlBase
+from acctstate.world.store._sqlcore import SqlBase, begin_for_real
 from acctstate.world.store._sqlengine import LOAD, account_of, record_of
 from acctstate.world.store._types import ScheduledRecord, ScheduleRun, StoredAccount
 
@@ -99,15 +99,27 @@ class SqlScheduling(SqlBase):
         return record
 
     def scheduled(
-        self, *, account_id: str | None = None, state: str | None = None
+        self,
+        *,
+        account_id: str | None = None,
+        state: str | None = None,
+        connection: sa.Connection | None = None,
     ) -> tuple[ScheduledRecord, ...]:
-        """The scheduled changes, by time then id."""
+        """The scheduled changes, by time then id.
+
+        Args:
+            account_id: only this account's.
+            state: only those in this state (``"pending"``, ``"applied"``, ``"failed"``).
+            connection: read inside this connection's transaction.
+        """
         self._check_state(state)
         query = sa.select(scheduled).order_by(scheduled.c.at, scheduled.c.id)
         if account_id is not None:
             query = query.where(scheduled.c.account_id == account_id)
         if state is not None:
             query = query.where(scheduled.c.state == state)
+        if connection is not None:
+            return tuple(record_of(r) for r in connection.execute(query))
         with self._engine.connect() as conn:
             return tuple(record_of(r) for r in conn.execute(query))
 
@@ -128,6 +140,8 @@ class SqlScheduling(SqlBase):
         caller = _CALLER.get()
         if caller is None:
             return self._apply_in(None, record)
+        if self._sqlite:
+            begin_for_real(caller)  # else the savepoint's RELEASE would commit
         with caller.begin_nested():  # a refusal undoes this change only
             return self._apply_in(caller, record)
 
