@@ -26,6 +26,7 @@ pytest.importorskip("django")
 pytest.importorskip("pytest_django")
 
 import _django
+import test_store_limits as limits
 import test_store_sql as contract
 from test_store_sql import T0, WF, active, needs_pg
 
@@ -69,14 +70,16 @@ def store(request: pytest.FixtureRequest) -> DjangoStore:
 
 CONTRACT = {
     name: test
-    for name, test in vars(contract).items()
+    for module in (contract, limits)
+    for name, test in vars(module).items()
     if name.startswith("test_") and "store" in inspect.signature(test).parameters
 }
 globals().update(CONTRACT)
 
 
 def test_the_contract_is_shared_not_copied() -> None:
-    """This module runs the store contract of test_store_sql.py itself, not a copy."""
+    """This module runs the store contract of test_store_sql.py and the storage limits of
+    test_store_limits.py themselves, not copies."""
     assert len(CONTRACT) >= 15
     assert all(globals()[name] is test for name, test in CONTRACT.items())
 

@@ -156,7 +156,6 @@ def _state(obj: Any) -> Any:
 # the fuzz test stays green, and each pinned by a strict xfail below that flips when the
 # owner fixes it.
 KNOWN_LEAKS: dict[str, str] = {
-    "world/store/memory.py": "MemoryStore looks an unhashable account id up in a dict",
     "operations/automation/_sweep.py": "sweep() reads account.id of a host object without id",
     "operations/batch/_apply.py": "batch apply() reads account.id of a host object without id",
 }
@@ -375,9 +374,8 @@ class _NoId:
     oldest_unpaid_at = T0 - 100 * DAY
 
 
-@pytest.mark.xfail(strict=True, raises=TypeError, reason=KNOWN_LEAKS["world/store/memory.py"])
-def test_leak_memory_store_unhashable_id() -> None:
-    """``MemoryStore.load({})`` should be an InvalidArgument, not a TypeError."""
+def test_memory_store_refuses_an_unhashable_id() -> None:
+    """``MemoryStore.load({})`` is an InvalidArgument, not a TypeError."""
     store = MemoryStore(WF)
     with pytest.raises(AcctStateError):
         store.load({})  # type: ignore[arg-type]

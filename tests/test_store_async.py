@@ -295,9 +295,7 @@ def test_the_callers_async_connection_owns_the_transaction(
     run(kind, tmp_path, body)
 
 
-@pytest.mark.parametrize(
-    "kind", ["sqlite", pytest.param("postgres", marks=needs_pg)]
-)
+@pytest.mark.parametrize("kind", ["sqlite", pytest.param("postgres", marks=needs_pg)])
 def test_due_changes_apply_inside_the_callers_transaction(
     kind: str, tmp_path: pathlib.Path
 ) -> None:

@@ -24,7 +24,14 @@ from acctstate.values.clock import require_aware
 from acctstate.values.effects import Hooks
 from acctstate.values.errors import InvalidArgument
 from acctstate.values.history import StatusChange
-from acctstate.world.store._codec import check_count, effect_from, error_text
+from acctstate.world.store._codec import (
+    MAX_KEY,
+    check_count,
+    check_id,
+    check_written,
+    effect_from,
+    error_text,
+)
 from acctstate.world.store._retry import (
     BACKOFF,
     DEAD,
@@ -79,7 +86,7 @@ class SqlDelivery(SqlBase):
         """
         query = sa.select(outbox).where(_PENDING).order_by(outbox.c.seq)
         if account_id is not None:
-            query = query.where(outbox.c.account_id == account_id)
+            query = query.where(outbox.c.account_id == check_id(account_id))
         return self._effects(query, connection)
 
     def dead_letters(
@@ -92,7 +99,7 @@ class SqlDelivery(SqlBase):
         """
         query = sa.select(outbox).where(_PENDING, outbox.c.outcome == DEAD).order_by(outbox.c.seq)
         if account_id is not None:
-            query = query.where(outbox.c.account_id == account_id)
+            query = query.where(outbox.c.account_id == check_id(account_id))
         return self._effects(query, connection)
 
     def dead_letter_log(
@@ -104,7 +111,7 @@ class SqlDelivery(SqlBase):
         """
         query = sa.select(outbox).where(outbox.c.dead_at.is_not(None)).order_by(outbox.c.seq)
         if account_id is not None:
-            query = query.where(outbox.c.account_id == account_id)
+            query = query.where(outbox.c.account_id == check_id(account_id))
         with self._read(connection) as conn:
             return log_of(conn.execute(query))
 
@@ -155,7 +162,7 @@ class SqlDelivery(SqlBase):
             .limit(1)
         )
         if account_id is not None:
-            query = query.where(outbox.c.account_id == account_id)
+            query = query.where(outbox.c.account_id == check_id(account_id))
         if blocked:
             query = query.where(outbox.c.account_id.not_in(sorted(blocked)))
         if lock and self._locking:
@@ -431,6 +438,8 @@ class SqlDelivery(SqlBase):
         check_reason(reason)
         if actor is not None and not isinstance(actor, Actor):
             raise InvalidArgument("actor", actor, "an acctstate.Actor or None")
+        check_id(key, "key", limit=MAX_KEY)
+        check_written(None, None, actor)
         with self._tx(connection) as conn:
             query = sa.select(outbox).where(outbox.c.key == key, _PENDING, outbox.c.outcome == DEAD)
             if self._locking:

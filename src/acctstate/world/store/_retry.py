@@ -18,7 +18,7 @@ import attrs
 from acctstate.values.effects import Hooks
 from acctstate.values.errors import InvalidArgument
 from acctstate.values.history import StatusChange
-from acctstate.world.store._codec import check_count
+from acctstate.world.store._codec import check_count, check_text
 
 __all__ = [
     "BACKOFF",
@@ -173,6 +173,7 @@ def check_reason(reason: object) -> str:
     """``reason`` if it is a non-empty ``str`` (an operator's action needs one)."""
     if not isinstance(reason, str) or not reason.strip():
         raise InvalidArgument("reason", reason, "a non-empty str saying why (it is recorded)")
+    check_text(reason, "reason")
     return reason
 
 

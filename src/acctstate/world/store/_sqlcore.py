@@ -22,9 +22,11 @@ from acctstate.world.store._base import BaseStore
 from acctstate.world.store._codec import (
     actor_from,
     check_id,
+    check_written,
     duplicate_key,
     effect_from,
     effect_payload,
+    lost_race,
     normalised,
     unknown_account,
 )
@@ -169,24 +171,42 @@ class SqlBase(BaseStore):
                 (pass ``imported=True`` to bring in an existing account).
         """
         check_id(account_id)
+        check_written(reason, note, actor)
         account = self._workflow.open(
             account_id, status, at=at, actor=actor, reason=reason, note=note, imported=imported
         )
         opening = normalised(account.history[0])
         stored = StoredAccount(account_id, opening.dest.code, opening.at, 0)
-        with self._tx(connection) as conn:
-            if conn.execute(LOAD, {"id": account_id}).first() is not None:
-                raise InvalidArgument("account_id", account_id, "an id not yet in the store")
-            conn.execute(
-                accounts.insert(),
-                {
-                    "id": account_id,
-                    "status": stored.status,
-                    "status_since": opening.at,
-                    "version": 0,
-                },
-            )
-            conn.execute(INSERT_HISTORY, history_row(opening, 0))
+        taken = InvalidArgument("account_id", account_id, "an id not yet in the store")
+        try:
+            with self._tx(connection) as conn:
+                if conn.execute(LOAD, {"id": account_id}).first() is not None:
+                    raise taken
+                # In the caller's transaction a clash must not abort it: a savepoint.
+                with conn.begin_nested() if connection is not None else nullcontext():
+                    conn.execute(
+                        accounts.insert(),
+                        {
+                            "id": account_id,
+                            "status": stored.status,
+                            "status_since": opening.at,
+                            "version": 0,
+                        },
+                    )
+                    conn.execute(INSERT_HISTORY, history_row(opening, 0))
+        except sa.exc.DBAPIError as exc:
+            # Another writer opened the same id between our read and our insert.
+            if not isinstance(exc, sa.exc.IntegrityError) and not lost_race(exc):
+                raise
+            reader = self._engine.connect() if connection is None else nullcontext(connection)
+            with reader as conn:
+                if conn.execute(LOAD, {"id": account_id}).first() is not None:
+                    raise taken from None
+            if lost_race(exc):
+                raise ConcurrentChange(
+                    account_id=account_id, expected_version=0, actual_version=None
+                ) from None
+            raise
         return stored
 
     def load(self, account_id: str, *, connection: sa.Connection | None = None) -> StoredAccount:
@@ -195,6 +215,7 @@ class SqlBase(BaseStore):
         Raises:
             InvalidArgument: no such account.
         """
+        check_id(account_id)
         if connection is not None:
             row = connection.execute(LOAD, {"id": account_id}).first()
         else:
@@ -264,6 +285,7 @@ class SqlBase(BaseStore):
         Raises:
             InvalidArgument: no such account.
         """
+        check_id(account_id)
         reader = self._engine.connect() if connection is None else nullcontext(connection)
         with reader as conn:
             if conn.execute(LOAD, {"id": account_id}).first() is None:
@@ -360,20 +382,32 @@ class SqlBase(BaseStore):
     ) -> StatusChange:
         caller = options.get("connection")
         args = (account_id, trigger, at, reason, note, actor, expected_version, data)
-        if caller is not None:
-            # The caller's transaction must not see an error from a write: check first.
-            with self._tx(caller) as conn:
-                return self._fire_in(conn, *args, precheck=True)
+        seen: list[int] = []
         try:
-            # One round trip fewer: the outbox's unique key refuses a repeated change,
-            # the whole transaction rolls back, and nothing is written.
-            with self._tx() as conn:
-                return self._fire_in(conn, *args, precheck=False)
-        except sa.exc.IntegrityError:
-            # Run the careful path to raise the precise error (ConcurrentChange or the
-            # repeated change), or succeed if the clash has gone.
-            with self._tx() as conn:
-                return self._fire_in(conn, *args, precheck=True)
+            if caller is not None:
+                # The caller's transaction must not see an error from a write: check first.
+                with self._tx(caller) as conn:
+                    return self._fire_in(conn, *args, precheck=True, seen=seen)
+            try:
+                # One round trip fewer: the outbox's unique key refuses a repeated change,
+                # the whole transaction rolls back, and nothing is written.
+                with self._tx() as conn:
+                    return self._fire_in(conn, *args, precheck=False, seen=seen)
+            except sa.exc.IntegrityError:
+                # Run the careful path to raise the precise error (ConcurrentChange or the
+                # repeated change), or succeed if the clash has gone.
+                with self._tx() as conn:
+                    return self._fire_in(conn, *args, precheck=True, seen=seen)
+        except sa.exc.DBAPIError as exc:
+            if not lost_race(exc):
+                raise
+            # REPEATABLE READ or SERIALIZABLE: the database refused the write because
+            # another writer changed the account first; retries= plans again.
+            raise ConcurrentChange(
+                account_id=account_id,
+                expected_version=seen[-1] if seen else (expected_version or 0),
+                actual_version=None,
+            ) from None
 
     def _fire_in(
         self,
@@ -388,11 +422,14 @@ class SqlBase(BaseStore):
         data: Mapping[str, Any],
         *,
         precheck: bool = True,
+        seen: list[int] | None = None,
     ) -> StatusChange:
         row = conn.execute(LOAD, {"id": account_id}).first()
         if row is None:
             raise unknown_account(account_id)
         stored = account_of(row)
+        if seen is not None:
+            seen.append(stored.version)
         if expected_version is not None and stored.version != expected_version:
             raise ConcurrentChange(
                 account_id=account_id,

@@ -27,6 +27,7 @@ from acctstate.world.store._base import BaseStore
 from acctstate.world.store._codec import (
     check_count,
     check_id,
+    check_written,
     duplicate_key,
     error_text,
     normalised,
@@ -99,6 +100,7 @@ class MemoryStore(MemoryOutbox, BaseStore):
                 (pass ``imported=True`` to bring in an existing account).
         """
         check_id(account_id)
+        check_written(reason, note, actor)
         account = self._workflow.open(
             account_id, status, at=at, actor=actor, reason=reason, note=note, imported=imported
         )
@@ -117,7 +119,7 @@ class MemoryStore(MemoryOutbox, BaseStore):
         Raises:
             InvalidArgument: no such account.
         """
-        found = self._accounts.get(account_id)
+        found = self._accounts.get(check_id(account_id))
         if found is None:
             raise unknown_account(account_id)
         return found
