@@ -213,7 +213,7 @@ class SqlBase(BaseStore):
         """The account's current state.
 
         Raises:
-            InvalidArgument: no such account.
+            InvalidArgument: no such account, or ``account_id`` is not an id.
         """
         check_id(account_id)
         if connection is not None:
@@ -283,7 +283,7 @@ class SqlBase(BaseStore):
             connection: read inside this connection's transaction.
 
         Raises:
-            InvalidArgument: no such account.
+            InvalidArgument: no such account, or ``account_id`` is not an id.
         """
         check_id(account_id)
         reader = self._engine.connect() if connection is None else nullcontext(connection)

@@ -117,7 +117,7 @@ class MemoryStore(MemoryOutbox, BaseStore):
         """The account's current state.
 
         Raises:
-            InvalidArgument: no such account.
+            InvalidArgument: no such account, or ``account_id`` is not an id.
         """
         found = self._accounts.get(check_id(account_id))
         if found is None:
