@@ -52,6 +52,7 @@ LAYERS: list[tuple[str, str, list[str]]] = [
         "engine",
         [
             "engine",
+            "_workflow_defaults",
             "_workflow_views",
             "_workflow_schedule",
             "_workflow_build",

@@ -26,7 +26,7 @@ import attrs
 
 from acctstate.values.actors import Actor
 from acctstate.values.clock import billing_zone, calendar_days, require_aware
-from acctstate.values.errors import InvalidArgument
+from acctstate.values.errors import InvalidArgument, MissingFact
 
 __all__ = [
     "GUARDS",
@@ -107,6 +107,20 @@ class GuardContext:
             if default is _MISSING:
                 raise KeyError(name)
             return default
+        return found
+
+    def fact(self, name: str) -> Any:
+        """A fact a rule cannot do without (the billing ``timezone``, the ``currency``):
+        event data ``name``, else the account's (a workflow's ``default_timezone`` and
+        ``default_currency`` are given as event data when the account has none). Never
+        guessed.
+
+        Raises:
+            MissingFact: neither gives one.
+        """
+        found = self.value(name, None)
+        if found is None:
+            raise MissingFact(account_id=getattr(self.account, "id", None), fact=name)
         return found
 
 
@@ -213,8 +227,9 @@ def balance_settled(*, attr: str = "balance", tolerance: Decimal = Decimal("0"))
 def days_in_status(days: int, *, attr: str = "status_since") -> Guard:
     """Allow from the start of the ``days``-th calendar day in the status.
 
-    Days are calendar days in the account's billing time zone (its ``timezone``, or
-    the event's; UTC when none is recorded): the day the account entered its status
+    Days are calendar days in the account's billing time zone (its ``timezone``, the
+    event's, or the workflow's ``default_timezone``; with none of them the guard raises
+    [`MissingFact`][acctstate.errors.MissingFact]): the day the account entered its status
     is day 0, and day N begins at local midnight N calendar days later. So
     ``days_in_status(180)`` on an account closed at 15:00 on 1 March (Berlin) allows
     from 00:00 on 28 August, Berlin time, however the instant is written. The
@@ -246,7 +261,12 @@ def days_in_status(days: int, *, attr: str = "status_since") -> Guard:
         since = ctx.value(attr, None)
         if since is None:
             return f"the account has no {attr!r}, so its time in status is unknown"
-        spent = calendar_days(since, ctx.at, billing_zone(ctx.value("timezone", None)), name=attr)
+        try:
+            zone = billing_zone(ctx.fact("timezone"))
+        except MissingFact:
+            calendar_days(since, ctx.at, dt.UTC, name=attr)  # a wrong fact is named first
+            raise
+        spent = calendar_days(since, ctx.at, zone, name=attr)
         if spent >= days:
             return None
         return f"in status for {spent} days; {days} required"

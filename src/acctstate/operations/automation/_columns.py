@@ -174,8 +174,9 @@ def sweep_columns(
     if workers is not None and (type(workers) is not int or workers < 1):
         raise InvalidArgument("workers", workers, "a positive int or None")
     np = _numpy()
-    book = _Book(columns, scale)
     by_class = _policies(policy)
+    zone = next(iter(by_class.values())).workflow.default_timezone if by_class else None
+    book = _Book(columns, scale, zone)
     threads = min(workers if workers is not None else _auto_workers(book.n), max(1, book.n))
     if threads <= 1:
         return _sweep_book(book, by_class, now)
@@ -183,7 +184,7 @@ def sweep_columns(
     # row order. Chunks are views of the columns; NumPy releases the GIL in its loops.
     bounds = np.linspace(0, book.n, threads + 1).astype(np.int64).tolist()
     chunks = [
-        _Book({k: v[a:b] for k, v in book.cols.items()}, scale)
+        _Book({k: v[a:b] for k, v in book.cols.items()}, scale, zone)
         for a, b in itertools.pairwise(bounds)
     ]
     with concurrent.futures.ThreadPoolExecutor(threads) as pool:

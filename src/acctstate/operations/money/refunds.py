@@ -65,7 +65,7 @@ from acctstate.operations.money.proration import (
 )
 from acctstate.values.clock import billing_zone, require_aware, utc
 from acctstate.values.effects import Charge, Effect, Refund, register_effect_rule
-from acctstate.values.errors import InvalidArgument
+from acctstate.values.errors import InvalidArgument, MissingFact
 from acctstate.values.history import History
 
 if TYPE_CHECKING:  # pragma: no cover - typing only; the workflow sits below, hosts above
@@ -276,16 +276,23 @@ _UNSET: Any = object()
 def _currency_of(ctx: GuardContext) -> str:
     """The event's currency, refusing one that contradicts the account's."""
     given = ctx.data.get("currency")
-    own = getattr(ctx.account, "currency", None)
+    try:
+        own = getattr(ctx.account, "currency", None)
+    except MissingFact:  # a stored account whose host facts lack it
+        if given is None:
+            raise
+        own = None
     if given is not None and own is not None and given != own:
         raise InvalidArgument("currency", given, f"the account's currency {own!r}")
-    currency = given if given is not None else own if own is not None else "USD"
+    currency = given if given is not None else own
+    if currency is None:
+        raise MissingFact(account_id=getattr(ctx.account, "id", None), fact="currency")
     minor_units(currency)
     return str(currency)
 
 
 def _tz_of(ctx: GuardContext) -> dt.tzinfo:
-    return billing_zone(ctx.value("timezone", None))
+    return billing_zone(ctx.fact("timezone"))
 
 
 def _period_of(ctx: GuardContext) -> Period:
