@@ -26,6 +26,7 @@ pytest.importorskip("django")
 pytest.importorskip("pytest_django")
 
 import _django
+import test_store_delivery as delivery
 import test_store_limits as limits
 import test_store_sql as contract
 from test_store_sql import T0, WF, active, needs_pg
@@ -50,6 +51,7 @@ from acctstate.contrib.django.admin import FIRE_PERMISSION  # noqa: E402
 from acctstate.contrib.django.store import DjangoStore  # noqa: E402
 from acctstate.errors import ConcurrentChange, InvalidArgument  # noqa: E402
 from acctstate.guards import guard  # noqa: E402
+from acctstate.presets import isp  # noqa: E402
 from acctstate.store import Store  # noqa: E402
 
 # Each test runs in a transaction rolled back afterwards (the store's atomic blocks are
@@ -66,20 +68,29 @@ def store(request: pytest.FixtureRequest) -> DjangoStore:
     return DjangoStore(WF, Customer, using=request.param)
 
 
+@pytest.fixture(params=ALIASES, ids=["django-sqlite", "django-postgres"])
+def store_clock(request: pytest.FixtureRequest) -> tuple[DjangoStore, acctstate.FixedClock]:
+    """A store on the ISP workflow with a clock the test moves, on each database."""
+    clock = acctstate.FixedClock(T0 + DAY)
+    return DjangoStore(isp.workflow().with_clock(clock), Customer, using=request.param), clock
+
+
 # -- the store contract, as every store runs it ----------------------------------------
 
 CONTRACT = {
     name: test
-    for module in (contract, limits)
+    for module in (contract, limits, delivery)
     for name, test in vars(module).items()
-    if name.startswith("test_") and "store" in inspect.signature(test).parameters
+    if name.startswith("test_")
+    and {"store", "store_clock"} & set(inspect.signature(test).parameters)
 }
 globals().update(CONTRACT)
 
 
 def test_the_contract_is_shared_not_copied() -> None:
-    """This module runs the store contract of test_store_sql.py and the storage limits of
-    test_store_limits.py themselves, not copies."""
+    """This module runs the store contract of test_store_sql.py, the storage limits of
+    test_store_limits.py and the delivery contract of test_store_delivery.py (back-off,
+    dead letters, pruning) themselves, not copies."""
     assert len(CONTRACT) >= 15
     assert all(globals()[name] is test for name, test in CONTRACT.items())
 

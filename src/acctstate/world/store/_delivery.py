@@ -44,6 +44,7 @@ from acctstate.world.store._retry import (
     check_reason,
     claim_is_orphaned,
     claim_token,
+    log_of,
     run_hook,
 )
 from acctstate.world.store._schema import history, outbox
@@ -481,25 +482,6 @@ class SqlDelivery(SqlBase):
                 outbox.delete().where(outbox.c.done_at.is_not(None), outbox.c.done_at < before)
             )
             return int(gone.rowcount)
-
-
-def log_of(rows: Any) -> tuple[DeadLetterAction, ...]:
-    """The dead-letter log entries of outbox rows, by time."""
-    out: list[DeadLetterAction] = []
-    for r in rows:
-        out.append(DeadLetterAction(r.key, r.account_id, DEAD, r.last_error or "", None, r.dead_at))
-        if r.resolved_action is not None:
-            out.append(
-                DeadLetterAction(
-                    r.key,
-                    r.account_id,
-                    r.resolved_action,
-                    r.resolution,
-                    r.resolved_by,
-                    r.resolved_at,
-                )
-            )
-    return tuple(sorted(out, key=lambda a: (a.at, a.key, a.action != DEAD)))
 
 
 class _Borrowed:
