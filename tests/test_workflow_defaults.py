@@ -203,3 +203,25 @@ def test_per_account_and_column_wise_sweeps_count_days_in_the_default_zone() -> 
         for book in books:
             out = sweep_columns(book, policy, now=now)
             assert out.status.tolist() == [code]
+
+
+def test_the_defaults_travel_with_the_policy_to_other_processes() -> None:
+    """A partitioned or distributed sweep rebuilds its policies from plain data: the
+    workflow's defaults go with them, so the workers count days in the same zone."""
+    from acctstate.world.distributed._document import (
+        policies_from_document,
+        policies_to_document,
+    )
+
+    policies = (
+        AutomationPolicy(EURO, archive="archive"),
+        AutomationPolicy(BASE, archive="archive"),
+    )
+    doc = policies_to_document(policies)
+    back = policies_from_document(doc)
+    assert [p.workflow for p in back] == [EURO, BASE]
+    assert (back[0].workflow.default_timezone, back[0].workflow.default_currency) == (
+        "Asia/Tokyo",
+        "EUR",
+    )
+    assert len(doc["workflows"]) == 2  # the same graph, written once per set of defaults
