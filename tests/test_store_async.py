@@ -52,6 +52,7 @@ def shared(name: str) -> Any:
 
 contract = shared("test_store_sql")
 delivery_contract = shared("test_store_delivery")
+limits = shared("test_store_limits")
 nightly = shared("test_store_nightly")
 PG_URL = contract.PG_URL
 needs_pg = contract.needs_pg
@@ -149,6 +150,14 @@ def _contract_tests(module: Any, fixture: str) -> dict[str, Any]:
 # The contract, run again here on the async store (the fixtures above).
 globals().update(_contract_tests(contract, "store"))
 globals().update(_contract_tests(delivery_contract, "store_clock"))
+# What no store can keep is refused by the async store too, with the same limits.
+globals().update(
+    {
+        n: f
+        for n, f in vars(limits).items()
+        if n.startswith("test_") and "store" in inspect.signature(f).parameters
+    }
+)
 
 
 def test_the_contract_is_collected_here() -> None:
