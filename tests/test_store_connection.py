@@ -207,6 +207,8 @@ def test_async_callers_rollback_undoes_the_stores_writes(kind: str, tmp_path: pa
                 hooks = acctstate.Hooks.from_object(Hooks())
                 assert (await store.deliver(hooks, connection=conn)).delivered
                 assert len(await store.history("A-1", connection=conn)) == 3
+                assert len(await store.scheduled(connection=conn)) == 2
+                assert len(await store.accounts(connection=conn)) == 2
                 await conn.rollback()
             assert (await store.load("A-1")).version == 0
             assert (await store.load("C-1")).version == 0
