@@ -224,4 +224,23 @@ def test_the_defaults_travel_with_the_policy_to_other_processes() -> None:
         "Asia/Tokyo",
         "EUR",
     )
-    assert len(doc["workflows"]) == 2  # the same graph, written once per set of defaults
+    assert len(doc["workflows"]) == 2  # the same graph, once per set of defaults
+
+
+def test_workflow_files_carry_the_defaults() -> None:
+    """A workflow file states the defaults as ``default_timezone`` and
+    ``default_currency`` (an extension keeps its base's unless it says otherwise); a dump
+    writes them back; a bad one is a ConfigError naming the key."""
+    from acctstate.config import dump_workflow, load_workflow
+    from acctstate.errors import ConfigError
+
+    text = '{"extends": "isp", "default_timezone": "Asia/Tokyo", "default_currency": "EUR"}'
+    wf = load_workflow(text, format="json")
+    assert (wf.default_timezone, wf.default_currency) == ("Asia/Tokyo", "EUR")
+    again = load_workflow(dump_workflow(wf, format="json"), format="json")
+    assert (again.default_timezone, again.default_currency) == ("Asia/Tokyo", "EUR")
+    assert load_workflow(dump_workflow(wf, format="toml"), format="toml") == again
+    with pytest.raises(ConfigError, match="default_currency"):
+        load_workflow('{"extends": "isp", "default_currency": "euro"}', format="json")
+    with pytest.raises(ConfigError, match="default_timezone"):
+        load_workflow('{"extends": "isp", "default_timezone": 5}', format="json")

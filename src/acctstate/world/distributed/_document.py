@@ -130,8 +130,7 @@ def _hold(hold: CreditHold | None) -> dict[str, Any] | None:
 def policies_to_document(policies: Sequence[AutomationPolicy]) -> dict[str, Any]:
     """The policies as plain data (strings, numbers, lists, ``None``), JSON-ready.
 
-    Each distinct workflow is written once, as the text of its JSON workflow file, with
-    its default time zone and currency beside it (``workflow_defaults``).
+    Each distinct workflow is written once, as the text of its JSON workflow file.
 
     Raises:
         ConfigError: a workflow has a guard or effect rule that a file cannot name
@@ -139,22 +138,16 @@ def policies_to_document(policies: Sequence[AutomationPolicy]) -> dict[str, Any]
         InvalidArgument: something other than an ``AutomationPolicy``.
     """
     workflows: list[str] = []
-    defaults: list[dict[str, str | None]] = []
-    seen: list[tuple[str, str | None, str | None]] = []
     entries: list[dict[str, Any]] = []
     for p in policies:
         if not isinstance(p, AutomationPolicy):
             raise InvalidArgument("policy", p, "an AutomationPolicy (or a sequence of them)")
-        wf = p.workflow
-        text = dump_workflow(wf, format="json")
-        key = (text, wf.default_timezone, wf.default_currency)
-        if key not in seen:
-            seen.append(key)
+        text = dump_workflow(p.workflow, format="json")
+        if text not in workflows:
             workflows.append(text)
-            defaults.append({"timezone": key[1], "currency": key[2]})
         entries.append(
             {
-                "workflow": seen.index(key),
+                "workflow": workflows.index(text),
                 "account_class": p.account_class,
                 "enabled": p.enabled,
                 "ladder": _ladder(p.ladder),
@@ -175,12 +168,7 @@ def policies_to_document(policies: Sequence[AutomationPolicy]) -> dict[str, Any]
                 "reason": p.reason,
             }
         )
-    return {
-        "format": DOCUMENT_FORMAT,
-        "workflows": workflows,
-        "workflow_defaults": defaults,
-        "policies": entries,
-    }
+    return {"format": DOCUMENT_FORMAT, "workflows": workflows, "policies": entries}
 
 
 def _when(text: str) -> dt.datetime:
@@ -238,11 +226,6 @@ def policies_from_document(doc: Mapping[str, Any]) -> tuple[AutomationPolicy, ..
             source="<policies>",
         )
     workflows = [load_workflow(text, format="json") for text in doc["workflows"]]
-    for i, given in enumerate(doc.get("workflow_defaults") or ()):
-        if given.get("timezone") is not None or given.get("currency") is not None:
-            workflows[i] = workflows[i].with_defaults(
-                timezone=given.get("timezone"), currency=given.get("currency")
-            )
     out = []
     for e in doc["policies"]:
         actor = e["actor"]
