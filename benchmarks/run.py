@@ -4,7 +4,7 @@ Each figure is a ratio against a baseline measured in the same run (interleaved 
 by round; the median, with the min-max spread in brackets), or a size. Timings on a
 shared machine are noisy: read the spread, and re-run when a figure looks off.
 
-    .venv/bin/python benchmarks/run.py [--quick] [--only engine,sweep,batch]
+    .venv/bin/python benchmarks/run.py [--quick] [--only engine,sweep,invoices,batch]
 """
 
 from __future__ import annotations
@@ -20,13 +20,17 @@ sys.path.insert(0, str(Path(__file__).parent))
 import bench_batch
 import bench_engine
 import bench_holds
+import bench_invoices
+import bench_scopes
 import bench_sweep
 from _common import Figure, print_figures
 
 PARTS = {
     "engine": bench_engine,
     "holds": bench_holds,
+    "scopes": bench_scopes,
     "sweep": bench_sweep,
+    "invoices": bench_invoices,
     "batch": bench_batch,
 }
 

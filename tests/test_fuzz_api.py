@@ -14,6 +14,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -28,15 +29,17 @@ from acctstate.automation import (
     sweep,
     sweep_columns,
 )
+from acctstate.automation import apply as automation_apply
 from acctstate.batch import FireTrigger, Selection, preview, select
 from acctstate.batch import apply as batch_apply
 from acctstate.config import load_workflow
-from acctstate.errors import AcctStateError
+from acctstate.errors import AcctStateError, InvalidArgument
 from acctstate.history import History
 from acctstate.presets import isp
 from acctstate.refunds import Period, quote
 from acctstate.schedule import Schedule
 from acctstate.store.memory import MemoryStore
+from acctstate.store.sql import SqlStore
 
 WF = isp.workflow()
 T0 = dt.datetime(2026, 3, 1, 9, 0, tzinfo=dt.UTC)
@@ -141,7 +144,7 @@ def accounts(draw: st.DrawFn) -> Any:
 def _state(obj: Any) -> Any:
     """What a refused call must leave as it was (by ``repr``: NaN and bare objects compare
     unequal to themselves)."""
-    if isinstance(obj, MemoryStore):
+    if isinstance(obj, MemoryStore | SqlStore):
         return repr(obj.accounts()), [repr(list(obj.history(a.id))) for a in obj.accounts()]
     history = getattr(obj, "history", None)
     return (
@@ -153,12 +156,9 @@ def _state(obj: Any) -> Any:
 
 
 # Leaks found by this test in modules another change owns, by file: tolerated here so
-# the fuzz test stays green, and each pinned by a strict xfail below that flips when the
-# owner fixes it.
-KNOWN_LEAKS: dict[str, str] = {
-    "operations/automation/_sweep.py": "sweep() reads account.id of a host object without id",
-    "operations/batch/_apply.py": "batch apply() reads account.id of a host object without id",
-}
+# the fuzz test stays green, each pinned by a strict xfail that flips when the owner
+# fixes it. None are left.
+KNOWN_LEAKS: dict[str, str] = {}
 
 
 def _leak_site(exc: BaseException) -> str:
@@ -326,11 +326,19 @@ def test_fuzz_config_loading(bits: list[str], fmt: str) -> None:
 # -- the memory store --------------------------------------------------------------------
 
 
+def _sqlite_store() -> SqlStore:
+    store = SqlStore(WF, sa.create_engine("sqlite://"))
+    store.create_schema()
+    return store
+
+
+@pytest.mark.parametrize("make", [lambda: MemoryStore(WF), _sqlite_store], ids=["memory", "sqlite"])
 @FUZZ
-@given(st.data())
-def test_fuzz_memory_store(data: st.DataObject) -> None:
-    """``MemoryStore`` methods with arbitrary ids, triggers, times and data."""
-    store = MemoryStore(WF)
+@given(data=st.data())
+def test_fuzz_memory_store(make: Callable[[], Any], data: st.DataObject) -> None:
+    """``MemoryStore`` and ``SqlStore`` (SQLite) methods with arbitrary ids, triggers,
+    times and data."""
+    store = make()
     store.open("A-1", "active", at=T0 - 100 * DAY, imported=True)
     account_id = data.draw(st.sampled_from(["A-1", "Z-9"]) | ANY)
     trigger = data.draw(st.sampled_from(["suspend", "cancel"]) | ANY)
@@ -363,7 +371,7 @@ def test_fuzz_default_account_is_plain() -> None:
     assert isinstance(WF.open("A-1", "active", at=T0, imported=True), Account)
 
 
-# -- the leaks above, one strict xfail each (they flip when their owner fixes them) ------
+# -- the leaks this test found, each a regression test now ------------------------------
 
 
 class _NoId:
@@ -374,30 +382,57 @@ class _NoId:
     oldest_unpaid_at = T0 - 100 * DAY
 
 
-def test_memory_store_refuses_an_unhashable_id() -> None:
-    """``MemoryStore.load({})`` is an InvalidArgument, not a TypeError."""
+@pytest.mark.parametrize("account_id", [{}, [1], None, 7, ""])
+def test_memory_store_refuses_a_non_text_id(account_id: object) -> None:
+    """``MemoryStore.load`` and ``history`` with an unhashable or non-text id raise
+    ``InvalidArgument`` (not a bare ``TypeError``), and the store is unchanged."""
     store = MemoryStore(WF)
-    with pytest.raises(AcctStateError):
-        store.load({})  # type: ignore[arg-type]
+    store.open("A-1", "active", at=T0, imported=True)
+    before = _state(store)
+    for call in (store.load, store.history):
+        with pytest.raises(InvalidArgument, match="invalid account_id"):
+            call(account_id)  # type: ignore[arg-type]
+    assert _state(store) == before
 
 
-@pytest.mark.xfail(
-    strict=True, raises=AttributeError, reason=KNOWN_LEAKS["operations/automation/_sweep.py"]
-)
-def test_leak_sweep_host_without_id() -> None:
-    """``sweep`` over a host object without ``id`` should refuse with an acctstate error."""
-    with pytest.raises(AcctStateError):
-        sweep([_NoId()], POLICY, now=T0)
+def test_sweep_reports_a_host_without_id() -> None:
+    """``sweep`` over a host object without ``id`` that a rule would move reports that
+    account's ``InvalidArgument`` (one outcome per account, the others planned) and
+    changes nothing."""
+    bad, good = _NoId(), Host()
+    good.id, good.status, good.status_since = "G-1", 1, T0 - 400 * DAY
+    good.balance, good.unpaid_invoices = Decimal("500"), 3
+    good.oldest_unpaid_at = T0 - 100 * DAY
+    plan = sweep([bad, good], POLICY, now=T0)
+    by_id = {p.account_id: p for p in plan.plans}
+    assert isinstance(by_id["None"].error, InvalidArgument)
+    assert by_id["None"].changes == ()
+    assert "account" in str(by_id["None"].error)
+    assert by_id["G-1"].error is None and by_id["G-1"].changes
+    assert bad.status == 1 and not hasattr(bad, "history")
+    assert automation_apply(plan).failed == ()
 
 
-@pytest.mark.xfail(
-    strict=True, raises=AttributeError, reason=KNOWN_LEAKS["operations/batch/_apply.py"]
-)
-def test_leak_batch_apply_host_without_id() -> None:
-    """Batch ``apply`` on a host object without ``id`` should report an acctstate error."""
-    shown = preview(select(WF, [_NoId()]), FireTrigger("suspend"), at=T0)
-    with pytest.raises(AcctStateError):
-        batch_apply(shown)
+@pytest.mark.parametrize("bad_id", ["missing", None, True])
+@pytest.mark.parametrize("mode", ["best_effort", "all_or_nothing"])
+def test_batch_apply_reports_a_host_without_id(bad_id: object, mode: str) -> None:
+    """Batch ``preview`` and ``apply`` on a host object without a usable ``id`` report
+    that account as failed with ``InvalidArgument``, its status unchanged; in best-effort
+    mode the other accounts still change."""
+    bad = _NoId()
+    if bad_id != "missing":
+        bad.id = bad_id  # type: ignore[attr-defined]
+    good = WF.open("G-1", "active", at=T0 - 10 * DAY, imported=True)
+    shown = preview(select(WF, [bad, good]), FireTrigger("suspend"), at=T0)
+    assert shown.rows()[0].action.value == "refused"
+    outcomes = batch_apply(shown, mode=mode)
+    first, second = outcomes.outcomes
+    assert first.kind.value == "failed" and isinstance(first.error, InvalidArgument)
+    assert bad.status == 1
+    if mode == "best_effort":
+        assert second.kind.value == "changed" and WF.status_of(good).name == "suspended"
+    else:
+        assert second.kind.value == "skipped" and WF.status_of(good).name == "active"
 
 
 @pytest.mark.parametrize("period_end", ["2026-01-01", dt.date(2026, 1, 1)])
@@ -408,3 +443,32 @@ def test_period_end_text_or_date_is_refused(period_end: object) -> None:
     with pytest.raises(AcctStateError):
         WF.fire(host, "complete_cancelation", at=T0)
     assert host.status == 2
+
+
+@FUZZ
+@given(accounts(), st.data())
+def test_fuzz_cancel_option(account: Any, data: st.DataObject) -> None:
+    """``CancelOption.request``, ``Cancellation.completion`` and ``Cancellation.fire``
+    (which schedules a period-end completion) with arbitrary values."""
+    from acctstate.refunds import CANCEL_OPTIONS
+
+    option = CANCEL_OPTIONS[data.draw(st.sampled_from(sorted(CANCEL_OPTIONS)))]
+    kwargs = _kwargs(data, ("on", "as_of", "paid", "period"))
+    at = data.draw(st.sampled_from([T0]) | ANY)
+    book = Schedule(WF)
+
+    def run() -> None:
+        request = option.request(at=at, **kwargs)
+        if data.draw(st.booleans()):
+            request.completion(account)
+        request.fire(WF, account, book=book)
+
+    before = _state(account)
+    try:
+        run()
+    except AcctStateError:
+        # Refused: neither the account nor the book changed.
+        assert _state(account) == before and book.entries == []
+    except Exception as exc:
+        if _leak_site(exc) not in KNOWN_LEAKS:
+            raise

@@ -560,7 +560,7 @@ class Workflow:
 
     def apply_due(
         self,
-        now: dt.datetime,
+        now: dt.datetime | None = None,
         *,
         accounts: Any = None,
         hooks: Hooks | None = None,
@@ -568,7 +568,7 @@ class Workflow:
     ) -> ApplyResult:
         """Fire the changes in [`book`][acctstate.workflow.Workflow.book] that are due at ``now``,
         in effective-time order (see ``Schedule.apply_due``: guards re-checked, refusals kept as
-        failed, idempotent).
+        failed, idempotent); ``now`` defaults to the workflow's clock.
         """
         return self.book.apply_due(now, accounts=accounts, hooks=hooks, limit=limit)
 

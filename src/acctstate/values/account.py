@@ -12,6 +12,7 @@ import attrs
 from acctstate.values.errors import InvalidArgument
 from acctstate.values.history import History
 from acctstate.values.holds import Hold
+from acctstate.values.invoices import Credit, Invoice, Payment
 
 __all__ = ["Account", "HasStatus", "account_id_of"]
 
@@ -64,6 +65,19 @@ def account_id_of(account: object) -> str:
 _NO_ID: Any = object()
 
 
+def id_label(account: object) -> str:
+    """The account's id as text for a report line, never raising: ``account_id_of`` when
+    the id is usable, else what was found (``'None'`` when there is no ``id``), so that
+    a batch or a sweep can say which account it could not handle."""
+    try:
+        return account_id_of(account)
+    except InvalidArgument:
+        try:
+            return repr(getattr(account, "id", None))
+        except Exception:  # a hostile __repr__ or __getattr__: still one line per account
+            return f"<{type(account).__name__} without a usable id>"
+
+
 def _aware_or_none(_: object, attribute: attrs.Attribute[Any], value: object) -> None:
     if value is not None and (
         not isinstance(value, dt.datetime)
@@ -84,6 +98,16 @@ def _money_or_none(_: object, attribute: attrs.Attribute[Any], value: object) ->
         raise InvalidArgument(
             f"Account.{attribute.name}", value, "a Decimal (float money is refused)"
         )
+
+
+def _tuple_or_none(value: Any) -> Any:
+    if value is None:
+        return None
+    if isinstance(value, str | bytes) or not hasattr(value, "__iter__"):
+        raise InvalidArgument(
+            "Account.invoices/payments/credits", value, "an iterable of values (or None)"
+        )
+    return tuple(value)
 
 
 def _text(_: object, attribute: attrs.Attribute[Any], value: object) -> None:
@@ -125,6 +149,14 @@ class Account:
         first_used_at: first successful use ("started").
         availability_days: days the account stays usable after first use.
         funds: prepaid funds left ("depleted" below the product threshold).
+        invoices: the account's invoices (``None``: not given; dunning then reads the
+            scalars below, or ``balance`` and ``oldest_unpaid_at``).
+        payments: its payments, with what each is applied to.
+        credits: its credits, likewise.
+        past_due_balance: the open balance of its past-due invoices, when the host
+            gives the scalar instead of the invoices.
+        oldest_past_due: the due date (or instant) of its oldest past-due invoice.
+        past_due_invoices: how many of its invoices are past due.
         history: the account's history.
         holds: the holds standing on it (placed and released through ``acctstate.holds``).
 
@@ -155,5 +187,13 @@ class Account:
     first_used_at: dt.datetime | None = attrs.field(default=None, validator=_aware_or_none)
     availability_days: int | None = None
     funds: Decimal | None = attrs.field(default=None, validator=_money_or_none)
+    invoices: tuple[Invoice, ...] | None = attrs.field(default=None, converter=_tuple_or_none)
+    payments: tuple[Payment, ...] | None = attrs.field(default=None, converter=_tuple_or_none)
+    credits: tuple[Credit, ...] | None = attrs.field(default=None, converter=_tuple_or_none)
+    past_due_balance: Decimal | None = attrs.field(default=None, validator=_money_or_none)
+    oldest_past_due: dt.datetime | dt.date | None = attrs.field(
+        default=None, validator=_due_or_none
+    )
+    past_due_invoices: int | None = None
     history: History = attrs.field(factory=History, eq=False, repr=False)
     holds: tuple[Hold, ...] = attrs.field(default=(), repr=False)

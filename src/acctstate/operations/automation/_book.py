@@ -9,11 +9,16 @@ Columns (all optional but ``status``; a missing column reads as "no value"):
 ``balance``         amount owed, as integer minor units (``scale`` decimals) or ``Decimal``
                     objects; float is refused
 ``unpaid_invoices`` int
+``past_due_balance``, ``past_due_invoices``, ``oldest_past_due``: the past-due scalars,
+                    read instead of ``balance`` / ``unpaid_invoices`` /
+                    ``oldest_unpaid_at`` when ``past_due_balance`` is present
+``unapplied``       unapplied payments and credits (money), for the daily auto-apply
+                    over an invoice table (see ``sweep_columns(invoices=...)``)
 ``payment_method``  bool (or any objects, read for truth; a missing value is no method)
 ``availability_days`` int; negative means none
 ``timezone``        the billing time zone of each account (IANA names or ``tzinfo``;
                     none or a missing column: UTC); calendar days are counted there
-dates               ``status_since``, ``oldest_unpaid_at``, ``trial_ends_at``,
+dates               ``status_since``, ``oldest_unpaid_at``, ``oldest_past_due``, ``trial_ends_at``,
                     ``activated_at``, ``expires_at``, ``first_used_at``,
                     ``contract_ends_at``, ``period_end``: ``datetime64`` (UTC; NaT = none)
                     or timezone-aware pandas columns, or aware ``datetime`` objects
@@ -40,6 +45,7 @@ __all__ = ["DATE_COLUMNS", "columns_from_accounts"]
 DATE_COLUMNS = (
     "status_since",
     "oldest_unpaid_at",
+    "oldest_past_due",
     "trial_ends_at",
     "activated_at",
     "expires_at",
@@ -251,7 +257,7 @@ class _Book:
         arr = self.cols.get(name)
         if arr is None:
             raise AttributeError(name)
-        if name in ("balance", "funds"):
+        if name in ("balance", "funds", "past_due_balance", "unapplied"):
             return Decimal(int(self.amount(name)[row])).scaleb(-self.scale)  # type: ignore[index]
         item = arr[row]
         if _is_missing(item):

@@ -19,9 +19,10 @@ from typing import Any
 
 import attrs
 
-from acctstate.operations.automation._book import _Book, _numpy
+from acctstate.operations.automation._book import _as_arrays, _Book, _numpy
 from acctstate.operations.automation._columns_plan import _Plan, _plan
 from acctstate.operations.automation._columns_run import _Run
+from acctstate.operations.automation._invoice_columns import _auto_rows, invoice_facts
 from acctstate.operations.automation._policy import RULES, AutomationPolicy
 from acctstate.operations.automation._sweep import _policies
 from acctstate.values.clock import require_aware
@@ -48,6 +49,9 @@ class ColumnarSweep:
             in the final status.
         error_row: rows that could not be planned (unknown status code, rules that do
             not settle).
+        applied_invoice, applied_amount: the daily auto-apply's allocations (a policy
+            with ``auto_apply`` and an ``invoices`` table): the invoice's row in that
+            table and the amount in minor units; empty otherwise.
     """
 
     at: dt.datetime
@@ -63,6 +67,8 @@ class ColumnarSweep:
     blocked_rule: Any
     blocked_trigger: Any
     error_row: Any
+    applied_invoice: Any = None
+    applied_amount: Any = None
 
     def __len__(self) -> int:
         return len(self.change_row)
@@ -132,6 +138,7 @@ def sweep_columns(
     now: dt.datetime,
     scale: int = 2,
     workers: int | None = None,
+    invoices: Any = None,
 ) -> ColumnarSweep:
     """Plan the sweep of a whole book held as columns; nothing changes.
 
@@ -149,6 +156,11 @@ def sweep_columns(
         workers: threads sweeping independent chunks of rows (NumPy releases the GIL);
             ``None`` uses every CPU for a book of at least 200,000 rows and one
             thread below that; ``1`` never starts a thread.
+        invoices: the open invoices as a long table (``account`` row, ``due``,
+            ``open``, optionally ``issued``); when given, every row's dunning and
+            credit-hold facts come from it (a row without invoices owes nothing past
+            due), after the daily auto-apply of the book's ``unapplied`` column for the
+            policies with ``auto_apply``.
 
     Returns:
         A [`ColumnarSweep`][acctstate.automation.ColumnarSweep].
@@ -177,9 +189,14 @@ def sweep_columns(
     by_class = _policies(policy)
     zone = next(iter(by_class.values())).workflow.default_timezone if by_class else None
     book = _Book(columns, scale, zone)
+    applied = (np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64))
+    if invoices is not None:
+        facts, *allocated = invoice_facts(book, invoices, now, _auto_rows(book, by_class))
+        book.cols.update(facts)
+        applied = (allocated[0], allocated[1])
     threads = min(workers if workers is not None else _auto_workers(book.n), max(1, book.n))
     if threads <= 1:
-        return _sweep_book(book, by_class, now)
+        return _with_applied(_sweep_book(book, by_class, now), applied, invoices)
     # Rows are independent: each chunk is swept on its own and the results joined in
     # row order. Chunks are views of the columns; NumPy releases the GIL in its loops.
     bounds = np.linspace(0, book.n, threads + 1).astype(np.int64).tolist()
@@ -189,7 +206,19 @@ def sweep_columns(
     ]
     with concurrent.futures.ThreadPoolExecutor(threads) as pool:
         done = list(pool.map(lambda b: _sweep_book(b, by_class, now), chunks))
-    return _joined(now, done, bounds[:-1])
+    return _with_applied(_joined(now, done, bounds[:-1]), applied, invoices)
+
+
+def _with_applied(out: ColumnarSweep, applied: tuple[Any, Any], invoices: Any) -> ColumnarSweep:
+    """The sweep with its allocations, less those of rows that could not be planned
+    (the per-account sweep books nothing on an account it reports an error for)."""
+    rows, amounts = applied
+    if len(rows) and len(out.error_row):
+        np = _numpy()
+        account = np.asarray(_as_arrays(invoices)["account"])[rows]
+        keep = ~np.isin(account, out.error_row)
+        rows, amounts = rows[keep], amounts[keep]
+    return attrs.evolve(out, applied_invoice=rows, applied_amount=amounts)
 
 
 _AUTO_ROWS = 200_000

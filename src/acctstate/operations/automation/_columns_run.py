@@ -10,6 +10,7 @@ from typing import Any
 
 from acctstate.operations.automation._book import _Book, _ns
 from acctstate.operations.automation._columns_plan import _ROW_WISE, _Plan
+from acctstate.operations.automation._invoice_columns import dunning_columns
 from acctstate.operations.automation._policy import RULES
 from acctstate.values.errors import InvalidArgument
 from acctstate.values.guards import Guard, GuardContext
@@ -29,19 +30,7 @@ class _Run:
         policy = plan.c.policy
         self.policy = policy
         self.scale = book.scale
-        np = self.np
-        n = book.n
-        bal = book.amount("balance")
-        self.bal = np.zeros(n, dtype=np.int64) if bal is None else bal
-        inv = book.integer("unpaid_invoices", 0)
-        self.inv = np.zeros(n, dtype=np.int64) if inv is None else inv
-        oldest = book.date("oldest_unpaid_at")
-        if oldest is None:
-            self.dpd_ok = np.zeros(n, dtype=bool)
-            self.dpd = np.zeros(n, dtype=np.int64)
-        else:
-            self.dpd_ok = oldest != book.nat
-            self.dpd = book.local_days(self.now_ns) - book.local_days(oldest)
+        self.bal, self.inv, self.dpd_ok, self.dpd = dunning_columns(book, self.now_ns)
         self.target = self._target()
 
     def _limit(self, amount: Decimal, *, ceil: bool) -> int:

@@ -89,6 +89,9 @@ class AutomationPolicy:
             nothing for the class.
         ladder: the dunning ladder, if any.
         credit_hold: the credit-hold settings, if any.
+        auto_apply: the "Run Daily Auto Apply" setting: before the rules are evaluated,
+            unapplied payments and credits go to the oldest open invoice balances first
+            (accounts with ``invoices``; see ``acctstate.invoices``).
         trial_end: trigger fired once ``trial_ends_at`` has passed.
         activation: trigger fired once ``activated_at`` has passed (prepaid activation).
         expiration: trigger fired once ``expires_at`` has passed, or ``availability_days``
@@ -130,6 +133,9 @@ class AutomationPolicy:
         kw_only=True,
         validator=attrs.validators.optional(_instance_of(CreditHold, "a CreditHold")),
     )
+    auto_apply: bool = attrs.field(
+        default=False, kw_only=True, validator=_instance_of(bool, "a bool")
+    )
     trial_end: str | None = attrs.field(default=None, kw_only=True, validator=_trigger_or_none)
     activation: str | None = attrs.field(default=None, kw_only=True, validator=_trigger_or_none)
     expiration: str | None = attrs.field(default=None, kw_only=True, validator=_trigger_or_none)
@@ -166,18 +172,29 @@ class AutomationPolicy:
         )
 
     def next_run(self, after: dt.datetime) -> dt.datetime:
-        """The first daily run strictly after ``after``."""
-        local = require_aware(after, "after").astimezone(ZoneInfo(self.timezone))
-        run = self.run_time(local.date())
-        while run <= after:
-            run = self.run_time(run.astimezone(ZoneInfo(self.timezone)).date() + _DAY)
+        """The first daily run strictly after ``after`` (compared as instants: any zone,
+        ``fold`` or UTC writing of ``after`` gives the same run).
+
+        >>> from acctstate.presets import isp
+        >>> p = AutomationPolicy(isp.workflow(), run_at=dt.time(2, 30), timezone="Europe/Paris")
+        >>> p.next_run(dt.datetime(2026, 3, 28, 23, 0, tzinfo=dt.UTC)).isoformat()
+        '2026-03-29T03:30:00+02:00'
+        """
+        instant = require_aware(after, "after").astimezone(dt.UTC)
+        zone = ZoneInfo(self.timezone)
+        run = self.run_time(instant.astimezone(zone).date())
+        # Instants, not wall times: two datetimes sharing a tzinfo compare by wall time,
+        # which ignores ``fold`` in the hour a clock goes back.
+        while run.astimezone(dt.UTC) <= instant:
+            run = self.run_time(run.astimezone(zone).date() + _DAY)
         return run
 
     def runs(self, start: dt.datetime, end: dt.datetime) -> list[dt.datetime]:
         """Every daily run in ``(start, end]``, for simulations and catch-up."""
+        last = require_aware(end, "end").astimezone(dt.UTC)
         out: list[dt.datetime] = []
         run = self.next_run(start)
-        while run <= end:
+        while run.astimezone(dt.UTC) <= last:
             out.append(run)
             run = self.next_run(run)
         return out

@@ -19,9 +19,11 @@ from acctstate.operations.automation._policy import (
     _clear_reach,
     released_statuses,
 )
+from acctstate.values.account import account_id_of
 from acctstate.values.clock import billing_zone, calendar_days
 from acctstate.values.errors import InvalidArgument, SweepError, UnknownStatus
 from acctstate.values.guards import GuardContext, Refusal
+from acctstate.values.invoices import dunning_facts
 
 _UNSET: Any = object()
 
@@ -64,16 +66,6 @@ class Rule:
         self.arg = arg
 
 
-def _money(value: object, name: str) -> Decimal:
-    if value is None:
-        return Decimal(0)
-    if isinstance(value, Decimal):
-        return value
-    if isinstance(value, int) and not isinstance(value, bool):
-        return Decimal(value)
-    raise InvalidArgument(name, value, "a Decimal amount (float money is refused)")
-
-
 def _since(account: Any, since: Any) -> Any:
     return getattr(account, "status_since", None) if since is _UNSET else since
 
@@ -89,6 +81,7 @@ class Compiled:
 
     __slots__ = (
         "actor",
+        "auto_apply",
         "by_code",
         "clear_path",
         "free",
@@ -108,6 +101,7 @@ class Compiled:
         wf = policy.workflow
         self.policy = policy
         self.actor = policy.actor
+        self.auto_apply = policy.auto_apply
         self.table = wf.table
         self.status_attr = wf.status_attr
         self.by_code = {s.code: s for s in wf.catalog}
@@ -164,17 +158,19 @@ class Compiled:
         if found >= 0:
             return found
         found = 0
-        balance = getattr(account, "balance", None)
-        if balance:
-            if balance.__class__ is not Decimal:
-                balance = _money(balance, "balance")
-            oldest = getattr(account, "oldest_unpaid_at", None)
-            if balance > 0 and oldest is not None:
-                days = _days(account, oldest, now, "oldest_unpaid_at")
-                invoices = getattr(account, "unpaid_invoices", 0) or 0
-                for i, (min_days, min_balance, min_invoices) in enumerate(self.steps, start=1):
-                    if days >= min_days and balance >= min_balance and invoices >= min_invoices:
-                        found = i
+        if (
+            getattr(account, "invoices", None) is None
+            and getattr(account, "past_due_balance", None) is None
+            and not getattr(account, "balance", None)
+        ):
+            # Most of a book owes nothing: no facts to compute.
+            memo[0] = 0
+            return 0
+        days, balance, invoices = dunning_facts(account, now, auto_apply=self.auto_apply)
+        if balance > 0 and days is not None:
+            for i, (min_days, min_balance, min_invoices) in enumerate(self.steps, start=1):
+                if days >= min_days and balance >= min_balance and invoices >= min_invoices:
+                    found = i
         memo[0] = found
         return found
 
@@ -220,15 +216,23 @@ class Compiled:
                 )
         hold = p.credit_hold
         if hold is not None:
+            auto_apply = self.auto_apply
+
+            def owed(a: Any, now: dt.datetime) -> Decimal:
+                return dunning_facts(a, now, auto_apply=auto_apply)[1]
+
+            def paid(a: Any, c: int, s: Any, now: dt.datetime, m: list[int]) -> bool:
+                return owed(a, now) <= 0
+
             if code == self.hold:
                 if hold.auto_remove:
-                    yield Rule("credit_hold_removal", has(hold.remove), _paid)
+                    yield Rule("credit_hold_removal", has(hold.remove), paid)
                 if hold.releases:
                     releases = hold.releases
 
                     def released(a: Any, c: int, s: Any, now: dt.datetime, m: list[int]) -> bool:
-                        return _money(getattr(a, "balance", None), "balance") > 0 and any(
-                            r.account_id == a.id and r.covers(now) for r in releases
+                        return owed(a, now) > 0 and any(
+                            r.account_id == account_id_of(a) and r.covers(now) for r in releases
                         )
 
                     yield Rule("credit_hold_release", has(hold.release), released)
@@ -244,14 +248,14 @@ class Compiled:
                     for t in has(hold.place)
                     if any(d == self.hold for _, d, _ in table.candidates(code, t))
                 )
-                yield Rule("credit_hold", into, _past_due(hold))
+                yield Rule("credit_hold", into, _past_due(hold, self.auto_apply))
             if code in self.lifted:
                 if hold.auto_remove:
-                    yield Rule("credit_hold_removal", has(hold.remove), _paid)
+                    yield Rule("credit_hold_removal", has(hold.remove), paid)
                 releases = hold.releases
 
                 def ended(a: Any, c: int, s: Any, now: dt.datetime, m: list[int]) -> bool:
-                    return _money(getattr(a, "balance", None), "balance") > 0 and not any(
+                    return owed(a, now) > 0 and not any(
                         r.account_id == getattr(a, "id", None) and r.covers(now) for r in releases
                     )
 
@@ -282,10 +286,6 @@ def _expired(a: Any, c: int, s: Any, now: dt.datetime, m: list[int]) -> bool:
     return _days(a, first, now, "first_used_at") >= days
 
 
-def _paid(a: Any, c: int, s: Any, now: dt.datetime, m: list[int]) -> bool:
-    return _money(getattr(a, "balance", None), "balance") <= 0
-
-
 def _days_in_status(days: int) -> Wants:
     def wants(a: Any, c: int, s: Any, now: dt.datetime, m: list[int]) -> bool:
         since = _since(a, s)
@@ -294,20 +294,15 @@ def _days_in_status(days: int) -> Wants:
     return wants
 
 
-def _past_due(hold: Any) -> Wants:
+def _past_due(hold: Any, auto_apply: bool) -> Wants:
     need_days = hold.past_due_days
     need_amount = hold.min_past_due
 
     def wants(a: Any, c: int, s: Any, now: dt.datetime, m: list[int]) -> bool:
-        oldest = getattr(a, "oldest_unpaid_at", None)
-        if oldest is None or _days(a, oldest, now, "oldest_unpaid_at") < need_days:
+        days, owed, _ = dunning_facts(a, now, auto_apply=auto_apply)
+        if days is None or days < need_days:
             return False
-        balance = _money(getattr(a, "balance", None), "balance")
-        return (
-            balance > 0
-            and balance >= need_amount
-            and not hold.released(getattr(a, "id", None), now)
-        )
+        return owed > 0 and owed >= need_amount and not hold.released(getattr(a, "id", None), now)
 
     return wants
 

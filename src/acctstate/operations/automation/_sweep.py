@@ -16,14 +16,17 @@ from typing import Any
 import attrs
 
 from acctstate.core._workflow_fire import carry_out, plan_without_data
+from acctstate.operations.automation._autoapply import book_allocations, planned_allocations
 from acctstate.operations.automation._policy import RULES, AutomationPolicy
 from acctstate.operations.automation._rules import Change, Compiled, Refused, compiled, plan_one
 from acctstate.values._views import show, show_html
+from acctstate.values.account import account_id_of, id_label
 from acctstate.values.clock import require_aware
 from acctstate.values.effects import Hooks
 from acctstate.values.errors import AcctStateError, InvalidArgument, PlanOutdated, SweepError
 from acctstate.values.guards import Refusal
 from acctstate.values.history import StatusChange
+from acctstate.values.ledger import ApplyPayment
 from acctstate.values.status import Status
 
 __all__ = [
@@ -86,6 +89,8 @@ class AccountPlan:
         changes: the transitions, in order (a ladder jump is one change per step).
         blocked: rules that wanted to act but were refused, in the final status.
         error: why the account could not be planned, if it could not.
+        applied: the daily auto-apply's allocations, booked before the changes (a policy
+            with ``auto_apply``).
     """
 
     account: Any = attrs.field(eq=False, repr=False)
@@ -95,6 +100,7 @@ class AccountPlan:
     changes: tuple[PlannedChange, ...] = ()
     blocked: tuple[Blocked, ...] = ()
     error: AcctStateError | None = attrs.field(default=None, eq=False)
+    applied: tuple[ApplyPayment, ...] = ()
 
     @property
     def final(self) -> Status | None:
@@ -213,7 +219,7 @@ def _account_plan(
         planned.append(value)
     return AccountPlan(
         account,
-        str(account.id),
+        account_id_of(account),
         c.policy,
         now,
         tuple(planned),
@@ -298,14 +304,17 @@ def sweep(
                 found = fallback
             c = found
         try:
+            applied = planned_allocations(account, now) if c.auto_apply else ()
             planned = plan_one(c, account, now)
+            if planned is not None:
+                made = _account_plan(c, account, now, *planned)
+                plans.append(attrs.evolve(made, applied=applied) if applied else made)
+            elif applied:
+                plans.append(
+                    AccountPlan(account, id_label(account), c.policy, now, applied=applied)
+                )
         except AcctStateError as exc:
-            plans.append(
-                AccountPlan(account, str(getattr(account, "id", None)), c.policy, now, error=exc)
-            )
-            continue
-        if planned is not None:
-            plans.append(_account_plan(c, account, now, *planned))
+            plans.append(AccountPlan(account, id_label(account), c.policy, now, error=exc))
     return SweepPlan(now, examined, tuple(plans))
 
 
@@ -317,6 +326,8 @@ def apply(plan: SweepPlan | Iterable[AccountPlan], *, hooks: Hooks | None = None
     planned change is carried out: its effects run through the hooks, then it is
     committed, as ``Workflow.fire`` would (a payment that arrived in between is
     respected, not overridden). An account stops at its first error; the others go on.
+    A plan with auto-apply allocations books them first, as one history entry
+    (trigger ``auto_apply``) among the account's changes.
 
     Args:
         plan: a [`SweepPlan`][acctstate.automation.SweepPlan] (or some of its account plans).
@@ -329,7 +340,7 @@ def apply(plan: SweepPlan | Iterable[AccountPlan], *, hooks: Hooks | None = None
     results: list[Applied] = []
     notes: dict[str, str] = {}
     for account_plan in plan:
-        if not account_plan.changes:
+        if not account_plan.changes and not account_plan.applied:
             continue
         p = account_plan.policy
         wf = p.workflow
@@ -342,6 +353,15 @@ def apply(plan: SweepPlan | Iterable[AccountPlan], *, hooks: Hooks | None = None
         done: list[StatusChange] = []
         error: AcctStateError | None = None
         try:
+            # Allocated again against the facts as they are now (a payment applied by
+            # hand in between is respected): the same allocations when nothing moved.
+            fresh = planned_allocations(account, at) if account_plan.applied else ()
+            if fresh:
+                done.append(
+                    book_allocations(
+                        wf, account, fresh, at, actor=actor, reason=reason, hooks=hooks
+                    )
+                )
             for change in account_plan.changes:
                 code = getattr(account, attr, None)
                 here = by_code.get(code) if type(code) is int else None

@@ -14,6 +14,7 @@ import attrs
 from acctstate.operations.batch._changes import FieldUpdate
 from acctstate.operations.batch._plan import ACTION_REFUSED, ACTION_UNCHANGED, Plan
 from acctstate.operations.batch._planner import Planner
+from acctstate.values.account import id_label
 from acctstate.values.effects import (
     Deprovision,
     Effect,
@@ -119,7 +120,7 @@ class Executor:
         self, account: Any, plan: Plan, previewed: Plan | None
     ) -> tuple[Plan, BatchOutcome | None]:
         """Given the fresh plan, return it and, when it will not change, its outcome."""
-        account_id = str(getattr(account, "id", None))
+        account_id = id_label(account)
         if plan.error is not None:
             return plan, BatchOutcome(
                 account_id,
@@ -220,7 +221,7 @@ class Executor:
             if outcome is not None:
                 out.append(outcome)
                 continue
-            account_id = str(account.id)
+            account_id = id_label(account)
             ran: Ran = []
             try:
                 change = self._run(account_id, plan, ran)
@@ -264,7 +265,7 @@ class Executor:
             return [o for o in out if o is not None]
         done: list[tuple[int, Any, Plan, StatusChange | None, Ran]] = []
         for n, (i, account, plan) in enumerate(todo):
-            account_id = str(account.id)
+            account_id = id_label(account)
             ran: Ran = []
             try:
                 change = self._run(account_id, plan, ran)
@@ -289,7 +290,7 @@ class Executor:
                 for j, other, other_plan, _, other_ran in reversed(done):
                     undone, kept = self._undo(other_ran)
                     out[j] = BatchOutcome(
-                        str(other.id),
+                        id_label(other),
                         OutcomeKind.ROLLED_BACK,
                         other_plan.source,
                         other_plan.dest,
@@ -305,13 +306,13 @@ class Executor:
             done.append((i, account, plan, change, ran))
         for i, account, plan, change, _ in done:
             self._commit(account, plan, change)
-            out[i] = self._changed(str(account.id), plan, change)
+            out[i] = self._changed(id_label(account), plan, change)
         return [o for o in out if o is not None]
 
     @staticmethod
     def _skipped(account: Any, plan: Plan, why: str) -> BatchOutcome:
         return BatchOutcome(
-            str(account.id),
+            id_label(account),
             OutcomeKind.SKIPPED,
             plan.source,
             plan.dest,

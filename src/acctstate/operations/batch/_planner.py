@@ -19,6 +19,7 @@ from acctstate.operations.batch._plan import (
     ACTION_UNCHANGED,
     Plan,
 )
+from acctstate.values.account import account_id_of
 from acctstate.values.actors import Actor
 from acctstate.values.effects import (
     Effect,
@@ -293,7 +294,8 @@ class Planner:
         slow = self.plan
         for a in rows:
             fast = fasts.get(getattr(a, attr))
-            if fast is None:
+            i = a.id
+            if fast is None or i is None or i.__class__ is bool:
                 append(slow(a))
                 continue
             history = a.history
@@ -324,7 +326,8 @@ class Planner:
         slow = self.plan
         for a in rows[len(out) :]:
             fast = fasts.get(getattr(a, attr, None))
-            if fast is None:
+            i = getattr(a, "id", None)
+            if fast is None or i is None or i.__class__ is bool:
                 append(slow(a))
                 continue
             history = getattr(a, "history", None)
@@ -360,6 +363,8 @@ class Planner:
             assert group.plan is not None
             return group.plan
         try:
+            # An account without a usable id cannot key its effects or be reported.
+            account_id_of(account)
             status_plan = None if self.status_part is None else self._status(account, group)
             if not self.fields:
                 assert status_plan is not None
@@ -434,7 +439,7 @@ class Planner:
         return plan
 
     def _fields(self, account: Any, source: Status, status_plan: Plan | None) -> Plan:
-        account_id = str(account.id)
+        account_id = account_id_of(account)
         overlay: dict[str, Any] = {}
 
         def current(name: str) -> Any:

@@ -27,6 +27,7 @@ from acctstate.operations.batch._select import (
     Selected,
 )
 from acctstate.values._views import show, show_html
+from acctstate.values.account import id_label
 from acctstate.values.actors import Actor
 from acctstate.values.clock import require_aware
 from acctstate.values.effects import Effect, Hooks
@@ -153,7 +154,7 @@ class Preview:
         return [self._row(a, p) for a, p in self._items]
 
     def _row(self, account: Any, plan: Plan) -> PlannedChange:
-        account_id = str(account.id)
+        account_id = id_label(account)
         change = plan.status_change(account_id, self._planner)
         effects = plan.effects_for(account_id, change)
         return PlannedChange(
@@ -238,7 +239,7 @@ class Preview:
         if refused:
             lines.append("Refused:")
             for a, p in refused[:refusals]:
-                lines.append(f"  {a.id}: {p.why_for(str(a.id))}")
+                lines.append(f"  {id_label(a)}: {p.why_for(id_label(a))}")
             if len(refused) > refusals:
                 lines.append(f"  … and {len(refused) - refusals} more")
         return "\n".join(lines)

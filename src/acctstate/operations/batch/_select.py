@@ -14,7 +14,7 @@ from typing import Any
 import attrs
 
 from acctstate.core.workflow import Workflow
-from acctstate.values.clock import require_aware
+from acctstate.values.clock import billing_zone, require_aware, utc
 from acctstate.values.errors import InvalidArgument, UnknownStatus
 from acctstate.values.guards import Guard
 from acctstate.values.guards import depleted as is_depleted
@@ -23,39 +23,100 @@ from acctstate.values.status import Backend, Status
 __all__ = ["DateRange", "Predicate", "Selected", "Selection", "SelectionCounts", "select"]
 
 
-def _aware_or_none(_: object, attribute: attrs.Attribute[Any], value: object) -> None:
-    if value is not None:
-        require_aware(value, f"DateRange.{attribute.name}")
+def _bound(_: object, attribute: attrs.Attribute[Any], value: object) -> None:
+    if value is None or (isinstance(value, dt.date) and not isinstance(value, dt.datetime)):
+        return
+    if not isinstance(value, dt.datetime):
+        raise InvalidArgument(
+            f"DateRange.{attribute.name}",
+            value,
+            "a timezone-aware datetime (an instant), a datetime.date (a calendar day in "
+            "each account's billing time zone), or None",
+        )
+    require_aware(value, f"DateRange.{attribute.name}")
+
+
+def _is_day(value: object) -> bool:
+    return isinstance(value, dt.date) and not isinstance(value, dt.datetime)
 
 
 @attrs.frozen
 class DateRange:
-    """A half-open range of instants ``[start, end)``; either end may be open.
+    """A half-open range ``[start, end)``; either end may be open.
+
+    The bounds are instants (timezone-aware datetimes, compared as instants: any zone or
+    ``fold`` writing of the same instant gives the same answer) or calendar days
+    (``datetime.date``: an account's instant is placed on the calendar of the account's
+    billing time zone, as the batch's date changes are).
 
     Args:
-        start: the first instant included (aware), or ``None``.
-        end: the first instant excluded (aware), or ``None``.
+        start: the first instant (or day) included, or ``None``.
+        end: the first instant (or day) excluded, or ``None``.
+
+    Raises:
+        InvalidArgument: a naive datetime, one bound a day and the other an instant, or
+            an ``end`` not after ``start``.
 
     >>> import datetime as dt
     >>> r = DateRange(start=dt.datetime(2026, 1, 1, tzinfo=dt.UTC))
     >>> r.contains(dt.datetime(2026, 3, 1, tzinfo=dt.UTC)), r.contains(None)
     (True, False)
+    >>> from zoneinfo import ZoneInfo
+    >>> january = DateRange(start=dt.date(2026, 1, 1), end=dt.date(2026, 2, 1))
+    >>> late = dt.datetime(2026, 2, 1, 3, 0, tzinfo=dt.UTC)  # still 31 January in New York
+    >>> january.contains(late), january.contains(late, tz=ZoneInfo("America/New_York"))
+    (False, True)
     """
 
-    start: dt.datetime | None = attrs.field(default=None, validator=_aware_or_none)
-    end: dt.datetime | None = attrs.field(default=None, validator=_aware_or_none)
+    start: dt.datetime | dt.date | None = attrs.field(default=None, validator=_bound)
+    end: dt.datetime | dt.date | None = attrs.field(default=None, validator=_bound)
 
     def __attrs_post_init__(self) -> None:
-        if self.start is not None and self.end is not None and self.end <= self.start:
-            raise InvalidArgument("DateRange.end", self.end, "an instant after start")
+        lo, hi = self.start, self.end
+        if lo is None or hi is None:
+            return
+        if _is_day(lo) != _is_day(hi):
+            raise InvalidArgument(
+                "DateRange.end", hi, "the same kind of bound as start (both days or both instants)"
+            )
+        if _is_day(lo):
+            if hi <= lo:
+                raise InvalidArgument("DateRange.end", hi, "a day after start")
+        elif utc(hi) <= utc(lo):
+            raise InvalidArgument("DateRange.end", hi, "an instant after start")
 
-    def contains(self, value: dt.datetime | None) -> bool:
-        """Whether ``value`` falls in the range (``None`` never does)."""
+    @property
+    def days(self) -> bool:
+        """Whether the bounds are calendar days (else instants, or no bounds)."""
+        return _is_day(self.start) or _is_day(self.end)
+
+    def contains(self, value: dt.datetime | dt.date | None, *, tz: dt.tzinfo | None = None) -> bool:
+        """Whether ``value`` falls in the range (``None`` never does).
+
+        Args:
+            value: an aware datetime (or a calendar day, for a range of days).
+            tz: the account's billing time zone, where a range of days places an
+                instant (default UTC, the zone of an account that records none).
+
+        Raises:
+            InvalidArgument: ``value`` is neither ``None``, an aware datetime nor (for a
+                range of days) a date.
+        """
         if value is None:
             return False
-        return (self.start is None or value >= self.start) and (
-            self.end is None or value < self.end
-        )
+        lo, hi = self.start, self.end
+        if self.days:
+            if isinstance(value, dt.datetime):
+                day = utc(value, "value").astimezone(dt.UTC if tz is None else tz).date()
+            elif isinstance(value, dt.date):
+                day = value
+            else:
+                raise InvalidArgument("value", value, "a timezone-aware datetime or a date")
+            return (lo is None or day >= lo) and (hi is None or day < hi)
+        if not isinstance(value, dt.datetime):
+            raise InvalidArgument("value", value, "a timezone-aware datetime")
+        at = utc(value, "value")
+        return (lo is None or at >= utc(lo)) and (hi is None or at < utc(hi))
 
     def __str__(self) -> str:
         lo = "…" if self.start is None else self.start.isoformat()
@@ -244,6 +305,10 @@ def _field_in(field: str, values: frozenset[str]) -> Callable[[Any], bool]:
 
 
 def _field_within(field: str, r: DateRange) -> Callable[[Any], bool]:
+    if r.days:
+        return lambda a: r.contains(
+            getattr(a, field, None), tz=billing_zone(getattr(a, "timezone", None))
+        )
     return lambda a: r.contains(getattr(a, field, None))
 
 

@@ -9,7 +9,7 @@ status itself does not move: the recorded change goes from the status to itself.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from acctstate.core.workflow import Workflow
@@ -35,7 +35,15 @@ from acctstate.values.holds import (
 )
 from acctstate.values.status import Status
 
-__all__ = ["place_hold", "release_expired", "release_hold"]
+__all__ = [
+    "auto_hold_id",
+    "commit_hold",
+    "plan_place",
+    "plan_release",
+    "place_hold",
+    "release_expired",
+    "release_hold",
+]
 
 
 def _holds_of(account: Any) -> tuple[Hold, ...]:
@@ -96,13 +104,15 @@ def _change(
     )
 
 
-def _commit(
+def commit_hold(
     wf: Workflow,
     account: Any,
     change: StatusChange,
     holds: tuple[Hold, ...],
     hooks: Hooks | None,
 ) -> None:
+    """Run a planned hold change's effects through the hooks, then record it on the
+    account (its history and standing holds)."""
     run = hooks if hooks is not None else wf.hooks
     if run is not None and change.effects:
         if not isinstance(run, Hooks):
@@ -171,6 +181,41 @@ def place_hold(
         HistoryConflict: ``at`` is before the account's latest recorded change.
         EffectFailed: a hook raised; nothing changed.
     """
+    change, after = plan_place(
+        wf,
+        account,
+        hold_type,
+        at=at,
+        reason=reason,
+        note=note,
+        actor=actor,
+        until=until,
+        hold_id=hold_id,
+        data=data,
+    )
+    commit_hold(wf, account, change, after, hooks)
+    return change
+
+
+def plan_place(
+    wf: Workflow,
+    account: Any,
+    hold_type: str,
+    *,
+    at: dt.datetime,
+    reason: str | None = None,
+    note: str | None = None,
+    actor: Actor | None = None,
+    until: dt.datetime | None = None,
+    hold_id: str | None = None,
+    data: Mapping[str, Any] | None = None,
+) -> tuple[StatusChange, tuple[Hold, ...]]:
+    """Plan placing a hold (every check of `place_hold`); nothing changes.
+
+    Returns:
+        The change to record and the standing holds after it. The stores and the
+        automation commit it their own way.
+    """
     htype = wf.hold_types.get(hold_type) if isinstance(hold_type, str) else None
     if htype is None:
         raise UnknownHold("hold type", hold_type, known=wf.hold_types)
@@ -187,7 +232,7 @@ def place_hold(
         raise InvalidArgument("until", until, f"a time after the placement ({at.isoformat()})")
     _check_permission(account, status, PLACE_HOLD, htype, actor)
     if htype.guards:
-        ctx = GuardContext(account, at, actor, data)
+        ctx = GuardContext(account, at, actor, dict(data or {}))
         refusals: list[Refusal] = [r for g in htype.guards if (r := g(ctx)) is not None]
         if refusals:
             raise GuardRefused(
@@ -202,8 +247,7 @@ def place_hold(
     hold = Hold(hid, htype.name, htype.kind, htype.blocks, at, until, reason, actor, note)
     after = (*before, hold)
     change = _change(wf, account, status, PLACE_HOLD, hold, before, after, at, reason, note, actor)
-    _commit(wf, account, change, after, hooks)
-    return change
+    return change, after
 
 
 def release_hold(
@@ -228,6 +272,26 @@ def release_hold(
         HistoryConflict: ``at`` is before the account's latest recorded change.
         EffectFailed: a hook raised; nothing changed.
     """
+    change, after = plan_release(wf, account, hold, at=at, reason=reason, note=note, actor=actor)
+    commit_hold(wf, account, change, after, hooks)
+    return change
+
+
+def plan_release(
+    wf: Workflow,
+    account: Any,
+    hold: Hold | str,
+    *,
+    at: dt.datetime,
+    reason: str | None = None,
+    note: str | None = None,
+    actor: Actor | None = None,
+) -> tuple[StatusChange, tuple[Hold, ...]]:
+    """Plan releasing one standing hold (every check of `release_hold`); nothing changes.
+
+    Returns:
+        The change to record and the standing holds after it.
+    """
     status = wf.status_of(account)
     before = _holds_of(account)
     hid = hold.id if isinstance(hold, Hold) else hold
@@ -244,8 +308,7 @@ def release_hold(
     change = _change(
         wf, account, status, RELEASE_HOLD, found, before, after, at, reason, note, actor
     )
-    _commit(wf, account, change, after, hooks)
-    return change
+    return change, after
 
 
 def release_expired(
@@ -273,3 +336,13 @@ def release_expired(
                     release_hold(wf, account, h, at=now, reason="expired", actor=actor, hooks=hooks)
                 )
     return done
+
+
+def auto_hold_id(hold_type: str, at: dt.datetime) -> str:
+    """The id the automation gives a hold it places: its type and the run's UTC instant
+    (``"credit@20260306T020000Z"``), the same on every path without reading the history.
+
+    >>> auto_hold_id("credit", dt.datetime(2026, 3, 6, 2, 0, tzinfo=dt.UTC))
+    'credit@20260306T020000Z'
+    """
+    return f"{hold_type}@{require_aware(at).astimezone(dt.UTC):%Y%m%dT%H%M%SZ}"

@@ -38,6 +38,7 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
+from acctstate.core._workflow_schedule import check_book
 from acctstate.operations.money.proration import (
     ACTUAL_DAYS,
     BASES,
@@ -70,10 +71,11 @@ from acctstate.values.history import History
 
 if TYPE_CHECKING:  # pragma: no cover - typing only; the workflow sits below, hosts above
     from acctstate.core.workflow import Workflow
+    from acctstate.operations.schedule import Schedule
     from acctstate.values.actors import Actor
     from acctstate.values.effects import Hooks
     from acctstate.values.guards import GuardContext
-    from acctstate.values.history import StatusChange
+    from acctstate.values.history import ScheduledChange, StatusChange
     from acctstate.values.status import Status
 
 __all__ = [
@@ -169,11 +171,25 @@ class CancelOption:
             as_of: the proration instant, for ``RefundPolicy.PRORATED_AS_OF`` only.
             paid: the amount paid for the current period (needed unless no refund).
             period: the current paid period (or the account's ``period_start`` and
-                ``period_end`` are used).
+                ``period_end`` are used). For ``ServiceStop.PERIOD_END`` its end is
+                recorded as `Cancellation.ends`:
+                the instant service ends by itself.
 
         Raises:
             InvalidArgument: ``on`` / ``as_of`` missing where needed or given where not,
-                ``on`` before ``at``, or naive instants.
+                ``on`` before ``at``, a period-end request whose period has ended, or
+                naive instants.
+
+        >>> import datetime as dt
+        >>> t = dt.datetime(2026, 1, 10, 12, 0, tzinfo=dt.UTC)
+        >>> january = Period(dt.datetime(2026, 1, 1, tzinfo=dt.UTC),
+        ...                  dt.datetime(2026, 2, 1, tzinfo=dt.UTC))
+        >>> request = CancelOption("period_end", "none").request(at=t, period=january)
+        >>> request.trigger, request.ends.isoformat()
+        ('request_cancelation', '2026-02-01T00:00:00+00:00')
+        >>> end = request.completion()
+        >>> end.trigger, end.at == january.end, end.data
+        ('complete_cancelation', True, {'period_end': datetime.datetime(2026, 2, 1, 0, 0, tzinfo=datetime.timezone.utc)})
         """
         require_aware(at)
         if (self.stop is ServiceStop.ON_DATE) != (on is not None):
@@ -192,9 +208,22 @@ class CancelOption:
             data["refund_as_of"] = require_aware(as_of, "as_of")
         if paid is not None:
             data["paid"] = paid
+        ends = None
         if period is not None:
+            if not isinstance(period, Period):
+                raise InvalidArgument("period", period, "a Period")
             data["period"] = period
-        return Cancellation(option=self, trigger=self.trigger, at=effective, data=data)
+            if self.stop is ServiceStop.PERIOD_END:
+                if utc(period.end) <= utc(at):
+                    raise InvalidArgument(
+                        "period", period, f"a paid period that ends after the request ({at})"
+                    )
+                ends = period.end
+        return Cancellation(option=self, trigger=self.trigger, at=effective, data=data, ends=ends)
+
+
+COMPLETE_TRIGGER = "complete_cancelation"
+"""The trigger that ends service at the period end after ``request_cancelation``."""
 
 
 @attrs.frozen
@@ -203,12 +232,51 @@ class Cancellation:
 
     Made by [`CancelOption.request`][acctstate.refunds.CancelOption.request]. ``at`` may lie in the
     future (a "specific date"): hand it to a scheduler, or fire it when the date comes.
+
+    Attributes:
+        option: the option it carries out.
+        trigger: the trigger to fire.
+        at: the effective time.
+        data: the event data for guards and effect rules (plain values a store keeps).
+        ends: for a period-end cancellation, when service ends by itself (the end of the
+            paid period given to ``request``; ``None`` when the request had no period, and
+            the account's ``period_end`` is read when it is fired).
     """
 
     option: CancelOption
     trigger: str
     at: dt.datetime
     data: dict[str, Any] = attrs.field(hash=False)
+    ends: dt.datetime | None = None
+
+    def completion(self, account: Any = None) -> Cancellation:
+        """The change that ends service when the period ends: ``complete_cancelation``
+        at `ends` (or ``account``'s
+        ``period_end``), carrying that end as event data, so the ``period_ended`` guard
+        reads the end the request recorded, not whatever the account holds by then.
+
+        Raises:
+            InvalidArgument: the option does not stop service at the period end, or no
+                period end is known (give ``request`` a ``period``), or it is not an aware
+                instant after the request.
+        """
+        if self.option.stop is not ServiceStop.PERIOD_END:
+            raise InvalidArgument(
+                "option", self.option.stop.value, "a cancellation that stops at 'period_end'"
+            )
+        end = self.ends
+        if end is None and account is not None:
+            end = getattr(account, "period_end", None)
+        if end is None:
+            raise InvalidArgument(
+                "period", None, "the paid period (request(period=...)) or an account period_end"
+            )
+        require_aware(end, "period_end")
+        if utc(end) <= utc(self.at):
+            raise InvalidArgument(
+                "period_end", end, f"an instant after the request ({self.at.isoformat()})"
+            )
+        return Cancellation(self.option, COMPLETE_TRIGGER, end, {"period_end": end}, ends=end)
 
     def plan(self, workflow: Workflow, account: Any, **options: Any) -> StatusChange:
         """``workflow.plan`` for this cancellation (nothing changes).
@@ -217,6 +285,29 @@ class Cancellation:
             options: ``reason``, ``note``, ``actor``, or more event data.
         """
         return workflow.plan(account, self.trigger, at=self.at, **{**self.data, **options})
+
+    def schedule(
+        self,
+        workflow: Workflow,
+        account: Any,
+        *,
+        book: Schedule | None = None,
+        actor: Actor | None = None,
+        reason: str | None = None,
+        note: str | None = None,
+    ) -> ScheduledChange:
+        """``workflow.schedule`` for this cancellation (for a store:
+        ``store.schedule(account_id, c.trigger, at=c.at, **c.data)``)."""
+        return workflow.schedule(
+            account,
+            self.trigger,
+            at=self.at,
+            book=book,
+            actor=actor,
+            reason=reason,
+            note=note,
+            **self.data,
+        )
 
     def fire(
         self,
@@ -227,9 +318,24 @@ class Cancellation:
         actor: Actor | None = None,
         reason: str | None = None,
         note: str | None = None,
+        book: Schedule | None = None,
     ) -> StatusChange:
-        """``workflow.fire`` for this cancellation: refund and all, or nothing."""
-        return workflow.fire(
+        """``workflow.fire`` for this cancellation: refund and all, or nothing.
+
+        A period-end request also schedules its [`completion`][acctstate.refunds.Cancellation.completion]
+        in ``book`` (default: the workflow's own book), so service ends by itself when
+        the period ends (``apply_due`` fires it then).
+
+        Raises:
+            InvalidArgument: for a period-end request, no period end is known or ``book``
+                is not a schedule of ``workflow`` (checked before anything changes).
+        """
+        end: Cancellation | None = None
+        target: Schedule | None = None
+        if self.option.stop is ServiceStop.PERIOD_END and self.trigger != COMPLETE_TRIGGER:
+            end = self.completion(account)
+            target = check_book(workflow, workflow.book if book is None else book)
+        change = workflow.fire(
             account,
             self.trigger,
             at=self.at,
@@ -239,6 +345,9 @@ class Cancellation:
             note=note,
             **self.data,
         )
+        if end is not None:
+            end.schedule(workflow, account, book=target, actor=actor, note=note)
+        return change
 
 
 CANCEL_OPTIONS: Mapping[str, CancelOption] = {

@@ -255,7 +255,7 @@ class Schedule:
 
     def apply_due(
         self,
-        now: dt.datetime,
+        now: dt.datetime | None = None,
         *,
         accounts: AccountLookup | None = None,
         hooks: Hooks | None = None,
@@ -269,7 +269,8 @@ class Schedule:
         Applying again with the same ``now`` changes nothing.
 
         Args:
-            now: the current instant (timezone-aware), e.g. ``clock.now()``.
+            now: the current instant (timezone-aware; default: now on the workflow's
+                clock).
             accounts: where to find accounts by id (a mapping or a function), for those
                 not passed to [`add`][acctstate.schedule.Schedule.add] (e.g. loaded from a store).
             hooks: hooks for the effects (default: the workflow's).
@@ -282,6 +283,8 @@ class Schedule:
             InvalidArgument: ``now`` is naive, ``limit`` is not a positive int, or a due
                 change's account cannot be found (checked before anything is fired).
         """
+        if now is None:
+            now = self._workflow.clock.now()
         due = self.due(now)
         if limit is not None:
             if not isinstance(limit, int) or isinstance(limit, bool) or limit < 1:

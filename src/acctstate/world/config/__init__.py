@@ -56,18 +56,21 @@ from acctstate.world.config._keys import (
 )
 from acctstate.world.config._read import load_workflow
 from acctstate.world.config._schema import json_schema
+from acctstate.world.config._scopes import SCOPE_FILE_KEYS, load_scopes
 from acctstate.world.config._write import dump_workflow, extension_document, workflow_document
 
 __all__ = [
     "BASES",
     "FORMAT_VERSION",
     "REMOVE_KEYS",
+    "SCOPE_FILE_KEYS",
     "STATUS_KEYS",
     "TOP_KEYS",
     "TRANSITION_KEYS",
     "dump_workflow",
     "extension_document",
     "json_schema",
+    "load_scopes",
     "load_workflow",
     "register_base",
     "workflow_document",

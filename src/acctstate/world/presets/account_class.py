@@ -123,6 +123,7 @@ def transitions(
     past_due_days: int = 30,
     min_past_due: Decimal = Decimal("0.00"),
     inactive_after_days: int = 60,
+    invoices: bool = False,
 ) -> list[Transition]:
     """The transitions: manual ones need ``edit_account_status``; ``auto_*`` ones are
     for the account class's automation.
@@ -131,11 +132,26 @@ def transitions(
         past_due_days: "Auto Credit Hold Past Due Days".
         min_past_due: "Auto Credit Hold Minimum Past Due Amount" (at least this is owed).
         inactive_after_days: "Auto Inactive Account/Site Days" on credit hold.
+        invoices: the accounts carry invoices (or the past-due scalars): placing,
+            removing and returning a credit hold is decided by the policy's credit-hold
+            rule from the past-due facts (see ``acctstate.invoices``), so those
+            automatic triggers are guarded by ``by_system`` only, not by ``balance``
+            and ``oldest_unpaid_at``.
     """
     T = Transition
     many = Transition.many
-    paid = balance_settled()
     auto = by_system()
+    paid = [auto] if invoices else [auto, balance_settled()]
+    owed = [auto] if invoices else [auto, not_(balance_settled())]
+    placed = (
+        [auto]
+        if invoices
+        else [
+            auto,
+            days_in_status(past_due_days, attr="oldest_unpaid_at"),
+            balance_past_due(at_least=min_past_due),
+        ]
+    )
 
     def manual(trigger: str, sources: list[str], dest: str, why: str) -> list[Transition]:
         return many(trigger, sources, dest, permission=EDIT_STATUS, description=why)
@@ -179,11 +195,7 @@ def transitions(
             "auto_credit_hold",
             "active",
             "credit_hold",
-            guards=[
-                auto,
-                days_in_status(past_due_days, attr="oldest_unpaid_at"),
-                balance_past_due(at_least=min_past_due),
-            ],
+            guards=placed,
             description="auto credit hold placement (past-due days and minimum amount)",
         ),
         T(
@@ -197,7 +209,7 @@ def transitions(
             "auto_remove_credit_hold",
             ["credit_hold", "credit_hold_lifted"],
             "active",
-            guards=[auto, paid],
+            guards=paid,
             description="auto credit hold removal once the past-due balance is paid",
         ),
         T(
@@ -211,7 +223,7 @@ def transitions(
             "auto_end_temporary_lift",
             "credit_hold_lifted",
             "credit_hold",
-            guards=[auto, not_(paid)],
+            guards=owed,
             description="the temporary removal's window is over and the balance is still owed",
         ),
         T(
@@ -229,6 +241,7 @@ def workflow(
     past_due_days: int = 30,
     min_past_due: Decimal = Decimal("0.00"),
     inactive_after_days: int = 60,
+    invoices: bool = False,
 ) -> Workflow:
     """The account-class workflow (a new, validated ``Workflow``).
 
@@ -236,6 +249,8 @@ def workflow(
         past_due_days: days one invoice must be past due before auto credit hold.
         min_past_due: auto credit hold needs at least this owed.
         inactive_after_days: days on credit hold before auto inactive.
+        invoices: the accounts carry invoices (see
+            [`transitions`][acctstate.presets.account_class.transitions]).
     """
     return Workflow(
         statuses=statuses(),
@@ -243,6 +258,7 @@ def workflow(
             past_due_days=past_due_days,
             min_past_due=min_past_due,
             inactive_after_days=inactive_after_days,
+            invoices=invoices,
         ),
         initial=["prospect"],
         name="account_class",
@@ -262,6 +278,8 @@ def policy(
     timezone: str = "UTC",
     actor: Actor = SYSTEM,
     reason: str | None = None,
+    auto_apply: bool = False,
+    invoices: bool | None = None,
 ) -> AutomationPolicy:
     """The account class's automation, ready to sweep: its thresholds given once, for
     both the workflow's guards and the policy's rules, and its triggers this preset's.
@@ -278,6 +296,11 @@ def policy(
         timezone: ... in this time zone.
         actor: the system actor automated changes are recorded as.
         reason: the reason code passed with every automated change.
+        auto_apply: "Run Daily Auto Apply": unapplied payments and credits go to the
+            oldest open invoice balances first, before the rules are evaluated.
+        invoices: the accounts carry invoices (default: when ``auto_apply`` is on);
+            the workflow's automatic credit-hold triggers then leave the past-due
+            conditions to the policy's rule.
 
     Returns:
         A policy whose ``workflow`` is [`workflow`][acctstate.presets.account_class.workflow]
@@ -291,6 +314,7 @@ def policy(
         past_due_days=30 if past_due_days is None else past_due_days,
         min_past_due=min_past_due,
         inactive_after_days=60 if inactive_after_days is None else inactive_after_days,
+        invoices=auto_apply if invoices is None else invoices,
     )
     hold = CreditHold(
         past_due_days=past_due_days,
@@ -310,6 +334,7 @@ def policy(
         account_class=account_class,
         enabled=enabled,
         credit_hold=hold,
+        auto_apply=auto_apply,
         run_at=run_at,
         timezone=timezone,
         actor=actor,

@@ -24,6 +24,7 @@ from acctstate.world.store._codec import (
     check_data,
     check_id,
     check_written,
+    data_json,
     error_text,
     scheduled_id,
     utc,
@@ -151,6 +152,8 @@ class BaseStore:
         if actor is not None and not isinstance(actor, Actor):
             raise InvalidArgument("actor", actor, "an acctstate.Actor or None")
         when = utc(at)
+        pairs = tuple(sorted(data.items()))
+        data_json(pairs)  # what one backend cannot keep, none accepts
         return ScheduledRecord(
             id=scheduled_id(account_id, trigger, when)
             if id is None
@@ -161,7 +164,7 @@ class BaseStore:
             reason=reason,
             note=note,
             actor=actor,
-            data=tuple(sorted(data.items())),
+            data=pairs,
         )
 
     def schedule(

@@ -10,6 +10,7 @@ from typing import Any
 
 import attrs
 
+from acctstate.operations.money.proration import Period
 from acctstate.values.actors import Actor, ActorKind
 from acctstate.values.clock import require_aware
 from acctstate.values.effects import Effect
@@ -55,8 +56,13 @@ def _encode(value: object, where: str) -> object:
         return {"datetime": require_aware(value, where).isoformat()}
     if isinstance(value, tuple):
         return {"tuple": [_encode(v, where) for v in value]}
+    if isinstance(value, Period):
+        # A period is two instants; kept as UTC offsets, it names the same instants back.
+        return {"period": [value.start.isoformat(), value.end.isoformat()]}
     raise InvalidArgument(
-        where, value, "None, bool, int, str, Decimal, an aware datetime or a tuple of those"
+        where,
+        value,
+        "None, bool, int, str, Decimal, an aware datetime, a Period or a tuple of those",
     )
 
 
@@ -66,6 +72,9 @@ def _decode(value: object) -> object:
             return Decimal(value["decimal"])
         if "tuple" in value:
             return tuple(_decode(v) for v in value["tuple"])
+        if "period" in value:
+            start, end = value["period"]
+            return Period(dt.datetime.fromisoformat(start), dt.datetime.fromisoformat(end))
         return dt.datetime.fromisoformat(value["datetime"])
     return value
 

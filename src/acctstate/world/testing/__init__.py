@@ -11,6 +11,7 @@ three lines::
 See ``docs/testing.md``.
 """
 
+from acctstate.world.testing.scoped import ScopeInvariantError, scoped_state_machine
 from acctstate.world.testing.stateful import (
     FlakyHooks,
     WorkflowInvariantError,
@@ -37,6 +38,7 @@ from acctstate.world.testing.strategies import (
 __all__ = [
     "EPOCH",
     "FlakyHooks",
+    "ScopeInvariantError",
     "Step",
     "WorkflowInvariantError",
     "accounts",
@@ -49,6 +51,7 @@ __all__ = [
     "payment_methods",
     "permissions_of",
     "reasons_of",
+    "scoped_state_machine",
     "statuses",
     "trigger_sequences",
     "triggers",
