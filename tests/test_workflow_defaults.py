@@ -244,3 +244,22 @@ def test_workflow_files_carry_the_defaults() -> None:
         load_workflow('{"extends": "isp", "default_currency": "euro"}', format="json")
     with pytest.raises(ConfigError, match="default_timezone"):
         load_workflow('{"extends": "isp", "default_timezone": 5}', format="json")
+
+
+@pytest.mark.parametrize("kind", ["memory", "sqlite"])
+def test_nightly_runs_count_days_in_the_default_zone(kind: str) -> None:
+    """``run_automation`` over stored accounts whose facts give no time zone: the
+    workflow's default zone decides the archive day, in memory and in the set-based SQL
+    run alike (the same answer as the sweeps above)."""
+    since = dt.datetime(2026, 3, 1, 23, 30, tzinfo=dt.UTC)
+    now = dt.datetime(2026, 8, 28, 14, 59, tzinfo=dt.UTC)  # day 180 in UTC, 179 in Tokyo
+    for wf, archived in ((EURO, False), (BASE.with_defaults(timezone="UTC"), True)):
+        store: Any = (
+            MemoryStore(wf) if kind == "memory" else SqlStore(wf, create_engine("sqlite://"))
+        )
+        if kind == "sqlite":
+            store.create_schema()
+        store.open("H-1", "suspended", at=since, imported=True)
+        report = store.run_automation(AutomationPolicy(wf, archive="archive"), now=now)
+        assert report.failed == ()
+        assert (store.load("H-1").status == wf.catalog["archived"].code) is archived
