@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import gc
 from decimal import Decimal
 
 import attrs
@@ -40,9 +41,9 @@ def hold_policy(wf: Workflow, **changes: object) -> AutomationPolicy:
 
 
 def isp_policy(wf: Workflow, **options: object) -> AutomationPolicy:
+    options.setdefault("ladder", reference_ladder())
     return AutomationPolicy(
         wf,
-        ladder=reference_ladder(),
         trial_end="end_trial",
         contract_expiry="expire_contract",
         archive="archive",
@@ -201,10 +202,16 @@ def test_clearing_refused_by_guard_is_reported_not_forced(wf: Workflow) -> None:
     assert apply(plan).changes == 0 and account.status == -12
 
 
-def test_lower_step_does_not_move_back_down(wf: Workflow) -> None:
-    """A partial payment lowers the step but the graph only advances or ends dunning."""
+def test_lower_step_walks_back_down(wf: Workflow) -> None:
+    """A partial payment lowers the step: the reference ladder walks down one recorded
+    step at a time; a ladder without a step-down trigger leaves the account where it is."""
     account = late(20, status=12)
-    assert sweep([account], isp_policy(wf), now=NOW).plans == ()
+    (only,) = sweep([account], isp_policy(wf), now=NOW).plans
+    assert [(c.rule, c.trigger, c.dest.name) for c in only.changes] == [
+        ("dunning_down", "deescalate_dunning", "active_dunning_1")
+    ]
+    climbing_only = attrs.evolve(reference_ladder(), deescalate=None)
+    assert sweep([account], isp_policy(wf, ladder=climbing_only), now=NOW).plans == ()
 
 
 def test_ladder_conditions_on_balance_and_invoices() -> None:
@@ -444,3 +451,30 @@ def test_equal_policies_on_differently_clocked_workflows_fire_through_their_own(
     acct = second.open("Z-1", "canceled", at=t - dt.timedelta(days=200), imported=True)
     apply(sweep([acct], p2, now=t))
     assert acct.history[-1].recorded_at == t + dt.timedelta(hours=5)
+
+
+def test_apply_leaves_the_garbage_collector_as_it_found_it() -> None:
+    """Apply holds the cyclic collector off while it runs and restores it: enabled stays
+    enabled, disabled stays disabled, a failing hook and an outdated plan included."""
+    from acctstate.effects import Hooks, RecordingHooks
+
+    class Boom(RecordingHooks):
+        def deprovision(self, effect: object, change: object) -> None:
+            raise RuntimeError("switch down")
+
+    wf = isp.workflow()
+    was = gc.isenabled()
+    try:
+        for enabled in (True, False):
+            gc.enable() if enabled else gc.disable()
+            suspended, moved = late(70, id="A-1"), late(20, id="A-2")
+            plan = sweep([suspended, moved], isp_policy(wf), now=NOW)
+            moved.status = 11  # changed outside the plan: its plan is outdated
+            failed = apply(plan, hooks=Hooks.from_object(Boom())).failed
+            assert [type(r.error).__name__ for r in failed] == ["EffectFailed", "PlanOutdated"]
+            assert gc.isenabled() is enabled
+            outcome = apply(sweep([late(20, id="A-3")], isp_policy(wf), now=NOW))
+            assert outcome.changes == 2 and not outcome.failed  # 1 -> 10 -> 11
+            assert gc.isenabled() is enabled
+    finally:
+        gc.enable() if was else gc.disable()

@@ -354,6 +354,7 @@ def test_the_admin_page_shows_allowed_refused_and_history(admin_store: DjangoSto
     assert panel["status"].name == "active_dunning_1" and panel["version"] == 0
     assert [t for t, _ in panel["allowed"]] == [
         "cancel",
+        "deescalate_dunning",
         "escalate_dunning",
         "suspend",
         "terminate",

@@ -347,3 +347,28 @@ def test_columnar_sweep_reads_any_missing_marker_as_no_value(column: pd.Series) 
     assert out.decisions() == plain.decisions()
     assert out.status.tolist() == plain.status.tolist()
     assert out.status[1] == out.status[2] != out.status[0]
+
+
+FIELD_POLICY = attrs.evolve(HOLD_POLICY, account_class="field")
+
+
+@given(accounts(ISP_CODES), accounts(HOLD_CODES), st.integers(-3 * 24, 3 * 24))
+def test_columnar_sweep_of_two_classes_in_threaded_chunks_decides_as_per_account(
+    isp_book: list[Account], field_book: list[Account], shift: int
+) -> None:
+    """Two account classes under two policies (their changes are merged by row, not laid
+    out round by round), unknown codes among them, and chunks on threads: the same
+    decisions, refusals, errors and end statuses as the per-account sweep."""
+    book = [attrs.evolve(a, id=f"B-{i}") for i, a in enumerate(isp_book)]
+    book += [attrs.evolve(a, account_class="field") for a in field_book]
+    book = [book[i] for i in np.random.default_rng(len(book)).permutation(len(book))]
+    now = NOW + shift * HOUR
+    policies = [ISP_POLICY, FIELD_POLICY]
+    changes, blocked, errors = _per_account(sweep(book, policies, now=now), book)
+    for workers in (1, 3):
+        out = sweep_columns(columns_from_accounts(book), policies, now=now, workers=workers)
+        assert out.decisions() == changes
+        assert out.refusals() == blocked
+        assert set(out.error_row.tolist()) == errors
+        ends = [changes[i][-1][3] if i in changes else a.status for i, a in enumerate(book)]
+        assert out.status.tolist() == ends

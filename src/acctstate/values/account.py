@@ -143,7 +143,8 @@ class Account:
         oldest_unpaid_at: when the earliest unpaid invoice fell due: its due date (a
             ``datetime.date``, a day in ``timezone``) or an instant.
         trial_ends_at: end of the trial period.
-        contract_ends_at: end of the fixed contract period.
+        contract_ends_at: end of the contract term (not the bill cycle, which ends at
+            ``period_end``).
         activated_at: activation date.
         expires_at: expiration date.
         first_used_at: first successful use ("started").
@@ -157,6 +158,9 @@ class Account:
             gives the scalar instead of the invoices.
         oldest_past_due: the due date (or instant) of its oldest past-due invoice.
         past_due_invoices: how many of its invoices are past due.
+        control_tags: control tags on the account (``OVERDUE_ENFORCEMENT_OFF``,
+            ``AUTO_PAY_OFF``), read by dunning ladders.
+        last_payment_failure: why the last payment failed (``INVALID_CARD``), if it did.
         history: the account's history.
         holds: the holds standing on it (placed and released through ``acctstate.holds``).
 
@@ -195,5 +199,7 @@ class Account:
         default=None, validator=_due_or_none
     )
     past_due_invoices: int | None = None
+    control_tags: frozenset[str] = attrs.field(default=frozenset(), converter=frozenset)
+    last_payment_failure: str | None = None
     history: History = attrs.field(factory=History, eq=False, repr=False)
     holds: tuple[Hold, ...] = attrs.field(default=(), repr=False)

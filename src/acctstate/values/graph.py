@@ -32,7 +32,8 @@ RULES: Mapping[str, str] = {
     "one-way": "a one-way status is never re-entered once left",
     "unreachable": "every status is reachable from an initial status",
     "trap": "every non-terminal status can reach a terminal status",
-    "dunning-step": "dunning advances one step at a time, entering at step 1",
+    "dunning-step": "dunning advances one step at a time, entering at step 1; inside the "
+    "ladder it may step down or stay on its step",
     "ambiguous": "a trigger is unambiguous from each source, or its guards are "
     "declared mutually exclusive (g on one, not_(g) on the other)",
     "duplicate": "a (trigger, source, dest) is declared once",
@@ -243,7 +244,9 @@ def check_graph(
         sd, dd = e.source.dunning_step, e.dest.dunning_step
         if dd is not None:
             expected = 1 if sd is None else sd + 1
-            if dd != expected:
+            # Inside the ladder an account may step down (a partial payment) or stay (a
+            # change that keeps its step); going up it climbs one step at a time.
+            if dd != expected and (sd is None or dd > sd):
                 came = "from outside the ladder" if sd is None else f"from step {sd}"
                 problems.append(
                     Violation(

@@ -14,7 +14,14 @@ graph's invariants apply exactly as for a manual change.
 from acctstate.operations.automation._book import columns_from_accounts
 from acctstate.operations.automation._columns import ColumnarSweep, sweep_columns
 from acctstate.operations.automation._hold import CreditHold, HoldRelease
-from acctstate.operations.automation._ladder import DunningLadder, LadderStep, reference_ladder
+from acctstate.operations.automation._ladder import (
+    DunningLadder,
+    LadderCancellation,
+    LadderStep,
+    ladder_conditions,
+    reference_ladder,
+    register_ladder_condition,
+)
 from acctstate.operations.automation._policy import RULES, AutomationPolicy, PolicyError
 from acctstate.operations.automation._sweep import (
     AccountPlan,
@@ -40,6 +47,7 @@ __all__ = [
     "CreditHold",
     "DunningLadder",
     "HoldRelease",
+    "LadderCancellation",
     "LadderStep",
     "PlanOutdated",
     "PlannedChange",
@@ -48,7 +56,9 @@ __all__ = [
     "SweepPlan",
     "apply",
     "columns_from_accounts",
+    "ladder_conditions",
     "reference_ladder",
+    "register_ladder_condition",
     "sweep",
     "sweep_columns",
 ]

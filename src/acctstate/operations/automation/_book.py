@@ -16,6 +16,8 @@ Columns (all optional but ``status``; a missing column reads as "no value"):
                     over an invoice table (see ``sweep_columns(invoices=...)``)
 ``payment_method``  bool (or any objects, read for truth; a missing value is no method)
 ``availability_days`` int; negative means none
+``control_tags``    the account's control tags (any iterable of names; objects)
+``last_payment_failure`` the reason its last payment failed (text or none)
 ``timezone``        the billing time zone of each account (IANA names or ``tzinfo``;
                     none or a missing column: UTC); calendar days are counted there
 dates               ``status_since``, ``oldest_unpaid_at``, ``oldest_past_due``, ``trial_ends_at``,
@@ -180,17 +182,19 @@ class _Book:
 
         Returns:
             int64 day numbers (rows whose ``ns`` is NaT get a meaningless number;
-            callers mask them, as before).
+            callers mask them, as before); one number for one instant when every
+            row counts days in UTC.
         """
         np = self.np
+        zones = self.zones()
+        if len(zones) == 1 and _is_utc(zones[0][0]):
+            # UTC everywhere: one instant's day is one number, broadcast by the caller.
+            return np.asarray(ns, dtype=np.int64) // _DAY
         picked = slice(None) if rows is None else rows
         size = self.n if isinstance(picked, slice) else len(picked)
         if isinstance(picked, slice) and picked != slice(None):
             size = len(range(*picked.indices(self.n)))
         values = np.broadcast_to(np.asarray(ns, dtype=np.int64), (size,))
-        zones = self.zones()
-        if len(zones) == 1 and _is_utc(zones[0][0]):
-            return values // _DAY
         out = np.empty(size, dtype=np.int64)
         for tz, mask in zones:
             mine = mask[picked]
@@ -441,6 +445,13 @@ def columns_from_accounts(accounts: Iterable[Any], *, scale: int = 2) -> dict[st
             dtype=np.int64,
         ),
     }
+    # Dunning conditions beyond the three facts: only when some account has them.
+    for name in ("control_tags", "last_payment_failure"):
+        cells = [getattr(a, name, None) for a in rows]
+        if any(cells):
+            col = np.empty(len(rows), dtype=object)
+            col[:] = [tuple(c) if name == "control_tags" and c else c for c in cells]
+            out[name] = col
     zones = [getattr(a, "timezone", None) for a in rows]
     out["timezone"] = np.array(zones, dtype=object)
     nat = np.iinfo(np.int64).min

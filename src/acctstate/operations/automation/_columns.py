@@ -14,13 +14,14 @@ import concurrent.futures
 import datetime as dt
 import itertools
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import attrs
 
 from acctstate.operations.automation._book import _as_arrays, _Book, _numpy
-from acctstate.operations.automation._columns_plan import _Plan, _plan
+from acctstate.operations.automation._columns_out import _Decided, _Part
+from acctstate.operations.automation._columns_plan import _plan
 from acctstate.operations.automation._columns_run import _Run
 from acctstate.operations.automation._invoice_columns import _auto_rows, invoice_facts
 from acctstate.operations.automation._policy import RULES, AutomationPolicy
@@ -153,9 +154,10 @@ def sweep_columns(
         policy: one policy, or one per account class.
         now: the instant of the sweep (timezone-aware).
         scale: decimals of integer money columns (2: cents).
-        workers: threads sweeping independent chunks of rows (NumPy releases the GIL);
-            ``None`` uses every CPU for a book of at least 200,000 rows and one
-            thread below that; ``1`` never starts a thread.
+        workers: threads sweeping independent chunks of rows (NumPy releases the GIL;
+            chunks of about 250,000 rows, at least one per thread); ``None`` uses
+            every CPU for a book of at least 200,000 rows and one thread below that;
+            ``1`` never starts a thread.
         invoices: the open invoices as a long table (``account`` row, ``due``,
             ``open``, optionally ``issued``); when given, every row's dunning and
             credit-hold facts come from it (a row without invoices owes nothing past
@@ -195,18 +197,27 @@ def sweep_columns(
         book.cols.update(facts)
         applied = (allocated[0], allocated[1])
     threads = min(workers if workers is not None else _auto_workers(book.n), max(1, book.n))
+    status = np.empty(book.n, dtype=np.int64)
     if threads <= 1:
-        return _with_applied(_sweep_book(book, by_class, now), applied, invoices)
-    # Rows are independent: each chunk is swept on its own and the results joined in
-    # row order. Chunks are views of the columns; NumPy releases the GIL in its loops.
-    bounds = np.linspace(0, book.n, threads + 1).astype(np.int64).tolist()
-    chunks = [
-        _Book({k: v[a:b] for k, v in book.cols.items()}, scale, zone)
-        for a, b in itertools.pairwise(bounds)
-    ]
+        decided = [_sweep_book(book, by_class, now, status)]
+        return _with_applied(_laid_out(now, status, decided, [0], [status], map), applied, invoices)
+    # Rows are independent: each chunk is swept on its own, writing its statuses into
+    # its slice of the result; once all are decided (and the sizes known) each writes
+    # its entries into its slices of the other arrays. Chunks are views of the columns;
+    # NumPy releases the GIL in its loops.
+    pieces = max(threads, -(-book.n // _CHUNK_ROWS))
+    bounds = np.linspace(0, book.n, pieces + 1).astype(np.int64).tolist()
+    spans = list(itertools.pairwise(bounds))
+    finals = [status[a:b] for a, b in spans]
+
+    def chunk(a: int, b: int, final: Any) -> _Decided:
+        part = _Book({k: v[a:b] for k, v in book.cols.items()}, scale, zone)
+        return _sweep_book(part, by_class, now, final)
+
     with concurrent.futures.ThreadPoolExecutor(threads) as pool:
-        done = list(pool.map(lambda b: _sweep_book(b, by_class, now), chunks))
-    return _with_applied(_joined(now, done, bounds[:-1]), applied, invoices)
+        decided = list(pool.map(chunk, *zip(*spans, strict=True), finals))
+        out = _laid_out(now, status, decided, bounds[:-1], finals, pool.map)
+    return _with_applied(out, applied, invoices)
 
 
 def _with_applied(out: ColumnarSweep, applied: tuple[Any, Any], invoices: Any) -> ColumnarSweep:
@@ -222,6 +233,9 @@ def _with_applied(out: ColumnarSweep, applied: tuple[Any, Any], invoices: Any) -
 
 
 _AUTO_ROWS = 200_000
+# Chunks of about this many rows (a few per thread): a thread slowed by the machine's
+# other work takes fewer of them, and a chunk's columns stay near the core's cache.
+_CHUNK_ROWS = 250_000
 
 
 def _auto_workers(n: int) -> int:
@@ -229,52 +243,60 @@ def _auto_workers(n: int) -> int:
     return (os.cpu_count() or 1) if n >= _AUTO_ROWS else 1
 
 
-def _joined(now: dt.datetime, parts: list[ColumnarSweep], starts: list[int]) -> ColumnarSweep:
-    """The sweeps of consecutive chunks as one: rows shifted by each chunk's start.
-
-    Each chunk's entries are sorted by row (then hop, or rule), so joining them in
-    chunk order keeps the order the one-chunk sweep gives.
-    """
+def _laid_out(
+    now: dt.datetime,
+    status: Any,
+    decided: list[_Decided],
+    starts: list[int],
+    finals: list[Any],
+    each: Callable[..., Iterable[Any]],
+) -> ColumnarSweep:
+    """The result's arrays, each chunk writing its entries into its own slices
+    (through ``each``, ``map`` or a thread pool's)."""
     np = _numpy()
-    triggers = parts[0].triggers
-    assert all(p.triggers == triggers for p in parts)
-
-    def rows(name: str) -> Any:
-        return np.concatenate(
-            [getattr(p, name) + start for p, start in zip(parts, starts, strict=True)]
-        )
-
-    def cat(name: str) -> Any:
-        return np.concatenate([getattr(p, name) for p in parts])
-
+    out: dict[str, Any] = {}
+    at: list[tuple[int, int, int]] = []
+    c = b = e = 0
+    for d in decided:
+        at.append((c, b, e))
+        c += d.changes
+        b += len(d.blocked[0])
+        e += len(d.error_row)
+    for name in ("row", "hop", "rule", "trigger", "source", "dest"):
+        out[name] = np.empty(c, dtype=np.int64)
+    for name in ("blocked_row", "blocked_rule", "blocked_trigger"):
+        out[name] = np.empty(b, dtype=np.int64)
+    out["error_row"] = np.empty(e, dtype=np.int64)
+    list(each(lambda d, a, r, f: d.write(out, a, r, f), decided, at, starts, finals))
     return ColumnarSweep(
         at=now,
-        status=cat("status"),
-        triggers=triggers,
-        change_row=rows("change_row"),
-        change_hop=cat("change_hop"),
-        change_rule=cat("change_rule"),
-        change_trigger=cat("change_trigger"),
-        change_source=cat("change_source"),
-        change_dest=cat("change_dest"),
-        blocked_row=rows("blocked_row"),
-        blocked_rule=cat("blocked_rule"),
-        blocked_trigger=cat("blocked_trigger"),
-        error_row=rows("error_row"),
+        status=status,
+        triggers=decided[0].triggers,
+        change_row=out["row"],
+        change_hop=out["hop"],
+        change_rule=out["rule"],
+        change_trigger=out["trigger"],
+        change_source=out["source"],
+        change_dest=out["dest"],
+        blocked_row=out["blocked_row"],
+        blocked_rule=out["blocked_rule"],
+        blocked_trigger=out["blocked_trigger"],
+        error_row=out["error_row"],
     )
 
 
 def _sweep_book(
-    book: _Book, by_class: dict[str | None, AutomationPolicy], now: dt.datetime
-) -> ColumnarSweep:
-    """The sweep of one book (or one chunk of one), on the calling thread."""
+    book: _Book, by_class: dict[str | None, AutomationPolicy], now: dt.datetime, final: Any
+) -> _Decided:
+    """Decide the sweep of one book (or one chunk of one), on the calling thread,
+    writing the status each row ends in into ``final``."""
     np = book.np
-    final = book.status.copy()
+    final[:] = book.status
     given_since = book.date("status_since")
     since_all = (
         np.full(book.n, book.nat, dtype=np.int64) if given_since is None else given_since.copy()
     )
-    parts: list[tuple[list[Any], list[Any], list[Any], _Plan]] = []
+    parts: list[_Part] = []
     classes = book.cols.get("account_class")
     claimed: Any = None
     ordered = sorted(by_class.items(), key=lambda kv: kv[0] is None)
@@ -300,60 +322,15 @@ def _sweep_book(
             eligible = known if mine is None else mine & known
             bad = np.flatnonzero(~known if mine is None else mine & ~known)
         run = _Run(plan, book, now)
-        changes, blocked, errors = run.run(eligible, pos, since_all)
+        hops, blocked, errors = run.run(eligible, pos, since_all)
+        settled = not errors
         errors.append(bad)
-        for moved, *_, dest in changes:  # in hop order: the last move of a row wins
-            final[moved] = dest
+        if len(by_class) > 1 or not settled:
+            # One policy that settles writes its statuses as it lays its changes out.
+            for h in hops:  # in hop order: the last move of a row wins
+                final[h.rows] = plan.codes[h.dest]
         for stuck in errors:
             final[stuck] = book.status[stuck]
-        parts.append((changes, blocked, errors, plan))
-    return _result(now, final, parts)
-
-
-def _result(
-    now: dt.datetime, final: Any, parts: list[tuple[list[Any], list[Any], list[Any], _Plan]]
-) -> ColumnarSweep:
-    np = _numpy()
-    triggers = tuple(sorted({t for *_, plan in parts for t in plan.triggers}))
-    index = {t: i for i, t in enumerate(triggers)}
-    cols: list[list[Any]] = [[] for _ in range(6)]
-    bcols: list[list[Any]] = [[] for _ in range(3)]
-    errors: list[Any] = []
-    for changes, blocked, errs, plan in parts:
-        remap = np.array([index[t] for t in plan.triggers] or [0], dtype=np.int64)
-        for ch in changes:
-            for i, a in enumerate(ch):
-                cols[i].append(remap[a] if i == 3 else a)
-        for b in blocked:
-            for i, a in enumerate(b):
-                bcols[i].append(remap[a] if i == 2 else a)
-        errors.extend(errs)
-    err = np.unique(np.concatenate(errors)) if errors else np.empty(0, dtype=np.int64)
-
-    def cat(parts_: list[Any]) -> Any:
-        return np.concatenate(parts_).astype(np.int64) if parts_ else np.empty(0, np.int64)
-
-    row, hop, rule, trig, src, dst = (cat(c) for c in cols)
-    if err.size:
-        keep = ~np.isin(row, err)
-        row, hop, rule, trig, src, dst = (a[keep] for a in (row, hop, rule, trig, src, dst))
-    # Each round appends its rows in ascending order, so a stable sort by row keeps the
-    # hops of a row in order (and merges the sorted runs cheaply).
-    order = np.argsort(row, kind="stable")
-    brow, brule, btrig = (cat(c) for c in bcols)
-    border = np.lexsort((brule, brow))
-    return ColumnarSweep(
-        at=now,
-        status=final,
-        triggers=triggers,
-        change_row=row[order],
-        change_hop=hop[order],
-        change_rule=rule[order],
-        change_trigger=trig[order],
-        change_source=src[order],
-        change_dest=dst[order],
-        blocked_row=brow[border],
-        blocked_rule=brule[border],
-        blocked_trigger=btrig[border],
-        error_row=err,
-    )
+        parts.append(_Part(hops, blocked, errors, plan, settled))
+    triggers = tuple(sorted({t for part in parts for t in part.plan.triggers}))
+    return _Decided(book.status, parts, triggers)

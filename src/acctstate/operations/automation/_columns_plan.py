@@ -9,6 +9,7 @@ from acctstate.operations.automation._book import _numpy
 from acctstate.operations.automation._policy import AutomationPolicy
 from acctstate.operations.automation._rules import Compiled, compiled
 from acctstate.values.actors import Actor
+from acctstate.values.guards import Guard
 
 __all__: list[str] = []
 
@@ -88,6 +89,40 @@ class _Plan:
             )
             for rule in self.rule_triggers
         }
+        # The same as sets of positions, to skip a rule in a round whose rows are all
+        # in statuses it does not apply to (or to take them all without a mask).
+        self.rule_statuses = {
+            rule: frozenset(np.flatnonzero(mask).tolist()) for rule, mask in self.rule_mask.items()
+        }
+        # Every rule's mask in one array of bits by status position: a round gathers it
+        # once for all its rules.
+        self.rule_bit = {rule: 1 << i for i, rule in enumerate(self.rule_mask)}
+        bits = np.zeros(k, dtype=np.uint64)
+        for rule, mask in self.rule_mask.items():
+            bits[mask] |= np.uint64(self.rule_bit[rule])
+        self.rule_bits = bits.astype(np.min_scalar_type(max(1 << len(self.rule_mask), 1) - 1))
+        # Edges asking the same guards are asked together: one group per distinct
+        # list of guards, and per trigger and level each source's group (-1: none).
+        self.group_guards: list[tuple[Guard, ...]] = []
+        groups: dict[Any, int] = {}
+        self.group: dict[str, list[Any]] = {}
+        for t, levels in self.fire.items():
+            per_level = []
+            for _, guarded, edge, _ in levels:
+                group = np.full(k, -1, dtype=np.int64)
+                for i in np.flatnonzero(guarded).tolist():
+                    guards = self.edges[int(edge[i])].guards
+                    key = _guards_key(guards)
+                    if key not in groups:
+                        groups[key] = len(self.group_guards)
+                        self.group_guards.append(guards)
+                    group[i] = groups[key]
+                per_level.append(group)
+            self.group[t] = per_level
+        # Per trigger and level: whether any source has guards to ask.
+        self.guarded = {
+            t: [bool(g.any()) for _, g, _, _ in levels] for t, levels in self.fire.items()
+        }
         self.pos = np.full(k, -1, dtype=np.int64)
         for code, p in c.pos.items():
             self.pos[index[code]] = p
@@ -114,11 +149,28 @@ class _Plan:
         return np.where(known, pos, 0), known
 
 
+def _guards_key(guards: tuple[Guard, ...]) -> Any:
+    """Guards that answer alike: equal names and arguments, and the same check."""
+    key = tuple((g.name, g.args, g.check) for g in guards)
+    try:
+        hash(key)
+    except TypeError:  # an argument that cannot be hashed: the guards themselves
+        return tuple(id(g) for g in guards)
+    return key
+
+
 def _trigger_order(policy: AutomationPolicy, rule: str) -> list[str]:
     if rule == "dunning_clear" and policy.ladder is not None:
         return list(policy.ladder.clear)
     if rule == "dunning" and policy.ladder is not None:
         return [policy.ladder.escalate]
+    if rule == "dunning_down" and policy.ladder is not None:
+        ladder = policy.ladder
+        downs = (ladder.down_trigger(i) for i in range(2, len(ladder.steps) + 1))
+        return list(dict.fromkeys(t for t in downs if t is not None))
+    if rule == "dunning_cancel" and policy.ladder is not None:
+        cancel = policy.ladder.climb[-1].cancel
+        return [] if cancel is None else [cancel.trigger]
     hold = policy.credit_hold
     if hold is not None and rule.startswith("credit_hold"):
         return [

@@ -5,17 +5,47 @@ them; rows that did not move are done."""
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
-from acctstate.operations.automation._book import _Book, _ns
+from acctstate.operations.automation._book import _Book, _is_missing, _ns
 from acctstate.operations.automation._columns_plan import _ROW_WISE, _Plan
 from acctstate.operations.automation._invoice_columns import dunning_columns
+from acctstate.operations.automation._ladder import condition_of
 from acctstate.operations.automation._policy import RULES
 from acctstate.values.errors import InvalidArgument
 from acctstate.values.guards import Guard, GuardContext
 
 __all__: list[str] = []
+
+
+def _where(mask: Any) -> Any:
+    """The positions where a 1-d mask holds (``np.flatnonzero`` without its Python
+    layers, paid once per rule and round)."""
+    return mask.nonzero()[0]
+
+
+@functools.lru_cache(maxsize=256)
+def _minor_limit(amount: Decimal, scale: int, ceil: bool) -> int:
+    """A money threshold in integer minor units, rounded toward the safe side."""
+    minor = amount.scaleb(scale)
+    return int(minor.to_integral_value(rounding="ROUND_CEILING" if ceil else "ROUND_FLOOR"))
+
+
+class _Hop(NamedTuple):
+    """The rows one round moved, in ascending order, and how.
+
+    A row moves in a round only if it moved in every round before, so each round's
+    rows are a subset of the previous round's: ``prior`` gives their positions there
+    (in round 0, the rows themselves).
+    """
+
+    rows: Any
+    prior: Any
+    rule: Any  # int8, indexes RULES
+    trigger: Any  # int16, indexes the plan's triggers
+    dest: Any  # status positions
 
 
 class _Run:
@@ -32,11 +62,10 @@ class _Run:
         self.scale = book.scale
         self.bal, self.inv, self.dpd_ok, self.dpd = dunning_columns(book, self.now_ns)
         self.target = self._target()
+        self.faults: list[Any] = []
 
     def _limit(self, amount: Decimal, *, ceil: bool) -> int:
-        minor = amount.scaleb(self.scale)
-        whole = int(minor.to_integral_value(rounding="ROUND_CEILING" if ceil else "ROUND_FLOOR"))
-        return whole
+        return _minor_limit(amount, self.scale, ceil)
 
     def _target(self) -> Any:
         np = self.np
@@ -44,24 +73,87 @@ class _Run:
         target = np.zeros(self.book.n, dtype=np.int8)
         if ladder is None:
             return target
-        # Thresholds never decrease along the ladder (checked when it was built), so a
-        # step holds exactly when it is within the count of thresholds each fact meets:
-        # the step is the smallest of the three counts.
+        owing = (self.bal > 0) & self.dpd_ok
         k = len(ladder.steps)
-        target[(self.bal > 0) & self.dpd_ok] = k
-        dims = (
-            (self.dpd, [s.min_days for s in ladder.steps]),
-            (self.bal, [self._limit(s.min_balance, ceil=True) for s in ladder.steps]),
-            (self.inv, [s.min_invoices for s in ladder.steps]),
-        )
-        for values, limits in dims:
-            if limits[-1] <= 0 and values is not self.dpd:
-                continue  # every step's threshold is met by any account that owes
-            count = np.zeros(self.book.n, dtype=np.int8)
-            for limit in sorted(set(limits)):
-                count += (values >= limit).view(np.int8) * limits.count(limit)
-            np.minimum(target, count, out=target)
+        if ladder.extended:
+            self._target_rows(target, owing)
+        elif ladder.order == "first_match":
+            # Most severe first: a row takes the first step that holds.
+            free = owing.copy()
+            for i, step in enumerate(ladder.steps):
+                hit = (
+                    free
+                    & (self.dpd >= step.min_days)
+                    & (self.bal >= self._limit(step.min_balance, ceil=True))
+                    & (self.inv >= step.min_invoices)
+                )
+                target[hit] = k - i
+                free &= ~hit
+        else:
+            # Thresholds never decrease along the ladder (checked when it was built), so
+            # a step holds exactly when it is within the count of thresholds each fact
+            # meets: the step is the smallest of the three counts.
+            target[owing] = k
+            dims = (
+                (self.dpd, [s.min_days for s in ladder.steps]),
+                (self.bal, [self._limit(s.min_balance, ceil=True) for s in ladder.steps]),
+                (self.inv, [s.min_invoices for s in ladder.steps]),
+            )
+            for values, limits in dims:
+                if limits[-1] <= 0 and values is not self.dpd:
+                    continue  # every step's threshold is met by any account that owes
+                count = np.zeros(self.book.n, dtype=np.int8)
+                for limit in sorted(set(limits)):
+                    met = (values >= limit).view(np.int8)
+                    times = limits.count(limit)
+                    count += met if times == 1 else met * times
+                np.minimum(target, count, out=target)
+        tags = self.book.cols.get("control_tags")
+        if ladder.enforcement_off is not None and tags is not None:
+            off = ladder.enforcement_off
+            for row in np.flatnonzero(tags != None).tolist():  # noqa: E711
+                have = tags[row]
+                if not _is_missing(have) and off in have:
+                    target[row] = -2
         return target
+
+    def _target_rows(self, target: Any, owing: Any) -> None:
+        """Steps with tags, failure reasons or host predicates: ask the ladder per row
+        that owes (the per-account sweep's own evaluation)."""
+        ladder = self.policy.ladder
+        assert ladder is not None
+        scale = self.scale
+        tags = self.book.cols.get("control_tags")
+        failure = self.book.cols.get("last_payment_failure")
+        now = self.now
+        for row in self.np.flatnonzero(owing).tolist():
+            view = _RowView(self.book, row, 0, self.book.nat, "")
+            t = None if tags is None else tags[row]
+            f = None if failure is None else failure[row]
+            target[row] = ladder.target(
+                int(self.dpd[row]),
+                Decimal(int(self.bal[row])).scaleb(-scale),
+                int(self.inv[row]),
+                tags=() if t is None or _is_missing(t) else t,
+                failure=None if f is None or _is_missing(f) else f,
+                host=lambda name, v=view: condition_of(name)(v, now),  # type: ignore[misc]
+            )
+
+    def _cancel(self, rows: Any) -> Any:
+        ladder = self.policy.ladder
+        assert ladder is not None
+        cancel = ladder.climb[-1].cancel
+        assert cancel is not None
+        at_top = self.target[rows] >= len(ladder.steps)
+        if cancel.fact is None:
+            return at_top
+        col = self.book.date(cancel.fact)
+        missing = at_top if col is None else at_top & (col[rows] == self.book.nat)
+        if missing.any():
+            # The per-account sweep reports these accounts (MissingFact); so do we.
+            at = self.np.flatnonzero(missing)
+            self.faults.append(at if isinstance(rows, slice) else rows[at])
+        return at_top & ~missing & self._due(cancel.fact, rows)
 
     def _size(self, rows: Any) -> int:
         return self.book.n if isinstance(rows, slice) else len(rows)
@@ -96,6 +188,11 @@ class _Run:
             return self.target[rows] > self.plan.pos[s]
         if rule == "dunning_clear":
             return self.target[rows] == 0
+        if rule == "dunning_down":
+            t = self.target[rows]
+            return (t > 0) & (t < self.plan.pos[s])
+        if rule == "dunning_cancel":
+            return self._cancel(rows)
         if rule == "trial_end":
             return self._due("trial_ends_at", rows)
         if rule == "activation":
@@ -190,43 +287,104 @@ class _Run:
         """Destination status positions (-1: no edge passed), as the table answers."""
         np = self.np
         dest: Any = None
-        for free, guarded, edge_at, dest_at in self.plan.fire[trigger]:
+        plan = self.plan
+        for (free, guarded, _, dest_at), group_at, any_guarded in zip(
+            plan.fire[trigger], plan.group[trigger], plan.guarded[trigger], strict=True
+        ):
             if dest is None:
                 idx = None
                 ss = s
                 dest = free[s]
             else:
-                idx = np.flatnonzero(dest < 0)
+                idx = _where(dest < 0)
                 if not idx.size:
                     break
                 ss = s[idx]
                 dest[idx] = free[ss]
-            gi = np.flatnonzero(guarded[ss])
+            if not any_guarded:
+                continue
+            gi = _where(guarded[ss])
             if not gi.size:
                 continue
-            e = edge_at[ss[gi]]
-            for index in np.flatnonzero(np.bincount(e)).tolist():
-                sel = gi[e == index]
+            e = group_at[ss[gi]]
+            groups = _where(np.bincount(e)).tolist()
+            for index in groups:
+                sel = gi if len(groups) == 1 else gi[e == index]
                 at = sel if idx is None else idx[sel]
-                ok = np.ones(len(sel), dtype=bool)
-                for g in self.plan.edges[index].guards:
-                    ok &= self.guard(g, rows[at], s[at])
+                ok: Any = None
+                for g in plan.group_guards[index]:
+                    passed = self.guard(g, rows[at], s[at])
+                    ok = passed if ok is None else ok & passed
                 dest[at[ok]] = dest_at[ss[sel[ok]]]
         assert dest is not None
         return dest
 
-    def run(self, eligible: Any, status_pos: Any, since_all: Any) -> tuple[list[Any], ...]:
+    def _decide(
+        self,
+        rule: str,
+        pos: Any,
+        s: Any,
+        active: Any,
+        trig_index: dict[str, int],
+        hits: list[tuple[Any, int, int, Any]],
+        round_blocked: list[tuple[Any, int, Any]],
+    ) -> None:
+        """Fire ``rule``'s triggers, in order, for the positions ``pos`` it wants: each
+        position moves by the first trigger whose edge passes (into ``hits``), or is
+        refused, reported with the first trigger that applied (``round_blocked``)."""
+        np = self.np
+        plan = self.plan
+        rid = RULES.index(rule)
+        triggers = plan.rule_triggers[rule]
+        sp = s[pos]
+        if len(triggers) == 1:
+            # The rule applies only where its one trigger does: no per-trigger masks.
+            t = triggers[0]
+            ti = trig_index[t]
+            d = self.fire(t, pos if active is None else active[pos], sp)
+            ok = d >= 0
+            if ok.all():
+                hits.append((pos, rid, ti, d))
+                return
+            if ok.any():
+                hits.append((pos[ok], rid, ti, d[ok]))
+            no = pos[~ok]
+            round_blocked.append((no, rid, np.full(len(no), ti, dtype=np.int64)))
+            return
+        first = np.full(len(pos), -1, dtype=np.int64)
+        open_ = np.ones(len(pos), dtype=bool)
+        for t in triggers:
+            has = plan.applies[(rule, t)][sp]
+            first[(first < 0) & has] = trig_index[t]
+            sel = _where(open_ & has)
+            if not sel.size:
+                continue
+            p = pos[sel]
+            d = self.fire(t, p if active is None else active[p], sp[sel])
+            ok = d >= 0
+            if ok.any():
+                hits.append((p[ok], rid, trig_index[t], d[ok]))
+            open_[sel[ok]] = False
+        if open_.any():
+            round_blocked.append((pos[open_], rid, first[open_]))
+
+    def run(
+        self, eligible: Any, status_pos: Any, since_all: Any
+    ) -> tuple[list[_Hop], list[Any], list[Any]]:
         """Move rows to the fixed point, a round (hop) at a time.
 
         The first round takes every row of the book with full-length masks (most rows
         of a real book are eligible, and a mask beats gathering them by index); later
         rounds take only the rows that moved, by index. ``eligible`` masks the rows of
         this policy with a known status (``None``: all of them).
+
+        Returns the hops (each with rows), the refusals ``(rows, rule, first trigger)``
+        and the rows that could not be planned.
         """
         np = self.np
         self.since_all = since_all
         plan = self.plan
-        changes: list[tuple[Any, ...]] = []
+        changes: list[_Hop] = []
         blocked: list[tuple[Any, ...]] = []
         errors: list[Any] = []
         rules = [r for r in RULES if r in plan.rule_triggers]
@@ -241,86 +399,92 @@ class _Run:
             if hop == limit:
                 errors.append(active)
                 break
-            decided = np.zeros(m, dtype=bool)
-            any_decided = False
-            # Only read where ``decided``: no need to fill.
-            f_rule = np.empty(m, dtype=np.int8)
-            f_trig = np.empty(m, dtype=np.int16)
-            f_dest = np.empty(m, dtype=np.int64)
+            # The statuses present in a later round (few rows, few statuses): rules that
+            # apply to none of them are skipped, and to all of them need no mask.
+            present = (
+                None
+                if active is None
+                else frozenset(_where(np.bincount(s, minlength=len(plan.codes))).tolist())
+            )
+            # Per round, what each (rule, trigger) moved: ascending positions, the rule,
+            # the trigger and the destinations; ``decided`` masks them all.
+            hits: list[tuple[Any, int, int, Any]] = []
+            decided: Any = None
             round_blocked: list[tuple[Any, int, Any]] = []
+            bits: Any = None  # each row's rules (by the bits of its status), when needed
             for rule in rules:
-                rid = RULES.index(rule)
-                triggers = plan.rule_triggers[rule]
-                cand = plan.rule_mask[rule][s]
-                if active is None and eligible is not None:
-                    cand &= eligible
-                if any_decided:
-                    cand &= ~decided
-                many = np.count_nonzero(cand)
+                cand: Any = None  # None: every row of the round
+                if present is not None:
+                    statuses = plan.rule_statuses[rule]
+                    if present.isdisjoint(statuses):
+                        continue
+                    if not present <= statuses:
+                        bits = plan.rule_bits[s] if bits is None else bits
+                        cand = (bits & plan.rule_bit[rule]) != 0
+                else:
+                    bits = plan.rule_bits[s] if bits is None else bits
+                    cand = (bits & plan.rule_bit[rule]) != 0
+                    if eligible is not None:
+                        cand &= eligible
+                if decided is not None:
+                    cand = ~decided if cand is None else np.logical_and(cand, ~decided, out=cand)
+                many = m if cand is None else np.count_nonzero(cand)
                 if not many:
                     continue
                 rows_all = slice(None) if active is None else active
                 if many * 4 > m and rule not in _ROW_WISE:
                     # Most rows are candidates: ask the rule over every row at once.
-                    cand &= self.wants(rule, rows_all, s)
-                    pos = np.flatnonzero(cand)
+                    wanted = self.wants(rule, rows_all, s)
+                    pos = _where(wanted if cand is None else cand & wanted)
                 else:
-                    pos = np.flatnonzero(cand)
+                    pos = np.arange(m) if cand is None else _where(cand)
                     rows = pos if active is None else active[pos]
                     pos = pos[self.wants(rule, rows, s[pos])]
                 if not pos.size:
                     continue
-                sp = s[pos]
-                first = np.full(len(pos), -1, dtype=np.int64)
-                open_ = np.ones(len(pos), dtype=bool)
-                for t in triggers:
-                    has = plan.applies[(rule, t)][sp]
-                    first[(first < 0) & has] = trig_index[t]
-                    sel = np.flatnonzero(open_ & has)
-                    if not sel.size:
-                        continue
-                    p = pos[sel]
-                    d = self.fire(t, p if active is None else active[p], sp[sel])
-                    ok = d >= 0
-                    hit = p[ok]
-                    f_rule[hit] = rid
-                    f_trig[hit] = trig_index[t]
-                    f_dest[hit] = d[ok]
-                    decided[hit] = True
-                    any_decided = True
-                    open_[sel[ok]] = False
-                if open_.any():
-                    round_blocked.append((pos[open_], rid, first[open_]))
+                done = len(hits)
+                self._decide(rule, pos, s, active, trig_index, hits, round_blocked)
+                if len(hits) > done:
+                    if decided is None:
+                        decided = np.zeros(m, dtype=bool)
+                    for p, *_ in hits[done:]:
+                        decided[p] = True
             for p, rid, first in round_blocked:
-                keep = ~decided[p]
-                if keep.any():
-                    kept = p[keep]
+                keep = ~decided[p] if decided is not None else None
+                if keep is None or keep.any():
+                    kept = p if keep is None else p[keep]
                     blocked.append(
                         (
                             kept if active is None else active[kept],
                             np.full(len(kept), rid),
-                            first[keep],
+                            first if keep is None else first[keep],
                         )
                     )
-            moved = np.flatnonzero(decided)
+            if not hits:
+                break
+            if len(hits) == 1:
+                moved, rid, ti, dest = hits[0]
+                rule_of = np.full(len(moved), rid, dtype=np.int8)
+                trig_of = np.full(len(moved), ti, dtype=np.int16)
+            else:
+                # Several rules moved rows: lay them out by position (ascending).
+                f_rule = np.empty(m, dtype=np.int8)
+                f_trig = np.empty(m, dtype=np.int16)
+                f_dest = np.empty(m, dtype=np.int64)
+                for p, rid, ti, d in hits:
+                    f_rule[p] = rid
+                    f_trig[p] = ti
+                    f_dest[p] = d
+                moved = _where(decided)
+                rule_of, trig_of, dest = f_rule[moved], f_trig[moved], f_dest[moved]
             rows_moved = moved if active is None else active[moved]
-            dest = f_dest[moved]
-            changes.append(
-                (
-                    rows_moved,
-                    np.full(len(moved), hop),
-                    f_rule[moved],
-                    f_trig[moved],
-                    plan.codes[s[moved]],
-                    plan.codes[dest],
-                )
-            )
-            status_pos[rows_moved] = dest
+            changes.append(_Hop(rows_moved, moved, rule_of, trig_of, dest))
             since_all[rows_moved] = self.now_ns
             active = rows_moved
             s = dest
             m = len(moved)
             hop += 1
+        errors.extend(self.faults)
         return changes, blocked, errors
 
 

@@ -186,7 +186,8 @@ def invoice_facts(
             left[rows] -= take
             paid = take > 0
             given_rows, given_amounts = rows[paid], take[paid]
-    today = book.local_days(now_ns)
+    # One number when every row counts days in UTC, else one per row.
+    today = np.broadcast_to(book.local_days(now_ns), (book.n,))
     # One billing zone (the common case): one calendar day for every invoice.
     same_day = len(book.zones()) == 1 and book.n > 0
     late = (left > 0) & (due < (today[0] if same_day else today[acct]))

@@ -50,6 +50,8 @@ RULES: tuple[str, ...] = (
     "contract_expiry",
     "dunning_clear",
     "dunning",
+    "dunning_down",
+    "dunning_cancel",
     "credit_hold_removal",
     "credit_hold_return",
     "credit_hold_release",
@@ -261,9 +263,14 @@ def _check_ladder_graph(
     edge: Any,
 ) -> None:
     home = status(ladder.home, "ladder home")
-    codes = [status(s.status, f"ladder step {i}") for i, s in enumerate(ladder.steps, start=1)]
+    climb = ladder.climb
+    codes = [status(s.status, f"ladder step {i}") for i, s in enumerate(climb, start=1)]
     escalate_ok = trigger(ladder.escalate, "ladder escalate")
     clear_ok = all([trigger(t, "ladder clear") for t in ladder.clear])
+    downs = {t for i in range(2, len(climb) + 1) if (t := ladder.down_trigger(i)) is not None}
+    down_ok = all([trigger(t, "ladder deescalate") for t in sorted(downs)])
+    cancel = climb[-1].cancel
+    cancel_ok = cancel is not None and trigger(cancel.trigger, "ladder cancellation")
     if home is None or None in codes:
         return
     names = {s.code: s.name for s in wf.catalog}
@@ -278,8 +285,34 @@ def _check_ladder_graph(
                         f"{ladder.escalate!r} transition from {names[a]!r} to {names[b]!r}",
                     )
                 )
+    pos = {code: i for i, code in enumerate(codes, start=1)}
+    if down_ok:
+        for i in range(2, len(codes) + 1):
+            t = ladder.down_trigger(i)
+            if t is None:
+                continue
+            dests = [d for _, d, _ in wf.table.candidates(codes[i - 1], t)]
+            if not any(0 < pos.get(d, 0) < i for d in dests):
+                problems.append(
+                    Violation(
+                        "no-step-down",
+                        f"step {i} ({names[codes[i - 1]]!r}) cannot step down: the workflow "
+                        f"has no {t!r} transition from it to a lower step such as "
+                        f"{names[codes[i - 2]]!r}",
+                    )
+                )
+    if cancel is not None and cancel_ok and not edge(cancel.trigger, codes[-1]):
+        problems.append(
+            Violation(
+                "no-transition",
+                f"the cancellation can never fire: trigger {cancel.trigger!r} has no "
+                f"transition from the final step {names[codes[-1]]!r}",
+            )
+        )
     if clear_ok:
         for i, code in enumerate(codes, start=1):
+            if i == len(codes) and ladder.ends_in_cancellation:
+                continue  # the final step ends the account; it need not clear
             if home not in _clear_reach(wf, code, ladder.clear):
                 problems.append(
                     Violation(
@@ -289,6 +322,67 @@ def _check_ladder_graph(
                         f"{names[home]!r}",
                     )
                 )
+        if escalate_ok and down_ok:
+            _check_fixed_point(ladder, wf, home, codes, names, problems)
+
+
+def _check_fixed_point(
+    ladder: DunningLadder,
+    wf: Workflow,
+    home: int,
+    codes: list[int],
+    names: dict[int, str],
+    problems: list[Violation],
+) -> None:
+    """Prove that the ladder rules settle for fixed facts, from every step.
+
+    The target step depends on the facts alone (never on the status), so one witness per
+    target covers every fact: for each, walk the graph from home and from every step the
+    way the rules would (every candidate edge, whatever its guards), and report a walk
+    that comes back to a status it left.
+    """
+    pos = {home: 0, **{code: i for i, code in enumerate(codes, start=1)}}
+    clear_path = set()
+    for code in codes:
+        clear_path |= _clear_reach(wf, code, ladder.clear)
+    clear_path.discard(home)
+
+    def moves(here: int, target: int) -> list[int]:
+        p = pos.get(here)
+        triggers: list[str] = []
+        if target == 0 and here in clear_path:
+            triggers = list(ladder.clear)
+        elif p is not None and target > p:
+            triggers = [ladder.escalate]
+        elif p is not None and 0 < target < p:
+            down = ladder.down_trigger(p)
+            triggers = [] if down is None else [down]
+        if p is not None and p == len(codes) and target >= p and ladder.climb[-1].cancel:
+            return []  # the account leaves the ladder for good
+        for t in triggers:
+            dests = [d for _, d, _ in wf.table.candidates(here, t)]
+            if dests:
+                return dests
+        return []
+
+    for target, facts in ladder.witnesses():
+        for start in [home, *codes]:
+            todo: list[tuple[int, tuple[int, ...]]] = [(start, (start,))]
+            while todo:
+                here, seen = todo.pop()
+                for nxt in moves(here, target):
+                    if nxt in seen:
+                        loop = " -> ".join(names[c] for c in (*seen, nxt))
+                        problems.append(
+                            Violation(
+                                "no-fixed-point",
+                                f"with {facts} (step {target}) an account in "
+                                f"{names[start]!r} never settles: {loop}",
+                            )
+                        )
+                        return
+                    if len(seen) <= 2 * len(codes) + 2:
+                        todo.append((nxt, (*seen, nxt)))
 
 
 def _clear_reach(wf: Workflow, start: int, clear: Iterable[str]) -> set[int]:

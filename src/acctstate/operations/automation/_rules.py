@@ -14,6 +14,7 @@ from decimal import Decimal
 from typing import Any
 
 from acctstate.core._workflow_defaults import own
+from acctstate.operations.automation._ladder import condition_of
 from acctstate.operations.automation._policy import (
     AutomationPolicy,
     _clear_reach,
@@ -21,7 +22,7 @@ from acctstate.operations.automation._policy import (
 )
 from acctstate.values.account import account_id_of
 from acctstate.values.clock import billing_zone, calendar_days
-from acctstate.values.errors import InvalidArgument, SweepError, UnknownStatus
+from acctstate.values.errors import InvalidArgument, MissingFact, SweepError, UnknownStatus
 from acctstate.values.guards import GuardContext, Refusal
 from acctstate.values.invoices import dunning_facts
 
@@ -36,7 +37,10 @@ Refused = tuple[str, str, int, tuple[Refusal, ...]]
 """``(rule, first trigger, status code, refusals)``."""
 
 
-GENERIC, DUE, CLIMB, CLEAR, DAYS = range(5)
+GENERIC, DUE, CLIMB, CLEAR, DAYS, DOWN = range(6)
+
+FROZEN = -2
+"""The target of an account whose dunning enforcement is off: no ladder rule acts."""
 
 
 class Rule:
@@ -89,9 +93,11 @@ class Compiled:
         "lifted",
         "limit",
         "made",
+        "off_tag",
         "policy",
         "pos",
         "rules",
+        "simple",
         "status_attr",
         "steps",
         "table",
@@ -118,12 +124,17 @@ class Compiled:
         pos: dict[int, int] = {}
         clear_path: set[int] = set()
         self.steps: tuple[tuple[int, Decimal, int], ...] = ()
+        # Plain nested thresholds are tested inline; anything else asks the ladder.
+        self.simple = False
+        self.off_tag: str | None = None
         if policy.ladder is not None:
             ladder = policy.ladder
             self.steps = tuple((s.min_days, s.min_balance, s.min_invoices) for s in ladder.steps)
+            self.simple = ladder.order == "last_holding" and not ladder.extended
+            self.off_tag = ladder.enforcement_off
             home = wf.catalog[ladder.home].code
             pos[home] = 0
-            for i, step in enumerate(ladder.steps, start=1):
+            for i, step in enumerate(ladder.climb, start=1):
                 pos[wf.catalog[step.status].code] = i
             # Statuses a clearing account passes through on its way home (a
             # reinstatement, say) keep the clearing rule; other statuses those triggers
@@ -155,24 +166,43 @@ class Compiled:
     def target(self, account: Any, now: dt.datetime, memo: list[int]) -> int:
         """The ladder step the account belongs on (0: clear); computed once per sweep."""
         found = memo[0]
-        if found >= 0:
+        if found != -1:
             return found
         found = 0
         if (
-            getattr(account, "invoices", None) is None
-            and getattr(account, "past_due_balance", None) is None
-            and not getattr(account, "balance", None)
+            getattr(account, "invoices", None) is not None
+            or getattr(account, "past_due_balance", None) is not None
+            or getattr(account, "balance", None)
         ):
-            # Most of a book owes nothing: no facts to compute.
-            memo[0] = 0
-            return 0
-        days, balance, invoices = dunning_facts(account, now, auto_apply=self.auto_apply)
-        if balance > 0 and days is not None:
-            for i, (min_days, min_balance, min_invoices) in enumerate(self.steps, start=1):
-                if days >= min_days and balance >= min_balance and invoices >= min_invoices:
-                    found = i
+            # Most of a book owes nothing: no facts to compute for it.
+            days, balance, invoices = dunning_facts(account, now, auto_apply=self.auto_apply)
+            if balance > 0 and days is not None:
+                if self.simple:
+                    for i, (min_days, min_balance, min_invoices) in enumerate(self.steps, 1):
+                        if days >= min_days and balance >= min_balance and invoices >= min_invoices:
+                            found = i
+                else:
+                    found = self._target(account, now, days, balance, invoices)
+        if self.off_tag is not None:
+            tags = getattr(account, "control_tags", None)
+            if tags and self.off_tag in tags:
+                found = FROZEN
         memo[0] = found
         return found
+
+    def _target(
+        self, account: Any, now: dt.datetime, days: int, balance: Decimal, invoices: int
+    ) -> int:
+        ladder = self.policy.ladder
+        assert ladder is not None
+        return ladder.target(
+            days,
+            balance,
+            invoices,
+            tags=getattr(account, "control_tags", None) or (),
+            failure=getattr(account, "last_payment_failure", None),
+            host=lambda name: condition_of(name)(account, now),
+        )
 
     # -- rules ---------------------------------------------------------------------------
 
@@ -206,7 +236,8 @@ class Compiled:
                     kind=CLEAR,
                 )
             here = self.pos.get(code)
-            if here is not None and here < len(p.ladder.steps):
+            top = len(p.ladder.steps)
+            if here is not None and here < top:
                 yield Rule(
                     "dunning",
                     has(p.ladder.escalate),
@@ -214,6 +245,18 @@ class Compiled:
                     kind=CLIMB,
                     arg=here,
                 )
+            down = None if not here else p.ladder.down_trigger(here)
+            if here is not None and here > 1 and down is not None:
+                yield Rule(
+                    "dunning_down",
+                    has(down),
+                    lambda a, c, s, now, memo: 0 < target(a, now, memo) < here,
+                    kind=DOWN,
+                    arg=here,
+                )
+            cancel = p.ladder.climb[-1].cancel
+            if here == top and cancel is not None:
+                yield Rule("dunning_cancel", has(cancel.trigger), _cancel(target, top, cancel))
         hold = p.credit_hold
         if hold is not None:
             auto_apply = self.auto_apply
@@ -263,6 +306,22 @@ class Compiled:
         if p.archive is not None:
             days = p.archive_after_days
             yield Rule("archive", has(p.archive), _days_in_status(days), kind=DAYS, arg=days)
+
+
+def _cancel(target: Callable[[Any, dt.datetime, list[int]], int], top: int, cancel: Any) -> Wants:
+    fact = cancel.fact
+
+    def wants(a: Any, c: int, s: Any, now: dt.datetime, m: list[int]) -> bool:
+        if target(a, now, m) < top:
+            return False
+        if fact is None:
+            return True
+        when = getattr(a, fact, None)
+        if when is None:
+            raise MissingFact(account_id=getattr(a, "id", None), fact=fact)
+        return bool(now >= when)
+
+    return wants
 
 
 def _due(attr: str) -> Wants:
@@ -405,9 +464,15 @@ def plan_one(
                 when = getattr(account, rule.attr, None)
                 if when is not None and now >= when:
                     break
-            elif kind in (CLIMB, CLEAR):
-                step = memo[0] if memo[0] >= 0 else c.target(account, now, memo)
-                if (step > rule.arg) if kind == CLIMB else (step == 0):
+            elif kind in (CLIMB, CLEAR, DOWN):
+                step = memo[0] if memo[0] != -1 else c.target(account, now, memo)
+                if (
+                    (step > rule.arg)
+                    if kind == CLIMB
+                    else (step == 0)
+                    if kind == CLEAR
+                    else (0 < step < rule.arg)
+                ):
                     break
             elif kind == DAYS:
                 since = getattr(account, "status_since", None)

@@ -10,12 +10,13 @@ an account reached, planning continues from there to the same end.
 from __future__ import annotations
 
 import datetime as dt
+import gc
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 import attrs
 
-from acctstate.core._workflow_fire import carry_out, plan_without_data
+from acctstate.core._workflow_fire import carry_out, plan_change, plan_without_data
 from acctstate.operations.automation._autoapply import book_allocations, planned_allocations
 from acctstate.operations.automation._policy import RULES, AutomationPolicy
 from acctstate.operations.automation._rules import Change, Compiled, Refused, compiled, plan_one
@@ -318,6 +319,12 @@ def sweep(
     return SweepPlan(now, examined, tuple(plans))
 
 
+def _cancel_data(p: AutomationPolicy) -> dict[str, Any]:
+    """The event data of a ladder's cancellation: its refund policy."""
+    cancel = None if p.ladder is None else p.ladder.climb[-1].cancel
+    return {} if cancel is None else {"refund": cancel.refund}
+
+
 def apply(plan: SweepPlan | Iterable[AccountPlan], *, hooks: Hooks | None = None) -> ApplyOutcome:
     """Carry out planned changes as the policy's system actor, deciding each change once.
 
@@ -328,6 +335,7 @@ def apply(plan: SweepPlan | Iterable[AccountPlan], *, hooks: Hooks | None = None
     respected, not overridden). An account stops at its first error; the others go on.
     A plan with auto-apply allocations books them first, as one history entry
     (trigger ``auto_apply``) among the account's changes.
+    The cyclic garbage collector is held off while it runs (and restored as it was).
 
     Args:
         plan: a [`SweepPlan`][acctstate.automation.SweepPlan] (or some of its account plans).
@@ -337,6 +345,20 @@ def apply(plan: SweepPlan | Iterable[AccountPlan], *, hooks: Hooks | None = None
         An [`ApplyOutcome`][acctstate.automation.ApplyOutcome] with one
         [`Applied`][acctstate.automation.Applied] per account plan that had changes.
     """
+    # The run allocates a few acyclic objects per change (changes, history entries,
+    # outcomes); a collection during it would walk every one again, so the cost per
+    # account would grow with the plan. Reference counting still frees what it drops;
+    # the collector is restored as it was found.
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        return _apply(plan, hooks)
+    finally:
+        if was:
+            gc.enable()
+
+
+def _apply(plan: SweepPlan | Iterable[AccountPlan], hooks: Hooks | None) -> ApplyOutcome:
     results: list[Applied] = []
     notes: dict[str, str] = {}
     for account_plan in plan:
@@ -377,7 +399,20 @@ def apply(plan: SweepPlan | Iterable[AccountPlan], *, hooks: Hooks | None = None
                 note = notes.get(change.rule)
                 if note is None:
                     note = notes[change.rule] = f"automation: {change.rule}"
-                made = plan_without_data(wf, account, change.trigger, at, reason, note, actor)
+                if change.rule == "dunning_cancel":
+                    made = plan_change(
+                        wf,
+                        account,
+                        change.trigger,
+                        at,
+                        reason,
+                        note,
+                        actor,
+                        _cancel_data(p),
+                        through_engine=False,
+                    )
+                else:
+                    made = plan_without_data(wf, account, change.trigger, at, reason, note, actor)
                 dest = made.dest
                 if dest is not change.dest and dest != change.dest:
                     raise PlanOutdated(

@@ -18,7 +18,9 @@ explicit rounding mode.
 
 Three effect rules carry the money onto transitions: [`RefundRule`][acctstate.refunds.RefundRule]
 (the cancellation's refund), [`ForwardBill`][acctstate.refunds.ForwardBill] and
-[`BackBill`][acctstate.refunds.BackBill] (the status-code table's reinstatement bills).
+[`BackBill`][acctstate.refunds.BackBill] (the status-code table's reinstatement bills); a
+fourth, [`ExtendTermOnResume`][acctstate.refunds.ExtendTermOnResume], pushes a contract
+[`Term`][acctstate.refunds.Term] back by the days an account was suspended.
 
 >>> import datetime as dt
 >>> from decimal import Decimal
@@ -64,6 +66,7 @@ from acctstate.operations.money.proration import (
     quote,
     register_basis,
 )
+from acctstate.operations.money.terms import ExtendTerm, ExtendTermOnResume, Term
 from acctstate.values.clock import billing_zone, require_aware, utc
 from acctstate.values.effects import Charge, Effect, Refund, register_effect_rule
 from acctstate.values.errors import InvalidArgument, MissingFact
@@ -92,12 +95,15 @@ __all__ = [
     "CancelDay",
     "CancelOption",
     "Cancellation",
+    "ExtendTerm",
+    "ExtendTermOnResume",
     "ForwardBill",
     "Period",
     "RefundPolicy",
     "RefundRule",
     "Seconds",
     "ServiceStop",
+    "Term",
     "ThirtyDay",
     "minor_units",
     "quote",

@@ -19,8 +19,10 @@ drops some of the base's with ``[[remove]]`` entries. ``dump_workflow(wf,
 minimal_against="isp")`` writes only the difference.
 
 Every problem is a [`ConfigError`][acctstate.errors.ConfigError] naming the file, the line
-when it is known, the key path (``transitions[3].dest``) and what was expected. The
-file format is described by a JSON Schema shipped with the package
+when it is known, the key path (``transitions[3].dest``) and what was expected.
+Dunning ladders live beside the workflow in ``[ladders.<name>]`` tables (see
+[`load_ladders`][acctstate.config.load_ladders]). The file format is described by a
+JSON Schema shipped with the package
 ([`json_schema`][acctstate.config.json_schema]).
 
 >>> wf = load_workflow('''
@@ -54,6 +56,14 @@ from acctstate.world.config._keys import (
     TOP_KEYS,
     TRANSITION_KEYS,
 )
+from acctstate.world.config._ladders import (
+    LADDER_KEYS,
+    STEP_KEYS,
+    ladder_document,
+    ladder_document_text,
+    ladder_from_document,
+    load_ladders,
+)
 from acctstate.world.config._read import load_workflow
 from acctstate.world.config._schema import json_schema
 from acctstate.world.config._scopes import SCOPE_FILE_KEYS, load_scopes
@@ -62,14 +72,20 @@ from acctstate.world.config._write import dump_workflow, extension_document, wor
 __all__ = [
     "BASES",
     "FORMAT_VERSION",
+    "LADDER_KEYS",
     "REMOVE_KEYS",
     "SCOPE_FILE_KEYS",
     "STATUS_KEYS",
+    "STEP_KEYS",
     "TOP_KEYS",
     "TRANSITION_KEYS",
     "dump_workflow",
     "extension_document",
     "json_schema",
+    "ladder_document",
+    "ladder_document_text",
+    "ladder_from_document",
+    "load_ladders",
     "load_scopes",
     "load_workflow",
     "register_base",

@@ -35,10 +35,12 @@ TOP_KEYS: Mapping[str, bool] = {
     "transitions": False,
     "remove": False,
     "holds": False,
+    "ladders": False,
 }
 """Top-level keys, each mapped to whether it is always required. ``initial``,
 ``statuses`` and ``transitions`` are required unless the file ``extends`` another
-workflow; ``remove`` is only allowed with ``extends``."""
+workflow; ``remove`` is only allowed with ``extends``; ``ladders`` (dunning ladders by
+name) is read by ``load_ladders``, not by ``load_workflow``."""
 
 WHOLE_KEYS = ("initial", "statuses", "transitions")
 """The keys a workflow file needs when it does not extend another workflow."""

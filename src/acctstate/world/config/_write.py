@@ -11,12 +11,14 @@ from decimal import Decimal
 from typing import Any
 
 from acctstate.core.workflow import Workflow
+from acctstate.operations.automation import DunningLadder
 from acctstate.values.errors import ConfigError, MissingDependency
 from acctstate.values.graph import Edge, Transition
 from acctstate.values.guards import GUARDS, Guard
 from acctstate.values.holds import HoldType
 from acctstate.values.status import Status
 from acctstate.world.config._keys import BOOL_FLAGS, FORMAT_VERSION
+from acctstate.world.config._ladders import ladder_document
 from acctstate.world.config._read import (
     GuardFactory,
     Reader,
@@ -167,8 +169,12 @@ def workflow_document(
     *,
     guards: Mapping[str, GuardFactory] | None = None,
     effect_rules: Mapping[str, RuleFactory] | None = None,
+    ladders: Mapping[str, DunningLadder] | None = None,
 ) -> dict[str, Any]:
     """The workflow as plain data, in the file format (what [`dump_workflow`][acctstate.config.dump_workflow] writes).
+
+    ``ladders`` are written as ``[ladders.<name>]`` tables (read back with
+    [`load_ladders`][acctstate.config.load_ladders]).
 
     Raises:
         ConfigError: a guard or effect rule is not in its registry, or has an
@@ -189,6 +195,8 @@ def workflow_document(
     doc["transitions"] = transitions
     if wf.hold_types:
         doc["holds"] = [_hold_doc(h) for h in wf.hold_types.values()]
+    if ladders:
+        doc["ladders"] = {name: ladder_document(ladder) for name, ladder in ladders.items()}
     return doc
 
 
@@ -216,6 +224,7 @@ def dump_workflow(
     guards: Mapping[str, GuardFactory] | None = None,
     effect_rules: Mapping[str, RuleFactory] | None = None,
     minimal_against: str | None = None,
+    ladders: Mapping[str, DunningLadder] | None = None,
 ) -> str:
     """Write ``wf`` as a TOML or JSON document that [`load_workflow`][acctstate.config.load_workflow] reads back
     into an equal workflow.
@@ -227,6 +236,9 @@ def dump_workflow(
         effect_rules: the registry your own effect rules are named in.
         minimal_against: a preset name or a workflow file: write a file that
             ``extends`` it with only what ``wf`` adds, changes or removes.
+        ladders: dunning ladders to write beside the workflow, by name
+            (``[ladders.<name>]``; read them with
+            [`load_ladders`][acctstate.config.load_ladders]).
 
     Raises:
         ConfigError: a guard or rule cannot be named in a file, an unknown format,
@@ -249,6 +261,8 @@ def dump_workflow(
         doc = workflow_document(wf, guards=guards, effect_rules=effect_rules)
     else:
         doc = extension_document(wf, minimal_against, guards=guards, effect_rules=effect_rules)
+    if ladders:
+        doc["ladders"] = {name: ladder_document(ladder) for name, ladder in ladders.items()}
     return _toml(doc) if format == "toml" else _json(doc, 0) + "\n"
 
 
@@ -299,6 +313,8 @@ def _toml(doc: Mapping[str, Any]) -> str:
     lines: list[str] = []
     tables: list[tuple[str, list[dict[str, Any]]]] = []
     for key, value in doc.items():
+        if key == "ladders":
+            continue
         if isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
             tables.append((key, value))
         else:
@@ -308,6 +324,18 @@ def _toml(doc: Mapping[str, Any]) -> str:
             lines.append("")
             lines.append(f"[[{_key(tomli_w, key)}]]")
             lines.extend(f"{_key(tomli_w, k)} = {_inline(tomli_w, v)}" for k, v in entry.items())
+    # Ladders as [ladders.<name>] tables, one [[ladders.<name>.steps]] per step.
+    for name, ladder in doc.get("ladders", {}).items():
+        head = f"ladders.{_key(tomli_w, name)}"
+        lines.append("")
+        lines.append(f"[{head}]")
+        lines.extend(
+            f"{_key(tomli_w, k)} = {_inline(tomli_w, v)}" for k, v in ladder.items() if k != "steps"
+        )
+        for step in ladder["steps"]:
+            lines.append("")
+            lines.append(f"[[{head}.steps]]")
+            lines.extend(f"{_key(tomli_w, k)} = {_inline(tomli_w, v)}" for k, v in step.items())
     return "\n".join(lines) + "\n"
 
 

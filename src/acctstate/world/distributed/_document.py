@@ -22,12 +22,18 @@ from acctstate.operations.automation import (
     CreditHold,
     DunningLadder,
     HoldRelease,
+    LadderCancellation,
     LadderStep,
 )
 from acctstate.values.actors import Actor
 from acctstate.values.errors import ConfigError, InvalidArgument
 from acctstate.values.status import Status
-from acctstate.world.config import dump_workflow, load_workflow
+from acctstate.world.config import (
+    dump_workflow,
+    ladder_document,
+    ladder_from_document,
+    load_workflow,
+)
 
 __all__ = [
     "DOCUMENT_FORMAT",
@@ -62,8 +68,29 @@ FIELDS: dict[type, tuple[str, ...]] = {
         "actor",
         "reason",
     ),
-    DunningLadder: ("steps", "home", "escalate", "clear"),
-    LadderStep: ("status", "min_days", "min_balance", "min_invoices"),
+    DunningLadder: (
+        "steps",
+        "home",
+        "escalate",
+        "clear",
+        "order",
+        "deescalate",
+        "ends_in_cancellation",
+        "enforcement_off",
+    ),
+    LadderStep: (
+        "status",
+        "min_days",
+        "min_balance",
+        "min_invoices",
+        "with_tags",
+        "without_tags",
+        "failure_reasons",
+        "condition",
+        "down",
+        "cancel",
+    ),
+    LadderCancellation: ("trigger", "when", "refund"),
     CreditHold: (
         "past_due_days",
         "min_past_due",
@@ -87,24 +114,9 @@ def _ref(value: object) -> int | str:
     return value.code if isinstance(value, Status) else value  # type: ignore[return-value]
 
 
-def _step(s: LadderStep) -> dict[str, Any]:
-    return {
-        "status": _ref(s.status),
-        "min_days": s.min_days,
-        "min_balance": str(s.min_balance),
-        "min_invoices": s.min_invoices,
-    }
-
-
 def _ladder(ladder: DunningLadder | None) -> dict[str, Any] | None:
-    if ladder is None:
-        return None
-    return {
-        "steps": [_step(s) for s in ladder.steps],
-        "home": _ref(ladder.home),
-        "escalate": ladder.escalate,
-        "clear": list(ladder.clear),
-    }
+    # The workflow file's form of a ladder (every option, money as text).
+    return None if ladder is None else ladder_document(ladder)
 
 
 def _hold(hold: CreditHold | None) -> dict[str, Any] | None:
@@ -178,18 +190,7 @@ def _when(text: str) -> dt.datetime:
 
 
 def _ladder_from(doc: Mapping[str, Any] | None) -> DunningLadder | None:
-    if doc is None:
-        return None
-    steps = [
-        LadderStep(
-            s["status"],
-            min_days=s["min_days"],
-            min_balance=Decimal(s["min_balance"]),
-            min_invoices=s["min_invoices"],
-        )
-        for s in doc["steps"]
-    ]
-    return DunningLadder(steps, home=doc["home"], escalate=doc["escalate"], clear=doc["clear"])
+    return None if doc is None else ladder_from_document(doc, source="<policies>")
 
 
 def _hold_from(doc: Mapping[str, Any] | None) -> CreditHold | None:

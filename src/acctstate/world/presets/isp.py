@@ -164,6 +164,16 @@ def transitions() -> list[Transition]:
             )
             for a, b in itertools.pairwise(ladder)
         ],
+        *[
+            T(
+                "deescalate_dunning",
+                b,
+                a,
+                description="a partial payment brings the account back under a step's "
+                "threshold: one dunning step back (out of suspension, service is restored)",
+            )
+            for a, b in itertools.pairwise(ladder[1:])
+        ],
         *many(
             "settle",
             _DUNNING_ACTIVE,

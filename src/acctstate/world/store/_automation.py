@@ -18,7 +18,7 @@ from typing import Any
 from acctstate.core.workflow import Workflow
 from acctstate.operations.automation import RULES, AutomationPolicy
 from acctstate.operations.automation._rules import Compiled, compiled
-from acctstate.operations.automation._sweep import _policies
+from acctstate.operations.automation._sweep import _cancel_data, _policies
 from acctstate.values.errors import InvalidArgument, PlanOutdated
 from acctstate.values.history import History, StatusChange
 from acctstate.world.store._codec import normalised
@@ -88,6 +88,8 @@ def plan_hops(
     changes: list[StatusChange] = []
     for rule, trigger, _source, dest in hops:
         view = AccountView(stored, facts, history, {})
+        # A ladder's cancellation carries its refund policy as event data, as in apply.
+        data = _cancel_data(policy) if rule == "dunning_cancel" else {}
         change = normalised(
             workflow.plan(
                 view,
@@ -96,6 +98,7 @@ def plan_hops(
                 reason=policy.reason,
                 note=f"automation: {rule}",
                 actor=policy.actor,
+                **data,
             )
         )
         if change.dest.code != dest:

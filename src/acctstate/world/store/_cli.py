@@ -5,7 +5,8 @@ table::
 
     workflow = "isp"                # a preset or a workflow file
     [policy]
-    ladder = "reference"            # the reference dunning ladder (or leave it out)
+    ladder = "reference"            # the reference dunning ladder, a [policy.ladder]
+                                    # table as in workflow files, or leave it out
     archive = "archive"             # any AutomationPolicy setting given by name
     archive_after_days = 180
     [facts]
@@ -20,12 +21,14 @@ import pathlib
 import tomllib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from decimal import Decimal
 from typing import IO, Any
 
 from acctstate.core.workflow import Workflow
 from acctstate.operations.automation import AutomationPolicy, reference_ladder
 from acctstate.values.clock import require_aware
 from acctstate.values.errors import ConfigError, InvalidArgument, MissingDependency
+from acctstate.world.config import ladder_from_document
 from acctstate.world.store._types import RunReport
 
 __all__ = ["policy_from_file", "run_automation_command"]
@@ -53,7 +56,7 @@ def policy_from_file(
     """
     source = str(path)
     try:
-        doc = tomllib.loads(path.read_text(encoding="utf-8"))
+        doc = tomllib.loads(path.read_text(encoding="utf-8"), parse_float=Decimal)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(str(exc), source=source) from None
     wf = load(str(doc.get("workflow", "isp")))
@@ -62,10 +65,14 @@ def policy_from_file(
         raise ConfigError("expected a table of automation settings", source=source, path="policy")
     settings: dict[str, Any] = {}
     for key, value in raw.items():
-        if key == "ladder":
+        if key == "ladder" and isinstance(value, dict):
+            # The form of a workflow file's [ladders.<name>] table.
+            settings["ladder"] = ladder_from_document(value, path="policy.ladder", source=source)
+        elif key == "ladder":
             if value != "reference":
                 raise ConfigError(
-                    f"got {value!r}; expected 'reference' (the reference dunning ladder)",
+                    f"got {value!r}; expected 'reference' (the reference dunning ladder) or "
+                    "a ladder table as in workflow files",
                     source=source,
                     path="policy.ladder",
                 )
