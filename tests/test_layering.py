@@ -42,6 +42,7 @@ LAYERS: list[tuple[str, str, list[str]]] = [
             "guards",
             "effects",
             "ledger",
+            "_cause",
             "history",
             "holds",
             "account",

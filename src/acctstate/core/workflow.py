@@ -37,9 +37,7 @@ from acctstate.values.catalog import Catalog, StatusRef
 from acctstate.values.clock import Clock, SystemClock
 from acctstate.values.diagram import dot, mermaid
 from acctstate.values.effects import Effect, Hooks, derive_flag_effects
-from acctstate.values.errors import (
-    InvalidArgument,
-)
+from acctstate.values.errors import InvalidArgument
 from acctstate.values.graph import Edge, Transition
 from acctstate.values.history import ScheduledChange, StatusChange
 from acctstate.values.holds import Blocked, HoldType, check_hold_types, why_blocked
@@ -257,10 +255,11 @@ class Workflow:
         """The hold types accounts may carry, by name."""
         return self._hold_types
 
-    def why_blocked(self, account: Any, capability: str) -> Blocked:
-        """Every reason ``capability`` (billing, service, changes) is blocked on the account."""
+    def why_blocked(self, account: Any, capability: str, *, label: str = "account") -> Blocked:
+        """Every reason ``capability`` (billing, service, changes) is blocked on the account
+        (``label``: what the paragraph calls it, such as ``"subscription"``)."""
         held = getattr(account, "holds", None) or ()
-        return why_blocked(str(account.id), self.status_of(account), held, capability)
+        return why_blocked(str(account.id), self.status_of(account), held, capability, label=label)
 
     def with_hooks(self, hooks: Hooks | None) -> Workflow:
         """The same workflow with other default hooks."""

@@ -145,7 +145,7 @@ class Compiled:
             clear_path.discard(home)
         self.pos = pos
         self.clear_path = frozenset(clear_path)
-        hold = policy.credit_hold
+        hold = _status_hold(policy)
         self.hold = None if hold is None else wf.catalog[hold.status].code
         # Statuses a temporary release leads to, where the restore rule brings the hold
         # back once the window is over (and removal lifts it for good when paid).
@@ -257,7 +257,7 @@ class Compiled:
             cancel = p.ladder.climb[-1].cancel
             if here == top and cancel is not None:
                 yield Rule("dunning_cancel", has(cancel.trigger), _cancel(target, top, cancel))
-        hold = p.credit_hold
+        hold = _status_hold(p)
         if hold is not None:
             auto_apply = self.auto_apply
 
@@ -306,6 +306,13 @@ class Compiled:
         if p.archive is not None:
             days = p.archive_after_days
             yield Rule("archive", has(p.archive), _days_in_status(days), kind=DAYS, arg=days)
+
+
+def _status_hold(policy: AutomationPolicy) -> Any:
+    """The policy's credit hold when it moves the status (a hold type placed instead is
+    planned beside the status rules, see ``_holds``)."""
+    hold = policy.credit_hold
+    return hold if hold is not None and hold.hold is None else None
 
 
 def _cancel(target: Callable[[Any, dt.datetime, list[int]], int], top: int, cancel: Any) -> Wants:

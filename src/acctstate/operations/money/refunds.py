@@ -40,6 +40,7 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
+from acctstate.core._workflow_defaults import own
 from acctstate.core._workflow_schedule import check_book
 from acctstate.operations.money.proration import (
     ACTUAL_DAYS,
@@ -69,7 +70,7 @@ from acctstate.operations.money.proration import (
 from acctstate.operations.money.terms import ExtendTerm, ExtendTermOnResume, Term
 from acctstate.values.clock import billing_zone, require_aware, utc
 from acctstate.values.effects import Charge, Effect, Refund, register_effect_rule
-from acctstate.values.errors import InvalidArgument, MissingFact
+from acctstate.values.errors import InvalidArgument
 from acctstate.values.history import History
 
 if TYPE_CHECKING:  # pragma: no cover - typing only; the workflow sits below, hosts above
@@ -391,17 +392,10 @@ _UNSET: Any = object()
 def _currency_of(ctx: GuardContext) -> str:
     """The event's currency, refusing one that contradicts the account's."""
     given = ctx.data.get("currency")
-    try:
-        own = getattr(ctx.account, "currency", None)
-    except MissingFact:  # a stored account whose host facts lack it
-        if given is None:
-            raise
-        own = None
-    if given is not None and own is not None and given != own:
-        raise InvalidArgument("currency", given, f"the account's currency {own!r}")
-    currency = given if given is not None else own
-    if currency is None:
-        raise MissingFact(account_id=getattr(ctx.account, "id", None), fact="currency")
+    mine = getattr(ctx.account, "currency", None) if given is None else own(ctx.account, "currency")
+    if given is not None and mine is not None and given != mine:
+        raise InvalidArgument("currency", given, f"the account's currency {mine!r}")
+    currency = given if given is not None else mine if mine is not None else ctx.fact("currency")
     minor_units(currency)
     return str(currency)
 

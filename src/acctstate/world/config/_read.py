@@ -311,7 +311,7 @@ class Reader:
                 for k in ("name", "kind", "permission", "description")
                 if k in table
             }
-            for key in ("blocks", "reasons"):
+            for key in ("blocks", "reasons", "release_reasons"):
                 if key in table:
                     fields[key] = [
                         self.text_of(v, f"{path}.{key}[{j}]")

@@ -201,7 +201,7 @@ def workflow_document(
 
 
 def _hold_doc(h: HoldType) -> dict[str, Any]:
-    if h.guards:
+    if h.guards or h.release_guards:
         raise ConfigError(
             f"hold type {h.name!r} has guards, which a workflow file cannot hold; "
             "declare it in Python",
@@ -214,6 +214,8 @@ def _hold_doc(h: HoldType) -> dict[str, Any]:
         doc["permission"] = h.permission
     if h.description:
         doc["description"] = h.description
+    if h.release_reasons is not None:
+        doc["release_reasons"] = sorted(h.release_reasons)
     return doc
 
 

@@ -67,6 +67,15 @@ def _policies(
     given = (policy,) if isinstance(policy, AutomationPolicy) else tuple(policy)
     if not given:
         raise InvalidArgument("policy", policy, "an AutomationPolicy (or a sequence of them)")
+    for p in given:
+        if isinstance(p, AutomationPolicy) and p.credit_hold is not None and p.credit_hold.hold:
+            # The frame has no table of holds: refuse rather than plan without them.
+            raise InvalidArgument(
+                "policy",
+                p.credit_hold.hold,
+                "a credit hold that moves the status (a policy placing holds runs with "
+                "sweep_columns(..., holds=...) or a store's run_automation)",
+            )
     return given
 
 

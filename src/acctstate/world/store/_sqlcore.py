@@ -31,6 +31,7 @@ from acctstate.world.store._codec import (
     unknown_account,
 )
 from acctstate.world.store._facts import AccountView
+from acctstate.world.store._holdrows import standing
 from acctstate.world.store._schema import accounts, history, metadata, outbox
 from acctstate.world.store._sqlengine import (
     CAS,
@@ -142,10 +143,12 @@ class SqlBase(BaseStore):
                 conn.exec_driver_sql("BEGIN IMMEDIATE")
             try:
                 yield conn
+                # A commit that fails must roll back too: else the transaction stays
+                # open on the pooled connection and its next user commits it.
+                conn.commit()
             except BaseException:
                 conn.rollback()
                 raise
-            conn.commit()
 
     # -- accounts ---------------------------------------------------------------------
 
@@ -436,7 +439,12 @@ class SqlBase(BaseStore):
                 expected_version=expected_version,
                 actual_version=stored.version,
             )
-        view = AccountView(stored, self._facts_of(conn, account_id), self._past(conn, stored), data)
+        # Effects follow the effective capability: the standing holds are read too (one
+        # indexed query, only for workflows that declare hold types).
+        held = standing(conn, account_id) if self._workflow.hold_types else ()
+        view = AccountView(
+            stored, self._facts_of(conn, account_id), self._past(conn, stored), data, held
+        )
         change = normalised(
             self._workflow.plan(view, trigger, at=at, reason=reason, note=note, actor=actor, **data)
         )

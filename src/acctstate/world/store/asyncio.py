@@ -55,6 +55,7 @@ from acctstate.values.catalog import StatusRef
 from acctstate.values.effects import Hooks
 from acctstate.values.errors import InvalidArgument
 from acctstate.values.history import History, ScheduledChange, StatusChange
+from acctstate.values.holds import Blocked, Hold
 from acctstate.world.store._awaiting import (
     awaiting,
     awaiting_hooks,
@@ -290,6 +291,49 @@ class AsyncSqlStore:
             expected_version=expected_version,
             retries=retries,
             **data,
+        )
+
+    # -- holds ------------------------------------------------------------------------
+
+    async def holds(
+        self, account_id: str, *, connection: AsyncConnection | None = None
+    ) -> tuple[Hold, ...]:
+        """The holds standing on the account, in the order they were placed (UTC)."""
+        return await self._run(connection, self._store.holds, account_id)
+
+    async def why_blocked(self, account_id: str, capability: str) -> Blocked:
+        """Every reason ``capability`` is blocked on the stored account (see
+        `SqlStore.why_blocked`)."""
+        return await self._run(None, self._store.why_blocked, account_id, capability)
+
+    async def place_hold(
+        self,
+        account_id: str,
+        hold_type: str,
+        *,
+        at: dt.datetime,
+        connection: AsyncConnection | None = None,
+        **kwargs: Any,
+    ) -> StatusChange:
+        """Place a hold on the stored account (see `SqlStore.place_hold`; the same
+        arguments and errors)."""
+        return await self._run(
+            connection, self._store.place_hold, account_id, hold_type, at=at, **kwargs
+        )
+
+    async def release_hold(
+        self,
+        account_id: str,
+        hold: Hold | str,
+        *,
+        at: dt.datetime,
+        connection: AsyncConnection | None = None,
+        **kwargs: Any,
+    ) -> StatusChange:
+        """Release one standing hold of the stored account (see `SqlStore.release_hold`;
+        the same arguments and errors)."""
+        return await self._run(
+            connection, self._store.release_hold, account_id, hold, at=at, **kwargs
         )
 
     # -- the outbox -------------------------------------------------------------------
