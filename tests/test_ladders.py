@@ -477,7 +477,7 @@ def test_cancellation_passes_its_refund_policy() -> None:
     wf = KB3.extend(
         remove=[("cancel", "od3")],
         transitions=[Transition("cancel", "od3", "canceled", effects=[RefundRule()])],
-    )
+    ).with_defaults(timezone="UTC", currency="USD")  # the customers keep neither
     c = owing("10.00", due_days_ago=25)
     c.status = 103
     c.paid = D("10.00")

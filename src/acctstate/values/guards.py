@@ -24,9 +24,10 @@ from typing import Any
 
 import attrs
 
+from acctstate.values._change_args import check_change_args, check_event_data
 from acctstate.values.actors import Actor
 from acctstate.values.clock import billing_zone, calendar_days, require_aware
-from acctstate.values.errors import InvalidArgument
+from acctstate.values.errors import InvalidArgument, MissingFact
 from acctstate.values.invoices import dunning_facts
 
 __all__ = [
@@ -109,6 +110,20 @@ class GuardContext:
             if default is _MISSING:
                 raise KeyError(name)
             return default
+        return found
+
+    def fact(self, name: str) -> Any:
+        """A fact a rule cannot do without (the billing ``timezone``, the ``currency``):
+        event data ``name``, else the account's (a workflow's ``default_timezone`` and
+        ``default_currency`` are given as event data when the account has none). Never
+        guessed.
+
+        Raises:
+            MissingFact: neither gives one.
+        """
+        found = self.value(name, None)
+        if found is None:
+            raise MissingFact(account_id=getattr(self.account, "id", None), fact=name)
         return found
 
 
@@ -278,8 +293,9 @@ def nothing_past_due(*, tolerance: Decimal = Decimal("0")) -> Guard:
 def days_in_status(days: int, *, attr: str = "status_since") -> Guard:
     """Allow from the start of the ``days``-th calendar day in the status.
 
-    Days are calendar days in the account's billing time zone (its ``timezone``, or
-    the event's; UTC when none is recorded): the day the account entered its status
+    Days are calendar days in the account's billing time zone (its ``timezone``, the
+    event's, or the workflow's ``default_timezone``; with none of them the guard raises
+    [`MissingFact`][acctstate.errors.MissingFact]): the day the account entered its status
     is day 0, and day N begins at local midnight N calendar days later. So
     ``days_in_status(180)`` on an account closed at 15:00 on 1 March (Berlin) allows
     from 00:00 on 28 August, Berlin time, however the instant is written. The
@@ -311,7 +327,12 @@ def days_in_status(days: int, *, attr: str = "status_since") -> Guard:
         since = ctx.value(attr, None)
         if since is None:
             return f"the account has no {attr!r}, so its time in status is unknown"
-        spent = calendar_days(since, ctx.at, billing_zone(ctx.value("timezone", None)), name=attr)
+        try:
+            zone = billing_zone(ctx.fact("timezone"))
+        except MissingFact:
+            calendar_days(since, ctx.at, dt.UTC, name=attr)  # a wrong fact is named first
+            raise
+        spent = calendar_days(since, ctx.at, zone, name=attr)
         if spent >= days:
             return None
         return f"in status for {spent} days; {days} required"
@@ -544,45 +565,3 @@ GUARDS: Mapping[str, Callable[..., Guard]] = {
     "period_ended": period_ended,
 }
 """The built-in guard factories by name (workflow files name guards from a registry)."""
-
-
-def check_event_data(data: Mapping[str, Any], *, reserved: Iterable[str] = ()) -> None:
-    """Refuse event data that guards and effect rules could misread.
-
-    Float money and naive datetimes are refused, and so are keys in ``reserved``
-    (names the caller gives a meaning of its own).
-
-    Raises:
-        InvalidArgument: naming the key and what was expected.
-
-    >>> check_event_data({"balance": 1.5})
-    Traceback (most recent call last):
-    ...
-    acctstate.errors.InvalidArgument: invalid balance: got 1.5; expected a Decimal (float money is refused) or an int
-    """
-    taken = frozenset(reserved)
-    for k, v in data.items():
-        if k in taken:
-            raise InvalidArgument(k, v, f"event data not named {', '.join(sorted(taken))}")
-        if type(v) is float:
-            raise InvalidArgument(k, v, "a Decimal (float money is refused) or an int")
-        if isinstance(v, dt.datetime):
-            if v.tzinfo is None or v.tzinfo.utcoffset(v) is None:
-                raise InvalidArgument(k, v, "a timezone-aware datetime")
-            require_aware(v, k)  # and one with a UTC equivalent
-        if k == "timezone":
-            billing_zone(v, k)
-
-
-def check_change_args(actor: object, reason: object, note: object) -> None:
-    """Refuse a wrongly typed actor, reason code or note (before anything is decided).
-
-    Raises:
-        InvalidArgument: naming the argument and what was expected.
-    """
-    if actor is not None and not isinstance(actor, Actor):
-        raise InvalidArgument("actor", actor, "an acctstate.Actor or None")
-    if reason is not None and type(reason) is not str:
-        raise InvalidArgument("reason", reason, "a reason code (str) or None")
-    if note is not None and type(note) is not str:
-        raise InvalidArgument("note", note, "a str or None")

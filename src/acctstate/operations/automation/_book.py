@@ -110,8 +110,10 @@ class _Book:
     """The columns, normalised: dates as int64 nanoseconds (``NAT`` = none), money as
     int64 minor units."""
 
-    def __init__(self, columns: Any, scale: int) -> None:
+    def __init__(self, columns: Any, scale: int, default_zone: str | None = None) -> None:
         np = _numpy()
+        # The workflow's default_timezone: the zone of rows (or a book) that give none.
+        self.default_zone = default_zone
         self.np = np
         self.scale = scale
         self.nat = int(np.iinfo(np.int64).min)
@@ -159,12 +161,16 @@ class _Book:
             return self._zones
         np = self.np
         col = self.cols.get("timezone")
+        default = self.default_zone
         if col is None:
-            self._zones = [(dt.UTC, np.ones(self.n, dtype=bool))]
+            self._zones = [(billing_zone(default), np.ones(self.n, dtype=bool))]
             return self._zones
         keys = np.asarray([_zone_key(v) for v in col], dtype=object).astype(str)
         uniq, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
-        self._zones = [(billing_zone(_none(col[first[k]])), inverse == k) for k in range(len(uniq))]
+        given = [_none(col[first[k]]) for k in range(len(uniq))]
+        self._zones = [
+            (billing_zone(default if g is None else g), inverse == k) for k, g in enumerate(given)
+        ]
         return self._zones
 
     def local_days(self, ns: Any, rows: Any = None) -> Any:

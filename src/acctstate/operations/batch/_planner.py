@@ -344,8 +344,10 @@ class Planner:
             elif history is not None:
                 append(slow(a))
                 continue
-            if latest is not None and latest >= at:
-                append(slow(a))
+            if latest is not None and (
+                latest.__class__ is not dt.datetime or latest.tzinfo is None or latest >= at
+            ):
+                append(slow(a))  # which also names a status_since that is not an instant
                 continue
             append(fast)
 

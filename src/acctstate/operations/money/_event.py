@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import TYPE_CHECKING
 
+from acctstate.core._workflow_defaults import own
 from acctstate.operations.money.proration import Period, minor_units
 from acctstate.values.clock import billing_zone
 from acctstate.values.errors import InvalidArgument
@@ -19,16 +20,16 @@ __all__: list[str] = []
 def _currency_of(ctx: GuardContext) -> str:
     """The event's currency, refusing one that contradicts the account's."""
     given = ctx.data.get("currency")
-    own = getattr(ctx.account, "currency", None)
-    if given is not None and own is not None and given != own:
-        raise InvalidArgument("currency", given, f"the account's currency {own!r}")
-    currency = given if given is not None else own if own is not None else "USD"
+    mine = getattr(ctx.account, "currency", None) if given is None else own(ctx.account, "currency")
+    if given is not None and mine is not None and given != mine:
+        raise InvalidArgument("currency", given, f"the account's currency {mine!r}")
+    currency = given if given is not None else mine if mine is not None else ctx.fact("currency")
     minor_units(currency)
     return str(currency)
 
 
 def _tz_of(ctx: GuardContext) -> dt.tzinfo:
-    return billing_zone(ctx.value("timezone", None))
+    return billing_zone(ctx.fact("timezone"))
 
 
 def _period_of(ctx: GuardContext) -> Period:

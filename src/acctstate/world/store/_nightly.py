@@ -267,7 +267,7 @@ class SqlNightly(SqlNightlyHolds):
         # as UTC, so those rows take the per-account path, which refuses with MissingFact
         # when a rule needs the zone, exactly as ``fire`` and the memory store do.
         unzoned = [r for r in rows if r[1] is None or r[1].get("timezone") is None]
-        if unzoned:
+        if unzoned and self._workflow.default_timezone is None:  # else the sweep reads it
             one_by_one.extend(stored.id for stored, _ in unzoned)
             rows = [r for r in rows if r[1] is not None and r[1].get("timezone") is not None]
             if not rows:
