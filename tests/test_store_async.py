@@ -476,3 +476,21 @@ def test_the_sync_store_is_untouched_by_async_hooks(tmp_path: pathlib.Path) -> N
     assert [p.key for p in sync.pending()] == list(keys)
     assert sync.load("A-1").version == 1
     engine.dispose()
+
+
+def test_the_async_store_awaits_every_hook_system(tmp_path: pathlib.Path) -> None:
+    """Each hook system the workflow knows (the ledger and contracts ones included) is
+    handed on to the async store's deliverer, wrapped, none dropped."""
+    import attrs
+
+    from acctstate.world.store._awaiting import awaiting_hooks
+
+    class Anything:
+        def __getattr__(self, name: str) -> Any:
+            return lambda *args, **kwargs: None
+
+    every = acctstate.Hooks(**{f.name: Anything() for f in attrs.fields(acctstate.Hooks)})
+    engine = create_async_engine(f"sqlite+aiosqlite:///{tmp_path / 'hooks.db'}")
+    wrapped = awaiting_hooks(every, engine)
+    assert [f.name for f in attrs.fields(acctstate.Hooks) if getattr(wrapped, f.name) is None] == []
+    assert "ledger" in {f.name for f in attrs.fields(acctstate.Hooks)}
