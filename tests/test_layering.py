@@ -39,7 +39,10 @@ LAYERS: list[tuple[str, str, list[str]]] = [
             "clock",
             "invoices",
             "actors",
+            "_change_args",
             "guards",
+            "_effect_kinds",
+            "_effect_rules",
             "effects",
             "ledger",
             "_cause",
@@ -55,6 +58,7 @@ LAYERS: list[tuple[str, str, list[str]]] = [
         "engine",
         [
             "engine",
+            "_workflow_defaults",
             "_workflow_views",
             "_workflow_schedule",
             "_workflow_build",

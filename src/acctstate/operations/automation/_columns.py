@@ -199,8 +199,9 @@ def sweep_columns(
     if workers is not None and (type(workers) is not int or workers < 1):
         raise InvalidArgument("workers", workers, "a positive int or None")
     np = _numpy()
-    book = _Book(columns, scale)
     by_class = _policies(policy)
+    zone = next(iter(by_class.values())).workflow.default_timezone if by_class else None
+    book = _Book(columns, scale, zone)
     applied = (np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64))
     if invoices is not None:
         facts, *allocated = invoice_facts(book, invoices, now, _auto_rows(book, by_class))
@@ -222,7 +223,7 @@ def sweep_columns(
     finals = [status[a:b] for a, b in spans]
 
     def chunk(a: int, b: int, final: Any) -> _Decided:
-        part = _Book({k: v[a:b] for k, v in book.cols.items()}, scale)
+        part = _Book({k: v[a:b] for k, v in book.cols.items()}, scale, zone)
         return _sweep_book(part, by_class, now, final)
 
     with concurrent.futures.ThreadPoolExecutor(threads) as pool:

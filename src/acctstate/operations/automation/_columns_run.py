@@ -14,6 +14,7 @@ from acctstate.operations.automation._columns_plan import _ROW_WISE, _Plan
 from acctstate.operations.automation._invoice_columns import dunning_columns
 from acctstate.operations.automation._ladder import condition_of
 from acctstate.operations.automation._policy import RULES
+from acctstate.values.account import tag_names
 from acctstate.values.errors import InvalidArgument
 from acctstate.values.guards import Guard, GuardContext
 
@@ -61,8 +62,9 @@ class _Run:
         self.policy = policy
         self.scale = book.scale
         self.bal, self.inv, self.dpd_ok, self.dpd = dunning_columns(book, self.now_ns)
-        self.target = self._target()
+        # Rows the per-account sweep reports as errors (bad facts), found while deciding.
         self.faults: list[Any] = []
+        self.target = self._target()
 
     def _limit(self, amount: Decimal, *, ceil: bool) -> int:
         return _minor_limit(amount, self.scale, ceil)
@@ -113,8 +115,13 @@ class _Run:
             off = ladder.enforcement_off
             for row in np.flatnonzero(tags != None).tolist():  # noqa: E711
                 have = tags[row]
-                if not _is_missing(have) and off in have:
-                    target[row] = -2
+                if _is_missing(have):
+                    continue
+                try:
+                    if off in tag_names(have):
+                        target[row] = -2
+                except InvalidArgument:
+                    self.faults.append(np.array([row], dtype=np.int64))
         return target
 
     def _target_rows(self, target: Any, owing: Any) -> None:
@@ -130,14 +137,19 @@ class _Run:
             view = _RowView(self.book, row, 0, self.book.nat, "")
             t = None if tags is None else tags[row]
             f = None if failure is None else failure[row]
-            target[row] = ladder.target(
-                int(self.dpd[row]),
-                Decimal(int(self.bal[row])).scaleb(-scale),
-                int(self.inv[row]),
-                tags=() if t is None or _is_missing(t) else t,
-                failure=None if f is None or _is_missing(f) else f,
-                host=lambda name, v=view: condition_of(name)(v, now),  # type: ignore[misc]
-            )
+            try:
+                target[row] = ladder.target(
+                    int(self.dpd[row]),
+                    Decimal(int(self.bal[row])).scaleb(-scale),
+                    int(self.inv[row]),
+                    tags=() if t is None or _is_missing(t) else t,
+                    failure=None if f is None or _is_missing(f) else f,
+                    host=lambda name, v=view: condition_of(name)(v, now),  # type: ignore[misc]
+                )
+            except InvalidArgument:
+                # Bad facts (tags that are not names): the per-account sweep reports the
+                # account as an error, and so does this one.
+                self.faults.append(self.np.array([row], dtype=self.np.int64))
 
     def _cancel(self, rows: Any) -> Any:
         ladder = self.policy.ladder
@@ -253,6 +265,13 @@ class _Run:
                 return np.zeros(len(rows), dtype=bool)
             tol = args.get("tolerance", Decimal(0))
             return col[rows] <= self._limit(tol, ceil=False)
+        if name == "nothing_past_due":
+            # The ladder's own amount (invoices after the auto-apply, else the
+            # past-due scalars, else balance), as the per-account guard reads it.
+            cols = self.book.cols
+            if "past_due_balance" not in cols and "balance" not in cols:
+                return np.zeros(len(rows), dtype=bool)
+            return self.bal[rows] <= self._limit(args.get("tolerance", Decimal(0)), ceil=False)
         if name == "has_payment_method":
             flag = self.book.flag(args.get("attr", "payment_method"))
             return np.zeros(len(rows), dtype=bool) if flag is None else flag[rows]

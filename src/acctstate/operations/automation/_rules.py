@@ -13,13 +13,14 @@ from collections.abc import Callable, Iterator
 from decimal import Decimal
 from typing import Any
 
+from acctstate.core._workflow_defaults import own
 from acctstate.operations.automation._ladder import condition_of
 from acctstate.operations.automation._policy import (
     AutomationPolicy,
     _clear_reach,
     released_statuses,
 )
-from acctstate.values.account import account_id_of
+from acctstate.values.account import account_id_of, tag_names
 from acctstate.values.clock import billing_zone, calendar_days
 from acctstate.values.errors import InvalidArgument, MissingFact, SweepError, UnknownStatus
 from acctstate.values.guards import GuardContext, Refusal
@@ -184,7 +185,7 @@ class Compiled:
                     found = self._target(account, now, days, balance, invoices)
         if self.off_tag is not None:
             tags = getattr(account, "control_tags", None)
-            if tags and self.off_tag in tags:
+            if tags and self.off_tag in tag_names(tags):
                 found = FROZEN
         memo[0] = found
         return found
@@ -424,6 +425,19 @@ def _decide(
     return None, refusals
 
 
+class _InZone:
+    """An account that gives no billing time zone, read in the workflow's default one."""
+
+    __slots__ = ("_account", "timezone")
+
+    def __init__(self, account: Any, zone: str) -> None:
+        self._account = account
+        self.timezone = zone
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._account, name)
+
+
 def plan_one(
     c: Compiled, account: Any, now: dt.datetime
 ) -> tuple[list[Change], list[Refused]] | None:
@@ -438,6 +452,9 @@ def plan_one(
     # misread in the hour the clocks fall back. The changes keep the caller's ``now``.
     at = now
     now = now.astimezone(dt.UTC)
+    zone = c.policy.workflow.default_timezone
+    if zone is not None and own(account, "timezone") is None:
+        account = _InZone(account, zone)  # the workflow's default_timezone
     code = getattr(account, c.status_attr)
     rules = c.rules.get(code) if type(code) is int else None
     if rules is None:

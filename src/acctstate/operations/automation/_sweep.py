@@ -17,7 +17,11 @@ from typing import Any
 import attrs
 
 from acctstate.core._workflow_fire import carry_out, plan_change, plan_without_data
-from acctstate.operations.automation._autoapply import book_allocations, planned_allocations
+from acctstate.operations.automation._autoapply import (
+    AfterAutoApply,
+    book_allocations,
+    planned_allocations,
+)
 from acctstate.operations.automation._holds import (
     HoldAction,
     hold_actions,
@@ -330,7 +334,8 @@ def sweep(
             c = found
         try:
             applied = planned_allocations(account, now) if c.auto_apply else ()
-            planned = plan_one(c, account, now)
+            # Planned on the facts apply will find once it has booked the allocations.
+            planned = plan_one(c, AfterAutoApply(account, applied) if applied else account, now)
             # Hold rules: only for accounts with holds, or a policy placing holds.
             held = (
                 hold_actions(c.policy, account, now)

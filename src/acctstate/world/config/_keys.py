@@ -29,6 +29,8 @@ TOP_KEYS: Mapping[str, bool] = {
     "name": False,
     "initial": False,
     "status_attr": False,
+    "default_timezone": False,
+    "default_currency": False,
     "statuses": False,
     "transitions": False,
     "remove": False,

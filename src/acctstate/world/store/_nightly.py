@@ -306,10 +306,12 @@ class SqlNightly(SqlNightlyHolds):
         # as UTC, so those rows take the per-account path, which refuses with MissingFact
         # when a rule needs the zone, exactly as ``fire`` and the memory store do.
         zones = rows.facts.get("timezone")
-        if zones is None:
+        if self._workflow.default_timezone is not None:  # else the sweep reads it
+            pass
+        elif zones is None:
             one_by_one.extend(rows.ids)
             return _Write(self._tenant)
-        if None in zones:
+        elif None in zones:
             one_by_one.extend(rows.ids[i] for i, z in enumerate(zones) if z is None)
             rows = rows.subset([i for i, z in enumerate(zones) if z is not None])
             if not len(rows):

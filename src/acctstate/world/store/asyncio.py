@@ -239,10 +239,13 @@ class AsyncSqlStore(AsyncBatch):
         return await self._run(connection, self._store.load, account_id)
 
     async def accounts(
-        self, *, statuses: Sequence[StatusRef] | None = None
+        self,
+        *,
+        statuses: Sequence[StatusRef] | None = None,
+        connection: AsyncConnection | None = None,
     ) -> tuple[StoredAccount, ...]:
         """Every stored account (optionally only those in ``statuses``), by id."""
-        return await self._run(None, self._store.accounts, statuses=statuses)
+        return await self._run(connection, self._store.accounts, statuses=statuses)
 
     async def history(
         self, account_id: str, *, connection: AsyncConnection | None = None
@@ -483,10 +486,16 @@ class AsyncSqlStore(AsyncBatch):
         return await self._run(None, self._store.schedule_change, entry)
 
     async def scheduled(
-        self, *, account_id: str | None = None, state: str | None = None
+        self,
+        *,
+        account_id: str | None = None,
+        state: str | None = None,
+        connection: AsyncConnection | None = None,
     ) -> tuple[ScheduledRecord, ...]:
         """The scheduled changes, by time then id."""
-        return await self._run(None, self._store.scheduled, account_id=account_id, state=state)
+        return await self._run(
+            connection, self._store.scheduled, account_id=account_id, state=state
+        )
 
     async def apply_due(
         self,

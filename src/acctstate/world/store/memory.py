@@ -30,6 +30,7 @@ from acctstate.world.store._base import BaseStore
 from acctstate.world.store._codec import (
     check_count,
     check_id,
+    check_written,
     duplicate_key,
     error_text,
     normalised,
@@ -105,6 +106,7 @@ class MemoryStore(MemoryOutbox, HoldsMixin, MemoryBatch, BaseStore):
                 (pass ``imported=True`` to bring in an existing account).
         """
         check_id(account_id)
+        check_written(reason, note, actor)
         account = self._workflow.open(
             account_id, status, at=at, actor=actor, reason=reason, note=note, imported=imported
         )
