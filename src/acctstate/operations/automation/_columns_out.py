@@ -105,7 +105,8 @@ class _Decided:
         start -= counts
         self.counts = counts
         self.start = start
-        self.at = [start if k == 0 else start[i] + k for k, i in enumerate(at)]
+        # Where each entry goes, the rounds one after the other (as they are joined).
+        self.at = np.concatenate([start if k == 0 else start[i] + k for k, i in enumerate(at)])
 
     def _sort(self, parts: list[_Part]) -> tuple[Any, ...]:
         """The changes of several policies (or with unsettled rows) sorted by row."""
@@ -153,20 +154,23 @@ class _Decided:
         v += row0
 
     def _write_rounds(self, part: _Part, views: dict[str, Any], final: Any, row0: int) -> None:
-        """Each round's entries at their places (ascending, so the writes stay local);
-        a change's source is the change before's destination, or the row's status."""
+        """Each round's entries at their places; a change's source is the change
+        before's destination, or the row's status."""
+        np = self.np
         codes = part.plan.codes
         remap = self.remap[0]
         row, hop, rule, trig, dest = (views[k] for k in ("row", "hop", "rule", "trigger", "dest"))
-        for k, (h, at) in enumerate(zip(part.hops, self.at, strict=True)):
-            row[at] = h.rows
-            hop[at] = k
-            rule[at] = h.rule
-            trig[at] = remap[h.trigger]
-            dest[at] = codes[h.dest]
-        if row0:
-            row += row0
-        first = part.hops[0].rows
+        hops = part.hops
+        first = hops[0].rows
+        # A row's block holds its rounds 0, 1, ... in order: rows and hops by repeats.
+        row[:] = np.repeat(first + row0 if row0 else first, self.counts)
+        np.subtract(np.arange(self.changes), np.repeat(self.start, self.counts), out=hop)
+        # The other fields round after round, joined, written at their places at once.
+        at = self.at
+        # (Small integers are widened before the scatter: NumPy's casting one is slow.)
+        rule[at] = np.concatenate([h.rule for h in hops]).astype(np.int64)
+        trig[at] = remap.take(np.concatenate([h.trigger for h in hops]))
+        dest[at] = codes.take(np.concatenate([h.dest for h in hops]))
         # Each row ends in its last change's destination.
         final[first] = dest[self.start + self.counts - 1]
         source = views["source"]

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from acctstate.operations.automation._book import _numpy
-from acctstate.operations.automation._policy import AutomationPolicy
+from acctstate.operations.automation._policy import RULES, AutomationPolicy
 from acctstate.operations.automation._rules import Compiled, compiled
 from acctstate.values.actors import Actor
 from acctstate.values.guards import Guard
@@ -126,6 +126,73 @@ class _Plan:
         self.pos = np.full(k, -1, dtype=np.int64)
         for code, p in c.pos.items():
             self.pos[index[code]] = p
+        # One-trigger rules whose trigger takes an edge without guards from every status
+        # the rule applies to: the destination is one lookup, nothing is refused.
+        self.sure = {
+            rule: self.fire[ts[0]][0][0]
+            for rule, ts in self.rule_triggers.items()
+            if len(ts) == 1 and bool((self.fire[ts[0]][0][0][self.rule_mask[rule]] >= 0).all())
+        }
+        self.rule_id = {rule: RULES.index(rule) for rule in self.rule_triggers}
+        self.extended = policy.ladder is not None and policy.ladder.extended
+        self._step_table()
+
+    def _step_table(self) -> None:
+        """What a round decides for a row from its ladder step and status alone.
+
+        Where every rule that applies to a status is one of the ladder's step rules
+        (they read only the row's step and the status's place on the ladder) and the
+        edges they would take ask no guard, a row's move in a round is a function of
+        (step, status): ``step_table[(step + 2) * k + status position]`` is the index
+        of that move in ``step_rule`` / ``step_trigger`` / ``step_dest``, ``_STAY``
+        for none, or ``_ASK`` where the round must evaluate the rules (another rule
+        applies, a guard is asked, or an edge is refused).
+        """
+        np = _numpy()
+        k = len(self.codes)
+        ladder = self.c.policy.ladder
+        # Steps as _target gives them: 0 (clear) to the top step, -2 (enforcement off).
+        self.step_top = 0 if ladder is None else len(ladder.steps)
+        rules = [r for r in RULES if r in self.rule_triggers]
+        trig_index = {t: i for i, t in enumerate(self.triggers)}
+        moves: dict[tuple[int, int, int], int] = {}
+        table = np.full((self.step_top + 3) * k, _ASK, dtype=np.int64)
+        for step in range(-2, self.step_top + 1):
+            for i in range(k):
+                move = self._step_move(rules, step, i)
+                if move is None:
+                    continue
+                if move == _STAY:
+                    table[(step + 2) * k + i] = _STAY
+                    continue
+                rule, trigger, dest = move
+                key = (RULES.index(rule), trig_index[trigger], dest)
+                table[(step + 2) * k + i] = moves.setdefault(key, len(moves))
+        self.step_table = table
+        self.step_rule = np.array([m[0] for m in moves] or [0], dtype=np.int8)
+        self.step_trigger = np.array([m[1] for m in moves] or [0], dtype=np.int16)
+        self.step_dest = np.array([m[2] for m in moves] or [0], dtype=np.int64)
+
+    def _step_move(self, rules: list[str], step: int, i: int) -> Any:
+        """The move (rule, trigger, destination) of a row on ``step`` in status
+        position ``i``, ``_STAY``, or ``None`` when the round must ask."""
+        for rule in rules:
+            if not self.rule_mask[rule][i]:
+                continue
+            if rule not in _STEP_RULES:
+                return None
+            if not step_wants(rule, step, int(self.pos[i])):
+                continue
+            for t in self.rule_triggers[rule]:
+                if not self.applies[(rule, t)][i]:
+                    continue
+                for free, guarded, _, _ in self.fire[t]:
+                    if free[i] >= 0:
+                        return rule, t, int(free[i])
+                    if guarded[i]:
+                        return None
+            return None  # refused: the round reports it
+        return _STAY
 
     def index_of(self, status: Any) -> tuple[Any, Any]:
         """Status positions of the codes (0 where unknown), and which codes the catalog
@@ -147,6 +214,22 @@ class _Plan:
         if known.all():
             return pos, None
         return np.where(known, pos, 0), known
+
+
+# The ladder's rules that read only a row's step and its status's place on the ladder.
+_STEP_RULES = frozenset({"dunning_clear", "dunning", "dunning_down"})
+_STAY = -1  # step table: no rule moves the row
+_ASK = -2  # step table: the round evaluates the rules
+
+
+def step_wants(rule: str, step: Any, place: Any) -> Any:
+    """Whether a step rule wants a row on ``step`` whose status is at ``place`` on the
+    ladder (ints or arrays alike)."""
+    if rule == "dunning":
+        return step > place
+    if rule == "dunning_clear":
+        return step == 0
+    return (step > 0) & (step < place)  # dunning_down
 
 
 def _guards_key(guards: tuple[Guard, ...]) -> Any:

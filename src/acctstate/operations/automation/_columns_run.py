@@ -9,8 +9,8 @@ import functools
 from decimal import Decimal
 from typing import Any, NamedTuple
 
-from acctstate.operations.automation._book import _Book, _is_missing, _ns
-from acctstate.operations.automation._columns_plan import _ROW_WISE, _Plan
+from acctstate.operations.automation._book import _Book, _is_missing, _ns, _numpy
+from acctstate.operations.automation._columns_plan import _ROW_WISE, _Plan, step_wants
 from acctstate.operations.automation._invoice_columns import dunning_columns
 from acctstate.operations.automation._ladder import condition_of
 from acctstate.operations.automation._policy import RULES
@@ -31,6 +31,33 @@ def _minor_limit(amount: Decimal, scale: int, ceil: bool) -> int:
     """A money threshold in integer minor units, rounded toward the safe side."""
     minor = amount.scaleb(scale)
     return int(minor.to_integral_value(rounding="ROUND_CEILING" if ceil else "ROUND_FLOOR"))
+
+
+@functools.lru_cache(maxsize=256)
+def _met_table(limits: tuple[int, ...], low: int) -> Any:
+    """How many of ``limits`` (sorted) each value from ``low`` to the largest meets."""
+    np = _numpy()
+    values = np.arange(low, limits[-1] + 1)
+    return np.searchsorted(np.array(limits), values, side="right").astype(np.int8)
+
+
+def _met(np: Any, values: Any, limits: list[int]) -> Any:
+    """How many of ``limits`` each value meets (``value >= limit``), as int8."""
+    low, top = min(limits) - 1, max(limits)
+    if low >= -1 and top <= 4096:
+        # One lookup in a table by value, clipped to the thresholds' range (a value
+        # below ``low + 1`` meets none, one above the top meets all).
+        at = np.minimum(values, top)
+        np.maximum(at, low, out=at)
+        if low:
+            at -= low
+        return _met_table(tuple(sorted(limits)), low).take(at)
+    count = np.zeros(len(values), dtype=np.int8)
+    for limit in sorted(set(limits)):
+        met = (values >= limit).view(np.int8)
+        times = limits.count(limit)
+        count += met if times == 1 else met * times
+    return count
 
 
 class _Hop(NamedTuple):
@@ -75,7 +102,7 @@ class _Run:
             return target
         owing = (self.bal > 0) & self.dpd_ok
         k = len(ladder.steps)
-        if ladder.extended:
+        if self.plan.extended:
             self._target_rows(target, owing)
         elif ladder.order == "first_match":
             # Most severe first: a row takes the first step that holds.
@@ -93,7 +120,7 @@ class _Run:
             # Thresholds never decrease along the ladder (checked when it was built), so
             # a step holds exactly when it is within the count of thresholds each fact
             # meets: the step is the smallest of the three counts.
-            target[owing] = k
+            target = owing.view(np.int8) * np.int8(k)
             dims = (
                 (self.dpd, [s.min_days for s in ladder.steps]),
                 (self.bal, [self._limit(s.min_balance, ceil=True) for s in ladder.steps]),
@@ -102,12 +129,7 @@ class _Run:
             for values, limits in dims:
                 if limits[-1] <= 0 and values is not self.dpd:
                     continue  # every step's threshold is met by any account that owes
-                count = np.zeros(self.book.n, dtype=np.int8)
-                for limit in sorted(set(limits)):
-                    met = (values >= limit).view(np.int8)
-                    times = limits.count(limit)
-                    count += met if times == 1 else met * times
-                np.minimum(target, count, out=target)
+                np.minimum(target, _met(np, values, limits), out=target)
         tags = self.book.cols.get("control_tags")
         if ladder.enforcement_off is not None and tags is not None:
             off = ladder.enforcement_off
@@ -184,13 +206,10 @@ class _Run:
 
     def wants(self, rule: str, rows: Any, s: Any) -> Any:
         p = self.policy
-        if rule == "dunning":
-            return self.target[rows] > self.plan.pos[s]
+        if rule == "dunning" or rule == "dunning_down":
+            return step_wants(rule, self.target[rows], self.plan.pos[s])
         if rule == "dunning_clear":
-            return self.target[rows] == 0
-        if rule == "dunning_down":
-            t = self.target[rows]
-            return (t > 0) & (t < self.plan.pos[s])
+            return step_wants(rule, self.target[rows], None)
         if rule == "dunning_cancel":
             return self._cancel(rows)
         if rule == "trial_end":
@@ -334,9 +353,13 @@ class _Run:
         refused, reported with the first trigger that applied (``round_blocked``)."""
         np = self.np
         plan = self.plan
-        rid = RULES.index(rule)
+        rid = plan.rule_id[rule]
         triggers = plan.rule_triggers[rule]
         sp = s[pos]
+        sure = plan.sure.get(rule)
+        if sure is not None:
+            hits.append((pos, rid, trig_index[triggers[0]], sure[sp]))
+            return
         if len(triggers) == 1:
             # The rule applies only where its one trigger does: no per-trigger masks.
             t = triggers[0]
@@ -395,10 +418,37 @@ class _Run:
         s = status_pos
         m = self.book.n
         hop = 0
+        # Per row of a later round: its step's offset into the plan's step table
+        # (``None`` until the first later round), when every step is on the table.
+        key: Any = None
+        tabled = True
+        k = len(plan.codes)
         while m:
             if hop == limit:
                 errors.append(active)
                 break
+            if active is not None and key is None and tabled:
+                step = self.target[active]
+                tabled = step.min() >= -2 and step.max() <= plan.step_top
+                key = (step.astype(np.int64) + 2) * k
+            if active is not None and tabled:
+                # Rows that stand where only the step rules apply, on edges without
+                # guards: the table gives each row's move, no rule evaluated.
+                e = plan.step_table[key + s]
+                if e.min() >= -1:
+                    moved = _where(e >= 0)
+                    if not moved.size:
+                        break
+                    e = e[moved]
+                    rows_moved = active[moved]
+                    dest = plan.step_dest[e]
+                    changes.append(
+                        _Hop(rows_moved, moved, plan.step_rule[e], plan.step_trigger[e], dest)
+                    )
+                    since_all[rows_moved] = self.now_ns
+                    active, s, m, key = rows_moved, dest, len(moved), key[moved]
+                    hop += 1
+                    continue
             # The statuses present in a later round (few rows, few statuses): rules that
             # apply to none of them are skipped, and to all of them need no mask.
             present = (
@@ -483,6 +533,8 @@ class _Run:
             active = rows_moved
             s = dest
             m = len(moved)
+            if key is not None:
+                key = key[moved]
             hop += 1
         errors.extend(self.faults)
         return changes, blocked, errors
