@@ -76,8 +76,8 @@ class _Plan:
         # practice: the status-code table spans -99..21004), else a binary search.
         self.lut = None
         if hi - lo < 1 << 20:
-            self.lut = np.full(hi - lo + 1, -1, dtype=np.int64)
-            self.lut[self.codes - lo] = np.arange(k)
+            self.lut = np.full(hi - lo + 3, -1, dtype=np.int64)
+            self.lut[self.codes - lo + 1] = np.arange(k)
         # Which statuses each rule applies to, as a mask by status position.
         self.rule_mask = {
             rule: np.array(
@@ -88,11 +88,6 @@ class _Plan:
                 dtype=bool,
             )
             for rule in self.rule_triggers
-        }
-        # The same as sets of positions, to skip a rule in a round whose rows are all
-        # in statuses it does not apply to (or to take them all without a mask).
-        self.rule_statuses = {
-            rule: frozenset(np.flatnonzero(mask).tolist()) for rule, mask in self.rule_mask.items()
         }
         # Every rule's mask in one array of bits by status position: a round gathers it
         # once for all its rules.
@@ -123,6 +118,12 @@ class _Plan:
         self.guarded = {
             t: [bool(g.any()) for _, g, _, _ in levels] for t, levels in self.fire.items()
         }
+        # Per trigger and level: the one group of guards every guarded source asks, if
+        # there is one (its rows need no split by group).
+        self.one_group = {
+            t: [_single(group[group >= 0].tolist()) for group in per_level]
+            for t, per_level in self.group.items()
+        }
         self.pos = np.full(k, -1, dtype=np.int64)
         for code, p in c.pos.items():
             self.pos[index[code]] = p
@@ -134,6 +135,8 @@ class _Plan:
             if len(ts) == 1 and bool((self.fire[ts[0]][0][0][self.rule_mask[rule]] >= 0).all())
         }
         self.rule_id = {rule: RULES.index(rule) for rule in self.rule_triggers}
+        # Places as the steps are held (int8: a comparison of like types is the fast one).
+        self.place = self.pos.astype(np.int8) if self.pos.max() < 127 else self.pos
         self.extended = policy.ladder is not None and policy.ladder.extended
         self._step_table()
 
@@ -199,15 +202,10 @@ class _Plan:
         knows (``None``: all of them)."""
         np = _numpy()
         if self.lut is not None:
-            off = status - self.codes[0]
-            if off.size and (off.min() < 0 or off.max() >= len(self.lut)):
-                inside = (off >= 0) & (off < len(self.lut))
-                off = np.where(inside, off, 0)
-                pos = self.lut[off]
-                known = inside & (pos >= 0)
-            else:
-                pos = self.lut[off]
-                known = pos >= 0
+            # The table has an unknown code at each end: a code outside its span is
+            # clipped onto one of them (no pass to find the span of the column first).
+            pos = self.lut.take(status - (self.codes[0] - 1), mode="clip")
+            known = pos >= 0
         else:
             pos = np.clip(np.searchsorted(self.codes, status), 0, len(self.codes) - 1)
             known = self.codes[pos] == status
@@ -230,6 +228,11 @@ def step_wants(rule: str, step: Any, place: Any) -> Any:
     if rule == "dunning_clear":
         return step == 0
     return (step > 0) & (step < place)  # dunning_down
+
+
+def _single(groups: list[int]) -> int | None:
+    """The one group of ``groups``, or ``None`` for several (or none)."""
+    return groups[0] if groups and len(set(groups)) == 1 else None
 
 
 def _guards_key(guards: tuple[Guard, ...]) -> Any:

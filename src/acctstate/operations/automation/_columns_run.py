@@ -89,6 +89,11 @@ class _Run:
         self.scale = book.scale
         self.bal, self.inv, self.dpd_ok, self.dpd = dunning_columns(book, self.now_ns)
         self.target = self._target()
+        # The last rows / statuses the step rules read, and what they read there.
+        self._steps_of: Any = None
+        self._steps_at: Any = None
+        self._places_of: Any = None
+        self._places_at: Any = None
         self.faults: list[Any] = []
 
     def _limit(self, amount: Decimal, *, ceil: bool) -> int:
@@ -204,12 +209,24 @@ class _Run:
         today = self.book.local_days(self.now_ns, rows)
         return (since != self.book.nat) & (today - self.book.local_days(since, rows) >= days)
 
+    def _steps(self, rows: Any) -> Any:
+        """The rows' ladder steps (the step rules of a round read them once)."""
+        if self._steps_of is not rows:
+            self._steps_of, self._steps_at = rows, self.target[rows]
+        return self._steps_at
+
+    def _places(self, s: Any) -> Any:
+        """The places of statuses ``s`` on the ladder (read once per round)."""
+        if self._places_of is not s:
+            self._places_of, self._places_at = s, self.plan.place.take(s)
+        return self._places_at
+
     def wants(self, rule: str, rows: Any, s: Any) -> Any:
         p = self.policy
         if rule == "dunning" or rule == "dunning_down":
-            return step_wants(rule, self.target[rows], self.plan.pos[s])
+            return step_wants(rule, self._steps(rows), self._places(s))
         if rule == "dunning_clear":
-            return step_wants(rule, self.target[rows], None)
+            return step_wants(rule, self._steps(rows), None)
         if rule == "dunning_cancel":
             return self._cancel(rows)
         if rule == "trial_end":
@@ -307,8 +324,12 @@ class _Run:
         np = self.np
         dest: Any = None
         plan = self.plan
-        for (free, guarded, _, dest_at), group_at, any_guarded in zip(
-            plan.fire[trigger], plan.group[trigger], plan.guarded[trigger], strict=True
+        for (free, guarded, _, dest_at), group_at, any_guarded, one in zip(
+            plan.fire[trigger],
+            plan.group[trigger],
+            plan.guarded[trigger],
+            plan.one_group[trigger],
+            strict=True,
         ):
             if dest is None:
                 idx = None
@@ -325,8 +346,11 @@ class _Run:
             gi = _where(guarded[ss])
             if not gi.size:
                 continue
-            e = group_at[ss[gi]]
-            groups = _where(np.bincount(e)).tolist()
+            if one is None:
+                e = group_at[ss[gi]]
+                groups = _where(np.bincount(e)).tolist()
+            else:
+                groups = [one]
             for index in groups:
                 sel = gi if len(groups) == 1 else gi[e == index]
                 at = sel if idx is None else idx[sel]
@@ -434,46 +458,50 @@ class _Run:
             if active is not None and tabled:
                 # Rows that stand where only the step rules apply, on edges without
                 # guards: the table gives each row's move, no rule evaluated.
-                e = plan.step_table[key + s]
+                e = plan.step_table.take(key + s)
                 if e.min() >= -1:
                     moved = _where(e >= 0)
                     if not moved.size:
                         break
                     e = e[moved]
                     rows_moved = active[moved]
-                    dest = plan.step_dest[e]
+                    dest = plan.step_dest.take(e)
                     changes.append(
-                        _Hop(rows_moved, moved, plan.step_rule[e], plan.step_trigger[e], dest)
+                        _Hop(
+                            rows_moved,
+                            moved,
+                            plan.step_rule.take(e),
+                            plan.step_trigger.take(e),
+                            dest,
+                        )
                     )
                     since_all[rows_moved] = self.now_ns
                     active, s, m, key = rows_moved, dest, len(moved), key[moved]
                     hop += 1
                     continue
-            # The statuses present in a later round (few rows, few statuses): rules that
-            # apply to none of them are skipped, and to all of them need no mask.
-            present = (
-                None
-                if active is None
-                else frozenset(_where(np.bincount(s, minlength=len(plan.codes))).tolist())
-            )
+            # Each row's rules by the bits of its status. In a later round (few rows, few
+            # statuses), rules that apply to none of them are skipped, and to all of them
+            # need no mask: the bits some row has (``anyb``) and every row has (``allb``).
+            bits = plan.rule_bits.take(s)
+            if active is not None:
+                anyb = int(np.bitwise_or.reduce(bits))
+                allb = int(np.bitwise_and.reduce(bits))
             # Per round, what each (rule, trigger) moved: ascending positions, the rule,
             # the trigger and the destinations; ``decided`` masks them all.
             hits: list[tuple[Any, int, int, Any]] = []
             decided: Any = None
             round_blocked: list[tuple[Any, int, Any]] = []
-            bits: Any = None  # each row's rules (by the bits of its status), when needed
+            rows_all = slice(None) if active is None else active
             for rule in rules:
                 cand: Any = None  # None: every row of the round
-                if present is not None:
-                    statuses = plan.rule_statuses[rule]
-                    if present.isdisjoint(statuses):
+                bit = plan.rule_bit[rule]
+                if active is not None:
+                    if not anyb & bit:
                         continue
-                    if not present <= statuses:
-                        bits = plan.rule_bits[s] if bits is None else bits
-                        cand = (bits & plan.rule_bit[rule]) != 0
+                    if not allb & bit:
+                        cand = (bits & bit) != 0
                 else:
-                    bits = plan.rule_bits[s] if bits is None else bits
-                    cand = (bits & plan.rule_bit[rule]) != 0
+                    cand = (bits & bit) != 0
                     if eligible is not None:
                         cand &= eligible
                 if decided is not None:
@@ -481,7 +509,6 @@ class _Run:
                 many = m if cand is None else np.count_nonzero(cand)
                 if not many:
                     continue
-                rows_all = slice(None) if active is None else active
                 if many * 4 > m and rule not in _ROW_WISE:
                     # Most rows are candidates: ask the rule over every row at once.
                     wanted = self.wants(rule, rows_all, s)
