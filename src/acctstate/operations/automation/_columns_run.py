@@ -44,9 +44,10 @@ def _met_table(limits: tuple[int, ...], low: int) -> Any:
 def _met(np: Any, values: Any, limits: list[int]) -> Any:
     """How many of ``limits`` each value meets (``value >= limit``), as int8."""
     low, top = min(limits) - 1, max(limits)
-    if low >= -1 and top <= 4096:
+    if low >= -1 and top <= 4096 and len(set(limits)) > 2:
         # One lookup in a table by value, clipped to the thresholds' range (a value
-        # below ``low + 1`` meets none, one above the top meets all).
+        # below ``low + 1`` meets none, one above the top meets all): three passes
+        # however many thresholds.
         at = np.minimum(values, top)
         np.maximum(at, low, out=at)
         if low:
@@ -95,6 +96,8 @@ class _Run:
         self._places_of: Any = None
         self._places_at: Any = None
         self.faults: list[Any] = []
+        self.hop = 0  # the round being decided
+        self.given_since: Any = None  # the book's status_since (int64 ns) or None
 
     def _limit(self, amount: Decimal, *, ceil: bool) -> int:
         return _minor_limit(amount, self.scale, ceil)
@@ -204,8 +207,16 @@ class _Run:
             raise InvalidArgument("columns", "no 'id'", "an 'id' column for hold releases")
         return np.isin(col[rows], np.array(ids, dtype=object))
 
+    def _since(self, rows: Any) -> Any:
+        """When the rows entered their status: as given in the first round, ``now`` in
+        a later one (each of its rows has just moved)."""
+        if self.hop == 0 and self.given_since is not None:
+            return self.given_since[rows]
+        when = self.now_ns if self.hop else self.book.nat
+        return self.np.full(self._size(rows), when, dtype=self.np.int64)
+
     def _days_in(self, rows: Any, days: int) -> Any:
-        since = self.since_all[rows]
+        since = self._since(rows)
         today = self.book.local_days(self.now_ns, rows)
         return (since != self.book.nat) & (today - self.book.local_days(since, rows) >= days)
 
@@ -294,10 +305,13 @@ class _Run:
             return np.zeros(len(rows), dtype=bool) if flag is None else flag[rows]
         if name == "days_in_status":
             attr = args.get("attr", "status_since")
-            col = self.since_all if attr == "status_since" else self.book.date(attr)
-            if col is None:
-                return np.zeros(len(rows), dtype=bool)
-            col = col[rows]
+            if attr == "status_since":
+                col = self._since(rows)
+            else:
+                col = self.book.date(attr)
+                if col is None:
+                    return np.zeros(len(rows), dtype=bool)
+                col = col[rows]
             days = self.book.local_days(self.now_ns, rows) - self.book.local_days(col, rows)
             return (col != self.book.nat) & (days >= args["days"])
         if name == "period_ended":
@@ -307,7 +321,7 @@ class _Run:
         return self._guard_rows(g, rows, s)
 
     def _guard_rows(self, g: Guard, rows: Any, s: Any) -> Any:
-        since = self.since_all[rows]
+        since = self._since(rows)
         # A guard with no column-wise form: ask it row by row, as the per-account sweep.
         np = self.np
         out = np.zeros(len(rows), dtype=bool)
@@ -416,7 +430,7 @@ class _Run:
             round_blocked.append((pos[open_], rid, first[open_]))
 
     def run(
-        self, eligible: Any, status_pos: Any, since_all: Any
+        self, eligible: Any, status_pos: Any, given_since: Any
     ) -> tuple[list[_Hop], list[Any], list[Any]]:
         """Move rows to the fixed point, a round (hop) at a time.
 
@@ -429,7 +443,7 @@ class _Run:
         and the rows that could not be planned.
         """
         np = self.np
-        self.since_all = since_all
+        self.given_since = given_since
         plan = self.plan
         changes: list[_Hop] = []
         blocked: list[tuple[Any, ...]] = []
@@ -441,7 +455,7 @@ class _Run:
         active: Any = None
         s = status_pos
         m = self.book.n
-        hop = 0
+        self.hop = hop = 0
         # Per row of a later round: its step's offset into the plan's step table
         # (``None`` until the first later round), when every step is on the table.
         key: Any = None
@@ -475,9 +489,8 @@ class _Run:
                             dest,
                         )
                     )
-                    since_all[rows_moved] = self.now_ns
                     active, s, m, key = rows_moved, dest, len(moved), key[moved]
-                    hop += 1
+                    self.hop = hop = hop + 1
                     continue
             # Each row's rules by the bits of its status. In a later round (few rows, few
             # statuses), rules that apply to none of them are skipped, and to all of them
@@ -556,13 +569,12 @@ class _Run:
                 rule_of, trig_of, dest = f_rule[moved], f_trig[moved], f_dest[moved]
             rows_moved = moved if active is None else active[moved]
             changes.append(_Hop(rows_moved, moved, rule_of, trig_of, dest))
-            since_all[rows_moved] = self.now_ns
             active = rows_moved
             s = dest
             m = len(moved)
             if key is not None:
                 key = key[moved]
-            hop += 1
+            self.hop = hop = hop + 1
         errors.extend(self.faults)
         return changes, blocked, errors
 
