@@ -124,6 +124,25 @@ class _Plan:
             t: [_single(group[group >= 0].tolist()) for group in per_level]
             for t, per_level in self.group.items()
         }
+        # Per trigger, its levels as a round reads them: (free, guarded, destination,
+        # group, whether any source is guarded, the one group).
+        self.ways: dict[str, list[tuple[Any, ...]]] = {
+            t: [
+                (free, guarded, dest, group, any_g, one)
+                for (free, guarded, _, dest), group, any_g, one in zip(
+                    levels, self.group[t], self.guarded[t], self.one_group[t], strict=True
+                )
+            ]
+            for t, levels in self.fire.items()
+        }
+        # Rules of several triggers of which at most one applies to each status (a
+        # clearing rule: settle from one status, reinstate from another): their levels
+        # merged by status, and each status's trigger (one pass for all of them).
+        self.merged: dict[str, tuple[list[tuple[Any, ...]], Any]] = {}
+        trig_index = {t: i for i, t in enumerate(self.triggers)}
+        for rule, ts in self.rule_triggers.items():
+            if len(ts) > 1 and _exclusive([self.applies[(rule, t)] for t in ts]):
+                self.merged[rule] = self._merge(rule, ts, trig_index)
         self.pos = np.full(k, -1, dtype=np.int64)
         for code, p in c.pos.items():
             self.pos[index[code]] = p
@@ -139,6 +158,33 @@ class _Plan:
         self.place = self.pos.astype(np.int8) if self.pos.max() < 127 else self.pos
         self.extended = policy.ladder is not None and policy.ladder.extended
         self._step_table()
+
+    def _merge(
+        self, rule: str, triggers: tuple[str, ...], trig_index: dict[str, int]
+    ) -> tuple[list[tuple[Any, ...]], Any]:
+        np = _numpy()
+        k = len(self.codes)
+        at = np.zeros(k, dtype=np.int64)
+        levels: list[tuple[Any, ...]] = []
+        for j in range(max(len(self.ways[t]) for t in triggers)):
+            free = np.full(k, -1, dtype=np.int64)
+            guarded = np.zeros(k, dtype=bool)
+            dest = np.full(k, -1, dtype=np.int64)
+            group = np.full(k, -1, dtype=np.int64)
+            for t in triggers:
+                mine = self.applies[(rule, t)]
+                at[mine] = trig_index[t]
+                if j < len(self.ways[t]):
+                    f, g, d, e, _, _ = self.ways[t][j]
+                    free[mine], guarded[mine], dest[mine], group[mine] = (
+                        f[mine],
+                        g[mine],
+                        d[mine],
+                        e[mine],
+                    )
+            one = _single(group[group >= 0].tolist())
+            levels.append((free, guarded, dest, group, bool(guarded.any()), one))
+        return levels, at
 
     def _step_table(self) -> None:
         """What a round decides for a row from its ladder step and status alone.
@@ -228,6 +274,11 @@ def step_wants(rule: str, step: Any, place: Any) -> Any:
     if rule == "dunning_clear":
         return step == 0
     return (step > 0) & (step < place)  # dunning_down
+
+
+def _exclusive(masks: list[Any]) -> bool:
+    """Whether at most one of the masks holds at each position."""
+    return bool((sum(m.astype(int) for m in masks) <= 1).all())
 
 
 def _single(groups: list[int]) -> int | None:

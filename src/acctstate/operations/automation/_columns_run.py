@@ -335,16 +335,13 @@ class _Run:
 
     def fire(self, trigger: str, rows: Any, s: Any) -> Any:
         """Destination status positions (-1: no edge passed), as the table answers."""
+        return self._fire(self.plan.ways[trigger], rows, s)
+
+    def _fire(self, ways: list[tuple[Any, ...]], rows: Any, s: Any) -> Any:
         np = self.np
         dest: Any = None
         plan = self.plan
-        for (free, guarded, _, dest_at), group_at, any_guarded, one in zip(
-            plan.fire[trigger],
-            plan.group[trigger],
-            plan.guarded[trigger],
-            plan.one_group[trigger],
-            strict=True,
-        ):
+        for free, guarded, dest_at, group_at, any_guarded, one in ways:
             if dest is None:
                 idx = None
                 ss = s
@@ -383,7 +380,7 @@ class _Run:
         s: Any,
         active: Any,
         trig_index: dict[str, int],
-        hits: list[tuple[Any, int, int, Any]],
+        hits: list[tuple[Any, int, Any, Any]],
         round_blocked: list[tuple[Any, int, Any]],
     ) -> None:
         """Fire ``rule``'s triggers, in order, for the positions ``pos`` it wants: each
@@ -398,19 +395,27 @@ class _Run:
         if sure is not None:
             hits.append((pos, rid, trig_index[triggers[0]], sure[sp]))
             return
-        if len(triggers) == 1:
-            # The rule applies only where its one trigger does: no per-trigger masks.
-            t = triggers[0]
-            ti = trig_index[t]
-            d = self.fire(t, pos if active is None else active[pos], sp)
+        merged = plan.merged.get(rule)
+        if len(triggers) == 1 or merged is not None:
+            # The rule applies only where its one trigger does (or one of its triggers
+            # per status): no per-trigger masks.
+            ti: Any
+            if merged is None:
+                ti = trig_index[triggers[0]]
+                ways = plan.ways[triggers[0]]
+            else:
+                ways, at = merged
+                ti = at.take(sp)
+            d = self._fire(ways, pos if active is None else active[pos], sp)
             ok = d >= 0
             if ok.all():
                 hits.append((pos, rid, ti, d))
                 return
             if ok.any():
-                hits.append((pos[ok], rid, ti, d[ok]))
-            no = pos[~ok]
-            round_blocked.append((no, rid, np.full(len(no), ti, dtype=np.int64)))
+                hits.append((pos[ok], rid, ti if merged is None else ti[ok], d[ok]))
+            no = _where(~ok)
+            first = np.full(len(no), ti, dtype=np.int64) if merged is None else ti[no]
+            round_blocked.append((pos[no], rid, first))
             return
         first = np.full(len(pos), -1, dtype=np.int64)
         open_ = np.ones(len(pos), dtype=bool)
@@ -501,7 +506,7 @@ class _Run:
                 allb = int(np.bitwise_and.reduce(bits))
             # Per round, what each (rule, trigger) moved: ascending positions, the rule,
             # the trigger and the destinations; ``decided`` masks them all.
-            hits: list[tuple[Any, int, int, Any]] = []
+            hits: list[tuple[Any, int, Any, Any]] = []
             decided: Any = None
             round_blocked: list[tuple[Any, int, Any]] = []
             rows_all = slice(None) if active is None else active
@@ -555,7 +560,9 @@ class _Run:
             if len(hits) == 1:
                 moved, rid, ti, dest = hits[0]
                 rule_of = np.full(len(moved), rid, dtype=np.int8)
-                trig_of = np.full(len(moved), ti, dtype=np.int16)
+                trig_of = np.asarray(ti, dtype=np.int16)
+                if not trig_of.ndim:
+                    trig_of = np.full(len(moved), ti, dtype=np.int16)
             else:
                 # Several rules moved rows: lay them out by position (ascending).
                 f_rule = np.empty(m, dtype=np.int8)
