@@ -127,8 +127,8 @@ class _Decided:
         if self.error_row.size:
             keep = ~np.isin(out[0], self.error_row)
             out = [a[keep] for a in out]
-        # Each round appends its rows in ascending order, so a stable sort by row keeps
-        # the hops of a row in order.
+        # Each round's entries come after the round before's, so a stable sort by row
+        # keeps the hops of a row in order.
         order = np.argsort(out[0], kind="stable")
         return tuple(a[order] for a in out)
 

@@ -3,6 +3,8 @@ table as arrays indexed by status position (built once per policy and cached).""
 
 from __future__ import annotations
 
+import functools
+from decimal import Decimal
 from typing import Any
 
 from acctstate.operations.automation._book import _numpy
@@ -42,6 +44,8 @@ class _Plan:
             order = _trigger_order(policy, rule)
             self.rule_triggers[rule] = tuple(sorted(ts, key=order.index))
         self.triggers = tuple(sorted({t for ts in self.rule_triggers.values() for t in ts}))
+        self.trig_index = {t: i for i, t in enumerate(self.triggers)}
+        self.rules = [r for r in RULES if r in self.rule_triggers]  # in the sweep's order
         # Per trigger, one level per candidate edge of a source (in table order); each
         # level as arrays by status position: the destination when the edge needs no
         # guard (-1 otherwise), whether it has guards to ask, its edge index and its
@@ -139,10 +143,9 @@ class _Plan:
         # clearing rule: settle from one status, reinstate from another): their levels
         # merged by status, and each status's trigger (one pass for all of them).
         self.merged: dict[str, tuple[list[tuple[Any, ...]], Any]] = {}
-        trig_index = {t: i for i, t in enumerate(self.triggers)}
         for rule, ts in self.rule_triggers.items():
             if len(ts) > 1 and _exclusive([self.applies[(rule, t)] for t in ts]):
-                self.merged[rule] = self._merge(rule, ts, trig_index)
+                self.merged[rule] = self._merge(rule, ts, self.trig_index)
         self.pos = np.full(k, -1, dtype=np.int64)
         for code, p in c.pos.items():
             self.pos[index[code]] = p
@@ -193,7 +196,7 @@ class _Plan:
         (they read only the row's step and the status's place on the ladder) and the
         edges they would take ask no guard, a row's move in a round is a function of
         (step, status): ``step_table[(step + 2) * k + status position]`` is the index
-        of that move in ``step_rule`` / ``step_trigger`` / ``step_dest``, ``_STAY``
+        of that move in ``step_moves`` (rule, trigger, destination), ``_STAY``
         for none, or ``_ASK`` where the round must evaluate the rules (another rule
         applies, a guard is asked, or an edge is refused).
         """
@@ -202,8 +205,7 @@ class _Plan:
         ladder = self.c.policy.ladder
         # Steps as _target gives them: 0 (clear) to the top step, -2 (enforcement off).
         self.step_top = 0 if ladder is None else len(ladder.steps)
-        rules = [r for r in RULES if r in self.rule_triggers]
-        trig_index = {t: i for i, t in enumerate(self.triggers)}
+        rules, trig_index = self.rules, self.trig_index
         moves: dict[tuple[int, int, int], int] = {}
         table = np.full((self.step_top + 3) * k, _ASK, dtype=np.int64)
         for step in range(-2, self.step_top + 1):
@@ -218,9 +220,12 @@ class _Plan:
                 key = (RULES.index(rule), trig_index[trigger], dest)
                 table[(step + 2) * k + i] = moves.setdefault(key, len(moves))
         self.step_table = table
-        self.step_rule = np.array([m[0] for m in moves] or [0], dtype=np.int8)
-        self.step_trigger = np.array([m[1] for m in moves] or [0], dtype=np.int16)
-        self.step_dest = np.array([m[2] for m in moves] or [0], dtype=np.int64)
+        # Each move's rule, trigger and destination (as a round lays its moves out).
+        self.step_moves = (
+            np.array([m[0] for m in moves] or [0], dtype=np.int8),
+            np.array([m[1] for m in moves] or [0], dtype=np.int16),
+            np.array([m[2] for m in moves] or [0], dtype=np.int64),
+        )
 
     def _step_move(self, rules: list[str], step: int, i: int) -> Any:
         """The move (rule, trigger, destination) of a row on ``step`` in status
@@ -314,6 +319,41 @@ def _trigger_order(policy: AutomationPolicy, rule: str) -> list[str]:
             t for t in (hold.place, hold.remove, hold.release, hold.deactivate, hold.restore) if t
         ]
     return [getattr(policy, rule)]
+
+
+@functools.lru_cache(maxsize=256)
+def _minor_limit(amount: Decimal, scale: int, ceil: bool) -> int:
+    """A money threshold in integer minor units, rounded toward the safe side."""
+    minor = amount.scaleb(scale)
+    return int(minor.to_integral_value(rounding="ROUND_CEILING" if ceil else "ROUND_FLOOR"))
+
+
+@functools.lru_cache(maxsize=256)
+def _met_table(limits: tuple[int, ...], low: int) -> Any:
+    """How many of ``limits`` (sorted) each value from ``low`` to the largest meets."""
+    np = _numpy()
+    values = np.arange(low, limits[-1] + 1)
+    return np.searchsorted(np.array(limits), values, side="right").astype(np.int8)
+
+
+def _met(np: Any, values: Any, limits: list[int]) -> Any:
+    """How many of ``limits`` each value meets (``value >= limit``), as int8."""
+    low, top = min(limits) - 1, max(limits)
+    if low >= -1 and top <= 4096 and len(set(limits)) > 2:
+        # One lookup in a table by value, clipped to the thresholds' range (a value
+        # below ``low + 1`` meets none, one above the top meets all): three passes
+        # however many thresholds.
+        at = np.minimum(values, top)
+        np.maximum(at, low, out=at)
+        if low:
+            at -= low
+        return _met_table(tuple(sorted(limits)), low).take(at)
+    count = np.zeros(len(values), dtype=np.int8)
+    for limit in sorted(set(limits)):
+        met = (values >= limit).view(np.int8)
+        times = limits.count(limit)
+        count += met if times == 1 else met * times
+    return count
 
 
 # Rules that test temporary hold releases (a set lookup on ids): ask them only of the

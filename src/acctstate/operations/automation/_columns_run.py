@@ -5,15 +5,20 @@ them; rows that did not move are done."""
 from __future__ import annotations
 
 import datetime as dt
-import functools
 from decimal import Decimal
 from typing import Any, NamedTuple
 
 from acctstate.operations.automation._book import _Book, _is_missing, _ns, _numpy
-from acctstate.operations.automation._columns_plan import _ROW_WISE, _Plan, step_wants
+from acctstate.operations.automation._columns_plan import (
+    _ASK,
+    _ROW_WISE,
+    _met,
+    _minor_limit,
+    _Plan,
+    step_wants,
+)
 from acctstate.operations.automation._invoice_columns import dunning_columns
 from acctstate.operations.automation._ladder import condition_of
-from acctstate.operations.automation._policy import RULES
 from acctstate.values.errors import InvalidArgument
 from acctstate.values.guards import Guard, GuardContext
 
@@ -26,43 +31,9 @@ def _where(mask: Any) -> Any:
     return mask.nonzero()[0]
 
 
-@functools.lru_cache(maxsize=256)
-def _minor_limit(amount: Decimal, scale: int, ceil: bool) -> int:
-    """A money threshold in integer minor units, rounded toward the safe side."""
-    minor = amount.scaleb(scale)
-    return int(minor.to_integral_value(rounding="ROUND_CEILING" if ceil else "ROUND_FLOOR"))
-
-
-@functools.lru_cache(maxsize=256)
-def _met_table(limits: tuple[int, ...], low: int) -> Any:
-    """How many of ``limits`` (sorted) each value from ``low`` to the largest meets."""
-    np = _numpy()
-    values = np.arange(low, limits[-1] + 1)
-    return np.searchsorted(np.array(limits), values, side="right").astype(np.int8)
-
-
-def _met(np: Any, values: Any, limits: list[int]) -> Any:
-    """How many of ``limits`` each value meets (``value >= limit``), as int8."""
-    low, top = min(limits) - 1, max(limits)
-    if low >= -1 and top <= 4096 and len(set(limits)) > 2:
-        # One lookup in a table by value, clipped to the thresholds' range (a value
-        # below ``low + 1`` meets none, one above the top meets all): three passes
-        # however many thresholds.
-        at = np.minimum(values, top)
-        np.maximum(at, low, out=at)
-        if low:
-            at -= low
-        return _met_table(tuple(sorted(limits)), low).take(at)
-    count = np.zeros(len(values), dtype=np.int8)
-    for limit in sorted(set(limits)):
-        met = (values >= limit).view(np.int8)
-        times = limits.count(limit)
-        count += met if times == 1 else met * times
-    return count
-
-
 class _Hop(NamedTuple):
-    """The rows one round moved, in ascending order, and how.
+    """The rows one round moved, and how (the first round's in ascending order; a
+    later round's rows need no order: a row's changes are laid out by its round).
 
     A row moves in a round only if it moved in every round before, so each round's
     rows are a subset of the previous round's: ``prior`` gives their positions there
@@ -453,8 +424,6 @@ class _Run:
         changes: list[_Hop] = []
         blocked: list[tuple[Any, ...]] = []
         errors: list[Any] = []
-        rules = [r for r in RULES if r in plan.rule_triggers]
-        trig_index = {t: i for i, t in enumerate(plan.triggers)}
         limit = 2 * len(plan.codes) + 1
         # ``active`` maps positions of this round to rows; ``None`` is every row.
         active: Any = None
@@ -476,114 +445,132 @@ class _Run:
                 key = (step.astype(np.int64) + 2) * k
             if active is not None and tabled:
                 # Rows that stand where only the step rules apply, on edges without
-                # guards: the table gives each row's move, no rule evaluated.
+                # guards: the table gives each row's move, no rule evaluated; the
+                # round evaluates the rules for the others (rows are independent).
                 e = plan.step_table.take(key + s)
-                if e.min() >= -1:
+                ask = _where(e == _ASK) if e.min() < -1 else None
+                if ask is not None and len(ask) == m:
+                    got = self._round(active, s, m, None, blocked)
+                else:
                     moved = _where(e >= 0)
-                    if not moved.size:
-                        break
                     e = e[moved]
-                    rows_moved = active[moved]
-                    dest = plan.step_dest.take(e)
-                    changes.append(
-                        _Hop(
-                            rows_moved,
-                            moved,
-                            plan.step_rule.take(e),
-                            plan.step_trigger.take(e),
-                            dest,
-                        )
-                    )
-                    active, s, m, key = rows_moved, dest, len(moved), key[moved]
-                    self.hop = hop = hop + 1
-                    continue
-            # Each row's rules by the bits of its status. In a later round (few rows, few
-            # statuses), rules that apply to none of them are skipped, and to all of them
-            # need no mask: the bits some row has (``anyb``) and every row has (``allb``).
-            bits = plan.rule_bits.take(s)
-            if active is not None:
-                anyb = int(np.bitwise_or.reduce(bits))
-                allb = int(np.bitwise_and.reduce(bits))
-            # Per round, what each (rule, trigger) moved: ascending positions, the rule,
-            # the trigger and the destinations; ``decided`` masks them all.
-            hits: list[tuple[Any, int, Any, Any]] = []
-            decided: Any = None
-            round_blocked: list[tuple[Any, int, Any]] = []
-            rows_all = slice(None) if active is None else active
-            for rule in rules:
-                cand: Any = None  # None: every row of the round
-                bit = plan.rule_bit[rule]
-                if active is not None:
-                    if not anyb & bit:
-                        continue
-                    if not allb & bit:
-                        cand = (bits & bit) != 0
-                else:
-                    cand = (bits & bit) != 0
-                    if eligible is not None:
-                        cand &= eligible
-                if decided is not None:
-                    cand = ~decided if cand is None else np.logical_and(cand, ~decided, out=cand)
-                many = m if cand is None else np.count_nonzero(cand)
-                if not many:
-                    continue
-                if many * 4 > m and rule not in _ROW_WISE:
-                    # Most rows are candidates: ask the rule over every row at once.
-                    wanted = self.wants(rule, rows_all, s)
-                    pos = _where(wanted if cand is None else cand & wanted)
-                else:
-                    pos = np.arange(m) if cand is None else _where(cand)
-                    rows = pos if active is None else active[pos]
-                    pos = pos[self.wants(rule, rows, s[pos])]
-                if not pos.size:
-                    continue
-                done = len(hits)
-                self._decide(rule, pos, s, active, trig_index, hits, round_blocked)
-                if len(hits) > done:
-                    if decided is None:
-                        decided = np.zeros(m, dtype=bool)
-                    for p, *_ in hits[done:]:
-                        decided[p] = True
-            for p, rid, first in round_blocked:
-                keep = ~decided[p] if decided is not None else None
-                if keep is None or keep.any():
-                    kept = p if keep is None else p[keep]
-                    blocked.append(
-                        (
-                            kept if active is None else active[kept],
-                            np.full(len(kept), rid),
-                            first if keep is None else first[keep],
-                        )
-                    )
-            if not hits:
-                break
-            if len(hits) == 1:
-                moved, rid, ti, dest = hits[0]
-                rule_of = np.full(len(moved), rid, dtype=np.int8)
-                trig_of = np.asarray(ti, dtype=np.int16)
-                if not trig_of.ndim:
-                    trig_of = np.full(len(moved), ti, dtype=np.int16)
+                    got = (moved, *(a.take(e) for a in plan.step_moves))
+                    if ask is not None:
+                        asked = self._round(active[ask], s[ask], len(ask), None, blocked)
+                        got = _joined(got, ask, asked)
+                    if not len(got[0]):
+                        break
             else:
-                # Several rules moved rows: lay them out by position (ascending).
-                f_rule = np.empty(m, dtype=np.int8)
-                f_trig = np.empty(m, dtype=np.int16)
-                f_dest = np.empty(m, dtype=np.int64)
-                for p, rid, ti, d in hits:
-                    f_rule[p] = rid
-                    f_trig[p] = ti
-                    f_dest[p] = d
-                moved = _where(decided)
-                rule_of, trig_of, dest = f_rule[moved], f_trig[moved], f_dest[moved]
+                got = self._round(active, s, m, eligible, blocked)
+            if got is None:
+                break
+            moved, rule_of, trig_of, dest = got
             rows_moved = moved if active is None else active[moved]
             changes.append(_Hop(rows_moved, moved, rule_of, trig_of, dest))
-            active = rows_moved
-            s = dest
-            m = len(moved)
+            active, s, m = rows_moved, dest, len(moved)
             if key is not None:
                 key = key[moved]
             self.hop = hop = hop + 1
         errors.extend(self.faults)
         return changes, blocked, errors
+
+    def _round(self, active: Any, s: Any, m: int, eligible: Any, blocked: list[Any]) -> Any:
+        """Evaluate the rules, in order, for the ``m`` rows of a round (``active``;
+        ``None``: every row of the book) in statuses ``s``: the positions that move
+        (ascending), their rules, triggers and destinations (``None``: none moves).
+        Refusals of rows that do not move go to ``blocked``."""
+        np = self.np
+        plan = self.plan
+        # Each row's rules by the bits of its status. In a later round (few rows, few
+        # statuses), rules that apply to none of them are skipped, and to all of them
+        # need no mask: the bits some row has (``anyb``) and every row has (``allb``).
+        bits = plan.rule_bits.take(s)
+        if active is not None:
+            anyb = int(np.bitwise_or.reduce(bits))
+            allb = int(np.bitwise_and.reduce(bits))
+        # Per round, what each (rule, trigger) moved: ascending positions, the rule,
+        # the trigger and the destinations; ``decided`` masks them all.
+        hits: list[tuple[Any, int, Any, Any]] = []
+        decided: Any = None
+        round_blocked: list[tuple[Any, int, Any]] = []
+        rows_all = slice(None) if active is None else active
+        for rule in plan.rules:
+            cand: Any = None  # None: every row of the round
+            bit = plan.rule_bit[rule]
+            if active is not None:
+                if not anyb & bit:
+                    continue
+                if not allb & bit:
+                    cand = (bits & bit) != 0
+            else:
+                cand = (bits & bit) != 0
+                if eligible is not None:
+                    cand &= eligible
+            if decided is not None:
+                cand = ~decided if cand is None else np.logical_and(cand, ~decided, out=cand)
+            many = m if cand is None else np.count_nonzero(cand)
+            if not many:
+                continue
+            if many * 4 > m and rule not in _ROW_WISE:
+                # Most rows are candidates: ask the rule over every row at once.
+                wanted = self.wants(rule, rows_all, s)
+                pos = _where(wanted if cand is None else cand & wanted)
+            else:
+                pos = np.arange(m) if cand is None else _where(cand)
+                rows = pos if active is None else active[pos]
+                pos = pos[self.wants(rule, rows, s[pos])]
+            if not pos.size:
+                continue
+            done = len(hits)
+            self._decide(rule, pos, s, active, plan.trig_index, hits, round_blocked)
+            if len(hits) > done:
+                if decided is None:
+                    decided = np.zeros(m, dtype=bool)
+                for p, *_ in hits[done:]:
+                    decided[p] = True
+        for p, rid, first in round_blocked:
+            keep = ~decided[p] if decided is not None else None
+            if keep is None or keep.any():
+                kept = p if keep is None else p[keep]
+                blocked.append(
+                    (
+                        kept if active is None else active[kept],
+                        np.full(len(kept), rid),
+                        first if keep is None else first[keep],
+                    )
+                )
+        if not hits:
+            return None
+        if len(hits) == 1:
+            moved, rid, ti, dest = hits[0]
+            rule_of = np.full(len(moved), rid, dtype=np.int8)
+            trig_of = np.asarray(ti, dtype=np.int16)
+            if not trig_of.ndim:
+                trig_of = np.full(len(moved), ti, dtype=np.int16)
+            return moved, rule_of, trig_of, dest
+        # Several rules moved rows: lay them out by position (ascending).
+        f_rule = np.empty(m, dtype=np.int8)
+        f_trig = np.empty(m, dtype=np.int16)
+        f_dest = np.empty(m, dtype=np.int64)
+        for p, rid, ti, d in hits:
+            f_rule[p] = rid
+            f_trig[p] = ti
+            f_dest[p] = d
+        moved = _where(decided)
+        return moved, f_rule[moved], f_trig[moved], f_dest[moved]
+
+
+def _joined(table: tuple[Any, ...], ask: Any, asked: Any) -> tuple[Any, ...]:
+    """A round's moves from the step table and from the rules (for the positions
+    ``ask``), one after the other (a later round's rows need no order)."""
+    if asked is None:
+        return table
+    np = _numpy()
+    moved, *rest = asked
+    return (
+        np.concatenate((table[0], ask[moved])),
+        *(np.concatenate((a, b)) for a, b in zip(table[1:], rest, strict=True)),
+    )
 
 
 class _RowView:
