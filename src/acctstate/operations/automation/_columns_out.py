@@ -93,20 +93,23 @@ class _Decided:
         hops = part.hops
         first = hops[0].rows
         counts = np.ones(len(first), dtype=np.int64)
-        at: list[Any] = [None]
+        at: list[Any] = [np.arange(len(first))]
         idx: Any = None
         for k in range(1, len(hops)):
             # Positions among round 0's rows: round k's rows moved in round k - 1 too.
             idx = hops[k].prior if idx is None else idx[hops[k].prior]
             counts[idx] = k + 1
             at.append(idx)
-        start = np.cumsum(counts)
+        start = counts.cumsum()
         self.changes = int(start[-1])
         start -= counts
         self.counts = counts
         self.start = start
-        # Where each entry goes, the rounds one after the other (as they are joined).
-        self.at = np.concatenate([start if k == 0 else start[i] + k for k, i in enumerate(at)])
+        # Where each entry goes, the rounds one after the other (as they are joined):
+        # its row's block, plus its round.
+        sizes = [len(h.rows) for h in hops]
+        self.hop = np.repeat(np.arange(len(hops)), sizes)
+        self.at = start.take(np.concatenate(at)) + self.hop
 
     def _sort(self, parts: list[_Part]) -> tuple[Any, ...]:
         """The changes of several policies (or with unsettled rows) sorted by row."""
@@ -164,9 +167,9 @@ class _Decided:
         first = hops[0].rows
         # A row's block holds its rounds 0, 1, ... in order: rows and hops by repeats.
         row[:] = np.repeat(first + row0 if row0 else first, self.counts)
-        np.subtract(np.arange(self.changes), np.repeat(self.start, self.counts), out=hop)
         # The other fields round after round, joined, written at their places at once.
         at = self.at
+        hop[at] = self.hop
         # (Small integers are widened before the scatter: NumPy's casting one is slow.)
         rule[at] = np.concatenate([h.rule for h in hops]).astype(np.int64)
         trig[at] = remap.take(np.concatenate([h.trigger for h in hops]))
