@@ -333,10 +333,18 @@ class _Run:
                 groups = _where(np.bincount(e)).tolist()
             else:
                 groups = [one]
+            if idx is None and len(groups) == 1 and gi.size == len(ss):
+                # Every row asks the same guards: ask them of the rows as they are.
+                ok: Any = None
+                for g in plan.group_guards[groups[0]]:
+                    passed = self.guard(g, rows, s)
+                    ok = passed if ok is None else ok & passed
+                dest[ok] = dest_at[s[ok]]
+                continue
             for index in groups:
                 sel = gi if len(groups) == 1 else gi[e == index]
                 at = sel if idx is None else idx[sel]
-                ok: Any = None
+                ok = None
                 for g in plan.group_guards[index]:
                     passed = self.guard(g, rows[at], s[at])
                     ok = passed if ok is None else ok & passed
