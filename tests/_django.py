@@ -10,6 +10,7 @@ calls :func:`configure`, so the rest of the suite runs without Django settings.
 
 from __future__ import annotations
 
+import os
 import pathlib
 import sys
 import urllib.parse
@@ -37,7 +38,8 @@ def _databases() -> dict[str, Any]:
             "PASSWORD": url.password or "",
             "HOST": url.hostname or "127.0.0.1",
             "PORT": str(url.port or 5432),
-            "TEST": {"NAME": "test_acctstate_django"},
+            # One test database per run: runs sharing the server must not meet in it.
+            "TEST": {"NAME": f"test_acctstate_django_{os.getpid()}"},
         }
     return databases
 

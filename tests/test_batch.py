@@ -581,3 +581,25 @@ def test_preview_then_apply_gives_exactly_the_previewed_changes(
     # A new selection of the same accounts, with the same ledger: nothing happens twice.
     again = apply(select(WF, accounts), change, at=AT, actor=actor, ledger=ledger)
     assert again.counts["changed"] == 0
+
+
+def test_a_status_since_that_is_not_an_instant_is_one_refused_account() -> None:
+    """A host whose ``status_since`` is not an aware instant (text, naive) takes the
+    careful path and is reported refused; it does not stop the batch with a bare
+    ``TypeError``, and the other accounts are planned."""
+    from types import SimpleNamespace
+
+    from acctstate.presets import isp
+
+    wf = isp.workflow()
+    at = dt.datetime(2026, 3, 1, 9, 0, tzinfo=dt.UTC)
+    good = SimpleNamespace(id="A-2", status=1, status_since=at - dt.timedelta(days=3))
+    text = SimpleNamespace(id="A-1", status=1, status_since="active")
+    naive = SimpleNamespace(id="A-3", status=1, status_since=dt.datetime(2026, 1, 1))
+    rows = {
+        r.account_id: r
+        for r in preview(select(wf, [text, good, naive]), FireTrigger("suspend"), at=at).rows()
+    }
+    assert rows["A-2"].action.value == "change"
+    assert rows["A-1"].action.value == rows["A-3"].action.value == "refused"
+    assert text.status == naive.status == 1

@@ -26,6 +26,8 @@ pytest.importorskip("django")
 pytest.importorskip("pytest_django")
 
 import _django
+import test_store_delivery as delivery
+import test_store_limits as limits
 import test_store_sql as contract
 from test_store_sql import T0, WF, active, needs_pg
 
@@ -49,6 +51,7 @@ from acctstate.contrib.django.admin import FIRE_PERMISSION  # noqa: E402
 from acctstate.contrib.django.store import DjangoStore  # noqa: E402
 from acctstate.errors import ConcurrentChange, InvalidArgument  # noqa: E402
 from acctstate.guards import guard  # noqa: E402
+from acctstate.presets import isp  # noqa: E402
 from acctstate.store import Store  # noqa: E402
 
 # Each test runs in a transaction rolled back afterwards (the store's atomic blocks are
@@ -65,18 +68,29 @@ def store(request: pytest.FixtureRequest) -> DjangoStore:
     return DjangoStore(WF, Customer, using=request.param)
 
 
+@pytest.fixture(params=ALIASES, ids=["django-sqlite", "django-postgres"])
+def store_clock(request: pytest.FixtureRequest) -> tuple[DjangoStore, acctstate.FixedClock]:
+    """A store on the ISP workflow with a clock the test moves, on each database."""
+    clock = acctstate.FixedClock(T0 + DAY)
+    return DjangoStore(isp.workflow().with_clock(clock), Customer, using=request.param), clock
+
+
 # -- the store contract, as every store runs it ----------------------------------------
 
 CONTRACT = {
     name: test
-    for name, test in vars(contract).items()
-    if name.startswith("test_") and "store" in inspect.signature(test).parameters
+    for module in (contract, limits, delivery)
+    for name, test in vars(module).items()
+    if name.startswith("test_")
+    and {"store", "store_clock"} & set(inspect.signature(test).parameters)
 }
 globals().update(CONTRACT)
 
 
 def test_the_contract_is_shared_not_copied() -> None:
-    """This module runs the store contract of test_store_sql.py itself, not a copy."""
+    """This module runs the store contract of test_store_sql.py, the storage limits of
+    test_store_limits.py and the delivery contract of test_store_delivery.py (back-off,
+    dead letters, pruning) themselves, not copies."""
     assert len(CONTRACT) >= 15
     assert all(globals()[name] is test for name, test in CONTRACT.items())
 
@@ -114,7 +128,7 @@ def test_open_uses_the_hosts_fields_and_guards_read_them(store: DjangoStore) -> 
         Decimal("9.50"),
     )
     why = WF.explain(store.facts("C-1"), "settle", at=T0 + DAY)
-    assert str(why) == "'settle' is refused: balance_settled: balance 9.50 is still owed"
+    assert str(why) == "'settle' is refused: nothing_past_due: balance 9.50 is still owed"
     before = contract.snapshot(store, "C-1")
     with pytest.raises(acctstate.GuardRefused, match=r"balance 9\.50 is still owed"):
         store.fire("C-1", "settle", at=T0 + DAY)
@@ -238,6 +252,67 @@ def test_select_for_update_makes_a_second_writer_wait_and_see_the_first() -> Non
     assert [c.trigger for c in store.history("A-1")] == ["open", "deactivate"]
 
 
+def _race(table: str, call: Any) -> list[tuple[str, Any]]:
+    """Run ``call`` in two threads, each held right after its first ``SELECT`` from
+    ``table`` until both have read: both writers read before either writes."""
+    barrier = threading.Barrier(2, timeout=30)
+    out: list[tuple[str, Any]] = []
+
+    def run() -> None:
+        held = [False]
+
+        def after_read(execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
+            result = execute(sql, params, many, context)
+            if not held[0] and sql.lstrip().upper().startswith("SELECT") and table in sql:
+                held[0] = True
+                barrier.wait()
+            return result
+
+        try:
+            with connections["postgres"].execute_wrapper(after_read):
+                out.append(("ok", call()))
+        except Exception as exc:
+            out.append(("error", exc))
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    return out
+
+
+@needs_pg
+@pytest.mark.django_db(transaction=True, databases="__all__")
+def test_two_threads_opening_the_same_id_one_is_told_it_is_taken() -> None:
+    """Both threads find the id free, then both insert: one opens the account, the other
+    gets the documented ``InvalidArgument``, not a raw ``IntegrityError``."""
+    store = DjangoStore(WF, Customer, using="postgres")
+    results = _race("billing_customer", lambda: store.open("R-1", "prospect", at=T0))
+    assert sorted(k for k, _ in results) == ["error", "ok"], results
+    error = next(v for k, v in results if k == "error")
+    assert isinstance(error, InvalidArgument) and "not yet in the store" in str(error)
+    assert len(store.history("R-1")) == 1
+
+
+@needs_pg
+@pytest.mark.django_db(transaction=True, databases="__all__")
+def test_two_threads_scheduling_the_same_change_get_the_one_record() -> None:
+    """Both threads find the change not yet scheduled, then both insert: scheduling
+    twice is a no-op, so both get the same record and one row is stored."""
+    store = DjangoStore(WF, Customer, using="postgres")
+    active(store, "R-2")
+    results = _race(
+        "acctstate_scheduledentry",
+        lambda: store.schedule("R-2", "deactivate", at=T0 + DAY, note="holiday"),
+    )
+    assert [k for k, _ in results] == ["ok", "ok"], results
+    assert results[0][1] == results[1][1]
+    assert len(store.scheduled(account_id="R-2")) == 1
+
+
 # -- the admin --------------------------------------------------------------------------
 
 
@@ -285,7 +360,7 @@ def test_the_admin_page_shows_allowed_refused_and_history(admin_store: DjangoSto
         "terminate",
     ]
     assert panel["refused"] == [
-        ("settle", "'settle' is refused: balance_settled: balance 25.00 is still owed")
+        ("settle", "'settle' is refused: nothing_past_due: balance 25.00 is still owed")
     ]
     assert [h["trigger"] for h in panel["history"]] == ["open"]
     html = page.content.decode()
@@ -384,7 +459,7 @@ def test_the_example_project_runs(tmp_path: pathlib.Path) -> None:
     )
     assert done.returncode == 0, done.stderr[-3000:]
     out = done.stdout
-    assert "'settle' is refused: balance_settled: balance 40.00 is still owed" in out
+    assert "'settle' is refused: nothing_past_due: balance 40.00 is still owed" in out
     assert "fired: active_dunning_1 -> suspended by clerk (fraud-check)" in out
     assert "was changed concurrently (expected version 0, found 1)" in out
     assert "without the permission: HTTP 403" in out
@@ -407,3 +482,16 @@ def test_the_app_loads_once_under_its_public_path() -> None:
     config = apps.get_app_config("acctstate")
     assert config.models_module is public is dj_models
     assert public.StatusHistory is apps.get_model("acctstate", "StatusHistory")
+
+
+def test_the_django_store_refuses_a_policy_placing_holds() -> None:
+    """The Django store keeps no holds: a policy placing its credit hold as a hold is
+    refused at once, with nothing changed, rather than run without them."""
+    from acctstate.automation import AutomationPolicy, CreditHold
+    from acctstate.holds import STANDARD_HOLDS
+
+    wf = WF.with_holds(STANDARD_HOLDS)
+    store = DjangoStore(wf, Customer)
+    policy = AutomationPolicy(wf, credit_hold=CreditHold(past_due_days=5, hold="credit"))
+    with pytest.raises(InvalidArgument, match="the Django store keeps no holds"):
+        store.run_automation(policy, now=T0)

@@ -15,6 +15,7 @@ import os
 import pickle
 import shutil
 import sys
+import types
 from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
@@ -25,13 +26,17 @@ import pandas as pd
 import pytest
 
 from _workflows import hold_workflow
+from acctstate.account import Account
 from acctstate.automation import (
     AutomationPolicy,
     CreditHold,
     DunningLadder,
     HoldRelease,
+    LadderCancellation,
     LadderStep,
+    columns_from_accounts,
     reference_ladder,
+    sweep,
     sweep_columns,
 )
 from acctstate.config import load_workflow
@@ -418,3 +423,159 @@ def test_spark_refuses_bad_columns_before_running(spark: Any) -> None:
         spark_sweep(naive, POLICIES, now=NOW)
     with pytest.raises(InvalidArgument, match="an 'id' column"):
         spark_sweep(floats.drop("id"), POLICIES, now=NOW)
+
+
+# -- ladders both ways, and what a distributed sweep cannot do -------------------------------
+
+
+def _ladder_policies() -> list[AutomationPolicy]:
+    """The reference ladder (it steps down); the same steps most severe first with a
+    final cancellation; a nested ladder with control tags and failure reasons."""
+    wf = isp.workflow()
+    ref = reference_ladder()
+    cancel = LadderCancellation("terminate")
+    first_match = DunningLadder(
+        [attrs.evolve(ref.steps[-1], cancel=cancel), *ref.steps[-2::-1]],
+        home="active",
+        order="first_match",
+        clear=ref.clear,
+        deescalate="deescalate_dunning",
+        ends_in_cancellation=True,
+    )
+    tagged = DunningLadder(
+        [
+            LadderStep(10, min_days=1, min_balance=Decimal("0.01")),
+            LadderStep(11, min_days=15, min_balance=Decimal("0.01"), without_tags={"AUTO_PAY_OFF"}),
+            LadderStep(
+                12, min_days=30, min_balance=Decimal("50"), failure_reasons={"INVALID_CARD"}
+            ),
+        ],
+        home="active",
+        clear=ref.clear,
+        deescalate="deescalate_dunning",
+        enforcement_off="OVERDUE_ENFORCEMENT_OFF",
+    )
+    return [AutomationPolicy(wf, ladder=ladder) for ladder in (ref, first_match, tagged)]
+
+
+TAGS: tuple[tuple[str, ...], ...] = ((), ("AUTO_PAY_OFF",), ("OVERDUE_ENFORCEMENT_OFF",))
+FAILURES = (None, "INVALID_CARD", "DECLINED")
+
+
+def _ladder_book(n: int, seed: int) -> list[Account]:
+    rng = np.random.default_rng(seed)
+    codes = [1, 10, 11, 12, 13, -11, -12, -13, 22]
+    book = []
+    for i in range(n):
+        owed = Decimal(int(rng.choice([0, 1, 4999, 5000, 25075]))).scaleb(-2)
+        book.append(
+            Account(
+                id=f"L-{i:04d}",
+                status=int(rng.choice(codes)),
+                status_since=NOW - int(rng.integers(0, 200)) * DAY,
+                balance=owed,
+                unpaid_invoices=int(rng.integers(0, 4)) if owed else 0,
+                oldest_unpaid_at=NOW - int(rng.integers(0, 120)) * DAY if owed else None,
+                payment_method=str(rng.choice(["visa", ""])) or None,
+                control_tags=TAGS[int(rng.integers(0, len(TAGS)))],
+                last_payment_failure=FAILURES[int(rng.integers(0, len(FAILURES)))],
+            )
+        )
+    return book
+
+
+def _as_frame(book: list[Account]) -> pd.DataFrame:
+    """The accounts as a frame; control tags as a text column holds them (names
+    separated by commas), which survives Dask turning object columns into text."""
+    cols = columns_from_accounts(book)
+    frame = pd.DataFrame({k: list(v) if v.dtype.kind == "O" else v for k, v in cols.items()})
+    frame["id"] = [a.id for a in book]
+    frame["control_tags"] = [", ".join(a.control_tags) or None for a in book]
+    for name in frame.columns:
+        if str(frame[name].dtype).startswith("datetime64"):
+            frame[name] = frame[name].dt.tz_localize("UTC")
+    return frame
+
+
+def _per_account(book: list[Account], policy: AutomationPolicy) -> set[tuple[Any, ...]]:
+    out: set[tuple[Any, ...]] = set()
+    for p in sweep(book, policy, now=NOW):
+        for hop, c in enumerate(p.changes):
+            out.add((p.account_id, "change", hop, c.rule, c.trigger, c.source.code, c.dest.code))
+        for b in p.blocked:
+            out.add((p.account_id, "blocked", None, b.rule, b.trigger, b.status.code, None))
+    return out
+
+
+def _rows(frame: pd.DataFrame) -> set[tuple[Any, ...]]:
+    out: set[tuple[Any, ...]] = set()
+    for r in canonical(frame).itertuples(index=False):
+        hop = None if pd.isna(r.hop) else int(r.hop)
+        dest = None if pd.isna(r.dest) else int(r.dest)
+        out.add((r.id, r.kind, hop, r.rule, r.trigger, int(r.source), dest))
+    return out
+
+
+@pytest.mark.parametrize("which", ["steps down", "first match, cancels", "tags and failures"])
+def test_frame_and_dask_decide_ladders_as_the_per_account_sweep(which: str) -> None:
+    """Stepping down, first-match order, a final step that cancels, control tags (one
+    turning enforcement off) and last payment failures: the frame sweep, and Dask over
+    three partitions, plan exactly the per-account sweep's changes and refusals."""
+    policy = _ladder_policies()[
+        ["steps down", "first match, cancels", "tags and failures"].index(which)
+    ]
+    book = _ladder_book(400, seed=len(which))
+    want = _per_account(book, policy)
+    assert any(r[3] == "dunning_down" for r in want) or which != "steps down"
+    assert any(r[3] == "dunning_cancel" for r in want) or which != "first match, cancels"
+    frame = _as_frame(book)
+    assert _rows(sweep_frame(frame, policy, now=NOW)) == want
+    dd = pytest.importorskip("dask.dataframe")
+    lazy = dask_sweep(dd.from_pandas(frame, npartitions=3), policy, now=NOW)
+    assert _rows(lazy.compute(scheduler="sync")) == want
+
+
+def test_distributed_sweeps_refuse_the_daily_auto_apply() -> None:
+    """A frame has no invoice table, so the auto-apply the per-account sweep runs cannot
+    run in partitions: the frame sweep, the job Spark and Dask ship, and the
+    partitioned nightly run refuse such a policy, naming it, before anything runs; a
+    disabled one is no obstacle."""
+    from acctstate.distributed import run_partitioned
+
+    applying = AutomationPolicy(isp.workflow(), ladder=reference_ladder(), auto_apply=True)
+    frame = _as_frame(_ladder_book(3, seed=1))
+    with pytest.raises(InvalidArgument, match=r"policy\.auto_apply.*no invoice table"):
+        sweep_frame(frame, applying, now=NOW)
+    classed = attrs.evolve(applying, account_class="retail")
+    with pytest.raises(InvalidArgument, match=r"policy\['retail'\]\.auto_apply"):
+        job_text([POLICIES[0], classed], now=NOW, scale=2)
+    with pytest.raises(InvalidArgument, match=r"policy\.auto_apply"):
+        run_partitioned("sqlite:///unused.db", applying.workflow, applying, now=NOW)
+    off = attrs.evolve(applying, enabled=False)
+    assert sweep_frame(frame, [off], now=NOW).empty
+
+
+def test_tags_held_as_text_are_read_as_names_or_reported() -> None:
+    """Control tags as text: names separated by commas read as those names on both
+    paths; the text of a tuple (what an engine that turns object columns into text
+    makes of tuples) is not taken for tags: both paths report that account as an
+    error, and decide the others."""
+    policy = _ladder_policies()[2]
+    book = _ladder_book(60, seed=5)
+    for a in book[:20]:
+        a.control_tags = "AUTO_PAY_OFF, OVERDUE_ENFORCEMENT_OFF"  # type: ignore[assignment]
+    # A host object (an Account refuses such tags when they are set).
+    host = types.SimpleNamespace(
+        **{f.name: getattr(book[20], f.name) for f in attrs.fields(Account)}
+    )
+    host.control_tags = "('AUTO_PAY_OFF',)"
+    host.status, host.balance, host.oldest_unpaid_at = 1, Decimal("60"), NOW - 40 * DAY
+    book[20] = host  # type: ignore[call-overload]
+    want = _per_account(book, policy)
+    errors = {p.account_id for p in sweep(book, policy, now=NOW) if p.error is not None}
+    assert "L-0020" in errors
+    frame = _as_frame(book)
+    frame["control_tags"] = [a.control_tags or None for a in book]
+    got = sweep_frame(frame, policy, now=NOW)
+    assert set(got[got["kind"] == "error"]["id"]) == errors
+    assert _rows(got) - {r for r in _rows(got) if r[1] == "error"} == want

@@ -166,8 +166,8 @@ def test_path_numbers_the_transitions_taken() -> None:
     assert {s.name for s in view.statuses} == {s.name for s in view.visited}
     text = view.to_mermaid()
     assert "active --> active_dunning_pending: escalate_dunning (1, 5)\n" in text
-    assert "active_dunning_2 --> active: settle [balance_settled] (4)\n" in text
-    assert "active_dunning_1 --> active: settle [balance_settled]\n" in text  # not taken
+    assert "active_dunning_2 --> active: settle [nothing_past_due] (4)\n" in text
+    assert "active_dunning_1 --> active: settle [nothing_past_due]\n" in text  # not taken
     assert "class active,active_dunning_pending,active_dunning_1,active_dunning_2 path" in text
     dot = view.to_dot()
     taken = [line for line in dot.splitlines() if f'color="{HIGHLIGHT}", fontcolor' in line]

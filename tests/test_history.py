@@ -16,7 +16,14 @@ from acctstate.account import Account
 from acctstate.actors import SYSTEM, Actor
 from acctstate.clock import FixedClock
 from acctstate.errors import AcctStateError, HistoryConflict, InvalidArgument
-from acctstate.history import OPEN, History, ScheduledChange, ScheduleState, StatusChange
+from acctstate.history import (
+    OPEN,
+    Cause,
+    History,
+    ScheduledChange,
+    ScheduleState,
+    StatusChange,
+)
 from acctstate.presets import isp
 from acctstate.schedule import Schedule
 from acctstate.workflow import Workflow
@@ -85,6 +92,44 @@ def test_fired_change_records_from_to_trigger_times_reason_note_actor_effects(
     record = acct.history.to_records()[-1]
     assert record["recorded_at"] == T0 + 3 * DAY
     assert (record["actor"], record["automatic"], record["note"]) == ("u-7", False, "called twice")
+
+
+@given(
+    scope=st.from_regex(r"[a-z][a-z0-9_]{0,8}", fullmatch=True),
+    entity_id=st.text(min_size=1, max_size=12),
+    trigger=st.from_regex(r"[a-z][a-z0-9_]{0,12}", fullmatch=True),
+    rule=st.text(min_size=1, max_size=30),
+    before=st.none() | st.text(max_size=20),
+)
+def test_a_cause_reads_back_from_the_note_it_writes(
+    scope: str, entity_id: str, trigger: str, rule: str, before: str | None
+) -> None:
+    """Whatever the ids and rule labels hold (quotes, parentheses, ": "), the note a cause
+    writes, alone or after a hold's own text, gives the same cause back: a store keeps
+    only the note."""
+    cause = Cause(scope, entity_id, trigger, rule)
+    note = str(cause) if before is None else f"{before}: {cause}"
+    assert Cause.from_note(note) == cause
+
+
+def test_a_change_with_a_cause_records_and_exports_it(wf: Workflow) -> None:
+    """``cause`` is optional (``None`` by default); given, it is compared, hashed and
+    listed in the records; a change that only carries the text in its note gives the
+    same cause back and compares equal."""
+    acct = active(wf)
+    s = acct.history[-1].dest
+    cause = Cause("account", "A-1", "cancel", "account cancelled -> subscription cancel")
+    plain = StatusChange("SUB-1", s, s, "cancel", T0 + DAY)
+    caused = StatusChange("SUB-1", s, s, "cancel", T0 + DAY, note=str(cause), cause=cause)
+    read_back = StatusChange("SUB-1", s, s, "cancel", T0 + DAY, note=str(cause))
+    assert plain.cause is None and caused.cause == read_back.cause == cause
+    assert caused == read_back and hash(caused) == hash(read_back)
+    assert caused != StatusChange("SUB-1", s, s, "cancel", T0 + DAY, note=str(cause), cause=Cause(
+        "site", "S-1", "cancel", "x"))  # fmt: skip
+    records = History([plain, caused]).to_records()
+    assert [r["cause"] for r in records] == [None, str(cause)]
+    with pytest.raises(InvalidArgument, match=r"Cause\.entity_id"):
+        Cause("account", "", "cancel", "rule")
 
 
 # -- queries --------------------------------------------------------------------------

@@ -14,7 +14,13 @@ import acctstate
 from acctstate.account import Account
 from acctstate.actors import Actor
 from acctstate.effects import RecordingHooks
-from acctstate.errors import DefinitionError, EffectFailed, GuardRefused, PermissionDenied
+from acctstate.errors import (
+    DefinitionError,
+    EffectFailed,
+    GuardRefused,
+    PermissionDenied,
+    ReasonRequired,
+)
 from acctstate.guards import Refusal
 from acctstate.holds import (
     STANDARD_HOLDS,
@@ -56,9 +62,10 @@ def snapshot(acct: Account) -> tuple[Any, ...]:
 
 
 def test_kill_bill_two_service_blocking_timeline(hwf: Workflow) -> None:
-    """Kill Bill's blocking-state example, as its documentation of blocking states lays it
-    out (service 1 blocks, service 2 blocks, service 2 unblocks: still blocked; service 1
-    unblocks: active again): the account is blocked while any block stands."""
+    """Kill Bill's blocking-state example, as its entitlement documentation lays it out
+    under "Services" (https://docs.killbill.io/latest/entitlement_subsystem): SVC1 blocks,
+    SVC2 blocks, SVC2 unblocks: still blocked; SVC1 unblocks: active again. The page shows
+    it on a subscription; here on one account: blocked while any block stands."""
     acct = active(hwf)
     s1 = place_hold(hwf, acct, "blocking_state", at=T0 + DAY, hold_id="service-1")
     assert kinds(s1) == ["stop_billing", "stop_usage_billing", "deprovision"]
@@ -125,6 +132,35 @@ def test_why_blocked_names_the_status_and_every_hold(hwf: Workflow) -> None:
         hwf.why_blocked(acct, "invoices")
 
 
+def test_why_blocked_on_changes_names_a_terminal_status_and_the_holds_blocking_changes(
+    hwf: Workflow,
+) -> None:
+    """ "changes" is blocked by a terminal status and by every hold blocking changes (not
+    by one blocking only billing); the paragraph agrees in number ("Changes ... are
+    blocked") and calls the entity what ``label`` says."""
+    acct = hwf.open("A-1", "canceled", at=T0, imported=True)
+    assert not hwf.why_blocked(acct, "changes")
+    assert str(hwf.why_blocked(acct, "changes")) == "Nothing blocks changes on account 'A-1'."
+    place_hold(hwf, acct, "manual", at=T0 + DAY)
+    place_hold(hwf, acct, "temporary_release", at=T0 + DAY, reason="promised")
+    hwf.fire(acct, "archive", at=T0 + 200 * DAY, actor=acctstate.SYSTEM)
+    blocked = hwf.why_blocked(acct, "changes")
+    assert [(r.source, r.hold and r.hold.id) for r in blocked.reasons] == [
+        ("status", None),
+        ("hold", "H2"),
+    ]
+    assert str(blocked) == (
+        "Changes on account 'A-1' are blocked for 2 reasons: (1) its status 'archived' (-99) "
+        "does not allow it; (2) the temporary_release hold 'H2' (temporary_release) placed "
+        "at 2026-01-06T09:00:00+00:00, reason 'promised'."
+    )
+    billing = hwf.why_blocked(acct, "billing", label="subscription")
+    assert str(billing).startswith("Billing on subscription 'A-1' is blocked for 2 reasons: ")
+    assert [h.id for h in billing.holds] == ["H1"]
+    with pytest.raises(acctstate.InvalidArgument, match="label"):
+        hwf.why_blocked(acct, "billing", label="")
+
+
 def test_a_hold_blocking_changes_refuses_people_not_automation(hwf: Workflow) -> None:
     """A hold blocking changes refuses a person's status change (explain says which hold);
     a system actor still moves the account."""
@@ -170,6 +206,59 @@ def test_refused_hold_operations_change_nothing(hwf: Workflow) -> None:
     with pytest.raises(GuardRefused, match="never: not on this account"):
         place_hold(guarded, acct, "review", at=T0)
     assert snapshot(acct) == before
+    coded = hwf.with_holds([HoldType("review", kind="manual", blocks="billing", reasons="audit")])
+    with pytest.raises(ReasonRequired, match="unknown reason 'bogus' for 'place_hold'"):
+        place_hold(coded, acct, "review", at=T0, reason="bogus")
+    with pytest.raises(ReasonRequired, match="a reason is required for 'place_hold'"):
+        place_hold(coded, acct, "review", at=T0)
+    assert snapshot(acct) == before
+
+
+def test_releasing_is_checked_as_placing_is(hwf: Workflow) -> None:
+    """Releasing a hold checks the type's permission, its release reason codes and its
+    release guards (reading the event data), and a refused release changes nothing; a
+    hold whose ``until`` has passed ends by itself whatever its release reasons and
+    guards say."""
+    seen: list[dict[str, Any]] = []
+
+    def paid(ctx: acctstate.GuardContext) -> Refusal | None:
+        seen.append(dict(ctx.data))
+        return None if ctx.data.get("paid") else Refusal("paid", "the overdue balance is unpaid")
+
+    review = HoldType(
+        "review",
+        kind="manual",
+        blocks="billing",
+        permission="review",
+        release_reasons={"cleared", "written_off"},
+        release_guards=[paid],
+    )
+    wf = hwf.with_holds([review])
+    boss = Actor("u-1", permissions={"review"})
+    acct = active(wf)
+    place_hold(wf, acct, "review", at=T0, actor=boss, hold_id="R1")
+    place_hold(wf, acct, "review", at=T0, actor=boss, hold_id="R2", until=T0 + 5 * DAY)
+    before = snapshot(acct)
+    with pytest.raises(PermissionDenied, match="'review' is required"):
+        release_hold(wf, acct, "R1", at=T0 + DAY, reason="cleared", paid=True)
+    with pytest.raises(ReasonRequired, match="a reason is required for 'release_hold'"):
+        release_hold(wf, acct, "R1", at=T0 + DAY, actor=boss, paid=True)
+    with pytest.raises(ReasonRequired, match="unknown reason 'bogus' for 'release_hold'"):
+        release_hold(wf, acct, "R1", at=T0 + DAY, actor=boss, reason="bogus", paid=True)
+    with pytest.raises(GuardRefused, match="paid: the overdue balance is unpaid"):
+        release_hold(wf, acct, "R1", at=T0 + DAY, actor=boss, reason="cleared")
+    assert snapshot(acct) == before
+    change = release_hold(wf, acct, "R1", at=T0 + DAY, actor=boss, reason="cleared", paid=True)
+    assert (change.trigger, change.reason, [h.id for h in acct.holds]) == (
+        "release_hold",
+        "cleared",
+        ["R2"],
+    )
+    assert seen[-1] == {"paid": True}
+    # R2's until has passed: it ends by itself, with no release reason and no guard asked.
+    calls = len(seen)
+    (expired,) = release_expired(wf, [acct], now=T0 + 5 * DAY, actor=boss)
+    assert (expired.reason, acct.holds, len(seen)) == ("expired", (), calls)
 
 
 def test_hold_types_are_checked_when_the_workflow_is_built() -> None:
@@ -199,6 +288,25 @@ def test_time_bound_holds_are_released_by_the_automation(hwf: Workflow) -> None:
     assert [(c.trigger, c.reason, c.automatic) for c in done] == [("release_hold", "expired", True)]
     assert kinds(done[0]) == ["provision"]  # billing stays held by the manual hold
     assert [h.type for h in acct.holds] == ["manual"]
+
+
+def test_release_expired_is_checked_before_anything_is_released(hwf: Workflow) -> None:
+    """An expired hold the actor may not release refuses the whole run: the other
+    accounts' expired holds keep standing until a run with the permission."""
+    review = HoldType("review", kind="manual", blocks="billing", permission="review")
+    wf = isp.workflow().with_holds([*STANDARD_HOLDS, review])
+    boss = Actor("u-1", permissions={"review"})
+    first = wf.open("A-1", "active", at=T0, imported=True)
+    second = wf.open("A-2", "active", at=T0, imported=True)
+    place_hold(wf, first, "vacation", at=T0, until=T0 + DAY)
+    place_hold(wf, second, "review", at=T0, actor=boss, until=T0 + DAY)
+    before = (snapshot(first), snapshot(second))
+    with pytest.raises(PermissionDenied, match="'review' is required"):
+        release_expired(wf, [first, second], now=T0 + 2 * DAY)
+    assert (snapshot(first), snapshot(second)) == before
+    done = release_expired(wf, [first, second], now=T0 + 2 * DAY, actor=boss)
+    assert [(c.account_id, c.reason) for c in done] == [("A-1", "expired"), ("A-2", "expired")]
+    assert first.holds == second.holds == ()
 
 
 OPS = st.lists(
@@ -270,9 +378,11 @@ def test_hold_types_are_declared_in_workflow_files(tmp_path: Any) -> None:
     path.write_text(
         'extends = "isp"\n\n[[holds]]\nname = "credit"\nkind = "credit"\n'
         'blocks = ["billing", "service"]\nreasons = ["over_limit"]\n'
+        'release_reasons = ["paid", "limit_raised"]\n'
     )
     wf = load_workflow(path)
     assert wf.hold_types["credit"].reasons == {"over_limit"}
+    assert wf.hold_types["credit"].release_reasons == {"paid", "limit_raised"}
     again = tmp_path / "again.toml"
     again.write_text(dump_workflow(wf, minimal_against="isp"))
     assert load_workflow(again).hold_types == wf.hold_types

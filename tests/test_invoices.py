@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 from acctstate.account import Account
 from acctstate.automation import AutomationPolicy, apply, reference_ladder, sweep, sweep_columns
-from acctstate.errors import InvalidArgument
+from acctstate.errors import GuardRefused, InvalidArgument
 from acctstate.invoices import (
     AUTO_APPLY,
     ApplyPayment,
@@ -362,7 +362,7 @@ def _policy(which: str, auto: bool) -> AutomationPolicy:
     )
 
 
-STARTS = {"ladder": [1, 10, 11, 12, 13, -11], "hold": [1, -1]}
+STARTS = {"ladder": [1, 10, 11, 12, 13, -11, 22], "hold": [1, -1]}
 
 
 @settings(max_examples=120, deadline=None)
@@ -377,16 +377,22 @@ def test_per_account_and_column_wise_paths_agree(
 ) -> None:
     """For random invoices and payments, the per-account sweep and the column-wise sweep
     over an invoice table plan the same changes and the same allocations: a dunning
-    ladder climbing and clearing, and a credit hold placed and removed."""
+    ladder climbing and clearing, and a credit hold placed and removed. Each account
+    also carries its host's total in ``balance`` (not yet due invoices included),
+    which neither path reads: ``settle`` and ``complete_reinstatement`` ask whether
+    anything is past due."""
     policy = _policy(which, auto)
     wf = policy.workflow
     accounts = []
     rows: dict[str, list[object]] = {"account": [], "due": [], "open": [], "issued": []}
     ids: list[tuple[str, str]] = []
     unapplied = []
+    totals: list[int] = []
     for r, (book, start, age) in enumerate(many):
         invoices, pays, creds, zone = book  # type: ignore[misc]
         codes = STARTS[which]
+        total = sum((inv.amount - inv.paid for inv in invoices), D(0))
+        totals.append(int(total * 100))
         acct = wf.open(
             f"A-{r}",
             codes[start % len(codes)],
@@ -396,6 +402,7 @@ def test_per_account_and_column_wise_paths_agree(
             invoices=invoices,
             payments=pays,
             credits=creds,
+            balance=total,
         )
         accounts.append(acct)
         tz = ZoneInfo(zone)
@@ -418,7 +425,7 @@ def test_per_account_and_column_wise_paths_agree(
         "status": np.array([a.status for a in accounts], dtype=np.int64),
         "status_since": np.array([a.status_since for a in accounts], dtype=object),
         "timezone": np.array([a.timezone for a in accounts], dtype=object),
-        "balance": np.zeros(len(accounts), dtype=np.int64),
+        "balance": np.array(totals, dtype=np.int64),
         "payment_method": np.zeros(len(accounts), dtype=bool),
         "unapplied": np.array(unapplied, dtype=np.int64),
     }
@@ -581,3 +588,223 @@ def test_the_sweep_plans_the_same_whatever_zone_now_is_written_in(
         ]
 
     assert plans(at) == plans(at.astimezone(ZoneInfo(other)))
+
+
+# -- the ledger's hook ---------------------------------------------------------------------
+
+
+class _Ledger:
+    """A host ledger that books every call it gets (no deduplication of its own), and
+    has only the ledger's method."""
+
+    def __init__(self, fail_at: int | None = None) -> None:
+        self.booked: list[ApplyPayment] = []
+        self.fail_at = fail_at
+
+    def apply_payment(self, effect: ApplyPayment, change: object) -> None:
+        if self.fail_at is not None and len(self.booked) == self.fail_at:
+            self.fail_at = None
+            raise RuntimeError("ledger unavailable")
+        self.booked.append(effect)
+
+
+def test_ledger_hook_receives_each_allocation_and_recording_hooks_record_it() -> None:
+    """``Hooks(ledger=...)`` runs every ApplyPayment of the entry, in order, with the
+    entry as the change; RecordingHooks records them under their keys; an object made
+    for the first four systems (no ``apply_payment``) gets no ledger registered, and
+    the allocations stay on the entry for the host, as before."""
+    from acctstate.effects import Hooks, RecordingHooks
+
+    def account() -> Account:
+        return Account(
+            id="A-1",
+            status=1,
+            invoices=[Invoice("I-1", D("30"), dt.date(2026, 1, 1), dt.date(2026, 1, 15))],
+            payments=[Payment("P-1", D("50"), dt.date(2026, 2, 1))],
+        )
+
+    wf = account_class.workflow(invoices=True)
+    ledger = _Ledger()
+    change = auto_apply(wf, account(), at=NOW, hooks=Hooks(ledger=ledger))
+    assert change is not None and tuple(ledger.booked) == change.effects
+    log = RecordingHooks()
+    change = auto_apply(wf, account(), at=NOW, hooks=Hooks.from_object(log))
+    assert change is not None and log.keys == [e.key for e in change.effects]
+
+    class FourSystems:
+        def refund(self, effect: object, change: object) -> None: ...
+
+    old = Hooks.from_object(FourSystems())
+    assert old.ledger is None and old.contracts is None and old.refunds is not None
+    kept = account()
+    change = auto_apply(wf, kept, at=NOW, hooks=old)
+    assert change is not None and len(change.effects) == 1 and kept.payments[0].unapplied == 20
+
+
+def test_a_failing_ledger_hook_records_nothing_and_the_rerun_delivers_the_rest() -> None:
+    """A ledger that fails on the second allocation: apply reports the error, the account's
+    payments and history are unchanged; the next run at the same instant offers the same
+    keys again, so a ledger that skips keys it booked books each allocation once."""
+    from acctstate.effects import Hooks
+
+    wf = isp.workflow()
+    acct = wf.open(
+        "A-1",
+        "active",
+        at=NOW - dt.timedelta(days=90),
+        imported=True,
+        invoices=[
+            Invoice("I-1", D("40"), dt.date(2026, 1, 1), dt.date(2026, 1, 15)),
+            Invoice("I-2", D("40"), dt.date(2026, 2, 1), dt.date(2026, 2, 15)),
+        ],
+        payments=[Payment("P-1", D("50"), dt.date(2026, 3, 1))],
+    )
+    policy = _ladder_policy(auto_apply=True)
+    ledger = _Ledger(fail_at=1)
+    out = apply(sweep([acct], policy, now=NOW), hooks=Hooks(ledger=ledger))
+    assert len(out.failed) == 1 and len(ledger.booked) == 1
+    assert acct.payments[0].unapplied == 50 and [c.trigger for c in acct.history] == ["open"]
+    out = apply(sweep([acct], policy, now=NOW), hooks=Hooks(ledger=ledger))
+    assert not out.failed
+    keys = [e.key for e in ledger.booked]
+    assert keys[0] == keys[1]  # offered again: the same key, recognisable
+    assert len(set(keys)) == 2 and acct.payments[0].unapplied == 0
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(books(), min_size=1, max_size=4), AT)
+def test_the_ledger_hook_gets_each_allocation_exactly_once(
+    accounts: list[tuple[list[Invoice], list[Payment], list[Credit], str]], at: dt.datetime
+) -> None:
+    """Through ``apply`` of a sweep with the auto-apply, the host's ledger receives every
+    allocation the plan carried, once, and the amounts it receives are the funds
+    applied; a second sweep and apply at the same instant delivers nothing more."""
+    from acctstate.effects import Hooks
+
+    policy = account_class.policy(past_due_days=30, auto_apply=True)
+    book = [
+        Account(
+            id=f"A-{i}",
+            status=1,
+            status_since=at - dt.timedelta(days=400),
+            timezone=zone,
+            invoices=invoices,
+            payments=pays,
+            credits=creds,
+        )
+        for i, (invoices, pays, creds, zone) in enumerate(accounts)
+    ]
+    ledger = _Ledger()
+    plan = sweep(book, policy, now=at)
+    planned = [e for p in plan for e in p.applied]
+    out = apply(plan, hooks=Hooks(ledger=ledger))
+    assert not out.failed
+    assert [e.key for e in ledger.booked] == [e.key for e in planned]
+    assert len({e.key for e in ledger.booked}) == len(ledger.booked)
+    for a in book:
+        funds = (*(a.payments or ()), *(a.credits or ()))  # type: ignore[attr-defined]
+        applied = sum((x for f in funds for _, x in f.applied_to), D(0))
+        mine = sum((e.amount for e in ledger.booked if e.key.startswith(f"{a.id}/")), D(0))
+        assert applied == mine  # the strategy's funds start unapplied
+    apply(sweep(book, policy, now=at), hooks=Hooks(ledger=ledger))
+    assert len(ledger.booked) == len(planned)
+
+
+# -- "paid" means nothing past due ---------------------------------------------------------
+
+
+def test_settle_reads_the_past_due_facts_not_the_total_balance() -> None:
+    """An account on the second dunning step pays its past-due invoice; its newer invoice
+    is not yet due and its host keeps the total (80.00) in ``balance``. The sweep
+    settles it (not a blocked settle), as it does a host giving ``past_due_balance``
+    beside the total; a host giving only ``balance`` still has it read as past due."""
+    wf = isp.workflow()
+    policy = _ladder_policy()
+    paid_late = wf.open(
+        "A-1",
+        "active_dunning_2",
+        at=NOW - dt.timedelta(days=5),
+        imported=True,
+        balance=D("80.00"),
+        invoices=[
+            Invoice("I-1", D("40.00"), dt.date(2026, 1, 1), dt.date(2026, 1, 15)),
+            Invoice("I-2", D("80.00"), dt.date(2026, 3, 1), dt.date(2026, 3, 15)),
+        ],
+        payments=[Payment("P-1", D("40.00"), dt.date(2026, 3, 2), applied_to={"I-1": D(40)})],
+    )
+    scalars = wf.open(
+        "A-2",
+        "active_dunning_2",
+        at=NOW - dt.timedelta(days=5),
+        imported=True,
+        balance=D("80.00"),
+        past_due_balance=D("0.00"),
+    )
+    legacy = wf.open(
+        "A-3", "active_dunning_2", at=NOW - dt.timedelta(days=5), imported=True, balance=D("80")
+    )
+    plan = sweep([paid_late, scalars, legacy], policy, now=NOW)
+    for acct in (paid_late, scalars):
+        (change,) = plan.for_account(acct.id).changes  # type: ignore[union-attr]
+        assert (change.rule, change.trigger, change.dest.name) == (
+            "dunning_clear",
+            "settle",
+            "active",
+        )
+    (blocked,) = plan.for_account("A-3").blocked  # type: ignore[union-attr]
+    assert str(blocked.refusals[0]) == "nothing_past_due: balance 80 is still owed"
+    apply(plan)
+    assert (paid_late.status, scalars.status, legacy.status) == (1, 1, 12)
+
+
+def test_complete_reinstatement_reads_the_past_due_facts() -> None:
+    """A back-billed account whose bill is on an invoice not yet due completes its
+    reinstatement; one with 10.00 past due is refused, with the amount and nothing
+    changed; event data (``past_due_balance=``) is read first."""
+    wf = isp.workflow()
+    at = NOW
+    due_later = wf.open(
+        "A-1",
+        "reinstated_back_bill",
+        at=at - dt.timedelta(days=1),
+        imported=True,
+        balance=D("50.00"),
+        invoices=[Invoice("I-1", D("50.00"), at.date(), at.date() + dt.timedelta(days=14))],
+    )
+    assert wf.fire(due_later, "complete_reinstatement", at=at).dest.name == "active"
+    owing = wf.open(
+        "A-2",
+        "reinstated_back_bill",
+        at=at - dt.timedelta(days=1),
+        imported=True,
+        past_due_balance=D("10.00"),
+    )
+    with pytest.raises(GuardRefused, match=r"nothing_past_due: past_due_balance 10\.00 is still"):
+        wf.fire(owing, "complete_reinstatement", at=at)
+    assert owing.status == 22 and len(owing.history) == 1
+    done = wf.fire(owing, "complete_reinstatement", at=at, past_due_balance=D(0))
+    assert done.dest.name == "active"
+
+
+def test_nothing_past_due_from_invoices_names_the_amount_and_count() -> None:
+    """From invoices, the refusal says how much is past due on how many invoices; a
+    tolerance allows that much; no facts at all is refused, as before."""
+    from acctstate.guards import GuardContext, nothing_past_due
+
+    host = Account(
+        id="A-1",
+        status=1,
+        invoices=[
+            Invoice("I-1", D("7.50"), dt.date(2026, 1, 1), dt.date(2026, 1, 15)),
+            Invoice("I-2", D("2.50"), dt.date(2026, 2, 1), dt.date(2026, 2, 15)),
+            Invoice("I-3", D("99.00"), dt.date(2026, 3, 1), dt.date(2026, 3, 31)),
+        ],
+    )
+    refusal = nothing_past_due()(GuardContext(host, NOW))
+    assert refusal is not None and refusal.reason == "10.00 is past due on 2 invoice(s)"
+    assert nothing_past_due(tolerance=D("10.00"))(GuardContext(host, NOW)) is None
+    bare = type("Bare", (), {})()
+    refusal = nothing_past_due()(GuardContext(bare, NOW))
+    assert refusal is not None and "has no invoices" in refusal.reason
+    with pytest.raises(InvalidArgument, match="tolerance"):
+        nothing_past_due(tolerance=D("-1"))

@@ -32,7 +32,7 @@ from acctstate.automation import (
     sweep_columns,
 )
 from acctstate.batch import DateRange, Selection, select
-from acctstate.errors import InvalidArgument
+from acctstate.errors import InvalidArgument, MissingFact
 from acctstate.presets import isp
 from acctstate.store.memory import MemoryStore
 from acctstate.store.sql import SqlStore
@@ -228,8 +228,11 @@ def test_selection_is_the_same_for_every_writing(
     by_day: bool,
 ) -> None:
     """Whether an account is selected by an activation range (of days or of instants)
-    does not depend on the zone its instant, or the range's, is written in."""
+    does not depend on the zone its instant, or the range's, is written in. An account
+    that records no billing zone takes the workflow's default (here UTC); with none, a
+    range of days cannot place its instant and ``select`` raises ``MissingFact``."""
     at = local.replace(tzinfo=ZoneInfo(written), fold=fold)
+    wf = WF if billing else WF.with_defaults(timezone="UTC")
     if by_day:
         ranges = [DateRange(start=start, end=start + dt.timedelta(days=days))]
     else:
@@ -241,7 +244,10 @@ def test_selection_is_the_same_for_every_writing(
     for r in ranges:
         for when in (at, _rewrite(at, other), at.astimezone(UTC)):
             card = _card("X", when, billing)
-            answers.add(bool(select(WF, [card], Selection(activated=r)).accounts))
+            answers.add(bool(select(wf, [card], Selection(activated=r)).accounts))
+            if by_day and billing is None:
+                with pytest.raises(MissingFact, match="timezone"):
+                    select(WF, [card], Selection(activated=r))
     assert len(answers) == 1
     if by_day:
         tz = ZoneInfo(billing) if billing else UTC

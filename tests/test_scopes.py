@@ -6,9 +6,11 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+import attrs
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from hypothesis.stateful import run_state_machine_as_test
 
 from acctstate import Status, Transition
 from acctstate.account import Account
@@ -21,9 +23,11 @@ from acctstate.errors import (
     IllegalTransition,
     InvalidArgument,
 )
+from acctstate.history import Cause, StatusChange
 from acctstate.holds import STANDARD_HOLDS, HoldType, place_hold
 from acctstate.scopes import (
     Cascade,
+    ChangeSet,
     ChangeSetFailed,
     Entity,
     HoldCascade,
@@ -33,7 +37,7 @@ from acctstate.scopes import (
     UnknownEntity,
     no_active_service,
 )
-from acctstate.testing import scoped_state_machine
+from acctstate.testing import ScopeInvariantError, scoped_state_machine
 from acctstate.workflow import Workflow
 
 T0 = dt.datetime(2026, 1, 5, 9, 0, tzinfo=dt.UTC)
@@ -188,7 +192,10 @@ def test_account_cancelled_cancels_every_open_subscription_and_site() -> None:
         "cancelled",
         CLERK,
     )
-    assert last.note == "cascade from account 'A-1' (cancel)"
+    assert last.cause == Cause(
+        "account", "A-1", "cancel", "account cancelled -> subscription cancel"
+    )
+    assert last.note == str(last.cause)
 
 
 def test_a_subscription_already_closed_is_left_alone() -> None:
@@ -211,6 +218,49 @@ def test_roll_up_deactivates_a_site_when_its_last_subscription_is_cancelled() ->
         ("S-1", "inactive"),
     ]
     assert second.steps[1].rule == "subscription cancelled -> site deactivate"
+    # A roll-up's cause is the child whose change completed it.
+    assert tree.find("S-1").account.history[-1].cause == Cause(
+        "subscription", "SUB-2", "cancel", "subscription cancelled -> site deactivate"
+    )
+
+
+def test_every_cascaded_change_records_its_cause_and_keeps_it_through_a_store() -> None:
+    """Each cascaded change (status, inherited hold, released copy) records the change it
+    came from (entity, trigger) and the rule as a structured ``cause``, the same as the
+    change set's; the change asked for has none. A store keeps the note only, and a
+    change rebuilt from the stored columns gives back the same cause and compares equal."""
+    tree = customer()
+    made = [
+        SCOPES.fire(tree, "A-1", "escalate_dunning", at=T0 + DAY, spare=()),
+        SCOPES.place_hold(tree, "A-1", "credit", at=T0 + 2 * DAY, note="called twice"),
+        SCOPES.release_hold(tree, "A-1", "H1", at=T0 + 3 * DAY),
+        SCOPES.fire(tree, "A-1", "cancel", at=T0 + 4 * DAY),
+    ]
+    seen = 0
+    for changes in made:
+        assert changes.steps[0].change.cause is None
+        for step in changes.steps[1:]:
+            by = changes.cause_of(step)
+            assert by is not None
+            expected = Cause(by.scope, by.entity_id, by.change.trigger, step.rule or "")
+            assert step.change.cause == expected
+            recorded = tree.find(step.entity_id).account.history
+            assert step.change in list(recorded)
+            c = step.change
+            stored = StatusChange(  # the columns a store writes and reads back
+                c.account_id, c.source, c.dest, c.trigger, c.at, c.recorded_at, c.reason,
+                c.note, c.actor, c.effects,
+            )  # fmt: skip
+            assert stored.cause == expected and stored == c and hash(stored) == hash(c)
+            seen += 1
+    assert seen == 3 + 5 + 5 + 5
+    copy = tree.find("SUB-3").account.history[-2]  # the credit hold's copy, released
+    assert (copy.trigger, copy.cause) == (
+        "release_hold",
+        Cause("account", "A-1", "release_hold", "inherited"),
+    )
+    # A note of someone's own is never read as a cause.
+    assert StatusChange("X", c.source, c.source, "t", T0, note="cascade from me").cause is None
 
 
 def test_dunning_cascade_spares_the_paid_annual_subscription() -> None:
@@ -334,6 +384,49 @@ def test_an_account_is_active_while_any_subscription_is() -> None:
     assert not SCOPES.is_active(acct)
 
 
+def test_a_sql_store_gives_a_cascaded_change_its_cause_back(tmp_path: Any) -> None:
+    """A store keeps a change's note, not a cause column: a subscription's change stored
+    with a cascade's note reads back from SQLite with the very cause the cascade
+    recorded in memory."""
+    sa = pytest.importorskip("sqlalchemy")
+    from acctstate.store.sql import SqlStore
+
+    tree = customer()
+    changes = SCOPES.fire(tree, "A-1", "escalate_dunning", at=T0 + DAY)
+    cascaded = changes.for_entity("SUB-2")[0].change
+    assert cascaded.cause is not None
+    engine = sa.create_engine(f"sqlite:///{tmp_path / 'subscriptions.db'}")
+    store = SqlStore(SUBSCRIPTION, engine)
+    store.create_schema()
+    store.open("SUB-2", "active", at=T0)
+    store.fire("SUB-2", "suspend", at=T0 + DAY, note=cascaded.note, reason=cascaded.reason)
+    stored = store.history("SUB-2")[-1]
+    engine.dispose()
+    assert (stored.trigger, stored.dest.name) == ("suspend", "suspended")
+    assert stored.cause == cascaded.cause
+    assert stored.key == cascaded.key
+
+
+def test_statistics_count_an_account_active_while_any_subscription_is() -> None:
+    """``account_statistics(wf, trees, active=scopes.is_active)`` counts each customer by
+    its account's status and, as active, only those with an active subscription: an
+    account whose status is active but whose every subscription is suspended is not,
+    and one in dunning whose paid annual subscription still serves is."""
+    from acctstate.stats import account_statistics
+
+    serving, idle, dunning = customer(), customer(), customer()
+    for sub in ("SUB-1", "SUB-2", "SUB-3"):
+        SCOPES.fire(idle, sub, "suspend", at=T0 + DAY)
+    SCOPES.fire(dunning, "A-1", "escalate_dunning", at=T0 + DAY)  # spares SUB-1
+    stats = account_statistics(ACCOUNT, [serving, idle, dunning], active=SCOPES.is_active)
+    assert stats.by_status() == {"active": 2, "dunning": 1, "collections": 0, "cancelled": 0}
+    assert stats.by_backend()["active"] == 3
+    assert (stats.active, stats.to_dict()["active"]) == (2, 2)
+    plain = account_statistics(ACCOUNT, [serving, idle, dunning])
+    assert plain.active is None and "active" not in plain.to_dict()
+    assert plain.by_status() == stats.by_status()
+
+
 def test_collections_only_if_no_active_service_in_any_site() -> None:
     """The account-class rule "collections only if there are no active services for any
     site" is the built-in guard ``no_active_service``."""
@@ -375,7 +468,35 @@ def test_kill_bill_account_block_blocks_every_subscription() -> None:
     assert [s.entity_id for s in changes] == ["A-1", "S-1", "SUB-1", "SUB-2", "S-2", "SUB-3"]
     blocked = SCOPES.why_blocked(tree, "SUB-2", "service")
     assert [h.id for h in blocked.holds] == ["A-1/svc1"]
-    assert "inherited from account 'A-1'" in (blocked.holds[0].note or "")
+    # Each copy names the change it came from: the site's copy, by the site's rule.
+    assert tree.find("SUB-2").account.history[-1].cause == Cause(
+        "site", "S-1", "place_hold", "site hold -> subscription"
+    )
+
+
+@pytest.mark.parametrize(
+    ("capability", "entity_id", "text"),
+    [
+        ("billing", "SUB-3", "Billing on subscription 'SUB-3' is blocked for 2 reasons"),
+        ("service", "SUB-3", "Service on subscription 'SUB-3' is blocked for 2 reasons"),
+        ("changes", "SUB-3", "Changes on subscription 'SUB-3' are blocked for 2 reasons"),
+        ("service", "S-1", "Service on site 'S-1' is blocked for 1 reason"),
+        ("changes", "A-1", "Changes on account 'A-1' are blocked for 1 reason"),
+    ],
+)
+def test_why_blocked_names_the_level_and_every_reason(
+    capability: str, entity_id: str, text: str
+) -> None:
+    """Below the account the paragraph names the entity's level, with the verb agreeing:
+    a cancelled subscription under the account's blocking state is blocked by its status
+    and by the inherited hold, for billing, service and changes alike."""
+    tree = customer()
+    SCOPES.fire(tree, "SUB-3", "cancel", at=T0 + DAY, actor=SYSTEM)
+    SCOPES.place_hold(tree, "A-1", "blocking_state", at=T0 + 2 * DAY, hold_id="svc1")
+    blocked = SCOPES.why_blocked(tree, entity_id, capability)
+    assert str(blocked).startswith(text + ": ")
+    assert blocked.holds[-1].id == ("svc1" if entity_id == "A-1" else "A-1/svc1")
+    assert blocked.label == tree.find(entity_id).scope
 
 
 def test_kill_bill_bundle_block_blocks_only_its_subscriptions() -> None:
@@ -595,6 +716,66 @@ def test_cascades_leave_no_child_in_a_status_its_parent_forbids(ops: list[Any]) 
 
 TestScopedMachine = scoped_state_machine(SCOPES, customer).TestCase
 TestScopedMachine.settings = settings(max_examples=40, stateful_step_count=15, deadline=None)
+
+
+def _skip_last_commit(real: Any) -> Any:
+    """carry_out that runs the effects but commits every step but the last of a cascade."""
+
+    def broken(scopes: Scopes, tree: Entity, changes: ChangeSet, hooks: Any) -> None:
+        if len(changes) > 1:
+            changes = ChangeSet(changes.steps[:-1], changes.spared)
+        real(scopes, tree, changes, hooks)
+
+    return broken
+
+
+def _half_then_raise(real: Any) -> Any:
+    """carry_out that commits the first change of a cascade, then reports a refusal."""
+
+    def broken(scopes: Scopes, tree: Entity, changes: ChangeSet, hooks: Any) -> None:
+        if len(changes) > 1:
+            real(scopes, tree, ChangeSet(changes.steps[:1]), hooks)
+            raise ScopeConflict(changes.steps[0].entity_id, ["injected after one commit"])
+        real(scopes, tree, changes, hooks)
+
+    return broken
+
+
+def _lose_cause(real: Any) -> Any:
+    """_caused that records a cascaded change without its cause, nor the note saying it."""
+    return lambda change, cause: attrs.evolve(change, note=None)
+
+
+@pytest.mark.parametrize(
+    ("target", "breaking", "rule"),
+    [
+        ("_scopes.carry_out", _skip_last_commit, "committed"),
+        ("_scopes.carry_out", _half_then_raise, "refusal-changes-nothing"),
+        ("_plan._caused", _lose_cause, "cascade-cause"),
+    ],
+)
+def test_the_scoped_kit_catches_broken_scopes(
+    monkeypatch: pytest.MonkeyPatch, target: str, breaking: Any, rule: str
+) -> None:
+    """The scoped stateful kit fails, naming the rule, when Scopes are broken: a cascaded
+    change left uncommitted, a refusal after part of a change set was committed, or a
+    cascaded change recorded without its cause."""
+    import importlib
+
+    module_name, attr = target.split(".")
+    module = importlib.import_module(f"acctstate.operations.scopes.{module_name}")
+    monkeypatch.setattr(module, attr, breaking(getattr(module, attr)))
+    machine = scoped_state_machine(SCOPES, customer)
+    quiet = settings(
+        max_examples=100,
+        stateful_step_count=15,
+        deadline=None,
+        derandomize=True,
+        database=None,
+        suppress_health_check=list(HealthCheck),
+    )
+    with pytest.raises(ScopeInvariantError, match=rf"^\[{rule}\]"):
+        run_state_machine_as_test(machine, settings=quiet)
 
 
 def test_the_kit_refuses_what_is_not_scopes() -> None:
@@ -821,3 +1002,29 @@ def test_a_hold_cascade_may_carry_every_hold_on_service() -> None:
     assert len(scopes.place_hold(tree, "A-1", "manual", at=T0 + DAY)) == 1  # billing only
     with pytest.raises(InvalidArgument, match="capabilities"):
         HoldCascade("account", "subscription", blocks="invoices")
+
+
+def test_releasing_a_hold_down_the_tree_checks_every_copy() -> None:
+    """Releasing a hold is checked on every copy as on the entity asked for (release
+    guards read the event data given to ``Scopes.release_hold``): one copy refusing
+    refuses the whole set, and nothing changes."""
+    from acctstate.guards import GuardContext, Refusal
+
+    def settled(ctx: GuardContext) -> Refusal | None:
+        if ctx.account.id == "SUB-2" and not ctx.data.get("settled"):
+            return Refusal("settled", "SUB-2 still owes")
+        return None
+
+    review = HoldType("review", kind="manual", blocks="service", release_guards=[settled])
+    levels = [Scope(s.name, s.workflow.with_holds([*HOLDS, review]), s.parent) for s in LEVELS]
+    scopes = Scopes(levels, cascades=[HoldCascade("account", "subscription", types="review")])
+    tree = customer(scopes)
+    scopes.place_hold(tree, "A-1", "review", at=T0 + DAY)
+    before = snapshot(tree)
+    with pytest.raises(ScopeConflict, match="SUB-2 still owes") as info:
+        scopes.release_hold(tree, "A-1", "H1", at=T0 + 2 * DAY)
+    assert isinstance(info.value.cause, GuardRefused)
+    assert snapshot(tree) == before
+    released = scopes.release_hold(tree, "A-1", "H1", at=T0 + 2 * DAY, settled=True)
+    assert [s.entity_id for s in released] == ["A-1", "SUB-1", "SUB-2", "SUB-3"]
+    assert not any(e.account.holds for e in tree.walk())

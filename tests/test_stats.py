@@ -29,6 +29,23 @@ def accounts(*codes: int) -> list[Account]:
     return [Account(id=f"A-{i}", status=c) for i, c in enumerate(codes)]
 
 
+def test_an_active_rule_counts_only_accounts_shown_in_statistics() -> None:
+    """``active=`` is asked about every account; ``active`` counts those it calls active
+    among the accounts shown in statistics, and leaves the per-status counts alone."""
+    asked: list[str] = []
+
+    def rule(account: Account) -> bool:
+        asked.append(account.id)
+        return account.id != "A-0"
+
+    s = account_statistics(HIDDEN, accounts(1, 1, 99, -1, 0), active=rule)
+    assert asked == ["A-0", "A-1", "A-2", "A-3", "A-4"]
+    assert (s.active, s.total, s.hidden) == (2, 5, 2)  # A-2 (permanent), A-4 hidden
+    assert s.by_backend() == account_statistics(HIDDEN, accounts(1, 1, 99, -1, 0)).by_backend()
+    with pytest.raises(InvalidArgument, match="active"):
+        account_statistics(WF, accounts(1), active=True)  # type: ignore[arg-type]
+
+
 def test_statuses_of_one_backend_class_are_added_together() -> None:
     """Active, active non-billable and permanent all count under the active class."""
     s = account_statistics(WF, accounts(1, 1, 61, 99, -1, -2, 30))

@@ -52,6 +52,7 @@ def shared(name: str) -> Any:
 
 contract = shared("test_store_sql")
 delivery_contract = shared("test_store_delivery")
+limits = shared("test_store_limits")
 nightly = shared("test_store_nightly")
 PG_URL = contract.PG_URL
 needs_pg = contract.needs_pg
@@ -149,6 +150,14 @@ def _contract_tests(module: Any, fixture: str) -> dict[str, Any]:
 # The contract, run again here on the async store (the fixtures above).
 globals().update(_contract_tests(contract, "store"))
 globals().update(_contract_tests(delivery_contract, "store_clock"))
+# What no store can keep is refused by the async store too, with the same limits.
+globals().update(
+    {
+        n: f
+        for n, f in vars(limits).items()
+        if n.startswith("test_") and "store" in inspect.signature(f).parameters
+    }
+)
 
 
 def test_the_contract_is_collected_here() -> None:
@@ -295,18 +304,7 @@ def test_the_callers_async_connection_owns_the_transaction(
     run(kind, tmp_path, body)
 
 
-# The SQL store's apply_due(connection=) makes each change in a savepoint; on SQLite the
-# driver emits no BEGIN before the first write, so the savepoint's RELEASE commits it and
-# the caller's rollback finds nothing to undo. The SQL store does the same (its code runs
-# here); reported, not worked around.
-_SAVEPOINT = pytest.mark.xfail(
-    reason="SQL store on SQLite: a savepoint outside BEGIN commits on release", strict=False
-)
-
-
-@pytest.mark.parametrize(
-    "kind", [pytest.param("sqlite", marks=_SAVEPOINT), pytest.param("postgres", marks=needs_pg)]
-)
+@pytest.mark.parametrize("kind", ["sqlite", pytest.param("postgres", marks=needs_pg)])
 def test_due_changes_apply_inside_the_callers_transaction(
     kind: str, tmp_path: pathlib.Path
 ) -> None:
@@ -478,3 +476,21 @@ def test_the_sync_store_is_untouched_by_async_hooks(tmp_path: pathlib.Path) -> N
     assert [p.key for p in sync.pending()] == list(keys)
     assert sync.load("A-1").version == 1
     engine.dispose()
+
+
+def test_the_async_store_awaits_every_hook_system(tmp_path: pathlib.Path) -> None:
+    """Each hook system the workflow knows (the ledger and contracts ones included) is
+    handed on to the async store's deliverer, wrapped, none dropped."""
+    import attrs
+
+    from acctstate.world.store._awaiting import awaiting_hooks
+
+    class Anything:
+        def __getattr__(self, name: str) -> Any:
+            return lambda *args, **kwargs: None
+
+    every = acctstate.Hooks(**{f.name: Anything() for f in attrs.fields(acctstate.Hooks)})
+    engine = create_async_engine(f"sqlite+aiosqlite:///{tmp_path / 'hooks.db'}")
+    wrapped = awaiting_hooks(every, engine)
+    assert [f.name for f in attrs.fields(acctstate.Hooks) if getattr(wrapped, f.name) is None] == []
+    assert "ledger" in {f.name for f in attrs.fields(acctstate.Hooks)}

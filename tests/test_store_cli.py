@@ -97,3 +97,22 @@ def test_run_automation_command_refuses_a_bad_policy(
     policy.write_text(POLICY.replace('"customers"', '"clients"'))
     assert main(["run-automation", url, "--policy", str(policy), "-q"]) == 1
     assert "no table 'clients'" in capsys.readouterr().err
+
+
+def test_run_automation_command_draws_progress(
+    tmp_path: pathlib.Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Without ``-q`` the nightly run draws a progress bar on stderr, driven by the run's
+    progress to the end (here in two chunks); stdout holds the same summary as with
+    ``-q``, and ``-q`` draws nothing."""
+    url = book(tmp_path)
+    policy = tmp_path / "nightly.toml"
+    policy.write_text(POLICY)
+    args = ["run-automation", url, "--policy", str(policy), "--now", NOW.isoformat()]
+    assert main([*args, "--chunk", "2"]) == 0
+    captured = capsys.readouterr()
+    assert "nightly run" in captured.err and "100%" in captured.err
+    assert "nightly run" not in captured.out
+    assert captured.out.startswith("3 accounts examined at 2026-06-01T02:00:00+00:00: 2 changed")
+    assert main([*args, "-q"]) == 0
+    assert capsys.readouterr().err == ""

@@ -92,7 +92,8 @@ def ban(store: Any, account_id: str) -> tuple[str, str]:
 
 
 def test_every_store_keeps_dead_letters(store_clock: Any) -> None:
-    """The memory and SQL stores are `DeadLetterStore`s (back-off, dead letters, prune)."""
+    """Every store is a `DeadLetterStore` (back-off, dead letters, prune): memory, SQL,
+    and the Django store, which runs this module's tests too."""
     from acctstate.store import DeadLetterStore, Store
 
     store, _ = store_clock

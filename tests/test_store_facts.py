@@ -23,10 +23,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import acctstate
+from acctstate.automation import AutomationPolicy, reference_ladder
 from acctstate.errors import AcctStateError, MissingFact
+from acctstate.guards import guard
 from acctstate.presets import isp
 from acctstate.store.memory import MemoryStore
-from acctstate.store.sql import SqlStore, create_engine
+from acctstate.store.sql import SqlStore, UtcDateTime, create_engine
 from test_store_sql import needs_pg, pg_engine
 
 T0 = dt.datetime(2026, 1, 5, 9, 0, tzinfo=dt.UTC)
@@ -310,3 +312,211 @@ def test_plain_fire_memory_store_and_sql_store_agree(kind: str) -> None:
             check_paths(stores, start, facts, data.draw, steps)
 
         run()
+
+
+# -- facts from a select() or a view, and a guard on a host-only column ---------------------
+
+NIGHT = dt.datetime(2026, 6, 1, 2, 0, tzinfo=dt.UTC)
+
+
+def _over_credit_limit(ctx: Any) -> str | None:
+    owed, limit = ctx.value("balance"), ctx.value("credit_limit")
+    return None if owed > limit else f"balance {owed} is within the credit limit {limit}"
+
+
+# Dunning starts only once a customer owes more than their own credit limit: a host
+# column (``credit_limit``) no built-in rule knows about.
+OVER_LIMIT = guard("over_credit_limit", _over_credit_limit)
+CREDIT_WF = (
+    isp.workflow()
+    .with_clock(acctstate.FixedClock(NIGHT + DAY))
+    .extend(
+        remove=[("escalate_dunning", "active")],
+        transitions=[
+            acctstate.Transition(
+                "escalate_dunning", "active", "active_dunning_pending", guards=[OVER_LIMIT]
+            )
+        ],
+    )
+)
+
+billing = sa.MetaData()
+clients = sa.Table(
+    "clients",
+    billing,
+    sa.Column("id", sa.String(200), primary_key=True),
+    sa.Column("payment_method", sa.String(20)),
+    sa.Column("timezone", sa.String(50)),
+    sa.Column("currency", sa.String(3)),
+    sa.Column("credit_limit", sa.Numeric(12, 2), nullable=False),
+)
+invoices = sa.Table(
+    "invoices",
+    billing,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("client_id", sa.String(200), nullable=False),
+    sa.Column("amount", sa.Numeric(12, 2), nullable=False),
+    sa.Column("due_at", UtcDateTime, nullable=False),
+    sa.Column("paid_at", UtcDateTime),
+)
+_unpaid = (
+    sa.select(
+        invoices.c.client_id,
+        sa.func.sum(invoices.c.amount).label("owed"),
+        sa.func.count().label("n"),
+        sa.func.min(invoices.c.due_at).label("oldest"),
+    )
+    .where(invoices.c.paid_at.is_(None))
+    .group_by(invoices.c.client_id)
+    .subquery("unpaid")
+)
+# The host's facts: its clients outer-joined to their unpaid invoices, summed.
+CLIENT_FACTS = sa.select(
+    clients,
+    sa.func.coalesce(_unpaid.c.owed, 0).label("balance"),
+    sa.func.coalesce(_unpaid.c.n, 0).label("unpaid_invoices"),
+    _unpaid.c.oldest.label("oldest_unpaid_at"),
+).select_from(clients.outerjoin(_unpaid, _unpaid.c.client_id == clients.c.id))
+# The same select as a view the host created, declared as SQLAlchemy sees a view.
+client_facts_view = sa.Table(
+    "client_facts",
+    sa.MetaData(),
+    sa.Column("id", sa.String(200), primary_key=True),
+    sa.Column("payment_method", sa.String(20)),
+    sa.Column("timezone", sa.String(50)),
+    sa.Column("currency", sa.String(3)),
+    sa.Column("credit_limit", sa.Numeric(12, 2)),
+    sa.Column("balance", sa.Numeric(12, 2)),
+    sa.Column("unpaid_invoices", sa.Integer),
+    sa.Column("oldest_unpaid_at", UtcDateTime),
+)
+
+
+def _create_view(engine: sa.Engine) -> None:
+    ddl = CLIENT_FACTS.compile(dialect=engine.dialect, compile_kwargs={"literal_binds": True})
+    with engine.begin() as conn:
+        translate = engine.get_execution_options().get("schema_translate_map") or {}
+        if translate.get(None):  # PostgreSQL: the test's own schema
+            conn.exec_driver_sql(f'SET LOCAL search_path TO "{translate[None]}"')
+        conn.exec_driver_sql(f"CREATE VIEW client_facts AS {ddl}")
+
+
+@contextlib.contextmanager
+def credit_store(kind: str, shape: str) -> Iterator[SqlStore]:
+    """An SQL store of ``kind`` on CREDIT_WF whose facts are the clients joined to their
+    unpaid invoices, as a ``select()`` or as a view."""
+    with contextlib.ExitStack() as stack:
+        if kind == "sqlite":
+            engine = create_engine("sqlite://")
+            stack.callback(engine.dispose)
+        else:
+            engine = stack.enter_context(pg_engine())
+        billing.create_all(engine)
+        facts: Any = CLIENT_FACTS
+        if shape == "view":
+            _create_view(engine)
+            facts = client_facts_view
+        store = SqlStore(CREDIT_WF, engine, facts=facts)
+        store.create_schema()
+        yield store
+
+
+def _client_book(store: SqlStore) -> None:
+    """A-1 owes 80 (oldest 31 days late), limit 0; A-2 owes 80, limit 100; A-3 paid its
+    invoice, limit 0; A-4 owes 40 + 30 (oldest 16 days late), limit 50."""
+    limits = {"A-1": "0", "A-2": "100", "A-3": "0", "A-4": "50"}
+    bills = [
+        ("A-1", "50", 31, None),
+        ("A-1", "30", 5, None),
+        ("A-2", "80", 31, None),
+        ("A-3", "80", 31, 20),
+        ("A-4", "40", 16, None),
+        ("A-4", "30", 3, None),
+    ]
+    with store.engine.begin() as conn:
+        conn.execute(
+            clients.insert(),
+            [
+                {
+                    "id": i,
+                    "payment_method": "card",
+                    "timezone": "UTC",
+                    "currency": "USD",
+                    "credit_limit": Decimal(limit),
+                }
+                for i, limit in limits.items()
+            ],
+        )
+        conn.execute(
+            invoices.insert(),
+            [
+                {
+                    "client_id": i,
+                    "amount": Decimal(amount),
+                    "due_at": NIGHT - late * DAY,
+                    "paid_at": None if paid is None else NIGHT - paid * DAY,
+                }
+                for i, amount, late, paid in bills
+            ],
+        )
+    for account_id in limits:
+        store.open(account_id, "active", at=NIGHT - 90 * DAY, imported=True)
+
+
+@pytest.mark.parametrize("shape", ["select", "view"])
+@pytest.mark.parametrize("kind", ["sqlite", pytest.param("postgres", marks=needs_pg)])
+def test_facts_from_a_select_or_view_joining_invoices(kind: str, shape: str) -> None:
+    """Facts from a ``select()`` (or a view) joining the host's clients to their unpaid
+    invoices: ``fire`` and ``run_automation`` see the same summed balance and the same
+    host-only ``credit_limit`` a custom guard reads; event data overrides the joined
+    balance; the store reads the host's rows as they are now, never a copy."""
+    with credit_store(kind, shape) as store:
+        _client_book(store)
+        # What fire would do to each account tonight (each tried, then rolled back).
+        fired: dict[str, str] = {}
+        for account_id in ("A-1", "A-2", "A-3", "A-4"):
+            with store.engine.connect() as conn:
+                try:
+                    store.fire(account_id, "escalate_dunning", at=NIGHT, connection=conn)
+                    fired[account_id] = "escalated"
+                except acctstate.GuardRefused as exc:
+                    fired[account_id] = str(exc).split(": ", 1)[1]
+                conn.rollback()
+        assert fired == {
+            "A-1": "escalated",
+            "A-2": "over_credit_limit: balance 80.00 is within the credit limit 100.00",
+            "A-3": fired["A-3"],
+            "A-4": "escalated",
+        }
+        assert "within the credit limit 0.00" in fired["A-3"]
+        assert all(store.load(i).version == 0 for i in fired)
+
+        policy = AutomationPolicy(CREDIT_WF, ladder=reference_ladder())
+        report = store.run_automation(policy, now=NIGHT, chunk=3)
+        assert report.ok
+        # A-2's ladder holds (80 owed, 31 days) but the guard refuses: blocked, unmoved.
+        assert (report.examined, report.changed, report.changes, report.blocked) == (4, 2, 5, 1)
+        names = {i: CREDIT_WF.catalog[store.load(i).status].name for i in fired}
+        assert names == {
+            "A-1": "active_dunning_2",  # 31 days late
+            "A-2": "active",
+            "A-3": "active",
+            "A-4": "active_dunning_1",  # 16 days late, 70 owed over a limit of 50
+        }
+        moved = {i for i, name in names.items() if name != "active"}
+        assert moved == {i for i, what in fired.items() if what == "escalated"}
+
+        # Event data overrides the joined balance.
+        change = store.fire("A-2", "escalate_dunning", at=NIGHT, balance=Decimal("150"))
+        assert CREDIT_WF.catalog[change.dest].name == "active_dunning_pending"
+        # Settling reads the joined balance: refused while the invoices are unpaid, and
+        # allowed once the host marks them paid in its own table.
+        with pytest.raises(acctstate.GuardRefused, match=r"balance 80\.00 is still owed"):
+            store.fire("A-1", "settle", at=NIGHT + DAY)
+        with store.engine.begin() as conn:
+            conn.execute(
+                invoices.update().where(invoices.c.client_id == "A-1").values(paid_at=NIGHT)
+            )
+        assert CREDIT_WF.catalog[store.fire("A-1", "settle", at=NIGHT + DAY).dest].name == (
+            "active"
+        )

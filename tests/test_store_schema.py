@@ -10,8 +10,10 @@ import contextlib
 import datetime as dt
 import json
 import pathlib
+import re
 import uuid
 from collections.abc import Iterator
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -19,10 +21,11 @@ import sqlalchemy as sa
 from tests import _legacy_store_schema as legacy
 
 import acctstate
+from acctstate.automation import AutomationPolicy, reference_ladder
 from acctstate.cli import main
 from acctstate.presets import isp
 from acctstate.store.migrate import HEAD, VERSION_TABLE, current, upgrade
-from acctstate.store.sql import SqlStore, create_engine
+from acctstate.store.sql import SqlStore, UtcDateTime, create_engine
 from test_store_sql import PG_URL, needs_pg
 
 T0 = dt.datetime(2026, 1, 5, 9, 0, tzinfo=dt.UTC)
@@ -225,9 +228,12 @@ class Recorder:
 
 @needs_pg
 def test_every_query_on_the_outbox_and_history_uses_an_index(tmp_path: pathlib.Path) -> None:
-    """Every statement the store makes while opening, firing, scheduling, sweeping,
-    delivering (with failures, dead letters, retries and skips), listing and pruning is
-    run again under ``EXPLAIN``: none scans the outbox or the history sequentially.
+    """Every statement the store makes while opening, firing, scheduling, sweeping, running
+    the nightly automation (its chunk read joined to the host's facts and its history
+    read), delivering (with failures, dead letters, retries and skips), listing and
+    pruning is run again under ``EXPLAIN``: none scans the outbox or the history
+    sequentially, and each that filters the accounts on their status searches an index
+    by status.
 
     ``enable_seqscan = off`` is set for the ``EXPLAIN``: on a small table the planner
     rightly prefers a sequential scan, so the question asked is the one that matters at
@@ -236,12 +242,51 @@ def test_every_query_on_the_outbox_and_history_uses_an_index(tmp_path: pathlib.P
     ``Seq Scan`` left in a plan is a missing index."""
     with database("postgres", tmp_path) as engine:
         clock = acctstate.FixedClock(T0 + dt.timedelta(days=1))
-        store = SqlStore(isp.workflow().with_clock(clock), engine)
+        wf = isp.workflow().with_clock(clock)
+        host = sa.MetaData()
+        customers = sa.Table(
+            "customers",
+            host,
+            sa.Column("id", sa.String(200), primary_key=True),
+            sa.Column("balance", sa.Numeric(12, 2)),
+            sa.Column("unpaid_invoices", sa.Integer),
+            sa.Column("oldest_unpaid_at", UtcDateTime),
+            sa.Column("timezone", sa.String(50)),
+            sa.Column("currency", sa.String(3)),
+            sa.Column("payment_method", sa.String(20)),
+            sa.Column("period_price", sa.Numeric(12, 2)),
+        )
+        host.create_all(engine)
+        store = SqlStore(wf, engine, facts=customers)
         store.create_schema()
+        with engine.begin() as conn:
+            conn.execute(
+                customers.insert(),
+                [
+                    {
+                        "id": f"A-{i}",
+                        "balance": Decimal("0"),
+                        "unpaid_invoices": 0,
+                        "oldest_unpaid_at": None,
+                        "timezone": "UTC",
+                        "currency": "USD",
+                        "payment_method": "card",
+                        "period_price": Decimal("30"),
+                    }
+                    for i in range(4)
+                ],
+            )
         rec = Recorder()
         sa.event.listen(engine, "before_cursor_execute", rec)
         for i in range(3):
             store.open(f"A-{i}", "active", at=T0, imported=True)
+        # Paid while suspended in dunning: the nightly run reinstates it and bills back
+        # from when billing stopped, so the run reads its history.
+        store.open("A-3", "suspended_dunning_2", at=T0 - dt.timedelta(days=10), imported=True)
+        nightly = store.run_automation(
+            AutomationPolicy(wf, ladder=reference_ladder()), now=T0 + SEC / 2
+        )
+        assert (nightly.changed, nightly.ok) == (1, True)
         store.fire("A-0", "ban", at=T0 + SEC)
         store.fire("A-1", "deactivate", at=T0 + SEC, expected_version=0)
         store.schedule("A-2", "deactivate", at=T0 + SEC)
@@ -273,6 +318,7 @@ def test_every_query_on_the_outbox_and_history_uses_an_index(tmp_path: pathlib.P
 
         checked = 0
         scans: list[str] = []
+        explained: list[str] = []
         raw = engine.raw_connection()
         try:
             cur = raw.cursor()
@@ -280,18 +326,29 @@ def test_every_query_on_the_outbox_and_history_uses_an_index(tmp_path: pathlib.P
             for statement, params in rec.seen:
                 head = statement.lstrip().split(None, 1)[0].upper()
                 touches = "acctstate_outbox" in statement or "acctstate_history" in statement
-                if head not in ("SELECT", "UPDATE", "DELETE") or not touches:
+                by_status = re.search(r"\bWHERE\b.*\bacctstate_accounts\.status\b", statement, re.S)
+                if head not in ("SELECT", "UPDATE", "DELETE") or not (touches or by_status):
                     continue
                 cur.execute("EXPLAIN " + statement, params)
                 plan = "\n".join(r[0] for r in cur.fetchall())
                 checked += 1
+                explained.append(statement)
                 if (
                     "Seq Scan on acctstate_outbox" in plan
                     or "Seq Scan on acctstate_history" in plan
+                    # Filtering the accounts on status: an index searched by status, not
+                    # a scan of every row (sequential, or along the primary key).
+                    or (by_status and not re.search(r"Index Cond: \(.*\bstatus\b", plan))
                 ):
                     scans.append(f"{statement}\n{plan}")
             raw.rollback()
         finally:
             raw.close()
         assert checked >= 15
+        # The nightly run's history read, and the reads by status, were among them.
+        assert any(
+            re.search(r"FROM acctstate_history\s+WHERE acctstate_history\.account_id IN", s)
+            for s in explained
+        ), "the nightly run's history read was not explained"
+        assert sum(bool(re.search(r"acctstate_accounts\.status IN", s)) for s in explained) >= 2
         assert scans == [], "\n\n".join(scans)

@@ -621,6 +621,7 @@ def test_sql_schema_is_plain_metadata(tmp_path: pathlib.Path) -> None:
     assert sorted(metadata.tables) == [
         "acctstate_accounts",
         "acctstate_history",
+        "acctstate_holds",
         "acctstate_outbox",
         "acctstate_scheduled",
     ]

@@ -115,3 +115,38 @@ def test_extension_equals_the_calendar_days_suspended(start: int, length: int, h
     later = TERM.resumed(suspended=suspended, resumed=resumed, tz="UTC")
     assert later.end - TERM.end == resumed.date() - suspended.date()
     assert later.start == TERM.start
+
+
+def test_the_contracts_hook_runs_the_extension() -> None:
+    """``Hooks(contracts=...)`` receives the ExtendTerm of a resume, with the change,
+    before the account moves; RecordingHooks records it; without a contracts hook the
+    extension stays on the change for the host."""
+    from acctstate.effects import Hooks, RecordingHooks
+
+    got: list[tuple[ExtendTerm, int]] = []
+
+    class Contracts:
+        def extend_term(self, effect: ExtendTerm, change: object) -> None:
+            got.append((effect, a.status))
+
+    def suspended() -> Account:
+        return Account(
+            id="A-1",
+            status=-1,
+            status_since=dt.datetime(2026, 4, 1, 9, 0, tzinfo=UTC),
+            contract_ends_at=TERM.end,
+        )
+
+    at = dt.datetime(2026, 6, 1, 9, 0, tzinfo=UTC)
+    a = suspended()
+    change = resumable().with_hooks(Hooks(contracts=Contracts())).fire(a, "resume", at=at)
+    (ext,) = [e for e in change.effects if isinstance(e, ExtendTerm)]
+    assert got == [(ext, -1)] and a.status == 1
+    log = RecordingHooks()
+    a = suspended()
+    change = resumable().with_hooks(Hooks.from_object(log)).fire(a, "resume", at=at)
+    assert [e.kind for e in log.done.values()].count("extend_term") == 1
+    plain = (
+        resumable().with_hooks(Hooks(billing=RecordingHooks())).fire(suspended(), "resume", at=at)
+    )
+    assert any(isinstance(e, ExtendTerm) for e in plain.effects)

@@ -17,6 +17,7 @@ from acctstate.engine import CompiledTable
 from acctstate.errors import AcctStateError, InvalidArgument
 from acctstate.graph import Transition
 from acctstate.guards import balance_settled, has_permission, not_
+from acctstate.holds import STANDARD_HOLDS
 from acctstate.presets import isp
 from acctstate.status import Status
 from acctstate.testing import (
@@ -194,3 +195,48 @@ def test_machine_catches_a_table_that_disagrees_with_the_engine() -> None:
     machine = workflow_state_machine(_clone(_WrongTable, small()), start=["new"])
     with pytest.raises(WorkflowInvariantError, match="table-agrees-with-engine"):
         run_state_machine_as_test(machine, settings=NO_SHRINK)
+
+
+# -- holds ----------------------------------------------------------------------------
+
+HELD_WF = isp.workflow().with_holds(STANDARD_HOLDS)
+
+# The reference workflow with every standard hold type: placements and releases are
+# drawn between the status changes, and the union invariants checked after each step.
+TestHeldIspWorkflow = workflow_state_machine(HELD_WF).TestCase
+
+
+def test_the_held_machine_draws_hold_steps() -> None:
+    """A workflow with hold types gets the place and release rules and the union
+    invariant; one without gets none of them."""
+    held = workflow_state_machine(HELD_WF)
+    plain = workflow_state_machine(WF)
+    assert {"place_hold", "release_hold", "holds_are_a_union"} <= set(dir(held))
+    assert not {"place_hold", "release_hold"} & set(dir(plain))
+    run_state_machine_as_test(
+        workflow_state_machine(small().with_holds(STANDARD_HOLDS)), settings=QUICK
+    )
+
+
+def test_the_machine_catches_a_start_under_a_standing_hold(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Hold changes whose effects ignore the other standing holds (always starting billing
+    again on a release) fail the run."""
+    import acctstate.operations.holds._place as place
+
+    def careless(source: Any, dest: Any, before: Any, after: Any) -> Any:
+        # A release computed as if no other hold stood afterwards.
+        return real(source, dest, before, () if len(after) < len(before) else after)
+
+    real = place.hold_effects
+    monkeypatch.setattr(place, "hold_effects", careless)
+    billing = [t for t in STANDARD_HOLDS if t.name in ("manual", "credit")]
+    machine = workflow_state_machine(small().with_holds(billing), start=["live"])
+    with pytest.raises(
+        WorkflowInvariantError, match=r"effects-follow-effective-capability|start-under-hold"
+    ):
+        run_state_machine_as_test(
+            machine,
+            settings=settings(
+                NO_SHRINK, max_examples=300, stateful_step_count=30, derandomize=True
+            ),
+        )

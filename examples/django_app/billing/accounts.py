@@ -1,8 +1,12 @@
-"""The workflow and the store the back office uses (one of each, shared)."""
+"""The workflow and the store the back office uses (one of each, shared).
+
+Customers here keep no time zone or currency of their own: the back office bills in
+New York time and in US dollars, said once, explicitly, as the workflow's defaults.
+"""
 
 from acctstate.contrib.django.store import DjangoStore
 from acctstate.presets import isp
 from billing.models import Customer
 
-WORKFLOW = isp.workflow()
+WORKFLOW = isp.workflow().with_defaults(timezone="America/New_York", currency="USD")
 STORE = DjangoStore(WORKFLOW, Customer)

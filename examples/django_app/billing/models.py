@@ -8,7 +8,7 @@ from acctstate.contrib.django.models import AccountStatusMixin
 
 
 class Customer(AccountStatusMixin, models.Model):
-    """A customer account. Guards read its fields: ``balance_settled`` reads ``balance``,
+    """A customer account. Guards read its fields: ``nothing_past_due`` reads ``balance``,
     ``has_payment_method`` reads ``payment_method``."""
 
     id = models.CharField(primary_key=True, max_length=40)

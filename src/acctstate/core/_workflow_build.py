@@ -73,6 +73,8 @@ def open_account(
             f"an initial status ({', '.join(repr(s.name) for s in wf.initial)}) or imported=True",
         )
     when = wf.clock.now() if at is None else require_aware(at)
+    # An account opened here carries the workflow's defaults as its own facts.
+    fields = {**wf._defaults, **fields}
     account = Account(id=account_id, status=start.code, status_since=when, **fields)
     account.history.append(
         StatusChange(account_id, start, start, OPEN, when, wf.clock.now(), reason, note, actor)
@@ -100,4 +102,6 @@ def extended(
         "hooks": wf.hooks,
         "status_attr": wf.status_attr,
         "holds": wf.hold_types.values(),
+        "default_timezone": wf.default_timezone,
+        "default_currency": wf.default_currency,
     }

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
+from acctstate.core._workflow_defaults import filled
 from acctstate.values.account import Account, account_id_of
 from acctstate.values.actors import Actor
 from acctstate.values.catalog import StatusRef
@@ -78,6 +79,8 @@ def decide(
         raise InvalidArgument("actor", actor, "an acctstate.Actor or None")
     if data:
         check_event_data(data)
+    if wf._defaults:
+        data = filled(wf._defaults, account, data)
     check_time(account, source, at)
     if through_engine:
         edge, refusals, denied, ctx = wf._engine.run(source.code, trigger, account, at, actor, data)
@@ -407,3 +410,24 @@ def carry_out(wf: Workflow, account: Any, change: StatusChange, hooks: Hooks | N
             raise InvalidArgument("hooks", run, "an acctstate.Hooks")
         dispatch(change, run)
     wf._commit(account, change)
+
+
+def allowed_triggers(
+    wf: Workflow, account: Any, at: dt.datetime | None, actor: Actor | None, data: Any
+) -> tuple[str, ...]:
+    """The body of ``Workflow.allowed_triggers``."""
+    source = wf.status_of(account)
+    return tuple(
+        t
+        for t in wf._table.allowed.get(source.code, ())
+        if wf.may(account, t, at=at, actor=actor, **data)
+    )
+
+
+def statuses_for(wf: Workflow, codes: Any) -> list[Status]:
+    """The body of ``Workflow.statuses_for``."""
+    by = wf._by_code
+    try:
+        return [by[c] for c in codes]
+    except KeyError as exc:
+        raise UnknownStatus(exc.args[0], known=wf._catalog.names) from None

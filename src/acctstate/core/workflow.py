@@ -14,8 +14,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from acctstate.core._workflow_build import extended, open_account, validated
+from acctstate.core._workflow_defaults import checked_defaults
 from acctstate.core._workflow_fire import (
     Explanation,
+    allowed_triggers,
     carry_out,
     check_planned,
     checked_move,
@@ -23,6 +25,7 @@ from acctstate.core._workflow_fire import (
     plan_change,
     record,
     status_of,
+    statuses_for,
 )
 from acctstate.core._workflow_schedule import check_book, new_book
 from acctstate.core._workflow_views import table_rows
@@ -34,10 +37,7 @@ from acctstate.values.catalog import Catalog, StatusRef
 from acctstate.values.clock import Clock, SystemClock
 from acctstate.values.diagram import dot, mermaid
 from acctstate.values.effects import Effect, Hooks, derive_flag_effects
-from acctstate.values.errors import (
-    InvalidArgument,
-    UnknownStatus,
-)
+from acctstate.values.errors import InvalidArgument
 from acctstate.values.graph import Edge, Transition
 from acctstate.values.history import ScheduledChange, StatusChange
 from acctstate.values.holds import Blocked, HoldType, check_hold_types, why_blocked
@@ -47,6 +47,8 @@ if TYPE_CHECKING:
     from acctstate.operations.schedule import ApplyResult, Schedule
 
 __all__ = ["Explanation", "Workflow"]
+
+_IDENTITY = ("_name", "_catalog", "_edges", "_initial", "_status_attr", "_hold_types", "_defaults")
 
 
 class Workflow:
@@ -62,6 +64,10 @@ class Workflow:
         hooks: the host's effect hooks, used by ``fire`` unless others are passed.
         status_attr: the attribute of host objects that holds the status code.
         holds: the hold types accounts may carry (see [`acctstate.holds`][acctstate.holds]).
+        default_timezone: the billing time zone (an IANA name) of accounts that give none;
+            without it, a rule that counts days or prorates refuses such an account
+            with [`MissingFact`][acctstate.errors.MissingFact].
+        default_currency: the currency (ISO 4217) of accounts that give none, likewise.
 
     Raises:
         DefinitionError: every broken rule at once (see
@@ -85,6 +91,7 @@ class Workflow:
         "_by_code",
         "_catalog",
         "_clock",
+        "_defaults",
         "_edges",
         "_engine",
         "_flag_kinds",
@@ -108,20 +115,18 @@ class Workflow:
         hooks: Hooks | None = None,
         status_attr: str = "status",
         holds: Iterable[HoldType] = (),
+        default_timezone: str | None = None,
+        default_currency: str | None = None,
     ) -> None:
         catalog, edges, starts = validated(statuses, transitions, initial, clock, hooks)
         self._hold_types = {t.name: t for t in check_hold_types(holds)}
-        self._catalog = catalog
-        self._edges = edges
-        self._initial = starts
-        self._name = name
+        self._defaults = checked_defaults(default_timezone, default_currency)
+        self._catalog, self._edges, self._initial, self._name = catalog, edges, starts, name
         self._clock: Clock = clock or SystemClock()
-        self._hooks = hooks
-        self._status_attr = status_attr
+        self._hooks, self._status_attr = hooks, status_attr
         self._book: Schedule | None = None
         self._by_code = {s.code: s for s in catalog}
-        self._engine = Engine(catalog.codes, self._edges)
-        self._table = CompiledTable(self._edges)
+        self._engine, self._table = Engine(catalog.codes, edges), CompiledTable(edges)
         self._triggers = frozenset(e.trigger for e in self._edges)
         # Edge identity -> the effect types its statuses' flags imply, computed once.
         self._flag_kinds: dict[int, tuple[type[Effect], ...]] = {
@@ -166,6 +171,23 @@ class Workflow:
         return self._hooks
 
     @property
+    def default_timezone(self) -> str | None:
+        """The billing time zone of accounts that give none, or ``None`` (refused)."""
+        return self._defaults.get("timezone")
+
+    @property
+    def default_currency(self) -> str | None:
+        """The currency of accounts that give none, or ``None`` (refused)."""
+        return self._defaults.get("currency")
+
+    def with_defaults(
+        self, *, timezone: str | None = None, currency: str | None = None
+    ) -> Workflow:
+        """The same workflow with these defaults (``None``: none for that fact), checked as
+        ``default_timezone`` and ``default_currency`` are (``InvalidArgument``)."""
+        return self._copy(_defaults=checked_defaults(timezone, currency))
+
+    @property
     def status_attr(self) -> str:
         """The attribute of host objects that holds the status code."""
         return self._status_attr
@@ -182,20 +204,8 @@ class Workflow:
         )
 
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, Workflow) and (
-            self._name,
-            self._catalog,
-            self._edges,
-            self._initial,
-            self._status_attr,
-            self._hold_types,
-        ) == (
-            other._name,
-            other._catalog,
-            other._edges,
-            other._initial,
-            other._status_attr,
-            other._hold_types,
+        return isinstance(other, Workflow) and all(
+            getattr(self, k) == getattr(other, k) for k in _IDENTITY
         )
 
     def __hash__(self) -> int:
@@ -245,10 +255,11 @@ class Workflow:
         """The hold types accounts may carry, by name."""
         return self._hold_types
 
-    def why_blocked(self, account: Any, capability: str) -> Blocked:
-        """Every reason ``capability`` (billing, service, changes) is blocked on the account."""
+    def why_blocked(self, account: Any, capability: str, *, label: str = "account") -> Blocked:
+        """Every reason ``capability`` (billing, service, changes) is blocked on the account
+        (``label``: what the paragraph calls it, such as ``"subscription"``)."""
         held = getattr(account, "holds", None) or ()
-        return why_blocked(str(account.id), self.status_of(account), held, capability)
+        return why_blocked(str(account.id), self.status_of(account), held, capability, label=label)
 
     def with_hooks(self, hooks: Hooks | None) -> Workflow:
         """The same workflow with other default hooks."""
@@ -470,20 +481,11 @@ class Workflow:
         **data: Any,
     ) -> tuple[str, ...]:
         """The triggers that would fire now from the account's status, sorted."""
-        source = self.status_of(account)
-        return tuple(
-            t
-            for t in self._table.allowed.get(source.code, ())
-            if self.may(account, t, at=at, actor=actor, **data)
-        )
+        return allowed_triggers(self, account, at, actor, data)
 
     def statuses_for(self, codes: Sequence[int]) -> list[Status]:
         """Resolve many codes at once (for bulk work)."""
-        by = self._by_code
-        try:
-            return [by[c] for c in codes]
-        except KeyError as exc:
-            raise UnknownStatus(exc.args[0], known=self._catalog.names) from None
+        return statuses_for(self, codes)
 
     # -- scheduling: acctstate.schedule holds the logic ---------------------------------
 

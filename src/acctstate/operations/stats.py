@@ -17,11 +17,12 @@ can put in a DataFrame and plot; nothing here imports pandas.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 import attrs
 
+from acctstate.operations.scopes import Entity
 from acctstate.values.catalog import Catalog, StatusRef
 from acctstate.values.errors import InvalidArgument, UnknownStatus
 from acctstate.values.status import Backend, Status
@@ -95,12 +96,16 @@ class AccountStatistics:
             has at least one status shown in statistics; hidden statuses never add to it.
         total: every account counted, shown or not.
         hidden: the accounts whose status is not shown in statistics.
+        active: the accounts shown in statistics that the ``active=`` rule calls active
+            (an account with any active subscription, say); ``None`` when no rule was
+            given.
     """
 
     statuses: tuple[StatusCount, ...]
     backends: tuple[BackendCount, ...]
     total: int
     hidden: int
+    active: int | None = None
 
     def count(self, status: StatusRef) -> int:
         """The count of one status (by code, name or ``Status``).
@@ -145,14 +150,18 @@ class AccountStatistics:
 
     def to_dict(self) -> dict[str, Any]:
         """Everything as one JSON-ready dict: ``total``, ``shown``, ``hidden``,
-        ``by_status`` and ``by_backend``."""
-        return {
+        ``by_status`` and ``by_backend`` (and ``active`` when an ``active=`` rule counted
+        it)."""
+        out: dict[str, Any] = {
             "total": self.total,
             "shown": self.shown,
             "hidden": self.hidden,
             "by_status": self.by_status(),
             "by_backend": self.by_backend(),
         }
+        if self.active is not None:
+            out["active"] = self.active
+        return out
 
     def __str__(self) -> str:
         width = max([len(r.backend.value) for r in self.backends] + [len("total")])
@@ -167,16 +176,22 @@ def account_statistics(
     *,
     status_attr: str | None = None,
     include_hidden: bool = False,
+    active: Callable[[Any], bool] | None = None,
 ) -> AccountStatistics:
     """Count ``accounts`` per status and per back-end class.
 
     Args:
         source: a workflow or a catalog (its statuses and flags are used).
-        accounts: any iterable of accounts or host objects.
+        accounts: any iterable of accounts or host objects, or of customer trees
+            ([`Entity`][acctstate.scopes.Entity] values: the top entity's object is counted).
         status_attr: the attribute holding the status code (default: the workflow's,
             or ``"status"`` for a catalog).
         include_hidden: also list the statuses not shown in statistics (their rows
             still never add to the back-end classes).
+        active: a rule ``(account or tree) -> bool`` saying which accounts count as
+            active, such as [`Scopes.is_active`][acctstate.scopes.Scopes.is_active] (an
+            account is active while any subscription below it is); the result's
+            ``active`` counts those shown in statistics.
 
     Returns:
         An [`AccountStatistics`][acctstate.stats.AccountStatistics].
@@ -184,7 +199,8 @@ def account_statistics(
     Raises:
         UnknownStatus: an account's status code is not in the catalog (a count that
             silently dropped it would be wrong).
-        InvalidArgument: ``source`` is neither a workflow nor a catalog.
+        InvalidArgument: ``source`` is neither a workflow nor a catalog, or ``active``
+            is not callable.
 
     >>> from acctstate.presets import isp
     >>> from acctstate.account import Account
@@ -198,7 +214,18 @@ def account_statistics(
     if not isinstance(catalog, Catalog):
         raise InvalidArgument("source", source, "a Workflow or a Catalog")
     attr = status_attr or str(getattr(source, "status_attr", "status"))
-    tally: Counter[Any] = Counter(getattr(a, attr) for a in accounts)
+    lit: Counter[Any] = Counter()
+    if active is None:
+        tally: Counter[Any] = Counter(getattr(_counted(a), attr) for a in accounts)
+    elif not callable(active):
+        raise InvalidArgument("active", active, "a rule (account) -> bool, or None")
+    else:
+        tally = Counter()
+        for a in accounts:
+            code = getattr(_counted(a), attr)
+            tally[code] += 1
+            if active(a):
+                lit[code] += 1
     by_code = {s.code: s for s in catalog}
     for code in tally:
         if type(code) is not int or code not in by_code:
@@ -219,4 +246,12 @@ def account_statistics(
             )
     total = sum(tally.values())
     hidden = sum(n for code, n in tally.items() if not by_code[code].show_in_statistics)
-    return AccountStatistics(rows, tuple(backends), total, hidden)
+    shown_active = None
+    if active is not None:
+        shown_active = sum(n for code, n in lit.items() if by_code[code].show_in_statistics)
+    return AccountStatistics(rows, tuple(backends), total, hidden, shown_active)
+
+
+def _counted(item: Any) -> Any:
+    """The object whose status counts: a customer tree's top entity's, or the item."""
+    return item.account if isinstance(item, Entity) else item

@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
+from collections.abc import Iterable
 from decimal import Decimal
 from typing import Any, Protocol, runtime_checkable
 
@@ -120,6 +122,50 @@ def _code(_: object, attribute: attrs.Attribute[Any], value: object) -> None:
         raise InvalidArgument(f"Account.{attribute.name}", value, "an int status code")
 
 
+# A name in text: letters, digits, spaces and ``_ . : -`` (no brackets or quotes, which
+# are what the text of a tuple or a set is made of).
+_TAG_TEXT = re.compile(r"[\w .:-]*\w[\w .:-]*")
+
+
+def tag_names(value: object) -> frozenset[str]:
+    """An account's control tags as a set of names, however the host holds them.
+
+    ``None`` is no tag; a collection (tuple, list, set, an array a data frame holds)
+    gives its names; a string is one name, or names separated by commas
+    (``"AUTO_PAY_OFF, OVERDUE_ENFORCEMENT_OFF"``), as a text column holds them.
+
+    Raises:
+        InvalidArgument: something else, or a string that is not names (such as the
+            text of a tuple, which is what an engine that turns object columns into
+            text makes of a column of tuples).
+
+    >>> sorted(tag_names("AUTO_PAY_OFF, OVERDUE_ENFORCEMENT_OFF")), tag_names(None)
+    (['AUTO_PAY_OFF', 'OVERDUE_ENFORCEMENT_OFF'], frozenset())
+    >>> tag_names("('AUTO_PAY_OFF',)")
+    Traceback (most recent call last):
+    ...
+    acctstate.errors.InvalidArgument: invalid control_tags: got "('AUTO_PAY_OFF',)"; expected tag names: a collection of names, or names separated by commas
+    """
+    if value is None:
+        return frozenset()
+    names: list[object]
+    if isinstance(value, str):
+        names = [n.strip() for n in value.split(",")] if value.strip() else []
+        ok = all(_TAG_TEXT.fullmatch(str(n)) for n in names)
+    elif isinstance(value, Iterable):
+        names = list(value)
+        ok = all(isinstance(n, str) and n for n in names)
+    else:
+        names, ok = [], False
+    if not ok:
+        raise InvalidArgument(
+            "control_tags",
+            value,
+            "tag names: a collection of names, or names separated by commas",
+        )
+    return frozenset(str(n) for n in names)
+
+
 @attrs.define
 class Account:
     """A customer account, as the examples and notebooks use it.
@@ -132,7 +178,11 @@ class Account:
         id: the account id.
         status: the numeric status code.
         status_since: when the account entered its status.
-        balance: the amount owed (``Decimal``; 0 or less means settled).
+        balance: the amount the account owes (``Decimal``; 0 or less means settled).
+            Dunning, credit hold and ``nothing_past_due`` read it as the amount *past
+            due* only when neither ``invoices`` nor ``past_due_balance`` is given; a
+            host that gives either may keep its total here (invoices not yet due
+            included).
         payment_method: a payment method on file, if any.
         account_class: the account class its automation policy belongs to.
         timezone: the customer's billing time zone (IANA name).
@@ -154,12 +204,14 @@ class Account:
             scalars below, or ``balance`` and ``oldest_unpaid_at``).
         payments: its payments, with what each is applied to.
         credits: its credits, likewise.
-        past_due_balance: the open balance of its past-due invoices, when the host
-            gives the scalar instead of the invoices.
+        past_due_balance: the open balance of its past-due invoices only (due before
+            today, in ``timezone``), when the host gives the scalar instead of the
+            invoices; read before ``balance``.
         oldest_past_due: the due date (or instant) of its oldest past-due invoice.
         past_due_invoices: how many of its invoices are past due.
         control_tags: control tags on the account (``OVERDUE_ENFORCEMENT_OFF``,
-            ``AUTO_PAY_OFF``), read by dunning ladders.
+            ``AUTO_PAY_OFF``), read by dunning ladders: a collection of names, or text
+            with names separated by commas (kept as a frozenset of names).
         last_payment_failure: why the last payment failed (``INVALID_CARD``), if it did.
         history: the account's history.
         holds: the holds standing on it (placed and released through ``acctstate.holds``).
@@ -199,7 +251,7 @@ class Account:
         default=None, validator=_due_or_none
     )
     past_due_invoices: int | None = None
-    control_tags: frozenset[str] = attrs.field(default=frozenset(), converter=frozenset)
+    control_tags: frozenset[str] = attrs.field(default=frozenset(), converter=tag_names)
     last_payment_failure: str | None = None
     history: History = attrs.field(factory=History, eq=False, repr=False)
     holds: tuple[Hold, ...] = attrs.field(default=(), repr=False)

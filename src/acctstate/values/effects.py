@@ -14,27 +14,48 @@ is planned, so a host that retries never refunds twice.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from decimal import Decimal
-from typing import TYPE_CHECKING, Any, Protocol, TypeVar, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol
 
 import attrs
 
+from acctstate.values._effect_kinds import (
+    ApplyPayment,
+    Charge,
+    Deprovision,
+    Effect,
+    ExtendTerm,
+    Notice,
+    Provision,
+    Refund,
+    StartBilling,
+    StartUsageBilling,
+    StopBilling,
+    StopUsageBilling,
+)
+from acctstate.values._effect_rules import (
+    EFFECT_RULES,
+    EffectRule,
+    FixedCharge,
+    SendNotice,
+    register_effect_rule,
+)
 from acctstate.values.errors import EffectFailed, InvalidArgument
 
 if TYPE_CHECKING:  # pragma: no cover - typing only; history sits above effects
-    from acctstate.values.guards import GuardContext
     from acctstate.values.history import StatusChange
     from acctstate.values.status import Status
 
 __all__ = [
     "BillingHooks",
     "Charge",
+    "ContractHooks",
     "Deprovision",
     "Effect",
     "EFFECT_RULES",
     "EffectRule",
     "FixedCharge",
     "Hooks",
+    "LedgerHooks",
     "Notice",
     "NoticeHooks",
     "Provision",
@@ -53,150 +74,6 @@ __all__ = [
     "handled",
     "register_effect_rule",
 ]
-
-
-def _amount(_: object, attribute: attrs.Attribute[Any], value: object) -> None:
-    if not isinstance(value, Decimal) or not value.is_finite():
-        raise InvalidArgument(attribute.name, value, "a finite Decimal (float money is refused)")
-    if value < 0:
-        raise InvalidArgument(attribute.name, value, "a non-negative Decimal")
-
-
-def _currency(_: object, attribute: attrs.Attribute[Any], value: object) -> None:
-    if not isinstance(value, str) or len(value) != 3 or not value.isupper():
-        raise InvalidArgument(attribute.name, value, "an ISO 4217 code such as 'USD'")
-
-
-@attrs.frozen
-class Effect:
-    """Base class of every effect. ``key`` is the idempotency key ("" until planned)."""
-
-    key: str = attrs.field(default="", kw_only=True)
-
-    kind: str = attrs.field(init=False, default="effect")
-
-    def keyed(self, key: str) -> Effect:
-        """This effect with its idempotency key set."""
-        return attrs.evolve(self, key=key)
-
-
-def _kind(name: str) -> Any:
-    return attrs.field(init=False, default=name)
-
-
-@attrs.frozen
-class StartBilling(Effect):
-    """Start invoicing recurring charges."""
-
-    kind: str = _kind("start_billing")
-
-
-@attrs.frozen
-class StopBilling(Effect):
-    """Stop invoicing recurring charges."""
-
-    kind: str = _kind("stop_billing")
-
-
-@attrs.frozen
-class StartUsageBilling(Effect):
-    """Start billing usage (calls, data)."""
-
-    kind: str = _kind("start_usage_billing")
-
-
-@attrs.frozen
-class StopUsageBilling(Effect):
-    """Stop billing usage."""
-
-    kind: str = _kind("stop_usage_billing")
-
-
-@attrs.frozen
-class Provision(Effect):
-    """Switch the service on (switch, RADIUS, ...)."""
-
-    kind: str = _kind("provision")
-
-
-@attrs.frozen
-class Deprovision(Effect):
-    """Switch the service off."""
-
-    kind: str = _kind("deprovision")
-
-
-@attrs.frozen
-class Refund(Effect):
-    """Give money back: an exact, non-negative amount."""
-
-    amount: Decimal = attrs.field(validator=_amount)
-    currency: str = attrs.field(default="USD", validator=_currency)
-    description: str = ""
-    kind: str = _kind("refund")
-
-
-@attrs.frozen
-class Charge(Effect):
-    """Invoice a one-off amount (reinstatement bill, reconnect fee)."""
-
-    amount: Decimal = attrs.field(validator=_amount)
-    currency: str = attrs.field(default="USD", validator=_currency)
-    description: str = ""
-    kind: str = _kind("charge")
-
-
-@attrs.frozen
-class Notice(Effect):
-    """Tell the customer (e-mail, letter); ``template`` names the message."""
-
-    template: str = attrs.field(validator=attrs.validators.instance_of(str))
-    kind: str = _kind("notice")
-
-
-@runtime_checkable
-class EffectRule(Protocol):
-    """Declares effects on a transition: called while planning, returns effect values.
-
-    Rules must be pure (no I/O): they run on every ``plan`` too. Keys are assigned by
-    the workflow, so rules return effects without one. A rule is a value (an attrs
-    frozen class is ideal): ``name`` is its registry name and ``kwargs`` the arguments
-    that rebuild it through [`EFFECT_RULES`][acctstate.effects.EFFECT_RULES], so workflow files can
-    name it.
-    """
-
-    @property
-    def name(self) -> str: ...
-
-    @property
-    def kwargs(self) -> dict[str, Any]: ...
-
-    def __call__(self, ctx: GuardContext, source: Status, dest: Status) -> Iterable[Effect]: ...
-
-
-EFFECT_RULES: dict[str, Callable[..., EffectRule]] = {}
-"""Effect-rule factories by name; workflow files name rules from here."""
-
-
-_Factory = TypeVar("_Factory", bound=Callable[..., Any])
-
-
-def register_effect_rule(name: str) -> Callable[[_Factory], _Factory]:
-    """Class or factory decorator: make an effect rule available to workflow files.
-
-    The decorated class or function is returned unchanged (so it stays usable as a type).
-
-    Raises:
-        InvalidArgument: the name is already taken by another factory.
-    """
-
-    def add(factory: _Factory) -> _Factory:
-        if name in EFFECT_RULES and EFFECT_RULES[name] is not factory:
-            raise InvalidArgument("name", name, "an effect-rule name not registered yet")
-        EFFECT_RULES[name] = factory
-        return factory
-
-    return add
 
 
 _FLAG_CACHE: dict[tuple[bool, bool, bool, bool, bool, bool], tuple[type[Effect], ...]] = {}
@@ -283,6 +160,21 @@ class NoticeHooks(Protocol):
     def notify(self, effect: Notice, change: StatusChange) -> None: ...
 
 
+class LedgerHooks(Protocol):
+    """The host's ledger: payments and credits applied to invoices by the daily
+    auto-apply (one [`ApplyPayment`][acctstate.invoices.ApplyPayment] per allocation,
+    carried by the ``auto_apply`` history entry)."""
+
+    def apply_payment(self, effect: ApplyPayment, change: StatusChange) -> None: ...
+
+
+class ContractHooks(Protocol):
+    """The host's contract (subscription) system: a term end moved by a resume
+    ([`ExtendTerm`][acctstate.refunds.ExtendTerm])."""
+
+    def extend_term(self, effect: ExtendTerm, change: StatusChange) -> None: ...
+
+
 _ROUTES: dict[str, tuple[str, str]] = {
     "start_billing": ("billing", "start_billing"),
     "stop_billing": ("billing", "stop_billing"),
@@ -293,7 +185,13 @@ _ROUTES: dict[str, tuple[str, str]] = {
     "deprovision": ("provisioning", "deprovision"),
     "refund": ("refunds", "refund"),
     "notice": ("notices", "notify"),
+    "apply_payment": ("ledger", "apply_payment"),
+    "extend_term": ("contracts", "extend_term"),
 }
+# Systems whose effects came later: `Hooks.from_object` registers them only for an
+# object that has their method, so a host object written for the first four systems
+# keeps working (those effects then stay on the change for the host, as before).
+_LATER: dict[str, str] = {"ledger": "apply_payment", "contracts": "extend_term"}
 
 
 @attrs.frozen
@@ -308,7 +206,12 @@ class Hooks:
         provisioning: a [`ProvisioningHooks`][acctstate.effects.ProvisioningHooks].
         refunds: a [`RefundHooks`][acctstate.effects.RefundHooks].
         notices: a [`NoticeHooks`][acctstate.effects.NoticeHooks].
+        ledger: a [`LedgerHooks`][acctstate.effects.LedgerHooks] (the auto-apply's
+            allocations).
+        contracts: a [`ContractHooks`][acctstate.effects.ContractHooks] (term
+            extensions).
 
+    >>> from decimal import Decimal
     >>> hooks = Hooks(refunds=RecordingHooks())
     >>> hooks.handler(Provision()) is None, hooks.handler(Refund(amount=Decimal("1"))) is None
     (True, False)
@@ -318,15 +221,27 @@ class Hooks:
     provisioning: ProvisioningHooks | None = None
     refunds: RefundHooks | None = None
     notices: NoticeHooks | None = None
+    ledger: LedgerHooks | None = None
+    contracts: ContractHooks | None = None
 
     @classmethod
     def from_object(cls, host: Any) -> Hooks:
-        """One object that implements every hook protocol, registered for all four systems.
+        """One object that implements the hook protocols, registered for every system.
 
-        >>> Hooks.from_object(RecordingHooks()).empty
-        False
+        Billing, provisioning, refunds and notices are registered whatever the object
+        has (a missing method is refused when an effect needs it); the ledger and the
+        contracts only when the object has ``apply_payment`` / ``extend_term``, so an
+        object written before those effects had hooks keeps working.
+
+        >>> hooks = Hooks.from_object(RecordingHooks())
+        >>> hooks.empty, hooks.ledger is not None, hooks.contracts is not None
+        (False, True, True)
         """
-        return cls(billing=host, provisioning=host, refunds=host, notices=host)
+        later = {
+            system: host if callable(getattr(host, method, None)) else None
+            for system, method in _LATER.items()
+        }
+        return cls(billing=host, provisioning=host, refunds=host, notices=host, **later)
 
     def handler(self, effect: Effect) -> Callable[[Any, Any], object] | None:
         """The bound hook method that runs ``effect``, or ``None`` when none is registered.
@@ -353,7 +268,15 @@ class Hooks:
     @property
     def empty(self) -> bool:
         """Whether no system is registered."""
-        return (self.billing, self.provisioning, self.refunds, self.notices) == (None,) * 4
+        systems = (
+            self.billing,
+            self.provisioning,
+            self.refunds,
+            self.notices,
+            self.ledger,
+            self.contracts,
+        )
+        return all(system is None for system in systems)
 
 
 def dispatch(change: StatusChange, hooks: Hooks) -> tuple[Effect, ...]:
@@ -440,6 +363,7 @@ class RecordingHooks:
         done: every effect run, by key, in the order they ran.
         skipped: keys that were offered again and not run a second time.
 
+    >>> from decimal import Decimal
     >>> log = RecordingHooks()
     >>> hooks = Hooks.from_object(log)
     >>> log.refund(Refund(amount=Decimal("5.00"), key="A-1/cancel/x#2"), None)
@@ -499,84 +423,13 @@ class RecordingHooks:
         """Record a [`Notice`][acctstate.effects.Notice]."""
         self._record(effect)
 
+    def apply_payment(self, effect: ApplyPayment, change: StatusChange | None) -> None:
+        """Record an [`ApplyPayment`][acctstate.invoices.ApplyPayment]."""
+        self._record(effect)
+
+    def extend_term(self, effect: ExtendTerm, change: StatusChange | None) -> None:
+        """Record an [`ExtendTerm`][acctstate.refunds.ExtendTerm]."""
+        self._record(effect)
+
     def __repr__(self) -> str:
         return f"<RecordingHooks {len(self.done)} done, {len(self.skipped)} skipped>"
-
-
-def _amount_arg(value: object) -> Decimal:
-    return _money(value, "amount")
-
-
-def _money(value: object, name: str) -> Decimal:
-    if isinstance(value, str):
-        try:
-            value = Decimal(value)
-        except ArithmeticError:
-            raise InvalidArgument(name, value, "a decimal amount such as '5.00'") from None
-    if isinstance(value, int) and not isinstance(value, bool):
-        value = Decimal(value)
-    if not isinstance(value, Decimal) or not value.is_finite() or value < 0:
-        raise InvalidArgument(name, value, "a non-negative Decimal (float money is refused)")
-    return value
-
-
-@register_effect_rule("fixed_charge")
-@attrs.frozen
-class FixedCharge:
-    """Effect rule: charge a fixed amount on every firing (a reconnect fee, a set-up fee).
-
-    Args:
-        amount: the amount (``Decimal``, or a string such as ``"25.00"`` from a file).
-        currency: ISO 4217 code.
-        description: the invoice line.
-
-    >>> fee = FixedCharge(amount=Decimal("25.00"), description="reconnect fee")
-    >>> list(fee(None, None, None))  # type: ignore[arg-type]
-    [Charge(key='', amount=Decimal('25.00'), currency='USD', description='reconnect fee', kind='charge')]
-    """
-
-    amount: Decimal = attrs.field(converter=_amount_arg)
-    currency: str = attrs.field(default="USD", validator=_currency)
-    description: str = ""
-
-    @property
-    def name(self) -> str:
-        """``"fixed_charge"``."""
-        return "fixed_charge"
-
-    @property
-    def kwargs(self) -> dict[str, Any]:
-        """The arguments that rebuild it."""
-        return {"amount": self.amount, "currency": self.currency, "description": self.description}
-
-    def __call__(self, ctx: GuardContext, source: Status, dest: Status) -> Iterable[Effect]:
-        """One [`Charge`][acctstate.effects.Charge] (none when the amount is zero)."""
-        if not self.amount:
-            return ()
-        return (Charge(amount=self.amount, currency=self.currency, description=self.description),)
-
-
-@register_effect_rule("notice")
-@attrs.frozen
-class SendNotice:
-    """Effect rule: tell the customer, with the message named ``template``.
-
-    >>> list(SendNotice(template="suspension_warning")(None, None, None))  # type: ignore[arg-type]
-    [Notice(key='', template='suspension_warning', kind='notice')]
-    """
-
-    template: str = attrs.field(validator=attrs.validators.instance_of(str))
-
-    @property
-    def name(self) -> str:
-        """``"notice"``."""
-        return "notice"
-
-    @property
-    def kwargs(self) -> dict[str, Any]:
-        """The arguments that rebuild it."""
-        return {"template": self.template}
-
-    def __call__(self, ctx: GuardContext, source: Status, dest: Status) -> Iterable[Effect]:
-        """One [`Notice`][acctstate.effects.Notice]."""
-        return (Notice(template=self.template),)

@@ -493,15 +493,16 @@ class MissingDependency(AcctStateError, ImportError):
 class MissingFact(InvalidArgument):
     """A rule needs a fact about the account (its time zone, its currency) that nobody gave.
 
-    Money and time are never guessed: the fact must come from the host's facts (a column
-    of the store's ``facts``) or from the event data.
+    Money and time are never guessed: the fact must come from the account (its attribute,
+    or a column of the store's ``facts``), from the event data, or from the workflow's
+    explicit default (``Workflow(default_timezone=..., default_currency=...)``).
 
     Attributes:
         account_id: the account concerned.
         fact: the missing fact (``"timezone"``, ``"currency"``).
 
     >>> print(MissingFact(account_id="A-1", fact="currency"))
-    invalid currency: got None; expected the currency of account 'A-1': a 'currency' column in the store's facts, or currency=... as event data
+    invalid currency: got None; expected the currency of account 'A-1': the account's 'currency' (a column of the store's facts), currency=... as event data, or Workflow(default_currency=...)
     """
 
     def __init__(self, *, account_id: object, fact: str) -> None:
@@ -510,8 +511,8 @@ class MissingFact(InvalidArgument):
         super().__init__(
             fact,
             None,
-            f"the {fact} of account {account_id!r}: a {fact!r} column in the store's "
-            f"facts, or {fact}=... as event data",
+            f"the {fact} of account {account_id!r}: the account's {fact!r} (a column of "
+            f"the store's facts), {fact}=... as event data, or Workflow(default_{fact}=...)",
         )
 
 

@@ -24,9 +24,11 @@ from typing import Any
 
 import attrs
 
+from acctstate.values._change_args import check_change_args, check_event_data
 from acctstate.values.actors import Actor
 from acctstate.values.clock import billing_zone, calendar_days, require_aware
-from acctstate.values.errors import InvalidArgument
+from acctstate.values.errors import InvalidArgument, MissingFact
+from acctstate.values.invoices import dunning_facts
 
 __all__ = [
     "GUARDS",
@@ -47,6 +49,7 @@ __all__ = [
     "has_payment_method",
     "has_permission",
     "not_",
+    "nothing_past_due",
     "period_ended",
 ]
 
@@ -107,6 +110,20 @@ class GuardContext:
             if default is _MISSING:
                 raise KeyError(name)
             return default
+        return found
+
+    def fact(self, name: str) -> Any:
+        """A fact a rule cannot do without (the billing ``timezone``, the ``currency``):
+        event data ``name``, else the account's (a workflow's ``default_timezone`` and
+        ``default_currency`` are given as event data when the account has none). Never
+        guessed.
+
+        Raises:
+            MissingFact: neither gives one.
+        """
+        found = self.value(name, None)
+        if found is None:
+            raise MissingFact(account_id=getattr(self.account, "id", None), fact=name)
         return found
 
 
@@ -210,11 +227,75 @@ def balance_settled(*, attr: str = "balance", tolerance: Decimal = Decimal("0"))
     return guard("balance_settled", check, description="the balance is settled", **extra)
 
 
+class _Facts:
+    """The facts a guard context gives, read as attributes (event data first, then the
+    account; ``None`` when neither has one), for readers of an account's facts."""
+
+    __slots__ = ("_ctx",)
+
+    def __init__(self, ctx: GuardContext) -> None:
+        self._ctx = ctx
+
+    def __getattr__(self, name: str) -> Any:
+        return self._ctx.value(name, None)
+
+
+def nothing_past_due(*, tolerance: Decimal = Decimal("0")) -> Guard:
+    """Allow when at most ``tolerance`` is past due: what "paid" means to dunning.
+
+    Reads what the dunning ladder reads
+    ([`dunning_facts`][acctstate.invoices.dunning_facts]): the account's ``invoices``
+    (with its ``payments`` and ``credits``) when it has them, else
+    ``past_due_balance`` when given, else ``balance`` (then the amount past due, as
+    before invoices). So an account whose only open invoice is not yet due is allowed
+    whatever its total, and a host that keeps its total in ``balance`` beside invoices
+    or ``past_due_balance`` is not held back by it. Event data given to ``fire``
+    (``balance=...``) is read before the account's attribute of that name.
+
+    Raises:
+        InvalidArgument: a ``tolerance`` that is not a non-negative amount; when
+            evaluated, facts of the wrong type (float money, naive dates).
+
+    >>> import types
+    >>> at = dt.datetime(2026, 3, 6, 2, 0, tzinfo=dt.UTC)
+    >>> host = types.SimpleNamespace(balance=Decimal("80.00"),   # the total: not read
+    ...                              past_due_balance=Decimal("0"))
+    >>> nothing_past_due()(GuardContext(host, at)) is None
+    True
+    >>> print(nothing_past_due()(GuardContext(None, at, data={"balance": Decimal("9.50")})))
+    nothing_past_due: balance 9.50 is still owed
+    """
+    limit = _money(tolerance, "tolerance")
+    if not limit.is_finite() or limit < 0:
+        raise InvalidArgument("tolerance", tolerance, "a non-negative amount")
+
+    def check(ctx: GuardContext) -> str | None:
+        facts = _Facts(ctx)
+        if facts.invoices is not None:
+            source = "invoices"
+        elif facts.past_due_balance is not None:
+            source = "past_due_balance"
+        elif facts.balance is not None:
+            source = "balance"
+        else:
+            return "the account has no invoices, 'past_due_balance' or 'balance'"
+        _, owed, count = dunning_facts(facts, ctx.at)
+        if owed <= limit:
+            return None
+        if source == "invoices":
+            return f"{owed} is past due on {count} invoice(s)"
+        return f"{source} {owed} is still owed"
+
+    extra: dict[str, Any] = {"tolerance": limit} if limit else {}
+    return guard("nothing_past_due", check, description="nothing is past due", **extra)
+
+
 def days_in_status(days: int, *, attr: str = "status_since") -> Guard:
     """Allow from the start of the ``days``-th calendar day in the status.
 
-    Days are calendar days in the account's billing time zone (its ``timezone``, or
-    the event's; UTC when none is recorded): the day the account entered its status
+    Days are calendar days in the account's billing time zone (its ``timezone``, the
+    event's, or the workflow's ``default_timezone``; with none of them the guard raises
+    [`MissingFact`][acctstate.errors.MissingFact]): the day the account entered its status
     is day 0, and day N begins at local midnight N calendar days later. So
     ``days_in_status(180)`` on an account closed at 15:00 on 1 March (Berlin) allows
     from 00:00 on 28 August, Berlin time, however the instant is written. The
@@ -246,7 +327,12 @@ def days_in_status(days: int, *, attr: str = "status_since") -> Guard:
         since = ctx.value(attr, None)
         if since is None:
             return f"the account has no {attr!r}, so its time in status is unknown"
-        spent = calendar_days(since, ctx.at, billing_zone(ctx.value("timezone", None)), name=attr)
+        try:
+            zone = billing_zone(ctx.fact("timezone"))
+        except MissingFact:
+            calendar_days(since, ctx.at, dt.UTC, name=attr)  # a wrong fact is named first
+            raise
+        spent = calendar_days(since, ctx.at, zone, name=attr)
         if spent >= days:
             return None
         return f"in status for {spent} days; {days} required"
@@ -475,48 +561,7 @@ GUARDS: Mapping[str, Callable[..., Guard]] = {
     "has_payment_method": has_payment_method,
     "has_permission": has_permission,
     "not_": not_,
+    "nothing_past_due": nothing_past_due,
     "period_ended": period_ended,
 }
 """The built-in guard factories by name (workflow files name guards from a registry)."""
-
-
-def check_event_data(data: Mapping[str, Any], *, reserved: Iterable[str] = ()) -> None:
-    """Refuse event data that guards and effect rules could misread.
-
-    Float money and naive datetimes are refused, and so are keys in ``reserved``
-    (names the caller gives a meaning of its own).
-
-    Raises:
-        InvalidArgument: naming the key and what was expected.
-
-    >>> check_event_data({"balance": 1.5})
-    Traceback (most recent call last):
-    ...
-    acctstate.errors.InvalidArgument: invalid balance: got 1.5; expected a Decimal (float money is refused) or an int
-    """
-    taken = frozenset(reserved)
-    for k, v in data.items():
-        if k in taken:
-            raise InvalidArgument(k, v, f"event data not named {', '.join(sorted(taken))}")
-        if type(v) is float:
-            raise InvalidArgument(k, v, "a Decimal (float money is refused) or an int")
-        if isinstance(v, dt.datetime):
-            if v.tzinfo is None or v.tzinfo.utcoffset(v) is None:
-                raise InvalidArgument(k, v, "a timezone-aware datetime")
-            require_aware(v, k)  # and one with a UTC equivalent
-        if k == "timezone":
-            billing_zone(v, k)
-
-
-def check_change_args(actor: object, reason: object, note: object) -> None:
-    """Refuse a wrongly typed actor, reason code or note (before anything is decided).
-
-    Raises:
-        InvalidArgument: naming the argument and what was expected.
-    """
-    if actor is not None and not isinstance(actor, Actor):
-        raise InvalidArgument("actor", actor, "an acctstate.Actor or None")
-    if reason is not None and type(reason) is not str:
-        raise InvalidArgument("reason", reason, "a reason code (str) or None")
-    if note is not None and type(note) is not str:
-        raise InvalidArgument("note", note, "a str or None")

@@ -17,6 +17,7 @@ from typing import Any
 
 import attrs
 
+from acctstate.values._cause import Cause
 from acctstate.values._views import show, show_html
 from acctstate.values.actors import Actor
 from acctstate.values.clock import local_day_bounds, require_aware
@@ -26,6 +27,7 @@ from acctstate.values.status import Status
 
 __all__ = [
     "OPEN",
+    "Cause",
     "History",
     "ScheduleState",
     "ScheduledChange",
@@ -79,6 +81,8 @@ class StatusChange:
         note: a free-text note, if any.
         actor: who made the change, if known.
         effects: the effects it implies, each with an idempotency key.
+        cause: for a change a cascade made, the change that caused it and the rule
+            (``None`` otherwise).
     """
 
     account_id: str
@@ -91,6 +95,7 @@ class StatusChange:
     note: str | None = None
     actor: Actor | None = None
     _effects: tuple[Effect, ...] | _Deferred = attrs.field(default=(), alias="effects")
+    _cause: Cause | None = attrs.field(default=None, alias="cause")
 
     @classmethod
     def planned(
@@ -130,6 +135,13 @@ class StatusChange:
         made = [kind(key=f"{prefix}#{i}") for i, kind in enumerate(raw.kinds)]
         return (*made, *raw.keyed)
 
+    @property
+    def cause(self) -> Cause | None:
+        """For a change a cascade made, the change that caused it and the rule: given when
+        planned, or read from the note (as a store gives the change back)."""
+        found = self._cause
+        return found if found is not None else Cause.from_note(self.note)
+
     def _fields(self) -> tuple[Any, ...]:
         return (
             self.account_id,
@@ -142,6 +154,7 @@ class StatusChange:
             self.note,
             self.actor,
             self.effects,
+            self.cause,
         )
 
     def __eq__(self, other: object) -> bool:
@@ -408,6 +421,7 @@ class History:
                 "actor": c.actor.id if c.actor else None,
                 "automatic": c.automatic,
                 "effects": [e.kind for e in c.effects],
+                "cause": None if (cause := c.cause) is None else str(cause),
             }
             for c in self._changes
         ]

@@ -128,6 +128,13 @@ class HoldType:
         permission: the permission needed to place and release it (``None``: anyone).
         guards: conditions checked when placing it, each ``(GuardContext) -> Refusal | None``.
         description: a sentence for people.
+        release_reasons: the reason codes accepted when releasing it (``None``: any or
+            none).
+        release_guards: conditions checked when releasing it, as ``guards``.
+
+    A hold whose ``until`` has passed ends by itself: releasing it then checks the
+    permission but neither ``release_reasons`` nor ``release_guards`` (the automation
+    releases it with the reason ``"expired"``).
 
     >>> HoldType("fraud_review", kind="fraud", blocks={"billing", "changes"}).blocks == {
     ...     "billing", "changes"}
@@ -145,6 +152,8 @@ class HoldType:
     permission: str | None = None
     guards: tuple[HoldGuard, ...] = attrs.field(default=(), converter=tuple, eq=False)
     description: str = ""
+    release_reasons: frozenset[str] | None = attrs.field(default=None, converter=_reasons)
+    release_guards: tuple[HoldGuard, ...] = attrs.field(default=(), converter=tuple, eq=False)
 
 
 @attrs.frozen
@@ -357,17 +366,24 @@ class Blocked:
     """Why a capability is blocked on an account: every reason, the status and each hold.
 
     Attributes:
-        account_id: the account.
+        account_id: the account (or site, subscription ...).
         capability: ``"billing"``, ``"service"`` or ``"changes"``.
         reasons: every reason, the status first, then holds in the order they were placed.
+        label: what the paragraph calls it: ``"account"``, or the level's name.
 
     ``bool(blocked)`` is true when anything blocks; ``str()`` is one paragraph for an
     operator.
+
+    >>> from acctstate.status import Status
+    >>> closed = Status(code=-9, name="closed", backend="closed", terminal=True)
+    >>> print(why_blocked("SUB-2", closed, (), "changes", label="subscription"))
+    Changes on subscription 'SUB-2' are blocked for 1 reason: (1) its status 'closed' (-9) does not allow it.
     """
 
     account_id: str
     capability: str
     reasons: tuple[BlockReason, ...]
+    label: str = "account"
 
     def __bool__(self) -> bool:
         return bool(self.reasons)
@@ -378,26 +394,41 @@ class Blocked:
         return tuple(r.hold for r in self.reasons if r.hold is not None)
 
     def __str__(self) -> str:
-        what = f"{self.capability} on account {self.account_id!r}"
+        what = f"{self.capability} on {self.label} {self.account_id!r}"
         if not self.reasons:
             return f"Nothing blocks {what}."
         n = len(self.reasons)
         parts = "; ".join(f"({i}) {r}" for i, r in enumerate(self.reasons, 1))
+        verb = "are" if self.capability == "changes" else "is"  # "changes" is plural
         return (
-            f"{what[0].upper()}{what[1:]} is blocked for {n} reason{'s' if n > 1 else ''}: {parts}."
+            f"{what[0].upper()}{what[1:]} {verb} blocked for {n} reason{'s' if n > 1 else ''}: "
+            f"{parts}."
         )
 
 
-def why_blocked(account_id: str, status: Status, holds: Sequence[Hold], capability: str) -> Blocked:
+def why_blocked(
+    account_id: str,
+    status: Status,
+    holds: Sequence[Hold],
+    capability: str,
+    *,
+    label: str = "account",
+) -> Blocked:
     """Every reason ``capability`` is blocked: the status itself and each standing hold.
 
+    Args:
+        label: what the paragraph calls the entity (``"account"``, ``"subscription"`` ...).
+
     Raises:
-        InvalidArgument: ``capability`` is not one of [`CAPABILITIES`][acctstate.holds.CAPABILITIES].
+        InvalidArgument: ``capability`` is not one of [`CAPABILITIES`][acctstate.holds.CAPABILITIES],
+            or ``label`` is not a name.
     """
     if capability not in CAPABILITIES:
         raise InvalidArgument("capability", capability, f"one of {', '.join(CAPABILITIES)}")
+    if not isinstance(label, str) or not label.strip():
+        raise InvalidArgument("label", label, "a name such as 'account' or 'subscription'")
     reasons: list[BlockReason] = []
     if capability not in effective_capability(status):
         reasons.append(BlockReason("status", status=status))
     reasons.extend(BlockReason("hold", hold=h) for h in holds if capability in h.blocks)
-    return Blocked(account_id, capability, tuple(reasons))
+    return Blocked(account_id, capability, tuple(reasons), label)

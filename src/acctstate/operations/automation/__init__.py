@@ -13,6 +13,7 @@ graph's invariants apply exactly as for a manual change.
 
 from acctstate.operations.automation._book import columns_from_accounts
 from acctstate.operations.automation._columns import ColumnarSweep, sweep_columns
+from acctstate.operations.automation._columns_holds import HoldDecisions, hold_columns
 from acctstate.operations.automation._hold import CreditHold, HoldRelease
 from acctstate.operations.automation._ladder import (
     DunningLadder,
@@ -46,6 +47,7 @@ __all__ = [
     "ColumnarSweep",
     "CreditHold",
     "DunningLadder",
+    "HoldDecisions",
     "HoldRelease",
     "LadderCancellation",
     "LadderStep",
@@ -56,6 +58,7 @@ __all__ = [
     "SweepPlan",
     "apply",
     "columns_from_accounts",
+    "hold_columns",
     "ladder_conditions",
     "reference_ladder",
     "register_ladder_condition",

@@ -66,8 +66,9 @@ def planned_allocations(account: Any, at: dt.datetime) -> tuple[ApplyPayment, ..
     )
 
 
-def _book(account: Any, applied: tuple[ApplyPayment, ...]) -> None:
-    """Record the allocations on the account's payments and credits."""
+def _booked(account: Any, applied: tuple[ApplyPayment, ...]) -> dict[str, tuple[Any, ...]]:
+    """The account's payments and credits once ``applied`` is booked (those it changes)."""
+    out: dict[str, tuple[Any, ...]] = {}
     for name in ("payments", "credits"):
         funds = getattr(account, name, None) or ()
         by_id = {f.id: f for f in funds}
@@ -78,7 +79,36 @@ def _book(account: Any, applied: tuple[ApplyPayment, ...]) -> None:
                 by_id[effect.payment] = f.applying(effect.invoice, effect.amount)
                 changed = True
         if changed:
-            setattr(account, name, tuple(by_id[f.id] for f in funds))
+            out[name] = tuple(by_id[f.id] for f in funds)
+    return out
+
+
+def _book(account: Any, applied: tuple[ApplyPayment, ...]) -> None:
+    """Record the allocations on the account's payments and credits."""
+    for name, funds in _booked(account, applied).items():
+        setattr(account, name, funds)
+
+
+class AfterAutoApply:
+    """The account as it will be once planned allocations are booked: its payments and
+    credits say what they are applied to; every other fact is the account's own.
+
+    The sweep plans on it, so the guards of the changes it plans (``nothing_past_due``
+    on a ``settle``) read the facts the ladder read, as ``apply`` will find them once
+    it has booked the allocations. Private to the automation.
+    """
+
+    __slots__ = ("_account", "_facts")
+
+    def __init__(self, account: Any, applied: tuple[ApplyPayment, ...]) -> None:
+        self._account = account
+        self._facts = _booked(account, applied)
+
+    def __getattr__(self, name: str) -> Any:
+        facts = self._facts
+        if name in facts:
+            return facts[name]
+        return getattr(self._account, name)
 
 
 def book_allocations(
@@ -148,8 +178,9 @@ def auto_apply(
         at: the instant of the run (timezone-aware).
         actor: who the entry is recorded as (the system actor by default).
         reason: a reason code for the entry.
-        hooks: hooks for the effects (default: the workflow's own); no hook system runs
-            ``ApplyPayment``, the host books it from the entry.
+        hooks: hooks for the effects (default: the workflow's own): the ledger's
+            ``apply_payment`` receives each allocation, before anything is recorded;
+            without a ledger hook the host books them from the entry.
 
     Returns:
         The recorded entry, or ``None`` when there was nothing to allocate.

@@ -7,7 +7,8 @@ Columns (all optional but ``status``; a missing column reads as "no value"):
 ``id``              account ids (needed only for temporary hold releases)
 ``account_class``   the account's class (needed only for a policy with a class)
 ``balance``         amount owed, as integer minor units (``scale`` decimals) or ``Decimal``
-                    objects; float is refused
+                    objects; float is refused. Read as the amount past due only when
+                    there is no invoice table and no ``past_due_balance`` column
 ``unpaid_invoices`` int
 ``past_due_balance``, ``past_due_invoices``, ``oldest_past_due``: the past-due scalars,
                     read instead of ``balance`` / ``unpaid_invoices`` /
@@ -16,7 +17,8 @@ Columns (all optional but ``status``; a missing column reads as "no value"):
                     over an invoice table (see ``sweep_columns(invoices=...)``)
 ``payment_method``  bool (or any objects, read for truth; a missing value is no method)
 ``availability_days`` int; negative means none
-``control_tags``    the account's control tags (any iterable of names; objects)
+``control_tags``    the account's control tags: collections of names (objects), or text
+                    with names separated by commas (``"AUTO_PAY_OFF, OVERDUE_ENFORCEMENT_OFF"``)
 ``last_payment_failure`` the reason its last payment failed (text or none)
 ``timezone``        the billing time zone of each account (IANA names or ``tzinfo``;
                     none or a missing column: UTC); calendar days are counted there
@@ -109,8 +111,10 @@ class _Book:
     """The columns, normalised: dates as int64 nanoseconds (``NAT`` = none), money as
     int64 minor units."""
 
-    def __init__(self, columns: Any, scale: int) -> None:
+    def __init__(self, columns: Any, scale: int, default_zone: str | None = None) -> None:
         np = _numpy()
+        # The workflow's default_timezone: the zone of rows (or a book) that give none.
+        self.default_zone = default_zone
         self.np = np
         self.scale = scale
         self.nat = _NAT
@@ -158,12 +162,16 @@ class _Book:
             return self._zones
         np = self.np
         col = self.cols.get("timezone")
+        default = self.default_zone
         if col is None:
-            self._zones = [(dt.UTC, np.ones(self.n, dtype=bool))]
+            self._zones = [(billing_zone(default), np.ones(self.n, dtype=bool))]
             return self._zones
         keys = np.asarray([_zone_key(v) for v in col], dtype=object).astype(str)
         uniq, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
-        self._zones = [(billing_zone(_none(col[first[k]])), inverse == k) for k in range(len(uniq))]
+        given = [_none(col[first[k]]) for k in range(len(uniq))]
+        self._zones = [
+            (billing_zone(default if g is None else g), inverse == k) for k, g in enumerate(given)
+        ]
         return self._zones
 
     def local_days(self, ns: Any, rows: Any = None) -> Any:

@@ -14,12 +14,13 @@ import concurrent.futures
 import datetime as dt
 import itertools
 import os
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 import attrs
 
 from acctstate.operations.automation._book import _as_arrays, _Book, _numpy
+from acctstate.operations.automation._columns_holds import HoldDecisions, sweep_holds
 from acctstate.operations.automation._columns_out import _Decided, _Part
 from acctstate.operations.automation._columns_plan import _plan
 from acctstate.operations.automation._columns_run import _Run
@@ -53,6 +54,10 @@ class ColumnarSweep:
         applied_invoice, applied_amount: the daily auto-apply's allocations (a policy
             with ``auto_apply`` and an ``invoices`` table): the invoice's row in that
             table and the amount in minor units; empty otherwise.
+        holds: the hold changes (time-bound holds ended, a credit hold placed or
+            released as a hold), decided before the status changes of each row, a
+            [`HoldDecisions`][acctstate.automation.HoldDecisions]; ``None`` when no holds
+            were given and no policy places one.
     """
 
     at: dt.datetime
@@ -70,6 +75,7 @@ class ColumnarSweep:
     error_row: Any
     applied_invoice: Any = None
     applied_amount: Any = None
+    holds: HoldDecisions | None = None
 
     def __len__(self) -> int:
         return len(self.change_row)
@@ -140,6 +146,7 @@ def sweep_columns(
     scale: int = 2,
     workers: int | None = None,
     invoices: Any = None,
+    holds: Mapping[str, Any] | None = None,
 ) -> ColumnarSweep:
     """Plan the sweep of a whole book held as columns; nothing changes.
 
@@ -163,6 +170,10 @@ def sweep_columns(
             credit-hold facts come from it (a row without invoices owes nothing past
             due), after the daily auto-apply of the book's ``unapplied`` column for the
             policies with ``auto_apply``.
+        holds: the standing holds, one row per hold in placement order: columns
+            ``row`` (the account's row), ``id``, ``type`` and ``until``
+            (``datetime64``, ``NaT`` for none);
+            [`hold_columns`][acctstate.automation.hold_columns] builds them.
 
     Returns:
         A [`ColumnarSweep`][acctstate.automation.ColumnarSweep].
@@ -188,8 +199,9 @@ def sweep_columns(
     if workers is not None and (type(workers) is not int or workers < 1):
         raise InvalidArgument("workers", workers, "a positive int or None")
     np = _numpy()
-    book = _Book(columns, scale)
     by_class = _policies(policy)
+    zone = next(iter(by_class.values())).workflow.default_timezone if by_class else None
+    book = _Book(columns, scale, zone)
     applied = (np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64))
     if invoices is not None:
         facts, *allocated = invoice_facts(book, invoices, now, _auto_rows(book, by_class))
@@ -199,7 +211,8 @@ def sweep_columns(
     status = np.empty(book.n, dtype=np.int64)
     if threads <= 1:
         decided = [_sweep_book(book, by_class, now, status)]
-        return _with_applied(_laid_out(now, status, decided, [0], [status], map), applied, invoices)
+        out = _laid_out(now, status, decided, [0], [status], map)
+        return _with_holds(_with_applied(out, applied, invoices), book, holds, by_class, now)
     # Rows are independent: each chunk is swept on its own, writing its statuses into
     # its slice of the result; once all are decided (and the sizes known) each writes
     # its entries into its slices of the other arrays. Chunks are views of the columns;
@@ -210,13 +223,28 @@ def sweep_columns(
     finals = [status[a:b] for a, b in spans]
 
     def chunk(a: int, b: int, final: Any) -> _Decided:
-        part = _Book({k: v[a:b] for k, v in book.cols.items()}, scale)
+        part = _Book({k: v[a:b] for k, v in book.cols.items()}, scale, zone)
         return _sweep_book(part, by_class, now, final)
 
     with concurrent.futures.ThreadPoolExecutor(threads) as pool:
         decided = list(pool.map(chunk, *zip(*spans, strict=True), finals))
         out = _laid_out(now, status, decided, bounds[:-1], finals, pool.map)
-    return _with_applied(out, applied, invoices)
+    return _with_holds(_with_applied(out, applied, invoices), book, holds, by_class, now)
+
+
+def _with_holds(
+    out: ColumnarSweep,
+    book: _Book,
+    holds: Mapping[str, Any] | None,
+    by_class: dict[str | None, AutomationPolicy],
+    now: dt.datetime,
+) -> ColumnarSweep:
+    """The sweep with its hold changes, when holds were given or a policy places one."""
+    if holds is None and all(
+        p.credit_hold is None or p.credit_hold.hold is None for p in by_class.values()
+    ):
+        return out
+    return attrs.evolve(out, holds=sweep_holds(book, holds, by_class, now, out.error_row))
 
 
 def _with_applied(out: ColumnarSweep, applied: tuple[Any, Any], invoices: Any) -> ColumnarSweep:

@@ -8,17 +8,16 @@ import datetime as dt
 from decimal import Decimal
 from typing import Any, NamedTuple
 
-from acctstate.operations.automation._book import _Book, _is_missing, _ns, _numpy
+from acctstate.operations.automation._book import _Book, _ns, _numpy
 from acctstate.operations.automation._columns_plan import (
     _ASK,
     _ROW_WISE,
-    _met,
     _minor_limit,
     _Plan,
     step_wants,
 )
+from acctstate.operations.automation._columns_steps import _RowView, ladder_steps
 from acctstate.operations.automation._invoice_columns import dunning_columns
-from acctstate.operations.automation._ladder import condition_of
 from acctstate.values.errors import InvalidArgument
 from acctstate.values.guards import Guard, GuardContext
 
@@ -60,85 +59,21 @@ class _Run:
         self.policy = policy
         self.scale = book.scale
         self.bal, self.inv, self.dpd_ok, self.dpd = dunning_columns(book, self.now_ns)
-        self.target = self._target()
+        # Rows the per-account sweep reports as errors (bad facts), found while deciding.
+        self.faults: list[Any] = []
+        self.target = ladder_steps(
+            book, plan, (self.bal, self.inv, self.dpd_ok, self.dpd), now, self.faults
+        )
         # The last rows / statuses the step rules read, and what they read there.
         self._steps_of: Any = None
         self._steps_at: Any = None
         self._places_of: Any = None
         self._places_at: Any = None
-        self.faults: list[Any] = []
         self.hop = 0  # the round being decided
         self.given_since: Any = None  # the book's status_since (int64 ns) or None
 
     def _limit(self, amount: Decimal, *, ceil: bool) -> int:
         return _minor_limit(amount, self.scale, ceil)
-
-    def _target(self) -> Any:
-        np = self.np
-        ladder = self.policy.ladder
-        target = np.zeros(self.book.n, dtype=np.int8)
-        if ladder is None:
-            return target
-        owing = (self.bal > 0) & self.dpd_ok
-        k = len(ladder.steps)
-        if self.plan.extended:
-            self._target_rows(target, owing)
-        elif ladder.order == "first_match":
-            # Most severe first: a row takes the first step that holds.
-            free = owing.copy()
-            for i, step in enumerate(ladder.steps):
-                hit = (
-                    free
-                    & (self.dpd >= step.min_days)
-                    & (self.bal >= self._limit(step.min_balance, ceil=True))
-                    & (self.inv >= step.min_invoices)
-                )
-                target[hit] = k - i
-                free &= ~hit
-        else:
-            # Thresholds never decrease along the ladder (checked when it was built), so
-            # a step holds exactly when it is within the count of thresholds each fact
-            # meets: the step is the smallest of the three counts.
-            target = owing.view(np.int8) * np.int8(k)
-            dims = (
-                (self.dpd, [s.min_days for s in ladder.steps]),
-                (self.bal, [self._limit(s.min_balance, ceil=True) for s in ladder.steps]),
-                (self.inv, [s.min_invoices for s in ladder.steps]),
-            )
-            for values, limits in dims:
-                if limits[-1] <= 0 and values is not self.dpd:
-                    continue  # every step's threshold is met by any account that owes
-                np.minimum(target, _met(np, values, limits), out=target)
-        tags = self.book.cols.get("control_tags")
-        if ladder.enforcement_off is not None and tags is not None:
-            off = ladder.enforcement_off
-            for row in np.flatnonzero(tags != None).tolist():  # noqa: E711
-                have = tags[row]
-                if not _is_missing(have) and off in have:
-                    target[row] = -2
-        return target
-
-    def _target_rows(self, target: Any, owing: Any) -> None:
-        """Steps with tags, failure reasons or host predicates: ask the ladder per row
-        that owes (the per-account sweep's own evaluation)."""
-        ladder = self.policy.ladder
-        assert ladder is not None
-        scale = self.scale
-        tags = self.book.cols.get("control_tags")
-        failure = self.book.cols.get("last_payment_failure")
-        now = self.now
-        for row in self.np.flatnonzero(owing).tolist():
-            view = _RowView(self.book, row, 0, self.book.nat, "")
-            t = None if tags is None else tags[row]
-            f = None if failure is None else failure[row]
-            target[row] = ladder.target(
-                int(self.dpd[row]),
-                Decimal(int(self.bal[row])).scaleb(-scale),
-                int(self.inv[row]),
-                tags=() if t is None or _is_missing(t) else t,
-                failure=None if f is None or _is_missing(f) else f,
-                host=lambda name, v=view: condition_of(name)(v, now),  # type: ignore[misc]
-            )
 
     def _cancel(self, rows: Any) -> Any:
         ladder = self.policy.ladder
@@ -271,6 +206,13 @@ class _Run:
                 return np.zeros(len(rows), dtype=bool)
             tol = args.get("tolerance", Decimal(0))
             return col[rows] <= self._limit(tol, ceil=False)
+        if name == "nothing_past_due":
+            # The ladder's own amount (invoices after the auto-apply, else the
+            # past-due scalars, else balance), as the per-account guard reads it.
+            cols = self.book.cols
+            if "past_due_balance" not in cols and "balance" not in cols:
+                return np.zeros(len(rows), dtype=bool)
+            return self.bal[rows] <= self._limit(args.get("tolerance", Decimal(0)), ceil=False)
         if name == "has_payment_method":
             flag = self.book.flag(args.get("attr", "payment_method"))
             return np.zeros(len(rows), dtype=bool) if flag is None else flag[rows]
@@ -579,21 +521,3 @@ def _joined(table: tuple[Any, ...], ask: Any, asked: Any) -> tuple[Any, ...]:
         np.concatenate((table[0], ask[moved])),
         *(np.concatenate((a, b)) for a, b in zip(table[1:], rest, strict=True)),
     )
-
-
-class _RowView:
-    """One row of the book as an object, for guards without a column-wise form."""
-
-    __slots__ = ("_attr", "_book", "_code", "_row", "_since")
-
-    def __init__(self, book: _Book, row: int, code: int, since: int, attr: str) -> None:
-        self._book = book
-        self._row = row
-        self._code = code
-        self._since = since
-        self._attr = attr
-
-    def __getattr__(self, name: str) -> Any:
-        if name == self._attr:
-            return self._code
-        return self._book.value(name, self._row, self._since)

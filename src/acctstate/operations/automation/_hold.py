@@ -91,6 +91,12 @@ class CreditHold:
             is over and the balance is still owed (``None``: placement does, when
             ``place`` leads from the released status into the hold). A policy with
             releases and no way back into the hold is refused.
+        hold: a hold type of the workflow (see [`acctstate.holds`][acctstate.holds]) to
+            place *instead of* moving the account to the credit-hold status (``None``:
+            the status). The automation places it once past due, releases it once paid
+            (``auto_remove``) or while a temporary release covers the run, and leaves
+            the status alone; ``status`` and the triggers are then not used, and
+            ``inactive_after_days`` is refused.
     """
 
     past_due_days: int | None = attrs.field(default=None, validator=_count_or_none)
@@ -104,6 +110,7 @@ class CreditHold:
     deactivate: str = attrs.field(default="deactivate", validator=_trigger)
     release: str = attrs.field(default="release_credit_hold", validator=_trigger)
     restore: str | None = attrs.field(default=None, validator=_trigger_or_none)
+    hold: str | None = attrs.field(default=None, validator=_trigger_or_none)
 
     def released(self, account_id: object, at: dt.datetime) -> bool:
         """Whether ``account_id`` has a temporary release covering ``at``."""

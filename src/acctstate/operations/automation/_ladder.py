@@ -20,6 +20,7 @@ import attrs
 from acctstate.operations.automation._fields import _amount, _count, _status_ref
 from acctstate.operations.automation._ladder_check import check_ladder
 from acctstate.operations.money.proration import RefundPolicy
+from acctstate.values.account import tag_names
 from acctstate.values.catalog import StatusRef
 from acctstate.values.errors import InvalidArgument, PolicyError
 
@@ -237,7 +238,7 @@ class LadderStep:
         if not self.extended:
             return True
         if self.with_tags or self.without_tags:
-            have = set(tags)
+            have = tag_names(tags)
             if not self.with_tags <= have or self.without_tags & have:
                 return False
         if self.failure_reasons is not None and failure not in self.failure_reasons:
@@ -393,7 +394,7 @@ class DunningLadder:
         """
         if balance <= 0:
             return 0
-        tags = tuple(tags)
+        tags = tag_names(tags)
         if self.order == "first_match":
             n = len(self.steps)
             for i, step in enumerate(self.steps):

@@ -44,6 +44,7 @@ __all__ = [
 ]
 
 RULES: tuple[str, ...] = (
+    "hold_expiry",
     "trial_end",
     "activation",
     "expiration",
@@ -59,7 +60,9 @@ RULES: tuple[str, ...] = (
     "credit_hold",
     "archive",
 )
-"""Every automation rule, in the order a sweep tries them on an account."""
+"""Every automation rule, in the order a sweep tries them on an account (``hold_expiry``
+releases time-bound holds whose ``until`` has passed; with ``CreditHold(hold=...)`` the
+credit-hold rules place and release that hold, before the status rules run)."""
 
 
 def _time(_: object, attribute: attrs.Attribute[Any], value: object) -> None:
@@ -249,7 +252,9 @@ def _check_policy(p: AutomationPolicy) -> list[Violation]:
 
     if p.ladder is not None:
         _check_ladder_graph(p.ladder, wf, problems, status, trigger, edge)
-    if p.credit_hold is not None:
+    if p.credit_hold is not None and p.credit_hold.hold is not None:
+        _check_hold_type(p, p.credit_hold, problems)
+    elif p.credit_hold is not None:
         _check_credit_hold(p.credit_hold, wf, problems, status, trigger, edge)
     return problems
 
@@ -452,6 +457,46 @@ def _check_credit_hold(
             )
     if hold.releases and code is not None and trigger_known(wf, hold.release):
         _check_way_back(hold, wf, code, problems)
+
+
+def _check_hold_type(p: AutomationPolicy, hold: CreditHold, problems: list[Violation]) -> None:
+    """A credit hold placed as a hold: the type exists, and the automation may place it."""
+    wf, p_actor, p_reason = p.workflow, p.actor, p.reason
+    htype = wf.hold_types.get(hold.hold) if hold.hold is not None else None
+    if htype is None:
+        known = ", ".join(repr(n) for n in wf.hold_types) or "none"
+        problems.append(
+            Violation(
+                "unknown-hold-type",
+                f"credit_hold.hold names hold type {hold.hold!r}, which the workflow "
+                f"{wf.name!r} does not declare (declared: {known})",
+            )
+        )
+        return
+    if hold.inactive_after_days is not None:
+        problems.append(
+            Violation(
+                "hold-inactive",
+                "credit_hold.inactive_after_days moves the account out of the credit-hold "
+                "status, and credit_hold.hold keeps it in its status: use one or the other",
+            )
+        )
+    if htype.permission is not None and not p_actor.can(htype.permission):
+        problems.append(
+            Violation(
+                "hold-permission",
+                f"the policy's actor {p_actor.id!r} lacks {htype.permission!r}, needed to "
+                f"place and release {htype.name!r} holds",
+            )
+        )
+    if htype.reasons is not None and p_reason not in htype.reasons:
+        problems.append(
+            Violation(
+                "hold-reason",
+                f"hold type {htype.name!r} accepts the reasons "
+                f"{', '.join(sorted(htype.reasons))}; the policy's reason is {p_reason!r}",
+            )
+        )
 
 
 def trigger_known(wf: Workflow, name: str) -> bool:

@@ -13,13 +13,14 @@ from collections.abc import Callable, Iterator
 from decimal import Decimal
 from typing import Any
 
+from acctstate.core._workflow_defaults import own
 from acctstate.operations.automation._ladder import condition_of
 from acctstate.operations.automation._policy import (
     AutomationPolicy,
     _clear_reach,
     released_statuses,
 )
-from acctstate.values.account import account_id_of
+from acctstate.values.account import account_id_of, tag_names
 from acctstate.values.clock import billing_zone, calendar_days
 from acctstate.values.errors import InvalidArgument, MissingFact, SweepError, UnknownStatus
 from acctstate.values.guards import GuardContext, Refusal
@@ -144,7 +145,7 @@ class Compiled:
             clear_path.discard(home)
         self.pos = pos
         self.clear_path = frozenset(clear_path)
-        hold = policy.credit_hold
+        hold = _status_hold(policy)
         self.hold = None if hold is None else wf.catalog[hold.status].code
         # Statuses a temporary release leads to, where the restore rule brings the hold
         # back once the window is over (and removal lifts it for good when paid).
@@ -184,7 +185,7 @@ class Compiled:
                     found = self._target(account, now, days, balance, invoices)
         if self.off_tag is not None:
             tags = getattr(account, "control_tags", None)
-            if tags and self.off_tag in tags:
+            if tags and self.off_tag in tag_names(tags):
                 found = FROZEN
         memo[0] = found
         return found
@@ -256,7 +257,7 @@ class Compiled:
             cancel = p.ladder.climb[-1].cancel
             if here == top and cancel is not None:
                 yield Rule("dunning_cancel", has(cancel.trigger), _cancel(target, top, cancel))
-        hold = p.credit_hold
+        hold = _status_hold(p)
         if hold is not None:
             auto_apply = self.auto_apply
 
@@ -305,6 +306,13 @@ class Compiled:
         if p.archive is not None:
             days = p.archive_after_days
             yield Rule("archive", has(p.archive), _days_in_status(days), kind=DAYS, arg=days)
+
+
+def _status_hold(policy: AutomationPolicy) -> Any:
+    """The policy's credit hold when it moves the status (a hold type placed instead is
+    planned beside the status rules, see ``_holds``)."""
+    hold = policy.credit_hold
+    return hold if hold is not None and hold.hold is None else None
 
 
 def _cancel(target: Callable[[Any, dt.datetime, list[int]], int], top: int, cancel: Any) -> Wants:
@@ -417,6 +425,19 @@ def _decide(
     return None, refusals
 
 
+class _InZone:
+    """An account that gives no billing time zone, read in the workflow's default one."""
+
+    __slots__ = ("_account", "timezone")
+
+    def __init__(self, account: Any, zone: str) -> None:
+        self._account = account
+        self.timezone = zone
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._account, name)
+
+
 def plan_one(
     c: Compiled, account: Any, now: dt.datetime
 ) -> tuple[list[Change], list[Refused]] | None:
@@ -431,6 +452,9 @@ def plan_one(
     # misread in the hour the clocks fall back. The changes keep the caller's ``now``.
     at = now
     now = now.astimezone(dt.UTC)
+    zone = c.policy.workflow.default_timezone
+    if zone is not None and own(account, "timezone") is None:
+        account = _InZone(account, zone)  # the workflow's default_timezone
     code = getattr(account, c.status_attr)
     rules = c.rules.get(code) if type(code) is int else None
     if rules is None:

@@ -17,9 +17,20 @@ from typing import Any
 import attrs
 
 from acctstate.core._workflow_fire import carry_out, plan_change, plan_without_data
-from acctstate.operations.automation._autoapply import book_allocations, planned_allocations
+from acctstate.operations.automation._autoapply import (
+    AfterAutoApply,
+    book_allocations,
+    planned_allocations,
+)
+from acctstate.operations.automation._holds import (
+    HoldAction,
+    hold_actions,
+    hold_mode,
+    plan_hold_action,
+)
 from acctstate.operations.automation._policy import RULES, AutomationPolicy
 from acctstate.operations.automation._rules import Change, Compiled, Refused, compiled, plan_one
+from acctstate.operations.holds._place import commit_hold
 from acctstate.values._views import show, show_html
 from acctstate.values.account import account_id_of, id_label
 from acctstate.values.clock import require_aware
@@ -46,14 +57,22 @@ __all__ = [
 
 @attrs.frozen
 class PlannedChange:
-    """One transition the sweep will fire, and the rule that asked for it."""
+    """One transition the sweep will fire, and the rule that asked for it.
+
+    A hold change (trigger ``"place_hold"`` or ``"release_hold"``) goes from the status
+    to itself and names the hold: ``hold`` (its id) and ``hold_type``.
+    """
 
     rule: str
     trigger: str
     source: Status
     dest: Status
+    hold: str | None = None
+    hold_type: str | None = None
 
     def __str__(self) -> str:
+        if self.hold is not None:
+            return f"{self.rule}: {self.hold_type} hold {self.hold!r} [{self.trigger}]"
         return f"{self.rule}: {self.source.name} -> {self.dest.name} [{self.trigger}]"
 
 
@@ -206,11 +225,19 @@ class ApplyOutcome:
 
 
 def _account_plan(
-    c: Compiled, account: Any, now: dt.datetime, changes: list[Change], blocked: list[Refused]
+    c: Compiled,
+    account: Any,
+    now: dt.datetime,
+    changes: list[Change],
+    blocked: list[Refused],
+    held: Sequence[HoldAction] = (),
 ) -> AccountPlan:
     by = c.by_code
     made = c.made
     planned = []
+    if held:
+        here = by[getattr(account, c.status_attr)]
+        planned = [PlannedChange(r, t, here, here, hid, ht) for r, t, hid, ht in held]
     for change in changes:
         # Changes are values and a policy has few distinct ones: share them.
         value = made.get(change)
@@ -290,6 +317,7 @@ def sweep(
     compiled_ = {k: compiled(p) for k, p in by_class.items() if p.enabled}
     fallback = compiled_.get(None)
     only = fallback if len(by_class) == 1 else None
+    placing = [c for c in compiled_.values() if hold_mode(c.policy) is not None]
     plans: list[AccountPlan] = []
     examined = 0
     for account in accounts:
@@ -306,9 +334,16 @@ def sweep(
             c = found
         try:
             applied = planned_allocations(account, now) if c.auto_apply else ()
-            planned = plan_one(c, account, now)
-            if planned is not None:
-                made = _account_plan(c, account, now, *planned)
+            # Planned on the facts apply will find once it has booked the allocations.
+            planned = plan_one(c, AfterAutoApply(account, applied) if applied else account, now)
+            # Hold rules: only for accounts with holds, or a policy placing holds.
+            held = (
+                hold_actions(c.policy, account, now)
+                if getattr(account, "holds", None) or c in placing
+                else None
+            )
+            if held or planned is not None:
+                made = _account_plan(c, account, now, *(planned or ([], [])), held or ())
                 plans.append(attrs.evolve(made, applied=applied) if applied else made)
             elif applied:
                 plans.append(
@@ -385,6 +420,12 @@ def _apply(plan: SweepPlan | Iterable[AccountPlan], hooks: Hooks | None) -> Appl
                     )
                 )
             for change in account_plan.changes:
+                if change.hold is not None:
+                    action = (change.rule, change.trigger, change.hold, str(change.hold_type))
+                    made, after = plan_hold_action(wf, p, account, action, at)
+                    commit_hold(wf, account, made, after, hooks)
+                    done.append(made)
+                    continue
                 code = getattr(account, attr, None)
                 here = by_code.get(code) if type(code) is int else None
                 if here is not change.source:

@@ -77,7 +77,9 @@ class BatchOutcome:
         updates: the field updates made or attempted.
         effects: the change's effects (run through the hooks that were registered).
         reason: why it was refused, unchanged, skipped or rolled back.
-        error: the exception, for a failure.
+        error: the exception, for a failure; for a refusal planned for this one account
+            from a typed error (a ``MissingFact`` when the account gives no time zone or
+            currency and the workflow no default, a ``GuardRefused``, ...), that error.
         undone: effects undone by running their opposite (rolled back / failed).
         not_undone: effects that ran and have no opposite (money, notices) or whose
             undoing failed: the host must compensate them, using their keys.
@@ -135,7 +137,11 @@ class Executor:
             )
         if plan.action == ACTION_REFUSED:
             return plan, BatchOutcome(
-                account_id, OutcomeKind.REFUSED, plan.source, reason=plan.why_for(account_id)
+                account_id,
+                OutcomeKind.REFUSED,
+                plan.source,
+                reason=plan.why_for(account_id),
+                error=plan.refusal,
             )
         if (
             previewed is not None

@@ -10,16 +10,17 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Callable
+from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any, ClassVar
 
 import attrs
 
+from acctstate.core._workflow_defaults import own
 from acctstate.values.catalog import StatusRef
 from acctstate.values.clock import billing_zone, require_aware, start_of_local_day
 from acctstate.values.effects import Charge, Effect, Refund
-from acctstate.values.errors import InvalidArgument
+from acctstate.values.errors import InvalidArgument, MissingFact
 from acctstate.values.status import Backend, Status
 
 __all__ = [
@@ -27,6 +28,7 @@ __all__ = [
     "ChangeStatus",
     "ChargeAccount",
     "FieldUpdate",
+    "Fields",
     "FireTrigger",
     "RefundPayment",
     "SetActivationDate",
@@ -38,8 +40,40 @@ __all__ = [
 
 _TRIGGER = re.compile(r"^[a-z][a-z0-9]*(_[a-z0-9]+)*$")
 
-Lookup = Callable[[str], Any]
-"""Reads an account field as it will be after the changes before it (``name -> value``)."""
+
+class Fields:
+    """What a change reads of one account: ``fields(name)`` is a field as it will be after
+    the changes before it; ``fields.fact(name)`` is a fact money and time cannot do without
+    (the billing ``timezone``, the ``currency``), read exactly as ``Workflow.fire`` reads
+    it: the account's own, else the workflow's default, else
+    [`MissingFact`][acctstate.errors.MissingFact]. Never guessed.
+    """
+
+    __slots__ = ("_account", "_defaults", "overlay")
+
+    def __init__(self, account: Any, defaults: Mapping[str, str | None]) -> None:
+        self._account = account
+        self._defaults = defaults
+        self.overlay: dict[str, Any] = {}
+
+    def __call__(self, name: str) -> Any:
+        if name in self.overlay:
+            return self.overlay[name]
+        return getattr(self._account, name, None)
+
+    def fact(self, name: str) -> Any:
+        """The account's ``name``, else the workflow's default.
+
+        Raises:
+            MissingFact: neither gives one.
+        """
+        value = own(self._account, name)
+        if value is None:
+            value = self._defaults.get(name)
+        if value is None:
+            raise MissingFact(account_id=getattr(self._account, "id", None), fact=name)
+        return value
+
 
 Verdict = tuple[str, str | None, "FieldUpdate | None", Effect | None, Decimal | None]
 """``(action, reason, update, effect, money)``: what a field change does to one account."""
@@ -83,8 +117,14 @@ class BatchChange:
         """What identifies this change in an account's ledger key."""
         return self.kind
 
-    def evaluate(self, account: Any, status: Status, current: Lookup) -> Verdict:
-        """What this change does to one account (field changes only)."""
+    def evaluate(self, account: Any, status: Status, current: Fields) -> Verdict:
+        """What this change does to one account (field changes only).
+
+        Raises:
+            MissingFact: the change needs the account's time zone or currency, and
+                neither the account nor the workflow's defaults give one (the batch
+                reports that account refused, with this error).
+        """
         raise NotImplementedError  # pragma: no cover - status changes are planned by the workflow
 
 
@@ -199,14 +239,15 @@ def _date_or_aware(_: object, attribute: attrs.Attribute[Any], value: object) ->
         )
 
 
-def _instant(on: dt.date | dt.datetime, account: Any) -> dt.datetime:
+def _instant(on: dt.date | dt.datetime, current: Fields) -> dt.datetime:
     if isinstance(on, dt.datetime):
         return on
     # A bare date is a day in the customer's billing time zone: it starts at
     # local midnight there, whatever zone the operator is in.
     # When the clocks skip midnight, the day starts at the first instant that exists; a
-    # ``timezone`` that is not a zone is refused (InvalidArgument), never read as UTC.
-    return start_of_local_day(on, billing_zone(getattr(account, "timezone", None)))
+    # ``timezone`` that is not a zone is refused (InvalidArgument), never read as UTC, and
+    # an account without one takes the workflow's default or is refused (MissingFact).
+    return start_of_local_day(on, billing_zone(current.fact("timezone")))
 
 
 def _show_day(on: dt.date | dt.datetime) -> str:
@@ -218,7 +259,7 @@ def _show_day(on: dt.date | dt.datetime) -> str:
 class _DateChange(BatchChange):
     field: ClassVar[str] = ""
 
-    def _verdict(self, account: Any, status: Status, current: Lookup, new: Any) -> Verdict:
+    def _verdict(self, account: Any, status: Status, current: Fields, new: Any) -> Verdict:
         closed = _closed(status)
         if closed:
             return ("refused", closed, None, None, None)
@@ -248,8 +289,8 @@ class SetActivationDate(_DateChange):
     def describe(self) -> str:
         return f"set activation date to {_show_day(self.on)}"
 
-    def evaluate(self, account: Any, status: Status, current: Lookup) -> Verdict:
-        new = _instant(self.on, account)
+    def evaluate(self, account: Any, status: Status, current: Fields) -> Verdict:
+        new = _instant(self.on, current)
         expires = current("expires_at")
         if expires is not None and expires <= new:
             return (
@@ -287,8 +328,8 @@ class SetExpirationDate(_DateChange):
             return "clear expiration date"
         return f"set expiration date to {_show_day(self.on)}"
 
-    def evaluate(self, account: Any, status: Status, current: Lookup) -> Verdict:
-        new = None if self.on is None else _instant(self.on, account)
+    def evaluate(self, account: Any, status: Status, current: Fields) -> Verdict:
+        new = None if self.on is None else _instant(self.on, current)
         activated = current("activated_at")
         if new is not None and activated is not None and new <= activated:
             return (
@@ -323,7 +364,7 @@ class SetAvailabilityPeriod(_DateChange):
             return "clear availability period after first use"
         return f"set availability after first use to {self.days} days"
 
-    def evaluate(self, account: Any, status: Status, current: Lookup) -> Verdict:
+    def evaluate(self, account: Any, status: Status, current: Fields) -> Verdict:
         return self._verdict(account, status, current, self.days)
 
 
@@ -359,7 +400,7 @@ class SetOpeningBalance(BatchChange):
     def describe(self) -> str:
         return f"set opening balance to {self.amount} (only before first use)"
 
-    def evaluate(self, account: Any, status: Status, current: Lookup) -> Verdict:
+    def evaluate(self, account: Any, status: Status, current: Fields) -> Verdict:
         closed = _balance_closed(status)
         if closed:
             return ("refused", closed, None, None, None)
@@ -392,7 +433,7 @@ class _FundsChange(BatchChange):
     def _effect(self, currency: str) -> Effect:
         raise NotImplementedError  # pragma: no cover
 
-    def evaluate(self, account: Any, status: Status, current: Lookup) -> Verdict:
+    def evaluate(self, account: Any, status: Status, current: Fields) -> Verdict:
         closed = _balance_closed(status)
         if closed:
             return ("refused", closed, None, None, None)
@@ -407,7 +448,7 @@ class _FundsChange(BatchChange):
                 None,
                 None,
             )
-        currency = str(getattr(account, "currency", None) or "USD")
+        currency = str(current.fact("currency"))
         return (
             "change",
             None,

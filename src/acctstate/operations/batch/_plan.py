@@ -24,6 +24,7 @@ from acctstate.values.effects import (
     StopBilling,
     StopUsageBilling,
 )
+from acctstate.values.errors import AcctStateError
 from acctstate.values.graph import Edge
 from acctstate.values.history import StatusChange
 from acctstate.values.status import Status
@@ -52,6 +53,7 @@ class Plan:
         "kinds",
         "ledger_keys",
         "money_lines",
+        "refusal",
         "source",
         "updates",
         "why",
@@ -71,6 +73,7 @@ class Plan:
         money_lines: tuple[tuple[str, str, Decimal], ...] = (),
         ledger_keys: tuple[str, ...] = (),
         error: BaseException | None = None,
+        refusal: AcctStateError | None = None,
     ) -> None:
         self.action = action
         self.source = source
@@ -83,6 +86,8 @@ class Plan:
         self.money_lines = money_lines
         self.ledger_keys = ledger_keys
         self.error = error
+        # The typed error that refused this one account (MissingFact, GuardRefused, ...).
+        self.refusal = refusal
 
     @property
     def dest(self) -> Status | None:

@@ -12,7 +12,13 @@ from decimal import Decimal
 from typing import Any
 
 from acctstate.core.workflow import Workflow
-from acctstate.operations.batch._changes import BatchChange, ChangeStatus, FieldUpdate, FireTrigger
+from acctstate.operations.batch._changes import (
+    BatchChange,
+    ChangeStatus,
+    Fields,
+    FieldUpdate,
+    FireTrigger,
+)
 from acctstate.operations.batch._plan import (
     ACTION_CHANGE,
     ACTION_REFUSED,
@@ -31,6 +37,7 @@ from acctstate.values.errors import (
     HistoryConflict,
     IllegalTransition,
     InvalidArgument,
+    MissingFact,
     PermissionDenied,
     ReasonRequired,
     UnknownStatus,
@@ -94,6 +101,7 @@ class Planner:
         "_at_iso",
         "_attr",
         "_by_code",
+        "_defaults",
         "_fast",
         "_groups",
         "_target",
@@ -132,6 +140,11 @@ class Planner:
         self._at_iso = at.astimezone(dt.UTC).isoformat()
         self._attr = workflow.status_attr
         self._by_code = {s.code: s for s in workflow.catalog}
+        # What a field change reads when an account gives no time zone or currency.
+        self._defaults = {
+            "timezone": workflow.default_timezone,
+            "currency": workflow.default_currency,
+        }
         self._groups: dict[Any, _Group] = {}
         # status code -> the plan its accounts get on the common path (``_Group.fast``).
         self._fast: dict[Any, Plan] = {}
@@ -344,8 +357,10 @@ class Planner:
             elif history is not None:
                 append(slow(a))
                 continue
-            if latest is not None and latest >= at:
-                append(slow(a))
+            if latest is not None and (
+                latest.__class__ is not dt.datetime or latest.tzinfo is None or latest >= at
+            ):
+                append(slow(a))  # which also names a status_since that is not an instant
                 continue
             append(fast)
 
@@ -427,7 +442,7 @@ class Planner:
                     actor=self.actor,
                 )
             except AcctStateError as exc:
-                return Plan(ACTION_REFUSED, source, why=str(exc))
+                return Plan(ACTION_REFUSED, source, why=str(exc), refusal=exc)
             return Plan(ACTION_CHANGE, source, change=change)
         plan = group.plan
         assert plan is not None
@@ -440,13 +455,9 @@ class Planner:
 
     def _fields(self, account: Any, source: Status, status_plan: Plan | None) -> Plan:
         account_id = account_id_of(account)
-        overlay: dict[str, Any] = {}
-
-        def current(name: str) -> Any:
-            if name in overlay:
-                return overlay[name]
-            return getattr(account, name, None)
-
+        current = Fields(account, self._defaults)
+        overlay = current.overlay
+        refusal: AcctStateError | None = None
         refusals: list[str] = []
         unchanged: list[str] = []
         updates: list[FieldUpdate] = []
@@ -456,6 +467,7 @@ class Planner:
         if status_plan is not None and status_plan.action != ACTION_CHANGE:
             said = status_plan.why_for(account_id) or ""
             (refusals if status_plan.action == ACTION_REFUSED else unchanged).append(said)
+            refusal = status_plan.refusal
         for part in self.fields:
             key = ""
             if part.ledgered:
@@ -463,7 +475,15 @@ class Planner:
                 if key in self.ledger:
                     unchanged.append(f"{part.describe()}: already applied")
                     continue
-            action, why, update, effect, delta = part.evaluate(account, source, current)
+            try:
+                action, why, update, effect, delta = part.evaluate(account, source, current)
+                # The currency of a balance update: the account's, else the default.
+                currency = "" if delta is None else str(current.fact("currency"))
+            except MissingFact as exc:
+                # As Workflow.fire refuses it: this account is refused, the others go on.
+                refusals.append(f"{part.describe()}: {exc}")
+                refusal = refusal or exc
+                continue
             if action == ACTION_REFUSED:
                 refusals.append(f"{part.describe()}: {why}")
                 continue
@@ -476,12 +496,11 @@ class Planner:
             if effect is not None:
                 effects.append(effect.keyed(key or f"{account_id}/{part.key}/{self._at_iso}"))
             if delta is not None:
-                currency = str(getattr(account, "currency", None) or "USD")
                 money.append((part.kind, currency, delta))
             if key:
                 keys.append(key)
         if refusals:
-            return Plan(ACTION_REFUSED, source, why="; ".join(refusals))
+            return Plan(ACTION_REFUSED, source, why="; ".join(refusals), refusal=refusal)
         moving = status_plan is not None and status_plan.action == ACTION_CHANGE
         if not (moving or updates or effects or keys):
             return Plan(ACTION_UNCHANGED, source, why="; ".join(unchanged))

@@ -13,9 +13,10 @@ from typing import Any
 
 import attrs
 
+from acctstate.core._workflow_defaults import own
 from acctstate.core.workflow import Workflow
 from acctstate.values.clock import billing_zone, require_aware, utc
-from acctstate.values.errors import InvalidArgument, UnknownStatus
+from acctstate.values.errors import InvalidArgument, MissingFact, UnknownStatus
 from acctstate.values.guards import Guard
 from acctstate.values.guards import depleted as is_depleted
 from acctstate.values.status import Backend, Status
@@ -96,7 +97,8 @@ class DateRange:
         Args:
             value: an aware datetime (or a calendar day, for a range of days).
             tz: the account's billing time zone, where a range of days places an
-                instant (default UTC, the zone of an account that records none).
+                instant (default UTC; [`select`][acctstate.batch.select] passes the
+                account's zone, else the workflow's ``default_timezone``).
 
         Raises:
             InvalidArgument: ``value`` is neither ``None``, an aware datetime nor (for a
@@ -262,6 +264,10 @@ class Selection:
 
         Raises:
             UnknownStatus: a status filter names a status the workflow does not have.
+
+        The function raises [`MissingFact`][acctstate.errors.MissingFact] for an account
+        whose instant a range of days must place, when neither the account nor the
+        workflow's ``default_timezone`` gives its time zone.
         """
         codes: set[int] | None = None
         if self.statuses is not None:
@@ -288,7 +294,7 @@ class Selection:
             ("first_used_at", self.first_used),
         ):
             if r is not None:
-                tests.append(_field_within(field, r))
+                tests.append(_field_within(field, r, workflow.default_timezone))
         if self.started is not None:
             want = self.started
             tests.append(lambda a: (getattr(a, "first_used_at", None) is not None) is want)
@@ -304,12 +310,25 @@ def _field_in(field: str, values: frozenset[str]) -> Callable[[Any], bool]:
     return lambda a: getattr(a, field, None) in values
 
 
-def _field_within(field: str, r: DateRange) -> Callable[[Any], bool]:
-    if r.days:
-        return lambda a: r.contains(
-            getattr(a, field, None), tz=billing_zone(getattr(a, "timezone", None))
-        )
-    return lambda a: r.contains(getattr(a, field, None))
+def _field_within(field: str, r: DateRange, default: str | None) -> Callable[[Any], bool]:
+    if not r.days:
+        return lambda a: r.contains(getattr(a, field, None))
+
+    def within(a: Any) -> bool:
+        value = getattr(a, field, None)
+        if not isinstance(value, dt.datetime):
+            return r.contains(value)  # no instant to place on a calendar: no zone needed
+        # The calendar day of an instant is read in the account's billing time zone, as
+        # Workflow.fire reads it: the account's own, else the workflow's default, else
+        # MissingFact (never a silent UTC).
+        zone = own(a, "timezone")
+        if zone is None:
+            zone = default
+        if zone is None:
+            raise MissingFact(account_id=getattr(a, "id", None), fact="timezone")
+        return r.contains(value, tz=billing_zone(zone))
+
+    return within
 
 
 @attrs.frozen
@@ -386,6 +405,9 @@ def select(
         InvalidArgument: ``threshold`` is not a Decimal, or differs from the one the
             workflow's guards use; ``selection`` is not a Selection.
         UnknownStatus: a filter or an account names a status the workflow lacks.
+        MissingFact: a range of days (``DateRange`` of dates) must place an account's
+            instant on its billing calendar, and neither the account nor the workflow
+            (``Workflow(default_timezone=...)``) gives its time zone; it names the account.
 
     >>> from acctstate.presets import isp
     >>> from acctstate.account import Account

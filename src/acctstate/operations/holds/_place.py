@@ -29,6 +29,7 @@ from acctstate.values.holds import (
     PLACE_HOLD,
     RELEASE_HOLD,
     Hold,
+    HoldGuard,
     HoldType,
     UnknownHold,
     hold_effects,
@@ -78,6 +79,28 @@ def _check_permission(
             trigger=trigger,
             permission=htype.permission,
             actor=actor,
+        )
+
+
+def _check_guards(
+    account: Any,
+    status: Status,
+    trigger: str,
+    guards: Sequence[HoldGuard],
+    at: dt.datetime,
+    actor: Actor | None,
+    data: Mapping[str, Any] | None,
+) -> None:
+    if not guards:
+        return
+    ctx = GuardContext(account, at, actor, dict(data or {}))
+    refusals: list[Refusal] = [r for g in guards if (r := g(ctx)) is not None]
+    if refusals:
+        raise GuardRefused(
+            account_id=getattr(account, "id", None),
+            status=status,
+            trigger=trigger,
+            refusals=refusals,
         )
 
 
@@ -231,16 +254,7 @@ def plan_place(
     ):
         raise InvalidArgument("until", until, f"a time after the placement ({at.isoformat()})")
     _check_permission(account, status, PLACE_HOLD, htype, actor)
-    if htype.guards:
-        ctx = GuardContext(account, at, actor, dict(data or {}))
-        refusals: list[Refusal] = [r for g in htype.guards if (r := g(ctx)) is not None]
-        if refusals:
-            raise GuardRefused(
-                account_id=getattr(account, "id", None),
-                status=status,
-                trigger=PLACE_HOLD,
-                refusals=refusals,
-            )
+    _check_guards(account, status, PLACE_HOLD, htype.guards, at, actor, data)
     hid = _next_id(account, before) if hold_id is None else hold_id
     if any(h.id == hid for h in before):
         raise InvalidArgument("hold_id", hid, "an id no standing hold has")
@@ -260,19 +274,29 @@ def release_hold(
     note: str | None = None,
     actor: Actor | None = None,
     hooks: Hooks | None = None,
+    **data: Any,
 ) -> StatusChange:
     """Release one standing hold (by id or value); the others keep standing.
 
     ``StartBilling`` (or ``Provision``) is planned only when no other standing hold,
-    nor the status, still blocks it.
+    nor the status, still blocks it. The release is checked as placing is: the type's
+    permission, its ``release_reasons`` and ``release_guards`` (a hold whose ``until``
+    has passed ends by itself: only the permission is checked).
+
+    Args:
+        **data: event data read by the type's ``release_guards``.
 
     Raises:
         UnknownHold: no such hold stands on the account.
+        ReasonRequired: a reason the type's ``release_reasons`` does not list.
         PermissionDenied: the actor lacks the hold type's permission.
+        GuardRefused: a release guard of the type refused (every reason listed).
         HistoryConflict: ``at`` is before the account's latest recorded change.
         EffectFailed: a hook raised; nothing changed.
     """
-    change, after = plan_release(wf, account, hold, at=at, reason=reason, note=note, actor=actor)
+    change, after = plan_release(
+        wf, account, hold, at=at, reason=reason, note=note, actor=actor, data=data
+    )
     commit_hold(wf, account, change, after, hooks)
     return change
 
@@ -286,6 +310,7 @@ def plan_release(
     reason: str | None = None,
     note: str | None = None,
     actor: Actor | None = None,
+    data: Mapping[str, Any] | None = None,
 ) -> tuple[StatusChange, tuple[Hold, ...]]:
     """Plan releasing one standing hold (every check of `release_hold`); nothing changes.
 
@@ -304,6 +329,12 @@ def plan_release(
     htype = wf.hold_types.get(found.type)
     if htype is not None:
         _check_permission(account, status, RELEASE_HOLD, htype, actor)
+        if not found.expired(at):  # a hold past its ``until`` ends by itself
+            if htype.release_reasons is not None and reason not in htype.release_reasons:
+                raise ReasonRequired(
+                    trigger=RELEASE_HOLD, reason=reason, allowed=htype.release_reasons
+                )
+            _check_guards(account, status, RELEASE_HOLD, htype.release_guards, at, actor, data)
     after = tuple(h for h in before if h.id != hid)
     change = _change(
         wf, account, status, RELEASE_HOLD, found, before, after, at, reason, note, actor
@@ -324,18 +355,25 @@ def release_expired(
     Each release is an ordinary recorded change made by ``actor`` at ``now`` with the
     reason ``"expired"``.
 
+    Every release is checked before the first is made, so a refusal (an actor without
+    a hold type's permission, a change recorded after ``now``) changes nothing.
+
     Returns:
         The release changes, account by account, in the order the holds were placed.
+
+    Raises:
+        PermissionDenied: ``actor`` lacks the permission of an expired hold's type.
+        HistoryConflict: ``now`` is before an account's latest recorded change.
+        EffectFailed: a hook raised; that release and the ones after it are not made.
     """
     require_aware(now, "now")
-    done: list[StatusChange] = []
-    for account in accounts:
-        for h in _holds_of(account):
-            if h.expired(now):
-                done.append(
-                    release_hold(wf, account, h, at=now, reason="expired", actor=actor, hooks=hooks)
-                )
-    return done
+    due = [(account, h) for account in list(accounts) for h in _holds_of(account) if h.expired(now)]
+    for account, h in due:
+        plan_release(wf, account, h, at=now, reason="expired", actor=actor, data={})
+    return [
+        release_hold(wf, account, h, at=now, reason="expired", actor=actor, hooks=hooks)
+        for account, h in due
+    ]
 
 
 def auto_hold_id(hold_type: str, at: dt.datetime) -> str:

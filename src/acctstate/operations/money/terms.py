@@ -27,6 +27,7 @@ from typing import Any
 
 import attrs
 
+from acctstate.values._effect_kinds import ExtendTerm
 from acctstate.values.clock import add_local_days, billing_zone, calendar_days, require_aware
 from acctstate.values.effects import Effect, register_effect_rule
 from acctstate.values.errors import InvalidArgument
@@ -83,17 +84,6 @@ class Term:
                 "resumed", resumed, f"an instant not before the suspension ({suspended})"
             )
         return self.extended(days, tz=billing_zone(tz))
-
-
-@attrs.frozen
-class ExtendTerm(Effect):
-    """Move the contract term's end (``contract_ends_at``) to ``ends_at``: the account
-    was suspended for ``days`` calendar days. acctstate does not run it: it stays on the
-    change for the host, which books the new term end."""
-
-    ends_at: dt.datetime = attrs.field(validator=_aware)
-    days: int = attrs.field(validator=attrs.validators.instance_of(int))
-    kind: str = attrs.field(init=False, default="extend_term")
 
 
 @register_effect_rule("extend_term_on_resume")

@@ -54,7 +54,11 @@ class Step:
     def __str__(self) -> str:
         c = self.change
         if c.source is c.dest or c.source == c.dest:
-            what = f"{c.trigger} ({c.note})" if c.note else c.trigger
+            note = c.note
+            cause = c.cause
+            if note and cause is not None:  # the change set names the cause on its own line
+                note = note.removesuffix(str(cause)).rstrip(": ")
+            what = f"{c.trigger} ({note})" if note else c.trigger
         else:
             what = f"{c.trigger}: {c.source.name} -> {c.dest.name}"
         return f"{self.scope} {self.entity_id}: {what}"

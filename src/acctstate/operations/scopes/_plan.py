@@ -20,7 +20,8 @@ from acctstate.operations.scopes._changes import ChangeSet, Step
 from acctstate.operations.scopes._model import Cascade, Entity, ScopeConflict, UnknownEntity
 from acctstate.values.actors import Actor
 from acctstate.values.errors import AcctStateError, InvalidArgument
-from acctstate.values.holds import Hold
+from acctstate.values.history import Cause, StatusChange
+from acctstate.values.holds import RELEASE_HOLD, Hold
 from acctstate.values.status import Status
 
 if TYPE_CHECKING:
@@ -63,6 +64,15 @@ def _find(where: Mapping[str, Entity], entity_id: object) -> Entity:
 
 def _refused(entity_id: str, what: str, exc: AcctStateError) -> ScopeConflict:
     return ScopeConflict(entity_id, [f"{what}: {exc}"], cause=exc)
+
+
+def _cause(step: Step, rule: str) -> Cause:
+    """The cause a change cascaded from ``step`` by ``rule`` records (its note says it too)."""
+    return Cause(step.scope, step.entity_id, step.change.trigger, rule)
+
+
+def _caused(change: StatusChange, cause: Cause) -> StatusChange:
+    return attrs.evolve(change, cause=cause)
 
 
 class _Planner:
@@ -128,21 +138,20 @@ class _Planner:
                 return []
             targets = (up,)
         made = []
-        cause = self.steps[i]
+        cause = _cause(self.steps[i], rule.label)
         for t in targets:
             if t.id in self.after or self.status(t).name not in rule.among:
                 continue
             if not rule.strict and self.spares(t, rule.label, rule.exempt):
                 continue
             wf = self.scopes.workflow(t.scope)
-            note = f"cascade from {cause.scope} {cause.entity_id!r} ({cause.change.trigger})"
             try:
                 change = wf.plan(
                     t.account,
                     rule.fire,
                     at=self.at,
                     reason=rule.reason,
-                    note=note,
+                    note=str(cause),
                     actor=self.actor,
                     scope=InScope(self.scopes, t),
                 )
@@ -150,7 +159,7 @@ class _Planner:
                 raise _refused(
                     root, f"the cascade {rule.label!r} cannot {rule.fire} {t.scope} {t.id!r}", exc
                 ) from exc
-            made.append(self.add(Step(t.id, t.scope, change, i, rule.label)))
+            made.append(self.add(Step(t.id, t.scope, _caused(change, cause), i, rule.label)))
         return made
 
     def cascade_hold(
@@ -172,7 +181,7 @@ class _Planner:
                 ):
                     continue
                 wf = self.scopes.workflow(t.scope)
-                note = f"inherited from {root.scope} {root.id!r}"
+                cause = _cause(self.steps[i], rule.label)
                 try:
                     change, after = plan_hold(
                         wf,
@@ -180,7 +189,7 @@ class _Planner:
                         hold.type,
                         at=self.at,
                         reason=hold.reason,
-                        note=note,
+                        note=str(cause),
                         actor=self.actor,
                         until=until,
                         hold_id=origin,
@@ -189,7 +198,7 @@ class _Planner:
                 except AcctStateError as exc:
                     what = f"the {hold.type} hold cannot stand on {t.scope} {t.id!r}"
                     raise _refused(root.id, what, exc) from exc
-                j = self.add(Step(t.id, t.scope, change, i, rule.label, after))
+                j = self.add(Step(t.id, t.scope, _caused(change, cause), i, rule.label, after))
                 self.cascade_hold(root, j, t, after[-1], origin, until)
 
     def done(self) -> ChangeSet:
@@ -282,24 +291,37 @@ def plan_release(
     reason: str | None,
     note: str | None,
     actor: Actor | None,
+    data: dict[str, Any],
 ) -> ChangeSet:
     """The change set releasing a hold on ``entity_id`` and every copy it left below."""
     e = _find(scopes.check_tree(tree), entity_id)
     wf = scopes.workflow(e.scope)
-    change, after = plan_unhold(wf, e.account, hold, at=at, reason=reason, note=note, actor=actor)
+    change, after = plan_unhold(
+        wf, e.account, hold, at=at, reason=reason, note=note, actor=actor, data=data
+    )
     steps = [Step(e.id, e.scope, change, holds=after)]
     hid = hold.id if isinstance(hold, Hold) else str(hold)
     # A hold placed here left copies below named "<here>/<id>"; an inherited hold keeps
     # its id all the way down.
     copied = hid if "/" in hid else f"{e.id}/{hid}"
+    cause = Cause(e.scope, e.id, RELEASE_HOLD, "inherited")
     for t in e.walk():
         if t is e or not any(h.id == copied for h in getattr(t.account, "holds", ()) or ()):
             continue
         twf = scopes.workflow(t.scope)
         try:
-            c, a = plan_unhold(twf, t.account, copied, at=at, reason=reason, note=note, actor=actor)
+            c, a = plan_unhold(
+                twf,
+                t.account,
+                copied,
+                at=at,
+                reason=reason,
+                note=str(cause),
+                actor=actor,
+                data=data,
+            )
         except AcctStateError as exc:
             what = f"the inherited hold {copied!r} cannot be released on {t.scope} {t.id!r}"
             raise _refused(e.id, what, exc) from exc
-        steps.append(Step(t.id, t.scope, c, 0, "inherited", a))
+        steps.append(Step(t.id, t.scope, _caused(c, cause), 0, "inherited", a))
     return ChangeSet(tuple(steps))

@@ -170,10 +170,11 @@ class Scopes:
 
     def why_blocked(self, tree: Entity, entity_id: str, capability: str) -> Blocked:
         """Every reason ``capability`` is blocked on one entity of the tree (its status,
-        its own holds and those it inherited from the levels above)."""
+        its own holds and those it inherited from the levels above); the paragraph names the
+        entity by its level (``Service on subscription 'SUB-2' is blocked ...``)."""
         e = tree.find(entity_id)
         held: tuple[Hold, ...] = tuple(getattr(e.account, "holds", None) or ())
-        return why_blocked(e.id, self.status_of(e), held, capability)
+        return why_blocked(e.id, self.status_of(e), held, capability, label=e.scope)
 
     # -- invariants ---------------------------------------------------------------------
 
@@ -331,13 +332,20 @@ class Scopes:
         note: str | None = None,
         actor: Actor | None = None,
         hooks: Hooks | None = None,
+        **data: Any,
     ) -> ChangeSet:
-        """Release a hold on one entity and every copy of it standing below.
+        """Release a hold on one entity and every copy of it standing below (``data``:
+        event data for the hold type's release guards, on every copy too).
+
+        Raises:
+            ScopeConflict: a copy's release was refused below (the cause says why);
+                nothing changed.
 
         It raises every error of [`release_hold`][acctstate.holds.release_hold], and
         [`ChangeSetFailed`][acctstate.scopes.ChangeSetFailed] when a hook raised.
         """
-        changes = plan_release(self, tree, entity_id, hold, self._now(at), reason, note, actor)
+        when = self._now(at)
+        changes = plan_release(self, tree, entity_id, hold, when, reason, note, actor, data)
         carry_out(self, tree, changes, hooks)
         return changes
 

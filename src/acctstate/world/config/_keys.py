@@ -29,6 +29,8 @@ TOP_KEYS: Mapping[str, bool] = {
     "name": False,
     "initial": False,
     "status_attr": False,
+    "default_timezone": False,
+    "default_currency": False,
     "statuses": False,
     "transitions": False,
     "remove": False,
@@ -88,6 +90,7 @@ HOLD_KEYS: Mapping[str, bool] = {
     "reasons": False,
     "permission": False,
     "description": False,
+    "release_reasons": False,
 }
 """Keys of a ``[[holds]]`` entry (a hold type accounts may carry), each mapped to whether
 it is required. In a file that extends another workflow, an entry with the name of one

@@ -185,7 +185,13 @@ class Reader:
             for i, v in enumerate(self.list_of(top["initial"], "initial"))
         ]
         holds = self.hold_types(top.get("holds", []), {})
-        return self.build(statuses, transitions, initial, name, status_attr, holds)
+        defaults = self.defaults(top, None)
+        return self.build(statuses, transitions, initial, name, status_attr, holds, defaults)
+
+    def defaults(self, top: Mapping[str, Any], base: Workflow | None) -> dict[str, Any]:
+        """``default_timezone`` and ``default_currency`` (an extension keeps its base's)."""
+        keys = ("default_timezone", "default_currency")
+        return {k: self.text_of(top[k], k) if k in top else getattr(base, k, None) for k in keys}
 
     def attr(self, value: object) -> str:
         status_attr = self.text_of(value, "status_attr")
@@ -208,7 +214,8 @@ class Reader:
         initial: Sequence[int],
         name: str,
         status_attr: str,
-        holds: Sequence[HoldType] = (),
+        holds: Sequence[HoldType],
+        defaults: Mapping[str, Any],
     ) -> Workflow:
         try:
             return Workflow(
@@ -218,10 +225,13 @@ class Reader:
                 name=name,
                 status_attr=status_attr,
                 holds=holds,
+                **defaults,
             )
         except DefinitionError as exc:
             problems = "; ".join(str(v) for v in exc.violations)
             raise self.error("", f"the workflow is not valid: {problems}") from exc
+        except AcctStateError as exc:  # a default that is not a time zone or a currency
+            raise self.error(getattr(exc, "name", ""), str(exc)) from None
 
     # -- extends
 
@@ -284,8 +294,9 @@ class Reader:
         else:
             initial = [s.code for s in base.initial]
         holds = self.hold_types(top.get("holds", []), dict(base.hold_types))
+        merged_statuses, defaults = list(merged.values()), self.defaults(top, base)
         return self.build(
-            list(merged.values()), [*kept, *transitions], initial, name, status_attr, holds
+            merged_statuses, [*kept, *transitions], initial, name, status_attr, holds, defaults
         )
 
     def hold_types(self, value: object, start: dict[str, HoldType]) -> list[HoldType]:
@@ -300,7 +311,7 @@ class Reader:
                 for k in ("name", "kind", "permission", "description")
                 if k in table
             }
-            for key in ("blocks", "reasons"):
+            for key in ("blocks", "reasons", "release_reasons"):
                 if key in table:
                     fields[key] = [
                         self.text_of(v, f"{path}.{key}[{j}]")

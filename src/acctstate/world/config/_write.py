@@ -124,6 +124,9 @@ def extension_document(
         doc["name"] = wf.name
     if wf.status_attr != start.status_attr:
         doc["status_attr"] = wf.status_attr
+    for key in ("default_timezone", "default_currency"):
+        if getattr(wf, key) != getattr(start, key):
+            doc[key] = getattr(wf, key)
     if wf.initial != start.initial:
         doc["initial"] = [s.name for s in wf.initial]
     for s in start.catalog:
@@ -184,6 +187,9 @@ def workflow_document(
     doc: dict[str, Any] = {"format": FORMAT_VERSION, "name": wf.name}
     if wf.status_attr != "status":
         doc["status_attr"] = wf.status_attr
+    for key in ("default_timezone", "default_currency"):
+        if getattr(wf, key) is not None:
+            doc[key] = getattr(wf, key)
     doc["initial"] = [s.name for s in wf.initial]
     doc["statuses"] = statuses
     doc["transitions"] = transitions
@@ -195,7 +201,7 @@ def workflow_document(
 
 
 def _hold_doc(h: HoldType) -> dict[str, Any]:
-    if h.guards:
+    if h.guards or h.release_guards:
         raise ConfigError(
             f"hold type {h.name!r} has guards, which a workflow file cannot hold; "
             "declare it in Python",
@@ -208,6 +214,8 @@ def _hold_doc(h: HoldType) -> dict[str, Any]:
         doc["permission"] = h.permission
     if h.description:
         doc["description"] = h.description
+    if h.release_reasons is not None:
+        doc["release_reasons"] = sorted(h.release_reasons)
     return doc
 
 

@@ -57,7 +57,8 @@ def dask_sweep(
     Raises:
         MissingDependency: Dask is not installed (``pip install acctstate[dask]``).
         InvalidArgument: no ``id`` or ``status`` column, a column the sweep refuses
-            (checked on the column types before anything runs), a naive ``now``.
+            (checked on the column types before anything runs), a naive ``now``, or
+            a policy with the daily auto-apply (the frame has no invoice table).
         ConfigError: the workflow has a guard or effect rule a workflow file cannot
             name (not registered), so it cannot travel.
     """

@@ -103,6 +103,7 @@ FIELDS: dict[type, tuple[str, ...]] = {
         "deactivate",
         "release",
         "restore",
+        "hold",
     ),
     HoldRelease: ("account_id", "start", "end"),
     Actor: ("id", "kind", "permissions"),
@@ -137,6 +138,7 @@ def _hold(hold: CreditHold | None) -> dict[str, Any] | None:
         "deactivate": hold.deactivate,
         "release": hold.release,
         "restore": hold.restore,
+        "hold": hold.hold,
     }
 
 
@@ -211,6 +213,7 @@ def _hold_from(doc: Mapping[str, Any] | None) -> CreditHold | None:
         deactivate=doc["deactivate"],
         release=doc["release"],
         restore=doc.get("restore"),
+        hold=doc.get("hold"),
     )
 
 

@@ -64,9 +64,38 @@ def _numpy() -> Any:
 def _policies(
     policy: AutomationPolicy | Sequence[AutomationPolicy],
 ) -> tuple[AutomationPolicy, ...]:
+    """The policies of a distributed sweep, refusing what it cannot do as one machine.
+
+    Raises:
+        InvalidArgument: no policy, or an enabled policy with the daily auto-apply: a
+            distributed sweep (and the partitioned nightly run) reads the accounts'
+            columns only, no invoice table, so it cannot allocate payments and credits
+            as the per-account sweep does; it is refused rather than run without it.
+            Likewise a credit hold that places holds (the frame has no table of holds).
+    """
     given = (policy,) if isinstance(policy, AutomationPolicy) else tuple(policy)
     if not given:
         raise InvalidArgument("policy", policy, "an AutomationPolicy (or a sequence of them)")
+    for p in given:
+        if isinstance(p, AutomationPolicy) and p.enabled and p.auto_apply:
+            raise InvalidArgument(
+                "policy.auto_apply"
+                if p.account_class is None
+                else f"policy[{p.account_class!r}].auto_apply",
+                True,
+                "a policy without the daily auto-apply: the distributed sweeps read no "
+                "invoice table, so they cannot apply payments and credits (apply them "
+                "before the run and give past_due_balance, or sweep with "
+                "sweep_columns(..., invoices=...))",
+            )
+        if isinstance(p, AutomationPolicy) and p.credit_hold is not None and p.credit_hold.hold:
+            # The frame has no table of holds: refuse rather than plan without them.
+            raise InvalidArgument(
+                "policy",
+                p.credit_hold.hold,
+                "a credit hold that moves the status (a policy placing holds runs with "
+                "sweep_columns(..., holds=...) or a store's run_automation)",
+            )
     return given
 
 
@@ -131,8 +160,9 @@ def sweep_frame(
         order, refusals, errors.
 
     Raises:
-        InvalidArgument: no ``id`` column, a naive ``now``, or a column the
-            column-wise sweep refuses (float money, naive dates ...).
+        InvalidArgument: no ``id`` column, a naive ``now``, a column the column-wise
+            sweep refuses (float money, naive dates ...), or a policy with the daily
+            auto-apply (a frame has no invoice table to apply payments to).
 
     >>> import datetime as dt, pandas as pd
     >>> from acctstate.automation import AutomationPolicy, reference_ladder

@@ -225,7 +225,8 @@ def run_partitioned(
 
     Raises:
         InvalidArgument: a naive ``now``, bad ``workers``, ``partitions``, ``chunk``,
-            ``facts`` or ``schema``, a policy on another workflow, or a database the
+            ``facts`` or ``schema``, a policy on another workflow or with the daily
+            auto-apply (the nightly run reads no invoice table), or a database the
             workers cannot use (an in-memory SQLite database, one without the store's
             tables, a database other than PostgreSQL or SQLite).
         ConfigError: no such facts table, or a guard or effect rule a workflow file

@@ -159,7 +159,7 @@ def spark_sweep(
         MissingDependency: PySpark is not installed (``pip install acctstate[spark]``).
         InvalidArgument: no ``id`` or ``status`` column, a column of a type the sweep
             refuses (a ``DOUBLE`` balance, a ``TIMESTAMP_NTZ`` date ...), a naive
-            ``now``.
+            ``now``, or a policy with the daily auto-apply (no invoice table).
         ConfigError: the workflow has a guard or effect rule a workflow file cannot
             name (not registered), so it cannot travel.
     """

@@ -221,6 +221,7 @@ def diagram(
     >>> for edge in view.edges:
     ...     print(edge)
     escalate_dunning: suspended_dunning_2 -> suspended_dunning_3
+    deescalate_dunning: suspended_dunning_3 -> suspended_dunning_2
     reinstate_back: suspended_dunning_3 -> reinstated_back_bill [has_payment_method]
     terminate: suspended_dunning_3 -> terminated
     """

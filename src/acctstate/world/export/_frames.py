@@ -91,6 +91,7 @@ def change_record(change: StatusChange) -> dict[str, Any]:
         "actor": None if change.actor is None else change.actor.id,
         "automatic": change.automatic,
         "effects": [e.kind for e in change.effects],
+        "cause": None if (cause := change.cause) is None else str(cause),
     }
 
 
@@ -209,6 +210,7 @@ _HISTORY_COLUMNS = [
     "actor",
     "automatic",
     "effects",
+    "cause",
 ]
 
 

@@ -30,10 +30,10 @@ from acctstate.core.workflow import Workflow
 from acctstate.operations.money.refunds import BackBill, ForwardBill, RefundRule
 from acctstate.values.graph import Transition
 from acctstate.values.guards import (
-    balance_settled,
     days_in_status,
     has_payment_method,
     not_,
+    nothing_past_due,
     period_ended,
 )
 from acctstate.world.presets._isp_statuses import statuses
@@ -68,7 +68,9 @@ def transitions() -> list[Transition]:
     """The transitions of the reference workflow, each with the reason it exists."""
     T = Transition
     many = Transition.many
-    paid = balance_settled()
+    # Paid means nothing past due (the dunning ladder's own reading): an invoice not yet
+    # due does not keep an account in dunning, nor out of a completed reinstatement.
+    paid = nothing_past_due()
     card = has_payment_method()
     ladder = ["active", *_DUNNING_ACTIVE, *_DUNNING_SUSPENDED]
     # Money (acctstate.refunds): a cancellation refunds what the event asks for (the EngageIP-style cancellation

@@ -21,6 +21,7 @@ from acctstate.operations.automation._rules import Compiled, compiled
 from acctstate.operations.automation._sweep import _cancel_data, _policies
 from acctstate.values.errors import InvalidArgument, PlanOutdated
 from acctstate.values.history import History, StatusChange
+from acctstate.values.holds import Hold
 from acctstate.world.store._codec import normalised
 from acctstate.world.store._facts import AccountView
 from acctstate.world.store._types import Progress, RunReport, StoredAccount
@@ -74,8 +75,10 @@ def plan_hops(
     history: History | None,
     hops: Sequence[Hop],
     now: dt.datetime,
+    holds: Sequence[Hold] = (),
 ) -> list[StatusChange]:
-    """Each step planned by the workflow against the account as it will be by then.
+    """Each step planned by the workflow against the account as it will be by then
+    (with ``holds`` standing: effects follow the effective capability).
 
     It also raises every error of
     [`acctstate.workflow.Workflow.plan`][acctstate.workflow.Workflow.plan].
@@ -87,7 +90,7 @@ def plan_hops(
     by_code = c.by_code
     changes: list[StatusChange] = []
     for rule, trigger, _source, dest in hops:
-        view = AccountView(stored, facts, history, {})
+        view = AccountView(stored, facts, history, {}, holds)
         # A ladder's cancellation carries its refund policy as event data, as in apply.
         data = _cancel_data(policy) if rule == "dunning_cancel" else {}
         change = normalised(

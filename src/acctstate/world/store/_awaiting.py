@@ -14,6 +14,7 @@ import importlib.util
 import inspect
 from typing import Any
 
+import attrs
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.util import await_only
@@ -132,9 +133,6 @@ def awaiting_hooks(hooks: Hooks, engine: AsyncEngine) -> Hooks:
     def wrap(system: Any) -> Any:
         return None if system is None else _System(system, engine)
 
-    return Hooks(
-        billing=wrap(hooks.billing),
-        provisioning=wrap(hooks.provisioning),
-        refunds=wrap(hooks.refunds),
-        notices=wrap(hooks.notices),
-    )
+    # Every hook system the workflow knows (billing ... ledger, contracts), not a list
+    # of them that a new system could be missing from.
+    return Hooks(**{f.name: wrap(getattr(hooks, f.name)) for f in attrs.fields(Hooks)})

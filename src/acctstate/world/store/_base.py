@@ -18,9 +18,12 @@ from acctstate.values.clock import require_aware
 from acctstate.values.errors import AcctStateError, ConcurrentChange, InvalidArgument
 from acctstate.values.history import ScheduledChange, StatusChange
 from acctstate.world.store._codec import (
+    MAX_KEY,
     SCHEDULE_STATES,
     check_count,
+    check_data,
     check_id,
+    check_written,
     data_json,
     error_text,
     scheduled_id,
@@ -104,6 +107,8 @@ class BaseStore:
         options: Mapping[str, Any],
     ) -> StatusChange:
         check_id(account_id)
+        check_written(reason, note, actor)
+        check_data(data)
         require_aware(at)
         check_count(retries, "retries", minimum=0)
         if expected_version is not None:
@@ -141,6 +146,8 @@ class BaseStore:
         check_id(account_id)
         if not isinstance(trigger, str) or not trigger:
             raise InvalidArgument("trigger", trigger, "a trigger name (str)")
+        check_written(reason, note, actor, trigger)
+        check_data(data)
         require_aware(at)
         if actor is not None and not isinstance(actor, Actor):
             raise InvalidArgument("actor", actor, "an acctstate.Actor or None")
@@ -148,7 +155,9 @@ class BaseStore:
         pairs = tuple(sorted(data.items()))
         data_json(pairs)  # what one backend cannot keep, none accepts
         return ScheduledRecord(
-            id=scheduled_id(account_id, trigger, when) if id is None else check_id(id, "id"),
+            id=scheduled_id(account_id, trigger, when)
+            if id is None
+            else check_id(id, "id", limit=MAX_KEY),
             account_id=account_id,
             trigger=trigger,
             at=when,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from decimal import Decimal
 from typing import Any
 
@@ -128,11 +128,82 @@ def actor_from(actor_id: str | None, kind: str | None, permissions: str | None) 
     return Actor(actor_id, kind=ActorKind(kind or "person"), permissions=perms)
 
 
-def check_id(value: object, name: str = "account_id") -> str:
-    """``value`` if it is a non-empty ``str``."""
+MAX_ID = 200
+"""The longest account id (and actor id) every store keeps."""
+MAX_NAME = 100
+"""The longest reason code and trigger name every store keeps."""
+MAX_KEY = 500
+"""The longest scheduled-change id every store keeps."""
+
+
+def _storable(value: str) -> bool:
+    """Whether every backend can store ``value``: PostgreSQL refuses NUL characters, and
+    no database takes a lone surrogate (it is not UTF-8)."""
+    if "\x00" in value:
+        return False
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+_STORABLE = "without NUL characters or lone surrogates"
+
+
+def check_text(value: object, name: str, *, limit: int | None = None) -> str | None:
+    """``value`` if it is ``None`` or a ``str`` every store can keep (at most ``limit``
+    characters, no NUL, no lone surrogate): the same limits on every backend.
+
+    Raises:
+        InvalidArgument: naming the limit broken.
+    """
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise InvalidArgument(name, value, "a str or None")
+    if limit is not None and len(value) > limit:
+        raise InvalidArgument(name, value, f"a str of at most {limit} characters")
+    if not _storable(value):
+        raise InvalidArgument(name, value, f"a str {_STORABLE}")
+    return value
+
+
+def check_data(data: Mapping[str, Any]) -> None:
+    """Refuse event data holding a str no store can keep (NUL, a lone surrogate), in
+    names and in values (tuples included)."""
+
+    def walk(where: str, value: object) -> None:
+        if isinstance(value, str):
+            if not _storable(value):
+                raise InvalidArgument(where, value, f"a str {_STORABLE}")
+        elif isinstance(value, tuple):
+            for v in value:
+                walk(where, v)
+
+    for k, v in data.items():
+        if not _storable(k):
+            raise InvalidArgument("data", k, f"event data names {_STORABLE}")
+        walk(k, v)
+
+
+def check_id(value: object, name: str = "account_id", *, limit: int = MAX_ID) -> str:
+    """``value`` if it is a non-empty ``str`` every store can keep (at most ``limit``
+    characters, no NUL, no lone surrogate)."""
     if not isinstance(value, str) or not value:
         raise InvalidArgument(name, value, "a non-empty str")
+    check_text(value, name, limit=limit)
     return value
+
+
+def check_written(reason: object, note: object, actor: object, trigger: object = None) -> None:
+    """Refuse a reason, note, actor id or trigger name that some store cannot keep."""
+    check_text(reason, "reason", limit=MAX_NAME)
+    check_text(note, "note")
+    check_text(trigger, "trigger", limit=MAX_NAME)
+    actor_id = getattr(actor, "id", None)
+    if isinstance(actor_id, str):
+        check_text(actor_id, "actor.id", limit=MAX_ID)
 
 
 def check_count(value: object, name: str, *, minimum: int = 1) -> int:
@@ -157,6 +228,18 @@ def normalised(change: StatusChange) -> StatusChange:
         at=utc(change.at),
         recorded_at=None if recorded is None else utc(recorded),
     )
+
+
+_LOST_RACE = frozenset({"40001", "40P01"})  # serialization failure, deadlock detected
+
+
+def lost_race(exc: BaseException) -> bool:
+    """Whether a database error says this transaction lost a race to another one
+    (PostgreSQL at ``REPEATABLE READ`` or ``SERIALIZABLE``, or a deadlock): trying
+    again is the cure, so the store raises ``ConcurrentChange``."""
+    orig = getattr(exc, "orig", None) or exc.__cause__  # SQLAlchemy's, or Django's
+    code = getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)
+    return code in _LOST_RACE
 
 
 def error_text(exc: BaseException) -> str:

@@ -24,7 +24,14 @@ from acctstate.values.clock import require_aware
 from acctstate.values.effects import Hooks
 from acctstate.values.errors import InvalidArgument
 from acctstate.values.history import StatusChange
-from acctstate.world.store._codec import check_count, effect_from, error_text
+from acctstate.world.store._codec import (
+    MAX_KEY,
+    check_count,
+    check_id,
+    check_written,
+    effect_from,
+    error_text,
+)
 from acctstate.world.store._retry import (
     BACKOFF,
     DEAD,
@@ -37,6 +44,7 @@ from acctstate.world.store._retry import (
     check_reason,
     claim_is_orphaned,
     claim_token,
+    log_of,
     run_hook,
 )
 from acctstate.world.store._schema import history, outbox
@@ -79,7 +87,7 @@ class SqlDelivery(SqlBase):
         """
         query = sa.select(outbox).where(_PENDING).order_by(outbox.c.seq)
         if account_id is not None:
-            query = query.where(outbox.c.account_id == account_id)
+            query = query.where(outbox.c.account_id == check_id(account_id))
         return self._effects(query, connection)
 
     def dead_letters(
@@ -92,7 +100,7 @@ class SqlDelivery(SqlBase):
         """
         query = sa.select(outbox).where(_PENDING, outbox.c.outcome == DEAD).order_by(outbox.c.seq)
         if account_id is not None:
-            query = query.where(outbox.c.account_id == account_id)
+            query = query.where(outbox.c.account_id == check_id(account_id))
         return self._effects(query, connection)
 
     def dead_letter_log(
@@ -104,7 +112,7 @@ class SqlDelivery(SqlBase):
         """
         query = sa.select(outbox).where(outbox.c.dead_at.is_not(None)).order_by(outbox.c.seq)
         if account_id is not None:
-            query = query.where(outbox.c.account_id == account_id)
+            query = query.where(outbox.c.account_id == check_id(account_id))
         with self._read(connection) as conn:
             return log_of(conn.execute(query))
 
@@ -155,7 +163,7 @@ class SqlDelivery(SqlBase):
             .limit(1)
         )
         if account_id is not None:
-            query = query.where(outbox.c.account_id == account_id)
+            query = query.where(outbox.c.account_id == check_id(account_id))
         if blocked:
             query = query.where(outbox.c.account_id.not_in(sorted(blocked)))
         if lock and self._locking:
@@ -431,6 +439,8 @@ class SqlDelivery(SqlBase):
         check_reason(reason)
         if actor is not None and not isinstance(actor, Actor):
             raise InvalidArgument("actor", actor, "an acctstate.Actor or None")
+        check_id(key, "key", limit=MAX_KEY)
+        check_written(None, None, actor)
         with self._tx(connection) as conn:
             query = sa.select(outbox).where(outbox.c.key == key, _PENDING, outbox.c.outcome == DEAD)
             if self._locking:
@@ -472,25 +482,6 @@ class SqlDelivery(SqlBase):
                 outbox.delete().where(outbox.c.done_at.is_not(None), outbox.c.done_at < before)
             )
             return int(gone.rowcount)
-
-
-def log_of(rows: Any) -> tuple[DeadLetterAction, ...]:
-    """The dead-letter log entries of outbox rows, by time."""
-    out: list[DeadLetterAction] = []
-    for r in rows:
-        out.append(DeadLetterAction(r.key, r.account_id, DEAD, r.last_error or "", None, r.dead_at))
-        if r.resolved_action is not None:
-            out.append(
-                DeadLetterAction(
-                    r.key,
-                    r.account_id,
-                    r.resolved_action,
-                    r.resolution,
-                    r.resolved_by,
-                    r.resolved_at,
-                )
-            )
-    return tuple(sorted(out, key=lambda a: (a.at, a.key, a.action != DEAD)))
 
 
 class _Borrowed:

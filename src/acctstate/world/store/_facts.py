@@ -9,11 +9,12 @@ copies them. Money and time are never guessed: a rule that reads the account's
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from acctstate.values.errors import InvalidArgument, MissingFact
 from acctstate.values.history import History
+from acctstate.values.holds import Hold
 from acctstate.world.store._types import StoredAccount
 
 __all__ = ["STRICT_FACTS", "AccountView", "FactsSource", "memory_facts"]
@@ -22,7 +23,7 @@ STRICT_FACTS = frozenset({"currency", "timezone"})
 """Facts that are never defaulted: reading one that nobody gave is an error."""
 
 # Stored state always wins over a host column of the same name.
-_OWN = frozenset({"id", "status", "status_since", "version", "history"})
+_OWN = frozenset({"id", "status", "status_since", "version", "history", "holds"})
 
 FactsSource = Mapping[str, Mapping[str, Any]] | Callable[[str], Mapping[str, Any] | None]
 """What a [`MemoryStore`][acctstate.store.memory.MemoryStore] takes as ``facts``: a mapping of
@@ -33,13 +34,23 @@ class AccountView:
     """One stored account for planning: its stored state and history, then its facts.
 
     Attributes are read in this order: the stored state (``id``, ``status``,
-    ``status_since``, ``version``, ``history``), then the host's facts. A strict fact
+    ``status_since``, ``version``, ``history``, the standing ``holds``), then the
+    host's facts. A strict fact
     (``timezone``, ``currency``) that the facts do not give reads as absent when the
     event data gives it (so the event data is used) and raises
     [`MissingFact`][acctstate.errors.MissingFact] otherwise.
     """
 
-    __slots__ = ("_data", "_facts", "history", "id", "status", "status_since", "version")
+    __slots__ = (
+        "_data",
+        "_facts",
+        "history",
+        "holds",
+        "id",
+        "status",
+        "status_since",
+        "version",
+    )
 
     def __init__(
         self,
@@ -47,8 +58,10 @@ class AccountView:
         facts: Mapping[str, Any] | None,
         history: History | None,
         data: Mapping[str, Any],
+        holds: Sequence[Hold] = (),
     ) -> None:
         self.id = stored.id
+        self.holds = tuple(holds)
         self.status = stored.status
         self.status_since = stored.status_since
         self.version = stored.version

@@ -15,7 +15,10 @@ from acctstate.values.effects import Effect, Hooks
 from acctstate.values.errors import InvalidArgument
 from acctstate.values.history import StatusChange
 from acctstate.world.store._codec import (
+    MAX_KEY,
     check_count,
+    check_id,
+    check_written,
     error_text,
 )
 from acctstate.world.store._retry import (
@@ -238,6 +241,8 @@ class MemoryOutbox:
         check_reason(reason)
         if actor is not None and not isinstance(actor, Actor):
             raise InvalidArgument("actor", actor, "an acctstate.Actor or None")
+        check_id(key, "key", limit=MAX_KEY)
+        check_written(None, None, actor)
         with self._lock:
             slot = self._outbox.get(key)
             if slot is None or slot.done or not slot.dead:

@@ -34,9 +34,9 @@ from acctstate.world.store._codec import (
     unknown_account,
 )
 from acctstate.world.store._facts import AccountView
+from acctstate.world.store._nightly_holds import SqlNightlyHolds
 from acctstate.world.store._partition import check_partition, in_partition
 from acctstate.world.store._schema import UtcDateTime, accounts, history, outbox
-from acctstate.world.store._sqlcore import SqlBase
 from acctstate.world.store._sqlengine import (
     CAS,
     INSERT_HISTORY,
@@ -83,6 +83,8 @@ class _Write:
         self.history: list[dict[str, Any]] = []
         self.outbox: list[dict[str, Any]] = []
         self.hops: dict[str, Sequence[Hop]] = {}
+        self.holds: list[dict[str, Any]] = []  # hold rows placed
+        self.releases: list[dict[str, Any]] = []  # hold rows released
 
     def add(
         self,
@@ -111,7 +113,7 @@ class _Write:
         self.hops[stored.id] = hops
 
 
-class SqlNightly(SqlBase):
+class SqlNightly(SqlNightlyHolds):
     """The nightly run (a part of [`SqlStore`][acctstate.store.sql.SqlStore])."""
 
     __slots__ = ()
@@ -265,17 +267,20 @@ class SqlNightly(SqlBase):
         # as UTC, so those rows take the per-account path, which refuses with MissingFact
         # when a rule needs the zone, exactly as ``fire`` and the memory store do.
         unzoned = [r for r in rows if r[1] is None or r[1].get("timezone") is None]
-        if unzoned:
+        if unzoned and self._workflow.default_timezone is None:  # else the sweep reads it
             one_by_one.extend(stored.id for stored, _ in unzoned)
             rows = [r for r in rows if r[1] is not None and r[1].get("timezone") is not None]
             if not rows:
                 return _Write()
         views = [AccountView(stored, facts, None, {}) for stored, facts in rows]
-        out = sweep_columns(_book(rows), policies.given, now=now)
+        held_cols = self._chunk_holds(conn, rows)
+        holds = None if held_cols is None else held_cols[1]
+        out = sweep_columns(_book(rows), policies.given, now=now, holds=holds)
+        held = set() if held_cols is None else self._held_rows(out, held_cols[0], rows)
         tally.blocked += len(set(out.blocked_row.tolist()))
         one_by_one.extend(rows[i][0].id for i in out.error_row.tolist())
         decisions = out.decisions()
-        changed = sorted(decisions)
+        changed = sorted(set(decisions) - held)
         needs = {
             rows[i][0].id: rows[i][0].version
             for i in changed
@@ -297,6 +302,9 @@ class SqlNightly(SqlBase):
                 one_by_one.append(stored.id)
                 continue
             write.add(stored, hops, changes, created)
+        if held and held_cols is not None:  # hold changes, or status steps under holds
+            found = held_cols[0]
+            self._plan_held(conn, rows, views, held, found, out, policies, now, write, one_by_one)
         return write
 
     # -- writing ---------------------------------------------------------------------
@@ -321,6 +329,7 @@ class SqlNightly(SqlBase):
             self._without(write, lost)
         self._insert(conn, history, write.history)
         self._insert(conn, outbox, write.outbox)
+        self._write_holds(conn, write.holds, write.releases)
         return lost | clashed
 
     @staticmethod
@@ -342,9 +351,14 @@ class SqlNightly(SqlBase):
             columns = ", ".join(quote(n) for n in names)
             driver = conn.connection.driver_connection
             command = f"COPY {target} ({columns}) FROM STDIN"
-            with driver.cursor() as cursor, cursor.copy(command) as copy:  # type: ignore[union-attr]
-                for row in rows:
-                    copy.write_row(tuple(row[n] for n in names))
+            try:
+                with driver.cursor() as cursor, cursor.copy(command) as copy:  # type: ignore[union-attr]
+                    for row in rows:
+                        copy.write_row(tuple(row[n] for n in names))
+            except conn.dialect.dbapi.IntegrityError as exc:  # type: ignore[union-attr]
+                # The driver's own cursor: wrap its error as SQLAlchemy would, so a
+                # taken effect key is handled as on every other backend.
+                raise sa.exc.IntegrityError(command, None, exc) from exc
             return
         if conn.dialect.name != "sqlite" or translate:
             conn.execute(table.insert(), rows)
@@ -359,6 +373,8 @@ class SqlNightly(SqlBase):
         write.updates = [u for u in write.updates if u["b_id"] not in lost]
         write.history = [r for r in write.history if r["account_id"] not in lost]
         write.outbox = [r for r in write.outbox if r["account_id"] not in lost]
+        write.holds = [r for r in write.holds if r["account_id"] not in lost]
+        write.releases = [r for r in write.releases if r["b_account"] not in lost]
 
     def _compare_and_set(self, conn: sa.Connection, updates: list[dict[str, Any]]) -> set[str]:
         """Update each row still at the version read; the ids updated."""
@@ -424,6 +440,8 @@ class SqlNightly(SqlBase):
         connection: sa.Connection | None,
     ) -> None:
         """Plan and write one account's steps in a transaction of its own."""
+        if self._workflow.hold_types:
+            return self._automate_held(policies, account_id, now, tally, connection)
         with self._tx(connection) as conn:
             row = conn.execute(LOAD, {"id": account_id}).first()
             if row is None:

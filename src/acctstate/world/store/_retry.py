@@ -12,13 +12,14 @@ import datetime as dt
 import os
 import socket
 import uuid
+from typing import Any
 
 import attrs
 
 from acctstate.values.effects import Hooks
 from acctstate.values.errors import InvalidArgument
 from acctstate.values.history import StatusChange
-from acctstate.world.store._codec import check_count
+from acctstate.world.store._codec import check_count, check_text
 
 __all__ = [
     "BACKOFF",
@@ -32,6 +33,7 @@ __all__ = [
     "check_reason",
     "claim_token",
     "claim_is_orphaned",
+    "log_of",
     "run_hook",
 ]
 
@@ -173,6 +175,7 @@ def check_reason(reason: object) -> str:
     """``reason`` if it is a non-empty ``str`` (an operator's action needs one)."""
     if not isinstance(reason, str) or not reason.strip():
         raise InvalidArgument("reason", reason, "a non-empty str saying why (it is recorded)")
+    check_text(reason, "reason")
     return reason
 
 
@@ -185,3 +188,22 @@ def run_hook(
         handler(effect, change, connection=connection)
     else:
         handler(effect, change)
+
+
+def log_of(rows: Any) -> tuple[DeadLetterAction, ...]:
+    """The dead-letter log entries of outbox rows, by time."""
+    out: list[DeadLetterAction] = []
+    for r in rows:
+        out.append(DeadLetterAction(r.key, r.account_id, DEAD, r.last_error or "", None, r.dead_at))
+        if r.resolved_action is not None:
+            out.append(
+                DeadLetterAction(
+                    r.key,
+                    r.account_id,
+                    r.resolved_action,
+                    r.resolution,
+                    r.resolved_by,
+                    r.resolved_at,
+                )
+            )
+    return tuple(sorted(out, key=lambda a: (a.at, a.key, a.action != DEAD)))

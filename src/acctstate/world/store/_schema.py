@@ -20,6 +20,7 @@ __all__ = [
     "UtcDateTime",
     "accounts",
     "history",
+    "holds",
     "metadata",
     "outbox",
     "protect_history",
@@ -203,6 +204,48 @@ scheduled = sa.Table(
 )
 sa.Index("ix_acctstate_scheduled_due", scheduled.c.state, scheduled.c.at, scheduled.c.id)
 sa.Index("ix_acctstate_scheduled_account", scheduled.c.account_id, scheduled.c.at, scheduled.c.id)
+
+holds = sa.Table(
+    "acctstate_holds",
+    metadata,
+    sa.Column("seq", _Serial, primary_key=True, autoincrement=True),
+    sa.Column("account_id", _Id, sa.ForeignKey(accounts.c.id), nullable=False),
+    sa.Column("hold_id", _Id, nullable=False),
+    sa.Column("type", sa.String(100), nullable=False),
+    sa.Column("kind", sa.String(30), nullable=False),
+    sa.Column("blocks", sa.String(100), nullable=False),
+    sa.Column("since", UtcDateTime, nullable=False),
+    sa.Column("until", UtcDateTime),
+    sa.Column("reason", sa.String(100)),
+    sa.Column("note", sa.Text),
+    sa.Column("actor_id", sa.String(200)),
+    sa.Column("actor_kind", sa.String(20)),
+    sa.Column("actor_permissions", JsonText),
+    sa.Column("placed_version", sa.Integer, nullable=False),
+    sa.Column("released_at", UtcDateTime),
+    sa.Column("released_version", sa.Integer),
+    comment=(
+        "acctstate: one row per hold; placed at placed_version, standing until "
+        "released_at is set (the history records both changes)"
+    ),
+)
+# The standing holds of an account (every fire and each nightly chunk read them), and
+# at most one standing hold per id on an account.
+sa.Index(
+    "ix_acctstate_holds_standing",
+    holds.c.account_id,
+    holds.c.hold_id,
+    unique=True,
+    postgresql_where=holds.c.released_at.is_(None),
+    sqlite_where=holds.c.released_at.is_(None),
+)
+# The automation finds time-bound holds whose end has passed.
+sa.Index(
+    "ix_acctstate_holds_until",
+    holds.c.until,
+    postgresql_where=holds.c.released_at.is_(None) & holds.c.until.is_not(None),
+    sqlite_where=holds.c.released_at.is_(None) & holds.c.until.is_not(None),
+)
 
 HISTORY_GUARD = "acctstate_history_append_only"
 """The PostgreSQL function and trigger that keep the history append-only."""

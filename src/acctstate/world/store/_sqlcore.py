@@ -22,13 +22,16 @@ from acctstate.world.store._base import BaseStore
 from acctstate.world.store._codec import (
     actor_from,
     check_id,
+    check_written,
     duplicate_key,
     effect_from,
     effect_payload,
+    lost_race,
     normalised,
     unknown_account,
 )
 from acctstate.world.store._facts import AccountView
+from acctstate.world.store._holdrows import standing
 from acctstate.world.store._schema import accounts, history, metadata, outbox
 from acctstate.world.store._sqlengine import (
     CAS,
@@ -41,7 +44,7 @@ from acctstate.world.store._sqlengine import (
 )
 from acctstate.world.store._types import StoredAccount
 
-__all__ = ["SqlBase", "facts_from"]
+__all__ = ["SqlBase", "begin_for_real", "facts_from"]
 
 # Up to the version read: a writer that commits in between (READ COMMITTED) must make
 # this plan lose its compare-and-set, not see a history ahead of the row it read.
@@ -50,6 +53,19 @@ _PAST = (
     .where(history.c.account_id == sa.bindparam("id"), history.c.version <= sa.bindparam("v"))
     .order_by(history.c.version)
 )
+
+
+def begin_for_real(conn: sa.Connection) -> None:
+    """Open the SQLite transaction of a caller's connection now, if the driver has not.
+
+    Python's sqlite3 driver only sends ``BEGIN`` before its first ``INSERT``/``UPDATE``;
+    a savepoint taken before that is a transaction of its own, committed by its
+    ``RELEASE``, and the caller's rollback would find nothing to undo.
+    """
+    raw: Any = conn.connection.dbapi_connection
+    inner = getattr(raw, "_connection", raw)  # the aiosqlite adapter wraps its connection
+    if not getattr(inner, "in_transaction", True):
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def facts_from(facts: object, key: str) -> tuple[sa.FromClause | None, str]:
@@ -116,6 +132,8 @@ class SqlBase(BaseStore):
         if connection is not None:
             # The caller owns the transaction: it commits (or rolls back) our writes
             # together with its own. Refusals are raised before the first write.
+            if self._sqlite:
+                begin_for_real(connection)
             yield connection
             return
         with self._engine.connect() as conn:
@@ -125,10 +143,12 @@ class SqlBase(BaseStore):
                 conn.exec_driver_sql("BEGIN IMMEDIATE")
             try:
                 yield conn
+                # A commit that fails must roll back too: else the transaction stays
+                # open on the pooled connection and its next user commits it.
+                conn.commit()
             except BaseException:
                 conn.rollback()
                 raise
-            conn.commit()
 
     # -- accounts ---------------------------------------------------------------------
 
@@ -154,24 +174,42 @@ class SqlBase(BaseStore):
                 (pass ``imported=True`` to bring in an existing account).
         """
         check_id(account_id)
+        check_written(reason, note, actor)
         account = self._workflow.open(
             account_id, status, at=at, actor=actor, reason=reason, note=note, imported=imported
         )
         opening = normalised(account.history[0])
         stored = StoredAccount(account_id, opening.dest.code, opening.at, 0)
-        with self._tx(connection) as conn:
-            if conn.execute(LOAD, {"id": account_id}).first() is not None:
-                raise InvalidArgument("account_id", account_id, "an id not yet in the store")
-            conn.execute(
-                accounts.insert(),
-                {
-                    "id": account_id,
-                    "status": stored.status,
-                    "status_since": opening.at,
-                    "version": 0,
-                },
-            )
-            conn.execute(INSERT_HISTORY, history_row(opening, 0))
+        taken = InvalidArgument("account_id", account_id, "an id not yet in the store")
+        try:
+            with self._tx(connection) as conn:
+                if conn.execute(LOAD, {"id": account_id}).first() is not None:
+                    raise taken
+                # In the caller's transaction a clash must not abort it: a savepoint.
+                with conn.begin_nested() if connection is not None else nullcontext():
+                    conn.execute(
+                        accounts.insert(),
+                        {
+                            "id": account_id,
+                            "status": stored.status,
+                            "status_since": opening.at,
+                            "version": 0,
+                        },
+                    )
+                    conn.execute(INSERT_HISTORY, history_row(opening, 0))
+        except sa.exc.DBAPIError as exc:
+            # Another writer opened the same id between our read and our insert.
+            if not isinstance(exc, sa.exc.IntegrityError) and not lost_race(exc):
+                raise
+            reader = self._engine.connect() if connection is None else nullcontext(connection)
+            with reader as conn:
+                if conn.execute(LOAD, {"id": account_id}).first() is not None:
+                    raise taken from None
+            if lost_race(exc):
+                raise ConcurrentChange(
+                    account_id=account_id, expected_version=0, actual_version=None
+                ) from None
+            raise
         return stored
 
     def load(self, account_id: str, *, connection: sa.Connection | None = None) -> StoredAccount:
@@ -190,12 +228,24 @@ class SqlBase(BaseStore):
             raise unknown_account(account_id)
         return account_of(row)
 
-    def accounts(self, *, statuses: Sequence[StatusRef] | None = None) -> tuple[StoredAccount, ...]:
-        """Every stored account (optionally only those in ``statuses``), by id."""
+    def accounts(
+        self,
+        *,
+        statuses: Sequence[StatusRef] | None = None,
+        connection: sa.Connection | None = None,
+    ) -> tuple[StoredAccount, ...]:
+        """Every stored account (optionally only those in ``statuses``), by id.
+
+        Args:
+            statuses: only accounts in these statuses.
+            connection: read inside this connection's transaction.
+        """
         query = sa.select(accounts).order_by(accounts.c.id)
         if statuses is not None:
             codes = {self._workflow.catalog[s].code for s in statuses}
             query = query.where(accounts.c.status.in_(sorted(codes)))
+        if connection is not None:
+            return tuple(account_of(r) for r in connection.execute(query))
         with self._engine.connect() as conn:
             return tuple(account_of(r) for r in conn.execute(query))
 
@@ -335,20 +385,32 @@ class SqlBase(BaseStore):
     ) -> StatusChange:
         caller = options.get("connection")
         args = (account_id, trigger, at, reason, note, actor, expected_version, data)
-        if caller is not None:
-            # The caller's transaction must not see an error from a write: check first.
-            with self._tx(caller) as conn:
-                return self._fire_in(conn, *args, precheck=True)
+        seen: list[int] = []
         try:
-            # One round trip fewer: the outbox's unique key refuses a repeated change,
-            # the whole transaction rolls back, and nothing is written.
-            with self._tx() as conn:
-                return self._fire_in(conn, *args, precheck=False)
-        except sa.exc.IntegrityError:
-            # Run the careful path to raise the precise error (ConcurrentChange or the
-            # repeated change), or succeed if the clash has gone.
-            with self._tx() as conn:
-                return self._fire_in(conn, *args, precheck=True)
+            if caller is not None:
+                # The caller's transaction must not see an error from a write: check first.
+                with self._tx(caller) as conn:
+                    return self._fire_in(conn, *args, precheck=True, seen=seen)
+            try:
+                # One round trip fewer: the outbox's unique key refuses a repeated change,
+                # the whole transaction rolls back, and nothing is written.
+                with self._tx() as conn:
+                    return self._fire_in(conn, *args, precheck=False, seen=seen)
+            except sa.exc.IntegrityError:
+                # Run the careful path to raise the precise error (ConcurrentChange or the
+                # repeated change), or succeed if the clash has gone.
+                with self._tx() as conn:
+                    return self._fire_in(conn, *args, precheck=True, seen=seen)
+        except sa.exc.DBAPIError as exc:
+            if not lost_race(exc):
+                raise
+            # REPEATABLE READ or SERIALIZABLE: the database refused the write because
+            # another writer changed the account first; retries= plans again.
+            raise ConcurrentChange(
+                account_id=account_id,
+                expected_version=seen[-1] if seen else (expected_version or 0),
+                actual_version=None,
+            ) from None
 
     def _fire_in(
         self,
@@ -363,18 +425,26 @@ class SqlBase(BaseStore):
         data: Mapping[str, Any],
         *,
         precheck: bool = True,
+        seen: list[int] | None = None,
     ) -> StatusChange:
         row = conn.execute(LOAD, {"id": account_id}).first()
         if row is None:
             raise unknown_account(account_id)
         stored = account_of(row)
+        if seen is not None:
+            seen.append(stored.version)
         if expected_version is not None and stored.version != expected_version:
             raise ConcurrentChange(
                 account_id=account_id,
                 expected_version=expected_version,
                 actual_version=stored.version,
             )
-        view = AccountView(stored, self._facts_of(conn, account_id), self._past(conn, stored), data)
+        # Effects follow the effective capability: the standing holds are read too (one
+        # indexed query, only for workflows that declare hold types).
+        held = standing(conn, account_id) if self._workflow.hold_types else ()
+        view = AccountView(
+            stored, self._facts_of(conn, account_id), self._past(conn, stored), data, held
+        )
         change = normalised(
             self._workflow.plan(view, trigger, at=at, reason=reason, note=note, actor=actor, **data)
         )

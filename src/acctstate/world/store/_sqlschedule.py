@@ -3,16 +3,24 @@
 from __future__ import annotations
 
 import datetime as dt
+from contextlib import nullcontext
 from contextvars import ContextVar
 from typing import Any
 
 import sqlalchemy as sa
 
 from acctstate.values.actors import SYSTEM, Actor
+from acctstate.values.errors import ConcurrentChange
 from acctstate.values.history import StatusChange
-from acctstate.world.store._codec import actor_columns, data_json, unknown_account
+from acctstate.world.store._codec import (
+    actor_columns,
+    check_id,
+    data_json,
+    lost_race,
+    unknown_account,
+)
 from acctstate.world.store._schema import accounts, scheduled
-from acctstate.world.store._sqlcore import SqlBase
+from acctstate.world.store._sqlcore import SqlBase, begin_for_real
 from acctstate.world.store._sqlengine import LOAD, account_of, record_of
 from acctstate.world.store._types import ScheduledRecord, ScheduleRun, StoredAccount
 
@@ -71,8 +79,29 @@ class SqlScheduling(SqlBase):
     def _add_scheduled(
         self, record: ScheduledRecord, connection: sa.Connection | None = None
     ) -> ScheduledRecord:
-        account_id = record.account_id
         by_id = sa.select(scheduled).where(scheduled.c.id == record.id)
+        try:
+            return self._insert_scheduled(record, by_id, connection)
+        except sa.exc.DBAPIError as exc:
+            # Another writer scheduled the same id between our read and our insert:
+            # scheduling twice is a no-op, so theirs is the record.
+            if not isinstance(exc, sa.exc.IntegrityError) and not lost_race(exc):
+                raise
+            reader = self._engine.connect() if connection is None else nullcontext(connection)
+            with reader as conn:
+                existing = conn.execute(by_id).first()
+            if existing is not None:
+                return record_of(existing)
+            if lost_race(exc):
+                raise ConcurrentChange(
+                    account_id=record.account_id, expected_version=0, actual_version=None
+                ) from None
+            raise
+
+    def _insert_scheduled(
+        self, record: ScheduledRecord, by_id: Any, connection: sa.Connection | None
+    ) -> ScheduledRecord:
+        account_id = record.account_id
         with self._tx(connection) as conn:
             if conn.execute(LOAD, {"id": account_id}).first() is None:
                 raise unknown_account(account_id)
@@ -80,34 +109,48 @@ class SqlScheduling(SqlBase):
             if existing is not None:
                 return record_of(existing)
             actor_id, actor_kind, permissions = actor_columns(record.actor)
-            conn.execute(
-                scheduled.insert(),
-                {
-                    "id": record.id,
-                    "account_id": record.account_id,
-                    "trigger": record.trigger,
-                    "at": record.at,
-                    "reason": record.reason,
-                    "note": record.note,
-                    "actor_id": actor_id,
-                    "actor_kind": actor_kind,
-                    "actor_permissions": permissions,
-                    "data": data_json(record.data),
-                    "state": "pending",
-                },
-            )
+            savepoint = conn.begin_nested() if connection is not None else nullcontext()
+            with savepoint:  # in the caller's transaction a clash must not abort it
+                conn.execute(
+                    scheduled.insert(),
+                    {
+                        "id": record.id,
+                        "account_id": record.account_id,
+                        "trigger": record.trigger,
+                        "at": record.at,
+                        "reason": record.reason,
+                        "note": record.note,
+                        "actor_id": actor_id,
+                        "actor_kind": actor_kind,
+                        "actor_permissions": permissions,
+                        "data": data_json(record.data),
+                        "state": "pending",
+                    },
+                )
         return record
 
     def scheduled(
-        self, *, account_id: str | None = None, state: str | None = None
+        self,
+        *,
+        account_id: str | None = None,
+        state: str | None = None,
+        connection: sa.Connection | None = None,
     ) -> tuple[ScheduledRecord, ...]:
-        """The scheduled changes, by time then id."""
+        """The scheduled changes, by time then id.
+
+        Args:
+            account_id: only this account's.
+            state: only those in this state (``"pending"``, ``"applied"``, ``"failed"``).
+            connection: read inside this connection's transaction.
+        """
         self._check_state(state)
         query = sa.select(scheduled).order_by(scheduled.c.at, scheduled.c.id)
         if account_id is not None:
-            query = query.where(scheduled.c.account_id == account_id)
+            query = query.where(scheduled.c.account_id == check_id(account_id))
         if state is not None:
             query = query.where(scheduled.c.state == state)
+        if connection is not None:
+            return tuple(record_of(r) for r in connection.execute(query))
         with self._engine.connect() as conn:
             return tuple(record_of(r) for r in conn.execute(query))
 
@@ -126,10 +169,20 @@ class SqlScheduling(SqlBase):
 
     def _apply_scheduled(self, record: ScheduledRecord) -> StatusChange | None:
         caller = _CALLER.get()
-        if caller is None:
-            return self._apply_in(None, record)
-        with caller.begin_nested():  # a refusal undoes this change only
-            return self._apply_in(caller, record)
+        try:
+            if caller is None:
+                return self._apply_in(None, record)
+            if self._sqlite:
+                begin_for_real(caller)  # else the savepoint's RELEASE would commit
+            with caller.begin_nested():  # a refusal undoes this change only
+                return self._apply_in(caller, record)
+        except sa.exc.DBAPIError as exc:
+            if not lost_race(exc):
+                raise
+            # Another writer changed the account first: tried again, then left pending.
+            raise ConcurrentChange(
+                account_id=record.account_id, expected_version=0, actual_version=None
+            ) from None
 
     def _apply_in(
         self, connection: sa.Connection | None, record: ScheduledRecord

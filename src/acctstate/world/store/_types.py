@@ -347,7 +347,8 @@ class Store(Protocol):
 @runtime_checkable
 class DeadLetterStore(Store, Protocol):
     """A [`Store`][acctstate.store.Store] whose delivery backs off and keeps dead letters
-    for an operator (`MemoryStore`, `SqlStore`), and prunes delivered effects."""
+    for an operator (`MemoryStore`, `SqlStore`, `DjangoStore`), and prunes delivered
+    effects."""
 
     def dead_letters(self, *, account_id: str | None = None) -> tuple[PendingEffect, ...]:
         """The effects that ran out of attempts, oldest first."""

@@ -55,6 +55,7 @@ from acctstate.values.catalog import StatusRef
 from acctstate.values.effects import Hooks
 from acctstate.values.errors import InvalidArgument
 from acctstate.values.history import History, ScheduledChange, StatusChange
+from acctstate.values.holds import Blocked, Hold
 from acctstate.world.store._awaiting import (
     awaiting,
     awaiting_hooks,
@@ -233,10 +234,13 @@ class AsyncSqlStore:
         return await self._run(connection, self._store.load, account_id)
 
     async def accounts(
-        self, *, statuses: Sequence[StatusRef] | None = None
+        self,
+        *,
+        statuses: Sequence[StatusRef] | None = None,
+        connection: AsyncConnection | None = None,
     ) -> tuple[StoredAccount, ...]:
         """Every stored account (optionally only those in ``statuses``), by id."""
-        return await self._run(None, self._store.accounts, statuses=statuses)
+        return await self._run(connection, self._store.accounts, statuses=statuses)
 
     async def history(
         self, account_id: str, *, connection: AsyncConnection | None = None
@@ -287,6 +291,49 @@ class AsyncSqlStore:
             expected_version=expected_version,
             retries=retries,
             **data,
+        )
+
+    # -- holds ------------------------------------------------------------------------
+
+    async def holds(
+        self, account_id: str, *, connection: AsyncConnection | None = None
+    ) -> tuple[Hold, ...]:
+        """The holds standing on the account, in the order they were placed (UTC)."""
+        return await self._run(connection, self._store.holds, account_id)
+
+    async def why_blocked(self, account_id: str, capability: str) -> Blocked:
+        """Every reason ``capability`` is blocked on the stored account (see
+        `SqlStore.why_blocked`)."""
+        return await self._run(None, self._store.why_blocked, account_id, capability)
+
+    async def place_hold(
+        self,
+        account_id: str,
+        hold_type: str,
+        *,
+        at: dt.datetime,
+        connection: AsyncConnection | None = None,
+        **kwargs: Any,
+    ) -> StatusChange:
+        """Place a hold on the stored account (see `SqlStore.place_hold`; the same
+        arguments and errors)."""
+        return await self._run(
+            connection, self._store.place_hold, account_id, hold_type, at=at, **kwargs
+        )
+
+    async def release_hold(
+        self,
+        account_id: str,
+        hold: Hold | str,
+        *,
+        at: dt.datetime,
+        connection: AsyncConnection | None = None,
+        **kwargs: Any,
+    ) -> StatusChange:
+        """Release one standing hold of the stored account (see `SqlStore.release_hold`;
+        the same arguments and errors)."""
+        return await self._run(
+            connection, self._store.release_hold, account_id, hold, at=at, **kwargs
         )
 
     # -- the outbox -------------------------------------------------------------------
@@ -434,10 +481,16 @@ class AsyncSqlStore:
         return await self._run(None, self._store.schedule_change, entry)
 
     async def scheduled(
-        self, *, account_id: str | None = None, state: str | None = None
+        self,
+        *,
+        account_id: str | None = None,
+        state: str | None = None,
+        connection: AsyncConnection | None = None,
     ) -> tuple[ScheduledRecord, ...]:
         """The scheduled changes, by time then id."""
-        return await self._run(None, self._store.scheduled, account_id=account_id, state=state)
+        return await self._run(
+            connection, self._store.scheduled, account_id=account_id, state=state
+        )
 
     async def apply_due(
         self,

@@ -16,23 +16,28 @@ import attrs
 
 from acctstate.core.workflow import Workflow
 from acctstate.operations.automation import AutomationPolicy
+from acctstate.operations.automation._holds import hold_actions, hold_mode
 from acctstate.operations.automation._rules import plan_one
 from acctstate.values.actors import SYSTEM, Actor
 from acctstate.values.catalog import StatusRef
 from acctstate.values.clock import require_aware
 from acctstate.values.errors import AcctStateError, ConcurrentChange, InvalidArgument
 from acctstate.values.history import History, StatusChange
-from acctstate.world.store._automation import Policies, Tally, check_progress, plan_hops
+from acctstate.values.holds import Hold
+from acctstate.world.store._autoholds import hold_hops, plan_steps
+from acctstate.world.store._automation import Policies, Tally, check_progress
 from acctstate.world.store._base import BaseStore
 from acctstate.world.store._codec import (
     check_count,
     check_id,
+    check_written,
     duplicate_key,
     error_text,
     normalised,
     unknown_account,
 )
 from acctstate.world.store._facts import AccountView, FactsSource, memory_facts
+from acctstate.world.store._holds import HoldPlan, HoldsMixin, utc_hold
 from acctstate.world.store._memory_outbox import MemoryOutbox, _Slot
 from acctstate.world.store._types import (
     Progress,
@@ -44,7 +49,7 @@ from acctstate.world.store._types import (
 __all__ = ["MemoryStore"]
 
 
-class MemoryStore(MemoryOutbox, BaseStore):
+class MemoryStore(MemoryOutbox, HoldsMixin, BaseStore):
     """A [`Store`][acctstate.store.Store] in process memory (thread-safe).
 
     Args:
@@ -65,7 +70,7 @@ class MemoryStore(MemoryOutbox, BaseStore):
     acctstate.errors.ConcurrentChange: account 'A-1' was changed concurrently (expected version 1, found 0); reload it and try again
     """
 
-    __slots__ = ("_accounts", "_changes", "_facts", "_lock", "_outbox", "_scheduled")
+    __slots__ = ("_accounts", "_changes", "_facts", "_holds", "_lock", "_outbox", "_scheduled")
 
     def __init__(self, workflow: Workflow, *, facts: FactsSource | None = None) -> None:
         super().__init__(workflow)
@@ -75,6 +80,7 @@ class MemoryStore(MemoryOutbox, BaseStore):
         self._changes: dict[str, list[StatusChange]] = {}
         self._outbox: dict[str, _Slot] = {}  # insertion order is delivery order
         self._scheduled: dict[str, ScheduledRecord] = {}
+        self._holds: dict[str, tuple[Hold, ...]] = {}  # standing holds, placement order
 
     def __repr__(self) -> str:
         return f"<MemoryStore {self._workflow.name!r}: {len(self._accounts)} accounts>"
@@ -99,6 +105,7 @@ class MemoryStore(MemoryOutbox, BaseStore):
                 (pass ``imported=True`` to bring in an existing account).
         """
         check_id(account_id)
+        check_written(reason, note, actor)
         account = self._workflow.open(
             account_id, status, at=at, actor=actor, reason=reason, note=note, imported=imported
         )
@@ -236,7 +243,68 @@ class MemoryStore(MemoryOutbox, BaseStore):
     def _view(self, stored: StoredAccount, data: Mapping[str, Any]) -> AccountView:
         """The account as rules see it: its stored state, its history and its facts."""
         facts = None if self._facts is None else self._facts(stored.id)
-        return AccountView(stored, facts, History(list(self._changes[stored.id])), data)
+        history = History(list(self._changes[stored.id]))
+        return AccountView(stored, facts, history, data, self._holds.get(stored.id, ()))
+
+    # -- holds ------------------------------------------------------------------------
+
+    def holds(self, account_id: str) -> tuple[Hold, ...]:
+        """The holds standing on the account, in the order they were placed (UTC).
+
+        Raises:
+            InvalidArgument: no such account.
+        """
+        with self._lock:
+            self.load(account_id)
+            return self._holds.get(account_id, ())
+
+    def _held_state(self, account_id: str) -> tuple[StoredAccount, tuple[Hold, ...]]:
+        with self._lock:
+            return self.load(account_id), self._holds.get(account_id, ())
+
+    def _hold_change(
+        self,
+        account_id: str,
+        expected_version: int | None,
+        data: Mapping[str, Any],
+        plan: HoldPlan,
+        options: Mapping[str, Any],
+    ) -> StatusChange:
+        with self._lock:
+            stored = self.load(account_id)
+            if expected_version is not None and stored.version != expected_version:
+                raise ConcurrentChange(
+                    account_id=account_id,
+                    expected_version=expected_version,
+                    actual_version=stored.version,
+                )
+            change, after = plan(self._workflow, self._view(stored, data))
+            change = normalised(change)
+            if self._accounts[account_id].version != stored.version:  # a guard fired
+                raise ConcurrentChange(
+                    account_id=account_id,
+                    expected_version=stored.version,
+                    actual_version=self._accounts[account_id].version,
+                )
+            self._record_hold_change(stored, change, after)
+            return change
+
+    def _record_hold_change(
+        self, stored: StoredAccount, change: StatusChange, after: tuple[Hold, ...]
+    ) -> StoredAccount:
+        """Write one planned hold change (under the lock): version, history, outbox, holds."""
+        account_id = stored.id
+        for effect in change.effects:
+            if effect.key in self._outbox:
+                raise duplicate_key(account_id, change.trigger, change.at, effect.key)
+        version = stored.version + 1
+        now = StoredAccount(account_id, stored.status, stored.status_since, version)
+        self._accounts[account_id] = now
+        self._changes[account_id].append(change)
+        for effect in change.effects:
+            self._outbox[effect.key] = _Slot(effect.key, account_id, version, effect)
+        self._holds[account_id] = tuple(utc_hold(h) for h in after)
+        return now
 
     # -- automation -------------------------------------------------------------------
 
@@ -294,32 +362,46 @@ class MemoryStore(MemoryOutbox, BaseStore):
         with self._lock:
             stored = self.load(account_id)
             facts = None if self._facts is None else self._facts(account_id)
-            c = policies.pick(AccountView(stored, facts, None, {}))
+            holds = self._holds.get(account_id, ())
+            view = AccountView(stored, facts, None, {}, holds)
+            c = policies.pick(view)
             if c is None:
                 return
-            planned = plan_one(c, AccountView(stored, facts, None, {}), now)
-            if planned is None:
+            planned = plan_one(c, view, now)
+            actions = (
+                hold_actions(c.policy, view, now)
+                if holds or hold_mode(c.policy) is not None
+                else []
+            )
+            if planned is None and not actions:
                 return
-            hops, blocked = planned
+            hops, blocked = planned if planned is not None else ([], [])
             if blocked:
                 tally.blocked += 1
-            if not hops:
+            if not hops and not actions:
                 return
             history = History(list(self._changes[account_id]))
-            changes = plan_hops(self._workflow, c, stored, facts, history, hops, now)
-            for change in changes:
+            steps = plan_steps(self._workflow, c, stored, facts, history, holds, actions, hops, now)
+            for change, _ in steps:
                 for effect in change.effects:
                     if effect.key in self._outbox:
                         raise duplicate_key(account_id, change.trigger, now, effect.key)
             version = stored.version
-            for change in changes:
+            for change, after in steps:
                 version += 1
                 self._changes[account_id].append(change)
                 for effect in change.effects:
                     self._outbox[effect.key] = _Slot(effect.key, account_id, version, effect)
-            last = changes[-1]
-            self._accounts[account_id] = StoredAccount(account_id, last.dest.code, last.at, version)
-            tally.made(hops)
+                if after is not None:
+                    self._holds[account_id] = after
+            last = steps[-1][0] if hops else None
+            self._accounts[account_id] = StoredAccount(
+                account_id,
+                stored.status if last is None else last.dest.code,
+                stored.status_since if last is None else last.at,
+                version,
+            )
+            tally.made([*hold_hops(stored, actions), *hops])
 
     # -- scheduled changes ------------------------------------------------------------
 

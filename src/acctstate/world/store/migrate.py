@@ -10,9 +10,9 @@ recognised and brought up to date like any other. The same from the command line
 >>> from acctstate.store.sql import create_engine
 >>> engine = create_engine("sqlite://")
 >>> upgrade(engine)
-'0002'
+'0004'
 >>> current(engine), upgrade(engine)              # running it again changes nothing
-('0002', '0002')
+('0004', '0004')
 """
 
 from __future__ import annotations
@@ -34,14 +34,14 @@ except ImportError as exc:  # pragma: no cover - exercised only without the extr
         install="pip install 'acctstate[sql]'",
     ) from exc
 
-from acctstate.world.store._schema import accounts, outbox
+from acctstate.world.store._schema import accounts, holds, outbox
 from acctstate.world.store._sqlengine import create_engine
 
 __all__ = ["HEAD", "VERSION_TABLE", "current", "upgrade"]
 
 DatabaseError = sa.exc.SQLAlchemyError  # what the command line reports as a plain error
 
-HEAD = "0002"
+HEAD = "0004"
 """The schema version this release of acctstate writes."""
 
 VERSION_TABLE = "acctstate_version"
@@ -70,8 +70,10 @@ def _found(conn: sa.Connection) -> str | None:
     schema = conn.schema_for_object(accounts)
     if not inspector.has_table(accounts.name, schema=schema):
         return None
+    if inspector.has_table(holds.name, schema=schema):
+        return HEAD
     columns = {c["name"] for c in inspector.get_columns(outbox.name, schema=schema)}
-    return HEAD if "claimed_by" in columns else "0001"
+    return "0002" if "claimed_by" in columns else "0001"
 
 
 def current(bind: sa.Engine | str | sa.URL) -> str | None:

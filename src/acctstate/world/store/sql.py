@@ -38,12 +38,13 @@ from acctstate.world.store._delivery import SqlDelivery
 from acctstate.world.store._nightly import SqlNightly
 from acctstate.world.store._schema import UtcDateTime, metadata
 from acctstate.world.store._sqlengine import create_engine
+from acctstate.world.store._sqlholds import SqlHolds
 from acctstate.world.store._sqlschedule import SqlScheduling
 
 __all__ = ["SqlStore", "UtcDateTime", "create_engine", "metadata"]
 
 
-class SqlStore(SqlDelivery, SqlScheduling, SqlNightly):
+class SqlStore(SqlHolds, SqlDelivery, SqlScheduling, SqlNightly):
     """A [`Store`][acctstate.store.Store] in an SQL database (SQLite or PostgreSQL).
 
     Args:

@@ -8,7 +8,8 @@ makes a hook fail. After every step it checks the rules that make cascades safe:
 * no entity stands in a status its parent's status forbids (a strict cascade);
 * a refused or failed call changes no entity (status, holds, history);
 * every change of a change set is an ordinary transition of its entity's own workflow,
-  and every cascaded change names an earlier change as its cause;
+  and every cascaded change names an earlier change as its cause, in the change set and
+  in the recorded change (``StatusChange.cause``: that entity, its trigger, the rule);
 * every status matches the end of its entity's history, kept in time order;
 * an inherited hold stands only while the hold it was copied from stands.
 
@@ -29,7 +30,7 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 from acctstate.operations.scopes import ChangeSet, Entity, Scopes
 from acctstate.values.actors import SYSTEM, Actor
 from acctstate.values.errors import AcctStateError, InvalidArgument
-from acctstate.values.history import History
+from acctstate.values.history import Cause, History
 from acctstate.values.holds import PLACE_HOLD, RELEASE_HOLD
 from acctstate.world.testing.stateful import FlakyHooks
 
@@ -108,6 +109,15 @@ class _ScopedBase(RuleBasedStateMachine):
             if step.cause is not None and not 0 <= step.cause < i:
                 raise _fail("cascade-cause", f"{what}: step {i} names cause {step.cause}")
             c = step.change
+            by = changes.cause_of(step)
+            named = (
+                None
+                if by is None
+                else Cause(by.scope, by.entity_id, by.change.trigger, str(step.rule))
+            )
+            if c.cause != named:
+                detail = f"{what}: step {i} records the cause {c.cause}, not {named}"
+                raise _fail("cascade-cause", detail)
             if c.trigger not in (PLACE_HOLD, RELEASE_HOLD):
                 wf = self.scopes.workflow(step.scope)
                 if not any(

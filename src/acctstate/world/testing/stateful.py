@@ -12,7 +12,10 @@ it checks the rules that make a workflow safe to run:
 * ``plan`` agrees with ``fire`` (same outcome, same change, same effects);
 * the compiled table (``wf.table``) agrees with the ``transitions`` engine;
 * ``explain`` / ``may`` / ``allowed_triggers`` agree with what ``plan`` does;
-* hooks run exactly the planned effects, in order.
+* hooks run exactly the planned effects, in order;
+* for a workflow with hold types, placements and releases are drawn between the status
+  changes: effective capability = the status's flags minus the union of standing holds,
+  effects follow it, and nothing starts billing while another hold blocks it.
 
 A host application runs it against its own workflow in one line::
 
@@ -48,6 +51,7 @@ from acctstate.values.errors import (
 from acctstate.values.guards import GuardContext
 from acctstate.values.history import StatusChange
 from acctstate.values.status import Status
+from acctstate.world.testing._stateful_holds import HoldSteps, hold_actors
 from acctstate.world.testing.strategies import (
     EPOCH,
     accounts,
@@ -146,13 +150,15 @@ class _Strategies:
         self.target = st.sampled_from(tuple(wf.catalog))
 
 
-class _Base(RuleBasedStateMachine):
+class _Base(HoldSteps, RuleBasedStateMachine):
     """Shared machinery; [`workflow_state_machine`][acctstate.testing.workflow_state_machine] binds
     a workflow to it."""
 
     wf: Workflow
     start_statuses: tuple[Status, ...] | None
     kit: _Strategies
+    invariant_error = WorkflowInvariantError
+    flaky_hooks = FlakyHooks
 
     def __init__(self) -> None:
         super().__init__()
@@ -290,7 +296,11 @@ class _Base(RuleBasedStateMachine):
                     f"{trigger!r} from {status.name!r}: engine -> {fired[1].dest.name!r}, "
                     f"table -> {table_dest}",
                 )
-        elif isinstance(fire_exc, GuardRefused | IllegalTransition) and table_dest is not None:
+        elif (
+            isinstance(fire_exc, GuardRefused | IllegalTransition)
+            and table_dest is not None
+            and not self._held_back(actor)  # a hold blocking changes refused it
+        ):
             raise _fail(
                 "table-agrees-with-engine",
                 f"{trigger!r} from {status.name!r}: engine refused "
@@ -471,8 +481,37 @@ def workflow_state_machine(
         ) -> None:
             self._move_to(dest, after, data, actor, reason_pick)
 
-    Machine.wf = wf
-    Machine.start_statuses = pool
-    Machine.kit = kit
-    Machine.__name__ = Machine.__qualname__ = name
-    return Machine
+    made: type[_Base] = Machine
+    if wf.hold_types:
+        holders = hold_actors(wf)
+        until = st.none() | st.integers(0, 72)
+
+        class HeldMachine(Machine):
+            @rule(pick=picks, after=kit.after, actor=holders, until=until, fail_at=kit.fail_at)
+            def place_hold(
+                self,
+                pick: int,
+                after: dt.timedelta,
+                actor: Actor | None,
+                until: int | None,
+                fail_at: int | None,
+            ) -> None:
+                self._place(pick, after, actor, until, fail_at)
+
+            @rule(pick=picks, after=kit.forward, actor=holders, fail_at=kit.fail_at)
+            def release_hold(
+                self, pick: int, after: dt.timedelta, actor: Actor | None, fail_at: int | None
+            ) -> None:
+                self._release(pick, after, actor, fail_at)
+
+            @invariant()
+            def holds_are_a_union(self) -> None:
+                self._check_union()
+
+        made = HeldMachine
+
+    made.wf = wf
+    made.start_statuses = pool
+    made.kit = kit
+    made.__name__ = made.__qualname__ = name
+    return made

@@ -53,6 +53,8 @@ _DEFAULT_INPUTS: Mapping[str, tuple[str, str]] = {
     "balance_settled": ("balance", "money"),
     "days_in_status": ("status_since", "instant"),
     "has_payment_method": ("payment_method", "text"),
+    # Without invoices or the past-due scalars, it reads balance as the amount past due.
+    "nothing_past_due": ("balance", "money"),
     "period_ended": ("period_end", "instant"),
 }
 

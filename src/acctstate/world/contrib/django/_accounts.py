@@ -16,7 +16,7 @@ from acctstate.values.history import History
 from acctstate.world.contrib.django._core import DjangoCore, RowFacts, stored_of
 from acctstate.world.contrib.django.models import StatusHistory
 from acctstate.world.store import StoredAccount
-from acctstate.world.store._codec import normalised, unknown_account
+from acctstate.world.store._codec import check_written, normalised, unknown_account
 
 __all__ = ["DjangoAccounts"]
 
@@ -88,6 +88,7 @@ class DjangoAccounts(DjangoCore):
                 "instance", instance, f"an unsaved {self._model.__name__} (not yet in the store)"
             )
         # Check the status and the arguments before writing anything.
+        check_written(reason, note, actor)
         planned = normalised(
             self._workflow.open(
                 "-", status, at=at, actor=actor, reason=reason, note=note, imported=imported

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from acctstate.operations.automation import AutomationPolicy
 from acctstate.operations.automation._rules import plan_one
 from acctstate.values.clock import require_aware
-from acctstate.values.errors import AcctStateError
+from acctstate.values.errors import AcctStateError, InvalidArgument
 from acctstate.world.contrib.django._firing import DjangoFiring
 from acctstate.world.store import Progress, RunReport
 from acctstate.world.store._automation import Policies, Tally, check_progress
@@ -38,13 +38,22 @@ class DjangoAutomation(DjangoFiring):
         guards re-checked. Running again at the same ``now`` changes nothing more.
 
         Raises:
-            InvalidArgument: a naive ``now``, a bad ``chunk`` or ``progress``, or a
-                policy on another workflow.
+            InvalidArgument: a naive ``now``, a bad ``chunk`` or ``progress``, a policy
+                on another workflow, or one placing holds (this store keeps none).
         """
         require_aware(now, "now")
         check_count(chunk, "chunk")
         report = check_progress(progress)
         policies = Policies(self._workflow, policy)
+        for p in policies.by_class.values():
+            if p.credit_hold is not None and p.credit_hold.hold is not None:
+                # This store keeps no holds yet: refuse rather than run without them.
+                raise InvalidArgument(
+                    "policy",
+                    p.credit_hold.hold,
+                    "a credit hold that moves the status (the Django store keeps no holds; "
+                    "MemoryStore and SqlStore do)",
+                )
         tally = Tally(now)
         accounts = self.accounts()
         tally.chunks = -(-len(accounts) // chunk)

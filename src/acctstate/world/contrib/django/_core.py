@@ -108,6 +108,15 @@ class DjangoCore(BaseStore):
 
     def _pk(self, account_id: str) -> Any:
         check_id(account_id)
+        field = self._model._meta.pk
+        longest = getattr(field, "max_length", None)
+        if isinstance(longest, int) and len(account_id) > longest:
+            raise InvalidArgument(
+                "account_id",
+                account_id,
+                f"a str of at most {longest} characters (the primary key of "
+                f"{self._model.__name__})",
+            )
         try:
             return self._model._meta.pk.to_python(account_id)
         except ValidationError:

@@ -8,7 +8,7 @@ import datetime as dt
 from collections.abc import Mapping
 from typing import Any
 
-from django.db import IntegrityError
+from django.db import DatabaseError, IntegrityError
 
 from acctstate.values.actors import Actor
 from acctstate.values.errors import ConcurrentChange
@@ -16,7 +16,13 @@ from acctstate.values.history import StatusChange
 from acctstate.world.contrib.django._accounts import DjangoAccounts
 from acctstate.world.contrib.django._core import RowFacts, stored_of
 from acctstate.world.contrib.django.models import OutboxEntry, StatusHistory
-from acctstate.world.store._codec import duplicate_key, effect_payload, normalised, unknown_account
+from acctstate.world.store._codec import (
+    duplicate_key,
+    effect_payload,
+    lost_race,
+    normalised,
+    unknown_account,
+)
 
 __all__ = ["DjangoFiring"]
 
@@ -96,15 +102,26 @@ class DjangoFiring(DjangoAccounts):
     ) -> StatusChange:
         args = (account_id, trigger, at, reason, note, actor, expected_version, data)
         try:
-            # One query fewer: the outbox's unique key refuses a repeated change and the
-            # block rolls back with nothing written.
-            with self._tx():
-                return self._fire_in(*args, precheck=False)
-        except IntegrityError:
-            # The careful path names the error (ConcurrentChange or the repeated change),
-            # or succeeds if the clash has gone.
-            with self._tx():
-                return self._fire_in(*args, precheck=True)
+            try:
+                # One query fewer: the outbox's unique key refuses a repeated change and
+                # the block rolls back with nothing written.
+                with self._tx():
+                    return self._fire_in(*args, precheck=False)
+            except IntegrityError:
+                # The careful path names the error (ConcurrentChange or the repeated
+                # change), or succeeds if the clash has gone.
+                with self._tx():
+                    return self._fire_in(*args, precheck=True)
+        except DatabaseError as exc:
+            if not lost_race(exc):
+                raise
+            # REPEATABLE READ or SERIALIZABLE: another writer changed the account first;
+            # retries= plans again.
+            raise ConcurrentChange(
+                account_id=account_id,
+                expected_version=expected_version or 0,
+                actual_version=None,
+            ) from None
 
     def _fire_in(
         self,

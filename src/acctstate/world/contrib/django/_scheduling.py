@@ -7,6 +7,8 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from django.db import IntegrityError
+
 from acctstate.values.actors import SYSTEM
 from acctstate.values.history import StatusChange
 from acctstate.world.contrib.django._firing import DjangoFiring
@@ -41,6 +43,17 @@ class DjangoScheduling(DjangoFiring):
 
     def _add_scheduled(self, record: ScheduledRecord) -> ScheduledRecord:
         self.load(record.account_id)
+        try:
+            return self._insert_scheduled(record)
+        except IntegrityError:
+            # Another writer scheduled the same id between our read and our insert:
+            # scheduling twice is a no-op, so theirs is the record.
+            existing = self._scheduled().filter(schedule_id=record.id).first()
+            if existing is None:
+                raise
+            return self._from_row(existing)
+
+    def _insert_scheduled(self, record: ScheduledRecord) -> ScheduledRecord:
         with self._tx():
             existing = self._scheduled().filter(schedule_id=record.id).first()
             if existing is not None:

@@ -281,7 +281,17 @@ class StatusHistoryAdmin(_ReadOnly):
 class OutboxEntryAdmin(_ReadOnly):
     """The effects of committed changes; pending ones have no ``done_at``."""
 
-    list_display = ("key", "kind", "account_id", "created_at", "done_at", "attempts", "last_error")
+    list_display = (
+        "key",
+        "kind",
+        "account_id",
+        "created_at",
+        "done_at",
+        "outcome",
+        "attempts",
+        "next_attempt_at",
+        "last_error",
+    )
     list_filter = ("account_model", "kind", "outcome")
     search_fields = ("account_id", "key")
     ordering = ("seq",)

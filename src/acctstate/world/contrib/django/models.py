@@ -100,7 +100,12 @@ class StatusHistory(models.Model):
 
 
 class OutboxEntry(models.Model):
-    """An effect of a committed change: pending until ``done_at`` is set."""
+    """An effect of a committed change: pending until ``done_at`` is set.
+
+    A failed effect waits until ``next_attempt_at``; after too many failed tries its
+    ``outcome`` is ``"dead"`` (``dead_at``) until an operator retries or skips it, which
+    is recorded (``resolved_action``, ``resolution``, ``resolved_by``, ``resolved_at``).
+    """
 
     seq: models.BigAutoField[int, int] = models.BigAutoField(primary_key=True)
     account_model: models.CharField[str, str] = models.CharField(max_length=100)
@@ -117,6 +122,22 @@ class OutboxEntry(models.Model):
     outcome: models.CharField[str | None, str | None] = models.CharField(max_length=20, null=True)
     attempts: models.PositiveIntegerField[int, int] = models.PositiveIntegerField(default=0)
     last_error: models.TextField[str | None, str | None] = models.TextField(null=True)
+    next_attempt_at: models.DateTimeField[dt.datetime | None, dt.datetime | None] = (
+        models.DateTimeField(null=True)
+    )
+    dead_at: models.DateTimeField[dt.datetime | None, dt.datetime | None] = models.DateTimeField(
+        null=True
+    )
+    resolved_action: models.CharField[str | None, str | None] = models.CharField(
+        max_length=10, null=True
+    )
+    resolution: models.TextField[str | None, str | None] = models.TextField(null=True)
+    resolved_by: models.CharField[str | None, str | None] = models.CharField(
+        max_length=200, null=True
+    )
+    resolved_at: models.DateTimeField[dt.datetime | None, dt.datetime | None] = (
+        models.DateTimeField(null=True)
+    )
 
     class Meta:
         verbose_name = "pending effect"
