@@ -58,6 +58,7 @@ DATE_COLUMNS = (
     "period_end",
 )
 _DAY = 86_400 * 10**9
+_NAT = -(2**63)  # NaT as int64 nanoseconds
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 
 
@@ -116,7 +117,7 @@ class _Book:
         self.default_zone = default_zone
         self.np = np
         self.scale = scale
-        self.nat = int(np.iinfo(np.int64).min)
+        self.nat = _NAT
         raw = _as_arrays(columns)
         if "status" not in raw:
             raise InvalidArgument("columns", sorted(raw), "a 'status' column")
@@ -366,6 +367,8 @@ def _minor(value: object, name: str, scale: int) -> int:
 
 
 def _as_arrays(columns: Any) -> dict[str, Any]:
+    if type(columns) is dict:  # the common case, without probing for frame methods
+        return {str(k): v for k, v in columns.items()}
     if hasattr(columns, "to_pandas") and hasattr(columns, "schema"):  # an Arrow table
         columns = columns.to_pandas()
     if hasattr(columns, "dtypes") and hasattr(columns, "columns"):  # a pandas DataFrame

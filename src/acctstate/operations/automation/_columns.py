@@ -320,9 +320,6 @@ def _sweep_book(
     np = book.np
     final[:] = book.status
     given_since = book.date("status_since")
-    since_all = (
-        np.full(book.n, book.nat, dtype=np.int64) if given_since is None else given_since.copy()
-    )
     parts: list[_Part] = []
     classes = book.cols.get("account_class")
     claimed: Any = None
@@ -349,7 +346,7 @@ def _sweep_book(
             eligible = known if mine is None else mine & known
             bad = np.flatnonzero(~known if mine is None else mine & ~known)
         run = _Run(plan, book, now)
-        hops, blocked, errors = run.run(eligible, pos, since_all)
+        hops, blocked, errors = run.run(eligible, pos, given_since)
         settled = not errors
         errors.append(bad)
         if len(by_class) > 1 or not settled:

@@ -93,19 +93,23 @@ class _Decided:
         hops = part.hops
         first = hops[0].rows
         counts = np.ones(len(first), dtype=np.int64)
-        at: list[Any] = [None]
+        at: list[Any] = [np.arange(len(first))]
         idx: Any = None
         for k in range(1, len(hops)):
             # Positions among round 0's rows: round k's rows moved in round k - 1 too.
             idx = hops[k].prior if idx is None else idx[hops[k].prior]
             counts[idx] = k + 1
             at.append(idx)
-        start = np.cumsum(counts)
+        start = counts.cumsum()
         self.changes = int(start[-1])
         start -= counts
         self.counts = counts
         self.start = start
-        self.at = [start if k == 0 else start[i] + k for k, i in enumerate(at)]
+        # Where each entry goes, the rounds one after the other (as they are joined):
+        # its row's block, plus its round.
+        sizes = [len(h.rows) for h in hops]
+        self.hop = np.repeat(np.arange(len(hops)), sizes)
+        self.at = start.take(np.concatenate(at)) + self.hop
 
     def _sort(self, parts: list[_Part]) -> tuple[Any, ...]:
         """The changes of several policies (or with unsettled rows) sorted by row."""
@@ -126,8 +130,8 @@ class _Decided:
         if self.error_row.size:
             keep = ~np.isin(out[0], self.error_row)
             out = [a[keep] for a in out]
-        # Each round appends its rows in ascending order, so a stable sort by row keeps
-        # the hops of a row in order.
+        # Each round's entries come after the round before's, so a stable sort by row
+        # keeps the hops of a row in order.
         order = np.argsort(out[0], kind="stable")
         return tuple(a[order] for a in out)
 
@@ -153,20 +157,23 @@ class _Decided:
         v += row0
 
     def _write_rounds(self, part: _Part, views: dict[str, Any], final: Any, row0: int) -> None:
-        """Each round's entries at their places (ascending, so the writes stay local);
-        a change's source is the change before's destination, or the row's status."""
+        """Each round's entries at their places; a change's source is the change
+        before's destination, or the row's status."""
+        np = self.np
         codes = part.plan.codes
         remap = self.remap[0]
         row, hop, rule, trig, dest = (views[k] for k in ("row", "hop", "rule", "trigger", "dest"))
-        for k, (h, at) in enumerate(zip(part.hops, self.at, strict=True)):
-            row[at] = h.rows
-            hop[at] = k
-            rule[at] = h.rule
-            trig[at] = remap[h.trigger]
-            dest[at] = codes[h.dest]
-        if row0:
-            row += row0
-        first = part.hops[0].rows
+        hops = part.hops
+        first = hops[0].rows
+        # A row's block holds its rounds 0, 1, ... in order: rows and hops by repeats.
+        row[:] = np.repeat(first + row0 if row0 else first, self.counts)
+        # The other fields round after round, joined, written at their places at once.
+        at = self.at
+        hop[at] = self.hop
+        # (Small integers are widened before the scatter: NumPy's casting one is slow.)
+        rule[at] = np.concatenate([h.rule for h in hops]).astype(np.int64)
+        trig[at] = remap.take(np.concatenate([h.trigger for h in hops]))
+        dest[at] = codes.take(np.concatenate([h.dest for h in hops]))
         # Each row ends in its last change's destination.
         final[first] = dest[self.start + self.counts - 1]
         source = views["source"]

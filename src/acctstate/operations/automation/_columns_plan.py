@@ -3,10 +3,12 @@ table as arrays indexed by status position (built once per policy and cached).""
 
 from __future__ import annotations
 
+import functools
+from decimal import Decimal
 from typing import Any
 
 from acctstate.operations.automation._book import _numpy
-from acctstate.operations.automation._policy import AutomationPolicy
+from acctstate.operations.automation._policy import RULES, AutomationPolicy
 from acctstate.operations.automation._rules import Compiled, compiled
 from acctstate.values.actors import Actor
 from acctstate.values.guards import Guard
@@ -42,6 +44,8 @@ class _Plan:
             order = _trigger_order(policy, rule)
             self.rule_triggers[rule] = tuple(sorted(ts, key=order.index))
         self.triggers = tuple(sorted({t for ts in self.rule_triggers.values() for t in ts}))
+        self.trig_index = {t: i for i, t in enumerate(self.triggers)}
+        self.rules = [r for r in RULES if r in self.rule_triggers]  # in the sweep's order
         # Per trigger, one level per candidate edge of a source (in table order); each
         # level as arrays by status position: the destination when the edge needs no
         # guard (-1 otherwise), whether it has guards to ask, its edge index and its
@@ -76,8 +80,8 @@ class _Plan:
         # practice: the status-code table spans -99..21004), else a binary search.
         self.lut = None
         if hi - lo < 1 << 20:
-            self.lut = np.full(hi - lo + 1, -1, dtype=np.int64)
-            self.lut[self.codes - lo] = np.arange(k)
+            self.lut = np.full(hi - lo + 3, -1, dtype=np.int64)
+            self.lut[self.codes - lo + 1] = np.arange(k)
         # Which statuses each rule applies to, as a mask by status position.
         self.rule_mask = {
             rule: np.array(
@@ -88,11 +92,6 @@ class _Plan:
                 dtype=bool,
             )
             for rule in self.rule_triggers
-        }
-        # The same as sets of positions, to skip a rule in a round whose rows are all
-        # in statuses it does not apply to (or to take them all without a mask).
-        self.rule_statuses = {
-            rule: frozenset(np.flatnonzero(mask).tolist()) for rule, mask in self.rule_mask.items()
         }
         # Every rule's mask in one array of bits by status position: a round gathers it
         # once for all its rules.
@@ -123,30 +122,173 @@ class _Plan:
         self.guarded = {
             t: [bool(g.any()) for _, g, _, _ in levels] for t, levels in self.fire.items()
         }
+        # Per trigger and level: the one group of guards every guarded source asks, if
+        # there is one (its rows need no split by group).
+        self.one_group = {
+            t: [_single(group[group >= 0].tolist()) for group in per_level]
+            for t, per_level in self.group.items()
+        }
+        # Per trigger, its levels as a round reads them: (free, guarded, destination,
+        # group, whether any source is guarded, the one group).
+        self.ways: dict[str, list[tuple[Any, ...]]] = {
+            t: [
+                (free, guarded, dest, group, any_g, one)
+                for (free, guarded, _, dest), group, any_g, one in zip(
+                    levels, self.group[t], self.guarded[t], self.one_group[t], strict=True
+                )
+            ]
+            for t, levels in self.fire.items()
+        }
+        # Rules of several triggers of which at most one applies to each status (a
+        # clearing rule: settle from one status, reinstate from another): their levels
+        # merged by status, and each status's trigger (one pass for all of them).
+        self.merged: dict[str, tuple[list[tuple[Any, ...]], Any]] = {}
+        for rule, ts in self.rule_triggers.items():
+            if len(ts) > 1 and _exclusive([self.applies[(rule, t)] for t in ts]):
+                self.merged[rule] = self._merge(rule, ts, self.trig_index)
         self.pos = np.full(k, -1, dtype=np.int64)
         for code, p in c.pos.items():
             self.pos[index[code]] = p
+        # One-trigger rules whose trigger takes an edge without guards from every status
+        # the rule applies to: the destination is one lookup, nothing is refused.
+        self.sure = {
+            rule: self.fire[ts[0]][0][0]
+            for rule, ts in self.rule_triggers.items()
+            if len(ts) == 1 and bool((self.fire[ts[0]][0][0][self.rule_mask[rule]] >= 0).all())
+        }
+        self.rule_id = {rule: RULES.index(rule) for rule in self.rule_triggers}
+        # Places as the steps are held (int8: a comparison of like types is the fast one).
+        self.place = self.pos.astype(np.int8) if self.pos.max() < 127 else self.pos
+        self.extended = policy.ladder is not None and policy.ladder.extended
+        self._step_table()
+
+    def _merge(
+        self, rule: str, triggers: tuple[str, ...], trig_index: dict[str, int]
+    ) -> tuple[list[tuple[Any, ...]], Any]:
+        np = _numpy()
+        k = len(self.codes)
+        at = np.zeros(k, dtype=np.int64)
+        levels: list[tuple[Any, ...]] = []
+        for j in range(max(len(self.ways[t]) for t in triggers)):
+            free = np.full(k, -1, dtype=np.int64)
+            guarded = np.zeros(k, dtype=bool)
+            dest = np.full(k, -1, dtype=np.int64)
+            group = np.full(k, -1, dtype=np.int64)
+            for t in triggers:
+                mine = self.applies[(rule, t)]
+                at[mine] = trig_index[t]
+                if j < len(self.ways[t]):
+                    f, g, d, e, _, _ = self.ways[t][j]
+                    free[mine], guarded[mine], dest[mine], group[mine] = (
+                        f[mine],
+                        g[mine],
+                        d[mine],
+                        e[mine],
+                    )
+            one = _single(group[group >= 0].tolist())
+            levels.append((free, guarded, dest, group, bool(guarded.any()), one))
+        return levels, at
+
+    def _step_table(self) -> None:
+        """What a round decides for a row from its ladder step and status alone.
+
+        Where every rule that applies to a status is one of the ladder's step rules
+        (they read only the row's step and the status's place on the ladder) and the
+        edges they would take ask no guard, a row's move in a round is a function of
+        (step, status): ``step_table[(step + 2) * k + status position]`` is the index
+        of that move in ``step_moves`` (rule, trigger, destination), ``_STAY``
+        for none, or ``_ASK`` where the round must evaluate the rules (another rule
+        applies, a guard is asked, or an edge is refused).
+        """
+        np = _numpy()
+        k = len(self.codes)
+        ladder = self.c.policy.ladder
+        # Steps as _target gives them: 0 (clear) to the top step, -2 (enforcement off).
+        self.step_top = 0 if ladder is None else len(ladder.steps)
+        rules, trig_index = self.rules, self.trig_index
+        moves: dict[tuple[int, int, int], int] = {}
+        table = np.full((self.step_top + 3) * k, _ASK, dtype=np.int64)
+        for step in range(-2, self.step_top + 1):
+            for i in range(k):
+                move = self._step_move(rules, step, i)
+                if move is None:
+                    continue
+                if move == _STAY:
+                    table[(step + 2) * k + i] = _STAY
+                    continue
+                rule, trigger, dest = move
+                key = (RULES.index(rule), trig_index[trigger], dest)
+                table[(step + 2) * k + i] = moves.setdefault(key, len(moves))
+        self.step_table = table
+        # Each move's rule, trigger and destination (as a round lays its moves out).
+        self.step_moves = (
+            np.array([m[0] for m in moves] or [0], dtype=np.int8),
+            np.array([m[1] for m in moves] or [0], dtype=np.int16),
+            np.array([m[2] for m in moves] or [0], dtype=np.int64),
+        )
+
+    def _step_move(self, rules: list[str], step: int, i: int) -> Any:
+        """The move (rule, trigger, destination) of a row on ``step`` in status
+        position ``i``, ``_STAY``, or ``None`` when the round must ask."""
+        for rule in rules:
+            if not self.rule_mask[rule][i]:
+                continue
+            if rule not in _STEP_RULES:
+                return None
+            if not step_wants(rule, step, int(self.pos[i])):
+                continue
+            for t in self.rule_triggers[rule]:
+                if not self.applies[(rule, t)][i]:
+                    continue
+                for free, guarded, _, _ in self.fire[t]:
+                    if free[i] >= 0:
+                        return rule, t, int(free[i])
+                    if guarded[i]:
+                        return None
+            return None  # refused: the round reports it
+        return _STAY
 
     def index_of(self, status: Any) -> tuple[Any, Any]:
         """Status positions of the codes (0 where unknown), and which codes the catalog
         knows (``None``: all of them)."""
         np = _numpy()
         if self.lut is not None:
-            off = status - self.codes[0]
-            if off.size and (off.min() < 0 or off.max() >= len(self.lut)):
-                inside = (off >= 0) & (off < len(self.lut))
-                off = np.where(inside, off, 0)
-                pos = self.lut[off]
-                known = inside & (pos >= 0)
-            else:
-                pos = self.lut[off]
-                known = pos >= 0
+            # The table has an unknown code at each end: a code outside its span is
+            # clipped onto one of them (no pass to find the span of the column first).
+            pos = self.lut.take(status - (self.codes[0] - 1), mode="clip")
+            known = pos >= 0
         else:
             pos = np.clip(np.searchsorted(self.codes, status), 0, len(self.codes) - 1)
             known = self.codes[pos] == status
         if known.all():
             return pos, None
         return np.where(known, pos, 0), known
+
+
+# The ladder's rules that read only a row's step and its status's place on the ladder.
+_STEP_RULES = frozenset({"dunning_clear", "dunning", "dunning_down"})
+_STAY = -1  # step table: no rule moves the row
+_ASK = -2  # step table: the round evaluates the rules
+
+
+def step_wants(rule: str, step: Any, place: Any) -> Any:
+    """Whether a step rule wants a row on ``step`` whose status is at ``place`` on the
+    ladder (ints or arrays alike)."""
+    if rule == "dunning":
+        return step > place
+    if rule == "dunning_clear":
+        return step == 0
+    return (step > 0) & (step < place)  # dunning_down
+
+
+def _exclusive(masks: list[Any]) -> bool:
+    """Whether at most one of the masks holds at each position."""
+    return bool((sum(m.astype(int) for m in masks) <= 1).all())
+
+
+def _single(groups: list[int]) -> int | None:
+    """The one group of ``groups``, or ``None`` for several (or none)."""
+    return groups[0] if groups and len(set(groups)) == 1 else None
 
 
 def _guards_key(guards: tuple[Guard, ...]) -> Any:
@@ -177,6 +319,41 @@ def _trigger_order(policy: AutomationPolicy, rule: str) -> list[str]:
             t for t in (hold.place, hold.remove, hold.release, hold.deactivate, hold.restore) if t
         ]
     return [getattr(policy, rule)]
+
+
+@functools.lru_cache(maxsize=256)
+def _minor_limit(amount: Decimal, scale: int, ceil: bool) -> int:
+    """A money threshold in integer minor units, rounded toward the safe side."""
+    minor = amount.scaleb(scale)
+    return int(minor.to_integral_value(rounding="ROUND_CEILING" if ceil else "ROUND_FLOOR"))
+
+
+@functools.lru_cache(maxsize=256)
+def _met_table(limits: tuple[int, ...], low: int) -> Any:
+    """How many of ``limits`` (sorted) each value from ``low`` to the largest meets."""
+    np = _numpy()
+    values = np.arange(low, limits[-1] + 1)
+    return np.searchsorted(np.array(limits), values, side="right").astype(np.int8)
+
+
+def _met(np: Any, values: Any, limits: list[int]) -> Any:
+    """How many of ``limits`` each value meets (``value >= limit``), as int8."""
+    low, top = min(limits) - 1, max(limits)
+    if low >= -1 and top <= 4096 and len(set(limits)) > 2:
+        # One lookup in a table by value, clipped to the thresholds' range (a value
+        # below ``low + 1`` meets none, one above the top meets all): three passes
+        # however many thresholds.
+        at = np.minimum(values, top)
+        np.maximum(at, low, out=at)
+        if low:
+            at -= low
+        return _met_table(tuple(sorted(limits)), low).take(at)
+    count = np.zeros(len(values), dtype=np.int8)
+    for limit in sorted(set(limits)):
+        met = (values >= limit).view(np.int8)
+        times = limits.count(limit)
+        count += met if times == 1 else met * times
+    return count
 
 
 # Rules that test temporary hold releases (a set lookup on ids): ask them only of the

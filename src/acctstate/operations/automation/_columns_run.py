@@ -5,16 +5,19 @@ them; rows that did not move are done."""
 from __future__ import annotations
 
 import datetime as dt
-import functools
 from decimal import Decimal
 from typing import Any, NamedTuple
 
-from acctstate.operations.automation._book import _Book, _is_missing, _ns
-from acctstate.operations.automation._columns_plan import _ROW_WISE, _Plan
+from acctstate.operations.automation._book import _Book, _ns, _numpy
+from acctstate.operations.automation._columns_plan import (
+    _ASK,
+    _ROW_WISE,
+    _minor_limit,
+    _Plan,
+    step_wants,
+)
+from acctstate.operations.automation._columns_steps import _RowView, ladder_steps
 from acctstate.operations.automation._invoice_columns import dunning_columns
-from acctstate.operations.automation._ladder import condition_of
-from acctstate.operations.automation._policy import RULES
-from acctstate.values.account import tag_names
 from acctstate.values.errors import InvalidArgument
 from acctstate.values.guards import Guard, GuardContext
 
@@ -27,15 +30,9 @@ def _where(mask: Any) -> Any:
     return mask.nonzero()[0]
 
 
-@functools.lru_cache(maxsize=256)
-def _minor_limit(amount: Decimal, scale: int, ceil: bool) -> int:
-    """A money threshold in integer minor units, rounded toward the safe side."""
-    minor = amount.scaleb(scale)
-    return int(minor.to_integral_value(rounding="ROUND_CEILING" if ceil else "ROUND_FLOOR"))
-
-
 class _Hop(NamedTuple):
-    """The rows one round moved, in ascending order, and how.
+    """The rows one round moved, and how (the first round's in ascending order; a
+    later round's rows need no order: a row's changes are laid out by its round).
 
     A row moves in a round only if it moved in every round before, so each round's
     rows are a subset of the previous round's: ``prior`` gives their positions there
@@ -64,92 +61,19 @@ class _Run:
         self.bal, self.inv, self.dpd_ok, self.dpd = dunning_columns(book, self.now_ns)
         # Rows the per-account sweep reports as errors (bad facts), found while deciding.
         self.faults: list[Any] = []
-        self.target = self._target()
+        self.target = ladder_steps(
+            book, plan, (self.bal, self.inv, self.dpd_ok, self.dpd), now, self.faults
+        )
+        # The last rows / statuses the step rules read, and what they read there.
+        self._steps_of: Any = None
+        self._steps_at: Any = None
+        self._places_of: Any = None
+        self._places_at: Any = None
+        self.hop = 0  # the round being decided
+        self.given_since: Any = None  # the book's status_since (int64 ns) or None
 
     def _limit(self, amount: Decimal, *, ceil: bool) -> int:
         return _minor_limit(amount, self.scale, ceil)
-
-    def _target(self) -> Any:
-        np = self.np
-        ladder = self.policy.ladder
-        target = np.zeros(self.book.n, dtype=np.int8)
-        if ladder is None:
-            return target
-        owing = (self.bal > 0) & self.dpd_ok
-        k = len(ladder.steps)
-        if ladder.extended:
-            self._target_rows(target, owing)
-        elif ladder.order == "first_match":
-            # Most severe first: a row takes the first step that holds.
-            free = owing.copy()
-            for i, step in enumerate(ladder.steps):
-                hit = (
-                    free
-                    & (self.dpd >= step.min_days)
-                    & (self.bal >= self._limit(step.min_balance, ceil=True))
-                    & (self.inv >= step.min_invoices)
-                )
-                target[hit] = k - i
-                free &= ~hit
-        else:
-            # Thresholds never decrease along the ladder (checked when it was built), so
-            # a step holds exactly when it is within the count of thresholds each fact
-            # meets: the step is the smallest of the three counts.
-            target[owing] = k
-            dims = (
-                (self.dpd, [s.min_days for s in ladder.steps]),
-                (self.bal, [self._limit(s.min_balance, ceil=True) for s in ladder.steps]),
-                (self.inv, [s.min_invoices for s in ladder.steps]),
-            )
-            for values, limits in dims:
-                if limits[-1] <= 0 and values is not self.dpd:
-                    continue  # every step's threshold is met by any account that owes
-                count = np.zeros(self.book.n, dtype=np.int8)
-                for limit in sorted(set(limits)):
-                    met = (values >= limit).view(np.int8)
-                    times = limits.count(limit)
-                    count += met if times == 1 else met * times
-                np.minimum(target, count, out=target)
-        tags = self.book.cols.get("control_tags")
-        if ladder.enforcement_off is not None and tags is not None:
-            off = ladder.enforcement_off
-            for row in np.flatnonzero(tags != None).tolist():  # noqa: E711
-                have = tags[row]
-                if _is_missing(have):
-                    continue
-                try:
-                    if off in tag_names(have):
-                        target[row] = -2
-                except InvalidArgument:
-                    self.faults.append(np.array([row], dtype=np.int64))
-        return target
-
-    def _target_rows(self, target: Any, owing: Any) -> None:
-        """Steps with tags, failure reasons or host predicates: ask the ladder per row
-        that owes (the per-account sweep's own evaluation)."""
-        ladder = self.policy.ladder
-        assert ladder is not None
-        scale = self.scale
-        tags = self.book.cols.get("control_tags")
-        failure = self.book.cols.get("last_payment_failure")
-        now = self.now
-        for row in self.np.flatnonzero(owing).tolist():
-            view = _RowView(self.book, row, 0, self.book.nat, "")
-            t = None if tags is None else tags[row]
-            f = None if failure is None else failure[row]
-            try:
-                target[row] = ladder.target(
-                    int(self.dpd[row]),
-                    Decimal(int(self.bal[row])).scaleb(-scale),
-                    int(self.inv[row]),
-                    tags=() if t is None or _is_missing(t) else t,
-                    failure=None if f is None or _is_missing(f) else f,
-                    host=lambda name, v=view: condition_of(name)(v, now),  # type: ignore[misc]
-                )
-            except InvalidArgument:
-                # Bad facts (tags that are not names): the per-account sweep reports the
-                # account as an error, and so does this one.
-                self.faults.append(self.np.array([row], dtype=self.np.int64))
 
     def _cancel(self, rows: Any) -> Any:
         ladder = self.policy.ladder
@@ -189,20 +113,37 @@ class _Run:
             raise InvalidArgument("columns", "no 'id'", "an 'id' column for hold releases")
         return np.isin(col[rows], np.array(ids, dtype=object))
 
+    def _since(self, rows: Any) -> Any:
+        """When the rows entered their status: as given in the first round, ``now`` in
+        a later one (each of its rows has just moved)."""
+        if self.hop == 0 and self.given_since is not None:
+            return self.given_since[rows]
+        when = self.now_ns if self.hop else self.book.nat
+        return self.np.full(self._size(rows), when, dtype=self.np.int64)
+
     def _days_in(self, rows: Any, days: int) -> Any:
-        since = self.since_all[rows]
+        since = self._since(rows)
         today = self.book.local_days(self.now_ns, rows)
         return (since != self.book.nat) & (today - self.book.local_days(since, rows) >= days)
 
+    def _steps(self, rows: Any) -> Any:
+        """The rows' ladder steps (the step rules of a round read them once)."""
+        if self._steps_of is not rows:
+            self._steps_of, self._steps_at = rows, self.target[rows]
+        return self._steps_at
+
+    def _places(self, s: Any) -> Any:
+        """The places of statuses ``s`` on the ladder (read once per round)."""
+        if self._places_of is not s:
+            self._places_of, self._places_at = s, self.plan.place.take(s)
+        return self._places_at
+
     def wants(self, rule: str, rows: Any, s: Any) -> Any:
         p = self.policy
-        if rule == "dunning":
-            return self.target[rows] > self.plan.pos[s]
+        if rule == "dunning" or rule == "dunning_down":
+            return step_wants(rule, self._steps(rows), self._places(s))
         if rule == "dunning_clear":
-            return self.target[rows] == 0
-        if rule == "dunning_down":
-            t = self.target[rows]
-            return (t > 0) & (t < self.plan.pos[s])
+            return step_wants(rule, self._steps(rows), None)
         if rule == "dunning_cancel":
             return self._cancel(rows)
         if rule == "trial_end":
@@ -277,10 +218,13 @@ class _Run:
             return np.zeros(len(rows), dtype=bool) if flag is None else flag[rows]
         if name == "days_in_status":
             attr = args.get("attr", "status_since")
-            col = self.since_all if attr == "status_since" else self.book.date(attr)
-            if col is None:
-                return np.zeros(len(rows), dtype=bool)
-            col = col[rows]
+            if attr == "status_since":
+                col = self._since(rows)
+            else:
+                col = self.book.date(attr)
+                if col is None:
+                    return np.zeros(len(rows), dtype=bool)
+                col = col[rows]
             days = self.book.local_days(self.now_ns, rows) - self.book.local_days(col, rows)
             return (col != self.book.nat) & (days >= args["days"])
         if name == "period_ended":
@@ -290,7 +234,7 @@ class _Run:
         return self._guard_rows(g, rows, s)
 
     def _guard_rows(self, g: Guard, rows: Any, s: Any) -> Any:
-        since = self.since_all[rows]
+        since = self._since(rows)
         # A guard with no column-wise form: ask it row by row, as the per-account sweep.
         np = self.np
         out = np.zeros(len(rows), dtype=bool)
@@ -304,12 +248,13 @@ class _Run:
 
     def fire(self, trigger: str, rows: Any, s: Any) -> Any:
         """Destination status positions (-1: no edge passed), as the table answers."""
+        return self._fire(self.plan.ways[trigger], rows, s)
+
+    def _fire(self, ways: list[tuple[Any, ...]], rows: Any, s: Any) -> Any:
         np = self.np
         dest: Any = None
         plan = self.plan
-        for (free, guarded, _, dest_at), group_at, any_guarded in zip(
-            plan.fire[trigger], plan.group[trigger], plan.guarded[trigger], strict=True
-        ):
+        for free, guarded, dest_at, group_at, any_guarded, one in ways:
             if dest is None:
                 idx = None
                 ss = s
@@ -325,12 +270,23 @@ class _Run:
             gi = _where(guarded[ss])
             if not gi.size:
                 continue
-            e = group_at[ss[gi]]
-            groups = _where(np.bincount(e)).tolist()
+            if one is None:
+                e = group_at[ss[gi]]
+                groups = _where(np.bincount(e)).tolist()
+            else:
+                groups = [one]
+            if idx is None and len(groups) == 1 and gi.size == len(ss):
+                # Every row asks the same guards: ask them of the rows as they are.
+                ok: Any = None
+                for g in plan.group_guards[groups[0]]:
+                    passed = self.guard(g, rows, s)
+                    ok = passed if ok is None else ok & passed
+                dest[ok] = dest_at[s[ok]]
+                continue
             for index in groups:
                 sel = gi if len(groups) == 1 else gi[e == index]
                 at = sel if idx is None else idx[sel]
-                ok: Any = None
+                ok = None
                 for g in plan.group_guards[index]:
                     passed = self.guard(g, rows[at], s[at])
                     ok = passed if ok is None else ok & passed
@@ -345,7 +301,7 @@ class _Run:
         s: Any,
         active: Any,
         trig_index: dict[str, int],
-        hits: list[tuple[Any, int, int, Any]],
+        hits: list[tuple[Any, int, Any, Any]],
         round_blocked: list[tuple[Any, int, Any]],
     ) -> None:
         """Fire ``rule``'s triggers, in order, for the positions ``pos`` it wants: each
@@ -353,22 +309,34 @@ class _Run:
         refused, reported with the first trigger that applied (``round_blocked``)."""
         np = self.np
         plan = self.plan
-        rid = RULES.index(rule)
+        rid = plan.rule_id[rule]
         triggers = plan.rule_triggers[rule]
         sp = s[pos]
-        if len(triggers) == 1:
-            # The rule applies only where its one trigger does: no per-trigger masks.
-            t = triggers[0]
-            ti = trig_index[t]
-            d = self.fire(t, pos if active is None else active[pos], sp)
+        sure = plan.sure.get(rule)
+        if sure is not None:
+            hits.append((pos, rid, trig_index[triggers[0]], sure[sp]))
+            return
+        merged = plan.merged.get(rule)
+        if len(triggers) == 1 or merged is not None:
+            # The rule applies only where its one trigger does (or one of its triggers
+            # per status): no per-trigger masks.
+            ti: Any
+            if merged is None:
+                ti = trig_index[triggers[0]]
+                ways = plan.ways[triggers[0]]
+            else:
+                ways, at = merged
+                ti = at.take(sp)
+            d = self._fire(ways, pos if active is None else active[pos], sp)
             ok = d >= 0
             if ok.all():
                 hits.append((pos, rid, ti, d))
                 return
             if ok.any():
-                hits.append((pos[ok], rid, ti, d[ok]))
-            no = pos[~ok]
-            round_blocked.append((no, rid, np.full(len(no), ti, dtype=np.int64)))
+                hits.append((pos[ok], rid, ti if merged is None else ti[ok], d[ok]))
+            no = _where(~ok)
+            first = np.full(len(no), ti, dtype=np.int64) if merged is None else ti[no]
+            round_blocked.append((pos[no], rid, first))
             return
         first = np.full(len(pos), -1, dtype=np.int64)
         open_ = np.ones(len(pos), dtype=bool)
@@ -388,7 +356,7 @@ class _Run:
             round_blocked.append((pos[open_], rid, first[open_]))
 
     def run(
-        self, eligible: Any, status_pos: Any, since_all: Any
+        self, eligible: Any, status_pos: Any, given_since: Any
     ) -> tuple[list[_Hop], list[Any], list[Any]]:
         """Move rows to the fixed point, a round (hop) at a time.
 
@@ -401,125 +369,155 @@ class _Run:
         and the rows that could not be planned.
         """
         np = self.np
-        self.since_all = since_all
+        self.given_since = given_since
         plan = self.plan
         changes: list[_Hop] = []
         blocked: list[tuple[Any, ...]] = []
         errors: list[Any] = []
-        rules = [r for r in RULES if r in plan.rule_triggers]
-        trig_index = {t: i for i, t in enumerate(plan.triggers)}
         limit = 2 * len(plan.codes) + 1
         # ``active`` maps positions of this round to rows; ``None`` is every row.
         active: Any = None
         s = status_pos
         m = self.book.n
-        hop = 0
+        self.hop = hop = 0
+        # Per row of a later round: its step's offset into the plan's step table
+        # (``None`` until the first later round), when every step is on the table.
+        key: Any = None
+        tabled = True
+        k = len(plan.codes)
         while m:
             if hop == limit:
                 errors.append(active)
                 break
-            # The statuses present in a later round (few rows, few statuses): rules that
-            # apply to none of them are skipped, and to all of them need no mask.
-            present = (
-                None
-                if active is None
-                else frozenset(_where(np.bincount(s, minlength=len(plan.codes))).tolist())
-            )
-            # Per round, what each (rule, trigger) moved: ascending positions, the rule,
-            # the trigger and the destinations; ``decided`` masks them all.
-            hits: list[tuple[Any, int, int, Any]] = []
-            decided: Any = None
-            round_blocked: list[tuple[Any, int, Any]] = []
-            bits: Any = None  # each row's rules (by the bits of its status), when needed
-            for rule in rules:
-                cand: Any = None  # None: every row of the round
-                if present is not None:
-                    statuses = plan.rule_statuses[rule]
-                    if present.isdisjoint(statuses):
-                        continue
-                    if not present <= statuses:
-                        bits = plan.rule_bits[s] if bits is None else bits
-                        cand = (bits & plan.rule_bit[rule]) != 0
+            if active is not None and key is None and tabled:
+                step = self.target[active]
+                tabled = step.min() >= -2 and step.max() <= plan.step_top
+                key = (step.astype(np.int64) + 2) * k
+            if active is not None and tabled:
+                # Rows that stand where only the step rules apply, on edges without
+                # guards: the table gives each row's move, no rule evaluated; the
+                # round evaluates the rules for the others (rows are independent).
+                e = plan.step_table.take(key + s)
+                ask = _where(e == _ASK) if e.min() < -1 else None
+                if ask is not None and len(ask) == m:
+                    got = self._round(active, s, m, None, blocked)
                 else:
-                    bits = plan.rule_bits[s] if bits is None else bits
-                    cand = (bits & plan.rule_bit[rule]) != 0
-                    if eligible is not None:
-                        cand &= eligible
-                if decided is not None:
-                    cand = ~decided if cand is None else np.logical_and(cand, ~decided, out=cand)
-                many = m if cand is None else np.count_nonzero(cand)
-                if not many:
-                    continue
-                rows_all = slice(None) if active is None else active
-                if many * 4 > m and rule not in _ROW_WISE:
-                    # Most rows are candidates: ask the rule over every row at once.
-                    wanted = self.wants(rule, rows_all, s)
-                    pos = _where(wanted if cand is None else cand & wanted)
-                else:
-                    pos = np.arange(m) if cand is None else _where(cand)
-                    rows = pos if active is None else active[pos]
-                    pos = pos[self.wants(rule, rows, s[pos])]
-                if not pos.size:
-                    continue
-                done = len(hits)
-                self._decide(rule, pos, s, active, trig_index, hits, round_blocked)
-                if len(hits) > done:
-                    if decided is None:
-                        decided = np.zeros(m, dtype=bool)
-                    for p, *_ in hits[done:]:
-                        decided[p] = True
-            for p, rid, first in round_blocked:
-                keep = ~decided[p] if decided is not None else None
-                if keep is None or keep.any():
-                    kept = p if keep is None else p[keep]
-                    blocked.append(
-                        (
-                            kept if active is None else active[kept],
-                            np.full(len(kept), rid),
-                            first if keep is None else first[keep],
-                        )
-                    )
-            if not hits:
-                break
-            if len(hits) == 1:
-                moved, rid, ti, dest = hits[0]
-                rule_of = np.full(len(moved), rid, dtype=np.int8)
-                trig_of = np.full(len(moved), ti, dtype=np.int16)
+                    moved = _where(e >= 0)
+                    e = e[moved]
+                    got = (moved, *(a.take(e) for a in plan.step_moves))
+                    if ask is not None:
+                        asked = self._round(active[ask], s[ask], len(ask), None, blocked)
+                        got = _joined(got, ask, asked)
+                    if not len(got[0]):
+                        break
             else:
-                # Several rules moved rows: lay them out by position (ascending).
-                f_rule = np.empty(m, dtype=np.int8)
-                f_trig = np.empty(m, dtype=np.int16)
-                f_dest = np.empty(m, dtype=np.int64)
-                for p, rid, ti, d in hits:
-                    f_rule[p] = rid
-                    f_trig[p] = ti
-                    f_dest[p] = d
-                moved = _where(decided)
-                rule_of, trig_of, dest = f_rule[moved], f_trig[moved], f_dest[moved]
+                got = self._round(active, s, m, eligible, blocked)
+            if got is None:
+                break
+            moved, rule_of, trig_of, dest = got
             rows_moved = moved if active is None else active[moved]
             changes.append(_Hop(rows_moved, moved, rule_of, trig_of, dest))
-            since_all[rows_moved] = self.now_ns
-            active = rows_moved
-            s = dest
-            m = len(moved)
-            hop += 1
+            active, s, m = rows_moved, dest, len(moved)
+            if key is not None:
+                key = key[moved]
+            self.hop = hop = hop + 1
         errors.extend(self.faults)
         return changes, blocked, errors
 
+    def _round(self, active: Any, s: Any, m: int, eligible: Any, blocked: list[Any]) -> Any:
+        """Evaluate the rules, in order, for the ``m`` rows of a round (``active``;
+        ``None``: every row of the book) in statuses ``s``: the positions that move
+        (ascending), their rules, triggers and destinations (``None``: none moves).
+        Refusals of rows that do not move go to ``blocked``."""
+        np = self.np
+        plan = self.plan
+        # Each row's rules by the bits of its status. In a later round (few rows, few
+        # statuses), rules that apply to none of them are skipped, and to all of them
+        # need no mask: the bits some row has (``anyb``) and every row has (``allb``).
+        bits = plan.rule_bits.take(s)
+        if active is not None:
+            anyb = int(np.bitwise_or.reduce(bits))
+            allb = int(np.bitwise_and.reduce(bits))
+        # Per round, what each (rule, trigger) moved: ascending positions, the rule,
+        # the trigger and the destinations; ``decided`` masks them all.
+        hits: list[tuple[Any, int, Any, Any]] = []
+        decided: Any = None
+        round_blocked: list[tuple[Any, int, Any]] = []
+        rows_all = slice(None) if active is None else active
+        for rule in plan.rules:
+            cand: Any = None  # None: every row of the round
+            bit = plan.rule_bit[rule]
+            if active is not None:
+                if not anyb & bit:
+                    continue
+                if not allb & bit:
+                    cand = (bits & bit) != 0
+            else:
+                cand = (bits & bit) != 0
+                if eligible is not None:
+                    cand &= eligible
+            if decided is not None:
+                cand = ~decided if cand is None else np.logical_and(cand, ~decided, out=cand)
+            many = m if cand is None else np.count_nonzero(cand)
+            if not many:
+                continue
+            if many * 4 > m and rule not in _ROW_WISE:
+                # Most rows are candidates: ask the rule over every row at once.
+                wanted = self.wants(rule, rows_all, s)
+                pos = _where(wanted if cand is None else cand & wanted)
+            else:
+                pos = np.arange(m) if cand is None else _where(cand)
+                rows = pos if active is None else active[pos]
+                pos = pos[self.wants(rule, rows, s[pos])]
+            if not pos.size:
+                continue
+            done = len(hits)
+            self._decide(rule, pos, s, active, plan.trig_index, hits, round_blocked)
+            if len(hits) > done:
+                if decided is None:
+                    decided = np.zeros(m, dtype=bool)
+                for p, *_ in hits[done:]:
+                    decided[p] = True
+        for p, rid, first in round_blocked:
+            keep = ~decided[p] if decided is not None else None
+            if keep is None or keep.any():
+                kept = p if keep is None else p[keep]
+                blocked.append(
+                    (
+                        kept if active is None else active[kept],
+                        np.full(len(kept), rid),
+                        first if keep is None else first[keep],
+                    )
+                )
+        if not hits:
+            return None
+        if len(hits) == 1:
+            moved, rid, ti, dest = hits[0]
+            rule_of = np.full(len(moved), rid, dtype=np.int8)
+            trig_of = np.asarray(ti, dtype=np.int16)
+            if not trig_of.ndim:
+                trig_of = np.full(len(moved), ti, dtype=np.int16)
+            return moved, rule_of, trig_of, dest
+        # Several rules moved rows: lay them out by position (ascending).
+        f_rule = np.empty(m, dtype=np.int8)
+        f_trig = np.empty(m, dtype=np.int16)
+        f_dest = np.empty(m, dtype=np.int64)
+        for p, rid, ti, d in hits:
+            f_rule[p] = rid
+            f_trig[p] = ti
+            f_dest[p] = d
+        moved = _where(decided)
+        return moved, f_rule[moved], f_trig[moved], f_dest[moved]
 
-class _RowView:
-    """One row of the book as an object, for guards without a column-wise form."""
 
-    __slots__ = ("_attr", "_book", "_code", "_row", "_since")
-
-    def __init__(self, book: _Book, row: int, code: int, since: int, attr: str) -> None:
-        self._book = book
-        self._row = row
-        self._code = code
-        self._since = since
-        self._attr = attr
-
-    def __getattr__(self, name: str) -> Any:
-        if name == self._attr:
-            return self._code
-        return self._book.value(name, self._row, self._since)
+def _joined(table: tuple[Any, ...], ask: Any, asked: Any) -> tuple[Any, ...]:
+    """A round's moves from the step table and from the rules (for the positions
+    ``ask``), one after the other (a later round's rows need no order)."""
+    if asked is None:
+        return table
+    np = _numpy()
+    moved, *rest = asked
+    return (
+        np.concatenate((table[0], ask[moved])),
+        *(np.concatenate((a, b)) for a, b in zip(table[1:], rest, strict=True)),
+    )
