@@ -195,7 +195,7 @@ class _Plan:
         Where every rule that applies to a status is one of the ladder's step rules
         (they read only the row's step and the status's place on the ladder) and the
         edges they would take ask no guard, a row's move in a round is a function of
-        (step, status): ``step_table[(step + 2) * k + status position]`` is the index
+        (step, status): ``step_table[(step + 3) * k + status position]`` is the index
         of that move in ``step_moves`` (rule, trigger, destination), ``_STAY``
         for none, or ``_ASK`` where the round must evaluate the rules (another rule
         applies, a guard is asked, or an edge is refused).
@@ -203,22 +203,23 @@ class _Plan:
         np = _numpy()
         k = len(self.codes)
         ladder = self.c.policy.ladder
-        # Steps as _target gives them: 0 (clear) to the top step, -2 (enforcement off).
+        # Steps as _target gives them: 0 (clear) to the top step, -2 (enforcement off),
+        # -3 (owing below every step).
         self.step_top = 0 if ladder is None else len(ladder.steps)
         rules, trig_index = self.rules, self.trig_index
         moves: dict[tuple[int, int, int], int] = {}
-        table = np.full((self.step_top + 3) * k, _ASK, dtype=np.int64)
-        for step in range(-2, self.step_top + 1):
+        table = np.full((self.step_top + 4) * k, _ASK, dtype=np.int64)
+        for step in range(-3, self.step_top + 1):
             for i in range(k):
                 move = self._step_move(rules, step, i)
                 if move is None:
                     continue
                 if move == _STAY:
-                    table[(step + 2) * k + i] = _STAY
+                    table[(step + 3) * k + i] = _STAY
                     continue
                 rule, trigger, dest = move
                 key = (RULES.index(rule), trig_index[trigger], dest)
-                table[(step + 2) * k + i] = moves.setdefault(key, len(moves))
+                table[(step + 3) * k + i] = moves.setdefault(key, len(moves))
         self.step_table = table
         # Each move's rule, trigger and destination (as a round lays its moves out).
         self.step_moves = (

@@ -391,8 +391,8 @@ class _Run:
                 break
             if active is not None and key is None and tabled:
                 step = self.target[active]
-                tabled = step.min() >= -2 and step.max() <= plan.step_top
-                key = (step.astype(np.int64) + 2) * k
+                tabled = step.min() >= -3 and step.max() <= plan.step_top
+                key = (step.astype(np.int64) + 3) * k
             if active is not None and tabled:
                 # Rows that stand where only the step rules apply, on edges without
                 # guards: the table gives each row's move, no rule evaluated; the

@@ -20,7 +20,8 @@ def ladder_steps(
     book: _Book, plan: _Plan, facts: tuple[Any, Any, Any, Any], now: dt.datetime, faults: list[Any]
 ) -> Any:
     """The ladder step each row belongs on (int8; 1-based, climbing order): 0 when
-    clear, -2 where enforcement is off, 0 for every row without a ladder.
+    clear, -3 where the row owes past due below every step, -2 where enforcement is off,
+    0 for every row without a ladder.
 
     Args:
         book: the rows.
@@ -65,6 +66,8 @@ def ladder_steps(
             if limits[-1] <= 0 and values is not dpd:
                 continue  # every step's threshold is met by any account that owes
             np.minimum(target, _met(np, values, limits), out=target)
+    # Owing past due, but below every step: not clear (the per-account sweep's BELOW).
+    target[owing & (target == 0)] = -3
     tags = book.cols.get("control_tags")
     if ladder.enforcement_off is not None and tags is not None:
         off = ladder.enforcement_off

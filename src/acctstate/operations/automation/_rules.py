@@ -42,6 +42,10 @@ GENERIC, DUE, CLIMB, CLEAR, DAYS, DOWN = range(6)
 FROZEN = -2
 """The target of an account whose dunning enforcement is off: no ladder rule acts."""
 
+BELOW = -3
+"""The target of an account that owes past due but below every step: it stays where it
+is (no step to climb to, and not clear: payment must settle it first)."""
+
 
 class Rule:
     """One rule as it applies from one status: its name, triggers and condition.
@@ -164,7 +168,8 @@ class Compiled:
     # -- facts ---------------------------------------------------------------------------
 
     def target(self, account: Any, now: dt.datetime, memo: list[int]) -> int:
-        """The ladder step the account belongs on (0: clear); computed once per sweep."""
+        """The ladder step the account belongs on (0: clear, ``BELOW``: owing but below
+        every step, ``FROZEN``: enforcement off); computed once per sweep."""
         found = memo[0]
         if found != -1:
             return found
@@ -183,6 +188,8 @@ class Compiled:
                             found = i
                 else:
                     found = self._target(account, now, days, balance, invoices)
+                if found == 0:
+                    found = BELOW
         if self.off_tag is not None:
             tags = getattr(account, "control_tags", None)
             if tags and self.off_tag in tag_names(tags):
