@@ -318,6 +318,23 @@ def test_bad_arguments_are_refused() -> None:
             store.run_automation(other, now=NOW)
 
 
+def test_a_policy_with_the_daily_auto_apply_is_refused_by_every_store() -> None:
+    """A store keeps no invoices, so its nightly run cannot book the daily auto-apply the
+    per-account sweep makes: the policy is refused, naming it, and nothing changes
+    (rather than a run that plans on allocations it never books)."""
+    applying = AutomationPolicy(isp.workflow(), ladder=reference_ladder(), auto_apply=True)
+    memory = MemoryStore(applying.workflow)
+    memory.open("A-1", "active_dunning_1", at=NOW - dt.timedelta(days=40), imported=True)
+    with sql_store("sqlite") as store:
+        store.open("A-1", "active_dunning_1", at=NOW - dt.timedelta(days=40), imported=True)
+        for s in (memory, store):
+            before = s.load("A-1")
+            with pytest.raises(InvalidArgument, match=r"policy\.auto_apply.*keeps no invoices"):
+                s.run_automation(applying, now=NOW)
+            assert s.load("A-1") == before
+            assert [c.trigger for c in s.history("A-1")] == ["open"]
+
+
 def test_run_inside_the_callers_transaction() -> None:
     """With ``connection=``, the run writes inside the caller's transaction: rolled back
     with it, committed with it."""

@@ -25,7 +25,7 @@ from acctstate.values.history import OPEN, History, StatusChange, effect_key_pre
 from acctstate.values.invoices import allocate
 from acctstate.values.ledger import ApplyPayment
 
-__all__ = ["AUTO_APPLY", "auto_apply", "planned_allocations"]
+__all__ = ["AUTO_APPLY", "auto_apply", "planned_allocations", "refuse_auto_apply"]
 
 AUTO_APPLY = "auto_apply"
 """The trigger recorded by the auto-apply's history entry (the status does not move)."""
@@ -208,3 +208,20 @@ def auto_apply(
     if not applied:
         return None
     return book_allocations(wf, account, applied, at, actor=actor, reason=reason, hooks=hooks)
+
+
+def refuse_auto_apply(policies: Any, why: str) -> None:
+    """Refuse an enabled policy with the daily auto-apply where a run cannot book it.
+
+    Args:
+        policies: the run's policies (``AutomationPolicy`` values).
+        why: what the run lacks and what to do instead (the error's "expected" part).
+
+    Raises:
+        InvalidArgument: naming ``policy.auto_apply`` (or ``policy['<class>'].auto_apply``).
+    """
+    for p in policies:
+        if getattr(p, "enabled", False) and getattr(p, "auto_apply", False):
+            cls = getattr(p, "account_class", None)
+            name = "policy.auto_apply" if cls is None else f"policy[{cls!r}].auto_apply"
+            raise InvalidArgument(name, True, why)

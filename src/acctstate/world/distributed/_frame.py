@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from acctstate.operations.automation import RULES, AutomationPolicy, sweep_columns
+from acctstate.operations.automation._autoapply import refuse_auto_apply
 from acctstate.values.clock import require_aware
 from acctstate.values.errors import InvalidArgument, MissingDependency
 from acctstate.world.distributed._document import policies_from_document, policies_to_document
@@ -76,18 +77,14 @@ def _policies(
     given = (policy,) if isinstance(policy, AutomationPolicy) else tuple(policy)
     if not given:
         raise InvalidArgument("policy", policy, "an AutomationPolicy (or a sequence of them)")
+    refuse_auto_apply(
+        (p for p in given if isinstance(p, AutomationPolicy)),
+        "a policy without the daily auto-apply: the distributed sweeps read no "
+        "invoice table, so they cannot apply payments and credits (apply them "
+        "before the run and give past_due_balance, or sweep with "
+        "sweep_columns(..., invoices=...))",
+    )
     for p in given:
-        if isinstance(p, AutomationPolicy) and p.enabled and p.auto_apply:
-            raise InvalidArgument(
-                "policy.auto_apply"
-                if p.account_class is None
-                else f"policy[{p.account_class!r}].auto_apply",
-                True,
-                "a policy without the daily auto-apply: the distributed sweeps read no "
-                "invoice table, so they cannot apply payments and credits (apply them "
-                "before the run and give past_due_balance, or sweep with "
-                "sweep_columns(..., invoices=...))",
-            )
         if isinstance(p, AutomationPolicy) and p.credit_hold is not None and p.credit_hold.hold:
             # The frame has no table of holds: refuse rather than plan without them.
             raise InvalidArgument(

@@ -17,6 +17,7 @@ from typing import Any
 
 from acctstate.core.workflow import Workflow
 from acctstate.operations.automation import RULES, AutomationPolicy
+from acctstate.operations.automation._autoapply import refuse_auto_apply
 from acctstate.operations.automation._rules import Compiled, compiled
 from acctstate.operations.automation._sweep import _cancel_data, _policies
 from acctstate.values.errors import InvalidArgument, PlanOutdated
@@ -36,7 +37,8 @@ class Policies:
     """The policies of one run by account class, checked against the store's workflow.
 
     Raises:
-        InvalidArgument: not policies, two for one class, or a policy on another workflow.
+        InvalidArgument: not policies, two for one class, a policy on another workflow,
+            or one with the daily auto-apply (a store keeps no invoices to apply to).
     """
 
     def __init__(
@@ -49,6 +51,12 @@ class Policies:
                 raise InvalidArgument(
                     "policy", p, f"a policy on the store's workflow {workflow.name!r}"
                 )
+        refuse_auto_apply(
+            self.by_class.values(),
+            "a policy without the daily auto-apply: a store keeps no invoices, so its "
+            "nightly run cannot apply payments and credits (the host applies them in its "
+            "own ledger and gives past_due_balance as a fact)",
+        )
         self.compiled = {k: compiled(p) for k, p in self.by_class.items() if p.enabled}
         fallback = self.compiled.get(None)
         self._fallback = fallback
