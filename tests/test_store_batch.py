@@ -285,6 +285,37 @@ def test_held_accounts_batch_as_objects_do(kind: str, hold_days: int, change: An
         run_paths([kind], rows, Selection(), change, mode, previewed=True)
 
 
+@pytest.mark.parametrize("kind", ["memory", "sqlite", pytest.param("postgres", marks=needs_pg)])
+@pytest.mark.parametrize("actor", [None, acctstate.Actor.system("nightly")])
+def test_held_stored_accounts_batch_as_fire_does(kind: str, actor: Any) -> None:
+    """A store batch gives each held account what ``wf.fire`` gives it: a fraud hold (it
+    blocks changes) refuses a person's ``suspend`` and lets the system's through; billing
+    and service holds take the stops they already made out of the effects."""
+    rows = [
+        {"status": "active", "days": 0, "balance": Decimal("0"), "hold": hold}
+        for hold in (None, "manual", "fraud", "credit", "dunning")
+    ]
+    expected = []
+    for account in object_book(rows):
+        try:
+            expected.append(WF.fire(account, "suspend", at=AT, actor=actor))
+        except acctstate.AcctStateError as exc:
+            expected.append(exc)
+    with contextlib.ExitStack() as stack:
+        store = (
+            memory_store(rows) if kind == "memory" else stack.enter_context(sql_store(kind, rows))
+        )
+        got = store.apply_batch(None, FireTrigger("suspend"), at=AT, actor=actor).outcomes
+        for outcome, want in zip(got, expected, strict=True):
+            if isinstance(want, acctstate.AcctStateError):
+                assert outcome.kind is OutcomeKind.REFUSED and outcome.reason == str(want)
+                assert store.load(outcome.account_id).status == WF.catalog["active"].code
+            else:
+                assert outcome.kind is OutcomeKind.CHANGED and outcome.effects == want.effects
+    kinds = [o.kind for o in got]
+    assert kinds.count(OutcomeKind.REFUSED) == (0 if actor is not None else 1)
+
+
 ROWS = [
     {"status": "active", "days": 0, "balance": Decimal("0"), "funds": Decimal("0")},
     {"status": "active", "days": 0, "balance": Decimal("0"), "first_used_at": T0},

@@ -25,7 +25,8 @@ here, so import from here.
 
 Status changes are decided per status from the workflow's compiled table, so a batch
 over many accounts in a few statuses costs little more than the table lookups; edges
-with guards or effect rules fall back to ``Workflow.plan`` per account.
+with guards or effect rules, and accounts with standing holds (a hold may refuse the
+change or shape its effects), fall back to ``Workflow.plan`` per account.
 """
 
 from acctstate.operations.batch._apply import BatchOutcome, OutcomeKind

@@ -1,6 +1,7 @@
 """The batch planner: decides the status part once per status from the workflow's compiled
-table, plans edges with guards or effect rules per account through ``Workflow.plan``,
-and plans the field updates; accounts that share a verdict share one `Plan`."""
+table, plans edges with guards or effect rules, and accounts with standing holds, per
+account through ``Workflow.plan``, and plans the field updates; accounts that share a
+verdict share one `Plan`."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from collections.abc import Iterable, Iterator, MutableSet
 from decimal import Decimal
 from typing import Any
 
+from acctstate.core._workflow_fire import refuse_elsewhere
 from acctstate.core.workflow import Workflow
 from acctstate.operations.batch._changes import (
     BatchChange,
@@ -44,6 +46,7 @@ from acctstate.values.errors import (
     UnknownTrigger,
 )
 from acctstate.values.graph import Edge
+from acctstate.values.guards import GuardContext
 from acctstate.values.history import OPEN, History, StatusChange
 from acctstate.values.status import Status
 
@@ -308,7 +311,8 @@ class Planner:
         for a in rows:
             fast = fasts.get(getattr(a, attr))
             i = a.id
-            if fast is None or i is None or i.__class__ is bool:
+            if fast is None or i is None or i.__class__ is bool or a.holds:
+                # A standing hold may refuse the change or shape its effects.
                 append(slow(a))
                 continue
             history = a.history
@@ -340,7 +344,7 @@ class Planner:
         for a in rows[len(out) :]:
             fast = fasts.get(getattr(a, attr, None))
             i = getattr(a, "id", None)
-            if fast is None or i is None or i.__class__ is bool:
+            if fast is None or i is None or i.__class__ is bool or getattr(a, "holds", None):
                 append(slow(a))
                 continue
             history = getattr(a, "history", None)
@@ -431,11 +435,16 @@ class Planner:
                     return Plan(ACTION_REFUSED, source, why=why)
                 if latest is None or last.at > latest:
                     latest = last.at
-        if group.slow_trigger is not None:
+        trigger = group.slow_trigger
+        if trigger is None and group.timed and getattr(account, "holds", None):
+            # Standing holds: a hold blocking changes refuses a person's change, and the
+            # effects follow the change in effective capability; Workflow.plan decides.
+            trigger = group.trigger
+        if trigger is not None:
             try:
                 change = self.workflow.plan(
                     account,
-                    group.slow_trigger,
+                    trigger,
                     at=at,
                     reason=self.reason,
                     note=self.note,
@@ -443,6 +452,13 @@ class Planner:
                 )
             except AcctStateError as exc:
                 return Plan(ACTION_REFUSED, source, why=str(exc), refusal=exc)
+            target = self._target
+            if target is not None and change.dest != target:
+                # As Workflow.move_to: the trigger's guards now lead elsewhere (end_trial
+                # to active, asked for canceled): refused, never a move to another status.
+                ctx = GuardContext(account, at, self.actor, {})
+                elsewhere = refuse_elsewhere(self.workflow, account, source, target, trigger, ctx)
+                return Plan(ACTION_REFUSED, source, why=str(elsewhere), refusal=elsewhere)
             return Plan(ACTION_CHANGE, source, change=change)
         plan = group.plan
         assert plan is not None
