@@ -270,6 +270,21 @@ class History:
             InvalidArgument: ``change`` does not start from the status the history ends
                 in, or is not a ``StatusChange``.
         """
+        when = self.check(change)
+        self._changes.append(change)
+        # Compared in UTC: Python compares datetimes sharing a tzinfo by wall time, which
+        # would misorder the repeated hour when the clocks fall back.
+        self._times.append(when)
+
+    def check(self, change: StatusChange) -> dt.datetime:
+        """Raise what [`append`][acctstate.history.History.append] would raise for
+        ``change``; nothing is recorded. Returns its instant in UTC.
+
+        Raises:
+            HistoryConflict: ``change`` is effective before the latest recorded change.
+            InvalidArgument: ``change`` does not start from the status the history ends
+                in, or is not a ``StatusChange``.
+        """
         if not isinstance(change, StatusChange):
             raise InvalidArgument("change", change, "a StatusChange")
         at = change.at
@@ -285,10 +300,7 @@ class History:
                     change.source.name,
                     f"the status the history ends in, {last.dest.name!r}",
                 )
-        self._changes.append(change)
-        # Compared in UTC: Python compares datetimes sharing a tzinfo by wall time, which
-        # would misorder the repeated hour when the clocks fall back.
-        self._times.append(when)
+        return when
 
     def __iter__(self) -> Iterator[StatusChange]:
         return iter(self._changes)

@@ -16,6 +16,7 @@ from decimal import Decimal
 from typing import Any
 
 from acctstate.core.workflow import Workflow
+from acctstate.operations.holds._place import check_record
 from acctstate.values.account import account_id_of
 from acctstate.values.actors import SYSTEM, Actor
 from acctstate.values.clock import require_aware
@@ -138,6 +139,7 @@ def book_allocations(
         actor,
         applied,
     )
+    check_record(account, change)  # refused before the host's ledger hears of it
     run = hooks if hooks is not None else wf.hooks
     if run is not None:
         if not isinstance(run, Hooks):

@@ -15,7 +15,7 @@ from typing import Any
 
 from acctstate.core.workflow import Workflow
 from acctstate.operations.automation._policy import AutomationPolicy
-from acctstate.operations.automation._rules import _UNSET, _past_due
+from acctstate.operations.automation._rules import _UNSET, _past_due, in_default_zone
 from acctstate.operations.holds._place import auto_hold_id, plan_place, plan_release
 from acctstate.values.account import account_id_of
 from acctstate.values.errors import InvalidArgument
@@ -66,6 +66,7 @@ def hold_actions(policy: AutomationPolicy, account: Any, now: dt.datetime) -> li
     credit = policy.credit_hold
     if credit is None or credit.hold is None:
         return out
+    account = in_default_zone(policy.workflow, account)  # days in its billing zone
     mine = [h for h in left if h.type == credit.hold]
     if mine:
         # What is owed, as the status rules read it (invoices, else the balance).

@@ -306,7 +306,7 @@ class Compiled:
 
                 def ended(a: Any, c: int, s: Any, now: dt.datetime, m: list[int]) -> bool:
                     return owed(a, now) > 0 and not any(
-                        r.account_id == getattr(a, "id", None) and r.covers(now) for r in releases
+                        r.account_id == account_id_of(a) and r.covers(now) for r in releases
                     )
 
                 yield Rule("credit_hold_return", has(hold.restore), ended)
@@ -445,6 +445,15 @@ class _InZone:
         return getattr(self._account, name)
 
 
+def in_default_zone(workflow: Any, account: Any) -> Any:
+    """``account`` as the rules read it: in the workflow's ``default_timezone`` when it
+    gives no billing time zone of its own (for reading only: changes go to the account)."""
+    zone = workflow.default_timezone
+    if zone is not None and own(account, "timezone") is None:
+        return _InZone(account, zone)
+    return account
+
+
 def plan_one(
     c: Compiled, account: Any, now: dt.datetime
 ) -> tuple[list[Change], list[Refused]] | None:
@@ -459,9 +468,7 @@ def plan_one(
     # misread in the hour the clocks fall back. The changes keep the caller's ``now``.
     at = now
     now = now.astimezone(dt.UTC)
-    zone = c.policy.workflow.default_timezone
-    if zone is not None and own(account, "timezone") is None:
-        account = _InZone(account, zone)  # the workflow's default_timezone
+    account = in_default_zone(c.policy.workflow, account)
     code = getattr(account, c.status_attr)
     rules = c.rules.get(code) if type(code) is int else None
     if rules is None:

@@ -29,7 +29,14 @@ from acctstate.operations.automation._holds import (
     plan_hold_action,
 )
 from acctstate.operations.automation._policy import RULES, AutomationPolicy
-from acctstate.operations.automation._rules import Change, Compiled, Refused, compiled, plan_one
+from acctstate.operations.automation._rules import (
+    Change,
+    Compiled,
+    Refused,
+    compiled,
+    in_default_zone,
+    plan_one,
+)
 from acctstate.operations.holds._place import commit_hold
 from acctstate.values._views import show, show_html
 from acctstate.values.account import account_id_of, id_label
@@ -333,7 +340,11 @@ def sweep(
                 found = fallback
             c = found
         try:
-            applied = planned_allocations(account, now) if c.auto_apply else ()
+            applied = (
+                planned_allocations(in_default_zone(c.policy.workflow, account), now)
+                if c.auto_apply
+                else ()
+            )
             # Planned on the facts apply will find once it has booked the allocations.
             planned = plan_one(c, AfterAutoApply(account, applied) if applied else account, now)
             # Hold rules: only for accounts with holds, or a policy placing holds.
@@ -412,7 +423,11 @@ def _apply(plan: SweepPlan | Iterable[AccountPlan], hooks: Hooks | None) -> Appl
         try:
             # Allocated again against the facts as they are now (a payment applied by
             # hand in between is respected): the same allocations when nothing moved.
-            fresh = planned_allocations(account, at) if account_plan.applied else ()
+            fresh = (
+                planned_allocations(in_default_zone(wf, account), at)
+                if account_plan.applied
+                else ()
+            )
             if fresh:
                 done.append(
                     book_allocations(

@@ -329,8 +329,10 @@ class Planner:
                 append(slow(a))
                 continue
             since = a.status_since
-            if since is not None and since >= at:
-                append(slow(a))
+            if since is not None and (
+                since.__class__ is not dt.datetime or since.tzinfo is None or since >= at
+            ):
+                append(slow(a))  # which also names a status_since that is not an instant
                 continue
             append(fast)
 
@@ -415,6 +417,11 @@ class Planner:
         source = group.source
         assert source is not None
         latest = getattr(account, "status_since", None)
+        if latest is not None and (not isinstance(latest, dt.datetime) or latest.tzinfo is None):
+            bad = InvalidArgument(
+                "status_since", latest, "a timezone-aware datetime (e.g. datetime(..., tzinfo=UTC))"
+            )
+            return Plan(ACTION_REFUSED, source, why=str(bad), refusal=bad)
         if isinstance(history, History) and history:
             last = history[-1]
             if last.at >= at and self._already(history, group):

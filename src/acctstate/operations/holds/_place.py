@@ -13,6 +13,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from acctstate.core.workflow import Workflow
+from acctstate.values.account import account_id_of
 from acctstate.values.actors import SYSTEM, Actor
 from acctstate.values.clock import require_aware
 from acctstate.values.effects import Hooks, dispatch
@@ -69,6 +70,16 @@ def _check_time(account: Any, at: dt.datetime) -> None:
         raise HistoryConflict(account_id=getattr(account, "id", None), at=at, latest=latest)
 
 
+def check_record(account: Any, change: StatusChange) -> None:
+    """Raise what recording ``change`` on ``account`` would raise, before any effect of
+    it runs: an instant before the account's latest change (or its ``status_since``), or
+    a history that ends in another status. Nothing changes."""
+    _check_time(account, change.at)
+    history = getattr(account, "history", None)
+    if isinstance(history, History) and history:
+        history.check(change)
+
+
 def _check_permission(
     account: Any, status: Status, trigger: str, htype: HoldType, actor: Actor | None
 ) -> None:
@@ -117,7 +128,7 @@ def _change(
     note: str | None,
     actor: Actor | None,
 ) -> StatusChange:
-    account_id = str(account.id)
+    account_id = account_id_of(account)
     prefix = effect_key_prefix(account_id, f"{trigger}:{hold.id}", at, status.code)
     kinds = hold_effects(status, status, before, after)
     effects = tuple(kind(key=f"{prefix}#{i}") for i, kind in enumerate(kinds))
@@ -136,6 +147,7 @@ def commit_hold(
 ) -> None:
     """Run a planned hold change's effects through the hooks, then record it on the
     account (its history and standing holds)."""
+    check_record(account, change)
     run = hooks if hooks is not None else wf.hooks
     if run is not None and change.effects:
         if not isinstance(run, Hooks):
