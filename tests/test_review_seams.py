@@ -151,3 +151,37 @@ def test_batch_refuses_a_naive_status_since_with_a_typed_error() -> None:
     assert "invalid status_since" in (rows[1].reason or "")
     with pytest.raises(InvalidArgument, match="status_since"):
         wf.plan(bad, "escalate_dunning", at=NOW)
+
+
+def test_invoices_due_the_same_day_are_paid_in_the_same_order_on_both_paths() -> None:
+    """Two invoices due and issued alike, listed out of id order: the per-account
+    allocation pays the lower id first; the column-wise one does too when the table
+    gives the ids (without them, table order)."""
+    import numpy as np
+
+    wf = isp.workflow()
+    policy = AutomationPolicy(wf, auto_apply=True)
+    issued, due = dt.date(2026, 4, 1), dt.date(2026, 4, 15)
+    a = wf.open(
+        "A-1",
+        "active",
+        at=NOW - dt.timedelta(days=90),
+        imported=True,
+        invoices=[
+            Invoice("I-2", Decimal("30"), issued, due),
+            Invoice("I-1", Decimal("30"), issued, due),
+        ],
+        payments=[Payment("P-1", Decimal("30"), dt.date(2026, 5, 1))],
+    )
+    (plan,) = sweep([a], policy, now=NOW).plans
+    assert [(e.invoice, e.amount) for e in plan.applied] == [("I-1", Decimal("30"))]
+    book = {"status": np.array([1]), "balance": np.array([6000]), "unapplied": np.array([3000])}
+    table = {
+        "account": np.array([0, 0]),
+        "due": np.array([due, due], "datetime64[D]"),
+        "issued": np.array([issued, issued], "datetime64[D]"),
+        "open": np.array([3000, 3000]),
+        "id": np.array(["I-2", "I-1"]),
+    }
+    out = sweep_columns(book, policy, now=NOW, invoices=table)
+    assert (out.applied_invoice.tolist(), out.applied_amount.tolist()) == ([1], [3000])

@@ -166,7 +166,8 @@ def sweep_columns(
             every CPU for a book of at least 200,000 rows and one thread below that;
             ``1`` never starts a thread.
         invoices: the open invoices as a long table (``account`` row, ``due``,
-            ``open``, optionally ``issued``); when given, every row's dunning and
+            ``open``, optionally ``issued`` and ``id``, which break ties of one due
+            day as the per-account allocation does); when given, every row's dunning and
             credit-hold facts come from it (a row without invoices owes nothing past
             due), after the daily auto-apply of the book's ``unapplied`` column for the
             policies with ``auto_apply``.

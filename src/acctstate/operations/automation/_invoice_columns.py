@@ -104,8 +104,11 @@ def _due_days(book: _Book, arr: Any, acct: Any) -> Any:
     return book.local_days(ns, acct)
 
 
-def _oldest_first(np: Any, a: Any, d: Any, issued: Any) -> Any:
-    """The order of invoices by account, then due day, then issue (then table order)."""
+def _oldest_first(np: Any, a: Any, d: Any, issued: Any, ids: Any = None) -> Any:
+    """The order of invoices by account, then due day, then issue, then invoice id (as
+    the per-account allocation orders them; without an ``id`` column, table order)."""
+    if ids is not None:
+        return np.lexsort([ids, d, a] if issued is None else [ids, issued, d, a])
     if issued is None and len(a):
         lo, hi = int(d.min()), int(d.max())
         span = hi - lo + 1
@@ -175,7 +178,13 @@ def invoice_facts(
         rows = np.flatnonzero((funds[acct] > 0) & (left > 0))
         if rows.size:
             a, o, d = acct[rows], left[rows], due[rows]
-            order = _oldest_first(np, a, d, None if issued is None else issued[rows])
+            order = _oldest_first(
+                np,
+                a,
+                d,
+                None if issued is None else issued[rows],
+                None if "id" not in cols else cols["id"].astype(str)[rows],
+            )
             rows, a, o = rows[order], a[order], o[order]
             # Open balances of the older invoices of the same account, before each one.
             before = np.cumsum(o) - o
