@@ -257,6 +257,8 @@ class _Plan:
             # The table has an unknown code at each end: a code outside its span is
             # clipped onto one of them (no pass to find the span of the column first).
             pos = self.lut.take(status - (self.codes[0] - 1), mode="clip")
+            if not len(pos) or pos.min() >= 0:
+                return pos, None
             known = pos >= 0
         else:
             pos = np.clip(np.searchsorted(self.codes, status), 0, len(self.codes) - 1)
@@ -341,14 +343,12 @@ def _met(np: Any, values: Any, limits: list[int]) -> Any:
     """How many of ``limits`` each value meets (``value >= limit``), as int8."""
     low, top = min(limits) - 1, max(limits)
     if low >= -1 and top <= 4096 and len(set(limits)) > 2:
-        # One lookup in a table by value, clipped to the thresholds' range (a value
-        # below ``low + 1`` meets none, one above the top meets all): three passes
-        # however many thresholds.
-        at = np.minimum(values, top)
-        np.maximum(at, low, out=at)
-        if low:
-            at -= low
-        return _met_table(tuple(sorted(limits)), low).take(at)
+        # One lookup in a table by value, the index clipped to the table (a value
+        # below ``low + 1`` meets none, one above the top meets all): one or two
+        # passes however many thresholds.
+        return _met_table(tuple(sorted(limits)), low).take(
+            values - low if low else values, mode="clip"
+        )
     count = np.zeros(len(values), dtype=np.int8)
     for limit in sorted(set(limits)):
         met = (values >= limit).view(np.int8)

@@ -63,8 +63,10 @@ def ladder_steps(
             (inv, [s.min_invoices for s in ladder.steps]),
         )
         for values, limits in dims:
-            if limits[-1] <= 0 and values is not dpd:
-                continue  # every step's threshold is met by any account that owes
+            if values is not dpd and limits[-1] <= (1 if values is bal else 0):
+                # Every step's threshold is met by any account that owes (it owes at
+                # least one minor unit).
+                continue
             np.minimum(target, _met(np, values, limits), out=target)
     # Owing past due, but below every step: not clear (the per-account sweep's BELOW).
     target[owing & (target == 0)] = -3
