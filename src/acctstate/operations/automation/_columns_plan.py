@@ -332,21 +332,25 @@ def _minor_limit(amount: Decimal, scale: int, ceil: bool) -> int:
 
 
 @functools.lru_cache(maxsize=256)
-def _met_table(limits: tuple[int, ...], low: int) -> Any:
-    """How many of ``limits`` (sorted) each value from ``low`` to the largest meets."""
+def _met_table(limits: tuple[int, ...], low: int, none: int) -> Any:
+    """How many of ``limits`` (sorted) each value from ``low`` to the largest meets
+    (``none`` where it meets none)."""
     np = _numpy()
     values = np.arange(low, limits[-1] + 1)
-    return np.searchsorted(np.array(limits), values, side="right").astype(np.int8)
+    met = np.searchsorted(np.array(limits), values, side="right").astype(np.int8)
+    met[met == 0] = none
+    return met
 
 
-def _met(np: Any, values: Any, limits: list[int]) -> Any:
-    """How many of ``limits`` each value meets (``value >= limit``), as int8."""
+def _met(np: Any, values: Any, limits: list[int], none: int = 0) -> Any:
+    """How many of ``limits`` each value meets (``value >= limit``), as a new int8
+    array; ``none`` where a value meets none of them."""
     low, top = min(limits) - 1, max(limits)
     if low >= -1 and top <= 4096 and len(set(limits)) > 2:
         # One lookup in a table by value, the index clipped to the table (a value
         # below ``low + 1`` meets none, one above the top meets all): one or two
         # passes however many thresholds.
-        return _met_table(tuple(sorted(limits)), low).take(
+        return _met_table(tuple(sorted(limits)), low, none).take(
             values - low if low else values, mode="clip"
         )
     count = np.zeros(len(values), dtype=np.int8)
@@ -354,6 +358,8 @@ def _met(np: Any, values: Any, limits: list[int]) -> Any:
         met = (values >= limit).view(np.int8)
         times = limits.count(limit)
         count += met if times == 1 else met * times
+    if none:
+        count[count == 0] = none
     return count
 
 
