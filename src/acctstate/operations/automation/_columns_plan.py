@@ -227,6 +227,37 @@ class _Plan:
             np.array([m[1] for m in moves] or [0], dtype=np.int16),
             np.array([m[2] for m in moves] or [0], dtype=np.int64),
         )
+        self._chains(k)
+
+    def _chains(self, k: int) -> None:
+        """From each (step, status) of the step table, the moves it makes round after
+        round until it stays: ``chain_len`` (-1 where the chain reaches a status the
+        rules must decide, or does not stay within the round limit) and
+        ``chain_moves[j]``, each state's move ``j`` as ``step_moves`` gives it (rule,
+        trigger and destination by state)."""
+        np = _numpy()
+        table = self.step_table.tolist()
+        dests = self.step_moves[2].tolist()
+        limit = 2 * k + 1
+        lengths: list[int] = []
+        chains: list[list[int]] = []
+        for c in range(len(table)):
+            base, cur = c - c % k, c
+            moves: list[int] = []
+            while len(moves) <= limit and table[cur] >= 0:
+                moves.append(table[cur])
+                cur = base + dests[table[cur]]
+            lengths.append(len(moves) if table[cur] == _STAY else -1)
+            chains.append(moves)
+        self.chain_len = np.array(lengths, dtype=np.int64)
+        top = max(lengths, default=0)
+        self.chain_moves = [
+            tuple(
+                a.take(np.array([m[j] if len(m) > j else 0 for m in chains], dtype=np.int64))
+                for a in self.step_moves
+            )
+            for j in range(max(top, 0))
+        ]
 
     def _step_move(self, rules: list[str], step: int, i: int) -> Any:
         """The move (rule, trigger, destination) of a row on ``step`` in status
