@@ -122,6 +122,9 @@ class _Run:
         return self.np.full(self._size(rows), when, dtype=self.np.int64)
 
     def _days_in(self, rows: Any, days: int) -> Any:
+        if self.hop:
+            # Each row of a later round entered its status now: no day has passed.
+            return self.np.full(self._size(rows), days <= 0, dtype=bool)
         since = self._since(rows)
         today = self.book.local_days(self.now_ns, rows)
         return (since != self.book.nat) & (today - self.book.local_days(since, rows) >= days)
@@ -219,6 +222,8 @@ class _Run:
         if name == "days_in_status":
             attr = args.get("attr", "status_since")
             if attr == "status_since":
+                if self.hop:
+                    return self._days_in(rows, args["days"])
                 col = self._since(rows)
             else:
                 col = self.book.date(attr)
