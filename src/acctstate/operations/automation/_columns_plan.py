@@ -156,11 +156,32 @@ class _Plan:
             for rule, ts in self.rule_triggers.items()
             if len(ts) == 1 and bool((self.fire[ts[0]][0][0][self.rule_mask[rule]] >= 0).all())
         }
+        self._sure_archive(policy.archive_after_days)
         self.rule_id = {rule: RULES.index(rule) for rule in self.rule_triggers}
         # Places as the steps are held (int8: a comparison of like types is the fast one).
         self.place = self.pos.astype(np.int8) if self.pos.max() < 127 else self.pos
         self.extended = policy.ladder is not None and policy.ladder.extended
         self._step_table()
+
+    def _sure_archive(self, days: int) -> None:
+        """The archive rule is sure where its edges ask only what the rule has read:
+        days in status (since the status was entered, at most the rule's days), which
+        pass wherever the rule wants a row."""
+        np = _numpy()
+        ts = self.rule_triggers.get("archive")
+        if ts is None or len(ts) != 1 or "archive" in self.sure:
+            return
+        free, guarded, edge, dest = self.fire[ts[0]][0]
+        implied = np.array(
+            [
+                bool(guarded[i]) and _implied(self.edges[int(edge[i])].guards, days)
+                for i in range(len(self.codes))
+            ],
+            dtype=bool,
+        )
+        sure = np.where(implied, dest, free)
+        if bool((sure[self.rule_mask["archive"]] >= 0).all()):
+            self.sure["archive"] = sure
 
     def _merge(
         self, rule: str, triggers: tuple[str, ...], trig_index: dict[str, int]
@@ -313,6 +334,18 @@ def step_wants(rule: str, step: Any, place: Any) -> Any:
     if rule == "dunning_clear":
         return step == 0
     return (step > 0) & (step < place)  # dunning_down
+
+
+def _implied(guards: tuple[Guard, ...], days: int) -> bool:
+    """Whether ``guards`` pass for every row that has been in its status ``days``."""
+    return all(
+        g.name == "days_in_status"
+        and set(g.kwargs) <= {"days", "attr"}
+        and g.kwargs.get("attr", "status_since") == "status_since"
+        and type(g.kwargs["days"]) is int
+        and g.kwargs["days"] <= days
+        for g in guards
+    )
 
 
 def _exclusive(masks: list[Any]) -> bool:
