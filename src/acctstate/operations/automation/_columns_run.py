@@ -449,7 +449,10 @@ class _Run:
         plan = self.plan
         m = len(c)
         top = int(lengths.max())
-        order = np.argsort((top - lengths).astype(np.int16), kind="stable")
+        # (Small integers sort by radix.)
+        order = np.argsort(
+            (top - lengths).astype(np.int16 if top < 1 << 15 else np.int64), kind="stable"
+        )
         # How many rows make more than j moves, for each j.
         more = (m - np.cumsum(np.bincount(lengths, minlength=top + 1))).tolist()
         first = order[: more[0]]
