@@ -212,8 +212,8 @@ def sweep_columns(
     status = np.empty(book.n, dtype=np.int64)
     if threads <= 1:
         decided = [_sweep_book(book, by_class, now, status)]
-        out = _laid_out(now, status, decided, [0], [status], map)
-        return _with_holds(_with_applied(out, applied, invoices), book, holds, by_class, now)
+        out = _laid_out(now, status, decided, [0], [status], map, applied)
+        return _with_holds(_with_applied(out, invoices), book, holds, by_class, now)
     # Rows are independent: each chunk is swept on its own, writing its statuses into
     # its slice of the result; once all are decided (and the sizes known) each writes
     # its entries into its slices of the other arrays. Chunks are views of the columns;
@@ -229,8 +229,8 @@ def sweep_columns(
 
     with concurrent.futures.ThreadPoolExecutor(threads) as pool:
         decided = list(pool.map(chunk, *zip(*spans, strict=True), finals))
-        out = _laid_out(now, status, decided, bounds[:-1], finals, pool.map)
-    return _with_holds(_with_applied(out, applied, invoices), book, holds, by_class, now)
+        out = _laid_out(now, status, decided, bounds[:-1], finals, pool.map, applied)
+    return _with_holds(_with_applied(out, invoices), book, holds, by_class, now)
 
 
 def _with_holds(
@@ -248,16 +248,16 @@ def _with_holds(
     return attrs.evolve(out, holds=sweep_holds(book, holds, by_class, now, out.error_row))
 
 
-def _with_applied(out: ColumnarSweep, applied: tuple[Any, Any], invoices: Any) -> ColumnarSweep:
-    """The sweep with its allocations, less those of rows that could not be planned
-    (the per-account sweep books nothing on an account it reports an error for)."""
-    rows, amounts = applied
-    if len(rows) and len(out.error_row):
-        np = _numpy()
-        account = np.asarray(_as_arrays(invoices)["account"])[rows]
-        keep = ~np.isin(account, out.error_row)
-        rows, amounts = rows[keep], amounts[keep]
-    return attrs.evolve(out, applied_invoice=rows, applied_amount=amounts)
+def _with_applied(out: ColumnarSweep, invoices: Any) -> ColumnarSweep:
+    """The sweep less the allocations of rows that could not be planned (the
+    per-account sweep books nothing on an account it reports an error for)."""
+    rows, amounts = out.applied_invoice, out.applied_amount
+    if not (len(rows) and len(out.error_row)):
+        return out
+    np = _numpy()
+    account = np.asarray(_as_arrays(invoices)["account"])[rows]
+    keep = ~np.isin(account, out.error_row)
+    return attrs.evolve(out, applied_invoice=rows[keep], applied_amount=amounts[keep])
 
 
 _AUTO_ROWS = 200_000
@@ -278,9 +278,11 @@ def _laid_out(
     starts: list[int],
     finals: list[Any],
     each: Callable[..., Iterable[Any]],
+    applied: tuple[Any, Any],
 ) -> ColumnarSweep:
     """The result's arrays, each chunk writing its entries into its own slices
-    (through ``each``, ``map`` or a thread pool's)."""
+    (through ``each``, ``map`` or a thread pool's), with the auto-apply's
+    allocations (``applied``)."""
     np = _numpy()
     out: dict[str, Any] = {}
     at: list[tuple[int, int, int]] = []
@@ -310,6 +312,8 @@ def _laid_out(
         blocked_rule=out["blocked_rule"],
         blocked_trigger=out["blocked_trigger"],
         error_row=out["error_row"],
+        applied_invoice=applied[0],
+        applied_amount=applied[1],
     )
 
 

@@ -102,6 +102,7 @@ class _Decided:
             at.append(idx)
         start = counts.cumsum()
         self.changes = int(start[-1])
+        self.ends = start - 1  # each row's last change
         start -= counts
         self.counts = counts
         self.start = start
@@ -175,7 +176,7 @@ class _Decided:
         trig[at] = remap.take(np.concatenate([h.trigger for h in hops]))
         dest[at] = codes.take(np.concatenate([h.dest for h in hops]))
         # Each row ends in its last change's destination.
-        final[first] = dest[self.start + self.counts - 1]
+        final[first] = dest.take(self.ends)
         source = views["source"]
         source[1:] = dest[:-1]
         source[self.start] = self.status[first]

@@ -156,11 +156,32 @@ class _Plan:
             for rule, ts in self.rule_triggers.items()
             if len(ts) == 1 and bool((self.fire[ts[0]][0][0][self.rule_mask[rule]] >= 0).all())
         }
+        self._sure_archive(policy.archive_after_days)
         self.rule_id = {rule: RULES.index(rule) for rule in self.rule_triggers}
         # Places as the steps are held (int8: a comparison of like types is the fast one).
         self.place = self.pos.astype(np.int8) if self.pos.max() < 127 else self.pos
         self.extended = policy.ladder is not None and policy.ladder.extended
         self._step_table()
+
+    def _sure_archive(self, days: int) -> None:
+        """The archive rule is sure where its edges ask only what the rule has read:
+        days in status (since the status was entered, at most the rule's days), which
+        pass wherever the rule wants a row."""
+        np = _numpy()
+        ts = self.rule_triggers.get("archive")
+        if ts is None or len(ts) != 1 or "archive" in self.sure:
+            return
+        free, guarded, edge, dest = self.fire[ts[0]][0]
+        implied = np.array(
+            [
+                bool(guarded[i]) and _implied(self.edges[int(edge[i])].guards, days)
+                for i in range(len(self.codes))
+            ],
+            dtype=bool,
+        )
+        sure = np.where(implied, dest, free)
+        if bool((sure[self.rule_mask["archive"]] >= 0).all()):
+            self.sure["archive"] = sure
 
     def _merge(
         self, rule: str, triggers: tuple[str, ...], trig_index: dict[str, int]
@@ -227,6 +248,37 @@ class _Plan:
             np.array([m[1] for m in moves] or [0], dtype=np.int16),
             np.array([m[2] for m in moves] or [0], dtype=np.int64),
         )
+        self._chains(k)
+
+    def _chains(self, k: int) -> None:
+        """From each (step, status) of the step table, the moves it makes round after
+        round until it stays: ``chain_len`` (-1 where the chain reaches a status the
+        rules must decide, or does not stay within the round limit) and
+        ``chain_moves[j]``, each state's move ``j`` as ``step_moves`` gives it (rule,
+        trigger and destination by state)."""
+        np = _numpy()
+        table = self.step_table.tolist()
+        dests = self.step_moves[2].tolist()
+        limit = 2 * k + 1
+        lengths: list[int] = []
+        chains: list[list[int]] = []
+        for c in range(len(table)):
+            base, cur = c - c % k, c
+            moves: list[int] = []
+            while len(moves) <= limit and table[cur] >= 0:
+                moves.append(table[cur])
+                cur = base + dests[table[cur]]
+            lengths.append(len(moves) if table[cur] == _STAY else -1)
+            chains.append(moves)
+        self.chain_len = np.array(lengths, dtype=np.int64)
+        top = max(lengths, default=0)
+        self.chain_moves = [
+            tuple(
+                a.take(np.array([m[j] if len(m) > j else 0 for m in chains], dtype=np.int64))
+                for a in self.step_moves
+            )
+            for j in range(max(top, 0))
+        ]
 
     def _step_move(self, rules: list[str], step: int, i: int) -> Any:
         """The move (rule, trigger, destination) of a row on ``step`` in status
@@ -257,6 +309,8 @@ class _Plan:
             # The table has an unknown code at each end: a code outside its span is
             # clipped onto one of them (no pass to find the span of the column first).
             pos = self.lut.take(status - (self.codes[0] - 1), mode="clip")
+            if not len(pos) or pos.min() >= 0:
+                return pos, None
             known = pos >= 0
         else:
             pos = np.clip(np.searchsorted(self.codes, status), 0, len(self.codes) - 1)
@@ -280,6 +334,18 @@ def step_wants(rule: str, step: Any, place: Any) -> Any:
     if rule == "dunning_clear":
         return step == 0
     return (step > 0) & (step < place)  # dunning_down
+
+
+def _implied(guards: tuple[Guard, ...], days: int) -> bool:
+    """Whether ``guards`` pass for every row that has been in its status ``days``."""
+    return all(
+        g.name == "days_in_status"
+        and set(g.kwargs) <= {"days", "attr"}
+        and g.kwargs.get("attr", "status_since") == "status_since"
+        and type(g.kwargs["days"]) is int
+        and g.kwargs["days"] <= days
+        for g in guards
+    )
 
 
 def _exclusive(masks: list[Any]) -> bool:
@@ -330,30 +396,34 @@ def _minor_limit(amount: Decimal, scale: int, ceil: bool) -> int:
 
 
 @functools.lru_cache(maxsize=256)
-def _met_table(limits: tuple[int, ...], low: int) -> Any:
-    """How many of ``limits`` (sorted) each value from ``low`` to the largest meets."""
+def _met_table(limits: tuple[int, ...], low: int, none: int) -> Any:
+    """How many of ``limits`` (sorted) each value from ``low`` to the largest meets
+    (``none`` where it meets none)."""
     np = _numpy()
     values = np.arange(low, limits[-1] + 1)
-    return np.searchsorted(np.array(limits), values, side="right").astype(np.int8)
+    met = np.searchsorted(np.array(limits), values, side="right").astype(np.int8)
+    met[met == 0] = none
+    return met
 
 
-def _met(np: Any, values: Any, limits: list[int]) -> Any:
-    """How many of ``limits`` each value meets (``value >= limit``), as int8."""
+def _met(np: Any, values: Any, limits: list[int], none: int = 0) -> Any:
+    """How many of ``limits`` each value meets (``value >= limit``), as a new int8
+    array; ``none`` where a value meets none of them."""
     low, top = min(limits) - 1, max(limits)
     if low >= -1 and top <= 4096 and len(set(limits)) > 2:
-        # One lookup in a table by value, clipped to the thresholds' range (a value
-        # below ``low + 1`` meets none, one above the top meets all): three passes
-        # however many thresholds.
-        at = np.minimum(values, top)
-        np.maximum(at, low, out=at)
-        if low:
-            at -= low
-        return _met_table(tuple(sorted(limits)), low).take(at)
+        # One lookup in a table by value, the index clipped to the table (a value
+        # below ``low + 1`` meets none, one above the top meets all): one or two
+        # passes however many thresholds.
+        return _met_table(tuple(sorted(limits)), low, none).take(
+            values - low if low else values, mode="clip"
+        )
     count = np.zeros(len(values), dtype=np.int8)
     for limit in sorted(set(limits)):
         met = (values >= limit).view(np.int8)
         times = limits.count(limit)
         count += met if times == 1 else met * times
+    if none:
+        count[count == 0] = none
     return count
 
 

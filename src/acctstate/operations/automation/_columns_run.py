@@ -122,6 +122,9 @@ class _Run:
         return self.np.full(self._size(rows), when, dtype=self.np.int64)
 
     def _days_in(self, rows: Any, days: int) -> Any:
+        if self.hop:
+            # Each row of a later round entered its status now: no day has passed.
+            return self.np.full(self._size(rows), days <= 0, dtype=bool)
         since = self._since(rows)
         today = self.book.local_days(self.now_ns, rows)
         return (since != self.book.nat) & (today - self.book.local_days(since, rows) >= days)
@@ -219,6 +222,8 @@ class _Run:
         if name == "days_in_status":
             attr = args.get("attr", "status_since")
             if attr == "status_since":
+                if self.hop:
+                    return self._days_in(rows, args["days"])
                 col = self._since(rows)
             else:
                 col = self.book.date(attr)
@@ -397,8 +402,18 @@ class _Run:
                 # Rows that stand where only the step rules apply, on edges without
                 # guards: the table gives each row's move, no rule evaluated; the
                 # round evaluates the rules for the others (rows are independent).
-                e = plan.step_table.take(key + s)
-                ask = _where(e == _ASK) if e.min() < -1 else None
+                c = key + s
+                e = plan.step_table.take(c)
+                low = e.min()
+                if low >= -1:
+                    # No row asks the rules now: if none does later either, the
+                    # table gives every row's remaining moves (its chain), laid out
+                    # round after round at once.
+                    lengths = plan.chain_len.take(c)
+                    if lengths.min() >= 0 and hop + int(lengths.max()) < limit:
+                        self._tail(active, c, lengths, changes)
+                        break
+                ask = _where(e == _ASK) if low < -1 else None
                 if ask is not None and len(ask) == m:
                     got = self._round(active, s, m, None, blocked)
                 else:
@@ -423,6 +438,34 @@ class _Run:
             self.hop = hop = hop + 1
         errors.extend(self.faults)
         return changes, blocked, errors
+
+    def _tail(self, active: Any, c: Any, lengths: Any, changes: list[_Hop]) -> None:
+        """The remaining rounds of rows whose moves the step table gives until they
+        stay (``c``: each row's (step, status) entry; ``lengths``: its chain's moves).
+
+        The rows are ordered by chain length, longest first, so each round's rows are
+        the first of the round before's (``prior`` a slice of it)."""
+        np = self.np
+        plan = self.plan
+        m = len(c)
+        top = int(lengths.max())
+        # (Small integers sort by radix.)
+        order = np.argsort(
+            (top - lengths).astype(np.int16 if top < 1 << 15 else np.int64), kind="stable"
+        )
+        # How many rows make more than j moves, for each j.
+        more = (m - np.cumsum(np.bincount(lengths, minlength=top + 1))).tolist()
+        first = order[: more[0]]
+        states = c.take(first)
+        rows = active.take(first)
+        prior: Any = first
+        for j in range(top):
+            n = more[j]
+            at = states[:n]
+            rule, trig, dest = (a.take(at) for a in plan.chain_moves[j])
+            changes.append(_Hop(rows[:n], prior, rule, trig, dest))
+            prior = slice(0, more[j + 1])
+        self.hop += top
 
     def _round(self, active: Any, s: Any, m: int, eligible: Any, blocked: list[Any]) -> Any:
         """Evaluate the rules, in order, for the ``m`` rows of a round (``active``;

@@ -55,19 +55,27 @@ def ladder_steps(
     else:
         # Thresholds never decrease along the ladder (checked when it was built), so
         # a step holds exactly when it is within the count of thresholds each fact
-        # meets: the step is the smallest of the three counts.
-        target = owing.view(np.int8) * np.int8(k)
+        # meets: the step is the smallest of the three counts. A count of none is
+        # -3 (owing past due, but below every step: not clear, the per-account
+        # sweep's BELOW), the smallest whatever the other counts.
+        target = None
         dims = (
             (dpd, [s.min_days for s in ladder.steps]),
             (bal, [_minor_limit(s.min_balance, book.scale, True) for s in ladder.steps]),
             (inv, [s.min_invoices for s in ladder.steps]),
         )
         for values, limits in dims:
-            if limits[-1] <= 0 and values is not dpd:
-                continue  # every step's threshold is met by any account that owes
-            np.minimum(target, _met(np, values, limits), out=target)
-    # Owing past due, but below every step: not clear (the per-account sweep's BELOW).
-    target[owing & (target == 0)] = -3
+            if values is not dpd and limits[-1] <= (1 if values is bal else 0):
+                # Every step's threshold is met by any account that owes (it owes at
+                # least one minor unit).
+                continue
+            met = _met(np, values, limits, -3)
+            target = met if target is None else np.minimum(target, met, out=target)
+        # Rows that do not owe past due: clear.
+        np.multiply(target, owing.view(np.int8), out=target)
+    if ladder.extended or ladder.order == "first_match":
+        # Owing past due, but below every step: not clear (the per-account sweep's BELOW).
+        target[owing & (target == 0)] = -3
     tags = book.cols.get("control_tags")
     if ladder.enforcement_off is not None and tags is not None:
         off = ladder.enforcement_off
