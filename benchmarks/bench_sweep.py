@@ -143,6 +143,8 @@ def hand_loop(book_: list[Account], now: dt.datetime) -> dict[str, list[tuple[st
             for i, d in enumerate((1, 15, 30, 45, 60, 75, 90), start=1):
                 if days >= d and bal >= _MIN_BALANCE:
                     target = i
+            if target == 0:
+                target = -3  # owing below every step: not clear, stays where it is
         changes: list[tuple[str, str, int, int]] = []
         while True:
             if s == 41 and a.trial_ends_at is not None and now >= a.trial_ends_at:
@@ -193,7 +195,7 @@ def hand_numpy(cols: dict[str, Any]) -> Any:
     trial = cols["trial_ends_at"].view(np.int64)
     m = (s == 41) & (trial != nat) & (trial <= NOW_NS)
     s[m] = np.where(pm[m], 1, -2)
-    clear = target == 0
+    clear = (target == 0) & ~owes  # owing below every step is not clear
     s[(s >= 10) & (s <= 13) & clear & (bal <= 0)] = 1
     m = (s >= -13) & (s <= -11) & clear & pm
     s[m] = np.where(bal[m] <= 0, 1, 22)
@@ -235,7 +237,7 @@ def hand_polars(frame: Any) -> Any:
         .then(pl.when(pm).then(1).otherwise(-2))
         .otherwise(s0)
     )
-    clear = pl.col("_target") == 0
+    clear = (pl.col("_target") == 0) & ~owes  # owing below every step is not clear
     s2 = (
         pl.when(pl.col("_s").is_between(10, 13) & clear & (bal <= 0))
         .then(1)

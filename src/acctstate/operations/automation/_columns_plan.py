@@ -4,6 +4,7 @@ table as arrays indexed by status position (built once per policy and cached).""
 from __future__ import annotations
 
 import functools
+import threading
 from decimal import Decimal
 from typing import Any
 
@@ -433,6 +434,7 @@ _ROW_WISE = frozenset({"credit_hold", "credit_hold_release", "credit_hold_return
 
 
 _PLANS: dict[int, tuple[AutomationPolicy, _Plan]] = {}
+_PLANS_LOCK = threading.Lock()
 
 
 def _plan(policy: AutomationPolicy) -> _Plan:
@@ -445,7 +447,8 @@ def _plan(policy: AutomationPolicy) -> _Plan:
     if hit is not None and hit[0] is policy:
         return hit[1]
     made = _Plan(compiled(policy))
-    if len(_PLANS) >= 64:
-        del _PLANS[next(iter(_PLANS))]
-    _PLANS[id(policy)] = (policy, made)
+    with _PLANS_LOCK:  # the threaded sweep's chunks ask for plans at once
+        if len(_PLANS) >= 64:
+            _PLANS.pop(next(iter(_PLANS)), None)
+        _PLANS[id(policy)] = (policy, made)
     return made
