@@ -482,16 +482,3 @@ def test_the_app_loads_once_under_its_public_path() -> None:
     config = apps.get_app_config("acctstate")
     assert config.models_module is public is dj_models
     assert public.StatusHistory is apps.get_model("acctstate", "StatusHistory")
-
-
-def test_the_django_store_refuses_a_policy_placing_holds() -> None:
-    """The Django store keeps no holds: a policy placing its credit hold as a hold is
-    refused at once, with nothing changed, rather than run without them."""
-    from acctstate.automation import AutomationPolicy, CreditHold
-    from acctstate.holds import STANDARD_HOLDS
-
-    wf = WF.with_holds(STANDARD_HOLDS)
-    store = DjangoStore(wf, Customer)
-    policy = AutomationPolicy(wf, credit_hold=CreditHold(past_due_days=5, hold="credit"))
-    with pytest.raises(InvalidArgument, match="the Django store keeps no holds"):
-        store.run_automation(policy, now=T0)
