@@ -463,6 +463,10 @@ def test_the_example_project_runs(tmp_path: pathlib.Path) -> None:
     assert "fired: active_dunning_1 -> suspended by clerk (fraud-check)" in out
     assert "was changed concurrently (expected version 0, found 1)" in out
     assert "without the permission: HTTP 403" in out
+    assert "Billing on account 'C-100' is blocked for 2 reasons" in out
+    assert "dispute resolved: effects []" in out
+    assert "nightly run: {'hold_expiry': 1}, release_hold (expired)" in out
+    assert "effects: ['provision', 'start_billing', 'start_usage_billing'], holds: ()" in out
 
 
 def test_the_migrations_match_the_models() -> None:
