@@ -431,11 +431,12 @@ def test_an_account_added_in_the_admin_is_opened_through_the_store() -> None:
 
 
 def test_the_store_tables_have_read_only_admin_pages(admin_store: DjangoStore) -> None:
-    """History, outbox and scheduled changes are listed in the admin and cannot be edited."""
+    """History, outbox, scheduled changes and holds are listed in the admin and cannot be
+    edited."""
     admin_store.fire("C-1", "suspend", at=admin_store.workflow.clock.now())
     browser = Client()
     browser.force_login(User.objects.create_superuser("root"))
-    for name in ("statushistory", "outboxentry", "scheduledentry"):
+    for name in ("statushistory", "outboxentry", "scheduledentry", "hold"):
         assert browser.get(f"/admin/acctstate/{name}/").status_code == 200
         assert browser.get(f"/admin/acctstate/{name}/add/").status_code == 403
     assert dj_models.StatusHistory.objects.count() == 2
