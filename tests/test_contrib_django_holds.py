@@ -6,6 +6,7 @@ and releasing holds as MemoryStore and SqlStore do."""
 from __future__ import annotations
 
 import inspect
+import sys
 from decimal import Decimal
 from typing import Any
 
@@ -18,6 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import _django
+import test_automation_holds as auto
 import test_store_holds as holds_contract
 from test_store_holds import CLERK, DAY, HOUR, OPS, T0, WF
 from test_store_sql import needs_pg
@@ -27,7 +29,7 @@ _django.configure()
 from billing.models import Customer  # noqa: E402
 from django.db import transaction  # noqa: E402
 
-from acctstate.automation import AutomationPolicy, CreditHold  # noqa: E402
+from acctstate.automation import AutomationPolicy, CreditHold, apply, sweep  # noqa: E402
 from acctstate.contrib.django import models as dj_models  # noqa: E402
 from acctstate.contrib.django.store import DjangoStore  # noqa: E402
 from acctstate.errors import ConcurrentChange, HistoryConflict, InvalidArgument  # noqa: E402
@@ -198,3 +200,68 @@ def test_a_status_change_on_a_held_django_account_matches_an_object(store: Djang
         store.fire("A-1", "suspend", at=T0 + DAY, actor=CLERK).effects
         == WF.fire(acct, "suspend", at=T0 + DAY, actor=CLERK).effects
     )
+
+
+# -- random books: the Django store automates as objects and MemoryStore do -------------
+
+BOOK_FACTS: dict[str, dict[str, Any]] = {}
+"""The facts the random books' customers give beyond their row (read by properties)."""
+
+
+def _fact(name: str) -> property:
+    return property(lambda c: BOOK_FACTS.get(c.pk, {}).get(name))
+
+
+@pytest.mark.parametrize("alias", ALIASES, ids=["django-sqlite", "django-postgres"])
+def test_plain_apply_memory_store_and_django_store_automate_holds_alike(alias: str) -> None:
+    """On random books with holds, the per-account sweep carried out on objects,
+    ``MemoryStore.run_automation`` and ``DjangoStore.run_automation`` make the same
+    changes, histories, effects, holds and reports; a second run changes nothing (each
+    example rolled back)."""
+
+    @settings(
+        max_examples=20 if alias == "default" else 6,
+        deadline=None,
+        suppress_health_check=[HealthCheck.too_slow],
+    )
+    @given(book=auto.book_st, chunk=st.sampled_from([1, 3, 100]))
+    def check(book: list[dict[str, Any]], chunk: int) -> None:
+        _automate_alike(alias, book, chunk)
+
+    check()
+
+
+def _automate_alike(alias: str, book: list[dict[str, Any]], chunk: int) -> None:
+    accounts = auto.plain_book(book)
+    outcome = apply(sweep(accounts, auto.POLICY, now=auto.NOW))
+    assert not outcome.failed
+    facts = {f"A-{n:04d}": auto.facts_of(a) for n, a in enumerate(book)}
+    memory = MemoryStore(auto.WF, facts=facts)
+    auto.load(memory, book)
+    with pytest.MonkeyPatch.context() as patch, transaction.atomic(using=alias):
+        for name in ("unpaid_invoices", "oldest_unpaid_at", "timezone", "currency"):
+            patch.setattr(Customer, name, _fact(name), raising=False)
+        patch.setattr(sys.modules[__name__], "BOOK_FACTS", facts)
+        dj = DjangoStore(auto.WF, Customer, using=alias)
+        for n, a in enumerate(book):
+            account_id = f"A-{n:04d}"
+            dj.open(
+                account_id,
+                a["start"],
+                at=auto.T0,
+                imported=True,
+                defaults={"balance": a["balance"]},
+            )
+            for t, at, until in auto.holds_of(a):
+                dj.place_hold(account_id, t, at=at, until=until)
+        by_memory = memory.run_automation(auto.POLICY, now=auto.NOW, chunk=chunk)
+        by_django = dj.run_automation(auto.POLICY, now=auto.NOW, chunk=chunk)
+        assert by_django == by_memory
+        assert by_django.changes == outcome.changes
+        for acct in accounts:
+            assert auto.shown(dj.history(acct.id)) == auto.shown(acct.history)
+            assert dj.holds(acct.id) == acct.holds
+            assert dj.load(acct.id).status == acct.status
+            assert dj.load(acct.id).version == len(acct.history) - 1
+        assert dj.run_automation(auto.POLICY, now=auto.NOW, chunk=chunk).changes == 0
+        transaction.set_rollback(True, using=alias)
