@@ -189,6 +189,18 @@ def test_the_django_store_automates_holds_as_the_memory_store_does(
     assert dj.history("A-1")[-1].trigger == "release_hold"
 
 
+def test_the_facts_carry_the_holds_so_explain_names_them(store: DjangoStore) -> None:
+    """``store.facts`` (what the admin asks the workflow about) carries the standing
+    holds and the history: ``explain`` refuses what ``fire`` refuses, for the hold."""
+    store.open("A-1", "active", at=T0, imported=True)
+    store.place_hold("A-1", "fraud", at=T0 + HOUR, actor=CLERK)
+    facts = store.facts("A-1")
+    assert facts.holds == store.holds("A-1") and len(facts.history) == 2
+    explained = WF.explain(facts, "suspend", at=T0 + DAY, actor=CLERK)
+    assert not explained.allowed and "hold:fraud" in str(explained)
+    assert "suspend" not in WF.allowed_triggers(facts, at=T0 + DAY, actor=CLERK)
+
+
 def test_a_status_change_on_a_held_django_account_matches_an_object(store: DjangoStore) -> None:
     """A row-backed account with a billing hold plans the effects of effective
     capability, as ``fire`` on an object does."""
