@@ -431,11 +431,12 @@ def test_an_account_added_in_the_admin_is_opened_through_the_store() -> None:
 
 
 def test_the_store_tables_have_read_only_admin_pages(admin_store: DjangoStore) -> None:
-    """History, outbox and scheduled changes are listed in the admin and cannot be edited."""
+    """History, outbox, scheduled changes and holds are listed in the admin and cannot be
+    edited."""
     admin_store.fire("C-1", "suspend", at=admin_store.workflow.clock.now())
     browser = Client()
     browser.force_login(User.objects.create_superuser("root"))
-    for name in ("statushistory", "outboxentry", "scheduledentry"):
+    for name in ("statushistory", "outboxentry", "scheduledentry", "hold"):
         assert browser.get(f"/admin/acctstate/{name}/").status_code == 200
         assert browser.get(f"/admin/acctstate/{name}/add/").status_code == 403
     assert dj_models.StatusHistory.objects.count() == 2
@@ -463,6 +464,10 @@ def test_the_example_project_runs(tmp_path: pathlib.Path) -> None:
     assert "fired: active_dunning_1 -> suspended by clerk (fraud-check)" in out
     assert "was changed concurrently (expected version 0, found 1)" in out
     assert "without the permission: HTTP 403" in out
+    assert "Billing on account 'C-100' is blocked for 2 reasons" in out
+    assert "dispute resolved: effects []" in out
+    assert "nightly run: {'hold_expiry': 1}, release_hold (expired)" in out
+    assert "effects: ['provision', 'start_billing', 'start_usage_billing'], holds: ()" in out
 
 
 def test_the_migrations_match_the_models() -> None:
@@ -482,16 +487,3 @@ def test_the_app_loads_once_under_its_public_path() -> None:
     config = apps.get_app_config("acctstate")
     assert config.models_module is public is dj_models
     assert public.StatusHistory is apps.get_model("acctstate", "StatusHistory")
-
-
-def test_the_django_store_refuses_a_policy_placing_holds() -> None:
-    """The Django store keeps no holds: a policy placing its credit hold as a hold is
-    refused at once, with nothing changed, rather than run without them."""
-    from acctstate.automation import AutomationPolicy, CreditHold
-    from acctstate.holds import STANDARD_HOLDS
-
-    wf = WF.with_holds(STANDARD_HOLDS)
-    store = DjangoStore(wf, Customer)
-    policy = AutomationPolicy(wf, credit_hold=CreditHold(past_due_days=5, hold="credit"))
-    with pytest.raises(InvalidArgument, match="the Django store keeps no holds"):
-        store.run_automation(policy, now=T0)

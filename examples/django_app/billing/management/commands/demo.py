@@ -17,6 +17,7 @@ from django.core.management.base import BaseCommand
 from django.test import Client
 
 import acctstate
+from acctstate.automation import AutomationPolicy
 from billing.accounts import STORE, WORKFLOW
 from billing.models import Customer
 
@@ -128,3 +129,20 @@ class Command(BaseCommand):
         out.write(f"  without the permission: HTTP {denied.status_code}")
         out.write(f"  now: {WORKFLOW.status_of(STORE.load('C-300')).name}")
         # --8<-- [end:admin]
+
+        # --8<-- [start:holds]
+        out.write("5. Holds: two reasons to stop billing, each released on its own")
+        STORE.place_hold(
+            "C-100", "manual", at=start + 10 * DAY, reason="disputed", note="invoice 42"
+        )
+        STORE.place_hold("C-100", "vacation", at=start + 11 * DAY, until=start + 20 * DAY)
+        out.write(f"  standing: {[(h.id, h.type) for h in STORE.holds('C-100')]}")
+        out.write(f"  {STORE.why_blocked('C-100', 'billing')}")
+        released = STORE.release_hold("C-100", "H1", at=start + 12 * DAY, reason="resolved")
+        out.write(f"  dispute resolved: effects {[e.kind for e in released.effects]}")
+        # The nightly run ends the vacation once its `until` has passed.
+        report = STORE.run_automation(AutomationPolicy(WORKFLOW), now=start + 21 * DAY)
+        ended = STORE.history("C-100")[-1]
+        out.write(f"  nightly run: {dict(report.by_rule)}, {ended.trigger} ({ended.reason})")
+        out.write(f"  effects: {[e.kind for e in ended.effects]}, holds: {STORE.holds('C-100')}")
+        # --8<-- [end:holds]

@@ -128,8 +128,10 @@ class DjangoAccounts(DjangoCore):
 
     def facts(self, account_id: str) -> Any:
         """The account as the workflow plans against it: ``id``, ``status``,
-        ``status_since`` and ``version`` as stored, and every other attribute read from
-        your row. Ask the workflow about it (``wf.explain(store.facts("C-1"), "settle")``).
+        ``status_since`` and ``version`` as stored, its ``history`` and standing
+        ``holds``, and every other attribute read from your row. Ask the workflow about
+        it (``wf.explain(store.facts("C-1"), "settle")``: a hold blocking changes is
+        among the reasons a change is refused).
 
         Raises:
             InvalidArgument: no such account.
@@ -137,7 +139,8 @@ class DjangoAccounts(DjangoCore):
         row = self._rows().filter(pk=self._pk(account_id)).first()
         if row is None:
             raise unknown_account(account_id)
-        return RowFacts(stored_of(row), row)
+        stored = stored_of(row)
+        return RowFacts(stored, row, self._past(stored), self._standing(stored.id))
 
     def accounts(self, *, statuses: Sequence[StatusRef] | None = None) -> tuple[StoredAccount, ...]:
         """Every stored account (optionally only those in ``statuses``), by id."""

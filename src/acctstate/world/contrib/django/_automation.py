@@ -1,4 +1,5 @@
-"""The Django store's automation: a policy's rules run over every stored account."""
+"""The Django store's automation: a policy's rules run over every stored account, its
+holds included."""
 
 from __future__ import annotations
 
@@ -6,18 +7,23 @@ import datetime as dt
 from collections.abc import Sequence
 
 from acctstate.operations.automation import AutomationPolicy
+from acctstate.operations.automation._holds import hold_actions, hold_mode
 from acctstate.operations.automation._rules import plan_one
 from acctstate.values.clock import require_aware
-from acctstate.values.errors import AcctStateError, InvalidArgument
-from acctstate.world.contrib.django._firing import DjangoFiring
+from acctstate.values.errors import AcctStateError
+from acctstate.values.holds import Hold
+from acctstate.world.contrib.django._core import RowMapping
+from acctstate.world.contrib.django._holds import DjangoHolds
 from acctstate.world.store import Progress, RunReport
+from acctstate.world.store._autoholds import hold_hops, plan_steps
 from acctstate.world.store._automation import Policies, Tally, check_progress
 from acctstate.world.store._codec import check_count, error_text
+from acctstate.world.store._facts import AccountView
 
 __all__ = ["DjangoAutomation"]
 
 
-class DjangoAutomation(DjangoFiring):
+class DjangoAutomation(DjangoHolds):
     """Running the automation's rules (a part of
     [`DjangoStore`][acctstate.contrib.django.store.DjangoStore])."""
 
@@ -33,53 +39,69 @@ class DjangoAutomation(DjangoFiring):
     ) -> RunReport:
         """Run the automation's rules over every stored account, in id order.
 
-        Each account is planned by the rules against its row (see [`facts`][acctstate.contrib.django.store.DjangoStore.facts])
-        and its steps are fired as ordinary changes, each in its own transaction with its
-        guards re-checked. Running again at the same ``now`` changes nothing more.
+        Each account is planned by the rules against its locked row (see
+        [`facts`][acctstate.contrib.django.store.DjangoStore.facts]), its history and
+        its standing holds: first its hold changes (time-bound holds ended, a credit
+        hold placed or released as a hold), then its status steps, planned by the
+        workflow as ordinary changes and written in one atomic block, all of an
+        account's steps or none. Running again at the same ``now`` changes nothing more.
 
         Raises:
-            InvalidArgument: a naive ``now``, a bad ``chunk`` or ``progress``, a policy
-                on another workflow, or one placing holds (this store keeps none).
+            InvalidArgument: a naive ``now``, a bad ``chunk`` or ``progress``, or a
+                policy on another workflow.
         """
         require_aware(now, "now")
         check_count(chunk, "chunk")
         report = check_progress(progress)
         policies = Policies(self._workflow, policy)
-        for p in policies.by_class.values():
-            if p.credit_hold is not None and p.credit_hold.hold is not None:
-                # This store keeps no holds yet: refuse rather than run without them.
-                raise InvalidArgument(
-                    "policy",
-                    p.credit_hold.hold,
-                    "a credit hold that moves the status (the Django store keeps no holds; "
-                    "MemoryStore and SqlStore do)",
-                )
         tally = Tally(now)
         accounts = self.accounts()
         tally.chunks = -(-len(accounts) // chunk)
         for done, stored in enumerate(accounts, 1):
             tally.examined += 1
             try:
-                view = self.facts(stored.id)
-                c = policies.pick(view)
-                planned = None if c is None else plan_one(c, view, now)
-                if c is not None and planned is not None:
-                    hops, blocked = planned
-                    if blocked:
-                        tally.blocked += 1
-                    for rule, trigger, _source, _dest in hops:
-                        self.fire(
-                            stored.id,
-                            trigger,
-                            at=now,
-                            reason=c.policy.reason,
-                            note=f"automation: {rule}",
-                            actor=c.policy.actor,
-                        )
-                    if hops:
-                        tally.made(hops)
+                self._automate_one(policies, stored.id, now, tally)
             except AcctStateError as exc:
                 tally.failed.append((stored.id, error_text(exc)))
             if report is not None and (done % chunk == 0 or done == len(accounts)):
                 report(done, len(accounts))
         return tally.report()
+
+    def _automate_one(
+        self, policies: Policies, account_id: str, now: dt.datetime, tally: Tally
+    ) -> None:
+        """Plan and write one account's hold changes and status steps in one atomic
+        block (as the SQL store does for an account it plans alone)."""
+        with self._tx():
+            stored, row = self._locked(account_id)
+            facts = RowMapping(row)
+            holds = self._standing(stored.id)
+            view = AccountView(stored, facts, None, {}, holds)
+            c = policies.pick(view)
+            if c is None:
+                return
+            planned = plan_one(c, view, now)
+            actions = (
+                hold_actions(c.policy, view, now)
+                if holds or hold_mode(c.policy) is not None
+                else []
+            )
+            if planned is None and not actions:
+                return
+            hops, blocked = planned if planned is not None else ([], [])
+            if blocked:
+                tally.blocked += 1
+            if not hops and not actions:
+                return
+            past = self._past(stored)
+            steps = plan_steps(self._workflow, c, stored, facts, past, holds, actions, hops, now)
+            self._check_keys(stored, [change for change, _ in steps])
+            before: tuple[Hold, ...] = holds
+            for change, after in steps:
+                if after is not None:
+                    stored = self._write_hold_change(stored, change, before, after)
+                    before = after
+                else:
+                    stored = self._bump(stored, change.dest.code, change.at)
+                    self._write_change(change, stored.version)
+            tally.made([*hold_hops(stored, actions), *hops])

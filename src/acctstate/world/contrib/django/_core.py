@@ -5,7 +5,7 @@ it writes and reads back, and the account as the workflow plans against it (a pa
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -15,12 +15,16 @@ from django.db import models, transaction
 
 from acctstate.core.workflow import Workflow
 from acctstate.values.errors import InvalidArgument
-from acctstate.values.history import StatusChange
+from acctstate.values.history import History, StatusChange
+from acctstate.values.holds import Hold
 from acctstate.world.contrib.django.models import (
     AccountStatusMixin,
     OutboxEntry,
     ScheduledEntry,
     StatusHistory,
+)
+from acctstate.world.contrib.django.models import (
+    Hold as HoldRow,
 )
 from acctstate.world.store import StoredAccount
 from acctstate.world.store._base import BaseStore
@@ -32,27 +36,75 @@ from acctstate.world.store._codec import (
     unknown_account,
 )
 
-__all__ = ["DjangoCore", "RowFacts", "stored_of"]
+__all__ = ["DjangoCore", "RowFacts", "RowMapping", "hold_of", "stored_of"]
 
 
 class RowFacts:
     """The stored account as the workflow plans against it: ``id``, ``status``,
     ``status_since`` and ``version`` from the store, every other attribute from the host's
-    row (so guards read the host's facts)."""
+    row (so guards read the host's facts); ``history`` and the standing ``holds`` when
+    the store read them."""
 
-    __slots__ = ("_row", "id", "status", "status_since", "version")
+    __slots__ = ("_row", "history", "holds", "id", "status", "status_since", "version")
 
-    def __init__(self, stored: StoredAccount, row: models.Model) -> None:
+    def __init__(
+        self,
+        stored: StoredAccount,
+        row: models.Model,
+        history: History | None = None,
+        holds: Sequence[Hold] = (),
+    ) -> None:
         self.id = stored.id
         self.status = stored.status
         self.status_since = stored.status_since
         self.version = stored.version
+        self.history = history
+        self.holds = tuple(holds)
         self._row = row
 
     def __getattr__(self, name: str) -> Any:
         if name.startswith("__"):
             raise AttributeError(name)
         return getattr(self._row, name)
+
+
+class RowMapping(Mapping[str, Any]):
+    """The host's row as a mapping of facts (for the automation's planning): a name is
+    there when the row has such an attribute (a field or a property)."""
+
+    __slots__ = ("_row",)
+
+    def __init__(self, row: models.Model) -> None:
+        self._row = row
+
+    def __getitem__(self, name: str) -> Any:
+        if not isinstance(name, str) or name.startswith("_"):
+            raise KeyError(name)
+        try:
+            return getattr(self._row, name)
+        except AttributeError:
+            raise KeyError(name) from None
+
+    def __iter__(self) -> Iterator[str]:
+        return iter([f.attname for f in self._row._meta.concrete_fields])
+
+    def __len__(self) -> int:
+        return len(self._row._meta.concrete_fields)
+
+
+def hold_of(row: Any) -> Hold:
+    """The hold of a ``Hold`` row (as the SQL store reads its holds rows)."""
+    return Hold(
+        row.hold_id,
+        row.type,
+        row.kind,
+        frozenset(row.blocks.split(",")),
+        row.since,
+        row.until,
+        row.reason,
+        actor_from(row.actor_id, row.actor_kind, row.actor_permissions),
+        row.note,
+    )
 
 
 def stored_of(row: Any) -> StoredAccount:
@@ -102,6 +154,23 @@ class DjangoCore(BaseStore):
 
     def _outbox(self) -> Any:
         return OutboxEntry.objects.using(self._db).filter(account_model=self._label)
+
+    def _holds(self) -> Any:
+        return HoldRow.objects.using(self._db).filter(account_model=self._label)
+
+    def _standing(self, account_id: str) -> tuple[Hold, ...]:
+        """The holds standing on the account, in placement order (none is read for a
+        workflow without hold types)."""
+        if not self._workflow.hold_types:
+            return ()
+        rows = self._holds().filter(account_id=account_id, released_at__isnull=True)
+        return tuple(hold_of(r) for r in rows.order_by("seq"))
+
+    def _past(self, stored: StoredAccount) -> History:
+        """The account's history up to the version read, as the rules read it (without
+        the effects)."""
+        rows = self._history().filter(account_id=stored.id, version__lte=stored.version)
+        return History([self._change(r, ()) for r in rows.order_by("version")])
 
     def _scheduled(self) -> Any:
         return ScheduledEntry.objects.using(self._db).filter(account_model=self._label)

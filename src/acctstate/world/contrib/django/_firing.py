@@ -149,12 +149,12 @@ class DjangoFiring(DjangoAccounts):
                 expected_version=expected_version,
                 actual_version=stored.version,
             )
+        # As the SQL store plans: against the history read and the standing holds
+        # (effects follow the effective capability).
+        view = RowFacts(stored, row, self._past(stored), self._standing(stored.id))
         change = normalised(
-            self._workflow.plan(
-                RowFacts(stored, row), trigger, at=at, reason=reason, note=note, actor=actor, **data
-            )
+            self._workflow.plan(view, trigger, at=at, reason=reason, note=note, actor=actor, **data)
         )
-        payloads = [effect_payload(e) for e in change.effects]
         if change.effects and precheck:
             keys = [e.key for e in change.effects]
             taken = self._outbox().filter(key__in=keys).values_list("key", flat=True).first()
@@ -179,6 +179,11 @@ class DjangoFiring(DjangoAccounts):
             raise ConcurrentChange(
                 account_id=account_id, expected_version=stored.version, actual_version=found
             )
+        self._write_change(change, version)
+        return change
+
+    def _write_change(self, change: StatusChange, version: int) -> None:
+        """Insert the history row of ``change`` (at ``version``) and its outbox rows."""
         StatusHistory.objects.using(self._db).create(**self._history_row(change, version))
         if change.effects:
             created = self._workflow.clock.now()
@@ -191,11 +196,10 @@ class DjangoFiring(DjangoAccounts):
                         version=version,
                         position=i,
                         kind=e.kind,
-                        payload=payload,
+                        payload=effect_payload(e),
                         created_at=created,
                         attempts=0,
                     )
-                    for i, (e, payload) in enumerate(zip(change.effects, payloads, strict=True))
+                    for i, e in enumerate(change.effects)
                 ]
             )
-        return change

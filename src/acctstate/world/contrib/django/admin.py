@@ -1,5 +1,5 @@
 """The Django admin: a status panel on your account pages, and read-only pages for the
-history, the outbox and the scheduled changes.
+history, the outbox, the scheduled changes and the holds.
 
 [`AccountStatusAdmin`][acctstate.contrib.django.admin.AccountStatusAdmin] is a
 ``ModelAdmin`` for a model with
@@ -27,7 +27,12 @@ from django.urls import URLPattern, path, reverse
 from acctstate.values.actors import Actor
 from acctstate.values.errors import AcctStateError, InvalidArgument
 from acctstate.values.status import Status
-from acctstate.world.contrib.django.models import OutboxEntry, ScheduledEntry, StatusHistory
+from acctstate.world.contrib.django.models import (
+    Hold,
+    OutboxEntry,
+    ScheduledEntry,
+    StatusHistory,
+)
 from acctstate.world.contrib.django.store import DjangoStore
 
 __all__ = ["FIRE_PERMISSION", "AccountStatusAdmin", "FireForm"]
@@ -305,3 +310,23 @@ class ScheduledEntryAdmin(_ReadOnly):
     list_filter = ("account_model", "state", "trigger")
     search_fields = ("account_id", "schedule_id")
     ordering = ("at", "schedule_id")
+
+
+@admin.register(Hold)
+class HoldAdmin(_ReadOnly):
+    """Every hold placed on an account; standing ones have no ``released_at``."""
+
+    list_display = (
+        "account_id",
+        "hold_id",
+        "type",
+        "blocks",
+        "since",
+        "until",
+        "reason",
+        "actor_id",
+        "released_at",
+    )
+    list_filter = ("account_model", "type")
+    search_fields = ("account_id", "hold_id")
+    ordering = ("seq",)

@@ -4,10 +4,11 @@
   *your* account model: the status code, since when, and the version that every change
   increments (the compare-and-set of the store).
 * [`StatusHistory`][acctstate.contrib.django.models.StatusHistory],
-  [`OutboxEntry`][acctstate.contrib.django.models.OutboxEntry] and
-  [`ScheduledEntry`][acctstate.contrib.django.models.ScheduledEntry] are the app's
-  own tables (``manage.py migrate acctstate``): the append-only history, the effects
-  waiting to be carried out, and the effective-dated changes. Each row names the account
+  [`OutboxEntry`][acctstate.contrib.django.models.OutboxEntry],
+  [`ScheduledEntry`][acctstate.contrib.django.models.ScheduledEntry] and
+  [`Hold`][acctstate.contrib.django.models.Hold] are the app's own tables
+  (``manage.py migrate acctstate``): the append-only history, the effects waiting to be
+  carried out, the effective-dated changes, and the holds placed on accounts. Each row names the account
   model it belongs to, so several account models can share them.
 
 Write to them only through [`DjangoStore`][acctstate.contrib.django.store.DjangoStore]: the
@@ -21,7 +22,7 @@ import datetime as dt
 
 from django.db import models
 
-__all__ = ["AccountStatusMixin", "OutboxEntry", "ScheduledEntry", "StatusHistory"]
+__all__ = ["AccountStatusMixin", "Hold", "OutboxEntry", "ScheduledEntry", "StatusHistory"]
 
 _ID = 200  # the longest account id
 
@@ -195,3 +196,54 @@ class ScheduledEntry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.schedule_id} ({self.state})"
+
+
+class Hold(models.Model):
+    """One hold placed on an account: standing until ``released_at`` is set.
+
+    One row per hold: placed at ``placed_version``; a released row stays, with the
+    instant and version of its release (the history records both changes). At most one
+    standing hold per id on an account.
+    """
+
+    seq: models.BigAutoField[int, int] = models.BigAutoField(primary_key=True)
+    account_model: models.CharField[str, str] = models.CharField(max_length=100)
+    account_id: models.CharField[str, str] = models.CharField(max_length=_ID)
+    hold_id: models.CharField[str, str] = models.CharField(max_length=_ID)
+    type: models.CharField[str, str] = models.CharField(max_length=100)
+    kind: models.CharField[str, str] = models.CharField(max_length=30)
+    blocks: models.CharField[str, str] = models.CharField(max_length=100)
+    since: models.DateTimeField[dt.datetime, dt.datetime] = models.DateTimeField()
+    until: models.DateTimeField[dt.datetime | None, dt.datetime | None] = models.DateTimeField(
+        null=True
+    )
+    reason: models.CharField[str | None, str | None] = models.CharField(max_length=100, null=True)
+    note: models.TextField[str | None, str | None] = models.TextField(null=True)
+    actor_id: models.CharField[str | None, str | None] = models.CharField(max_length=200, null=True)
+    actor_kind: models.CharField[str | None, str | None] = models.CharField(
+        max_length=20, null=True
+    )
+    actor_permissions: models.TextField[str | None, str | None] = models.TextField(null=True)
+    placed_version: models.PositiveIntegerField[int, int] = models.PositiveIntegerField()
+    released_at: models.DateTimeField[dt.datetime | None, dt.datetime | None] = (
+        models.DateTimeField(null=True)
+    )
+    released_version: models.PositiveIntegerField[int | None, int | None] = (
+        models.PositiveIntegerField(null=True)
+    )
+
+    class Meta:
+        verbose_name = "hold"
+        verbose_name_plural = "holds"
+        default_permissions = ("view",)
+        constraints = (
+            models.UniqueConstraint(
+                fields=["account_model", "account_id", "hold_id"],
+                name="acctstate_hold_standing",
+                condition=models.Q(released_at__isnull=True),
+            ),
+        )
+
+    def __str__(self) -> str:
+        state = "standing" if self.released_at is None else "released"
+        return f"{self.account_id} {self.type} hold {self.hold_id!r} ({state})"
