@@ -254,11 +254,12 @@ class History:
     ['open', 'register']
     """
 
-    __slots__ = ("_changes", "_times")
+    # One list of changes: their instants in UTC are derived where they are compared, so
+    # an account's history costs no second list.
+    __slots__ = ("_changes",)
 
     def __init__(self, changes: tuple[StatusChange, ...] | list[StatusChange] = ()) -> None:
         self._changes: list[StatusChange] = []
-        self._times: list[dt.datetime] = []
         for c in changes:
             self.append(c)
 
@@ -270,11 +271,8 @@ class History:
             InvalidArgument: ``change`` does not start from the status the history ends
                 in, or is not a ``StatusChange``.
         """
-        when = self.check(change)
+        self.check(change)
         self._changes.append(change)
-        # Compared in UTC: Python compares datetimes sharing a tzinfo by wall time, which
-        # would misorder the repeated hour when the clocks fall back.
-        self._times.append(when)
 
     def check(self, change: StatusChange) -> dt.datetime:
         """Raise what [`append`][acctstate.history.History.append] would raise for
@@ -291,7 +289,9 @@ class History:
         when = at if at.tzinfo is dt.UTC else at.astimezone(dt.UTC)
         if self._changes:
             last = self._changes[-1]
-            if when < self._times[-1]:
+            # Compared in UTC: Python compares datetimes sharing a tzinfo by wall time,
+            # which would misorder the repeated hour when the clocks fall back.
+            if when < _utc_of(last):
                 raise HistoryConflict(account_id=change.account_id, at=change.at, latest=last.at)
             # Statuses are shared catalog values: identity settles the common case.
             if change.source is not last.dest and change.source != last.dest:
@@ -336,7 +336,8 @@ class History:
         """The latest change and its effective time in UTC (``None`` when empty)."""
         if not self._changes:
             return None
-        return self._changes[-1], self._times[-1]
+        last = self._changes[-1]
+        return last, _utc_of(last)
 
     @property
     def last(self) -> StatusChange | None:
@@ -356,7 +357,7 @@ class History:
         Raises:
             InvalidArgument: ``at`` is naive.
         """
-        i = bisect.bisect_right(self._times, _utc(at, "at"))
+        i = bisect.bisect_right(self._changes, _utc(at, "at"), key=_utc_of)
         return self._changes[i - 1].dest if i else None
 
     def between(self, start: dt.datetime, end: dt.datetime) -> list[StatusChange]:
@@ -365,8 +366,8 @@ class History:
         Raises:
             InvalidArgument: ``start`` or ``end`` is naive.
         """
-        lo = bisect.bisect_left(self._times, _utc(start, "start"))
-        hi = bisect.bisect_left(self._times, _utc(end, "end"))
+        lo = bisect.bisect_left(self._changes, _utc(start, "start"), key=_utc_of)
+        hi = bisect.bisect_left(self._changes, _utc(end, "end"), key=_utc_of)
         return self._changes[lo:hi]
 
     def changes_on(self, day: dt.date, tz: str | dt.tzinfo) -> list[StatusChange]:
@@ -405,11 +406,12 @@ class History:
         stop = _utc(until, "until")
         begin = None if since is None else _utc(since, "since")
         spent: dict[str, dt.timedelta] = {}
+        times = [_utc_of(c) for c in self._changes]
         for i, here in enumerate(self._changes):
-            start = self._times[i]
+            start = times[i]
             if begin is not None and begin > start:
                 start = begin
-            end = min(self._times[i + 1], stop) if i + 1 < len(self._times) else stop
+            end = min(times[i + 1], stop) if i + 1 < len(times) else stop
             if end > start:
                 name = here.dest.name
                 spent[name] = spent.get(name, dt.timedelta()) + (end - start)
@@ -437,6 +439,11 @@ class History:
             }
             for c in self._changes
         ]
+
+
+def _utc_of(change: StatusChange) -> dt.datetime:
+    at = change.at
+    return at if at.tzinfo is dt.UTC else at.astimezone(dt.UTC)
 
 
 def _utc(value: object, name: str) -> dt.datetime:
