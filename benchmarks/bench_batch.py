@@ -1,8 +1,8 @@
 """Batch preview and apply over many accounts, against the sweep's per-account cost.
 
-A seed-001-like prepaid workflow (inactive / active / blocked / terminated); most
+A PortaBilling-like prepaid workflow (inactive / active / blocked / terminated); most
 accounts are active, the rest inactive or already blocked. The batch is "change status
-to blocked" (seed 001's "Change status to: Blocked"). Measured in the same run:
+to blocked" (PortaBilling's "Change status to: Blocked"). Measured in the same run:
 
 * baseline: a loop doing one compiled-table lookup per account (``wf.table``), the
   stand-in for the automation sweep's per-account cost;
@@ -48,7 +48,7 @@ AT = T0 + dt.timedelta(days=30)
 
 
 def workflow() -> Workflow:
-    """Seed 001's statuses, as a small workflow."""
+    """PortaBilling's statuses, as a small workflow."""
     return Workflow(
         statuses=[
             Status(code=0, name="inactive", backend="pending"),
