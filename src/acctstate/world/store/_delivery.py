@@ -45,6 +45,7 @@ from acctstate.world.store._retry import (
     claim_is_orphaned,
     claim_token,
     log_of,
+    pending_of,
     run_hook,
 )
 from acctstate.world.store._schema import history, outbox
@@ -54,19 +55,6 @@ from acctstate.world.store._types import Delivery, PendingEffect
 __all__ = ["SqlDelivery"]
 
 _PENDING = outbox.c.done_at.is_(None)
-
-
-def _pending_of(r: Any) -> PendingEffect:
-    return PendingEffect(
-        r.key,
-        r.account_id,
-        r.version,
-        effect_from(r.kind, r.key, r.payload),
-        r.attempts,
-        r.last_error,
-        DEAD if r.outcome == DEAD else "pending",
-        r.next_attempt_at,
-    )
 
 
 class SqlDelivery(SqlBase):
@@ -126,7 +114,7 @@ class SqlDelivery(SqlBase):
 
     def _effects(self, query: Any, connection: sa.Connection | None) -> tuple[PendingEffect, ...]:
         with self._read(connection) as conn:
-            return tuple(_pending_of(r) for r in conn.execute(query))
+            return tuple(pending_of(r) for r in conn.execute(query))
 
     def _read(self, connection: sa.Connection | None) -> Any:
         if connection is not None:
@@ -478,7 +466,7 @@ class SqlDelivery(SqlBase):
                 )
             else:
                 conn.execute(mine.values(outcome="skipped", done_at=now, **decision))
-            return _pending_of(row)
+            return pending_of(row)
 
     # -- pruning ---------------------------------------------------------------------
 

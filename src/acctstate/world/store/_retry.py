@@ -19,9 +19,11 @@ import attrs
 from acctstate.values.effects import Hooks
 from acctstate.values.errors import InvalidArgument
 from acctstate.values.history import StatusChange
-from acctstate.world.store._codec import check_count, check_text
+from acctstate.world.store._codec import check_count, check_text, effect_from
+from acctstate.world.store._types import PendingEffect
 
 __all__ = [
+    "pending_of",
     "BACKOFF",
     "DEAD",
     "LEASE",
@@ -207,3 +209,17 @@ def log_of(rows: Any) -> tuple[DeadLetterAction, ...]:
                 )
             )
     return tuple(sorted(out, key=lambda a: (a.at, a.key, a.action != DEAD)))
+
+
+def pending_of(r: Any) -> PendingEffect:
+    """A pending effect from an outbox row (SQL or Django: the same columns)."""
+    return PendingEffect(
+        r.key,
+        r.account_id,
+        r.version,
+        effect_from(r.kind, r.key, r.payload),
+        r.attempts,
+        r.last_error,
+        DEAD if r.outcome == DEAD else "pending",
+        r.next_attempt_at,
+    )

@@ -34,23 +34,11 @@ from acctstate.world.store._retry import (
     check_hooks,
     check_reason,
     log_of,
+    pending_of,
     run_hook,
 )
 
 __all__ = ["DjangoOutbox"]
-
-
-def _pending_of(r: Any) -> PendingEffect:
-    return PendingEffect(
-        r.key,
-        r.account_id,
-        r.version,
-        effect_from(r.kind, r.key, r.payload),
-        r.attempts,
-        r.last_error,
-        DEAD if r.outcome == DEAD else "pending",
-        r.next_attempt_at,
-    )
 
 
 class DjangoOutbox(DjangoCore):
@@ -65,7 +53,7 @@ class DjangoOutbox(DjangoCore):
         query = self._outbox().filter(done_at__isnull=True, **where).order_by("seq")
         if account_id is not None:
             query = query.filter(account_id=check_id(account_id))
-        return tuple(_pending_of(r) for r in query)
+        return tuple(pending_of(r) for r in query)
 
     def pending(self, *, account_id: str | None = None) -> tuple[PendingEffect, ...]:
         """The effects not carried out yet (dead letters included), oldest first."""
@@ -259,7 +247,7 @@ class DjangoOutbox(DjangoCore):
                 mine.update(outcome=None, attempts=0, next_attempt_at=None, **decision)
             else:
                 mine.update(outcome="skipped", done_at=now, **decision)
-            return _pending_of(row)
+            return pending_of(row)
 
     # -- pruning ---------------------------------------------------------------------
 
