@@ -24,6 +24,7 @@ from acctstate.operations.automation._columns_holds import HoldDecisions, sweep_
 from acctstate.operations.automation._columns_out import _Decided, _Part
 from acctstate.operations.automation._columns_plan import _plan
 from acctstate.operations.automation._columns_run import _Run
+from acctstate.operations.automation._columns_table import table_run
 from acctstate.operations.automation._invoice_columns import _auto_rows, invoice_facts
 from acctstate.operations.automation._policy import RULES, AutomationPolicy
 from acctstate.operations.automation._sweep import _policies
@@ -351,7 +352,8 @@ def _sweep_book(
             eligible = known if mine is None else mine & known
             bad = np.flatnonzero(~known if mine is None else mine & ~known)
         run = _Run(plan, book, now)
-        hops, blocked, errors = run.run(eligible, pos, given_since)
+        got = None if eligible is not None else table_run(run, pos, given_since)
+        hops, blocked, errors = got or run.run(eligible, pos, given_since)
         settled = not errors
         errors.append(bad)
         if len(by_class) > 1 or not settled:

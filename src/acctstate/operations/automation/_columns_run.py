@@ -195,9 +195,10 @@ class _Run:
         np = self.np
         args = g.kwargs
         name = g.name
+        n = self._size(rows)
         if name == "all_of" or name == "any_of":
             parts = [self.guard(h, rows, s) for h in args["guards"]]
-            out = np.ones(len(rows), dtype=bool) if name == "all_of" else np.zeros(len(rows), bool)
+            out = np.ones(n, dtype=bool) if name == "all_of" else np.zeros(n, bool)
             for m in parts:
                 out = (out & m) if name == "all_of" else (out | m)
             return out
@@ -206,7 +207,7 @@ class _Run:
         if name == "balance_settled":
             col = self.book.amount(args.get("attr", "balance"))
             if col is None:
-                return np.zeros(len(rows), dtype=bool)
+                return np.zeros(n, dtype=bool)
             tol = args.get("tolerance", Decimal(0))
             return col[rows] <= self._limit(tol, ceil=False)
         if name == "nothing_past_due":
@@ -214,11 +215,11 @@ class _Run:
             # past-due scalars, else balance), as the per-account guard reads it.
             cols = self.book.cols
             if "past_due_balance" not in cols and "balance" not in cols:
-                return np.zeros(len(rows), dtype=bool)
+                return np.zeros(n, dtype=bool)
             return self.bal[rows] <= self._limit(args.get("tolerance", Decimal(0)), ceil=False)
         if name == "has_payment_method":
             flag = self.book.flag(args.get("attr", "payment_method"))
-            return np.zeros(len(rows), dtype=bool) if flag is None else flag[rows]
+            return np.zeros(n, dtype=bool) if flag is None else flag[rows]
         if name == "days_in_status":
             attr = args.get("attr", "status_since")
             if attr == "status_since":
@@ -228,14 +229,14 @@ class _Run:
             else:
                 col = self.book.date(attr)
                 if col is None:
-                    return np.zeros(len(rows), dtype=bool)
+                    return np.zeros(n, dtype=bool)
                 col = col[rows]
             days = self.book.local_days(self.now_ns, rows) - self.book.local_days(col, rows)
             return (col != self.book.nat) & (days >= args["days"])
         if name == "period_ended":
             return self._due(args.get("attr", "period_end"), rows)
         if name == "has_permission":
-            return np.full(len(rows), self.policy.actor.can(args["permission"]), dtype=bool)
+            return np.full(n, self.policy.actor.can(args["permission"]), dtype=bool)
         return self._guard_rows(g, rows, s)
 
     def _guard_rows(self, g: Guard, rows: Any, s: Any) -> Any:
@@ -439,9 +440,12 @@ class _Run:
         errors.extend(self.faults)
         return changes, blocked, errors
 
-    def _tail(self, active: Any, c: Any, lengths: Any, changes: list[_Hop]) -> None:
+    def _tail(
+        self, active: Any, c: Any, lengths: Any, changes: list[_Hop], chains: Any = None
+    ) -> None:
         """The remaining rounds of rows whose moves the step table gives until they
-        stay (``c``: each row's (step, status) entry; ``lengths``: its chain's moves).
+        stay (``c``: each row's (step, status) entry; ``lengths``: its chain's moves;
+        ``chains``: the chains' moves by entry, the plan's step table's by default).
 
         The rows are ordered by chain length, longest first, so each round's rows are
         the first of the round before's (``prior`` a slice of it)."""
@@ -462,7 +466,7 @@ class _Run:
         for j in range(top):
             n = more[j]
             at = states[:n]
-            rule, trig, dest = (a.take(at) for a in plan.chain_moves[j])
+            rule, trig, dest = (a.take(at) for a in (chains or plan.chain_moves)[j])
             changes.append(_Hop(rows[:n], prior, rule, trig, dest))
             prior = slice(0, more[j + 1])
         self.hop += top

@@ -1,0 +1,391 @@
+"""The column-wise sweep as table lookups: each row's facts as a few bits, and a table
+of moves by (facts, ladder step, status).
+
+Most policies ask only questions of a row that do not depend on its status: is its
+trial over, has its contract ended, does it have a payment method, is nothing past due,
+how many days has it been in its status. Each such question is an *atom*: one
+column-wise pass over the book answers it for every row, and a row's answers to all of
+them are its *signature* (a small integer, one bit per atom). Together with the row's
+ladder step and its status, the signature decides everything a round decides: which
+rule wants the row, which edge its trigger takes, which guards refuse it. So the sweep
+becomes
+
+- one pass per atom and one lookup for the first round (its moves, or its refusals),
+- one lookup for the rest: a row that moved has entered its status *now*, so every
+  later round reads the same signature (days in status is 0) and the moves until the
+  row stays are a chain the table holds, laid out as the rounds of the round-by-round
+  sweep (``_Run._tail``).
+
+The tables are built per signature the first time a book shows it (a few hundred
+(step, status) entries, each decided by the same reading of rules, triggers and guards
+as a round) and kept with the policy's plan. A policy with a question this reading
+cannot answer per row alone (guards written as Python functions, hold releases by
+id, a ladder's final cancellation, several account classes, unknown statuses) is swept
+round by round as before; so is a book whose columns the atoms cannot read (the rounds
+then raise exactly what they raised).
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from acctstate.operations.automation._book import _numpy
+from acctstate.operations.automation._columns_plan import (
+    _STEP_RULES,
+    _guards_key,
+    _Plan,
+    step_wants,
+)
+from acctstate.operations.automation._columns_run import _Hop, _Run
+from acctstate.values.errors import AcctStateError
+from acctstate.values.guards import Guard
+
+__all__: list[str] = []
+
+# Rules that read one row's columns only, through ``_Run.wants`` (no status, no
+# status_since, no side effect).
+_ROW_RULES = frozenset({"trial_end", "activation", "contract_expiry", "expiration"})
+# Guards that read one row's columns only, through ``_Run.guard``.
+_ROW_GUARDS = frozenset({"balance_settled", "nothing_past_due", "has_payment_method"})
+_MAX_ATOMS = 12  # signatures index a table of 2**atoms slots
+_UNSEEN = -1  # a signature no book has shown yet
+
+
+class _Unsupported(Exception):
+    """The policy asks something the table cannot answer from a row's atoms."""
+
+
+class _Atoms:
+    """The questions a policy asks of a row, and how its rules and guards read them.
+
+    An atom is ``("rule", name)`` (a row rule's own answer), ``("guard", key, guard)``
+    (a leaf guard's answer) or ``("days", n)`` (at least ``n`` calendar days in the
+    status since the row entered it: read in the first round; 0 days in every later
+    round).
+    """
+
+    def __init__(self, plan: _Plan) -> None:
+        policy = plan.c.policy
+        self.can = policy.actor.can
+        self.keys: list[tuple[Any, ...]] = []
+        self._index: dict[Any, int] = {}
+        # Each non-step rule's question, as an expression over the atoms.
+        self.rule: dict[str, Any] = {}
+        for rule in plan.rules:
+            if rule in _STEP_RULES:
+                continue
+            if rule in _ROW_RULES:
+                self.rule[rule] = ("atom", self._atom(("rule", rule)))
+            elif rule == "archive":
+                self.rule[rule] = self._days(policy.archive_after_days)
+            elif rule == "credit_hold_inactive":
+                hold = policy.credit_hold
+                assert hold is not None and hold.inactive_after_days is not None
+                self.rule[rule] = self._days(hold.inactive_after_days)
+            elif rule == "credit_hold_removal":
+                self.rule[rule] = ("atom", self._atom(("rule", rule)))
+            else:
+                raise _Unsupported(rule)
+        # Each group of guards (as edges ask them), as one expression.
+        self.group = [("and", tuple(self._guard(g) for g in gs)) for gs in plan.group_guards]
+        if len(self.keys) > _MAX_ATOMS:
+            raise _Unsupported("atoms")
+
+    def _atom(self, key: tuple[Any, ...]) -> int:
+        hashed = key if key[0] != "guard" else key[:2]
+        at = self._index.get(hashed)
+        if at is None:
+            at = self._index[hashed] = len(self.keys)
+            self.keys.append(key)
+        return at
+
+    def _days(self, days: Any) -> Any:
+        if type(days) is not int:
+            raise _Unsupported("days")
+        return ("days", self._atom(("days", days)), days)
+
+    def _guard(self, g: Guard) -> Any:
+        name, args = g.name, g.kwargs
+        if name in ("all_of", "any_of"):
+            return (
+                "and" if name == "all_of" else "or",
+                tuple(self._guard(h) for h in args["guards"]),
+            )
+        if name == "not_":
+            return ("not", self._guard(args["guard"]))
+        if name == "has_permission":
+            return ("const", bool(self.can_of(args["permission"])))
+        if name == "days_in_status" and args.get("attr", "status_since") == "status_since":
+            return self._days(args["days"])
+        if name in _ROW_GUARDS or name in ("days_in_status", "period_ended"):
+            try:
+                key = _guards_key((g,))
+                hash(key)
+            except TypeError:
+                raise _Unsupported(name) from None
+            return ("atom", self._atom(("guard", key, g)))
+        raise _Unsupported(name)
+
+    def can_of(self, permission: Any) -> bool:
+        return bool(self.can(permission))
+
+    def value(self, expr: Any, bits: int, first: bool) -> bool:
+        """An expression's answer for a row with atoms ``bits`` (in the first round,
+        or in a later one: no day in the status has passed)."""
+        kind = expr[0]
+        if kind == "atom":
+            return bool(bits >> expr[1] & 1)
+        if kind == "days":
+            return bool(bits >> expr[1] & 1) if first else expr[2] <= 0
+        if kind == "and":
+            return all(self.value(e, bits, first) for e in expr[1])
+        if kind == "or":
+            return any(self.value(e, bits, first) for e in expr[1])
+        if kind == "not":
+            return not self.value(expr[1], bits, first)
+        return bool(expr[1])  # const
+
+    def read(self, run: _Run) -> Any:
+        """Every row's signature (uint8 / uint16), from one pass per atom."""
+        np = run.np
+        every = slice(None)
+        sig: Any = None
+        for i, key in enumerate(self.keys):
+            if key[0] == "rule":
+                bit = run.wants(key[1], every, None)
+            elif key[0] == "days":
+                bit = run._days_in(every, key[1])
+            else:
+                bit = run.guard(key[2], every, None)
+            bit = np.asarray(bit, dtype=bool).view(np.uint8)
+            if sig is None:
+                sig = bit.astype(np.uint8 if len(self.keys) <= 8 else np.uint16)
+            else:
+                sig |= bit << i if i < 8 else bit.astype(np.uint16) << i
+        if sig is None:
+            sig = np.zeros(run.book.n, dtype=np.uint8)
+        return sig
+
+
+class _Tables:
+    """A policy's moves by (signature, step, status), built one signature at a time.
+
+    A state ``c = base[signature] + (step + 3) * k + status position`` indexes:
+    ``first[c]``: the first round's move (>= 0, into ``moves``), ``-1`` to stay, or
+    ``-1 - r`` to stay refused (``refusals[r]``); ``chain_len[c]`` / ``chain_moves``:
+    from a state entered in a round (a later round's), the moves until the row stays
+    (``-1``: it does not stay within the round limit); ``chain_refused[c]``: the
+    refusals where it stays.
+    """
+
+    def __init__(self, plan: _Plan, atoms: _Atoms) -> None:
+        np = _numpy()
+        self.np = np
+        self.plan = plan
+        self.atoms = atoms
+        self.k = len(plan.codes)
+        self.steps = plan.step_top + 4  # -3 .. top
+        self.size = self.steps * self.k
+        self.limit = 2 * self.k + 1
+        self.base = np.full(1 << max(len(atoms.keys), 1), _UNSEEN, dtype=np.int64)
+        self._moves: dict[tuple[int, int, int], int] = {}
+        self._refusals: dict[tuple[tuple[int, int], ...], int] = {(): 0}
+        self.refusals: list[tuple[tuple[int, int], ...]] = [()]
+        self._first: list[list[int]] = []
+        self._len: list[list[int]] = []
+        self._refused: list[list[int]] = []
+        self._chains: list[list[list[int]]] = []
+        self.lock = threading.Lock()
+        self.snapshot: Any = None
+
+    def state_base(self, sig: Any) -> Any:
+        """Each row's table offset for its signature (building unseen ones)."""
+        np = self.np
+        base = self.base.take(sig)
+        if base.min() < 0:
+            with self.lock:
+                for s in np.unique(sig[base < 0]).tolist():
+                    if self.base[s] < 0:
+                        self._add(int(s))
+                self._freeze()
+            base = self.base.take(sig)
+        return base
+
+    def _add(self, sig: int) -> None:
+        k, plan = self.k, self.plan
+        first: list[int] = []
+        later: list[int] = []
+        for step in range(-3, plan.step_top + 1):
+            for i in range(k):
+                first.append(self._entry(sig, step, i, True))
+                later.append(self._entry(sig, step, i, False))
+        lengths: list[int] = []
+        refused: list[int] = []
+        chains: list[list[int]] = []
+        dests = [m[2] for m in self._moves]
+        for c, e in enumerate(later):
+            at, row = c - c % k, c
+            moves: list[int] = []
+            while e >= 0 and len(moves) <= self.limit:
+                moves.append(e)
+                row = at + dests[e]
+                e = later[row]
+            lengths.append(len(moves) if e < 0 else -1)
+            refused.append(-1 - e if e < -1 else 0)
+            chains.append(moves)
+        slot = len(self._first)
+        self._first.append(first)
+        self._len.append(lengths)
+        self._refused.append(refused)
+        self._chains.append(chains)
+        self.base[sig] = slot * self.size
+
+    def _entry(self, sig: int, step: int, i: int, first: bool) -> int:
+        """A round's decision for a row with atoms ``sig`` on ``step`` in status
+        position ``i``: the rules in order, each of its triggers in order, each
+        trigger's edges in table order (the round's own reading)."""
+        plan, atoms = self.plan, self.atoms
+        refused: list[tuple[int, int]] = []
+        place = int(plan.pos[i])
+        for rule in plan.rules:
+            if not plan.rule_mask[rule][i]:
+                continue
+            if rule in _STEP_RULES:
+                wanted = bool(step_wants(rule, step, place))
+            else:
+                wanted = atoms.value(atoms.rule[rule], sig, first)
+            if not wanted:
+                continue
+            head = -1
+            for t in plan.rule_triggers[rule]:
+                if not plan.applies[(rule, t)][i]:
+                    continue
+                if head < 0:
+                    head = plan.trig_index[t]
+                for (free, guarded, _, dest), group in zip(
+                    plan.fire[t], plan.group[t], strict=True
+                ):
+                    if free[i] >= 0:
+                        return self._move(plan.rule_id[rule], plan.trig_index[t], int(free[i]))
+                    if guarded[i] and atoms.value(atoms.group[int(group[i])], sig, first):
+                        return self._move(plan.rule_id[rule], plan.trig_index[t], int(dest[i]))
+            refused.append((plan.rule_id[rule], head))
+        if not refused:
+            return -1
+        key = tuple(refused)
+        r = self._refusals.setdefault(key, len(self._refusals))
+        if r == len(self.refusals):
+            self.refusals.append(key)
+        return -1 - r
+
+    def _move(self, rule: int, trigger: int, dest: int) -> int:
+        return self._moves.setdefault((rule, trigger, dest), len(self._moves))
+
+    def _freeze(self) -> None:
+        """The tables as arrays (readers take one snapshot: threads may build)."""
+        np = self.np
+        moves = list(self._moves) or [(0, 0, 0)]
+        rule = np.array([m[0] for m in moves], dtype=np.int8)
+        trig = np.array([m[1] for m in moves], dtype=np.int16)
+        dest = np.array([m[2] for m in moves], dtype=np.int64)
+        chains = [c for slot in self._chains for c in slot]
+        top = max((len(c) for c in chains), default=0)
+        chain_moves = []
+        for j in range(top):
+            ids = np.array([c[j] if len(c) > j else 0 for c in chains], dtype=np.int64)
+            chain_moves.append((rule.take(ids), trig.take(ids), dest.take(ids)))
+        self.snapshot = (
+            np.array([e for slot in self._first for e in slot], dtype=np.int64),
+            (rule, trig, dest),
+            np.array([n for slot in self._len for n in slot], dtype=np.int64),
+            np.array([r for slot in self._refused for r in slot], dtype=np.int64),
+            chain_moves,
+            list(self.refusals),
+        )
+
+
+_TABLES: dict[int, tuple[_Plan, _Tables | None]] = {}
+_TABLES_LOCK = threading.Lock()
+
+
+def _tables(plan: _Plan) -> _Tables | None:
+    """The plan's tables (``None``: the policy asks what they cannot answer)."""
+    hit = _TABLES.get(id(plan))
+    if hit is not None and hit[0] is plan:
+        return hit[1]
+    try:
+        made: _Tables | None = _Tables(plan, _Atoms(plan))
+    except _Unsupported:
+        made = None
+    with _TABLES_LOCK:
+        if len(_TABLES) >= 64:
+            _TABLES.pop(next(iter(_TABLES)), None)
+        _TABLES[id(plan)] = (plan, made)
+    return made
+
+
+def table_run(run: _Run, status_pos: Any, given_since: Any) -> Any:
+    """``run.run(None, status_pos, given_since)`` by table lookups, or ``None`` when the
+    policy or the book needs the round-by-round sweep."""
+    tables = _tables(run.plan)
+    if tables is None:
+        return None
+    np = run.np
+    run.given_since = given_since
+    run.hop = 0
+    step = run.target
+    if not len(step) or int(step.min()) < -3 or int(step.max()) > run.plan.step_top:
+        return None  # (an empty book: the rounds have nothing to do either)
+    try:
+        sig = tables.atoms.read(run)
+    except AcctStateError:
+        return None  # the rounds raise it (or not) where they read the column
+    k = tables.k
+    # Each row's state: its signature's slot, its step, its status.
+    c = tables.state_base(sig)
+    c += (step.astype(np.int64) + 3) * k
+    c += status_pos
+    first, (rule, trig, dest), chain_len, chain_refused, chain_moves, refusals = tables.snapshot
+    e = first.take(c)
+    blocked: list[Any] = []
+    _refused(np, e, None, refusals, blocked)
+    moved = (e >= 0).nonzero()[0]
+    changes: list[_Hop] = []
+    if len(moved):
+        em = e.take(moved)
+        d = dest.take(em)
+        changes.append(_Hop(moved, moved, rule.take(em), trig.take(em), d))
+        c1 = c.take(moved) - status_pos.take(moved) + d
+        lengths = chain_len.take(c1)
+        if int(lengths.min()) < 0 or 1 + int(lengths.max()) >= tables.limit:
+            return None
+        run.hop = 1
+        if int(lengths.max()):
+            run._tail(moved, c1, lengths, changes, chain_moves)
+        _refused(np, chain_refused.take(c1), moved, refusals, blocked, ids=True)
+    return changes, blocked, list(run.faults)
+
+
+def _refused(
+    np: Any,
+    e: Any,
+    rows: Any,
+    refusals: list[tuple[tuple[int, int], ...]],
+    blocked: list[Any],
+    ids: bool = False,
+) -> None:
+    """The refusals of rows that stay (``e``: table entries, or refusal ids)."""
+    r = e if ids else -1 - e
+    at = (r > 0).nonzero()[0]
+    if not len(at):
+        return
+    which = r.take(at)
+    kinds = np.unique(which).tolist()
+    for rid in kinds:
+        mine = at if len(kinds) == 1 else at[which == rid]
+        got = mine if rows is None else rows.take(mine)
+        for rule, trigger in refusals[rid]:
+            blocked.append(
+                (got, np.full(len(got), rule, dtype=np.int64), np.full(len(got), trigger))
+            )

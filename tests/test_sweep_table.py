@@ -1,0 +1,223 @@
+"""The column-wise sweep by table lookups decides exactly as the round-by-round sweep.
+
+Most policies ask of a row only questions its own columns answer; the sweep then
+reads each row's answers as a signature and looks its moves up by (signature, ladder
+step, status). These tests compare that path with the rounds on random books (arrays,
+refusals, chains of several moves, time zones), check it is the path taken, and that
+policies it cannot answer fall back.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from types import SimpleNamespace
+from typing import Any
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from acctstate.account import Account
+from acctstate.automation import (
+    AutomationPolicy,
+    columns_from_accounts,
+    reference_ladder,
+    sweep,
+    sweep_columns,
+)
+from acctstate.graph import Transition
+from acctstate.guards import guard
+from acctstate.operations.automation import _columns, _columns_table
+from acctstate.operations.automation._columns_plan import _plan
+from acctstate.presets import isp
+
+NOW = dt.datetime(2026, 6, 1, 2, 0, tzinfo=dt.UTC)
+DAY = 86_400 * 10**9
+NOW_NS = int(np.datetime64("2026-06-01T02:00:00", "ns").astype(np.int64))
+NAT = np.iinfo(np.int64).min
+WF = isp.workflow()
+CODES = np.array([1, 1, 1, 10, 11, 12, 13, -11, -12, -13, 41, -1, -2, -3, -4, 22, 21, 0, -99, 32])
+ZONES = np.array(["UTC", "Europe/Paris", "America/New_York", "Pacific/Auckland"], dtype=object)
+
+POLICIES = {
+    "ladder, trial, contract, archive": AutomationPolicy(
+        WF,
+        ladder=reference_ladder(),
+        trial_end="end_trial",
+        contract_expiry="expire_contract",
+        archive="archive",
+    ),
+    "with expiration, archive after 30 days": AutomationPolicy(
+        WF,
+        ladder=reference_ladder(),
+        trial_end="end_trial",
+        contract_expiry="expire_contract",
+        expiration="deactivate",
+        archive="archive",
+        archive_after_days=30,
+    ),
+    "no ladder": AutomationPolicy(WF, trial_end="end_trial", archive="archive"),
+}
+
+
+def _book(seed: int, n: int, zoned: bool) -> dict[str, Any]:
+    """Random columns around the policies' thresholds (some rows owe, some are in a
+    trial, some closed long ago, dates on both sides of now)."""
+    rng = np.random.default_rng(seed)
+
+    def when(lo_days: int, hi_days: int, gaps: float) -> Any:
+        hours = rng.integers(lo_days * 24, hi_days * 24 + 1, size=n)
+        at = NOW_NS + hours * (DAY // 24)
+        return np.where(rng.random(n) < gaps, NAT, at).view("datetime64[ns]")
+
+    owes = rng.random(n) < 0.5
+    cols: dict[str, Any] = {
+        "status": rng.choice(CODES, size=n),
+        "balance": np.where(owes, rng.choice([1, 9999, 10000, 25075], size=n), 0),
+        "unpaid_invoices": rng.integers(0, 4, size=n),
+        "payment_method": rng.random(n) < 0.6,
+        "oldest_unpaid_at": when(-120, 2, 0.3),
+        "status_since": when(-400, 0, 0.1),
+        "trial_ends_at": when(-2, 2, 0.3),
+        "contract_ends_at": when(-2, 2, 0.5),
+        "expires_at": when(-1, 1, 0.5),
+        "first_used_at": when(-60, 0, 0.3),
+        "availability_days": rng.integers(-1, 90, size=n),
+    }
+    if zoned:
+        cols["timezone"] = rng.choice(ZONES, size=n)
+    return cols
+
+
+def _arrays(out: Any) -> dict[str, list[int]]:
+    names = [
+        "status",
+        "change_row",
+        "change_hop",
+        "change_rule",
+        "change_source",
+        "change_dest",
+        "blocked_row",
+        "blocked_rule",
+        "error_row",
+    ]
+    got = {name: getattr(out, name).tolist() for name in names}
+    got["change_trigger"] = [out.triggers[t] for t in out.change_trigger.tolist()]
+    got["blocked_trigger"] = [out.triggers[t] for t in out.blocked_trigger.tolist()]
+    return got
+
+
+def _by_rounds(monkeypatch: pytest.MonkeyPatch, cols: Any, policy: Any, now: Any) -> Any:
+    with monkeypatch.context() as m:
+        m.setattr(_columns, "table_run", lambda *args: None)
+        return sweep_columns(cols, policy, now=now)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.sampled_from(sorted(POLICIES)),
+    st.integers(0, 2**32 - 1),
+    st.integers(1, 300),
+    st.booleans(),
+    st.integers(-72, 72),
+)
+def test_tables_decide_as_the_rounds(name: str, seed: int, n: int, zoned: bool, shift: int) -> None:
+    """Same statuses, changes (row, hop, rule, trigger, from, to), refusals and errors,
+    in the same order, on random books; and the tables are the path taken."""
+    policy = POLICIES[name]
+    cols = _book(seed, n, zoned)
+    now = NOW + dt.timedelta(hours=shift)
+    taken: list[bool] = []
+    real = _columns_table.table_run
+
+    def spy(*args: Any) -> Any:
+        got = real(*args)
+        taken.append(got is not None)
+        return got
+
+    with pytest.MonkeyPatch.context() as m:
+        m.setattr(_columns, "table_run", spy)
+        fast = sweep_columns(cols, policy, now=now)
+    assert taken == [True]
+    with pytest.MonkeyPatch.context() as m:
+        slow = _by_rounds(m, cols, policy, now)
+    assert _arrays(fast) == _arrays(slow)
+
+
+def test_tables_refuse_and_chain_as_the_per_account_sweep() -> None:
+    """A specific book: a trial ending without a payment method (a guarded edge), a
+    suspended account that pays (two moves), one climbing four steps, one closed long
+    ago; the tables' answer is the per-account sweep's, refusals included."""
+    policy = POLICIES["ladder, trial, contract, archive"]
+    day = dt.timedelta(days=1)
+    book = [
+        Account(id="trial", status=41, trial_ends_at=NOW - day, payment_method=None),
+        Account(id="paid", status=-12, payment_method="card", balance=Decimal(0)),
+        Account(
+            id="late",
+            status=1,
+            balance=Decimal("250.75"),
+            unpaid_invoices=2,
+            oldest_unpaid_at=NOW - 50 * day,
+        ),
+        Account(id="closed", status=-1, status_since=NOW - 400 * day),
+        Account(id="owes, no method", status=-11, payment_method=None, balance=Decimal(5)),
+    ]
+    per_account = sweep(book, policy, now=NOW)
+    out = sweep_columns(columns_from_accounts(book), policy, now=NOW)
+    want = {
+        i: [(c.rule, c.trigger, c.source.code, c.dest.code) for c in p.changes]
+        for i, p in enumerate(per_account)
+        if p.changes
+    }
+    assert out.decisions() == want
+    assert len(want[2]) >= 4  # a chain of several moves
+    refused = {i: [(b.rule, b.trigger) for b in p.blocked] for i, p in enumerate(per_account)}
+    assert out.refusals() == {i: r for i, r in refused.items() if r}
+
+
+def test_a_guard_written_in_python_is_swept_round_by_round() -> None:
+    """A policy whose edge asks a guard with no column-wise form (a host's own Python
+    function) has no tables; the sweep asks the guard row by row and still decides as
+    the per-account sweep."""
+    vip = guard("is_vip", lambda ctx: None if ctx.value("vip", False) else "not a VIP")
+    wf = WF.extend(
+        transitions=[Transition("expire_vip", "active", "contract_expired", guards=[vip])]
+    )
+    policy = AutomationPolicy(wf, contract_expiry="expire_vip", archive="archive")
+    assert _columns_table._tables(_plan(policy)) is None
+    day = dt.timedelta(days=1)
+    book = [
+        SimpleNamespace(id=f"A-{i}", status=1, contract_ends_at=NOW - day, vip=i % 2 == 0)
+        for i in range(6)
+    ]
+    per_account = sweep(book, policy, now=NOW)
+    cols = columns_from_accounts(book)
+    cols["vip"] = np.array([a.vip for a in book])
+    out = sweep_columns(cols, policy, now=NOW)
+    want = {
+        i: [(c.rule, c.trigger, c.source.code, c.dest.code) for c in p.changes]
+        for i, p in enumerate(per_account)
+        if p.changes
+    }
+    assert sorted(want) == [0, 2, 4]
+    assert out.decisions() == want
+    assert sorted(out.refusals()) == [1, 3, 5]
+
+
+def test_a_book_reuses_the_tables_it_built() -> None:
+    """The tables are built once per signature: a second sweep of the same book builds
+    nothing (the snapshot is the same object) and answers the same."""
+    policy = AutomationPolicy(
+        WF, ladder=reference_ladder(), trial_end="end_trial", archive="archive"
+    )
+    cols = _book(11, 500, False)
+    first = sweep_columns(cols, policy, now=NOW)
+    tables = _columns_table._tables(_plan(policy))
+    assert tables is not None
+    snapshot = tables.snapshot
+    again = sweep_columns(cols, policy, now=NOW)
+    assert tables.snapshot is snapshot
+    assert _arrays(first) == _arrays(again)
