@@ -27,8 +27,19 @@ from acctstate.automation import (
     sweep,
     sweep_columns,
 )
+from acctstate.errors import InvalidArgument
 from acctstate.graph import Transition
-from acctstate.guards import guard
+from acctstate.guards import (
+    all_of,
+    any_of,
+    balance_settled,
+    days_in_status,
+    guard,
+    has_payment_method,
+    has_permission,
+    not_,
+    period_ended,
+)
 from acctstate.operations.automation import _columns, _columns_table
 from acctstate.operations.automation._columns_plan import _plan
 from acctstate.presets import isp
@@ -41,6 +52,15 @@ WF = isp.workflow()
 CODES = np.array([1, 1, 1, 10, 11, 12, 13, -11, -12, -13, 41, -1, -2, -3, -4, 22, 21, 0, -99, 32])
 ZONES = np.array(["UTC", "Europe/Paris", "America/New_York", "Pacific/Auckland"], dtype=object)
 
+COMPOSITE = any_of(
+    balance_settled(tolerance=Decimal("0.01")),
+    all_of(
+        has_payment_method(),
+        days_in_status(30, attr="first_used_at"),
+        period_ended(attr="expires_at"),
+        has_permission("close_accounts"),
+    ),
+)
 POLICIES = {
     "ladder, trial, contract, archive": AutomationPolicy(
         WF,
@@ -59,6 +79,19 @@ POLICIES = {
         archive_after_days=30,
     ),
     "no ladder": AutomationPolicy(WF, trial_end="end_trial", archive="archive"),
+    # Edges asking composite guards, other date columns and a permission.
+    "composite guards": AutomationPolicy(
+        WF.extend(
+            transitions=[
+                Transition("expire_guarded", "active", "contract_expired", guards=[COMPOSITE]),
+                Transition("expire_guarded", "active", "canceled", guards=[not_(COMPOSITE)]),
+            ]
+        ),
+        ladder=reference_ladder(),
+        contract_expiry="expire_guarded",
+        trial_end="end_trial",
+        archive="archive",
+    ),
 }
 
 
@@ -221,3 +254,21 @@ def test_a_book_reuses_the_tables_it_built() -> None:
     again = sweep_columns(cols, policy, now=NOW)
     assert tables.snapshot is snapshot
     assert _arrays(first) == _arrays(again)
+
+
+def test_a_column_the_tables_cannot_read_fails_only_where_the_rounds_fail() -> None:
+    """The tables read every question of every row at once; a column that cannot be
+    read (payment methods with no truth value) must not fail a book whose rows never
+    ask it, and fails with the same error one whose rows do."""
+    policy = POLICIES["ladder, trial, contract, archive"]
+    odd = np.empty(3, dtype=object)
+    odd[:] = [np.array([1, 2]), np.array([3, 4]), np.array([5, 6])]
+    quiet = {"status": np.array([1, 1, 1]), "payment_method": odd}
+    assert sweep_columns(quiet, policy, now=NOW).status.tolist() == [1, 1, 1]
+    asking = {
+        "status": np.array([1, 41, 1]),
+        "trial_ends_at": np.array(["NaT", "2026-05-01", "NaT"], "datetime64[ns]"),
+        "payment_method": odd,
+    }
+    with pytest.raises(InvalidArgument, match="payment_method"):
+        sweep_columns(asking, policy, now=NOW)

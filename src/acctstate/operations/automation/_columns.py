@@ -353,7 +353,11 @@ def _sweep_book(
             bad = np.flatnonzero(~known if mine is None else mine & ~known)
         run = _Run(plan, book, now)
         got = None if eligible is not None else table_run(run, pos, given_since)
-        hops, blocked, errors = got or run.run(eligible, pos, given_since)
+        laid = None
+        if got is None:
+            hops, blocked, errors = run.run(eligible, pos, given_since)
+        else:
+            hops, blocked, errors, laid = got
         settled = not errors
         errors.append(bad)
         if len(by_class) > 1 or not settled:
@@ -362,6 +366,6 @@ def _sweep_book(
                 final[h.rows] = plan.codes[h.dest]
         for stuck in errors:
             final[stuck] = book.status[stuck]
-        parts.append(_Part(hops, blocked, errors, plan, settled))
+        parts.append(_Part(hops, blocked, errors, plan, settled, laid))
     triggers = tuple(sorted({t for part in parts for t in part.plan.triggers}))
     return _Decided(book.status, parts, triggers)

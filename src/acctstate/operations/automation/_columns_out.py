@@ -19,7 +19,7 @@ from typing import Any
 
 from acctstate.operations.automation._book import _numpy
 from acctstate.operations.automation._columns_plan import _Plan
-from acctstate.operations.automation._columns_run import _Hop
+from acctstate.operations.automation._columns_run import _Hop, _Laid
 
 __all__: list[str] = []
 
@@ -29,16 +29,23 @@ _NAMES = ("row", "hop", "rule", "trigger", "source", "dest")
 class _Part:
     """One policy's rounds, refusals and errors over the rows of a book."""
 
-    __slots__ = ("blocked", "errors", "hops", "plan", "settled")
+    __slots__ = ("blocked", "errors", "hops", "laid", "plan", "settled")
 
     def __init__(
-        self, hops: list[_Hop], blocked: list[Any], errors: list[Any], plan: _Plan, settled: bool
+        self,
+        hops: list[_Hop],
+        blocked: list[Any],
+        errors: list[Any],
+        plan: _Plan,
+        settled: bool,
+        laid: _Laid | None = None,
     ) -> None:
         self.hops = hops
         self.blocked = blocked
         self.errors = errors
         self.plan = plan
         self.settled = settled  # no row hit the round limit
+        self.laid = laid  # the changes in order already (then ``hops`` is empty)
 
 
 class _Decided:
@@ -64,10 +71,18 @@ class _Decided:
             np.unique(np.concatenate(errors)) if errors else np.empty(0, dtype=np.int64)
         )
         self.blocked = self._blocked(parts)
-        self.fast = len(parts) == 1 and parts[0].settled and bool(parts[0].hops)
-        self.part = parts[0] if self.fast else None
+        one = parts[0] if len(parts) == 1 and parts[0].settled else None
+        self.fast = one is not None and bool(one.hops or (one.laid and len(one.laid.rows)))
+        self.part = one if self.fast else None
         self.sorted: tuple[Any, ...] | None = None
-        if self.fast:
+        if one is not None and one.laid is not None:
+            laid = one.laid
+            self.counts = laid.counts
+            self.changes = len(laid.hop)
+            ends = laid.counts.cumsum()
+            self.start = ends - laid.counts
+            self.ends = ends - 1
+        elif self.fast:
             self._layout(parts[0])
         else:
             self.sorted = self._sort(parts)
@@ -146,6 +161,8 @@ class _Decided:
             for name, a in zip(_NAMES, self.sorted, strict=True):
                 views[name][:] = a
             views["row"] += row0
+        elif self.part is not None and self.part.laid is not None:
+            self._write_laid(self.part.plan.codes, self.part.laid, views, final, row0)
         elif self.part is not None:
             self._write_rounds(self.part, views, final, row0)
         for name, a in zip(("row", "rule", "trigger"), self.blocked, strict=True):
@@ -156,6 +173,23 @@ class _Decided:
         v = out["error_row"][e : e + len(self.error_row)]
         v[:] = self.error_row
         v += row0
+
+    def _write_laid(
+        self, codes: Any, laid: _Laid, views: dict[str, Any], final: Any, row0: int
+    ) -> None:
+        """The changes as laid out already: copied in, and the sources derived."""
+        np = self.np
+        first = laid.rows
+        views["row"][:] = np.repeat(first + row0 if row0 else first, self.counts)
+        views["hop"][:] = laid.hop
+        views["rule"][:] = laid.rule
+        views["trigger"][:] = self.remap[0].take(laid.trigger)
+        dest = views["dest"]
+        codes.take(laid.dest, out=dest)
+        final[first] = dest.take(self.ends)
+        source = views["source"]
+        source[1:] = dest[:-1]
+        source[self.start] = self.status[first]
 
     def _write_rounds(self, part: _Part, views: dict[str, Any], final: Any, row0: int) -> None:
         """Each round's entries at their places; a change's source is the change

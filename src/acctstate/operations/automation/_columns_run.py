@@ -46,6 +46,20 @@ class _Hop(NamedTuple):
     dest: Any  # status positions
 
 
+class _Laid(NamedTuple):
+    """Every change of a run already in the result's order (by row, then hop), when
+    each row's whole chain was known at once (the table lookups): ``rows`` the rows
+    that change (ascending) and ``counts`` their changes; per change its ``hop``,
+    ``rule``, ``trigger`` and ``dest`` (status position)."""
+
+    rows: Any
+    counts: Any
+    hop: Any
+    rule: Any
+    trigger: Any
+    dest: Any
+
+
 class _Run:
     """One column-wise sweep of one policy over some rows."""
 

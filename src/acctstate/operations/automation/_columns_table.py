@@ -28,7 +28,7 @@ then raise exactly what they raised).
 from __future__ import annotations
 
 import threading
-from typing import Any
+from typing import Any, NamedTuple
 
 from acctstate.operations.automation._book import _numpy
 from acctstate.operations.automation._columns_plan import (
@@ -37,7 +37,7 @@ from acctstate.operations.automation._columns_plan import (
     _Plan,
     step_wants,
 )
-from acctstate.operations.automation._columns_run import _Hop, _Run
+from acctstate.operations.automation._columns_run import _Hop, _Laid, _Run
 from acctstate.values.errors import AcctStateError
 from acctstate.values.guards import Guard
 
@@ -168,6 +168,20 @@ class _Atoms:
         return sig
 
 
+class _Snapshot(NamedTuple):
+    """The tables as arrays, as one sweep reads them (see `_Tables`)."""
+
+    base: Any  # by signature: its slot's offset (-1: not built)
+    first: Any
+    moves: tuple[Any, Any, Any]  # rule, trigger, destination by move
+    chain_len: Any
+    chain_refused: Any
+    chain_moves: list[tuple[Any, Any, Any]]  # move j of each state's chain, by state
+    chain_ids: Any  # by state * top + j: the move id
+    top: int
+    refusals: list[tuple[tuple[int, int], ...]]
+
+
 class _Tables:
     """A policy's moves by (signature, step, status), built one signature at a time.
 
@@ -197,20 +211,23 @@ class _Tables:
         self._refused: list[list[int]] = []
         self._chains: list[list[list[int]]] = []
         self.lock = threading.Lock()
-        self.snapshot: Any = None
+        self._freeze()
 
-    def state_base(self, sig: Any) -> Any:
-        """Each row's table offset for its signature (building unseen ones)."""
+    def state_base(self, sig: Any) -> tuple[Any, _Snapshot]:
+        """Each row's table offset for its signature (building unseen ones), and the
+        tables it indexes."""
         np = self.np
-        base = self.base.take(sig)
+        snap = self.snapshot
+        base = snap.base.take(sig)
         if base.min() < 0:
             with self.lock:
                 for s in np.unique(sig[base < 0]).tolist():
                     if self.base[s] < 0:
                         self._add(int(s))
                 self._freeze()
-            base = self.base.take(sig)
-        return base
+            snap = self.snapshot
+            base = snap.base.take(sig)
+        return base, snap
 
     def _add(self, sig: int) -> None:
         k, plan = self.k, self.plan
@@ -291,17 +308,22 @@ class _Tables:
         dest = np.array([m[2] for m in moves], dtype=np.int64)
         chains = [c for slot in self._chains for c in slot]
         top = max((len(c) for c in chains), default=0)
-        chain_moves = []
-        for j in range(top):
-            ids = np.array([c[j] if len(c) > j else 0 for c in chains], dtype=np.int64)
-            chain_moves.append((rule.take(ids), trig.take(ids), dest.take(ids)))
-        self.snapshot = (
-            np.array([e for slot in self._first for e in slot], dtype=np.int64),
-            (rule, trig, dest),
-            np.array([n for slot in self._len for n in slot], dtype=np.int64),
-            np.array([r for slot in self._refused for r in slot], dtype=np.int64),
-            chain_moves,
-            list(self.refusals),
+        ids = np.array(
+            [[c[j] if len(c) > j else 0 for j in range(top)] for c in chains], dtype=np.int64
+        ).reshape(len(chains), top)
+        self.snapshot = _Snapshot(
+            base=self.base.copy(),
+            first=np.array([e for slot in self._first for e in slot], dtype=np.int64),
+            moves=(rule, trig, dest),
+            chain_len=np.array([n for slot in self._len for n in slot], dtype=np.int64),
+            chain_refused=np.array([r for slot in self._refused for r in slot], dtype=np.int64),
+            chain_moves=[
+                (rule.take(ids[:, j]), trig.take(ids[:, j]), dest.take(ids[:, j]))
+                for j in range(top)
+            ],
+            chain_ids=ids.ravel(),
+            top=top,
+            refusals=list(self.refusals),
         )
 
 
@@ -343,28 +365,58 @@ def table_run(run: _Run, status_pos: Any, given_since: Any) -> Any:
         return None  # the rounds raise it (or not) where they read the column
     k = tables.k
     # Each row's state: its signature's slot, its step, its status.
-    c = tables.state_base(sig)
+    c, snap = tables.state_base(sig)
     c += (step.astype(np.int64) + 3) * k
     c += status_pos
-    first, (rule, trig, dest), chain_len, chain_refused, chain_moves, refusals = tables.snapshot
-    e = first.take(c)
+    e = snap.first.take(c)
     blocked: list[Any] = []
-    _refused(np, e, None, refusals, blocked)
+    _refused(np, e, None, snap.refusals, blocked)
     moved = (e >= 0).nonzero()[0]
-    changes: list[_Hop] = []
-    if len(moved):
-        em = e.take(moved)
-        d = dest.take(em)
-        changes.append(_Hop(moved, moved, rule.take(em), trig.take(em), d))
-        c1 = c.take(moved) - status_pos.take(moved) + d
-        lengths = chain_len.take(c1)
-        if int(lengths.min()) < 0 or 1 + int(lengths.max()) >= tables.limit:
-            return None
-        run.hop = 1
+    if not len(moved):
+        return [], blocked, list(run.faults), None
+    em = e.take(moved)
+    rule, trig, dest = snap.moves
+    d = dest.take(em)
+    # The state each moved row enters, and the moves it makes from there.
+    c1 = c.take(moved) - status_pos.take(moved) + d
+    lengths = snap.chain_len.take(c1)
+    if int(lengths.min()) < 0 or 1 + int(lengths.max()) >= tables.limit:
+        return None  # rules that do not settle: the rounds report the rows
+    _refused(np, snap.chain_refused.take(c1), moved, snap.refusals, blocked, ids=True)
+    run.hop = 1
+    if run.faults:
+        # Rows with bad facts are dropped from the changes by a sort: give rounds.
+        changes = [_Hop(moved, moved, rule.take(em), trig.take(em), d)]
         if int(lengths.max()):
-            run._tail(moved, c1, lengths, changes, chain_moves)
-        _refused(np, chain_refused.take(c1), moved, refusals, blocked, ids=True)
-    return changes, blocked, list(run.faults)
+            run._tail(moved, c1, lengths, changes, snap.chain_moves)
+        return changes, blocked, list(run.faults), None
+    return [], blocked, [], _laid(np, snap, moved, em, c1, lengths)
+
+
+def _laid(np: Any, snap: _Snapshot, moved: Any, em: Any, c1: Any, lengths: Any) -> _Laid:
+    """Every change in the result's order: each moved row's first move, then its
+    chain's (``c1``: the state it entered; ``lengths``: the chain's moves)."""
+    counts = lengths + 1
+    if not int(lengths.max()):
+        ids = em
+        hop = np.zeros(len(em), dtype=np.int64)
+    else:
+        total = int(counts.sum())
+        owner = np.repeat(np.arange(len(moved)), counts)
+        start = counts.cumsum()
+        start -= counts
+        hop = np.arange(total)
+        hop -= start.take(owner)
+        ids = np.empty(total, dtype=np.int64)
+        ids[start] = em
+        later = hop.nonzero()[0]
+        at = c1.take(owner.take(later))
+        at *= snap.top
+        at += hop.take(later)
+        at -= 1
+        ids[later] = snap.chain_ids.take(at)
+    rule, trig, dest = snap.moves
+    return _Laid(moved, counts, hop, rule.take(ids), trig.take(ids), dest.take(ids))
 
 
 def _refused(
