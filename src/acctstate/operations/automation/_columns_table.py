@@ -177,7 +177,7 @@ class _Snapshot(NamedTuple):
     chain_len: Any
     chain_refused: Any
     chain_moves: list[tuple[Any, Any, Any]]  # move j of each state's chain, by state
-    chain_ids: Any  # by state * top + j: the move id
+    chain_ids: Any  # by state * (top + 1) + hop: the move (0 at hop 0, a placeholder)
     top: int
     refusals: list[tuple[tuple[int, int], ...]]
 
@@ -309,8 +309,9 @@ class _Tables:
         chains = [c for slot in self._chains for c in slot]
         top = max((len(c) for c in chains), default=0)
         ids = np.array(
-            [[c[j] if len(c) > j else 0 for j in range(top)] for c in chains], dtype=np.int64
-        ).reshape(len(chains), top)
+            [[0] + [c[j] if len(c) > j else 0 for j in range(top)] for c in chains],
+            dtype=np.int64,
+        ).reshape(len(chains), top + 1)
         self.snapshot = _Snapshot(
             base=self.base.copy(),
             first=np.array([e for slot in self._first for e in slot], dtype=np.int64),
@@ -319,7 +320,7 @@ class _Tables:
             chain_refused=np.array([r for slot in self._refused for r in slot], dtype=np.int64),
             chain_moves=[
                 (rule.take(ids[:, j]), trig.take(ids[:, j]), dest.take(ids[:, j]))
-                for j in range(top)
+                for j in range(1, top + 1)
             ],
             chain_ids=ids.ravel(),
             top=top,
@@ -407,14 +408,13 @@ def _laid(np: Any, snap: _Snapshot, moved: Any, em: Any, c1: Any, lengths: Any) 
         start -= counts
         hop = np.arange(total)
         hop -= start.take(owner)
-        ids = np.empty(total, dtype=np.int64)
+        # Each change's move: its state's chain at its hop (the chains by state
+        # begin with a placeholder for hop 0), and the first move at hop 0.
+        at = c1.take(owner)
+        at *= snap.top + 1
+        at += hop
+        ids = snap.chain_ids.take(at)
         ids[start] = em
-        later = hop.nonzero()[0]
-        at = c1.take(owner.take(later))
-        at *= snap.top
-        at += hop.take(later)
-        at -= 1
-        ids[later] = snap.chain_ids.take(at)
     rule, trig, dest = snap.moves
     return _Laid(moved, counts, hop, rule.take(ids), trig.take(ids), dest.take(ids))
 
@@ -428,12 +428,15 @@ def _refused(
     ids: bool = False,
 ) -> None:
     """The refusals of rows that stay (``e``: table entries, or refusal ids)."""
-    r = e if ids else -1 - e
-    at = (r > 0).nonzero()[0]
+    if ids:
+        at = e.nonzero()[0]
+        which = e.take(at)
+    else:
+        at = (e < -1).nonzero()[0]
+        which = -1 - e.take(at)
     if not len(at):
         return
-    which = r.take(at)
-    kinds = np.unique(which).tolist()
+    kinds = np.bincount(which).nonzero()[0].tolist()
     for rid in kinds:
         mine = at if len(kinds) == 1 else at[which == rid]
         got = mine if rows is None else rows.take(mine)
