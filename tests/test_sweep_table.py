@@ -19,9 +19,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from _workflows import hold_workflow
 from acctstate.account import Account
 from acctstate.automation import (
     AutomationPolicy,
+    CreditHold,
+    HoldRelease,
     columns_from_accounts,
     reference_ladder,
     sweep,
@@ -95,7 +98,22 @@ POLICIES = {
 }
 
 
-def _book(seed: int, n: int, zoned: bool) -> dict[str, Any]:
+HOLD_POLICY = AutomationPolicy(
+    hold_workflow(),
+    credit_hold=CreditHold(
+        past_due_days=30,
+        min_past_due=Decimal("100"),
+        inactive_after_days=60,
+        releases=[
+            HoldRelease("A-2", NOW - dt.timedelta(days=2), NOW + dt.timedelta(days=5)),
+            HoldRelease("A-1", NOW - dt.timedelta(days=9), NOW - dt.timedelta(days=2)),
+        ],
+    ),
+)
+HOLD_CODES = np.array([1, 1, 7, 0, -2, 30])
+
+
+def _book(seed: int, n: int, zoned: bool, codes: Any = CODES) -> dict[str, Any]:
     """Random columns around the policies' thresholds (some rows owe, some are in a
     trial, some closed long ago, dates on both sides of now)."""
     rng = np.random.default_rng(seed)
@@ -107,7 +125,8 @@ def _book(seed: int, n: int, zoned: bool) -> dict[str, Any]:
 
     owes = rng.random(n) < 0.5
     cols: dict[str, Any] = {
-        "status": rng.choice(CODES, size=n),
+        "id": np.array([f"A-{i}" for i in range(n)], dtype=object),
+        "status": rng.choice(codes, size=n),
         "balance": np.where(owes, rng.choice([1, 9999, 10000, 25075], size=n), 0),
         "unpaid_invoices": rng.integers(0, 4, size=n),
         "payment_method": rng.random(n) < 0.6,
@@ -150,7 +169,7 @@ def _by_rounds(monkeypatch: pytest.MonkeyPatch, cols: Any, policy: Any, now: Any
 
 @settings(max_examples=60, deadline=None)
 @given(
-    st.sampled_from(sorted(POLICIES)),
+    st.sampled_from([*sorted(POLICIES), "credit hold, releases"]),
     st.integers(0, 2**32 - 1),
     st.integers(1, 300),
     st.booleans(),
@@ -159,8 +178,10 @@ def _by_rounds(monkeypatch: pytest.MonkeyPatch, cols: Any, policy: Any, now: Any
 def test_tables_decide_as_the_rounds(name: str, seed: int, n: int, zoned: bool, shift: int) -> None:
     """Same statuses, changes (row, hop, rule, trigger, from, to), refusals and errors,
     in the same order, on random books; and the tables are the path taken."""
-    policy = POLICIES[name]
-    cols = _book(seed, n, zoned)
+    if name == "credit hold, releases":
+        policy, cols = HOLD_POLICY, _book(seed, n, zoned, HOLD_CODES)
+    else:
+        policy, cols = POLICIES[name], _book(seed, n, zoned)
     now = NOW + dt.timedelta(hours=shift)
     taken: list[bool] = []
     real = _columns_table.table_run

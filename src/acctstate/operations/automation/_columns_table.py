@@ -19,8 +19,8 @@ becomes
 The tables are built per signature the first time a book shows it (a few hundred
 (step, status) entries, each decided by the same reading of rules, triggers and guards
 as a round) and kept with the policy's plan. A policy with a question this reading
-cannot answer per row alone (guards written as Python functions, hold releases by
-id, a ladder's final cancellation, several account classes, unknown statuses) is swept
+cannot answer per row alone (guards written as Python functions, a ladder's final
+cancellation) or a book with several account classes or unknown statuses is swept
 round by round as before; so is a book whose columns the atoms cannot read (the rounds
 then raise exactly what they raised).
 """
@@ -44,8 +44,19 @@ from acctstate.values.guards import Guard
 __all__: list[str] = []
 
 # Rules that read one row's columns only, through ``_Run.wants`` (no status, no
-# status_since, no side effect).
-_ROW_RULES = frozenset({"trial_end", "activation", "contract_expiry", "expiration"})
+# status_since, no side effect; the credit hold's read the releases by account id).
+_ROW_RULES = frozenset(
+    {
+        "trial_end",
+        "activation",
+        "contract_expiry",
+        "expiration",
+        "credit_hold",
+        "credit_hold_removal",
+        "credit_hold_release",
+        "credit_hold_return",
+    }
+)
 # Guards that read one row's columns only, through ``_Run.guard``.
 _ROW_GUARDS = frozenset({"balance_settled", "nothing_past_due", "has_payment_method"})
 _MAX_ATOMS = 12  # signatures index a table of 2**atoms slots
@@ -83,8 +94,6 @@ class _Atoms:
                 hold = policy.credit_hold
                 assert hold is not None and hold.inactive_after_days is not None
                 self.rule[rule] = self._days(hold.inactive_after_days)
-            elif rule == "credit_hold_removal":
-                self.rule[rule] = ("atom", self._atom(("rule", rule)))
             else:
                 raise _Unsupported(rule)
         # Each group of guards (as edges ask them), as one expression.
