@@ -33,7 +33,7 @@ from acctstate.values.errors import (
 )
 from acctstate.values.graph import Edge
 from acctstate.values.guards import GuardContext, Refusal, check_event_data
-from acctstate.values.history import OPEN, History, StatusChange, effect_key_prefix
+from acctstate.values.history import OPEN, Cause, History, StatusChange, effect_key_prefix
 from acctstate.values.holds import hold_effects, hold_refusals
 from acctstate.values.status import Status
 
@@ -160,8 +160,10 @@ def plan_change(
     data: Mapping[str, Any],
     *,
     through_engine: bool,
+    cause: Cause | None = None,
 ) -> StatusChange:
-    """The change firing ``trigger`` would make, its effects keyed; nothing changes."""
+    """The change firing ``trigger`` would make, its effects keyed; nothing changes
+    (``cause``: the cascade that makes it, recorded with it)."""
     source, edge, ctx = decide(wf, account, trigger, at, actor, data, through_engine=through_engine)
     if reason is not None or edge.reasons is not None:
         check_reason(edge, reason)
@@ -195,6 +197,7 @@ def plan_change(
         actor,
         kinds,
         tuple(keyed),
+        cause,
     )
 
 

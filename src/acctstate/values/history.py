@@ -111,6 +111,7 @@ class StatusChange:
         actor: Actor | None,
         kinds: tuple[type[Effect], ...],
         keyed: tuple[Effect, ...] = (),
+        cause: Cause | None = None,
     ) -> StatusChange:
         """A change whose effects are ``kinds`` keyed from the change, then ``keyed``.
 
@@ -123,7 +124,9 @@ class StatusChange:
             effects = _Deferred(kinds, keyed)
         else:
             effects = _SHARED.get(kinds) or _SHARED.setdefault(kinds, _Deferred(kinds, ()))
-        return cls(account_id, source, dest, trigger, at, recorded_at, reason, note, actor, effects)
+        return cls(
+            account_id, source, dest, trigger, at, recorded_at, reason, note, actor, effects, cause
+        )
 
     @property
     def effects(self) -> tuple[Effect, ...]:

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
+from acctstate.core._workflow_fire import plan_change
 from acctstate.operations.holds._place import plan_place as plan_hold
 from acctstate.operations.holds._place import plan_release as plan_unhold
 from acctstate.operations.scopes._changes import ChangeSet, Step
@@ -146,20 +147,23 @@ class _Planner:
                 continue
             wf = self.scopes.workflow(t.scope)
             try:
-                change = wf.plan(
+                change = plan_change(
+                    wf,
                     t.account,
                     rule.fire,
-                    at=self.at,
-                    reason=rule.reason,
-                    note=str(cause),
-                    actor=self.actor,
-                    scope=InScope(self.scopes, t),
+                    self.at,
+                    rule.reason,
+                    str(cause),
+                    self.actor,
+                    {"scope": InScope(self.scopes, t)},
+                    through_engine=False,
+                    cause=cause,
                 )
             except AcctStateError as exc:
                 raise _refused(
                     root, f"the cascade {rule.label!r} cannot {rule.fire} {t.scope} {t.id!r}", exc
                 ) from exc
-            made.append(self.add(Step(t.id, t.scope, _caused(change, cause), i, rule.label)))
+            made.append(self.add(Step(t.id, t.scope, change, i, rule.label)))
         return made
 
     def cascade_hold(
