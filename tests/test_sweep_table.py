@@ -140,6 +140,13 @@ def _book(seed: int, n: int, zoned: bool, codes: Any = CODES) -> dict[str, Any]:
     }
     if zoned:
         cols["timezone"] = rng.choice(ZONES, size=n)
+    if seed % 3 == 0:
+        # Control tags: enforcement off freezes a row on its step; tags that are not
+        # names make the row an error (reported, not planned).
+        tags = np.empty(n, dtype=object)
+        choices = [None, "OVERDUE_ENFORCEMENT_OFF", ("AUTO_PAY_OFF",), "bad tag!"]
+        tags[:] = [choices[i] for i in rng.choice(4, size=n, p=[0.7, 0.15, 0.1, 0.05])]
+        cols["control_tags"] = tags
     return cols
 
 

@@ -59,7 +59,7 @@ _ROW_RULES = frozenset(
 )
 # Guards that read one row's columns only, through ``_Run.guard``.
 _ROW_GUARDS = frozenset({"balance_settled", "nothing_past_due", "has_payment_method"})
-_MAX_ATOMS = 12  # signatures index a table of 2**atoms slots
+_MAX_ATOMS = 10  # signatures index a table of up to 2**atoms slots
 _UNSEEN = -1  # a signature no book has shown yet
 
 
@@ -185,7 +185,6 @@ class _Snapshot(NamedTuple):
     moves: tuple[Any, Any, Any]  # rule, trigger, destination by move
     chain_len: Any
     chain_refused: Any
-    chain_moves: list[tuple[Any, Any, Any]]  # move j of each state's chain, by state
     chain_ids: Any  # by state * (top + 1) + hop: the move (0 at hop 0, a placeholder)
     top: int
     refusals: list[tuple[tuple[int, int], ...]]
@@ -196,10 +195,11 @@ class _Tables:
 
     A state ``c = base[signature] + (step + 3) * k + status position`` indexes:
     ``first[c]``: the first round's move (>= 0, into ``moves``), ``-1`` to stay, or
-    ``-1 - r`` to stay refused (``refusals[r]``); ``chain_len[c]`` / ``chain_moves``:
-    from a state entered in a round (a later round's), the moves until the row stays
-    (``-1``: it does not stay within the round limit); ``chain_refused[c]``: the
-    refusals where it stays.
+    ``-1 - r`` to stay refused (``refusals[r]``); ``chain_len[c]``: from a state entered
+    in a round, the moves until the row stays (``-1``: it does not stay within the
+    round limit), ``chain_ids[c * (top + 1) + j]`` the ``j``-th of them (from 1);
+    ``chain_refused[c]``: the refusals where it stays. A signature's entries are built
+    and appended the first time a book shows it.
     """
 
     def __init__(self, plan: _Plan, atoms: _Atoms) -> None:
@@ -215,10 +215,9 @@ class _Tables:
         self._moves: dict[tuple[int, int, int], int] = {}
         self._refusals: dict[tuple[tuple[int, int], ...], int] = {(): 0}
         self.refusals: list[tuple[tuple[int, int], ...]] = [()]
-        self._first: list[list[int]] = []
-        self._len: list[list[int]] = []
-        self._refused: list[list[int]] = []
-        self._chains: list[list[list[int]]] = []
+        # Per signature slot: first-round entries, chain lengths, refusals where the
+        # chains stay, and the chains' moves (int32 arrays by (step, status)).
+        self._slots: list[tuple[Any, Any, Any, Any]] = []
         self.lock = threading.Lock()
         self._freeze()
 
@@ -252,19 +251,29 @@ class _Tables:
         dests = [m[2] for m in self._moves]
         for c, e in enumerate(later):
             at, row = c - c % k, c
-            moves: list[int] = []
-            while e >= 0 and len(moves) <= self.limit:
+            moves: list[int] = [0]  # (hop 0 is the first round's move, not the chain's)
+            while e >= 0 and len(moves) <= self.limit + 1:
                 moves.append(e)
                 row = at + dests[e]
                 e = later[row]
-            lengths.append(len(moves) if e < 0 else -1)
+            lengths.append(len(moves) - 1 if e < 0 else -1)
             refused.append(-1 - e if e < -1 else 0)
             chains.append(moves)
-        slot = len(self._first)
-        self._first.append(first)
-        self._len.append(lengths)
-        self._refused.append(refused)
-        self._chains.append(chains)
+        np = self.np
+        width = max(map(len, chains))
+        ids = np.zeros((len(chains), width), dtype=np.int32)
+        for c, moves in enumerate(chains):
+            if len(moves) > 1:
+                ids[c, : len(moves)] = moves
+        slot = len(self._slots)
+        self._slots.append(
+            (
+                np.array(first, dtype=np.int32),
+                np.array(lengths, dtype=np.int32),
+                np.array(refused, dtype=np.int32),
+                ids,
+            )
+        )
         self.base[sig] = slot * self.size
 
     def _entry(self, sig: int, step: int, i: int, first: bool) -> int:
@@ -315,24 +324,23 @@ class _Tables:
         rule = np.array([m[0] for m in moves], dtype=np.int8)
         trig = np.array([m[1] for m in moves], dtype=np.int16)
         dest = np.array([m[2] for m in moves], dtype=np.int64)
-        chains = [c for slot in self._chains for c in slot]
-        top = max((len(c) for c in chains), default=0)
-        ids = np.array(
-            [[0] + [c[j] if len(c) > j else 0 for j in range(top)] for c in chains],
-            dtype=np.int64,
-        ).reshape(len(chains), top + 1)
+        slots = self._slots
+        width = max((ids.shape[1] for *_, ids in slots), default=1)
+        ids = np.zeros((len(slots) * self.size, width), dtype=np.int32)
+        for n, (*_, mine) in enumerate(slots):
+            ids[n * self.size : (n + 1) * self.size, : mine.shape[1]] = mine
+
+        def joined(i: int) -> Any:
+            return np.concatenate([slot[i] for slot in slots]) if slots else np.empty(0, np.int32)
+
         self.snapshot = _Snapshot(
             base=self.base.copy(),
-            first=np.array([e for slot in self._first for e in slot], dtype=np.int64),
+            first=joined(0),
             moves=(rule, trig, dest),
-            chain_len=np.array([n for slot in self._len for n in slot], dtype=np.int64),
-            chain_refused=np.array([r for slot in self._refused for r in slot], dtype=np.int64),
-            chain_moves=[
-                (rule.take(ids[:, j]), trig.take(ids[:, j]), dest.take(ids[:, j]))
-                for j in range(1, top + 1)
-            ],
+            chain_len=joined(1),
+            chain_refused=joined(2),
             chain_ids=ids.ravel(),
-            top=top,
+            top=width - 1,
             refusals=list(self.refusals),
         )
 
@@ -398,7 +406,10 @@ def table_run(run: _Run, status_pos: Any, given_since: Any) -> Any:
         # Rows with bad facts are dropped from the changes by a sort: give rounds.
         changes = [_Hop(moved, moved, rule.take(em), trig.take(em), d)]
         if int(lengths.max()):
-            run._tail(moved, c1, lengths, changes, snap.chain_moves)
+            # Each moved row's chain (by its position here), move j after the first.
+            ids = snap.chain_ids.reshape(-1, snap.top + 1).take(c1, axis=0)
+            chains = [(rule.take(j), trig.take(j), dest.take(j)) for j in ids.T[1:]]
+            run._tail(moved, np.arange(len(moved)), lengths, changes, chains)
         return changes, blocked, list(run.faults), None
     return [], blocked, [], _laid(np, snap, moved, em, c1, lengths)
 
