@@ -57,8 +57,11 @@ _ROW_RULES = frozenset(
         "credit_hold_return",
     }
 )
-# Guards that read one row's columns only, through ``_Run.guard``.
-_ROW_GUARDS = frozenset({"balance_settled", "nothing_past_due", "has_payment_method"})
+# Guards that read one row's columns only, through ``_Run.guard`` (``days_in_status``
+# when it counts from another date than status_since).
+_ROW_GUARDS = frozenset(
+    {"balance_settled", "nothing_past_due", "has_payment_method", "period_ended", "days_in_status"}
+)
 _MAX_ATOMS = 10  # signatures index a table of up to 2**atoms slots
 _UNSEEN = -1  # a signature no book has shown yet
 
@@ -124,20 +127,13 @@ class _Atoms:
         if name == "not_":
             return ("not", self._guard(args["guard"]))
         if name == "has_permission":
-            return ("const", bool(self.can_of(args["permission"])))
+            return ("const", bool(self.can(args["permission"])))
         if name == "days_in_status" and args.get("attr", "status_since") == "status_since":
             return self._days(args["days"])
-        if name in _ROW_GUARDS or name in ("days_in_status", "period_ended"):
-            try:
-                key = _guards_key((g,))
-                hash(key)
-            except TypeError:
-                raise _Unsupported(name) from None
-            return ("atom", self._atom(("guard", key, g)))
+        if name in _ROW_GUARDS:
+            # Guards that answer alike share an atom.
+            return ("atom", self._atom(("guard", _guards_key((g,)), g)))
         raise _Unsupported(name)
-
-    def can_of(self, permission: Any) -> bool:
-        return bool(self.can(permission))
 
     def value(self, expr: Any, bits: int, first: bool) -> bool:
         """An expression's answer for a row with atoms ``bits`` (in the first round,
@@ -238,6 +234,8 @@ class _Tables:
         return base, snap
 
     def _add(self, sig: int) -> None:
+        """Build the entries of signature ``sig``: each (step, status)'s first-round
+        decision, and from each the chain of later rounds (whose days in status are 0)."""
         k, plan = self.k, self.plan
         first: list[int] = []
         later: list[int] = []
@@ -258,7 +256,7 @@ class _Tables:
                 e = later[row]
             lengths.append(len(moves) - 1 if e < 0 else -1)
             refused.append(-1 - e if e < -1 else 0)
-            chains.append(moves)
+            chains.append(moves if e < 0 else [0])  # (a chain that never stays: no moves)
         np = self.np
         width = max(map(len, chains))
         ids = np.zeros((len(chains), width), dtype=np.int32)
