@@ -14,6 +14,7 @@ from decimal import Decimal
 from types import SimpleNamespace
 from typing import Any
 
+import attrs
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -111,6 +112,7 @@ HOLD_POLICY = AutomationPolicy(
     ),
 )
 HOLD_CODES = np.array([1, 1, 7, 0, -2, 30])
+FIELD_POLICY = attrs.evolve(HOLD_POLICY, account_class="field")
 
 
 def _book(seed: int, n: int, zoned: bool, codes: Any = CODES) -> dict[str, Any]:
@@ -170,13 +172,16 @@ def _arrays(out: Any) -> dict[str, list[int]]:
 
 def _by_rounds(monkeypatch: pytest.MonkeyPatch, cols: Any, policy: Any, now: Any) -> Any:
     with monkeypatch.context() as m:
-        m.setattr(_columns, "table_run", lambda *args: None)
+        m.setattr(_columns, "table_run", lambda *args, **kwargs: None)
         return sweep_columns(cols, policy, now=now)
 
 
-@settings(max_examples=60, deadline=None)
+CASES = [*sorted(POLICIES), "credit hold, releases", "two classes, unknown codes"]
+
+
+@settings(max_examples=80, deadline=None)
 @given(
-    st.sampled_from([*sorted(POLICIES), "credit hold, releases"]),
+    st.sampled_from(CASES),
     st.integers(0, 2**32 - 1),
     st.integers(1, 300),
     st.booleans(),
@@ -185,23 +190,32 @@ def _by_rounds(monkeypatch: pytest.MonkeyPatch, cols: Any, policy: Any, now: Any
 def test_tables_decide_as_the_rounds(name: str, seed: int, n: int, zoned: bool, shift: int) -> None:
     """Same statuses, changes (row, hop, rule, trigger, from, to), refusals and errors,
     in the same order, on random books; and the tables are the path taken."""
+    policy: Any
     if name == "credit hold, releases":
         policy, cols = HOLD_POLICY, _book(seed, n, zoned, HOLD_CODES)
+    elif name == "two classes, unknown codes":
+        # ISP accounts under one policy, "field" accounts under the hold policy, and
+        # a few codes neither workflow has (those rows are errors).
+        policy = [POLICIES["with expiration, archive after 30 days"], FIELD_POLICY]
+        cols = _book(seed, n, zoned, np.array([*CODES, 7, 30, 77]))
+        field = np.random.default_rng(seed).random(n) < 0.3
+        cols["status"][field] = np.random.default_rng(seed + 1).choice(HOLD_CODES, field.sum())
+        cols["account_class"] = np.where(field, "field", None)
     else:
         policy, cols = POLICIES[name], _book(seed, n, zoned)
     now = NOW + dt.timedelta(hours=shift)
     taken: list[bool] = []
     real = _columns_table.table_run
 
-    def spy(*args: Any) -> Any:
-        got = real(*args)
+    def spy(*args: Any, **kwargs: Any) -> Any:
+        got = real(*args, **kwargs)
         taken.append(got is not None)
         return got
 
     with pytest.MonkeyPatch.context() as m:
         m.setattr(_columns, "table_run", spy)
         fast = sweep_columns(cols, policy, now=now)
-    assert taken == [True]
+    assert taken and all(taken)
     with pytest.MonkeyPatch.context() as m:
         slow = _by_rounds(m, cols, policy, now)
     assert _arrays(fast) == _arrays(slow)

@@ -352,7 +352,7 @@ def _sweep_book(
             eligible = known if mine is None else mine & known
             bad = np.flatnonzero(~known if mine is None else mine & ~known)
         run = _Run(plan, book, now)
-        got = None if eligible is not None else table_run(run, pos, given_since)
+        got = table_run(run, eligible, pos, given_since, lay=len(by_class) == 1)
         laid = None
         if got is None:
             hops, blocked, errors = run.run(eligible, pos, given_since)

@@ -20,8 +20,7 @@ The tables are built per signature the first time a book shows it (a few hundred
 (step, status) entries, each decided by the same reading of rules, triggers and guards
 as a round) and kept with the policy's plan. A policy with a question this reading
 cannot answer per row alone (guards written as Python functions, a ladder's final
-cancellation) or a book with several account classes or unknown statuses is swept
-round by round as before; so is a book whose columns the atoms cannot read (the rounds
+cancellation) is swept round by round as before; so is a book whose columns the atoms cannot read (the rounds
 then raise exactly what they raised).
 """
 
@@ -363,9 +362,16 @@ def _tables(plan: _Plan) -> _Tables | None:
     return made
 
 
-def table_run(run: _Run, status_pos: Any, given_since: Any) -> Any:
-    """``run.run(None, status_pos, given_since)`` by table lookups, or ``None`` when the
-    policy or the book needs the round-by-round sweep."""
+def table_run(
+    run: _Run, eligible: Any, status_pos: Any, given_since: Any, *, lay: bool = True
+) -> Any:
+    """``run.run(eligible, status_pos, given_since)`` by table lookups, or ``None`` when
+    the policy or the book needs the round-by-round sweep.
+
+    Returns the hops, refusals and errors as ``run.run`` does, and the changes laid
+    out in the result's order instead of hops when ``lay`` (one policy for the whole
+    book) and no row has bad facts.
+    """
     tables = _tables(run.plan)
     if tables is None:
         return None
@@ -385,6 +391,8 @@ def table_run(run: _Run, status_pos: Any, given_since: Any) -> Any:
     c += (step.astype(np.int64) + 3) * k
     c += status_pos
     e = snap.first.take(c)
+    if eligible is not None:
+        e[~eligible] = -1  # rows of another class, or of a status the workflow lacks
     blocked: list[Any] = []
     _refused(np, e, None, snap.refusals, blocked)
     moved = (e >= 0).nonzero()[0]
@@ -400,8 +408,9 @@ def table_run(run: _Run, status_pos: Any, given_since: Any) -> Any:
         return None  # rules that do not settle: the rounds report the rows
     _refused(np, snap.chain_refused.take(c1), moved, snap.refusals, blocked, ids=True)
     run.hop = 1
-    if run.faults:
-        # Rows with bad facts are dropped from the changes by a sort: give rounds.
+    if run.faults or not lay:
+        # Rows with bad facts are dropped from the changes by a sort, and several
+        # policies' changes are sorted together: give rounds.
         changes = [_Hop(moved, moved, rule.take(em), trig.take(em), d)]
         if int(lengths.max()):
             # Each moved row's chain (by its position here), move j after the first.
