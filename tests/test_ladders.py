@@ -679,7 +679,10 @@ LADDERS = st.one_of(
 
 @given(
     LADDERS,
-    st.lists(st.tuples(st.integers(100, 104), FACTS, st.none() | st.integers(-3, 3)), max_size=8),
+    st.lists(
+        st.tuples(st.integers(100, 104) | st.just(-2), FACTS, st.none() | st.integers(-3, 3)),
+        max_size=8,
+    ),
 )
 def test_column_wise_sweep_agrees_on_first_match_and_steps_down(
     ladder: DunningLadder, rows: list[tuple[int, tuple[Any, ...], int | None]]
@@ -704,6 +707,24 @@ def test_column_wise_sweep_agrees_on_first_match_and_steps_down(
     out = sweep_columns(columns_from_accounts(book), policy, now=T0)
     assert out.decisions() == per
     assert set(out.error_row.tolist()) == errors
+
+
+def test_a_closed_account_is_not_reported_for_a_cancellation_it_is_never_asked() -> None:
+    """A canceled account still owing (its step would be the top one) with no period
+    end: no ladder rule applies to a closed status, so the per-account sweep reports
+    nothing; the column-wise sweep did when most rows were at the top step (it asked the
+    cancellation of every row at once)."""
+    policy = tutorial("last_holding")
+    top = dict(balance=D("50"), oldest_unpaid_at=T0 - 30 * DAY, unpaid_invoices=1)
+    book = [
+        Customer(id=f"T-{i}", status=103, status_since=T0, period_end=T0 + 5 * DAY, **top)
+        for i in range(6)
+    ]
+    book.append(Customer(id="C", status=-2, status_since=T0, period_end=None, **top))
+    assert [p.account_id for p in sweep(book, policy, now=T0) if p.error is not None] == []
+    out = sweep_columns(columns_from_accounts(book), policy, now=T0)
+    assert out.error_row.tolist() == []
+    assert out.decisions() == {}
 
 
 # -- workflow files --------------------------------------------------------------------------

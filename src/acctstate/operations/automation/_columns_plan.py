@@ -428,9 +428,12 @@ def _met(np: Any, values: Any, limits: list[int], none: int = 0) -> Any:
     return count
 
 
-# Rules that test temporary hold releases (a set lookup on ids): ask them only of the
-# rows that are candidates.
-_ROW_WISE = frozenset({"credit_hold", "credit_hold_release", "credit_hold_return"})
+# Rules asked only of the rows that are candidates: those that test temporary hold
+# releases (a set lookup on ids), and the ladder's cancellation, which reports a row
+# whose cancellation date is missing only when it is asked (as the per-account sweep).
+_ROW_WISE = frozenset(
+    {"credit_hold", "credit_hold_release", "credit_hold_return", "dunning_cancel"}
+)
 
 
 _PLANS: dict[int, tuple[AutomationPolicy, _Plan]] = {}
