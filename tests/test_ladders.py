@@ -47,7 +47,6 @@ each checked against the text cited (not written from memory):
 from __future__ import annotations
 
 import datetime as dt
-import itertools
 from decimal import Decimal
 from typing import Any
 
@@ -56,6 +55,7 @@ import pytest
 from hypothesis import assume, example, given
 from hypothesis import strategies as st
 
+from _workflows import kill_bill_workflow
 from acctstate.account import Account
 from acctstate.automation import (
     AutomationPolicy,
@@ -80,12 +80,10 @@ from acctstate.config import (
 from acctstate.effects import Deprovision, Hooks, Provision, RecordingHooks, Refund
 from acctstate.errors import ConfigError, DefinitionError, InvalidArgument, MissingFact
 from acctstate.graph import Transition
-from acctstate.guards import balance_settled, has_payment_method, not_
+from acctstate.guards import has_payment_method, not_
 from acctstate.presets import isp
 from acctstate.refunds import RefundRule
-from acctstate.status import Status
 from acctstate.store.memory import MemoryStore
-from acctstate.workflow import Workflow
 
 T0 = dt.datetime(2026, 3, 1, 2, 0, tzinfo=dt.UTC)
 DAY = dt.timedelta(days=1)
@@ -109,38 +107,6 @@ class Customer:
     period_start: dt.datetime | None = None
     paid: Decimal | None = None
     payment_method: str | None = "visa"
-
-
-def kill_bill_workflow(n: int = 3, *, blocked: tuple[int, ...] = (2, 3)) -> Workflow:
-    """``clear`` (active) and overdue states od1..odN; the ``blocked`` ones disable the
-    entitlements (de-provisioned). Payment clears, partial payment steps down, and the
-    most severe state may cancel."""
-    statuses = [
-        Status(code=1, name="active", backend="active", provisioned=True, billable=True),
-        Status(code=-2, name="canceled", backend="closed", terminal=True),
-    ]
-    for i in range(1, n + 1):
-        statuses.append(
-            Status(
-                code=100 + i,
-                name=f"od{i}",
-                backend="suspended" if i in blocked else "active",
-                provisioned=i not in blocked,
-                billable=True,
-                dunning_step=i,
-            )
-        )
-    names = ["active", *(f"od{i}" for i in range(1, n + 1))]
-    tr = [Transition("cancel", s, "canceled") for s in names]
-    for a, b in itertools.pairwise(names):
-        tr.append(Transition("escalate_dunning", a, b))
-        if a != "active":
-            tr.append(Transition("deescalate_dunning", b, a))
-    tr += [Transition("settle", s, "active", guards=[balance_settled()]) for s in names[1:]]
-    # A dunning status may still allow plan changes (Kill Bill's blockChanges false):
-    # here od1 does, as a self-transition. (The tutorial's WARNING blocks them.)
-    tr.append(Transition("change_plan", "od1", "od1"))
-    return Workflow(statuses=statuses, transitions=tr, initial=["active"], name="killbill")
 
 
 KB3 = kill_bill_workflow()

@@ -331,14 +331,20 @@ def test_coroutines_firing_at_once_lose_and_double_nothing(
 ) -> None:
     """Twelve coroutines toggle one account at once, each against the version it read:
     the winners' changes are all recorded, once each, in one unbroken chain; the losers
-    get ``ConcurrentChange`` and change nothing."""
+    get ``ConcurrentChange`` and change nothing. (Each fires a second after the change
+    it read: a coroutine that reads after a winner's commit fires after it, not
+    back-dated before it.)"""
 
     async def toggle(store: AsyncSqlStore, n: int) -> int:
         stored = await store.load("A-1")
         trigger = "deactivate" if stored.status == 1 else "reactivate"
         try:
             await store.fire(
-                "A-1", trigger, at=T0 + n * SEC, expected_version=stored.version, note=str(n)
+                "A-1",
+                trigger,
+                at=stored.status_since + SEC,
+                expected_version=stored.version,
+                note=str(n),
             )
         except ConcurrentChange:
             return 0

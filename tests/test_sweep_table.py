@@ -20,12 +20,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from _workflows import hold_workflow
+from _workflows import hold_workflow, kill_bill_workflow
 from acctstate.account import Account
 from acctstate.automation import (
     AutomationPolicy,
     CreditHold,
+    DunningLadder,
     HoldRelease,
+    LadderCancellation,
+    LadderStep,
     columns_from_accounts,
     reference_ladder,
     sweep,
@@ -113,6 +116,25 @@ HOLD_POLICY = AutomationPolicy(
 )
 HOLD_CODES = np.array([1, 1, 7, 0, -2, 30])
 FIELD_POLICY = attrs.evolve(HOLD_POLICY, account_class="field")
+# A ladder whose last step cancels at the end of the period (rows on the top step
+# without a period end are errors where the cancellation is asked).
+CANCELLING = AutomationPolicy(
+    kill_bill_workflow(),
+    ladder=DunningLadder(
+        [
+            LadderStep("od1", min_days=10),
+            LadderStep("od2", min_days=14),
+            LadderStep(
+                "od3", min_days=21, cancel=LadderCancellation("cancel", when="end_of_period")
+            ),
+        ],
+        home="active",
+        clear=("settle",),
+        deescalate="deescalate_dunning",
+        ends_in_cancellation=True,
+    ),
+)
+KB_CODES = np.array([1, 1, 101, 102, 103, 103, -2])
 
 
 def _book(seed: int, n: int, zoned: bool, codes: Any = CODES) -> dict[str, Any]:
@@ -137,6 +159,7 @@ def _book(seed: int, n: int, zoned: bool, codes: Any = CODES) -> dict[str, Any]:
         "trial_ends_at": when(-2, 2, 0.3),
         "contract_ends_at": when(-2, 2, 0.5),
         "expires_at": when(-1, 1, 0.5),
+        "period_end": when(-3, 3, 0.4),
         "first_used_at": when(-60, 0, 0.3),
         "availability_days": rng.integers(-1, 90, size=n),
     }
@@ -176,7 +199,12 @@ def _by_rounds(monkeypatch: pytest.MonkeyPatch, cols: Any, policy: Any, now: Any
         return sweep_columns(cols, policy, now=now)
 
 
-CASES = [*sorted(POLICIES), "credit hold, releases", "two classes, unknown codes"]
+CASES = [
+    *sorted(POLICIES),
+    "credit hold, releases",
+    "two classes, unknown codes",
+    "ladder ending in cancellation",
+]
 
 
 @settings(max_examples=80, deadline=None)
@@ -193,6 +221,8 @@ def test_tables_decide_as_the_rounds(name: str, seed: int, n: int, zoned: bool, 
     policy: Any
     if name == "credit hold, releases":
         policy, cols = HOLD_POLICY, _book(seed, n, zoned, HOLD_CODES)
+    elif name == "ladder ending in cancellation":
+        policy, cols = CANCELLING, _book(seed, n, zoned, KB_CODES)
     elif name == "two classes, unknown codes":
         # ISP accounts under one policy, "field" accounts under the hold policy, and
         # a few codes neither workflow has (those rows are errors).

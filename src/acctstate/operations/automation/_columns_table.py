@@ -13,15 +13,14 @@ becomes
 - one pass per atom and one lookup for the first round (its moves, or its refusals),
 - one lookup for the rest: a row that moved has entered its status *now*, so every
   later round reads the same signature (days in status is 0) and the moves until the
-  row stays are a chain the table holds, laid out as the rounds of the round-by-round
-  sweep (``_Run._tail``).
+  row stays are a chain the table holds, laid out straight into the result's order.
 
 The tables are built per signature the first time a book shows it (a few hundred
 (step, status) entries, each decided by the same reading of rules, triggers and guards
 as a round) and kept with the policy's plan. A policy with a question this reading
-cannot answer per row alone (guards written as Python functions, a ladder's final
-cancellation) is swept round by round as before; so is a book whose columns the atoms cannot read (the rounds
-then raise exactly what they raised).
+cannot answer per row alone (a guard written as a Python function) or with more than
+``_MAX_ATOMS`` questions is swept round by round as before; so is a book whose columns
+the atoms cannot read (the rounds then raise exactly what they raised, or not).
 """
 
 from __future__ import annotations
@@ -92,6 +91,8 @@ class _Atoms:
                 self.rule[rule] = ("atom", self._atom(("rule", rule)))
             elif rule == "archive":
                 self.rule[rule] = self._days(policy.archive_after_days)
+            elif rule == "dunning_cancel":
+                self.rule[rule] = self._cancel(policy)
             elif rule == "credit_hold_inactive":
                 hold = policy.credit_hold
                 assert hold is not None and hold.inactive_after_days is not None
@@ -110,6 +111,17 @@ class _Atoms:
             at = self._index[hashed] = len(self.keys)
             self.keys.append(key)
         return at
+
+    def _cancel(self, policy: Any) -> Any:
+        """The ladder's cancellation: on the top step, once its date (if it waits for
+        one) is given and due; a row on the top step without the date is an error, where
+        the rule is asked."""
+        ladder = policy.ladder
+        cancel = ladder.climb[-1].cancel
+        if cancel.fact is None:
+            return ("cancel", len(ladder.steps), None, None)
+        missing = self._atom(("missing", cancel.fact))
+        return ("cancel", len(ladder.steps), missing, self._atom(("due", cancel.fact)))
 
     def _days(self, days: Any) -> Any:
         if type(days) is not int:
@@ -160,6 +172,11 @@ class _Atoms:
                 bit = run.wants(key[1], every, None)
             elif key[0] == "days":
                 bit = run._days_in(every, key[1])
+            elif key[0] == "due":
+                bit = run._due(key[1], every)
+            elif key[0] == "missing":
+                col = run.book.date(key[1])
+                bit = np.ones(run.book.n, bool) if col is None else col == run.book.nat
             else:
                 bit = run.guard(key[2], every, None)
             bit = np.asarray(bit, dtype=bool).view(np.uint8)
@@ -180,6 +197,8 @@ class _Snapshot(NamedTuple):
     moves: tuple[Any, Any, Any]  # rule, trigger, destination by move
     chain_len: Any
     chain_refused: Any
+    first_fault: Any  # by state: the first round finds the row in error
+    chain_fault: Any  # by state entered: a later round finds the row in error
     chain_ids: Any  # by state * (top + 1) + hop: the move (0 at hop 0, a placeholder)
     top: int
     refusals: list[tuple[tuple[int, int], ...]]
@@ -211,8 +230,13 @@ class _Tables:
         self._refusals: dict[tuple[tuple[int, int], ...], int] = {(): 0}
         self.refusals: list[tuple[tuple[int, int], ...]] = [()]
         # Per signature slot: first-round entries, chain lengths, refusals where the
-        # chains stay, and the chains' moves (int32 arrays by (step, status)).
-        self._slots: list[tuple[Any, Any, Any, Any]] = []
+        # chains stay, rows found in error in the first round and along the chains, and
+        # the chains' moves (arrays by (step, status)).
+        self._slots: list[tuple[Any, ...]] = []
+        # Whether a round can find a row in error (a cancellation waiting for a date).
+        self.faults = any(
+            expr[0] == "cancel" and expr[2] is not None for expr in atoms.rule.values()
+        )
         self.lock = threading.Lock()
         self._freeze()
 
@@ -236,25 +260,27 @@ class _Tables:
         """Build the entries of signature ``sig``: each (step, status)'s first-round
         decision, and from each the chain of later rounds (whose days in status are 0)."""
         k, plan = self.k, self.plan
-        first: list[int] = []
-        later: list[int] = []
+        first: list[tuple[int, bool]] = []
+        later: list[tuple[int, bool]] = []
         for step in range(-3, plan.step_top + 1):
             for i in range(k):
                 first.append(self._entry(sig, step, i, True))
                 later.append(self._entry(sig, step, i, False))
         lengths: list[int] = []
         refused: list[int] = []
+        faults: list[bool] = []
         chains: list[list[int]] = []
         dests = [m[2] for m in self._moves]
-        for c, e in enumerate(later):
-            at, row = c - c % k, c
+        for c, (e, fault) in enumerate(later):
+            at = c - c % k
             moves: list[int] = [0]  # (hop 0 is the first round's move, not the chain's)
             while e >= 0 and len(moves) <= self.limit + 1:
                 moves.append(e)
-                row = at + dests[e]
-                e = later[row]
+                e, wanting = later[at + dests[e]]
+                fault = fault or wanting
             lengths.append(len(moves) - 1 if e < 0 else -1)
             refused.append(-1 - e if e < -1 else 0)
+            faults.append(fault)  # (the rounds of its chain, and the one it stays in)
             chains.append(moves if e < 0 else [0])  # (a chain that never stays: no moves)
         np = self.np
         width = max(map(len, chains))
@@ -265,26 +291,37 @@ class _Tables:
         slot = len(self._slots)
         self._slots.append(
             (
-                np.array(first, dtype=np.int32),
+                np.array([e for e, _ in first], dtype=np.int32),
                 np.array(lengths, dtype=np.int32),
                 np.array(refused, dtype=np.int32),
+                np.array([f for _, f in first], dtype=bool),
+                np.array(faults, dtype=bool),
                 ids,
             )
         )
         self.base[sig] = slot * self.size
 
-    def _entry(self, sig: int, step: int, i: int, first: bool) -> int:
+    def _entry(self, sig: int, step: int, i: int, first: bool) -> tuple[int, bool]:
         """A round's decision for a row with atoms ``sig`` on ``step`` in status
         position ``i``: the rules in order, each of its triggers in order, each
-        trigger's edges in table order (the round's own reading)."""
+        trigger's edges in table order (the round's own reading); and whether the round
+        finds the row's facts wanting (the ladder's cancellation asked without its
+        date: the row is an error)."""
         plan, atoms = self.plan, self.atoms
         refused: list[tuple[int, int]] = []
         place = int(plan.pos[i])
+        fault = False
         for rule in plan.rules:
             if not plan.rule_mask[rule][i]:
                 continue
             if rule in _STEP_RULES:
                 wanted = bool(step_wants(rule, step, place))
+            elif rule == "dunning_cancel":
+                _, top, missing, due = atoms.rule[rule]
+                wanted = step >= top
+                if wanted and missing is not None:
+                    fault = bool(sig >> missing & 1)
+                    wanted = not fault and bool(sig >> due & 1)
             else:
                 wanted = atoms.value(atoms.rule[rule], sig, first)
             if not wanted:
@@ -298,18 +335,21 @@ class _Tables:
                 for (free, guarded, _, dest), group in zip(
                     plan.fire[t], plan.group[t], strict=True
                 ):
+                    to = -1
                     if free[i] >= 0:
-                        return self._move(plan.rule_id[rule], plan.trig_index[t], int(free[i]))
-                    if guarded[i] and atoms.value(atoms.group[int(group[i])], sig, first):
-                        return self._move(plan.rule_id[rule], plan.trig_index[t], int(dest[i]))
+                        to = int(free[i])
+                    elif guarded[i] and atoms.value(atoms.group[int(group[i])], sig, first):
+                        to = int(dest[i])
+                    if to >= 0:
+                        return self._move(plan.rule_id[rule], plan.trig_index[t], to), fault
             refused.append((plan.rule_id[rule], head))
         if not refused:
-            return -1
+            return -1, fault
         key = tuple(refused)
         r = self._refusals.setdefault(key, len(self._refusals))
         if r == len(self.refusals):
             self.refusals.append(key)
-        return -1 - r
+        return -1 - r, fault
 
     def _move(self, rule: int, trigger: int, dest: int) -> int:
         return self._moves.setdefault((rule, trigger, dest), len(self._moves))
@@ -322,7 +362,7 @@ class _Tables:
         trig = np.array([m[1] for m in moves], dtype=np.int16)
         dest = np.array([m[2] for m in moves], dtype=np.int64)
         slots = self._slots
-        width = max((ids.shape[1] for *_, ids in slots), default=1)
+        width = max((slot[-1].shape[1] for slot in slots), default=1)
         ids = np.zeros((len(slots) * self.size, width), dtype=np.int32)
         for n, (*_, mine) in enumerate(slots):
             ids[n * self.size : (n + 1) * self.size, : mine.shape[1]] = mine
@@ -336,6 +376,8 @@ class _Tables:
             moves=(rule, trig, dest),
             chain_len=joined(1),
             chain_refused=joined(2),
+            first_fault=joined(3),
+            chain_fault=joined(4),
             chain_ids=ids.ravel(),
             top=width - 1,
             refusals=list(self.refusals),
@@ -396,7 +438,11 @@ def table_run(
     blocked: list[Any] = []
     _refused(np, e, None, snap.refusals, blocked)
     moved = (e >= 0).nonzero()[0]
+    wanting = snap.first_fault.take(c) if tables.faults else None
+    if eligible is not None and wanting is not None:
+        wanting &= eligible
     if not len(moved):
+        _wanting(np, run, wanting)
         return [], blocked, list(run.faults), None
     em = e.take(moved)
     rule, trig, dest = snap.moves
@@ -407,6 +453,9 @@ def table_run(
     if int(lengths.min()) < 0 or 1 + int(lengths.max()) >= tables.limit:
         return None  # rules that do not settle: the rounds report the rows
     _refused(np, snap.chain_refused.take(c1), moved, snap.refusals, blocked, ids=True)
+    if wanting is not None:
+        wanting[moved] |= snap.chain_fault.take(c1)
+        _wanting(np, run, wanting)
     run.hop = 1
     if run.faults or not lay:
         # Rows with bad facts are dropped from the changes by a sort, and several
@@ -419,6 +468,12 @@ def table_run(
             run._tail(moved, np.arange(len(moved)), lengths, changes, chains)
         return changes, blocked, list(run.faults), None
     return [], blocked, [], _laid(np, snap, moved, em, c1, lengths)
+
+
+def _wanting(np: Any, run: _Run, wanting: Any) -> None:
+    """Rows a round found in error (``wanting``: a mask) join the run's faults."""
+    if wanting is not None and wanting.any():
+        run.faults.append(wanting.nonzero()[0])
 
 
 def _laid(np: Any, snap: _Snapshot, moved: Any, em: Any, c1: Any, lengths: Any) -> _Laid:
