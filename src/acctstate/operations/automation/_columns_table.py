@@ -442,7 +442,7 @@ def table_run(
     if eligible is not None and wanting is not None:
         wanting &= eligible
     if not len(moved):
-        _wanting(np, run, wanting)
+        _wanting(run, wanting)
         return [], blocked, list(run.faults), None
     em = e.take(moved)
     rule, trig, dest = snap.moves
@@ -455,7 +455,7 @@ def table_run(
     _refused(np, snap.chain_refused.take(c1), moved, snap.refusals, blocked, ids=True)
     if wanting is not None:
         wanting[moved] |= snap.chain_fault.take(c1)
-        _wanting(np, run, wanting)
+        _wanting(run, wanting)
     run.hop = 1
     if run.faults or not lay:
         # Rows with bad facts are dropped from the changes by a sort, and several
@@ -470,7 +470,7 @@ def table_run(
     return [], blocked, [], _laid(np, snap, moved, em, c1, lengths)
 
 
-def _wanting(np: Any, run: _Run, wanting: Any) -> None:
+def _wanting(run: _Run, wanting: Any) -> None:
     """Rows a round found in error (``wanting``: a mask) join the run's faults."""
     if wanting is not None and wanting.any():
         run.faults.append(wanting.nonzero()[0])
