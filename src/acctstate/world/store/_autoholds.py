@@ -14,20 +14,49 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from acctstate.core.workflow import Workflow
-from acctstate.operations.automation._holds import HoldAction, plan_hold_action
-from acctstate.operations.automation._rules import Compiled
+from acctstate.operations.automation._holds import (
+    HoldAction,
+    hold_actions,
+    hold_mode,
+    plan_hold_action,
+)
+from acctstate.operations.automation._rules import Compiled, plan_one
 from acctstate.values.history import History, StatusChange
 from acctstate.values.holds import Hold
-from acctstate.world.store._automation import Hop, plan_hops
+from acctstate.world.store._automation import Hop, Policies, Tally, plan_hops
 from acctstate.world.store._codec import normalised
 from acctstate.world.store._facts import AccountView
 from acctstate.world.store._holds import utc_hold
 from acctstate.world.store._types import StoredAccount
 
-__all__ = ["Step", "hold_hops", "plan_steps"]
+__all__ = ["Step", "decide", "hold_hops", "plan_steps"]
 
 Step = tuple[StatusChange, tuple[Hold, ...] | None]
 """One planned step and, for a hold change, the standing holds after it."""
+
+
+def decide(
+    policies: Policies,
+    view: AccountView,
+    holds: Sequence[Hold],
+    now: dt.datetime,
+    tally: Tally,
+) -> tuple[Compiled, list[HoldAction], list[Hop]] | None:
+    """What the automation does to one stored account (every store's nightly run
+    asks this): its policy, its hold actions and its status hops, or ``None`` when
+    nothing changes. A rule refused by guards is counted in ``tally``."""
+    c = policies.pick(view)
+    if c is None:
+        return None
+    planned = plan_one(c, view, now)
+    mode = hold_mode(c.policy)
+    actions = hold_actions(c.policy, view, now) if holds or mode is not None else []
+    hops, blocked = planned if planned is not None else ([], [])
+    if blocked:
+        tally.blocked += 1
+    if not hops and not actions:
+        return None
+    return c, actions, hops
 
 
 def hold_hops(stored: StoredAccount, actions: Sequence[HoldAction]) -> list[Hop]:

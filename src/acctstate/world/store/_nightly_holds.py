@@ -20,12 +20,10 @@ import sqlalchemy as sa
 
 from acctstate.operations.automation._columns import ColumnarSweep
 from acctstate.operations.automation._columns_holds import hold_columns
-from acctstate.operations.automation._holds import hold_actions, hold_mode
-from acctstate.operations.automation._rules import plan_one
 from acctstate.values.errors import AcctStateError, ConcurrentChange
 from acctstate.values.history import History, StatusChange
 from acctstate.values.holds import Hold
-from acctstate.world.store._autoholds import hold_hops, plan_steps
+from acctstate.world.store._autoholds import decide, hold_hops, plan_steps
 from acctstate.world.store._automation import Policies, Tally
 from acctstate.world.store._chunk import Chunk
 from acctstate.world.store._codec import duplicate_key, effect_payload, unknown_account
@@ -142,22 +140,10 @@ class SqlNightlyHolds(SqlBase):
             facts = self._facts_of(conn, account_id)
             holds = standing(conn, account_id, tenant)
             view = AccountView(stored, facts, None, {}, holds)
-            c = policies.pick(view)
-            if c is None:
+            decided = decide(policies, view, holds, now, tally)
+            if decided is None:
                 return
-            planned = plan_one(c, view, now)
-            actions = (
-                hold_actions(c.policy, view, now)
-                if holds or hold_mode(c.policy) is not None
-                else []
-            )
-            if planned is None and not actions:
-                return
-            hops, blocked = planned if planned is not None else ([], [])
-            if blocked:
-                tally.blocked += 1
-            if not hops and not actions:
-                return
+            c, actions, hops = decided
             past = self._past(conn, stored)
             steps = plan_steps(self._workflow, c, stored, facts, past, holds, actions, hops, now)
             # In the caller's transaction an error must come before any write.

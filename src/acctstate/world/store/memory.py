@@ -16,15 +16,13 @@ import attrs
 
 from acctstate.core.workflow import Workflow
 from acctstate.operations.automation import AutomationPolicy
-from acctstate.operations.automation._holds import hold_actions, hold_mode
-from acctstate.operations.automation._rules import plan_one
 from acctstate.values.actors import SYSTEM, Actor
 from acctstate.values.catalog import StatusRef
 from acctstate.values.clock import require_aware
 from acctstate.values.errors import AcctStateError, ConcurrentChange, InvalidArgument
 from acctstate.values.history import History, StatusChange
 from acctstate.values.holds import Hold
-from acctstate.world.store._autoholds import hold_hops, plan_steps
+from acctstate.world.store._autoholds import decide, hold_hops, plan_steps
 from acctstate.world.store._automation import Policies, Tally, check_progress
 from acctstate.world.store._base import BaseStore
 from acctstate.world.store._codec import (
@@ -365,22 +363,10 @@ class MemoryStore(MemoryOutbox, HoldsMixin, MemoryBatch, BaseStore):
             facts = None if self._facts is None else self._facts(account_id)
             holds = self._holds.get(account_id, ())
             view = AccountView(stored, facts, None, {}, holds)
-            c = policies.pick(view)
-            if c is None:
+            decided = decide(policies, view, holds, now, tally)
+            if decided is None:
                 return
-            planned = plan_one(c, view, now)
-            actions = (
-                hold_actions(c.policy, view, now)
-                if holds or hold_mode(c.policy) is not None
-                else []
-            )
-            if planned is None and not actions:
-                return
-            hops, blocked = planned if planned is not None else ([], [])
-            if blocked:
-                tally.blocked += 1
-            if not hops and not actions:
-                return
+            c, actions, hops = decided
             history = History(list(self._changes[account_id]))
             steps = plan_steps(self._workflow, c, stored, facts, history, holds, actions, hops, now)
             for change, _ in steps:

@@ -7,15 +7,13 @@ import datetime as dt
 from collections.abc import Sequence
 
 from acctstate.operations.automation import AutomationPolicy
-from acctstate.operations.automation._holds import hold_actions, hold_mode
-from acctstate.operations.automation._rules import plan_one
 from acctstate.values.clock import require_aware
 from acctstate.values.errors import AcctStateError
 from acctstate.values.holds import Hold
 from acctstate.world.contrib.django._core import RowMapping
 from acctstate.world.contrib.django._holds import DjangoHolds
 from acctstate.world.store import Progress, RunReport
-from acctstate.world.store._autoholds import hold_hops, plan_steps
+from acctstate.world.store._autoholds import decide, hold_hops, plan_steps
 from acctstate.world.store._automation import Policies, Tally, check_progress
 from acctstate.world.store._codec import check_count, error_text
 from acctstate.world.store._facts import AccountView
@@ -77,22 +75,10 @@ class DjangoAutomation(DjangoHolds):
             facts = RowMapping(row)
             holds = self._standing(stored.id)
             view = AccountView(stored, facts, None, {}, holds)
-            c = policies.pick(view)
-            if c is None:
+            decided = decide(policies, view, holds, now, tally)
+            if decided is None:
                 return
-            planned = plan_one(c, view, now)
-            actions = (
-                hold_actions(c.policy, view, now)
-                if holds or hold_mode(c.policy) is not None
-                else []
-            )
-            if planned is None and not actions:
-                return
-            hops, blocked = planned if planned is not None else ([], [])
-            if blocked:
-                tally.blocked += 1
-            if not hops and not actions:
-                return
+            c, actions, hops = decided
             past = self._past(stored)
             steps = plan_steps(self._workflow, c, stored, facts, past, holds, actions, hops, now)
             self._check_keys(stored, [change for change, _ in steps])
