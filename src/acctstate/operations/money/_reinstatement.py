@@ -34,18 +34,16 @@ __all__ = ["BackBill", "ForwardBill"]
 _UNSET: Any = object()
 
 
-def _no_price(ctx: GuardContext, key: str) -> bool:
-    """Whether there is nothing to bill: no price, or a zero one (no currency is needed)."""
-    price = ctx.value(key, None)
-    return price is None or (isinstance(price, Decimal | int) and not price)
-
-
-def _price_of(ctx: GuardContext, key: str, currency: str) -> Decimal | None:
-    price = ctx.value(key, None)
-    if price is None:
+def _priced(ctx: GuardContext, key: str) -> tuple[Decimal, str] | None:
+    """The price under ``key`` and its currency, or ``None`` when there is nothing to
+    bill: no price, or a zero one (no currency is needed then)."""
+    value = ctx.value(key, None)
+    if value is None or (isinstance(value, Decimal | int) and not value):
         return None
-    _minor(price, key, currency)
-    return Decimal(price)
+    currency = _currency_of(ctx)
+    _minor(value, key, currency)
+    price = Decimal(value)
+    return (price, currency) if price else None
 
 
 @register_effect_rule("forward_bill")
@@ -74,12 +72,10 @@ class ForwardBill:
 
     def __call__(self, ctx: GuardContext, source: Status, dest: Status) -> Iterable[Effect]:
         """One [`Charge`][acctstate.effects.Charge] of the period's price."""
-        if _no_price(ctx, self.price):
+        priced = _priced(ctx, self.price)
+        if priced is None:
             return ()
-        currency = _currency_of(ctx)
-        price = _price_of(ctx, self.price, currency)
-        if not price:
-            return ()
+        price, currency = priced
         return (Charge(amount=price, currency=currency, description="forward bill"),)
 
 
@@ -133,12 +129,10 @@ class BackBill:
 
     def __call__(self, ctx: GuardContext, source: Status, dest: Status) -> Iterable[Effect]:
         """One [`Charge`][acctstate.effects.Charge] for the unbilled days."""
-        if _no_price(ctx, self.price):
+        priced = _priced(ctx, self.price)
+        if priced is None:
             return ()
-        currency = _currency_of(ctx)
-        price = _price_of(ctx, self.price, currency)
-        if not price:
-            return ()
+        price, currency = priced
         since = ctx.data.get("suspended_since", _UNSET)
         if since is _UNSET:
             since = _not_billed_since(ctx)
