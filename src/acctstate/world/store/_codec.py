@@ -14,7 +14,7 @@ from acctstate.operations.money.proration import Period
 from acctstate.values.actors import Actor, ActorKind
 from acctstate.values.clock import require_aware
 from acctstate.values.effects import Effect
-from acctstate.values.errors import InvalidArgument
+from acctstate.values.errors import ConcurrentChange, InvalidArgument
 from acctstate.values.history import StatusChange
 
 SCHEDULE_STATES = ("pending", "applied", "failed")
@@ -204,6 +204,18 @@ def check_written(reason: object, note: object, actor: object, trigger: object =
     actor_id = getattr(actor, "id", None)
     if isinstance(actor_id, str):
         check_text(actor_id, "actor.id", limit=MAX_ID)
+
+
+def check_version(account_id: str, version: int, expected: int | None) -> None:
+    """Refuse a write made against a version the account is no longer at.
+
+    Raises:
+        ConcurrentChange: ``expected`` is given and differs from ``version``.
+    """
+    if expected is not None and version != expected:
+        raise ConcurrentChange(
+            account_id=account_id, expected_version=expected, actual_version=version
+        )
 
 
 def check_count(value: object, name: str, *, minimum: int = 1) -> int:

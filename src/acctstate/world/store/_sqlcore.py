@@ -22,6 +22,7 @@ from acctstate.world.store._base import BaseStore
 from acctstate.world.store._codec import (
     actor_from,
     check_id,
+    check_version,
     check_written,
     duplicate_key,
     effect_from,
@@ -462,12 +463,7 @@ class SqlBase(BaseStore):
         stored = account_of(row)
         if seen is not None:
             seen.append(stored.version)
-        if expected_version is not None and stored.version != expected_version:
-            raise ConcurrentChange(
-                account_id=account_id,
-                expected_version=expected_version,
-                actual_version=stored.version,
-            )
+        check_version(account_id, stored.version, expected_version)
         # Effects follow the effective capability: the standing holds are read too (one
         # indexed query, only for workflows that declare hold types).
         held = standing(conn, account_id, self._tenant) if self._workflow.hold_types else ()

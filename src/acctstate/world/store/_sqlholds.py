@@ -20,6 +20,7 @@ from acctstate.values.errors import ConcurrentChange
 from acctstate.values.history import StatusChange
 from acctstate.values.holds import Hold
 from acctstate.world.store._codec import (
+    check_version,
     duplicate_key,
     effect_payload,
     normalised,
@@ -176,12 +177,7 @@ class SqlHolds(HoldsMixin, SqlBase):
             if row is None:
                 raise unknown_account(account_id)
             stored = account_of(row)
-            if expected_version is not None and stored.version != expected_version:
-                raise ConcurrentChange(
-                    account_id=account_id,
-                    expected_version=expected_version,
-                    actual_version=stored.version,
-                )
+            check_version(account_id, stored.version, expected_version)
             before = standing(conn, account_id, self._tenant)
             view = AccountView(
                 stored, self._facts_of(conn, account_id), self._past(conn, stored), data, before

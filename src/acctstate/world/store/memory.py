@@ -28,6 +28,7 @@ from acctstate.world.store._base import BaseStore
 from acctstate.world.store._codec import (
     check_count,
     check_id,
+    check_version,
     check_written,
     duplicate_key,
     error_text,
@@ -201,12 +202,7 @@ class MemoryStore(MemoryOutbox, HoldsMixin, MemoryBatch, BaseStore):
     ) -> StatusChange:
         with self._lock:
             stored = self.load(account_id)
-            if expected_version is not None and stored.version != expected_version:
-                raise ConcurrentChange(
-                    account_id=account_id,
-                    expected_version=expected_version,
-                    actual_version=stored.version,
-                )
+            check_version(account_id, stored.version, expected_version)
             change = normalised(
                 self._workflow.plan(
                     self._view(stored, data),
@@ -271,12 +267,7 @@ class MemoryStore(MemoryOutbox, HoldsMixin, MemoryBatch, BaseStore):
     ) -> StatusChange:
         with self._lock:
             stored = self.load(account_id)
-            if expected_version is not None and stored.version != expected_version:
-                raise ConcurrentChange(
-                    account_id=account_id,
-                    expected_version=expected_version,
-                    actual_version=stored.version,
-                )
+            check_version(account_id, stored.version, expected_version)
             change, after = plan(self._workflow, self._view(stored, data))
             change = normalised(change)
             if self._accounts[account_id].version != stored.version:  # a guard fired

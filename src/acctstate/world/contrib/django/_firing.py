@@ -17,6 +17,7 @@ from acctstate.world.contrib.django._accounts import DjangoAccounts
 from acctstate.world.contrib.django._core import RowFacts, stored_of
 from acctstate.world.contrib.django.models import OutboxEntry, StatusHistory
 from acctstate.world.store._codec import (
+    check_version,
     duplicate_key,
     effect_payload,
     lost_race,
@@ -143,12 +144,7 @@ class DjangoFiring(DjangoAccounts):
         if row is None:
             raise unknown_account(account_id)
         stored = stored_of(row)
-        if expected_version is not None and stored.version != expected_version:
-            raise ConcurrentChange(
-                account_id=account_id,
-                expected_version=expected_version,
-                actual_version=stored.version,
-            )
+        check_version(account_id, stored.version, expected_version)
         # As the SQL store plans: against the history read and the standing holds
         # (effects follow the effective capability).
         view = RowFacts(stored, row, self._past(stored), self._standing(stored.id))

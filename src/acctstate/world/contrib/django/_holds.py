@@ -23,6 +23,7 @@ from acctstate.world.contrib.django._firing import DjangoFiring
 from acctstate.world.contrib.django.models import Hold as HoldRow
 from acctstate.world.store._codec import (
     actor_columns,
+    check_version,
     duplicate_key,
     lost_race,
     normalised,
@@ -70,12 +71,7 @@ class DjangoHolds(HoldsMixin, DjangoFiring):
         try:
             with self._tx():
                 stored, row = self._locked(account_id)
-                if expected_version is not None and stored.version != expected_version:
-                    raise ConcurrentChange(
-                        account_id=account_id,
-                        expected_version=expected_version,
-                        actual_version=stored.version,
-                    )
+                check_version(account_id, stored.version, expected_version)
                 before = self._standing(stored.id)
                 view = RowFacts(stored, row, self._past(stored), before)
                 change, after = plan(self._workflow, view)
