@@ -16,6 +16,7 @@ from acctstate.values.clock import require_aware
 from acctstate.values.effects import Effect
 from acctstate.values.errors import ConcurrentChange, InvalidArgument
 from acctstate.values.history import StatusChange
+from acctstate.values.holds import Hold
 
 SCHEDULE_STATES = ("pending", "applied", "failed")
 
@@ -126,6 +127,21 @@ def actor_from(actor_id: str | None, kind: str | None, permissions: str | None) 
         return None
     perms = frozenset(json.loads(permissions)) if permissions else frozenset()
     return Actor(actor_id, kind=ActorKind(kind or "person"), permissions=perms)
+
+
+def hold_of(row: Any) -> Hold:
+    """The hold of a holds row (the SQL store's table or the Django model's)."""
+    return Hold(
+        row.hold_id,
+        row.type,
+        row.kind,
+        frozenset(row.blocks.split(",")),
+        row.since,
+        row.until,
+        row.reason,
+        actor_from(row.actor_id, row.actor_kind, row.actor_permissions),
+        row.note,
+    )
 
 
 MAX_ID = 200

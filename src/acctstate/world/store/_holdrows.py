@@ -10,7 +10,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from acctstate.values.holds import Hold
-from acctstate.world.store._codec import actor_columns, actor_from
+from acctstate.world.store._codec import actor_columns, hold_of
 from acctstate.world.store._schema import holds
 
 __all__ = ["hold_of", "hold_row", "release_values", "standing", "standing_columns"]
@@ -35,21 +35,6 @@ _STANDING_MANY = (
 )
 # Bound parameters per statement stay well under SQLite's and PostgreSQL's limits.
 _IN_BATCH = 1000
-
-
-def hold_of(row: Any) -> Hold:
-    """The hold of a holds row."""
-    return Hold(
-        row.hold_id,
-        row.type,
-        row.kind,
-        frozenset(row.blocks.split(",")),
-        row.since,
-        row.until,
-        row.reason,
-        actor_from(row.actor_id, row.actor_kind, row.actor_permissions),
-        row.note,
-    )
 
 
 def hold_row(account_id: str, hold: Hold, version: int, tenant: str) -> dict[str, Any]:

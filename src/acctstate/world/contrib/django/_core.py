@@ -33,6 +33,7 @@ from acctstate.world.store._codec import (
     actor_from,
     check_id,
     effect_from,
+    hold_of,
     unknown_account,
 )
 
@@ -90,21 +91,6 @@ class RowMapping(Mapping[str, Any]):
 
     def __len__(self) -> int:
         return len(self._row._meta.concrete_fields)
-
-
-def hold_of(row: Any) -> Hold:
-    """The hold of a ``Hold`` row (as the SQL store reads its holds rows)."""
-    return Hold(
-        row.hold_id,
-        row.type,
-        row.kind,
-        frozenset(row.blocks.split(",")),
-        row.since,
-        row.until,
-        row.reason,
-        actor_from(row.actor_id, row.actor_kind, row.actor_permissions),
-        row.note,
-    )
 
 
 def stored_of(row: Any) -> StoredAccount:
